@@ -1,0 +1,46 @@
+/* fray: dispatches to one subcommand per file. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "fray/common.h"
+
+static const fray_cli_cmd_t commands[] = {
+    {"frames", "cut a byte stream into frames (delim, line, count, length, raw)", fray_cli_frames},
+};
+
+static void usage(FILE *out) {
+  fprintf(out,
+          "usage: fray COMMAND [OPTIONS] [ARGS]\n"
+          "\n"
+          "fray tests and fuzzes line/frame protocol handlers: what they do when a\n"
+          "message arrives split over reads, merged with others, malformed or cut off.\n"
+          "\n"
+          "commands:\n");
+  for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+    fprintf(out, "  %-14s %s\n", commands[i].name, commands[i].summary);
+  fprintf(out,
+          "\n"
+          "`fray COMMAND --help` explains one command.\n"
+          "exit status: 0 ok, 1 failure found, 2 usage or input error, 3 input ended inside a frame\n");
+}
+
+int main(int argc, char **argv) {
+  if (argc < 2) {
+    usage(stderr);
+    return FRAY_EXIT_USAGE;
+  }
+  if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+    usage(stdout);
+    return FRAY_EXIT_OK;
+  }
+  if (!strcmp(argv[1], "--version")) {
+    printf("fray %s\n", fray_version());
+    return FRAY_EXIT_OK;
+  }
+  for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+    if (!strcmp(argv[1], commands[i].name))
+      return commands[i].run(argc - 1, argv + 1);
+  fprintf(stderr, "fray: unknown command '%s' (see fray --help)\n", argv[1]);
+  return FRAY_EXIT_USAGE;
+}

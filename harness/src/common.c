@@ -1,0 +1,64 @@
+/* Error table lookups, the default allocator, version. */
+#include "fray/common.h"
+
+#include <stdlib.h>
+
+#include "internal.h"
+
+const char *fray_strerror(int err) {
+  switch (err) {
+#define FRAY_ERR_MSG_(name, val, msg) \
+  case FRAY_##name:                   \
+    return msg;
+    FRAY_ERRNO_MAP(FRAY_ERR_MSG_)
+#undef FRAY_ERR_MSG_
+  case FRAY_OK:
+    return "success";
+  default:
+    return "unknown error";
+  }
+}
+
+const char *fray_err_name(int err) {
+  switch (err) {
+#define FRAY_ERR_NAME_(name, val, msg) \
+  case FRAY_##name:                    \
+    return #name;
+    FRAY_ERRNO_MAP(FRAY_ERR_NAME_)
+#undef FRAY_ERR_NAME_
+  case FRAY_OK:
+    return "OK";
+  default:
+    return "UNKNOWN";
+  }
+}
+
+static void *default_malloc(size_t size, void *user_data) {
+  (void)user_data;
+  return malloc(size);
+}
+
+static void *default_realloc(void *ptr, size_t size, void *user_data) {
+  (void)user_data;
+  return realloc(ptr, size);
+}
+
+static void default_free(void *ptr, void *user_data) {
+  (void)user_data;
+  free(ptr);
+}
+
+static const fray_mem_t default_mem = {
+    .malloc_fn = default_malloc,
+    .realloc_fn = default_realloc,
+    .free_fn = default_free,
+    .user_data = NULL,
+};
+
+const fray_mem_t *fray_mem_default(void) { return &default_mem; }
+
+const char *fray_version(void) { return FRAY_VERSION_STRING; }
+
+void fray__mem_init(fray_mem_t *dst, const fray_mem_t *src) {
+  *dst = src ? *src : default_mem;
+}

@@ -1,0 +1,26 @@
+/* Internal helpers shared by library modules and the CLI. Never installed. */
+#ifndef FRAY_INTERNAL_H
+#define FRAY_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fray/common.h"
+
+#define FRAY_VERSION_STRING "0.1.0"
+
+/* Copies *src (or the default allocator when src is NULL) into *dst. */
+void fray__mem_init(fray_mem_t *dst, const fray_mem_t *src);
+
+static inline void *fray__malloc(const fray_mem_t *m, size_t n) {
+  return m->malloc_fn(n ? n : 1, m->user_data);
+}
+static inline void *fray__realloc(const fray_mem_t *m, void *p, size_t n) {
+  return m->realloc_fn(p, n ? n : 1, m->user_data);
+}
+static inline void fray__free(const fray_mem_t *m, void *p) {
+  if (p)
+    m->free_fn(p, m->user_data);
+}
+
+#endif /* FRAY_INTERNAL_H */
