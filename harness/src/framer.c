@@ -1,0 +1,897 @@
+/* The framing engine.
+ *
+ * Bytes live in one of two places: the chunk being fed (borrowed) or the
+ * framer's buffer (owned, holding at most one unfinished frame plus what a
+ * spec switch left behind). One routine, step(), frames a contiguous view,
+ * whichever of the two it is; feed() decides which view to hand it:
+ *
+ *   - buffer non-empty: step() over the buffer; when it needs more, append
+ *     from the chunk only the bytes that can complete the frame (so the rest
+ *     of the chunk is still framed in place, and memory stays bounded);
+ *   - buffer empty: step() over the chunk in place (no copy); an unfinished
+ *     tail is copied into the buffer.
+ *
+ * A delimiter search never rescans: `scan` remembers the first start
+ * position in the buffer not yet ruled out. */
+#include "fray/framer.h"
+
+#include <string.h>
+
+#include "framer_internal.h"
+#include "internal.h"
+
+#define NONE SIZE_MAX
+#define INITIAL_CAP 256
+
+enum {
+  CTL_PAUSE = 1,
+  CTL_CLOSE = 2,
+  CTL_FREE = 4,
+  CTL_STOP = 8 /* sticky error set */
+};
+
+enum { STEP_PROGRESS, STEP_MORE, STEP_STOP };
+
+struct fray_framer {
+  fray_spec_t spec;
+  size_t max;            /* resolved spec.max_frame */
+  unsigned gen;          /* bumped by set_spec: tells loops to re-dispatch */
+  fray_framer_callbacks_t cb;
+  fray_mem_t mem;
+  void *user_data;
+
+  uint8_t *buf;
+  size_t cap, start, blen; /* buffered bytes: buf[start .. start+blen) */
+  size_t scan;             /* delim: buffer start positions below scan hold no delimiter */
+  uint64_t buf_off;        /* stream offset of buf[start] */
+  uint64_t fed;            /* bytes consumed by feed since reset */
+
+  /* Skipping an oversized frame. */
+  int skipping;
+  uint64_t skip_off;       /* where the oversized frame started */
+  uint64_t skip_seen;      /* its bytes discarded so far */
+  uint64_t skip_left;      /* length mode: bytes still to drop */
+  uint8_t skip_last;       /* last discarded byte (line mode looks for "\r") */
+
+  int error;               /* sticky; 0 when running */
+  uint64_t err_off;
+  const char *err_reason;
+
+  unsigned in_cb;          /* callback nesting depth */
+  unsigned ctl;            /* CTL_* raised by callbacks during one feed */
+  int closed;              /* close() called */
+  int finished;            /* finish() called */
+};
+
+/* ---- specs ---------------------------------------------------------- */
+
+fray_spec_t fray_spec_line(void) {
+  fray_spec_t s;
+  memset(&s, 0, sizeof s);
+  s.mode = FRAY_MODE_LINE;
+  s.delim.bytes[0] = '\n';
+  s.delim.len = 1;
+  return s;
+}
+
+fray_spec_t fray_spec_raw(void) {
+  fray_spec_t s;
+  memset(&s, 0, sizeof s);
+  s.mode = FRAY_MODE_RAW;
+  return s;
+}
+
+fray_spec_t fray_spec_count(size_t count) {
+  fray_spec_t s;
+  memset(&s, 0, sizeof s);
+  s.mode = FRAY_MODE_COUNT;
+  s.count = count;
+  return s;
+}
+
+fray_spec_t fray_spec_delim(const void *delim, size_t len) {
+  fray_spec_t s;
+  memset(&s, 0, sizeof s);
+  s.mode = FRAY_MODE_DELIM;
+  s.delim.len = len;
+  if (len <= FRAY_MAX_DELIM && delim)
+    memcpy(s.delim.bytes, delim, len);
+  return s;
+}
+
+fray_spec_t fray_spec_length(fray_lenfield_t field) {
+  fray_spec_t s;
+  memset(&s, 0, sizeof s);
+  s.mode = FRAY_MODE_LENGTH;
+  s.length.field = field;
+  s.length.strip = FRAY_STRIP_HEADER;
+  return s;
+}
+
+static size_t spec_max(const fray_spec_t *s) {
+  return s->max_frame ? s->max_frame : FRAY_DEFAULT_MAX_FRAME;
+}
+
+static size_t field_width(fray_lenfield_t f) {
+  switch (f) {
+  case FRAY_LEN_U8:
+    return 1;
+  case FRAY_LEN_U16BE:
+  case FRAY_LEN_U16LE:
+    return 2;
+  case FRAY_LEN_U32BE:
+  case FRAY_LEN_U32LE:
+    return 4;
+  case FRAY_LEN_U64BE:
+  case FRAY_LEN_U64LE:
+    return 8;
+  case FRAY_LEN_VARINT:
+    return 10; /* the most a varint may take */
+  }
+  return 0;
+}
+
+int fray_spec_validate(const fray_spec_t *s, const char **why) {
+  const char *w = NULL;
+  if (!s)
+    w = "no spec";
+  else if (s->on_overflow != FRAY_OVERFLOW_ERROR && s->on_overflow != FRAY_OVERFLOW_SKIP)
+    w = "unknown overflow policy";
+  else if (spec_max(s) > SIZE_MAX / 4)
+    w = "max_frame too large";
+  else {
+    switch (s->mode) {
+    case FRAY_MODE_LINE:
+      break;
+    case FRAY_MODE_DELIM:
+      if (s->delim.len < 1 || s->delim.len > FRAY_MAX_DELIM)
+        w = "delimiter must be 1 to 16 bytes";
+      break;
+    case FRAY_MODE_COUNT:
+      if (s->count == 0)
+        w = "count must be at least 1";
+      else if (s->count > spec_max(s))
+        w = "count exceeds max_frame";
+      break;
+    case FRAY_MODE_LENGTH:
+      if (field_width(s->length.field) == 0)
+        w = "unknown length field";
+      else if (s->length.offset > FRAY_MAX_LENGTH_OFFSET)
+        w = "length field offset too large";
+      else if (s->length.strip != FRAY_STRIP_HEADER &&
+               s->length.strip > s->length.offset + field_width(s->length.field))
+        w = "strip longer than the header";
+      break;
+    case FRAY_MODE_RAW:
+      break;
+    default:
+      w = "unknown mode";
+    }
+  }
+  if (why)
+    *why = w;
+  return w ? FRAY_EINVAL : 0;
+}
+
+size_t fray_spec_buffer_bound(const fray_spec_t *s) {
+  size_t max = spec_max(s);
+  switch (s->mode) {
+  case FRAY_MODE_LINE:
+    return max + 2;
+  case FRAY_MODE_DELIM:
+    return max + s->delim.len;
+  case FRAY_MODE_COUNT:
+    return s->count;
+  case FRAY_MODE_LENGTH:
+    return max + s->length.offset + field_width(s->length.field);
+  case FRAY_MODE_RAW:
+    return 0;
+  }
+  return max;
+}
+
+/* ---- callbacks and errors ------------------------------------------ */
+
+void fray_framer_callbacks_init(fray_framer_callbacks_t *cb) {
+  if (cb)
+    memset(cb, 0, sizeof *cb);
+}
+
+/* A stopping error: sticky, reported once through on_error. */
+static void stop(fray_framer_t *f, int code, uint64_t off, uint64_t size, const char *reason) {
+  f->error = code;
+  f->err_off = off;
+  f->err_reason = reason;
+  f->ctl |= CTL_STOP;
+  if (f->cb.on_error && code != FRAY_ECALLBACK) {
+    fray_frame_error_t e = {code, off, size, 1, reason};
+    f->in_cb++;
+    (void)f->cb.on_error(f, &e, f->user_data);
+    f->in_cb--;
+  }
+}
+
+static void callback_result(fray_framer_t *f, int r, uint64_t off) {
+  if (r == FRAY_PAUSE)
+    f->ctl |= CTL_PAUSE;
+  else if (r < 0 && !(f->ctl & CTL_STOP))
+    stop(f, FRAY_ECALLBACK, off, 0, "a callback asked to abort");
+}
+
+/* A skipped oversized frame: reported, not sticky. */
+static void report_skip(fray_framer_t *f, int code, uint64_t off, uint64_t size,
+                        const char *reason) {
+  if (!f->cb.on_error)
+    return;
+  fray_frame_error_t e = {code, off, size, 0, reason};
+  f->in_cb++;
+  int r = f->cb.on_error(f, &e, f->user_data);
+  f->in_cb--;
+  callback_result(f, r, off);
+}
+
+static void emit(fray_framer_t *f, const uint8_t *p, size_t len, uint64_t off) {
+  if (!f->cb.on_frame)
+    return;
+  fray_frame_t fr = {p, len, off};
+  f->in_cb++;
+  int r = f->cb.on_frame(f, &fr, f->user_data);
+  f->in_cb--;
+  if (r)
+    callback_result(f, r, off);
+}
+
+/* ---- delimiter search ----------------------------------------------- */
+
+/* First start position s in [from, last] with p[s .. s+dlen) == d, s+dlen <= n. */
+static size_t find_in(const uint8_t *p, size_t n, size_t from, size_t last, const uint8_t *d,
+                      size_t dlen) {
+  if (n < dlen)
+    return NONE;
+  size_t end = n - dlen;
+  if (last < end)
+    end = last;
+  if (from > end)
+    return NONE;
+  if (dlen == 1) {
+    const uint8_t *q = memchr(p + from, d[0], end - from + 1);
+    return q ? (size_t)(q - p) : NONE;
+  }
+  const uint8_t *s = p + from, *e = p + end + 1;
+  while (s < e) {
+    s = memchr(s, d[0], (size_t)(e - s));
+    if (!s)
+      return NONE;
+    if (!memcmp(s + 1, d + 1, dlen - 1))
+      return (size_t)(s - p);
+    s++;
+  }
+  return NONE;
+}
+
+/* The same over the virtual concatenation a[0..an) ++ b[0..bn). Start
+ * positions inside a are few (callers keep from >= an - (dlen-1)). */
+static size_t find_virtual(const uint8_t *a, size_t an, const uint8_t *b, size_t bn, size_t from,
+                           size_t last, const uint8_t *d, size_t dlen) {
+  for (size_t s = from; s < an && s <= last; s++) {
+    if (s + dlen > an + bn)
+      return NONE;
+    size_t i = 0;
+    for (; i < dlen; i++) {
+      size_t k = s + i;
+      if ((k < an ? a[k] : b[k - an]) != d[i])
+        break;
+    }
+    if (i == dlen)
+      return s;
+  }
+  if (last < an)
+    return NONE;
+  size_t r = find_in(b, bn, from > an ? from - an : 0, last == NONE ? NONE : last - an, d, dlen);
+  return r == NONE ? NONE : an + r;
+}
+
+/* ---- one framing step over a contiguous view ------------------------ */
+
+/* Extra payload bytes the search window allows beyond max: line mode strips
+ * a "\r" that does not count. */
+static size_t delim_extra(const fray_framer_t *f) {
+  return f->spec.mode == FRAY_MODE_LINE ? 1 : 0;
+}
+
+static int step_skip_delim(fray_framer_t *f, const uint8_t *p, size_t n, uint64_t base,
+                           size_t *consumed) {
+  const uint8_t *d = f->spec.delim.bytes;
+  size_t dlen = f->spec.delim.len;
+  size_t s = find_in(p, n, 0, NONE, d, dlen);
+  if (s == NONE) {
+    size_t keep = n < dlen - 1 ? n : dlen - 1;
+    size_t drop = n - keep;
+    if (drop) {
+      f->skip_seen += drop;
+      f->skip_last = p[drop - 1];
+    }
+    *consumed = drop;
+    return drop ? STEP_PROGRESS : STEP_MORE;
+  }
+  uint64_t size = f->skip_seen + s;
+  uint8_t prev = s ? p[s - 1] : f->skip_last;
+  if (f->spec.mode == FRAY_MODE_LINE && size > 0 && prev == '\r')
+    size--;
+  f->skipping = 0;
+  *consumed = s + dlen;
+  (void)base;
+  report_skip(f, FRAY_ETOOLONG, f->skip_off, size, "frame longer than max_frame (skipped)");
+  return STEP_PROGRESS;
+}
+
+/* Oversized delimited frame found at the view's start. limit_seen: bytes of
+ * it known (all before any delimiter). complete: the whole frame (payload
+ * plen, wire length wlen) is in the view. */
+static int delim_overflow(fray_framer_t *f, const uint8_t *p, size_t n, uint64_t base, int complete,
+                          size_t plen, size_t wlen, size_t *consumed) {
+  if (f->spec.on_overflow == FRAY_OVERFLOW_ERROR) {
+    stop(f, FRAY_ETOOLONG, base, complete ? plen : n, "frame longer than max_frame");
+    return STEP_STOP;
+  }
+  if (complete) {
+    *consumed = wlen;
+    report_skip(f, FRAY_ETOOLONG, base, plen, "frame longer than max_frame (skipped)");
+    return STEP_PROGRESS;
+  }
+  /* No delimiter can start before max + extra + 1: drop that much and skip. */
+  size_t drop = f->max + delim_extra(f) + 1;
+  f->skipping = 1;
+  f->skip_off = base;
+  f->skip_seen = drop;
+  f->skip_last = p[drop - 1];
+  *consumed = drop;
+  return STEP_PROGRESS;
+}
+
+/* Frames delimited frames from p[0..n) (n > 0). In place when !buffered, and
+ * then loops over as many frames as it can before returning. *scan: on entry
+ * the first start position to search, on STEP_MORE where to resume. */
+static int step_delim(fray_framer_t *f, const uint8_t *p, size_t n, uint64_t base, size_t *scan,
+                      size_t *consumed) {
+  const uint8_t *d = f->spec.delim.bytes;
+  size_t dlen = f->spec.delim.len;
+  size_t extra = delim_extra(f);
+  size_t max = f->max;
+  size_t last = max + extra; /* latest start a delimiter may have */
+  int keep = f->spec.delim.keep && f->spec.mode == FRAY_MODE_DELIM;
+  int is_line = f->spec.mode == FRAY_MODE_LINE;
+  unsigned gen = f->gen;
+  size_t pos = 0, from = *scan;
+
+  while (pos < n) {
+    const uint8_t *q = p + pos;
+    size_t left = n - pos;
+    size_t s = find_in(q, left, from, last, d, dlen);
+    if (s == NONE) {
+      if (left >= last + dlen) {
+        size_t c = 0;
+        int r = delim_overflow(f, q, left, base + pos, 0, 0, 0, &c);
+        *consumed = pos + c;
+        return r == STEP_STOP && !pos ? STEP_STOP : STEP_PROGRESS;
+      }
+      *scan = left >= dlen - 1 ? left - (dlen - 1) : 0;
+      *consumed = pos;
+      return pos ? STEP_PROGRESS : STEP_MORE;
+    }
+    size_t plen = s;
+    if (is_line && s && q[s - 1] == '\r')
+      plen--;
+    if (plen > max) {
+      size_t c = 0;
+      int r = delim_overflow(f, q, left, base + pos, 1, plen, s + dlen, &c);
+      if (r == STEP_STOP) {
+        *consumed = pos;
+        return pos ? STEP_PROGRESS : STEP_STOP;
+      }
+      pos += c;
+    } else {
+      emit(f, q, keep ? s + dlen : plen, base + pos);
+      pos += s + dlen;
+    }
+    from = 0;
+    *scan = 0;
+    if (f->ctl || f->gen != gen)
+      break;
+  }
+  *consumed = pos;
+  return STEP_PROGRESS;
+}
+
+/* Decodes a length header at p[0..n). Returns STEP_MORE, STEP_PROGRESS with
+ * *hdr and *body set, or STEP_STOP with *why set (the caller raises it). */
+static int parse_length(const fray_framer_t *f, const uint8_t *p, size_t n, size_t *hdr,
+                        uint64_t *body, const char **why) {
+  size_t off = f->spec.length.offset;
+  fray_lenfield_t fld = f->spec.length.field;
+  uint64_t v = 0;
+  size_t w;
+  if (fld == FRAY_LEN_VARINT) {
+    for (w = 0;; w++) {
+      if (off + w >= n)
+        return STEP_MORE;
+      uint8_t b = p[off + w];
+      if (w == 9 && b > 1) {
+        *why = "varint length overflows 64 bits";
+        return STEP_STOP;
+      }
+      v |= (uint64_t)(b & 0x7f) << (7 * w);
+      if (!(b & 0x80))
+        break;
+    }
+    w++;
+  } else {
+    w = field_width(fld);
+    if (n < off + w)
+      return STEP_MORE;
+    const uint8_t *q = p + off;
+    int le = fld == FRAY_LEN_U16LE || fld == FRAY_LEN_U32LE || fld == FRAY_LEN_U64LE;
+    for (size_t i = 0; i < w; i++)
+      v |= (uint64_t)q[le ? i : w - 1 - i] << (8 * i);
+  }
+  int64_t adj = f->spec.length.adjust;
+  /* -(adj + 1) + 1 is |adj| without overflowing on INT64_MIN. */
+  uint64_t mag = adj < 0 ? (uint64_t)(-(adj + 1)) + 1 : (uint64_t)adj;
+  if (adj < 0 && v < mag) {
+    *body = v;
+    *why = "length adjustment underflows";
+    return STEP_STOP;
+  }
+  uint64_t b = adj < 0 ? v - mag : v + mag;
+  if (adj > 0 && b < v)
+    b = UINT64_MAX; /* wrapped: certainly over the maximum */
+  *hdr = off + w;
+  *body = b;
+  return STEP_PROGRESS;
+}
+
+static int step_length(fray_framer_t *f, const uint8_t *p, size_t n, uint64_t base,
+                       size_t *consumed) {
+  size_t hdr;
+  uint64_t body;
+  if (f->skip_left) {
+    size_t c = n < f->skip_left ? n : (size_t)f->skip_left;
+    f->skip_left -= c;
+    *consumed = c;
+    return STEP_PROGRESS;
+  }
+  const char *why = NULL;
+  body = 0;
+  int r = parse_length(f, p, n, &hdr, &body, &why);
+  if (r == STEP_STOP)
+    stop(f, FRAY_EBADLEN, base, body, why);
+  if (r != STEP_PROGRESS)
+    return r;
+  size_t strip = f->spec.length.strip == FRAY_STRIP_HEADER ? hdr : f->spec.length.strip;
+  uint64_t total = hdr + body;
+  if (total < body) {
+    stop(f, FRAY_EBADLEN, base, body, "length field overflows");
+    return STEP_STOP;
+  }
+  if (strip > total) {
+    stop(f, FRAY_EBADLEN, base, body, "strip longer than the frame");
+    return STEP_STOP;
+  }
+  uint64_t out = total - strip;
+  if (out > f->max) {
+    if (f->spec.on_overflow == FRAY_OVERFLOW_ERROR) {
+      stop(f, FRAY_EBADLEN, base, body, "length over max_frame");
+      return STEP_STOP;
+    }
+    f->skip_left = total;
+    report_skip(f, FRAY_EBADLEN, base, body, "length over max_frame (skipped)");
+    *consumed = 0;
+    return STEP_PROGRESS;
+  }
+  if (n < total)
+    return STEP_MORE;
+  emit(f, p + strip, (size_t)out, base);
+  *consumed = (size_t)total;
+  return STEP_PROGRESS;
+}
+
+/* One step over p[0..n): frames (delivering them) or discards bytes, and
+ * tells how many it consumed; STEP_MORE when the view holds no complete
+ * frame (nothing consumed, *scan updated). */
+static int step(fray_framer_t *f, const uint8_t *p, size_t n, uint64_t base, size_t *scan,
+                size_t *consumed) {
+  *consumed = 0;
+  switch (f->spec.mode) {
+  case FRAY_MODE_LINE:
+  case FRAY_MODE_DELIM:
+    if (f->skipping) {
+      *scan = 0; /* the frame after the skipped one is searched afresh */
+      return step_skip_delim(f, p, n, base, consumed);
+    }
+    return step_delim(f, p, n, base, scan, consumed);
+  case FRAY_MODE_COUNT: {
+    size_t c = f->spec.count, pos = 0;
+    unsigned gen = f->gen;
+    while (n - pos >= c) {
+      emit(f, p + pos, c, base + pos);
+      pos += c;
+      if (f->ctl || f->gen != gen)
+        break;
+    }
+    *consumed = pos;
+    return pos ? STEP_PROGRESS : STEP_MORE;
+  }
+  case FRAY_MODE_LENGTH:
+    return step_length(f, p, n, base, consumed);
+  case FRAY_MODE_RAW: {
+    size_t c = n < f->max ? n : f->max;
+    emit(f, p, c, base);
+    *consumed = c;
+    return STEP_PROGRESS;
+  }
+  }
+  return STEP_MORE;
+}
+
+/* ---- buffer ----------------------------------------------------------- */
+
+/* Appends b[0..k) to the buffer. 0 or FRAY_ENOMEM. */
+static int append(fray_framer_t *f, const uint8_t *b, size_t k, uint64_t off) {
+  if (!k)
+    return 0;
+  if (!f->blen) {
+    f->start = 0;
+    f->buf_off = off;
+  }
+  if (f->start + f->blen + k > f->cap) {
+    if (f->start) {
+      memmove(f->buf, f->buf + f->start, f->blen);
+      f->start = 0;
+    }
+    if (f->blen + k > f->cap) {
+      size_t want = f->cap ? f->cap : INITIAL_CAP;
+      while (want < f->blen + k)
+        want *= 2;
+      size_t bound = fray_spec_buffer_bound(&f->spec);
+      if (want > bound && f->blen + k <= bound)
+        want = bound;
+      uint8_t *nb = fray__realloc(&f->mem, f->buf, want);
+      if (!nb)
+        return FRAY_ENOMEM;
+      f->buf = nb;
+      f->cap = want;
+    }
+  }
+  memcpy(f->buf + f->start + f->blen, b, k);
+  f->blen += k;
+  return 0;
+}
+
+static void buffer_consume(fray_framer_t *f, size_t k) {
+  f->start += k;
+  f->blen -= k;
+  f->buf_off += k;
+  if (!f->blen)
+    f->start = 0;
+}
+
+/* The buffer holds an unfinished frame: how many bytes of c[0..n) to move
+ * into it so that it holds a complete one, or as many as may be buffered.
+ * May instead discard (skip mode), telling so through *discard. */
+static size_t wanted_from_chunk(fray_framer_t *f, const uint8_t *c, size_t n, size_t *discard) {
+  const uint8_t *b = f->buf + f->start;
+  size_t bl = f->blen;
+  *discard = 0;
+  switch (f->spec.mode) {
+  case FRAY_MODE_LINE:
+  case FRAY_MODE_DELIM: {
+    const uint8_t *d = f->spec.delim.bytes;
+    size_t dlen = f->spec.delim.len;
+    if (f->skipping) {
+      size_t s = find_virtual(b, bl, c, n, 0, NONE, d, dlen);
+      if (s != NONE)
+        return s + dlen - bl;
+      /* Keep only a possible partial delimiter: the last dlen-1 bytes. */
+      size_t total = bl + n, keep = total < dlen - 1 ? total : dlen - 1;
+      *discard = total - keep;
+      return n;
+    }
+    size_t last = f->max + delim_extra(f);
+    size_t s = find_virtual(b, bl, c, n, f->scan, last, d, dlen);
+    if (s != NONE)
+      return s + dlen - bl;
+    size_t limit = last + dlen; /* this much without a delimiter is an overflow */
+    if (bl + n >= limit)
+      return limit > bl ? limit - bl : 0;
+    return n;
+  }
+  case FRAY_MODE_COUNT:
+    return f->spec.count - bl < n ? f->spec.count - bl : n;
+  case FRAY_MODE_LENGTH: {
+    /* step() found the buffer short of a frame: either the header is
+     * incomplete, or it is whole and valid and the body is short. */
+    size_t hdr, need;
+    uint64_t body = 0;
+    const char *why;
+    fray_lenfield_t fld = f->spec.length.field;
+    int r = parse_length(f, b, bl, &hdr, &body, &why);
+    if (r == STEP_MORE)
+      need = fld == FRAY_LEN_VARINT ? 1 : f->spec.length.offset + field_width(fld) - bl;
+    else if (r == STEP_PROGRESS)
+      need = (size_t)(hdr + body - bl);
+    else
+      need = 0;
+    return need < n ? need : n;
+  }
+  case FRAY_MODE_RAW:
+    return 0;
+  }
+  return 0;
+}
+
+/* ---- feeding ---------------------------------------------------------- */
+
+static void really_free(fray_framer_t *f) {
+  fray_mem_t mem = f->mem;
+  fray__free(&mem, f->buf);
+  fray__free(&mem, f);
+}
+
+/* Runs framing over the buffer and then c[0..n). Returns the bytes of c
+ * consumed; stops early on a control flag. */
+static size_t run(fray_framer_t *f, const uint8_t *c, size_t n) {
+  size_t pos = 0, k;
+  uint64_t c_off = f->fed; /* stream offset of c[0] */
+  while (!f->ctl) {
+    if (f->blen) {
+      int r = step(f, f->buf + f->start, f->blen, f->buf_off, &f->scan, &k);
+      if (r == STEP_STOP)
+        break;
+      if (r == STEP_PROGRESS) {
+        buffer_consume(f, k);
+        continue;
+      }
+      if (pos == n)
+        break;
+      size_t discard;
+      size_t want = wanted_from_chunk(f, c + pos, n - pos, &discard);
+      if (discard) {
+        /* Skip mode, no delimiter yet: keep the tail of buffer ++ chunk. */
+        size_t total = f->blen + (n - pos), keep = total - discard;
+        uint8_t tail[FRAY_MAX_DELIM];
+        for (size_t i = 0; i < keep; i++) {
+          size_t v = discard + i;
+          tail[i] = v < f->blen ? f->buf[f->start + v] : c[pos + v - f->blen];
+        }
+        size_t lv = discard - 1;
+        f->skip_last = lv < f->blen ? f->buf[f->start + lv] : c[pos + lv - f->blen];
+        f->skip_seen += discard;
+        f->blen = 0;
+        f->start = 0;
+        pos = n;
+        if (append(f, tail, keep, c_off + n - keep) < 0)
+          goto oom;
+        break;
+      }
+      if (!want)
+        break; /* cannot happen: step() would have framed the buffer */
+      if (append(f, c + pos, want, c_off + pos) < 0)
+        goto oom;
+      pos += want;
+      continue;
+    }
+    if (pos == n)
+      break;
+    size_t scan = 0;
+    int r = step(f, c + pos, n - pos, c_off + pos, &scan, &k);
+    if (r == STEP_STOP)
+      break;
+    if (r == STEP_PROGRESS) {
+      pos += k;
+      continue;
+    }
+    if (append(f, c + pos, n - pos, c_off + pos) < 0)
+      goto oom;
+    f->scan = scan;
+    pos = n;
+  }
+  f->fed += pos;
+  return pos;
+oom:
+  f->error = FRAY_ENOMEM;
+  f->err_reason = "out of memory";
+  f->err_off = c_off + pos;
+  f->ctl |= CTL_STOP;
+  f->fed += pos;
+  return pos;
+}
+
+fray_ssize_t fray_framer_feed(fray_framer_t *f, const uint8_t *data, size_t len) {
+  if (!f || (!data && len))
+    return FRAY_EINVAL;
+  if (f->in_cb)
+    return FRAY_ESTATE;
+  if (f->error)
+    return f->error;
+  if (f->closed || f->finished)
+    return FRAY_ECLOSED;
+  f->ctl = 0;
+  size_t used = run(f, data, len);
+  unsigned ctl = f->ctl;
+  f->ctl = 0;
+  if (ctl & CTL_FREE) {
+    really_free(f);
+    return FRAY_ECLOSED;
+  }
+  if (f->error)
+    return f->error;
+#ifdef FRAY_SANITIZED
+  fray__framer_check(f);
+#endif
+  return (fray_ssize_t)used;
+}
+
+int fray_framer_finish(fray_framer_t *f) {
+  if (!f)
+    return FRAY_EINVAL;
+  if (f->in_cb)
+    return FRAY_ESTATE;
+  if (f->error)
+    return f->error;
+  if (f->closed || f->finished)
+    return FRAY_ECLOSED;
+  f->ctl = 0;
+  (void)run(f, NULL, 0);
+  unsigned ctl = f->ctl;
+  f->ctl = 0;
+  if (ctl & CTL_FREE) {
+    really_free(f);
+    return FRAY_ECLOSED;
+  }
+  if (f->error)
+    return f->error;
+  if (ctl & (CTL_PAUSE | CTL_CLOSE))
+    return 0; /* the caller stopped delivery; what is left stays buffered */
+  f->finished = 1;
+  int rc = 0;
+  if (f->skipping || f->skip_left) {
+    /* A skipped delimited frame is reported when it ends; it ends here. A
+     * length-prefixed one was reported when its header was read. */
+    if (f->skipping)
+      report_skip(f, FRAY_ETOOLONG, f->skip_off, f->skip_seen + f->blen,
+                  "stream ended inside a skipped frame");
+    f->skipping = 0;
+    f->skip_left = 0;
+    buffer_consume(f, f->blen);
+    rc = FRAY_ETRUNCATED;
+  } else if (f->blen) {
+    if (f->cb.on_truncated) {
+      fray_frame_t fr = {f->buf + f->start, f->blen, f->buf_off};
+      f->in_cb++;
+      (void)f->cb.on_truncated(f, &fr, f->user_data);
+      f->in_cb--;
+    }
+    rc = FRAY_ETRUNCATED;
+  }
+  if (f->ctl & CTL_FREE) {
+    really_free(f);
+    return FRAY_ECLOSED;
+  }
+  f->ctl = 0;
+  return rc;
+}
+
+/* ---- lifecycle ---------------------------------------------------------- */
+
+int fray_framer_new(fray_framer_t **out, const fray_spec_t *spec,
+                    const fray_framer_callbacks_t *callbacks, const fray_mem_t *mem,
+                    void *user_data) {
+  if (!out)
+    return FRAY_EINVAL;
+  *out = NULL;
+  if (fray_spec_validate(spec, NULL))
+    return FRAY_EINVAL;
+  fray_mem_t m;
+  fray__mem_init(&m, mem);
+  fray_framer_t *f = fray__malloc(&m, sizeof *f);
+  if (!f)
+    return FRAY_ENOMEM;
+  memset(f, 0, sizeof *f);
+  f->mem = m;
+  f->spec = *spec;
+  f->max = spec_max(spec);
+  if (callbacks)
+    f->cb = *callbacks;
+  f->user_data = user_data;
+  *out = f;
+  return 0;
+}
+
+void fray_framer_free(fray_framer_t *f) {
+  if (!f)
+    return;
+  if (f->in_cb) {
+    f->ctl |= CTL_FREE;
+    return;
+  }
+  really_free(f);
+}
+
+void fray_framer_close(fray_framer_t *f) {
+  if (!f)
+    return;
+  f->closed = 1;
+  if (f->in_cb)
+    f->ctl |= CTL_CLOSE;
+}
+
+int fray_framer_set_spec(fray_framer_t *f, const fray_spec_t *spec) {
+  if (!f || fray_spec_validate(spec, NULL))
+    return FRAY_EINVAL;
+  /* A skip in progress belongs to the old framing; the new spec starts
+   * framing at the next byte. */
+  f->spec = *spec;
+  f->max = spec_max(spec);
+  f->gen++;
+  f->scan = 0;
+  f->skipping = 0;
+  f->skip_left = 0;
+  return 0;
+}
+
+const fray_spec_t *fray_framer_spec(const fray_framer_t *f) {
+  return f ? &f->spec : NULL;
+}
+
+int fray_framer_reset(fray_framer_t *f) {
+  if (!f)
+    return FRAY_EINVAL;
+  if (f->in_cb)
+    return FRAY_ESTATE;
+  f->start = f->blen = f->scan = 0;
+  f->buf_off = f->fed = 0;
+  f->skipping = 0;
+  f->skip_left = f->skip_seen = f->skip_off = 0;
+  f->error = 0;
+  f->err_off = 0;
+  f->err_reason = NULL;
+  f->ctl = 0;
+  f->closed = f->finished = 0;
+  return 0;
+}
+
+size_t fray_framer_buffered(const fray_framer_t *f) {
+  return f ? f->blen : 0;
+}
+
+uint64_t fray_framer_offset(const fray_framer_t *f) {
+  return f ? f->fed : 0;
+}
+
+int fray_framer_error(const fray_framer_t *f, uint64_t *offset, const char **reason) {
+  if (offset)
+    *offset = f ? f->err_off : 0;
+  if (reason)
+    *reason = f ? f->err_reason : NULL;
+  return f ? f->error : FRAY_EINVAL;
+}
+
+void *fray_framer_user_data(const fray_framer_t *f) {
+  return f ? f->user_data : NULL;
+}
+
+size_t fray__framer_capacity(const fray_framer_t *f) {
+  return f->cap;
+}
+
+void fray__framer_check(const fray_framer_t *f) {
+  /* Broken invariants abort at once, where the corruption happened. */
+  if (f->start + f->blen > f->cap || (f->blen && !f->buf))
+    __builtin_trap();
+  if (f->blen && f->buf_off + f->blen != f->fed)
+    __builtin_trap();
+  if (f->scan > f->blen && f->blen)
+    __builtin_trap();
+  if (f->skipping && f->blen >= FRAY_MAX_DELIM)
+    __builtin_trap();
+}
