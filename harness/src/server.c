@@ -1,0 +1,410 @@
+/* Servers and connections: the one runtime behind every driver (simulator,
+ * fuzz driver, libevent). A connection owns a framer that feeds the
+ * handler and an output queue the handler sends into; the driver moves the
+ * bytes. */
+#include "fray/handler.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "internal.h"
+
+struct fray_conn {
+  fray_server_t *server;
+  fray_conn_t *prev, *next;
+  uint64_t id;
+  char *name;
+  void *driver_data;
+  fray_framer_t *framer;
+  fray_outq_t *q;
+  fray_conn_state_t state;
+  fray_close_reason_t reason;
+  int aborted;      /* reset rather than closed: output dropped */
+  int close_done;   /* on_close has run */
+  void *data;       /* handler's conn_size bytes, allocated after the struct */
+};
+
+struct fray_server {
+  const fray_handler_t *h;
+  fray_mem_t mem;
+  void *data;
+  fray_conn_t *head, *tail;
+  size_t nopen;
+  uint64_t next_id;
+};
+
+/* ---- framer callbacks --------------------------------------------------- */
+
+static void finish_close(fray_conn_t *c) {
+  if (c->close_done)
+    return;
+  c->close_done = 1;
+  c->state = FRAY_CONN_CLOSED;
+  if (c->server->h->on_close)
+    c->server->h->on_close(c, c->reason, c->data);
+}
+
+static void leave_open(fray_conn_t *c) {
+  if (c->state == FRAY_CONN_OPEN)
+    c->server->nopen--;
+}
+
+static void start_closing(fray_conn_t *c, fray_close_reason_t reason) {
+  if (c->state != FRAY_CONN_OPEN)
+    return;
+  leave_open(c);
+  c->state = FRAY_CONN_CLOSING;
+  c->reason = reason;
+  fray_framer_close(c->framer);
+  fray_outq_close_when_done(c->q);
+}
+
+static int conn_frame(fray_framer_t *f, const fray_frame_t *fr, void *ud) {
+  fray_conn_t *c = ud;
+  (void)f;
+  if (c->state != FRAY_CONN_OPEN || !c->server->h->on_frame)
+    return 0;
+  int r = c->server->h->on_frame(c, fr->data, fr->len, c->data);
+  if (r < 0)
+    fray_conn_abort(c);
+  return 0;
+}
+
+static int conn_error(fray_framer_t *f, const fray_frame_error_t *e, void *ud) {
+  fray_conn_t *c = ud;
+  (void)f;
+  if (c->state != FRAY_CONN_OPEN)
+    return 0;
+  int r = c->server->h->on_error ? c->server->h->on_error(c, e, c->data) : 0;
+  if (r < 0)
+    fray_conn_abort(c);
+  else if (e->fatal)
+    start_closing(c, FRAY_CLOSE_ERROR);
+  return 0;
+}
+
+static int conn_truncated(fray_framer_t *f, const fray_frame_t *fr, void *ud) {
+  fray_conn_t *c = ud;
+  (void)f;
+  if (c->state == FRAY_CONN_OPEN && c->server->h->on_truncated) {
+    if (c->server->h->on_truncated(c, fr->data, fr->len, c->data) < 0)
+      fray_conn_abort(c);
+  }
+  return 0;
+}
+
+/* ---- server -------------------------------------------------------------- */
+
+int fray_server_new(fray_server_t **out, const fray_handler_t *h, const fray_mem_t *mem) {
+  if (!out)
+    return FRAY_EINVAL;
+  *out = NULL;
+  if (!h || fray_spec_validate(&h->spec, NULL))
+    return FRAY_EINVAL;
+  fray_mem_t m;
+  fray__mem_init(&m, mem);
+  fray_server_t *s = fray__malloc(&m, sizeof *s);
+  if (!s)
+    return FRAY_ENOMEM;
+  memset(s, 0, sizeof *s);
+  s->h = h;
+  s->mem = m;
+  s->next_id = 1;
+  if (h->server_size) {
+    s->data = fray__malloc(&m, h->server_size);
+    if (!s->data) {
+      fray__free(&m, s);
+      return FRAY_ENOMEM;
+    }
+    memset(s->data, 0, h->server_size);
+  }
+  if (h->server_init) {
+    int r = h->server_init(s, s->data);
+    if (r < 0) {
+      fray__free(&m, s->data);
+      fray__free(&m, s);
+      return r;
+    }
+  }
+  *out = s;
+  return 0;
+}
+
+static void conn_unlink_free(fray_conn_t *c) {
+  fray_server_t *s = c->server;
+  if (c->prev)
+    c->prev->next = c->next;
+  else
+    s->head = c->next;
+  if (c->next)
+    c->next->prev = c->prev;
+  else
+    s->tail = c->prev;
+  fray_framer_free(c->framer);
+  fray_outq_free(c->q);
+  fray__free(&s->mem, c->name);
+  fray__free(&s->mem, c);
+}
+
+void fray_server_free(fray_server_t *s) {
+  if (!s)
+    return;
+  for (fray_conn_t *c = s->head; c; c = c->next) {
+    if (!c->close_done) {
+      leave_open(c);
+      if (c->state == FRAY_CONN_OPEN)
+        c->reason = FRAY_CLOSE_SHUTDOWN;
+      finish_close(c);
+    }
+  }
+  while (s->head)
+    conn_unlink_free(s->head);
+  if (s->h->server_free)
+    s->h->server_free(s, s->data);
+  fray_mem_t m = s->mem;
+  fray__free(&m, s->data);
+  fray__free(&m, s);
+}
+
+int fray_server_open(fray_server_t *s, const char *name, void *driver_data, fray_conn_t **out) {
+  if (!s || !out)
+    return FRAY_EINVAL;
+  *out = NULL;
+  const fray_handler_t *h = s->h;
+  /* The handler's state follows the struct, aligned for any type. */
+  size_t head = (sizeof(fray_conn_t) + 15) & ~(size_t)15;
+  fray_conn_t *c = fray__malloc(&s->mem, head + h->conn_size);
+  if (!c)
+    return FRAY_ENOMEM;
+  memset(c, 0, head + h->conn_size);
+  c->server = s;
+  c->driver_data = driver_data;
+  c->data = h->conn_size ? (char *)c + head : NULL;
+  if (name) {
+    size_t n = strlen(name);
+    c->name = fray__malloc(&s->mem, n + 1);
+    if (!c->name)
+      goto fail;
+    memcpy(c->name, name, n + 1);
+  }
+  fray_framer_callbacks_t cb;
+  fray_framer_callbacks_init(&cb);
+  cb.on_frame = conn_frame;
+  cb.on_error = conn_error;
+  cb.on_truncated = conn_truncated;
+  if (fray_framer_new(&c->framer, &h->spec, &cb, &s->mem, c) < 0)
+    goto fail;
+  if (fray_outq_new(&c->q, 0, &s->mem, c) < 0)
+    goto fail;
+  c->id = s->next_id++;
+  c->prev = s->tail;
+  if (s->tail)
+    s->tail->next = c;
+  else
+    s->head = c;
+  s->tail = c;
+  s->nopen++;
+  *out = c;
+  if (h->on_open && h->on_open(c, c->data) < 0)
+    fray_conn_abort(c);
+  return 0;
+fail:
+  fray_framer_free(c->framer);
+  fray__free(&s->mem, c->name);
+  fray__free(&s->mem, c);
+  return FRAY_ENOMEM;
+}
+
+void *fray_server_data(const fray_server_t *s) {
+  return s ? s->data : NULL;
+}
+
+const fray_handler_t *fray_server_handler(const fray_server_t *s) {
+  return s ? s->h : NULL;
+}
+
+static fray_conn_t *open_from(fray_conn_t *c) {
+  while (c && c->state != FRAY_CONN_OPEN)
+    c = c->next;
+  return c;
+}
+
+fray_conn_t *fray_server_first(fray_server_t *s) {
+  return s ? open_from(s->head) : NULL;
+}
+
+fray_conn_t *fray_server_next(fray_conn_t *c) {
+  return c ? open_from(c->next) : NULL;
+}
+
+fray_conn_t *fray_server_find(fray_server_t *s, uint64_t id) {
+  for (fray_conn_t *c = s ? s->head : NULL; c; c = c->next)
+    if (c->id == id && c->state != FRAY_CONN_CLOSED)
+      return c;
+  return NULL;
+}
+
+size_t fray_server_count(const fray_server_t *s) {
+  return s ? s->nopen : 0;
+}
+
+/* ---- connection: handler side ------------------------------------------- */
+
+int fray_conn_send(fray_conn_t *c, const void *data, size_t len) {
+  if (!c)
+    return FRAY_EINVAL;
+  if (c->state != FRAY_CONN_OPEN)
+    return FRAY_ECLOSED;
+  return fray_outq_push(c->q, data, len);
+}
+
+int fray_conn_vsendf(fray_conn_t *c, const char *fmt, va_list ap) {
+  char small[256];
+  va_list ap2;
+  va_copy(ap2, ap);
+  int n = vsnprintf(small, sizeof small, fmt, ap);
+  if (n < 0) {
+    va_end(ap2);
+    return FRAY_EINVAL;
+  }
+  int r;
+  if ((size_t)n < sizeof small) {
+    r = fray_conn_send(c, small, (size_t)n);
+  } else {
+    char *big = fray__malloc(&c->server->mem, (size_t)n + 1);
+    if (!big) {
+      va_end(ap2);
+      return FRAY_ENOMEM;
+    }
+    vsnprintf(big, (size_t)n + 1, fmt, ap2);
+    r = fray_conn_send(c, big, (size_t)n);
+    fray__free(&c->server->mem, big);
+  }
+  va_end(ap2);
+  return r;
+}
+
+int fray_conn_sendf(fray_conn_t *c, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  int r = fray_conn_vsendf(c, fmt, ap);
+  va_end(ap);
+  return r;
+}
+
+fray_outq_t *fray_conn_outq(fray_conn_t *c) {
+  return c ? c->q : NULL;
+}
+
+int fray_conn_set_spec(fray_conn_t *c, const fray_spec_t *spec) {
+  return c ? fray_framer_set_spec(c->framer, spec) : FRAY_EINVAL;
+}
+
+void fray_conn_close(fray_conn_t *c) {
+  if (c)
+    start_closing(c, FRAY_CLOSE_LOCAL);
+}
+
+static void abort_with(fray_conn_t *c, fray_close_reason_t reason) {
+  if (!c || c->state == FRAY_CONN_CLOSED)
+    return;
+  leave_open(c);
+  c->aborted = 1;
+  c->reason = reason;
+  c->state = FRAY_CONN_CLOSING;
+  fray_framer_close(c->framer);
+  finish_close(c);
+}
+
+void fray_conn_abort(fray_conn_t *c) {
+  abort_with(c, FRAY_CLOSE_ABORT);
+}
+
+uint64_t fray_conn_id(const fray_conn_t *c) {
+  return c ? c->id : 0;
+}
+
+const char *fray_conn_name(const fray_conn_t *c) {
+  return c && c->name ? c->name : "";
+}
+
+fray_conn_state_t fray_conn_state(const fray_conn_t *c) {
+  return c ? c->state : FRAY_CONN_CLOSED;
+}
+
+void *fray_conn_data(const fray_conn_t *c) {
+  return c ? c->data : NULL;
+}
+
+fray_server_t *fray_conn_server(const fray_conn_t *c) {
+  return c ? c->server : NULL;
+}
+
+/* ---- connection: driver side --------------------------------------------- */
+
+int fray_conn_input(fray_conn_t *c, const uint8_t *data, size_t len) {
+  if (!c)
+    return FRAY_EINVAL;
+  if (c->state != FRAY_CONN_OPEN)
+    return FRAY_ECLOSED;
+  fray_ssize_t r = fray_framer_feed(c->framer, data, len);
+  (void)r; /* errors reach the handler through conn_error */
+  return 0;
+}
+
+int fray_conn_input_eof(fray_conn_t *c) {
+  if (!c)
+    return FRAY_EINVAL;
+  if (c->state != FRAY_CONN_OPEN)
+    return FRAY_ECLOSED;
+  (void)fray_framer_finish(c->framer);
+  start_closing(c, FRAY_CLOSE_PEER);
+  return 0;
+}
+
+void fray_conn_input_reset(fray_conn_t *c) {
+  abort_with(c, FRAY_CLOSE_RESET);
+}
+
+fray_ssize_t fray_conn_flush(fray_conn_t *c, fray_write_fn w, void *ctx) {
+  if (!c)
+    return FRAY_EINVAL;
+  if (c->aborted)
+    return 0;
+  return fray_outq_flush(c->q, w, ctx);
+}
+
+size_t fray_conn_pending(const fray_conn_t *c) {
+  return c && !c->aborted ? fray_outq_pending(c->q) : 0;
+}
+
+int fray_conn_should_close(const fray_conn_t *c) {
+  if (!c)
+    return 0;
+  if (c->aborted || c->state == FRAY_CONN_CLOSED)
+    return 1;
+  return c->state == FRAY_CONN_CLOSING && fray_outq_done(c->q);
+}
+
+int fray_conn_was_aborted(const fray_conn_t *c) {
+  return c ? c->aborted : 0;
+}
+
+void fray_conn_release(fray_conn_t *c) {
+  if (!c)
+    return;
+  leave_open(c);
+  if (c->state == FRAY_CONN_OPEN)
+    c->reason = FRAY_CLOSE_SHUTDOWN;
+  c->state = FRAY_CONN_CLOSED;
+  finish_close(c);
+  conn_unlink_free(c);
+}
+
+void *fray_conn_driver_data(const fray_conn_t *c) {
+  return c ? c->driver_data : NULL;
+}
+
+size_t fray_conn_buffered(const fray_conn_t *c) {
+  return c ? fray_framer_buffered(c->framer) : 0;
+}
