@@ -1,0 +1,75 @@
+/* Byte escaping (see escape_internal.h). */
+#include "escape_internal.h"
+
+#include <stdio.h>
+#include <string.h>
+
+size_t fray__escape(char *out, const uint8_t *in, size_t len, unsigned flags) {
+  static const char hex[] = "0123456789abcdef";
+  size_t o = 0;
+  for (size_t i = 0; i < len; i++) {
+    uint8_t b = in[i];
+    char e = 0;
+    switch (b) {
+    case '\r':
+      e = 'r';
+      break;
+    case '\n':
+      e = 'n';
+      break;
+    case '\t':
+      e = 't';
+      break;
+    case '\0':
+      e = '0';
+      break;
+    case '\\':
+      e = '\\';
+      break;
+    case '"':
+      if (flags & FRAY__ESC_QUOTE)
+        e = '"';
+      break;
+    default:
+      break;
+    }
+    if (e) {
+      out[o++] = '\\';
+      out[o++] = e;
+    } else if (b >= 0x20 && b < 0x7f) {
+      out[o++] = (char)b;
+    } else {
+      out[o++] = '\\';
+      out[o++] = 'x';
+      out[o++] = hex[b >> 4];
+      out[o++] = hex[b & 15];
+    }
+  }
+  return o;
+}
+
+char *fray__escape_quoted(char *buf, size_t size, const uint8_t *in, size_t len) {
+  if (!size)
+    return buf;
+  /* Room: quotes, NUL, and at worst 4 characters a byte. */
+  size_t room = size > 3 ? size - 3 : 0;
+  size_t o = 0;
+  if (FRAY__ESC_MAX(len) <= room) {
+    buf[o++] = '"';
+    o += fray__escape(buf + o, in, len, FRAY__ESC_QUOTE);
+    buf[o++] = '"';
+  } else if (size >= 40) {
+    /* Head and tail of the bytes, with the middle elided. */
+    size_t keep = (room - 24) / 8;
+    char mid[24];
+    int m = snprintf(mid, sizeof mid, "\" ...%zu... \"", len - 2 * keep);
+    buf[o++] = '"';
+    o += fray__escape(buf + o, in, keep, FRAY__ESC_QUOTE);
+    memcpy(buf + o, mid, (size_t)m);
+    o += (size_t)m;
+    o += fray__escape(buf + o, in + len - keep, keep, FRAY__ESC_QUOTE);
+    buf[o++] = '"';
+  }
+  buf[o] = 0;
+  return buf;
+}

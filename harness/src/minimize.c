@@ -1,0 +1,296 @@
+/* Reproducer minimisation: greedy one-at-a-time removal (ddmin with
+ * granularity one) of schedule cuts, merges and script steps, keeping a
+ * removal only while the pair still fails under its schedule and still
+ * passes under `whole`, so the reproducer keeps blaming the cutting and not
+ * a script mangled into failing on its own. */
+#include <string.h>
+
+#include "fray/sim.h"
+#include "internal.h"
+#include "sim_internal.h"
+
+typedef struct cand {
+  const fray_script_t *orig;
+  const fray_handler_t *h;
+  fray_mem_t mem;
+  const fray_step_t *steps;
+  size_t nsteps;
+  unsigned char *keep;     /* per original step */
+  size_t *send_of_step;    /* original step -> send number, or SIZE_MAX */
+  size_t nsends;
+  size_t **cuts;           /* per original send: schedule cuts */
+  size_t *ncuts;
+  unsigned char *merge;    /* per original send */
+  int short_writes;
+  uint64_t write_seed;
+  size_t runs, max_runs;
+} cand_t;
+
+/* Builds the candidate's script (kept steps only). FRAY_ESTATE when the
+ * kept steps do not form a valid script (a send before its open, ...). */
+static int build_script(const cand_t *c, fray_script_t **out) {
+  fray_script_t *s;
+  int r = fray_script_new(&s, &c->mem);
+  if (r)
+    return r;
+  size_t nc = fray_script_nclients(c->orig);
+  for (size_t i = 0; i < nc && !r; i++) {
+    size_t idx;
+    r = fray_script_add_client(s, fray_script_client_name(c->orig, i), &idx);
+  }
+  const char *hn = fray_script_handler(c->orig);
+  if (!r && hn)
+    r = fray_script_set_handler(s, hn);
+  for (size_t i = 0; i < c->nsteps && !r; i++)
+    if (c->keep[i])
+      r = fray_script_add_step(s, &c->steps[i]);
+  if (r) {
+    fray_script_free(s);
+    return r == FRAY_ENOMEM ? r : FRAY_ESTATE;
+  }
+  *out = s;
+  return 0;
+}
+
+/* 1 when the candidate fails under its schedule and passes whole; 0 when
+ * not; negative on allocation failure. */
+static int still_fails(cand_t *c) {
+  fray_script_t *s = NULL;
+  fray_sim_t *sim = NULL;
+  fray_sched_send_t *sends = NULL;
+  int verdict = 0;
+  int r = build_script(c, &s);
+  if (r)
+    return r == FRAY_ENOMEM ? r : 0;
+  if ((r = fray_sim_new(&sim, s, c->h, &c->mem)))
+    goto done;
+  size_t n = fray_sim_nsends(sim);
+  sends = fray__malloc(&c->mem, (n ? n : 1) * sizeof *sends);
+  if (!sends) {
+    r = FRAY_ENOMEM;
+    goto done;
+  }
+  size_t k = 0;
+  for (size_t i = 0; i < c->nsteps; i++) {
+    size_t sn = c->send_of_step[i];
+    if (!c->keep[i] || sn == SIZE_MAX)
+      continue;
+    sends[k].cuts = c->cuts[sn];
+    sends[k].ncuts = c->ncuts[sn];
+    sends[k].merge_next = c->merge[sn];
+    k++;
+  }
+  fray_sched_t sched = {sends, n, c->short_writes, c->write_seed};
+  fray_sim_result_t res;
+  c->runs += 2;
+  r = fray_sim_record_reference(sim, &res);
+  if (r == 0) {
+    r = fray_sim_check_invariance(sim, &sched, &res);
+    verdict = r == FRAY_EFAILED;
+    if (r == FRAY_EFAILED)
+      r = 0;
+  } else if (r == FRAY_EFAILED) {
+    r = 0; /* fails whole: not this schedule's doing */
+  }
+done:
+  fray__free(&c->mem, sends);
+  fray_sim_free(sim);
+  fray_script_free(s);
+  return r < 0 ? r : verdict;
+}
+
+/* Bakes the schedule into a script: cuts become `|`, merged sends one send. */
+static int bake(const cand_t *c, fray_script_t **out) {
+  fray_script_t *s;
+  int r = fray_script_new(&s, &c->mem);
+  if (r)
+    return r;
+  uint8_t *buf = NULL;
+  size_t *cuts = NULL, cap = 0, ccap = 0;
+  size_t nc = fray_script_nclients(c->orig);
+  for (size_t i = 0; i < nc && !r; i++) {
+    size_t idx;
+    r = fray_script_add_client(s, fray_script_client_name(c->orig, i), &idx);
+  }
+  const char *hn = fray_script_handler(c->orig);
+  if (!r && hn)
+    r = fray_script_set_handler(s, hn);
+  for (size_t i = 0; i < c->nsteps && !r; i++) {
+    if (!c->keep[i])
+      continue;
+    size_t sn = c->send_of_step[i];
+    if (sn == SIZE_MAX) {
+      r = fray_script_add_step(s, &c->steps[i]);
+      continue;
+    }
+    /* Gather this send and the ones merged after it. */
+    size_t len = 0, ncuts = 0, j = i;
+    for (;;) {
+      const fray_step_t *st = &c->steps[j];
+      size_t need = len + st->len, cneed = ncuts + st->ncuts + c->ncuts[c->send_of_step[j]] + 1;
+      if (need > cap) {
+        uint8_t *nb = fray__realloc(&c->mem, buf, need * 2);
+        if (!nb) {
+          r = FRAY_ENOMEM;
+          break;
+        }
+        buf = nb;
+        cap = need * 2;
+      }
+      if (cneed > ccap) {
+        size_t *ncp = fray__realloc(&c->mem, cuts, cneed * 2 * sizeof *cuts);
+        if (!ncp) {
+          r = FRAY_ENOMEM;
+          break;
+        }
+        cuts = ncp;
+        ccap = cneed * 2;
+      }
+      /* A merge joins the reads: no cut at the seam. Union of the step's own cuts and the schedule's, offset by len. */
+      const size_t *a = st->cuts, *b = c->cuts[c->send_of_step[j]];
+      size_t na = st->ncuts, nb = c->ncuts[c->send_of_step[j]], x = 0, y = 0;
+      while (x < na || y < nb) {
+        size_t v = y >= nb || (x < na && a[x] <= b[y]) ? a[x++] : b[y++];
+        if (v == 0 || v >= st->len || (ncuts && cuts[ncuts - 1] >= len + v))
+          continue;
+        cuts[ncuts++] = len + v;
+      }
+      memcpy(buf + len, st->data, st->len);
+      len += st->len;
+      size_t sn2 = c->send_of_step[j];
+      /* The next kept step, if it is a send of the same client right after. */
+      size_t nx = j + 1;
+      while (nx < c->nsteps && !c->keep[nx])
+        nx++;
+      if (!c->merge[sn2] || nx >= c->nsteps || c->send_of_step[nx] == SIZE_MAX ||
+          c->steps[nx].client != st->client)
+        break;
+      /* Steps dropped between j and nx do not matter: they are gone. */
+      j = nx;
+    }
+    if (r)
+      break;
+    fray_step_t joined = c->steps[i];
+    joined.data = buf;
+    joined.len = len;
+    joined.cuts = ncuts ? cuts : NULL;
+    joined.ncuts = ncuts;
+    r = fray_script_add_step(s, &joined);
+    i = j; /* the merged sends are consumed */
+  }
+  fray__free(&c->mem, buf);
+  fray__free(&c->mem, cuts);
+  if (r) {
+    fray_script_free(s);
+    return r;
+  }
+  *out = s;
+  return 0;
+}
+
+int fray_sim_minimize(fray_sim_t *sim, const fray_sched_t *sched, size_t max_runs,
+                      fray_script_t **out) {
+  if (!sim || !sched || !out)
+    return FRAY_EINVAL;
+  *out = NULL;
+  cand_t c;
+  memset(&c, 0, sizeof c);
+  c.orig = fray__sim_script(sim);
+  c.h = fray__sim_handler(sim);
+  c.mem = *fray__sim_mem(sim);
+  c.steps = fray_script_steps(c.orig, &c.nsteps);
+  c.nsends = fray_sim_nsends(sim);
+  c.short_writes = sched->short_writes;
+  c.write_seed = sched->write_seed;
+  c.max_runs = max_runs ? max_runs : 20000;
+  int r = FRAY_ENOMEM;
+  size_t ns = c.nsends ? c.nsends : 1, nst = c.nsteps ? c.nsteps : 1;
+  c.keep = fray__malloc(&c.mem, nst);
+  c.send_of_step = fray__malloc(&c.mem, nst * sizeof *c.send_of_step);
+  c.cuts = fray__malloc(&c.mem, ns * sizeof *c.cuts);
+  c.ncuts = fray__malloc(&c.mem, ns * sizeof *c.ncuts);
+  c.merge = fray__malloc(&c.mem, ns);
+  if (!c.keep || !c.send_of_step || !c.cuts || !c.ncuts || !c.merge)
+    goto done;
+  memset(c.cuts, 0, ns * sizeof *c.cuts);
+  for (size_t i = 0, k = 0; i < c.nsteps; i++) {
+    c.keep[i] = 1;
+    c.send_of_step[i] = c.steps[i].kind == FRAY_STEP_SEND ? k++ : SIZE_MAX;
+  }
+  for (size_t k = 0; k < c.nsends; k++) {
+    const fray_sched_send_t *ss = k < sched->nsends ? &sched->sends[k] : NULL;
+    c.ncuts[k] = ss ? ss->ncuts : 0;
+    c.merge[k] = ss ? (unsigned char)ss->merge_next : 0;
+    c.cuts[k] = fray__malloc(&c.mem, (c.ncuts[k] ? c.ncuts[k] : 1) * sizeof(size_t));
+    if (!c.cuts[k])
+      goto done;
+    if (c.ncuts[k])
+      memcpy(c.cuts[k], ss->cuts, c.ncuts[k] * sizeof(size_t));
+  }
+  r = still_fails(&c);
+  if (r <= 0) {
+    r = r < 0 ? r : FRAY_EINVAL;
+    goto done;
+  }
+  for (int changed = 1; changed && c.runs < c.max_runs;) {
+    changed = 0;
+    /* Steps first, last to first: a shorter script makes every later try
+     * cheaper. */
+    for (size_t i = c.nsteps; i-- > 0 && c.runs < c.max_runs;) {
+      if (!c.keep[i])
+        continue;
+      c.keep[i] = 0;
+      int v = still_fails(&c);
+      if (v < 0) {
+        r = v;
+        goto done;
+      }
+      if (v)
+        changed = 1;
+      else
+        c.keep[i] = 1;
+    }
+    for (size_t k = 0; k < c.nsends && c.runs < c.max_runs; k++) {
+      if (c.merge[k]) {
+        c.merge[k] = 0;
+        int v = still_fails(&c);
+        if (v < 0) {
+          r = v;
+          goto done;
+        }
+        if (v)
+          changed = 1;
+        else
+          c.merge[k] = 1;
+      }
+      for (size_t j = c.ncuts[k]; j-- > 0 && c.runs < c.max_runs;) {
+        size_t saved = c.cuts[k][j];
+        memmove(&c.cuts[k][j], &c.cuts[k][j + 1], (c.ncuts[k] - j - 1) * sizeof(size_t));
+        c.ncuts[k]--;
+        int v = still_fails(&c);
+        if (v < 0) {
+          r = v;
+          goto done;
+        }
+        if (v) {
+          changed = 1;
+        } else {
+          memmove(&c.cuts[k][j + 1], &c.cuts[k][j], (c.ncuts[k] - j) * sizeof(size_t));
+          c.cuts[k][j] = saved;
+          c.ncuts[k]++;
+        }
+      }
+    }
+  }
+  r = bake(&c, out);
+done:
+  if (c.cuts)
+    for (size_t k = 0; k < c.nsends; k++)
+      fray__free(&c.mem, c.cuts[k]);
+  fray__free(&c.mem, c.cuts);
+  fray__free(&c.mem, c.ncuts);
+  fray__free(&c.mem, c.merge);
+  fray__free(&c.mem, c.keep);
+  fray__free(&c.mem, c.send_of_step);
+  return r;
+}
