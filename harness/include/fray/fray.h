@@ -4,8 +4,10 @@
 
 #include "fray/common.h"
 #include "fray/framer.h"
-#if __has_include("fray/outq.h")
 #include "fray/outq.h"
-#endif
+#include "fray/handler.h"
+#include "fray/script.h"
+#include "fray/sim.h"
+#include "fray/fuzz.h"
 
 #endif /* FRAY_FRAY_H */
