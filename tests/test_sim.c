@@ -199,7 +199,7 @@ static void test_sched_merge_makes_one_read(void **state) {
   fray_sim_t *sim;
   assert_int_equal(fray_sim_new(&sim, s, &echo, NULL), 0);
   const fray_sched_send_t sends[3] = {{NULL, 0, 1}, {NULL, 0, 0}, {NULL, 0, 0}};
-  fray_sched_t sched = {sends, 3, 0, 0};
+  fray_sched_t sched = {.sends = sends, .nsends = 3};
   fray_sim_result_t res;
   assert_int_equal(fray_sim_run(sim, &sched, &res), 0);
   assert_int_equal(res.reads, 2);

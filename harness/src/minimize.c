@@ -80,7 +80,8 @@ static int still_fails(cand_t *c) {
     sends[k].merge_next = c->merge[sn];
     k++;
   }
-  fray_sched_t sched = {sends, n, c->short_writes, c->write_seed};
+  fray_sched_t sched = {
+      .sends = sends, .nsends = n, .short_writes = c->short_writes, .write_seed = c->write_seed};
   fray_sim_result_t res;
   c->runs += 2;
   r = fray_sim_record_reference(sim, &res);
@@ -188,45 +189,99 @@ static int bake(const cand_t *c, fray_script_t **out) {
   return 0;
 }
 
+static void cand_free(cand_t *c) {
+  if (c->cuts)
+    for (size_t k = 0; k < c->nsends; k++)
+      fray__free(&c->mem, c->cuts[k]);
+  fray__free(&c->mem, c->cuts);
+  fray__free(&c->mem, c->ncuts);
+  fray__free(&c->mem, c->merge);
+  fray__free(&c->mem, c->keep);
+  fray__free(&c->mem, c->send_of_step);
+}
+
+/* A candidate holding every step of the sim's script and a copy of sched. */
+static int cand_init(cand_t *c, const fray_sim_t *sim, const fray_sched_t *sched) {
+  memset(c, 0, sizeof *c);
+  c->orig = fray__sim_script(sim);
+  c->h = fray__sim_handler(sim);
+  c->mem = *fray__sim_mem(sim);
+  c->steps = fray_script_steps(c->orig, &c->nsteps);
+  c->nsends = fray_sim_nsends(sim);
+  c->short_writes = sched ? sched->short_writes : 0;
+  c->write_seed = sched ? sched->write_seed : 0;
+  size_t ns = c->nsends ? c->nsends : 1, nst = c->nsteps ? c->nsteps : 1;
+  c->keep = fray__malloc(&c->mem, nst);
+  c->send_of_step = fray__malloc(&c->mem, nst * sizeof *c->send_of_step);
+  c->cuts = fray__malloc(&c->mem, ns * sizeof *c->cuts);
+  c->ncuts = fray__malloc(&c->mem, ns * sizeof *c->ncuts);
+  c->merge = fray__malloc(&c->mem, ns);
+  if (c->cuts)
+    memset(c->cuts, 0, ns * sizeof *c->cuts);
+  if (!c->keep || !c->send_of_step || !c->cuts || !c->ncuts || !c->merge)
+    return FRAY_ENOMEM;
+  for (size_t i = 0, k = 0; i < c->nsteps; i++) {
+    c->keep[i] = 1;
+    c->send_of_step[i] = c->steps[i].kind == FRAY_STEP_SEND ? k++ : SIZE_MAX;
+  }
+  for (size_t k = 0; k < c->nsends; k++) {
+    const fray_sched_send_t *ss = sched && k < sched->nsends ? &sched->sends[k] : NULL;
+    c->ncuts[k] = ss ? ss->ncuts : 0;
+    c->merge[k] = ss ? (unsigned char)ss->merge_next : 0;
+    c->cuts[k] = fray__malloc(&c->mem, (c->ncuts[k] ? c->ncuts[k] : 1) * sizeof(size_t));
+    if (!c->cuts[k])
+      return FRAY_ENOMEM;
+    if (c->ncuts[k])
+      memcpy(c->cuts[k], ss->cuts, c->ncuts[k] * sizeof(size_t));
+  }
+  return 0;
+}
+
+int fray_sim_bake(const fray_sim_t *sim, const fray_sched_t *sched, fray_script_t **out) {
+  if (!sim || !out)
+    return FRAY_EINVAL;
+  *out = NULL;
+  cand_t c;
+  int r = cand_init(&c, sim, sched);
+  if (!r)
+    r = bake(&c, out);
+  cand_free(&c);
+  return r;
+}
+
+/* Tries removing one item (*slot set to 0, or a cut taken out); keeps the
+ * removal when the candidate still fails. 1 kept, 0 undone, < 0 error. */
+static int try_flag(cand_t *c, unsigned char *slot) {
+  *slot = 0;
+  int v = still_fails(c);
+  if (v <= 0)
+    *slot = 1;
+  return v;
+}
+
+static int try_cut(cand_t *c, size_t k, size_t j) {
+  size_t saved = c->cuts[k][j];
+  memmove(&c->cuts[k][j], &c->cuts[k][j + 1], (c->ncuts[k] - j - 1) * sizeof(size_t));
+  c->ncuts[k]--;
+  int v = still_fails(c);
+  if (v <= 0) {
+    memmove(&c->cuts[k][j + 1], &c->cuts[k][j], (c->ncuts[k] - j) * sizeof(size_t));
+    c->cuts[k][j] = saved;
+    c->ncuts[k]++;
+  }
+  return v;
+}
+
 int fray_sim_minimize(fray_sim_t *sim, const fray_sched_t *sched, size_t max_runs,
                       fray_script_t **out) {
   if (!sim || !sched || !out)
     return FRAY_EINVAL;
   *out = NULL;
   cand_t c;
-  memset(&c, 0, sizeof c);
-  c.orig = fray__sim_script(sim);
-  c.h = fray__sim_handler(sim);
-  c.mem = *fray__sim_mem(sim);
-  c.steps = fray_script_steps(c.orig, &c.nsteps);
-  c.nsends = fray_sim_nsends(sim);
-  c.short_writes = sched->short_writes;
-  c.write_seed = sched->write_seed;
-  c.max_runs = max_runs ? max_runs : 20000;
-  int r = FRAY_ENOMEM;
-  size_t ns = c.nsends ? c.nsends : 1, nst = c.nsteps ? c.nsteps : 1;
-  c.keep = fray__malloc(&c.mem, nst);
-  c.send_of_step = fray__malloc(&c.mem, nst * sizeof *c.send_of_step);
-  c.cuts = fray__malloc(&c.mem, ns * sizeof *c.cuts);
-  c.ncuts = fray__malloc(&c.mem, ns * sizeof *c.ncuts);
-  c.merge = fray__malloc(&c.mem, ns);
-  if (!c.keep || !c.send_of_step || !c.cuts || !c.ncuts || !c.merge)
+  int r = cand_init(&c, sim, sched);
+  if (r)
     goto done;
-  memset(c.cuts, 0, ns * sizeof *c.cuts);
-  for (size_t i = 0, k = 0; i < c.nsteps; i++) {
-    c.keep[i] = 1;
-    c.send_of_step[i] = c.steps[i].kind == FRAY_STEP_SEND ? k++ : SIZE_MAX;
-  }
-  for (size_t k = 0; k < c.nsends; k++) {
-    const fray_sched_send_t *ss = k < sched->nsends ? &sched->sends[k] : NULL;
-    c.ncuts[k] = ss ? ss->ncuts : 0;
-    c.merge[k] = ss ? (unsigned char)ss->merge_next : 0;
-    c.cuts[k] = fray__malloc(&c.mem, (c.ncuts[k] ? c.ncuts[k] : 1) * sizeof(size_t));
-    if (!c.cuts[k])
-      goto done;
-    if (c.ncuts[k])
-      memcpy(c.cuts[k], ss->cuts, c.ncuts[k] * sizeof(size_t));
-  }
+  c.max_runs = max_runs ? max_runs : 20000;
   r = still_fails(&c);
   if (r <= 0) {
     r = r < 0 ? r : FRAY_EINVAL;
@@ -234,63 +289,26 @@ int fray_sim_minimize(fray_sim_t *sim, const fray_sched_t *sched, size_t max_run
   }
   for (int changed = 1; changed && c.runs < c.max_runs;) {
     changed = 0;
+    int v = 0;
     /* Steps first, last to first: a shorter script makes every later try
      * cheaper. */
-    for (size_t i = c.nsteps; i-- > 0 && c.runs < c.max_runs;) {
-      if (!c.keep[i])
-        continue;
-      c.keep[i] = 0;
-      int v = still_fails(&c);
-      if (v < 0) {
-        r = v;
-        goto done;
-      }
-      if (v)
+    for (size_t i = c.nsteps; i-- > 0 && c.runs < c.max_runs && v >= 0;)
+      if (c.keep[i] && (v = try_flag(&c, &c.keep[i])) > 0)
         changed = 1;
-      else
-        c.keep[i] = 1;
+    for (size_t k = 0; k < c.nsends && c.runs < c.max_runs && v >= 0; k++) {
+      if (c.merge[k] && (v = try_flag(&c, &c.merge[k])) > 0)
+        changed = 1;
+      for (size_t j = c.ncuts[k]; j-- > 0 && c.runs < c.max_runs && v >= 0;)
+        if ((v = try_cut(&c, k, j)) > 0)
+          changed = 1;
     }
-    for (size_t k = 0; k < c.nsends && c.runs < c.max_runs; k++) {
-      if (c.merge[k]) {
-        c.merge[k] = 0;
-        int v = still_fails(&c);
-        if (v < 0) {
-          r = v;
-          goto done;
-        }
-        if (v)
-          changed = 1;
-        else
-          c.merge[k] = 1;
-      }
-      for (size_t j = c.ncuts[k]; j-- > 0 && c.runs < c.max_runs;) {
-        size_t saved = c.cuts[k][j];
-        memmove(&c.cuts[k][j], &c.cuts[k][j + 1], (c.ncuts[k] - j - 1) * sizeof(size_t));
-        c.ncuts[k]--;
-        int v = still_fails(&c);
-        if (v < 0) {
-          r = v;
-          goto done;
-        }
-        if (v) {
-          changed = 1;
-        } else {
-          memmove(&c.cuts[k][j + 1], &c.cuts[k][j], (c.ncuts[k] - j) * sizeof(size_t));
-          c.cuts[k][j] = saved;
-          c.ncuts[k]++;
-        }
-      }
+    if (v < 0) {
+      r = v;
+      goto done;
     }
   }
   r = bake(&c, out);
 done:
-  if (c.cuts)
-    for (size_t k = 0; k < c.nsends; k++)
-      fray__free(&c.mem, c.cuts[k]);
-  fray__free(&c.mem, c.cuts);
-  fray__free(&c.mem, c.ncuts);
-  fray__free(&c.mem, c.merge);
-  fray__free(&c.mem, c.keep);
-  fray__free(&c.mem, c.send_of_step);
+  cand_free(&c);
   return r;
 }

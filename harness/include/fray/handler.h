@@ -88,7 +88,11 @@ FRAY_EXTERN int fray_conn_sendf(fray_conn_t *c, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)))
 #endif
     ;
-FRAY_EXTERN int fray_conn_vsendf(fray_conn_t *c, const char *fmt, va_list ap);
+FRAY_EXTERN int fray_conn_vsendf(fray_conn_t *c, const char *fmt, va_list ap)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 0)))
+#endif
+    ;
 
 /* The connection's output queue, for borrowed buffers and producers
  * (fray/outq.h). Borrowed; valid while the connection is. */

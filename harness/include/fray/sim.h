@@ -104,6 +104,12 @@ FRAY_EXTERN int fray_sim_record_reference(fray_sim_t *sim, fray_sim_result_t *re
 FRAY_EXTERN int fray_sim_check_invariance(fray_sim_t *sim, const fray_sched_t *sched,
                                           fray_sim_result_t *res);
 
+/* Expectations on (the default) or off. Off, expectation steps check and
+ * consume nothing and leftover bytes are no failure: only transcripts,
+ * bounds and (check_invariance) split invariance judge a run. The fuzz
+ * driver runs this way, since mutated inputs break expectations anyway. */
+FRAY_EXTERN void fray_sim_set_expectations(fray_sim_t *sim, int on);
+
 /* Number of SEND steps in the script (the length a schedule's sends has). */
 FRAY_EXTERN size_t fray_sim_nsends(const fray_sim_t *sim);
 
@@ -154,6 +160,11 @@ FRAY_EXTERN char *fray_sched_describe(const fray_sim_t *sim, const fray_sched_t 
  * pair does not fail) or FRAY_ENOMEM. */
 FRAY_EXTERN int fray_sim_minimize(fray_sim_t *sim, const fray_sched_t *sched, size_t max_runs,
                                   fray_script_t **out);
+
+/* Writes sched into a copy of the sim's script (cuts as `|`, merged sends
+ * joined into one send) as a new script the caller frees: how a fuzz input
+ * or a failing run becomes a readable reproducer. 0 or FRAY_ENOMEM. */
+FRAY_EXTERN int fray_sim_bake(const fray_sim_t *sim, const fray_sched_t *sched, fray_script_t **out);
 
 #ifdef __cplusplus
 }

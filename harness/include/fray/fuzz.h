@@ -1,0 +1,93 @@
+/* fray/fuzz.h: fuzz inputs as sessions, and the fuzz driver.
+ *
+ * Any byte string decodes into a valid session, so every mutation a fuzzer
+ * makes is meaningful. The input is read from both ends: payload bytes (what
+ * clients send) from the front, decisions (which client does what, lengths,
+ * cuts, merges, faults) from the back, one byte at a time, the way LLVM's
+ * FuzzedDataProvider does. A mutation of the payload therefore leaves the
+ * schedule alone and dictionary tokens stay whole; a mutation of the tail
+ * reshapes the session.
+ *
+ * Decision bytes, read from the last byte backwards; op = next byte:
+ *   op & 7 in 0..2  SEND by client (op >> 3) & 3 (opened first if needed):
+ *                   length 1 + next byte (op & 0x80: 1 + two bytes, big end
+ *                   first), taken from the payload front; (op >> 5) & 3
+ *                   cuts, each at 1 + next byte % (length - 1)
+ *   3               EXPECT by client (op >> 3) & 3: length as for SEND;
+ *                   ignored by the fuzz driver, kept for round trips
+ *   4               OPEN client (op >> 3) & 3 (re-open closes the old one)
+ *   5               CLOSE client (op >> 3) & 3
+ *   6               RESET client (op >> 3) & 3
+ *   7               flags: op & 0x08 merges the last send with the next one
+ *                   (if it is a send of the same client), op & 0x10 turns
+ *                   short writes on (write seed: the next byte)
+ * Client 0 ("c0") is open from the start. When the decisions run out, the
+ * payload left is one last send of client 0. A missing byte reads as 0.
+ * Sessions are bounded: at most FRAY_FUZZ_MAX_STEPS steps. */
+#ifndef FRAY_FUZZ_H
+#define FRAY_FUZZ_H
+
+#include "fray/common.h"
+#include "fray/handler.h"
+#include "fray/script.h"
+#include "fray/sim.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define FRAY_FUZZ_MAX_STEPS 4096
+#define FRAY_FUZZ_CLIENTS 4
+
+/* A decoded session: a script (sends and expectations, no `|`) plus its
+ * schedule (cuts, merges, short writes), so that the same session can run
+ * whole as the reference. fray_sim_bake() writes the two as one readable
+ * script. Owned by the caller. */
+typedef struct fray_fuzz_session fray_fuzz_session_t;
+
+/* Decodes data into a new session. Never fails on content; FRAY_ENOMEM
+ * only. handler (may be NULL) becomes the script's @handler. */
+FRAY_EXTERN int fray_fuzz_decode(fray_fuzz_session_t **out, const uint8_t *data, size_t len,
+                                 const char *handler);
+FRAY_EXTERN void fray_fuzz_session_free(fray_fuzz_session_t *s);
+
+/* The session's script (borrowed from the session). */
+FRAY_EXTERN const fray_script_t *fray_fuzz_session_script(const fray_fuzz_session_t *s);
+
+/* The session's schedule for a sim made on its script. Borrowed; valid
+ * while the session is. */
+FRAY_EXTERN const fray_sched_t *fray_fuzz_session_sched(const fray_fuzz_session_t *s);
+
+/* Encodes a script into a fuzz input that decodes back into a session that
+ * replays the same: each read of a send (its `|` pieces) becomes a send,
+ * expectations are kept, clients are renamed c0..c3 in order of appearance
+ * (FRAY_ERANGE for more than FRAY_FUZZ_CLIENTS clients; FRAY_EUNSUPPORTED for
+ * regex/glob expectations and half-closes, which the encoding has no op
+ * for). *out is allocated with mem (NULL: malloc); the caller frees it with
+ * the same allocator. */
+FRAY_EXTERN int fray_fuzz_encode(const fray_script_t *script, const fray_mem_t *mem, uint8_t **out,
+                                 size_t *len);
+
+/* What the driver found. message is owned by the report (static buffer
+ * inside it). */
+typedef struct fray_fuzz_report {
+  int failed;           /* 1 when the input exposed a bug */
+  fray_fail_kind_t kind;
+  int nondeterministic; /* two whole runs differed: not a split bug */
+  char message[1024];
+} fray_fuzz_report_t;
+
+/* The fuzz driver: decodes data, runs the session against handler whole
+ * (each send one read, no merge) twice, then under the session's cuts,
+ * merges and faults, and compares every client's transcript. Memory bounds
+ * and (in sanitizer builds) the framer's invariants are checked throughout.
+ * Everything is freed before it returns. Returns 0 when the handler held,
+ * FRAY_EFAILED with rep filled when it did not, FRAY_ENOMEM. The targets
+ * print rep->message and abort() on FRAY_EFAILED. */
+FRAY_EXTERN int fray_fuzz_run(const fray_handler_t *handler, const uint8_t *data, size_t len,
+                              fray_fuzz_report_t *rep);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* FRAY_FUZZ_H */

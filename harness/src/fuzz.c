@@ -1,0 +1,399 @@
+/* Fuzz inputs as sessions (the encoding is documented in fray/fuzz.h) and
+ * the fuzz driver built on the simulator. */
+#include "fray/fuzz.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "internal.h"
+
+enum { OP_SEND_MAX = 2, OP_EXPECT = 3, OP_OPEN = 4, OP_CLOSE = 5, OP_RESET = 6, OP_FLAGS = 7 };
+
+struct fray_fuzz_session {
+  fray_mem_t mem;
+  fray_script_t *script;
+  fray_sched_send_t *sends;
+  size_t nsends, cap;
+  size_t *cutpool; /* every send's cuts; sends[k].cuts point in here */
+  size_t *cutoff;  /* per send: where its cuts start in cutpool */
+  size_t npool, poolcap;
+  fray_sched_t sched;
+};
+
+typedef struct reader {
+  const uint8_t *d;
+  size_t front, back; /* payload from front, decisions from back */
+} reader_t;
+
+static uint8_t decision(reader_t *r) {
+  return r->back > r->front ? r->d[--r->back] : 0;
+}
+
+static int has_decisions(const reader_t *r) {
+  return r->back > r->front;
+}
+
+static const char *const client_names[FRAY_FUZZ_CLIENTS] = {"c0", "c1", "c2", "c3"};
+
+/* Cuts are the schedule's, not the script's: the whole reference run then
+ * delivers each send as one read. */
+static int add_send_entry(fray_fuzz_session_t *s, const size_t *cuts, size_t ncuts) {
+  if (s->nsends == s->cap) {
+    size_t nc = s->cap ? s->cap * 2 : 16;
+    fray_sched_send_t *n = fray__realloc(&s->mem, s->sends, nc * sizeof *n);
+    size_t *o = n ? fray__realloc(&s->mem, s->cutoff, nc * sizeof *o) : NULL;
+    if (n)
+      s->sends = n;
+    if (!o)
+      return FRAY_ENOMEM;
+    s->cutoff = o;
+    s->cap = nc;
+  }
+  if (s->npool + ncuts > s->poolcap) {
+    size_t nc = s->poolcap ? s->poolcap * 2 : 64;
+    while (nc < s->npool + ncuts)
+      nc *= 2;
+    size_t *p = fray__realloc(&s->mem, s->cutpool, nc * sizeof *p);
+    if (!p)
+      return FRAY_ENOMEM;
+    s->cutpool = p;
+    s->poolcap = nc;
+  }
+  if (ncuts)
+    memcpy(s->cutpool + s->npool, cuts, ncuts * sizeof *cuts);
+  memset(&s->sends[s->nsends], 0, sizeof *s->sends);
+  s->sends[s->nsends].ncuts = ncuts;
+  s->cutoff[s->nsends++] = s->npool;
+  s->npool += ncuts;
+  return 0;
+}
+
+int fray_fuzz_decode(fray_fuzz_session_t **out, const uint8_t *data, size_t len,
+                     const char *handler) {
+  if (!out || (!data && len))
+    return FRAY_EINVAL;
+  *out = NULL;
+  fray_mem_t m;
+  fray__mem_init(&m, NULL);
+  fray_fuzz_session_t *s = fray__malloc(&m, sizeof *s);
+  if (!s)
+    return FRAY_ENOMEM;
+  memset(s, 0, sizeof *s);
+  s->mem = m;
+  int r = fray_script_new(&s->script, NULL);
+  size_t idx;
+  for (size_t i = 0; i < FRAY_FUZZ_CLIENTS && !r; i++)
+    r = fray_script_add_client(s->script, client_names[i], &idx);
+  if (!r && handler)
+    r = fray_script_set_handler(s->script, handler);
+  int open[FRAY_FUZZ_CLIENTS] = {1, 0, 0, 0};
+  if (!r)
+    r = fray_script_add_step(s->script, &(fray_step_t){.kind = FRAY_STEP_OPEN, .client = 0});
+  reader_t rd = {data, 0, len};
+  size_t steps = 1;
+  int last_send_client = -1; /* the previous step was a send of this client */
+  while (!r && has_decisions(&rd) && steps < FRAY_FUZZ_MAX_STEPS) {
+    uint8_t op = decision(&rd);
+    size_t c = (op >> 3) & 3;
+    int kind = op & 7;
+    fray_step_t st = {.client = c};
+    int was_send = last_send_client;
+    last_send_client = -1;
+    if (kind <= OP_SEND_MAX || kind == OP_EXPECT) {
+      size_t n = 1 + (size_t)decision(&rd);
+      if (op & 0x80)
+        n = 1 + ((size_t)decision(&rd) << 8 | (n - 1));
+      size_t avail = rd.back - rd.front;
+      if (n > avail)
+        n = avail;
+      if (!n)
+        break;
+      st.kind = kind == OP_EXPECT ? FRAY_STEP_EXPECT : FRAY_STEP_SEND;
+      st.data = data + rd.front;
+      st.len = n;
+      rd.front += n;
+      size_t cuts[3], ncut = 0;
+      if (st.kind == FRAY_STEP_SEND && n > 1) {
+        for (size_t k = 0; k < (size_t)((op >> 5) & 3); k++) {
+          size_t p = 1 + decision(&rd) % (n - 1), j = ncut;
+          while (j > 0 && cuts[j - 1] > p)
+            j--;
+          if (j > 0 && cuts[j - 1] == p)
+            continue;
+          memmove(&cuts[j + 1], &cuts[j], (ncut - j) * sizeof cuts[0]);
+          cuts[j] = p;
+          ncut++;
+        }
+      }
+      if (!open[c]) {
+        r = fray_script_add_step(s->script, &(fray_step_t){.kind = FRAY_STEP_OPEN, .client = c});
+        open[c] = 1;
+        steps++;
+        was_send = -1;
+      }
+      if (!r)
+        r = fray_script_add_step(s->script, &st);
+      if (!r && st.kind == FRAY_STEP_SEND) {
+        r = add_send_entry(s, cuts, ncut);
+        last_send_client = (int)c;
+      }
+    } else if (kind == OP_OPEN || kind == OP_CLOSE || kind == OP_RESET) {
+      if (kind != OP_OPEN && !open[c])
+        continue;
+      if (kind == OP_OPEN && open[c])
+        r = fray_script_add_step(s->script, &(fray_step_t){.kind = FRAY_STEP_CLOSE, .client = c});
+      st.kind = kind == OP_OPEN ? FRAY_STEP_OPEN : kind == OP_CLOSE ? FRAY_STEP_CLOSE : FRAY_STEP_RESET;
+      if (!r)
+        r = fray_script_add_step(s->script, &st);
+      open[c] = kind == OP_OPEN;
+    } else { /* OP_FLAGS */
+      if ((op & 0x08) && was_send >= 0 && s->nsends)
+        s->sends[s->nsends - 1].merge_next = 1;
+      last_send_client = was_send; /* a flag byte does not break a run of sends */
+      if (op & 0x10) {
+        s->sched.short_writes = 1;
+        s->sched.write_seed = decision(&rd);
+      }
+      continue;
+    }
+    steps++;
+  }
+  /* The payload left is one last send of client 0. */
+  if (!r && rd.back > rd.front) {
+    if (!open[0])
+      r = fray_script_add_step(s->script, &(fray_step_t){.kind = FRAY_STEP_OPEN, .client = 0});
+    if (!r)
+      r = fray_script_add_step(s->script, &(fray_step_t){.kind = FRAY_STEP_SEND, .client = 0,
+                                                         .data = data + rd.front,
+                                                         .len = rd.back - rd.front});
+    if (!r)
+      r = add_send_entry(s, NULL, 0);
+  }
+  if (r) {
+    fray_fuzz_session_free(s);
+    return r == FRAY_ENOMEM ? r : FRAY_ENOMEM; /* the decoder only builds valid steps */
+  }
+  for (size_t k = 0; k < s->nsends; k++)
+    s->sends[k].cuts = s->sends[k].ncuts ? s->cutpool + s->cutoff[k] : NULL;
+  s->sched.sends = s->sends;
+  s->sched.nsends = s->nsends;
+  *out = s;
+  return 0;
+}
+
+void fray_fuzz_session_free(fray_fuzz_session_t *s) {
+  if (!s)
+    return;
+  fray_script_free(s->script);
+  fray__free(&s->mem, s->sends);
+  fray__free(&s->mem, s->cutoff);
+  fray__free(&s->mem, s->cutpool);
+  fray_mem_t m = s->mem;
+  fray__free(&m, s);
+}
+
+const fray_script_t *fray_fuzz_session_script(const fray_fuzz_session_t *s) {
+  return s ? s->script : NULL;
+}
+
+const fray_sched_t *fray_fuzz_session_sched(const fray_fuzz_session_t *s) {
+  return s ? &s->sched : NULL;
+}
+
+/* ---- encoding ------------------------------------------------------------------ */
+
+typedef struct bytes {
+  const fray_mem_t *m;
+  uint8_t *p;
+  size_t len, cap;
+} bytes_t;
+
+static int put(bytes_t *b, const uint8_t *p, size_t n) {
+  if (b->len + n > b->cap) {
+    size_t c = b->cap ? b->cap : 256;
+    while (c < b->len + n)
+      c *= 2;
+    uint8_t *np = fray__realloc(b->m, b->p, c);
+    if (!np)
+      return FRAY_ENOMEM;
+    b->p = np;
+    b->cap = c;
+  }
+  memcpy(b->p + b->len, p, n);
+  b->len += n;
+  return 0;
+}
+
+static int put1(bytes_t *b, uint8_t v) {
+  return put(b, &v, 1);
+}
+
+/* Decisions are written in the order the decoder reads them; they are
+ * reversed onto the tail at the end. */
+static int put_data_op(bytes_t *pay, bytes_t *dec, int kind, size_t client, const uint8_t *p,
+                       size_t n) {
+  while (n) {
+    size_t k = n > 65536 ? 65536 : n;
+    int r;
+    if (k <= 256) {
+      r = put1(dec, (uint8_t)(kind | client << 3));
+      if (!r)
+        r = put1(dec, (uint8_t)(k - 1));
+    } else {
+      r = put1(dec, (uint8_t)(kind | client << 3 | 0x80));
+      if (!r)
+        r = put1(dec, (uint8_t)((k - 1) & 0xff));
+      if (!r)
+        r = put1(dec, (uint8_t)((k - 1) >> 8));
+    }
+    if (!r)
+      r = put(pay, p, k);
+    if (r)
+      return r;
+    p += k;
+    n -= k;
+  }
+  return 0;
+}
+
+int fray_fuzz_encode(const fray_script_t *script, const fray_mem_t *mem, uint8_t **out,
+                     size_t *len) {
+  if (!script || !out || !len)
+    return FRAY_EINVAL;
+  *out = NULL;
+  *len = 0;
+  fray_mem_t m;
+  fray__mem_init(&m, mem);
+  bytes_t pay = {&m, NULL, 0, 0}, dec = {&m, NULL, 0, 0};
+  size_t map[FRAY_SCRIPT_DEFAULT_MAX_CLIENTS], nmapped = 0;
+  size_t nc = fray_script_nclients(script);
+  for (size_t i = 0; i < nc && i < FRAY_SCRIPT_DEFAULT_MAX_CLIENTS; i++)
+    map[i] = SIZE_MAX;
+  size_t n;
+  const fray_step_t *steps = fray_script_steps(script, &n);
+  int r = 0, c0_open = 1, first_open_done = 0;
+  for (size_t i = 0; i < n && !r; i++) {
+    const fray_step_t *st = &steps[i];
+    if (map[st->client] == SIZE_MAX) {
+      if (nmapped == FRAY_FUZZ_CLIENTS) {
+        r = FRAY_ERANGE;
+        break;
+      }
+      map[st->client] = nmapped++;
+    }
+    size_t c = map[st->client];
+    switch (st->kind) {
+    case FRAY_STEP_OPEN:
+      /* c0 starts open: its first open is implied. */
+      if (c == 0 && c0_open && !first_open_done) {
+        first_open_done = 1;
+        break;
+      }
+      if (c == 0)
+        c0_open = 1;
+      r = put1(&dec, (uint8_t)(OP_OPEN | c << 3));
+      break;
+    case FRAY_STEP_CLOSE:
+    case FRAY_STEP_RESET:
+      if (c == 0) {
+        first_open_done = 1;
+        c0_open = 0;
+      }
+      r = put1(&dec, (uint8_t)((st->kind == FRAY_STEP_CLOSE ? OP_CLOSE : OP_RESET) | c << 3));
+      break;
+    case FRAY_STEP_SEND: {
+      size_t prev = 0;
+      for (size_t k = 0; k <= st->ncuts && !r; k++) {
+        size_t end = k < st->ncuts ? st->cuts[k] : st->len;
+        r = put_data_op(&pay, &dec, 0, c, st->data + prev, end - prev);
+        prev = end;
+      }
+      break;
+    }
+    case FRAY_STEP_EXPECT:
+      r = put_data_op(&pay, &dec, OP_EXPECT, c, st->data, st->len);
+      break;
+    default:
+      r = FRAY_EUNSUPPORTED;
+    }
+  }
+  if (!r)
+    r = put(&pay, NULL, 0);
+  for (size_t i = dec.len; !r && i-- > 0;)
+    r = put1(&pay, dec.p[i]);
+  fray__free(&m, dec.p);
+  if (r) {
+    fray__free(&m, pay.p);
+    return r;
+  }
+  if (!pay.p) {
+    pay.p = fray__malloc(&m, 1);
+    if (!pay.p)
+      return FRAY_ENOMEM;
+  }
+  *out = pay.p;
+  *len = pay.len;
+  return 0;
+}
+
+/* ---- the driver ----------------------------------------------------------------- */
+
+static void describe(fray_fuzz_report_t *rep, const fray_sim_t *sim, const fray_sched_t *sched,
+                     const fray_sim_result_t *res, const char *what) {
+  char d[400];
+  snprintf(rep->message, sizeof rep->message, "fray fuzz: %s\n  %s\n  schedule: %s", what,
+           res->message ? res->message : "(no message)",
+           fray_sched_describe(sim, sched, d, sizeof d));
+}
+
+int fray_fuzz_run(const fray_handler_t *h, const uint8_t *data, size_t len,
+                  fray_fuzz_report_t *rep) {
+  fray_fuzz_report_t dummy;
+  if (!rep)
+    rep = &dummy;
+  memset(rep, 0, sizeof *rep);
+  if (!h)
+    return FRAY_EINVAL;
+  fray_fuzz_session_t *sess = NULL;
+  fray_sim_t *sim = NULL;
+  int r = fray_fuzz_decode(&sess, data, len, h->name);
+  if (r)
+    return r;
+  r = fray_sim_new(&sim, sess->script, h, NULL);
+  if (r)
+    goto done;
+  fray_sim_set_expectations(sim, 0);
+  fray_sim_result_t res;
+  /* Reference: every send one read, nothing merged, no fault. */
+  r = fray_sim_record_reference(sim, &res);
+  if (r == FRAY_EFAILED) {
+    rep->failed = 1;
+    rep->kind = res.kind;
+    describe(rep, sim, NULL, &res, "the handler failed with whole sends");
+    goto done;
+  }
+  if (r)
+    goto done;
+  /* Determinism: the same whole run again must give the same transcript. */
+  r = fray_sim_check_invariance(sim, NULL, &res);
+  if (r == FRAY_EFAILED) {
+    rep->failed = 1;
+    rep->nondeterministic = 1;
+    rep->kind = res.kind;
+    describe(rep, sim, NULL, &res,
+             "the handler is not deterministic: two identical whole runs differ (not a split bug)");
+    goto done;
+  }
+  if (r)
+    goto done;
+  r = fray_sim_check_invariance(sim, &sess->sched, &res);
+  if (r == FRAY_EFAILED) {
+    rep->failed = 1;
+    rep->kind = res.kind;
+    describe(rep, sim, &sess->sched, &res, "split invariance broken");
+  }
+done:
+  fray_sim_free(sim);
+  fray_fuzz_session_free(sess);
+  return r;
+}
