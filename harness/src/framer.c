@@ -364,6 +364,42 @@ static int step_delim(fray_framer_t *f, const uint8_t *p, size_t n, uint64_t bas
   unsigned gen = f->gen;
   size_t pos = 0, from = *scan;
 
+  /* Hot loop: complete frames within the limit, one memchr each, the
+   * callback called directly. Anything else (no delimiter in the window,
+   * an oversized line, a resumed search) falls through to the general
+   * loop below, which handles it whatever the hot loop left. */
+  if (from == 0 && !keep) {
+    fray_frame_cb cb = f->cb.on_frame;
+    const uint8_t d0 = d[0];
+    while (pos < n) {
+      const uint8_t *q = p + pos;
+      size_t left = n - pos, win = left < last + dlen ? left : last + dlen;
+      const uint8_t *e = memchr(q, d0, win);
+      if (!e || (size_t)(e - q) + dlen > left ||
+          (dlen > 1 && (e[1] != d[1] || (dlen > 2 && memcmp(e + 2, d + 2, dlen - 2)))))
+        break; /* not a plain case: the general loop decides */
+      size_t sp = (size_t)(e - q), plen = sp;
+      if (is_line && sp && q[sp - 1] == '\r')
+        plen--;
+      if (plen > max)
+        break;
+      if (cb) {
+        fray_frame_t fr = {q, plen, base + pos};
+        f->in_cb++;
+        int r = cb(f, &fr, f->user_data);
+        f->in_cb--;
+        if (r)
+          callback_result(f, r, base + pos);
+      }
+      pos += sp + dlen;
+      if (f->ctl || f->gen != gen) {
+        *scan = 0;
+        *consumed = pos;
+        return STEP_PROGRESS;
+      }
+    }
+  }
+
   while (pos < n) {
     const uint8_t *q = p + pos;
     size_t left = n - pos;
@@ -637,6 +673,34 @@ static void really_free(fray_framer_t *f) {
   fray__free(&mem, f);
 }
 
+/* Small chunks (down to one byte per read) that do not finish the frame
+ * buffered for a delimiter: append them without the general machinery. The
+ * test is exact: no delimiter may start in the last dlen-1 buffered bytes
+ * or in the chunk, and the bytes must stay under the overflow limit.
+ * Returns 1 when it took the whole chunk. */
+static int append_unfinished(fray_framer_t *f, const uint8_t *c, size_t n) {
+  size_t dlen = f->spec.delim.len, bl = f->blen;
+  size_t last = f->max + delim_extra(f);
+  if (bl + n >= last + dlen || f->start + bl + n > f->cap || f->scan + dlen - 1 < bl)
+    return 0;
+  const uint8_t *d = f->spec.delim.bytes, *b = f->buf + f->start;
+  if (dlen == 1) {
+    for (size_t i = 0; i < n; i++)
+      if (c[i] == d[0])
+        return 0;
+  } else if (find_virtual(b, bl, c, n, f->scan, NONE, d, dlen) != NONE) {
+    return 0;
+  }
+  /* A byte loop: for the few bytes this path sees, cheaper than a call. */
+  uint8_t *dst = f->buf + f->start + bl;
+  for (size_t i = 0; i < n; i++)
+    dst[i] = c[i];
+  f->blen = bl + n;
+  f->scan = f->blen >= dlen - 1 ? f->blen - (dlen - 1) : 0;
+  f->fed += n;
+  return 1;
+}
+
 /* Runs framing over the buffer and then c[0..n). Returns the bytes of c
  * consumed; stops early on a control flag. */
 static size_t run(fray_framer_t *f, const uint8_t *c, size_t n) {
@@ -709,12 +773,19 @@ oom:
 fray_ssize_t fray_framer_feed(fray_framer_t *f, const uint8_t *data, size_t len) {
   if (!f || (!data && len))
     return FRAY_EINVAL;
-  if (f->in_cb)
-    return FRAY_ESTATE;
-  if (f->error)
-    return f->error;
-  if (f->closed || f->finished)
+  if (f->in_cb | f->error | f->closed | f->finished) {
+    if (f->in_cb)
+      return FRAY_ESTATE;
+    if (f->error)
+      return f->error;
     return FRAY_ECLOSED;
+  }
+  /* Tiny reads that do not end the buffered frame: the 1-byte-per-read
+   * case, kept linear and cheap. */
+  if (f->blen && len <= 64 && len && !f->skipping &&
+      (f->spec.mode == FRAY_MODE_DELIM || f->spec.mode == FRAY_MODE_LINE) &&
+      append_unfinished(f, data, len))
+    return (fray_ssize_t)len;
   f->ctl = 0;
   size_t used = run(f, data, len);
   unsigned ctl = f->ctl;

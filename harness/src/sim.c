@@ -353,10 +353,16 @@ static const char *end_words(int end) {
   return end == END_RST ? "the server reset the connection" : "the server closed the connection";
 }
 
+/* What the client received and no expectation has matched yet (never a
+ * NULL-based pointer: rx is NULL until the first byte arrives). */
+static const uint8_t *rx_unmatched(const client_t *c) {
+  return c->rx ? c->rx + c->rx_pos : (const uint8_t *)"";
+}
+
 static int expect_bytes(fray_sim_t *s, size_t idx) {
   const fray_step_t *st = &s->steps[idx];
   client_t *c = &s->cl[st->client];
-  const uint8_t *got = c->rx + c->rx_pos;
+  const uint8_t *got = rx_unmatched(c);
   size_t avail = c->rx_len - c->rx_pos;
   size_t n = avail < st->len ? avail : st->len;
   size_t d = first_diff(got, st->data, n);
@@ -391,7 +397,7 @@ static int expect_bytes(fray_sim_t *s, size_t idx) {
 static int expect_line(fray_sim_t *s, size_t idx) {
   const fray_step_t *st = &s->steps[idx];
   client_t *c = &s->cl[st->client];
-  const uint8_t *got = c->rx + c->rx_pos;
+  const uint8_t *got = rx_unmatched(c);
   size_t avail = c->rx_len - c->rx_pos;
   const uint8_t *nl = memchr(got, '\n', avail);
   const char *who = fray_script_client_name(s->script, st->client);
@@ -626,14 +632,15 @@ int fray_sim_check_invariance(fray_sim_t *s, const fray_sched_t *sched, fray_sim
   for (size_t i = 0; i < s->nclients; i++) {
     client_t *c = &s->cl[i];
     ref_t *f = &s->ref[i];
+    const uint8_t *crx = c->rx ? c->rx : (const uint8_t *)"";
     size_t n = c->rx_len < f->len ? c->rx_len : f->len;
-    size_t d = first_diff(c->rx, f->rx, n);
+    size_t d = first_diff(crx, f->rx, n);
     if (d < n || c->rx_len != f->len || c->end != f->end) {
       char e[160], g[160];
       s->res = res;
       res->expected = f->rx;
       res->expected_len = f->len;
-      res->got = c->rx;
+      res->got = crx;
       res->got_len = c->rx_len;
       res->diff_at = d;
       return fail(s, FRAY_FAIL_VARIANCE, s->nsteps, i,
@@ -641,7 +648,7 @@ int fray_sim_check_invariance(fray_sim_t *s, const fray_sched_t *sched, fray_sim
                   "this schedule %s",
                   fray_script_client_name(s->script, i), d,
                   fray__escape_quoted(e, sizeof e, f->rx + d, f->len - d),
-                  fray__escape_quoted(g, sizeof g, c->rx + d, c->rx_len - d));
+                  fray__escape_quoted(g, sizeof g, crx + d, c->rx_len - d));
     }
   }
   return 0;
