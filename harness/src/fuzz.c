@@ -219,7 +219,8 @@ static int put(bytes_t *b, const uint8_t *p, size_t n) {
     b->p = np;
     b->cap = c;
   }
-  memcpy(b->p + b->len, p, n);
+  if (n)
+    memcpy(b->p + b->len, p, n);
   b->len += n;
   return 0;
 }

@@ -259,6 +259,23 @@ static int try_flag(cand_t *c, unsigned char *slot) {
   return v;
 }
 
+/* Removes the kept steps among [from, from+n) at once. */
+static int try_block(cand_t *c, size_t from, size_t n) {
+  unsigned char saved[64];
+  if (n > sizeof saved)
+    n = sizeof saved;
+  size_t any = 0;
+  for (size_t i = 0; i < n; i++) {
+    saved[i] = c->keep[from + i];
+    any += saved[i];
+    c->keep[from + i] = 0;
+  }
+  int v = any ? still_fails(c) : 0;
+  if (v <= 0)
+    memcpy(c->keep + from, saved, n);
+  return v;
+}
+
 static int try_cut(cand_t *c, size_t k, size_t j) {
   size_t saved = c->cuts[k][j];
   memmove(&c->cuts[k][j], &c->cuts[k][j + 1], (c->ncuts[k] - j - 1) * sizeof(size_t));
@@ -290,11 +307,19 @@ int fray_sim_minimize(fray_sim_t *sim, const fray_sched_t *sched, size_t max_run
   for (int changed = 1; changed && c.runs < c.max_runs;) {
     changed = 0;
     int v = 0;
-    /* Steps first, last to first: a shorter script makes every later try
-     * cheaper. */
-    for (size_t i = c.nsteps; i-- > 0 && c.runs < c.max_runs && v >= 0;)
-      if (c.keep[i] && (v = try_flag(&c, &c.keep[i])) > 0)
-        changed = 1;
+    /* Steps first, in blocks of halving size (a send goes with the
+     * expectation after it, which a one-at-a-time pass can never remove),
+     * last to first: a shorter script makes every later try cheaper. */
+    size_t g0 = c.nsteps / 2 > 64 ? 64 : c.nsteps / 2;
+    for (size_t g = g0 ? g0 : 1; g >= 1 && c.runs < c.max_runs && v >= 0; g /= 2) {
+      size_t stride = g <= 2 ? 1 : g;
+      for (size_t i = c.nsteps; i >= g && c.runs < c.max_runs && v >= 0; i -= stride) {
+        if ((v = try_block(&c, i - g, g)) > 0)
+          changed = 1;
+        if (i < g + stride)
+          break;
+      }
+    }
     for (size_t k = 0; k < c.nsends && c.runs < c.max_runs && v >= 0; k++) {
       if (c.merge[k] && (v = try_flag(&c, &c.merge[k])) > 0)
         changed = 1;

@@ -614,7 +614,8 @@ int fray_sim_record_reference(fray_sim_t *s, fray_sim_result_t *res) {
     f->rx = fray__malloc(&s->mem, c->rx_len);
     if (!f->rx)
       return FRAY_ENOMEM;
-    memcpy(f->rx, c->rx, c->rx_len);
+    if (c->rx_len)
+      memcpy(f->rx, c->rx, c->rx_len);
     f->len = c->rx_len;
     f->end = c->end;
   }
