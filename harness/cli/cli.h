@@ -17,5 +17,6 @@ typedef struct fray_cli_cmd {
 } fray_cli_cmd_t;
 
 int fray_cli_frames(int argc, char **argv);
+int fray_cli_replay(int argc, char **argv);
 
 #endif /* FRAY_CLI_H */

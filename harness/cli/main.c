@@ -7,6 +7,7 @@
 
 static const fray_cli_cmd_t commands[] = {
     {"frames", "cut a byte stream into frames (delim, line, count, length, raw)", fray_cli_frames},
+    {"replay", "replay .fray scripts against a handler under split/merge schedules", fray_cli_replay},
 };
 
 static void usage(FILE *out) {

@@ -1,0 +1,157 @@
+#!/bin/sh
+# Contract checks for `fray replay`, one per ctest entry (tests/cli_replay.cmake).
+#   check.sh CHECK FRAY SRCDIR WORKDIR [ARGS...]
+# Exits 0 when the check holds; otherwise says what differed and exits 1.
+set -u
+check=$1 fray=$2 src=$3 work=$4
+shift 4
+here=$src/tests/replay
+rm -rf "$work" && mkdir -p "$work" || exit 1
+
+fail() { echo "FAILED: $*" >&2; exit 1; }
+
+# expect_rc WANT CMD...: runs CMD (stdout to $work/out, stderr to $work/err)
+# and checks its exit status.
+expect_rc() {
+  want=$1
+  shift
+  "$@" >"$work/out" 2>"$work/err"
+  rc=$?
+  if [ "$rc" != "$want" ]; then
+    echo "--- stdout" >&2; cat "$work/out" >&2
+    echo "--- stderr" >&2; cat "$work/err" >&2
+    fail "exit status $rc, want $want: $*"
+  fi
+}
+
+# Lines that are neither comments nor blank: a script's length in statements.
+statements() { grep -cv '^[[:space:]]*\(#.*\)\{0,1\}$' "$1"; }
+
+case $check in
+exit-codes)
+  expect_rc 0 "$fray" replay --schedule random --runs 50 "$here/pass.fray"
+  grep -qx '1 passed, 0 failed' "$work/out" || fail "no '1 passed, 0 failed' line"
+  expect_rc 1 "$fray" replay --schedule whole "$here/fail_whole.fray"
+  grep -qx '0 passed, 1 failed' "$work/out" || fail "no '0 passed, 1 failed' line"
+  grep -q 'without any splitting' "$work/out" || fail "a whole-schedule failure is not called one"
+  grep -q 'fail_whole.fray:7: mismatch' "$work/out" || fail "failure does not name file:line"
+  # The caret sits under the first differing byte: "wOrld" vs "world", byte 1.
+  awk '/expected: /{e=index($0, "\"")} /\^ first difference/{c=index($0, "^")} END{exit !(e && c == e + 2)}' \
+    "$work/out" || fail "caret not under the first differing byte"
+  expect_rc 1 "$fray" replay --schedule exhaustive "$here/pass.fray" "$here/split_bug.fray"
+  grep -qx '1 passed, 1 failed' "$work/out" || fail "no '1 passed, 1 failed' line"
+  expect_rc 2 "$fray" replay "$here/syntax.fray"
+  expect_rc 2 "$fray" replay --no-such-option "$here/pass.fray"
+  expect_rc 2 "$fray" replay --schedule sideways "$here/pass.fray"
+  expect_rc 2 "$fray" replay
+  expect_rc 2 "$fray" replay "$here/nohandler.fray"
+  grep -q 'no handler' "$work/err" || fail "no 'no handler' message"
+  expect_rc 0 "$fray" replay --handler echo --schedule bytewise "$here/nohandler.fray"
+  expect_rc 2 "$fray" replay --handler no-such-handler "$here/pass.fray"
+  expect_rc 2 "$fray" replay "$here/does-not-exist.fray"
+  # The command line wins over @handler, and says so once.
+  expect_rc 1 "$fray" replay --handler buggy-oneread --schedule whole "$here/pass.fray" "$here/pass.fray"
+  [ "$(grep -c 'using .buggy-oneread. from the command line' "$work/err")" = 1 ] ||
+    fail "handler override not reported exactly once"
+  expect_rc 0 "$fray" replay --list-handlers
+  grep -q '^echo ' "$work/out" || fail "--list-handlers does not list echo"
+  ;;
+syntax)
+  expect_rc 2 "$fray" replay "$here/syntax.fray"
+  grep -q 'syntax.fray:4:7: ' "$work/err" || fail "no file:line:column in: $(cat "$work/err")"
+  ;;
+json)
+  expect_rc 2 "$fray" replay --json --keep-going --schedule exhaustive \
+    "$here/pass.fray" "$here/split_bug.fray" "$here/syntax.fray"
+  python3 -m json.tool --json-lines "$work/out" >/dev/null || fail "--json output is not JSON lines"
+  python3 - "$work/out" <<'PY' || fail "--json objects lack fields"
+import json, sys
+objs = [json.loads(l) for l in open(sys.argv[1])]
+assert len(objs) == 4, objs
+p, f, e, s = objs
+assert p["passed"] is True and p["failures"] == [] and p["handler"] == "echo", p
+assert f["passed"] is False and f["schedule"] == "exhaustive" and f["runs"] > 1, f
+x = f["failures"][0]
+for k in ("line", "kind", "schedule", "expected", "got", "reproducer"):
+    assert k in x, k
+assert x["line"] == 7 and x["kind"] == "mismatch" and "|" in x["schedule"], x
+assert "error" in e and ":4:7:" in e["error"], e
+assert s["summary"] is True and s["passed"] == 1 and s["failed"] == 2, s
+PY
+  ;;
+junit)
+  expect_rc 1 "$fray" replay --junit "$work/report.xml" --schedule exhaustive \
+    "$here/pass.fray" "$here/split_bug.fray"
+  python3 - "$work/report.xml" <<'PY' || fail "--junit did not write the expected XML"
+import sys, xml.etree.ElementTree as ET
+root = ET.parse(sys.argv[1]).getroot()
+assert root.tag == "testsuite" and root.get("tests") == "2" and root.get("failures") == "1"
+cases = root.findall("testcase")
+assert len(cases) == 2 and cases[0].find("failure") is None
+assert cases[1].find("failure") is not None and "split_bug" in cases[1].get("name")
+PY
+  ;;
+save-failures)
+  # The reproducer fails under whole on its own, and is shorter.
+  for sched in random exhaustive bytewise; do
+    expect_rc 1 "$fray" replay --schedule $sched --save-failures "$work/repro" "$here/split_bug.fray"
+    set -- "$work"/repro/split_bug-$sched-*.fray
+    [ -f "$1" ] || fail "$sched: no reproducer in $work/repro"
+    grep -q "reproducer written to $1" "$work/err" || fail "$sched: reproducer path not said on stderr"
+    grep -q '^# found by: fray replay' "$1" || fail "$sched: reproducer has no header comment"
+    [ "$(statements "$1")" -lt "$(statements "$here/split_bug.fray")" ] ||
+      fail "$sched: reproducer ($(statements "$1") statements) not shorter than the script"
+    expect_rc 1 "$fray" replay --schedule whole "$1"
+    grep -q 'without any splitting' "$work/out" || fail "$sched: reproducer does not fail whole"
+  done
+  # A failure without splitting needs no reproducer.
+  expect_rc 1 "$fray" replay --save-failures "$work/none" "$here/fail_whole.fray"
+  [ -z "$(ls "$work/none" 2>/dev/null)" ] || fail "a whole-schedule failure wrote a reproducer"
+  ;;
+plugin)
+  # ARGS: the plugin's path, a shared object without the entry point, then
+  # scripts.
+  so=$1 nosym=$2
+  shift 2
+  expect_rc 0 "$fray" replay --plugin "$so" --schedule random --runs 200 --seed 1 "$@"
+  expect_rc 0 "$fray" replay --plugin "$so" --schedule exhaustive "$@"
+  expect_rc 2 "$fray" replay --plugin "$work/missing.so" "$@"
+  grep -q 'cannot load plugin' "$work/err" || fail "no message for a missing plugin"
+  # A shared object without the entry point is refused with a clear message.
+  expect_rc 2 "$fray" replay --plugin "$nosym" "$@"
+  grep -q 'does not export fray_plugin_handler' "$work/err" || fail "no message for a missing symbol"
+  ;;
+buggy)
+  # ARGS: scripts of one buggy handler. Each passes whole and fails under
+  # some splitting schedule, leaving a reproducer that fails whole.
+  for s in "$@"; do
+    expect_rc 0 "$fray" replay --schedule whole "$s"
+    found=
+    for how in "--schedule random --runs 500 --seed 1" "--schedule exhaustive --max-cuts 1" \
+               "--schedule random --runs 200 --seed 1 --short-writes" "--schedule bytewise"; do
+      # shellcheck disable=SC2086
+      "$fray" replay $how --save-failures "$work/repro" "$s" >"$work/out" 2>"$work/err"
+      rc=$?
+      [ $rc = 2 ] && { cat "$work/err" >&2; fail "$s: error under $how"; }
+      if [ $rc = 1 ]; then found=$how; break; fi
+    done
+    [ -n "$found" ] || fail "$s: no schedule finds the bug"
+    echo "$s: found by $found"
+    r=$(sed -n 's/^fray replay: reproducer written to //p' "$work/err" | head -n 1)
+    [ -n "$r" ] && [ -f "$r" ] || fail "$s: no reproducer written"
+    case $found in *short-writes*) continue ;; esac
+    expect_rc 1 "$fray" replay --schedule whole "$r"
+  done
+  ;;
+buggy-coverage)
+  # ARGS: the buggy scripts. Every buggy-* handler is named by one of them.
+  expect_rc 0 "$fray" replay --list-handlers
+  for h in $(awk '/^buggy-/{print $1}' "$work/out"); do
+    grep -lq "^@handler $h\$" "$@" /dev/null || fail "no script in corpus/buggy names handler $h"
+  done
+  ;;
+*)
+  fail "unknown check '$check'"
+  ;;
+esac
+exit 0
