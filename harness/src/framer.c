@@ -16,6 +16,9 @@
 #include "fray/framer.h"
 
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "framer_internal.h"
 #include "internal.h"
@@ -35,6 +38,7 @@ enum { STEP_PROGRESS, STEP_MORE, STEP_STOP };
 struct fray_framer {
   fray_spec_t spec;
   size_t max;            /* resolved spec.max_frame */
+  size_t tiny_limit;     /* delim/line: buffered bytes that overflow (0: other modes) */
   unsigned gen;          /* bumped by set_spec: tells loops to re-dispatch */
   fray_framer_callbacks_t cb;
   fray_mem_t mem;
@@ -190,6 +194,16 @@ size_t fray_spec_buffer_bound(const fray_spec_t *s) {
   return max;
 }
 
+/* Buffered bytes at which a delimited frame overflows: the tiny-read path
+ * in feed() stays below it. 0 for modes it does not serve. */
+static size_t tiny_limit(const fray_spec_t *s) {
+  if (s->mode == FRAY_MODE_LINE)
+    return spec_max(s) + 2;
+  if (s->mode == FRAY_MODE_DELIM)
+    return spec_max(s) + s->delim.len;
+  return 0;
+}
+
 /* ---- callbacks and errors ------------------------------------------ */
 
 void fray_framer_callbacks_init(fray_framer_callbacks_t *cb) {
@@ -242,6 +256,25 @@ static void emit(fray_framer_t *f, const uint8_t *p, size_t len, uint64_t off) {
 }
 
 /* ---- delimiter search ----------------------------------------------- */
+
+/* memchr for the hot loop. Most frames of line protocols are short, so the
+ * first 64 bytes are searched inline, 16 at a time (SSE2 is in every x86-64
+ * CPU), sparing a library call per frame; longer spans go to memchr. */
+static inline const uint8_t *find_byte(const uint8_t *p, uint8_t b, size_t n) {
+#if defined(__SSE2__)
+  const __m128i needle = _mm_set1_epi8((char)b);
+  size_t i = 0;
+  for (; i + 16 <= n && i < 64; i += 16) {
+    __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(p + i));
+    unsigned m = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, needle));
+    if (m)
+      return p + i + (unsigned)__builtin_ctz(m);
+  }
+  return i < n ? memchr(p + i, b, n - i) : NULL;
+#else
+  return memchr(p, b, n);
+#endif
+}
 
 /* First start position s in [from, last] with p[s .. s+dlen) == d, s+dlen <= n. */
 static size_t find_in(const uint8_t *p, size_t n, size_t from, size_t last, const uint8_t *d,
@@ -370,11 +403,15 @@ static int step_delim(fray_framer_t *f, const uint8_t *p, size_t n, uint64_t bas
    * loop below, which handles it whatever the hot loop left. */
   if (from == 0 && !keep) {
     fray_frame_cb cb = f->cb.on_frame;
+    void *ud = f->user_data;
     const uint8_t d0 = d[0];
+    /* in_cb stays raised for the whole loop: between callbacks nobody else
+     * runs, and it saves two stores a frame. */
+    f->in_cb++;
     while (pos < n) {
       const uint8_t *q = p + pos;
       size_t left = n - pos, win = left < last + dlen ? left : last + dlen;
-      const uint8_t *e = memchr(q, d0, win);
+      const uint8_t *e = find_byte(q, d0, win);
       if (!e || (size_t)(e - q) + dlen > left ||
           (dlen > 1 && (e[1] != d[1] || (dlen > 2 && memcmp(e + 2, d + 2, dlen - 2)))))
         break; /* not a plain case: the general loop decides */
@@ -385,19 +422,22 @@ static int step_delim(fray_framer_t *f, const uint8_t *p, size_t n, uint64_t bas
         break;
       if (cb) {
         fray_frame_t fr = {q, plen, base + pos};
-        f->in_cb++;
-        int r = cb(f, &fr, f->user_data);
-        f->in_cb--;
-        if (r)
+        int r = cb(f, &fr, ud);
+        if (r) {
+          f->in_cb--;
           callback_result(f, r, base + pos);
+          f->in_cb++;
+        }
       }
       pos += sp + dlen;
       if (f->ctl || f->gen != gen) {
+        f->in_cb--;
         *scan = 0;
         *consumed = pos;
         return STEP_PROGRESS;
       }
     }
+    f->in_cb--;
   }
 
   while (pos < n) {
@@ -678,18 +718,26 @@ static void really_free(fray_framer_t *f) {
  * test is exact: no delimiter may start in the last dlen-1 buffered bytes
  * or in the chunk, and the bytes must stay under the overflow limit.
  * Returns 1 when it took the whole chunk. */
-static int append_unfinished(fray_framer_t *f, const uint8_t *c, size_t n) {
+static inline int append_unfinished(fray_framer_t *f, const uint8_t *c, size_t n) {
   size_t dlen = f->spec.delim.len, bl = f->blen;
-  size_t last = f->max + delim_extra(f);
-  if (bl + n >= last + dlen || f->start + bl + n > f->cap || f->scan + dlen - 1 < bl)
+  /* The buffer must have been searched to its end (not so after a pause or
+   * a spec change outside a callback), and have room. */
+  if (f->scan + dlen - 1 < bl || f->start + bl + n > f->cap)
     return 0;
   const uint8_t *d = f->spec.delim.bytes, *b = f->buf + f->start;
   if (dlen == 1) {
     for (size_t i = 0; i < n; i++)
       if (c[i] == d[0])
         return 0;
-  } else if (find_virtual(b, bl, c, n, f->scan, NONE, d, dlen) != NONE) {
-    return 0;
+  } else {
+    /* Every start from scan on, straddling or not, byte by byte: n is small. */
+    for (size_t s = f->scan; s + dlen <= bl + n; s++) {
+      size_t i = 0;
+      while (i < dlen && (s + i < bl ? b[s + i] : c[s + i - bl]) == d[i])
+        i++;
+      if (i == dlen)
+        return 0;
+    }
   }
   /* A byte loop: for the few bytes this path sees, cheaper than a call. */
   uint8_t *dst = f->buf + f->start + bl;
@@ -782,8 +830,7 @@ fray_ssize_t fray_framer_feed(fray_framer_t *f, const uint8_t *data, size_t len)
   }
   /* Tiny reads that do not end the buffered frame: the 1-byte-per-read
    * case, kept linear and cheap. */
-  if (f->blen && len <= 64 && len && !f->skipping &&
-      (f->spec.mode == FRAY_MODE_DELIM || f->spec.mode == FRAY_MODE_LINE) &&
+  if (f->blen && len - 1 < 64 && f->blen + len < f->tiny_limit && !f->skipping &&
       append_unfinished(f, data, len))
     return (fray_ssize_t)len;
   f->ctl = 0;
@@ -871,6 +918,7 @@ int fray_framer_new(fray_framer_t **out, const fray_spec_t *spec,
   f->mem = m;
   f->spec = *spec;
   f->max = spec_max(spec);
+  f->tiny_limit = tiny_limit(spec);
   if (callbacks)
     f->cb = *callbacks;
   f->user_data = user_data;
@@ -903,6 +951,7 @@ int fray_framer_set_spec(fray_framer_t *f, const fray_spec_t *spec) {
    * framing at the next byte. */
   f->spec = *spec;
   f->max = spec_max(spec);
+  f->tiny_limit = tiny_limit(spec);
   f->gen++;
   f->scan = 0;
   f->skipping = 0;

@@ -8,6 +8,7 @@
 #include "fray/sim.h"
 
 #include <fnmatch.h>
+#include <malloc.h>
 #include <stdarg.h>
 #include <regex.h>
 #include <stdio.h>
@@ -47,7 +48,9 @@ struct fray_sim {
   size_t *send_step; /* send number -> step index */
   ref_t *ref;
   int have_ref;
-  int no_expect; /* expectations off */
+  size_t expect_from; /* expectations are checked from this step on */
+  size_t mem_limit;   /* heap growth allowed during a run; 0: unchecked */
+  size_t mem_base;
   /* Per run */
   fray_server_t *srv;
   const fray_sched_t *sched;
@@ -177,7 +180,17 @@ const fray_mem_t *fray__sim_mem(const fray_sim_t *s) {
 
 void fray_sim_set_expectations(fray_sim_t *s, int on) {
   if (s)
-    s->no_expect = !on;
+    s->expect_from = on ? 0 : SIZE_MAX;
+}
+
+void fray_sim_expect_from(fray_sim_t *s, size_t step) {
+  if (s)
+    s->expect_from = step;
+}
+
+void fray_sim_set_mem_limit(fray_sim_t *s, size_t bytes) {
+  if (s)
+    s->mem_limit = bytes;
 }
 
 size_t fray_sim_nsends(const fray_sim_t *s) {
@@ -261,12 +274,31 @@ static int pump(fray_sim_t *s, int drain, size_t step) {
 
 /* ---- delivering sends ----------------------------------------------------- */
 
+/* Bytes the C library's heap holds, where it can tell (glibc); 0 elsewhere
+ * and under sanitizers, whose allocators answer mallinfo2 with zeros. */
+static size_t heap_in_use(void) {
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 33))
+  struct mallinfo2 mi = mallinfo2();
+  return mi.uordblks + mi.hblkhd;
+#else
+  return 0;
+#endif
+}
+
 static int deliver(fray_sim_t *s, client_t *c, const uint8_t *p, size_t n, size_t step) {
   if (!n)
     return 0;
   s->reads++;
   if (c->conn)
     (void)fray_conn_input(c->conn, p, n); /* a closing server drops it, as a socket would */
+  if (s->mem_limit) {
+    size_t used = heap_in_use();
+    if (used > s->mem_base && used - s->mem_base > s->mem_limit)
+      return fail(s, FRAY_FAIL_BOUND, step, (size_t)(c - s->cl),
+                  "the heap grew by %zu bytes while the server read (limit %zu): memory "
+                  "unbounded by the input",
+                  used - s->mem_base, s->mem_limit);
+  }
   return pump(s, 0, step);
 }
 
@@ -392,8 +424,8 @@ static int expect_bytes(fray_sim_t *s, size_t idx) {
   return 0;
 }
 
-/* Regex and glob expectations match the next line, without its "\n" and
- * one "\r" before it. */
+/* Regex and glob expectations match the next line, its "\n" included (the
+ * script writes the line end in the pattern: docs/script-format.md). */
 static int expect_line(fray_sim_t *s, size_t idx) {
   const fray_step_t *st = &s->steps[idx];
   client_t *c = &s->cl[st->client];
@@ -415,9 +447,7 @@ static int expect_line(fray_sim_t *s, size_t idx) {
                 fray__escape_quoted(g, sizeof g, got, avail),
                 closed ? end_words(c->end) : "nothing (the server did not answer)");
   }
-  size_t linelen = (size_t)(nl - got), whole = linelen + 1;
-  if (linelen && got[linelen - 1] == '\r')
-    linelen--;
+  size_t linelen = (size_t)(nl - got) + 1, whole = linelen;
   char *line = fray__malloc(&s->mem, linelen + 1);
   if (!line)
     return FRAY_ENOMEM;
@@ -527,7 +557,7 @@ static int run_steps(fray_sim_t *s) {
     case FRAY_STEP_EXPECT_GLOB:
     case FRAY_STEP_EXPECT_EOF:
     case FRAY_STEP_EXPECT_EOF_OPT:
-      if (s->no_expect) {
+      if (i < s->expect_from) {
         r = pump(s, 1, i);
         break;
       }
@@ -545,7 +575,7 @@ static int run_steps(fray_sim_t *s) {
       return r;
   }
   int r = pump(s, 1, s->nsteps);
-  if (r || s->no_expect)
+  if (r || s->expect_from)
     return r;
   for (size_t i = 0; i < s->nclients; i++) {
     client_t *c = &s->cl[i];
@@ -576,6 +606,8 @@ int fray_sim_run(fray_sim_t *s, const fray_sched_t *sched, fray_sim_result_t *re
   s->wrng = sched ? sched->write_seed ^ 0x5eed : 0;
   s->reads = 0;
   s->scratch_len = 0;
+  if (s->mem_limit)
+    s->mem_base = heap_in_use();
   for (size_t i = 0; i < s->nclients; i++) {
     client_t *c = &s->cl[i];
     c->conn = NULL;

@@ -110,6 +110,18 @@ FRAY_EXTERN int fray_sim_check_invariance(fray_sim_t *sim, const fray_sched_t *s
  * driver runs this way, since mutated inputs break expectations anyway. */
 FRAY_EXTERN void fray_sim_set_expectations(fray_sim_t *sim, int on);
 
+/* Expectations checked only from step index `step` on (earlier ones only
+ * drain output; leftover bytes are no failure): a mutated session followed
+ * by its canary exchange. */
+FRAY_EXTERN void fray_sim_expect_from(fray_sim_t *sim, size_t step);
+
+/* Memory oracle: a run fails (FRAY_FAIL_BOUND) when the process heap grows
+ * by more than bytes while the server reads, as a handler trusting a length
+ * field would make it. Measured with glibc's mallinfo2; silent where that
+ * is not available or answers zeros (sanitizer builds, whose allocators
+ * enforce limits of their own). 0 turns it off (the default). */
+FRAY_EXTERN void fray_sim_set_mem_limit(fray_sim_t *sim, size_t bytes);
+
 /* Number of SEND steps in the script (the length a schedule's sends has). */
 FRAY_EXTERN size_t fray_sim_nsends(const fray_sim_t *sim);
 
