@@ -1,6 +1,6 @@
 # bench_replay (bench/bench_replay.c): schedule runs per second of the
-# simulator, in process, on the example corpus. Included from
-# bench/CMakeLists.txt (`include(${CMAKE_CURRENT_SOURCE_DIR}/replay.cmake)`).
+# simulator, in process, on the example corpus. Picked up by the fragment
+# glob in bench/CMakeLists.txt.
 add_executable(bench_replay ${CMAKE_CURRENT_LIST_DIR}/bench_replay.c)
 target_compile_options(bench_replay PRIVATE ${FRAY_WARNINGS} -O2)
 target_compile_definitions(bench_replay PRIVATE _DEFAULT_SOURCE
