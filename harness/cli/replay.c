@@ -28,6 +28,7 @@
 #include "examples.h"
 #include "fray/handler.h"
 #include "fray/script.h"
+#include "fray/mutate.h"
 #include "fray/sim.h"
 
 #define DEFAULT_RUNS 200
@@ -55,6 +56,7 @@ typedef struct replay_opts {
   size_t runs;
   uint64_t seed;
   size_t max_cuts;
+  size_t mutate;       /* --mutate N: malformed variants instead of schedules */
   int short_writes, keep_going, json, list;
   char **scripts;
   int nscripts;
@@ -198,6 +200,17 @@ static void usage(FILE *out) {
 "  --short-writes      the server's writes are taken in small random pieces,\n"
 "                      sometimes none (EAGAIN); with whole, --runs write seeds\n"
 "\n"
+"malformed input (instead of schedules):\n"
+"  --mutate N          run N malformed variants of each script (truncated,\n"
+"                      delimiter dropped, duplicated, NUL/0xFF/random bytes,\n"
+"                      oversized, bits flipped, closed or reset mid-frame);\n"
+"                      fails on a crash, on heap growth past 64 MiB while the\n"
+"                      server reads, or when the script's @canary exchange is\n"
+"                      not answered afterwards. Other expectations are not\n"
+"                      checked. With --save-failures, the variant about to run\n"
+"                      is kept in DIR/<script>-mutant.fray, so a crash leaves\n"
+"                      its reproducer behind.\n"
+"\n"
 "reporting:\n"
 "  --keep-going        go on after the first failing schedule of a script\n"
 "  --save-failures DIR write a minimal reproducer .fray for each failure into DIR\n"
@@ -237,8 +250,9 @@ static int parse_u64(const char *s, uint64_t *out) {
   return 0;
 }
 
-static const char *const opts_with_value[] = {"--handler", "--plugin", "--schedule", "--runs",
-                                              "--seed", "--max-cuts", "--junit", "--save-failures"};
+static const char *const opts_with_value[] = {"--handler", "--plugin",        "--schedule",
+                                              "--runs",    "--seed",          "--max-cuts",
+                                              "--junit",   "--save-failures", "--mutate"};
 
 static int parse_opt(replay_opts_t *o, const char *name, const char *val) {
   uint64_t v;
@@ -266,6 +280,10 @@ static int parse_opt(replay_opts_t *o, const char *name, const char *val) {
     if (parse_u64(val, &v) || v == 0 || v > 64)
       return usage_error("--max-cuts needs a count from 1 to 64, not '%s'", val);
     o->max_cuts = (size_t)v;
+  } else if (!strcmp(name, "--mutate")) {
+    if (parse_u64(val, &v) || v == 0 || v > SIZE_MAX / 2)
+      return usage_error("--mutate needs a count of at least 1, not '%s'", val);
+    o->mutate = (size_t)v;
   } else if (!strcmp(name, "--junit")) {
     o->junit = val;
   } else if (!strcmp(name, "--save-failures")) {
@@ -658,6 +676,106 @@ static int record_failure(const replay_opts_t *o, script_result_t *r, fray_sim_t
   return 0;
 }
 
+/* ---- malformed variants ------------------------------------------------- */
+
+#define MUTATE_MEM_LIMIT ((size_t)64 << 20)
+
+static int write_script_file(const char *path, const char *header, const fray_script_t *s) {
+  FILE *f = fopen(path, "w");
+  if (!f)
+    return FRAY_EIO;
+  if (header)
+    fputs(header, f);
+  int rc = fray_script_write(s, f);
+  if (fclose(f) != 0 && !rc)
+    rc = FRAY_EIO;
+  return rc;
+}
+
+/* Runs o->mutate malformed variants of script under whole. A variant fails
+ * when the canary goes unanswered or memory grows past the bound; a crash
+ * ends the process, which is why the variant is written out first. */
+static int mutate_script(const replay_opts_t *o, script_result_t *r, const fray_script_t *script,
+                         const fray_handler_t *h, progress_t *pg) {
+  double t0 = now();
+  pg->start = pg->last = t0;
+  int rc = 0;
+  char *current = NULL;
+  r->fails = calloc(MAX_KEPT_FAILURES, sizeof *r->fails);
+  if (!r->fails)
+    return FRAY_ENOMEM;
+  if (o->save_dir && mkdir(o->save_dir, 0777) && errno != EEXIST)
+    fprintf(stderr, "fray replay: cannot create %s: %s\n", o->save_dir, strerror(errno));
+  if (o->save_dir) {
+    const char *base = strrchr(r->file, '/');
+    base = base ? base + 1 : r->file;
+    current = xasprintf("%s/%.*s-mutant.fray", o->save_dir,
+                        (int)(strstr(base, ".fray") ? (size_t)(strstr(base, ".fray") - base)
+                                                     : strlen(base)),
+                        base);
+  }
+  r->planned = o->mutate;
+  for (size_t i = 0; i < o->mutate; i++) {
+    fray_script_t *m = NULL;
+    fray_sim_t *sim = NULL;
+    size_t canary_at;
+    char what[512];
+    if ((rc = fray_mutate(script, mix(o->seed, i), h->spec.max_frame, &m, &canary_at, what,
+                          sizeof what)))
+      break;
+    comment_safe(what);
+    if (current) {
+      char *hdr = xasprintf("# Malformed variant %zu of %s, written by fray replay --mutate before "
+                            "it ran.\n# If fray crashed, this is the input that crashed it.\n"
+                            "# mutation: %s\n# replay: fray replay --schedule whole %s\n",
+                            i, r->file, what, current);
+      if (write_script_file(current, hdr, m))
+        fprintf(stderr, "fray replay: cannot write %s\n", current);
+      free(hdr);
+    }
+    fray_sim_result_t res;
+    if (!(rc = fray_sim_new(&sim, m, h, NULL))) {
+      fray_sim_expect_from(sim, canary_at);
+      fray_sim_set_mem_limit(sim, MUTATE_MEM_LIMIT);
+      rc = fray_sim_run(sim, NULL, &res);
+    }
+    r->runs++;
+    if (rc == FRAY_EFAILED) {
+      rc = 0;
+      r->nfailed++;
+      if (r->nfails < MAX_KEPT_FAILURES) {
+        failure_t *f = &r->fails[r->nfails++];
+        rc = failure_capture(f, sim, m, NULL, &res, i + 1, 0);
+        if (!rc) {
+          free(f->schedule);
+          f->schedule = xasprintf("mutation %zu: %s", i, what);
+        }
+        if (!rc && current) {
+          f->repro = xasprintf("%.*s-%zu.fray", (int)(strlen(current) - 5), current, i);
+          if (f->repro && rename(current, f->repro) != 0) {
+            free(f->repro);
+            f->repro = NULL;
+          }
+        }
+      }
+    }
+    fray_sim_free(sim);
+    fray_script_free(m);
+    if (rc || (r->nfailed && !o->keep_going))
+      break;
+    if ((i & (PROGRESS_EVERY - 1)) == PROGRESS_EVERY - 1)
+      progress_tick(pg, r->file, r->runs, r->planned, r->nfailed);
+  }
+  if (current)
+    (void)remove(current); /* no crash: the last variant passed or was renamed */
+  free(current);
+  progress_end(pg);
+  r->secs = now() - t0;
+  if (rc && !r->error)
+    r->error = xasprintf("%s: %s", r->file, fray_strerror(rc));
+  return rc;
+}
+
 /* ---- one script -------------------------------------------------------- */
 
 /* Runs every schedule of one script. Fills r; returns 0, or FRAY_ENOMEM /
@@ -956,7 +1074,7 @@ int fray_cli_replay(int argc, char **argv) {
     goto out;
   }
   progress_t pg = {.tty = isatty(STDERR_FILENO)};
-  const char *sched = sched_names[o.sched];
+  const char *sched = o.mutate ? "mutate" : sched_names[o.sched];
   int passed = 0, failed = 0, errors = 0, warned = 0;
   double t0 = now();
   for (int i = 0; i < o.nscripts; i++) {
@@ -990,7 +1108,10 @@ int fray_cli_replay(int argc, char **argv) {
                              r->file);
       if (h) {
         r->handler = h->name;
-        replay_script(&o, r, script, h, &pg);
+        if (o.mutate)
+          mutate_script(&o, r, script, h, &pg);
+        else
+          replay_script(&o, r, script, h, &pg);
       }
       if (r->error)
         fprintf(stderr, "fray replay: %s\n", r->error);
