@@ -155,7 +155,7 @@ static void test_encode_decode_round_trip(void **state) {
   fray_sim_free(sim);
   uint8_t *enc;
   size_t len;
-  assert_int_equal(fray_fuzz_encode(s, NULL, &enc, &len), 0);
+  assert_int_equal(fray_fuzz_encode(s, 0, NULL, &enc, &len), 0);
   fray_fuzz_session_t *d;
   assert_int_equal(fray_fuzz_decode(&d, enc, len, NULL), 0);
   /* The decoded session replays the same: expectations on, it passes, and
@@ -173,7 +173,9 @@ static void test_encode_decode_round_trip(void **state) {
   /* Regex expectations have no op in the encoding: said, not dropped. */
   const char *re = "open a\na > \"x\\n\"\na < ~ \"x\"\n";
   assert_int_equal(fray_script_parse(&s, re, strlen(re), "re.fray", NULL, &err), 0);
-  assert_int_equal(fray_fuzz_encode(s, NULL, &enc, &len), FRAY_EUNSUPPORTED);
+  assert_int_equal(fray_fuzz_encode(s, 0, NULL, &enc, &len), FRAY_EUNSUPPORTED);
+  assert_int_equal(fray_fuzz_encode(s, FRAY_FUZZ_LOSSY, NULL, &enc, &len), 0);
+  free(enc);
   fray_script_free(s);
 }
 
@@ -217,6 +219,23 @@ static void test_driver_names_nondeterminism(void **state) {
   assert_non_null(strstr(rep.message, "not deterministic"));
 }
 
+static void test_aflnet_messages_become_sends(void **state) {
+  (void)state;
+  const uint8_t in[] = {5, 0, 0, 0, 'h', 'e', 'l', 'l', 'o', 0, 0, 0, 0, 2, 0, 0, 0, 'o', 'k', 9, 0};
+  fray_script_t *s;
+  int trunc = 0;
+  assert_int_equal(fray_fuzz_from_aflnet(in, sizeof in, "echo", &s, &trunc), 0);
+  assert_true(trunc); /* the last record holds 2 of its 4 length bytes */
+  size_t n;
+  const fray_step_t *st = fray_script_steps(s, &n);
+  assert_int_equal(n, 3); /* open, "hello", "ok" (the empty message sends nothing) */
+  assert_int_equal(st[1].kind, FRAY_STEP_SEND);
+  assert_memory_equal(st[1].data, "hello", 5);
+  assert_int_equal(st[2].len, 2);
+  assert_string_equal(fray_script_handler(s), "echo");
+  fray_script_free(s);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_decode_any_bytes_is_a_valid_session),
@@ -225,6 +244,7 @@ int main(void) {
       cmocka_unit_test(test_driver_quiet_on_correct_handler),
       cmocka_unit_test(test_driver_catches_oneread),
       cmocka_unit_test(test_driver_names_nondeterminism),
+      cmocka_unit_test(test_aflnet_messages_become_sends),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

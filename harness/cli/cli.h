@@ -18,5 +18,7 @@ typedef struct fray_cli_cmd {
 
 int fray_cli_frames(int argc, char **argv);
 int fray_cli_replay(int argc, char **argv);
+int fray_cli_fuzz_encode(int argc, char **argv);
+int fray_cli_fuzz_decode(int argc, char **argv);
 
 #endif /* FRAY_CLI_H */

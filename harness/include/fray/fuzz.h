@@ -58,15 +58,32 @@ FRAY_EXTERN const fray_script_t *fray_fuzz_session_script(const fray_fuzz_sessio
  * while the session is. */
 FRAY_EXTERN const fray_sched_t *fray_fuzz_session_sched(const fray_fuzz_session_t *s);
 
+/* The session as one readable script: its schedule baked in (cuts as `|`,
+ * merged sends joined), what `fray fuzz-decode` prints and what a crash
+ * becomes as a regression test. Short writes cannot be said in a script and
+ * are dropped. *out is a new script the caller frees. 0 or FRAY_ENOMEM. */
+FRAY_EXTERN int fray_fuzz_session_bake(const fray_fuzz_session_t *s, fray_script_t **out);
+
+/* Reads an AFLNet replay file (messages as a 4-byte little-endian length and
+ * that many bytes, AFLNet's format) into a script: client c0 opens and sends
+ * each message as one send. A truncated last record is kept as far as it
+ * goes; *truncated (may be NULL) tells. handler may be NULL. Returns 0,
+ * FRAY_ENOMEM. */
+FRAY_EXTERN int fray_fuzz_from_aflnet(const uint8_t *data, size_t len, const char *handler,
+                                      fray_script_t **out, int *truncated);
+
 /* Encodes a script into a fuzz input that decodes back into a session that
  * replays the same: each read of a send (its `|` pieces) becomes a send,
  * expectations are kept, clients are renamed c0..c3 in order of appearance
  * (FRAY_ERANGE for more than FRAY_FUZZ_CLIENTS clients; FRAY_EUNSUPPORTED for
- * regex/glob expectations and half-closes, which the encoding has no op
- * for). *out is allocated with mem (NULL: malloc); the caller frees it with
+ * regex/glob expectations, eof expectations and half-closes, which the
+ * encoding has no op for, unless flags has FRAY_FUZZ_LOSSY: then they are
+ * left out, which is fine for seeds since the fuzz driver checks no
+ * expectation). *out is allocated with mem (NULL: malloc); the caller frees it with
  * the same allocator. */
-FRAY_EXTERN int fray_fuzz_encode(const fray_script_t *script, const fray_mem_t *mem, uint8_t **out,
-                                 size_t *len);
+#define FRAY_FUZZ_LOSSY 1u /* skip what has no encoding instead of failing */
+FRAY_EXTERN int fray_fuzz_encode(const fray_script_t *script, unsigned flags, const fray_mem_t *mem,
+                                 uint8_t **out, size_t *len);
 
 /* What the driver found. message is owned by the report (static buffer
  * inside it). */

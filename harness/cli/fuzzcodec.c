@@ -1,0 +1,214 @@
+/* fray fuzz-encode / fray fuzz-decode: scripts to fuzz inputs and back, so
+ * seed corpora come from the corpus scripts and every crash reads as a script.
+ * The encoding is documented in fray/fuzz.h. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "fray/fuzz.h"
+
+#define MAX_INPUT ((size_t)64 << 20)
+
+/* Reads all of path ("-": stdin) into *out. 0, or prints why and returns -1. */
+static int slurp(const char *cmd, const char *path, uint8_t **out, size_t *len) {
+  FILE *f = strcmp(path, "-") ? fopen(path, "rb") : stdin;
+  if (!f) {
+    fprintf(stderr, "fray %s: cannot open %s: %s\n", cmd, path, strerror(errno));
+    return -1;
+  }
+  size_t cap = 4096, n = 0;
+  uint8_t *b = malloc(cap);
+  for (;;) {
+    if (!b) {
+      fprintf(stderr, "fray %s: out of memory reading %s\n", cmd, path);
+      break;
+    }
+    if (n == cap) {
+      if (cap >= MAX_INPUT) {
+        fprintf(stderr, "fray %s: %s is larger than %zu bytes\n", cmd, path, MAX_INPUT);
+        free(b);
+        b = NULL;
+        break;
+      }
+      uint8_t *nb = realloc(b, cap * 2);
+      if (!nb) {
+        free(b);
+        b = NULL;
+        continue;
+      }
+      b = nb;
+      cap *= 2;
+    }
+    size_t k = fread(b + n, 1, cap - n, f);
+    n += k;
+    if (k == 0) {
+      if (ferror(f)) {
+        fprintf(stderr, "fray %s: cannot read %s: %s\n", cmd, path, strerror(errno));
+        free(b);
+        b = NULL;
+      }
+      break;
+    }
+  }
+  if (f != stdin)
+    fclose(f);
+  if (!b)
+    return -1;
+  *out = b;
+  *len = n;
+  return 0;
+}
+
+static void encode_usage(FILE *out) {
+  fprintf(out, "usage: fray fuzz-encode [--lossy] SCRIPT.fray > INPUT\n"
+               "\n"
+               "Encodes a session script as a fuzz input for fray's handler targets:\n"
+               "payload bytes at the front, the session's decisions (client, lengths,\n"
+               "cuts, merges) at the tail, so mutations of the payload keep the\n"
+               "schedule. Each read of a send (its `|` pieces) becomes a send; clients\n"
+               "are renamed c0..c3. `fray fuzz-decode` reads it back.\n"
+               "\n"
+               "Scripts with more than 4 clients cannot be encoded; regex, glob and eof\n"
+               "expectations and half-closes (`> eof`) have no encoding either: exit 2,\n"
+               "unless --lossy leaves them out (fine for seeds: the fuzz driver checks\n"
+               "no expectation).\n"
+               "\n"
+               "example: fray fuzz-encode corpus/chat/session.fray > seeds/session.bin\n");
+}
+
+int fray_cli_fuzz_encode(int argc, char **argv) {
+  unsigned flags = 0;
+  const char *path = NULL;
+  for (int i = 1; i < argc; i++) {
+    if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+      encode_usage(stdout);
+      return FRAY_EXIT_OK;
+    } else if (!strcmp(argv[i], "--lossy")) {
+      flags |= FRAY_FUZZ_LOSSY;
+    } else if (argv[i][0] == '-' || path) {
+      encode_usage(stderr);
+      return FRAY_EXIT_USAGE;
+    } else {
+      path = argv[i];
+    }
+  }
+  if (!path) {
+    encode_usage(stderr);
+    return FRAY_EXIT_USAGE;
+  }
+  fray_script_t *s;
+  fray_script_error_t err;
+  if (fray_script_load(&s, path, NULL, &err)) {
+    char msg[600];
+    fprintf(stderr, "%s\n", fray_script_error_format(&err, msg, sizeof msg));
+    return FRAY_EXIT_USAGE;
+  }
+  uint8_t *enc = NULL;
+  size_t len = 0;
+  int r = fray_fuzz_encode(s, flags, NULL, &enc, &len);
+  fray_script_free(s);
+  if (r) {
+    fprintf(stderr, "fray fuzz-encode: %s: %s\n", path,
+            r == FRAY_ERANGE        ? "more than 4 clients: the encoding has room for 4"
+            : r == FRAY_EUNSUPPORTED ? "regex/glob/eof expectations and `> eof` have no "
+                                       "encoding (--lossy leaves them out)"
+                                     : fray_strerror(r));
+    return FRAY_EXIT_USAGE;
+  }
+  int ok = fwrite(enc, 1, len, stdout) == len && fflush(stdout) == 0;
+  free(enc);
+  if (!ok) {
+    fprintf(stderr, "fray fuzz-encode: cannot write the output: %s\n", strerror(errno));
+    return FRAY_EXIT_USAGE;
+  }
+  return FRAY_EXIT_OK;
+}
+
+static void decode_usage(FILE *out) {
+  fprintf(out, "usage: fray fuzz-decode [--from fray|aflnet] [--handler NAME] INPUT > SCRIPT.fray\n"
+               "\n"
+               "Decodes a fuzz input (a crash, a corpus entry) into a readable session\n"
+               "script, its cuts and merges written as `|` and joined sends, ready for\n"
+               "`fray replay` and for corpus/regressions/.\n"
+               "\n"
+               "  --from fray     fray's own encoding (default; see fray/fuzz.h)\n"
+               "  --from aflnet   an AFLNet replay file: messages as a 4-byte little-endian\n"
+               "                  length and that many bytes; each becomes one send\n"
+               "  --handler NAME  write `@handler NAME` into the script\n"
+               "\n"
+               "Short-write faults a fuzz input asked for cannot be said in a script;\n"
+               "they are noted on stderr. A decoded fuzz input has no expectations:\n"
+               "replay it with `fray replay` to see the handler's answers, and add them.\n"
+               "\n"
+               "example: fray fuzz-decode --handler chat crash-1234 > corpus/regressions/chat-1.fray\n");
+}
+
+int fray_cli_fuzz_decode(int argc, char **argv) {
+  const char *from = "fray", *handler = NULL, *path = NULL;
+  for (int i = 1; i < argc; i++) {
+    if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+      decode_usage(stdout);
+      return FRAY_EXIT_OK;
+    } else if (!strcmp(argv[i], "--from") && i + 1 < argc) {
+      from = argv[++i];
+      if (strcmp(from, "fray") && strcmp(from, "aflnet")) {
+        fprintf(stderr, "fray fuzz-decode: unknown input format '%s' (fray or aflnet)\n", from);
+        return FRAY_EXIT_USAGE;
+      }
+    } else if (!strcmp(argv[i], "--handler") && i + 1 < argc) {
+      handler = argv[++i];
+    } else if (argv[i][0] == '-' && strcmp(argv[i], "-")) {
+      fprintf(stderr, "fray fuzz-decode: unknown option '%s' (see --help)\n", argv[i]);
+      return FRAY_EXIT_USAGE;
+    } else if (path) {
+      fprintf(stderr, "fray fuzz-decode: one INPUT at a time ('%s' is extra)\n", argv[i]);
+      return FRAY_EXIT_USAGE;
+    } else {
+      path = argv[i];
+    }
+  }
+  if (!path) {
+    decode_usage(stderr);
+    return FRAY_EXIT_USAGE;
+  }
+  uint8_t *in;
+  size_t len;
+  if (slurp("fuzz-decode", path, &in, &len))
+    return FRAY_EXIT_USAGE;
+  fray_script_t *s = NULL;
+  int r;
+  if (!strcmp(from, "aflnet")) {
+    int trunc = 0;
+    r = fray_fuzz_from_aflnet(in, len, handler, &s, &trunc);
+    if (!r && trunc)
+      fprintf(stderr, "fray fuzz-decode: %s: the last AFLNet record is truncated; kept what "
+                      "there is\n", path);
+  } else {
+    fray_fuzz_session_t *sess;
+    r = fray_fuzz_decode(&sess, in, len, handler);
+    if (!r) {
+      if (fray_fuzz_session_sched(sess)->short_writes)
+        fprintf(stderr, "fray fuzz-decode: %s asks for short writes (seed %llu): replay with "
+                        "--short-writes to apply them\n", path,
+                (unsigned long long)fray_fuzz_session_sched(sess)->write_seed);
+      r = fray_fuzz_session_bake(sess, &s);
+      fray_fuzz_session_free(sess);
+    }
+  }
+  free(in);
+  if (r) {
+    fprintf(stderr, "fray fuzz-decode: %s: %s\n", path, fray_strerror(r));
+    return FRAY_EXIT_USAGE;
+  }
+  printf("# decoded by fray fuzz-decode%s from %s\n", strcmp(from, "aflnet") ? "" : " --from aflnet",
+         path);
+  r = fray_script_write(s, stdout);
+  fray_script_free(s);
+  if (r || fflush(stdout)) {
+    fprintf(stderr, "fray fuzz-decode: cannot write the script\n");
+    return FRAY_EXIT_USAGE;
+  }
+  return FRAY_EXIT_OK;
+}
