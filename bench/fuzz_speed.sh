@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# bench/fuzz_speed.sh: execs/s of fray's fuzz targets under libFuzzer for a
+# fixed -runs, without and with ASan+UBSan, against the bare framer target
+# (targets/fuzz_bare_framer.c) measured in the same run, with the ratio.
+# Goal: the chat target, split-invariance oracle included, keeps >= 1/3 of
+# the bare framer target's execs/s.
+#
+#   bench/fuzz_speed.sh [--runs N] [--targets "chat echo ..."] [--fray FRAY]
+#
+# Builds build-fuzz-speed-{plain,asan}/ with clang (FRAY_BUILD_FUZZERS=ON).
+# All targets start from the same seeds (the chat corpus as fuzz inputs), so
+# they chew on the same bytes; libFuzzer -seed=1, -max_len=4096.
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+runs=100000 targets="bare_framer chat echo http resp lenrpc framer script outq" fray=""
+while [ $# -gt 0 ]; do
+  case $1 in
+    --runs) runs=${2:?}; shift ;;
+    --targets) targets=${2:?}; shift ;;
+    --fray) fray=${2:?}; shift ;;
+    -h|--help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "fuzz_speed: unknown argument '$1'" >&2; exit 2 ;;
+  esac
+  shift
+done
+command -v clang >/dev/null || { echo "fuzz_speed: needs clang (scripts/deps.sh)" >&2; exit 2; }
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+for kind in plain asan; do
+  san=OFF; [ $kind = asan ] && san=ON
+  cmake -S "$root" -B "$root/build-fuzz-speed-$kind" -DCMAKE_C_COMPILER=clang \
+    -DCMAKE_BUILD_TYPE=Release -DFRAY_BUILD_FUZZERS=ON -DFRAY_FUZZ_SANITIZE=$san \
+    -DFRAY_BUILD_TESTS=OFF -DFRAY_BUILD_BENCH=OFF >/dev/null
+  cmake --build "$root/build-fuzz-speed-$kind" -j2 $(for t in $targets; do echo --target fuzz_$t; done) \
+    --target fray_cli >/dev/null
+done
+[ -n "$fray" ] || fray=$root/build-fuzz-speed-plain/fray
+mkdir -p "$work/seeds"
+i=0
+for s in "$root"/corpus/chat/*.fray; do
+  "$fray" fuzz-encode --lossy "$s" > "$work/seeds/s$i" 2>/dev/null || true
+  i=$((i + 1))
+done
+
+# execs/s of one target: executed units over wall time
+rate() {
+  local bin=$1 out=$work/out
+  rm -rf "$out"; mkdir -p "$out"
+  local t0 t1
+  t0=$(date +%s.%N)
+  (cd "$work" && "$bin" -runs="$runs" -seed=1 -max_len=4096 -print_final_stats=1 "$out" "$work/seeds" \
+     > "$work/log" 2>&1) || { echo "fuzz_speed: $bin crashed; see its log" >&2; tail -5 "$work/log" >&2; echo 0; return; }
+  t1=$(date +%s.%N)
+  local n
+  n=$(grep -oE 'stat::number_of_executed_units: [0-9]+' "$work/log" | grep -oE '[0-9]+$')
+  awk -v n="$n" -v a="$t0" -v b="$t1" 'BEGIN{printf "%.0f\n", n/(b-a)}'
+}
+
+printf '%-14s %14s %14s\n' target "plain exec/s" "asan exec/s"
+declare -A r
+for t in $targets; do
+  for kind in plain asan; do
+    r[$t.$kind]=$(rate "$root/build-fuzz-speed-$kind/fuzz/fuzz_$t")
+  done
+  printf '%-14s %14s %14s\n' "$t" "${r[$t.plain]}" "${r[$t.asan]}"
+done
+for kind in plain asan; do
+  awk -v c="${r[chat.$kind]}" -v b="${r[bare_framer.$kind]}" -v k=$kind \
+    'BEGIN{x = b ? c/b : 0; printf "chat/bare_framer (%s): %.2f   goal >= 0.33 %s\n", k, x, x >= 0.333 ? "PASS" : "MISS"}'
+done

@@ -1,0 +1,5 @@
+/* Fuzz target: buggy-splitdelim (examples/buggy/), which the split-invariance
+ * oracle must catch; see tests/fuzz_power.cmake. */
+#include "handler_target.h"
+
+FRAY_HANDLER_TARGET("buggy-splitdelim")

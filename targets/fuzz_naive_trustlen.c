@@ -1,0 +1,5 @@
+/* Baseline: buggy-trustlen fuzzed the classic way, all bytes in one read (only
+ * crashes can show). Compared with fuzz_buggy_trustlen in the time-to-bug bench. */
+#include "handler_target.h"
+
+FRAY_NAIVE_TARGET("buggy-trustlen")

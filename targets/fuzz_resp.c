@@ -1,0 +1,4 @@
+/* Fuzz target: the resp example handler, whole sessions with fuzz-chosen cuts. */
+#include "handler_target.h"
+
+FRAY_HANDLER_TARGET("resp")

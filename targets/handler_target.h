@@ -1,0 +1,67 @@
+/* The body every handler target shares: the input is a whole session
+ * (fray/fuzz.h: payload at the front, decisions at the tail), run by the
+ * fuzz driver under the fuzz-chosen cuts, merges and faults and again whole;
+ * different transcripts are a bug. Each targets/fuzz_<handler>.c is this
+ * macro with a handler name, so a target stays one line of logic.
+ *
+ * FRAY_NAIVE_TARGET is the baseline a classic harness would be: all bytes
+ * as one read of one client, so only crashes can be seen. */
+#ifndef FRAY_HANDLER_TARGET_H
+#define FRAY_HANDLER_TARGET_H
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "examples.h"
+#include "fray/fuzz.h"
+
+#define FRAY_FUZZ_MAX_INPUT 65536
+
+static inline const fray_handler_t *fray_target_handler(const char *name) {
+  const fray_handler_t *h = fray_example_find(name);
+  if (!h) {
+    fprintf(stderr, "fuzz target: no handler '%s'\n", name);
+    abort();
+  }
+  return h;
+}
+
+#define FRAY_HANDLER_TARGET(NAME)                                                                  \
+  int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);                                    \
+  int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {                                   \
+    if (size > FRAY_FUZZ_MAX_INPUT)                                                                \
+      return 0;                                                                                    \
+    fray_fuzz_report_t rep;                                                                        \
+    if (fray_fuzz_run(fray_target_handler(NAME), data, size, &rep) == FRAY_EFAILED) {              \
+      fprintf(stderr, "%s\n", rep.message);                                                        \
+      abort();                                                                                     \
+    }                                                                                              \
+    return 0;                                                                                      \
+  }
+
+/* One client, one connection, the whole input as one read, then close. */
+static inline fray_ssize_t fray_target_sink(void *ctx, const uint8_t *d, size_t n) {
+  (void)ctx;
+  (void)d;
+  return (fray_ssize_t)n;
+}
+
+#define FRAY_NAIVE_TARGET(NAME)                                                                    \
+  int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);                                    \
+  int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {                                   \
+    if (size > FRAY_FUZZ_MAX_INPUT)                                                                \
+      return 0;                                                                                    \
+    fray_server_t *s;                                                                              \
+    fray_conn_t *c;                                                                                \
+    if (fray_server_new(&s, fray_target_handler(NAME), NULL))                                      \
+      return 0;                                                                                    \
+    if (!fray_server_open(s, "c0", NULL, &c)) {                                                    \
+      fray_conn_input(c, data, size);                                                              \
+      fray_conn_input_eof(c);                                                                      \
+      fray_conn_flush(c, fray_target_sink, NULL);                                                  \
+    }                                                                                              \
+    fray_server_free(s);                                                                           \
+    return 0;                                                                                      \
+  }
+
+#endif
