@@ -608,6 +608,31 @@ static void test_overflow_bytewise_bounded(void **state) {
   }
 }
 
+/* Regression (found by fuzz_framer): while skipping an oversized frame, the
+ * bytes up to the next delimiter were copied into the buffer when a large
+ * chunk held the delimiter, so memory followed the chunk size. */
+static void test_skip_large_chunk_stays_bounded(void **state) {
+  (void)state;
+  trace_t t = {0};
+  fray_framer_callbacks_t cb = trace_callbacks();
+  fray_spec_t sp = with_max(fray_spec_delim("abab", 4), 2, SK);
+  fray_framer_t *f;
+  assert_int_equal(fray_framer_new(&f, &sp, &cb, NULL, &t), 0);
+  assert_int_equal(fray_framer_feed(f, (const uint8_t *)"xxxxxxxxxx", 10), 10);
+  size_t n = 1000000;
+  uint8_t *big = malloc(n + 6);
+  memset(big, 'x', n);
+  memcpy(big + n, "ababok", 6);
+  assert_int_equal(fray_framer_feed(f, big, n + 6), (fray_ssize_t)(n + 6));
+  fray__framer_check(f);
+  assert_true(fray__framer_capacity(f) <= 256);
+  assert_string_equal(tr_str(&t), "off=0 error ETOOLONG size=1000010\n");
+  assert_int_equal(fray_framer_buffered(f), 2);
+  free(big);
+  fray_framer_free(f);
+  tr_free(&t);
+}
+
 /* A frame whole inside the fed chunk is handed out in place. */
 static const uint8_t *zc_chunk;
 static size_t zc_len;
@@ -872,6 +897,7 @@ int main(void) {
       cmocka_unit_test(test_spec_switch_outside_callback),
       cmocka_unit_test(test_overflow_bytewise_bounded),
       cmocka_unit_test(test_zero_copy),
+      cmocka_unit_test(test_skip_large_chunk_stays_bounded),
       cmocka_unit_test(test_lifecycle_in_callbacks),
       cmocka_unit_test(test_failing_allocations),
       cmocka_unit_test(test_spec_validation),

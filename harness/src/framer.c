@@ -39,6 +39,7 @@ struct fray_framer {
   fray_spec_t spec;
   size_t max;            /* resolved spec.max_frame */
   size_t tiny_limit;     /* delim/line: buffered bytes that overflow (0: other modes) */
+  size_t cap_bound;      /* largest buffer bound of the specs used since reset */
   unsigned gen;          /* bumped by set_spec: tells loops to re-dispatch */
   fray_framer_callbacks_t cb;
   fray_mem_t mem;
@@ -664,12 +665,17 @@ static size_t wanted_from_chunk(fray_framer_t *f, const uint8_t *c, size_t n, si
     const uint8_t *d = f->spec.delim.bytes;
     size_t dlen = f->spec.delim.len;
     if (f->skipping) {
+      /* Skipped bytes are never buffered: the buffer holds at most a
+       * partial delimiter (dlen-1 bytes). */
       size_t s = find_virtual(b, bl, c, n, 0, NONE, d, dlen);
-      if (s != NONE)
-        return s + dlen - bl;
-      /* Keep only a possible partial delimiter: the last dlen-1 bytes. */
+      if (s != NONE && s < bl)
+        return s + dlen - bl; /* a delimiter straddling: under dlen bytes */
+      if (s != NONE) {
+        *discard = s; /* drop up to the delimiter; step() then ends the skip */
+        return 0;
+      }
       size_t total = bl + n, keep = total < dlen - 1 ? total : dlen - 1;
-      *discard = total - keep;
+      *discard = total - keep; /* no delimiter: keep a possible partial one */
       return n;
     }
     size_t last = f->max + delim_extra(f);
@@ -767,6 +773,17 @@ static size_t run(fray_framer_t *f, const uint8_t *c, size_t n) {
         break;
       size_t discard;
       size_t want = wanted_from_chunk(f, c + pos, n - pos, &discard);
+      if (discard && !want) {
+        /* Skip mode, a delimiter ahead in the chunk: drop the buffer and
+         * the chunk up to it; the next step() ends the skip there. */
+        size_t lv = discard - 1;
+        f->skip_last = lv < f->blen ? f->buf[f->start + lv] : c[pos + lv - f->blen];
+        f->skip_seen += discard;
+        pos += discard - f->blen;
+        f->blen = 0;
+        f->start = 0;
+        continue;
+      }
       if (discard) {
         /* Skip mode, no delimiter yet: keep the tail of buffer ++ chunk. */
         size_t total = f->blen + (n - pos), keep = total - discard;
@@ -919,6 +936,8 @@ int fray_framer_new(fray_framer_t **out, const fray_spec_t *spec,
   f->spec = *spec;
   f->max = spec_max(spec);
   f->tiny_limit = tiny_limit(spec);
+  if (fray_spec_buffer_bound(spec) > f->cap_bound)
+    f->cap_bound = fray_spec_buffer_bound(spec);
   if (callbacks)
     f->cb = *callbacks;
   f->user_data = user_data;
@@ -952,6 +971,8 @@ int fray_framer_set_spec(fray_framer_t *f, const fray_spec_t *spec) {
   f->spec = *spec;
   f->max = spec_max(spec);
   f->tiny_limit = tiny_limit(spec);
+  if (fray_spec_buffer_bound(spec) > f->cap_bound)
+    f->cap_bound = fray_spec_buffer_bound(spec);
   f->gen++;
   f->scan = 0;
   f->skipping = 0;
@@ -1013,5 +1034,8 @@ void fray__framer_check(const fray_framer_t *f) {
   if (f->scan > f->blen && f->blen)
     __builtin_trap();
   if (f->skipping && f->blen >= FRAY_MAX_DELIM)
+    __builtin_trap();
+  /* Memory bounded by the maximum frame plus a constant, whatever the input. */
+  if (f->cap > INITIAL_CAP && f->cap > f->cap_bound)
     __builtin_trap();
 }

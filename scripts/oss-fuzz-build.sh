@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# scripts/oss-fuzz-build.sh: builds the fuzz targets the OSS-Fuzz way (the
+# project's build.sh there would be just this script). It uses only what
+# OSS-Fuzz's base-builder sets:
+#   $CC $CFLAGS          compiler and flags (sanitizer + coverage instrumentation)
+#   $LIB_FUZZING_ENGINE  the engine to link (-fsanitize=fuzzer, libAFLDriver.a, ...)
+#   $OUT                 where binaries, seed zips, .dict and .options go
+#   $WORK                scratch space (optional)
+# and produces, for every targets/fuzz_<name>.c:
+#   $OUT/fuzz_<name>                    the target
+#   $OUT/fuzz_<name>_seed_corpus.zip    corpus/fuzz_<name>/seeds + regressions
+#   $OUT/fuzz_<name>.dict               its dictionary, if it has one
+#   $OUT/fuzz_<name>.options            its options, if it has them
+#
+# Locally, the same thing with libFuzzer:
+#   CC=clang CFLAGS="-O1 -g -fsanitize=address,undefined -fsanitize=fuzzer-no-link" \
+#   LIB_FUZZING_ENGINE=-fsanitize=fuzzer OUT=/tmp/out scripts/oss-fuzz-build.sh
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+: "${CC:?set CC}" "${LIB_FUZZING_ENGINE:?set LIB_FUZZING_ENGINE}" "${OUT:?set OUT}"
+CFLAGS=${CFLAGS:-}
+work=${WORK:-$(mktemp -d)}/fray-objs
+mkdir -p "$OUT" "$work"
+command -v zip >/dev/null || { echo "oss-fuzz-build: zip is needed (apt-get install zip)" >&2; exit 2; }
+
+common=(-std=c11 -D_DEFAULT_SOURCE -DFUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION=1 -DFRAY_SANITIZED=1
+  -I"$root/harness/include" -I"$root/harness/src" -I"$root/examples")
+# libfray and the example handlers, compiled once with the engine's $CFLAGS.
+# FRAY_BUILDING only for the library's own files, as in harness/CMakeLists.txt.
+objs=()
+for src in "$root"/harness/src/*.c "$root"/examples/*.c "$root"/examples/buggy/*.c; do
+  [ -f "$src" ] || continue
+  obj=$work/$(echo "${src#"$root"/}" | tr / _).o
+  extra=()
+  case $src in "$root"/harness/src/*) extra=(-DFRAY_BUILDING=1) ;; esac
+  # shellcheck disable=SC2086 # CFLAGS is a list of flags by convention
+  $CC $CFLAGS "${common[@]}" "${extra[@]}" -c "$src" -o "$obj"
+  objs+=("$obj")
+done
+ar rcs "$work/libfray_fuzz.a" "${objs[@]}"
+
+for src in "$root"/targets/fuzz_*.c; do
+  name=$(basename "$src" .c)
+  # shellcheck disable=SC2086
+  $CC $CFLAGS "${common[@]}" -c "$src" -o "$work/$name.o"
+  # shellcheck disable=SC2086 # LIB_FUZZING_ENGINE may be a flag or a path
+  $CC $CFLAGS "$work/$name.o" -o "$OUT/$name" $LIB_FUZZING_ENGINE "$work/libfray_fuzz.a" -ldl
+  rm -f "$OUT/${name}_seed_corpus.zip"
+  for d in "$root/corpus/$name/seeds" "$root/corpus/regressions/$name"; do
+    [ -d "$d" ] && (cd "$d" && zip -q -j -r "$OUT/${name}_seed_corpus.zip" .)
+  done
+  dict=$(ls "$root/corpus/$name"/*.dict 2>/dev/null | head -n1 || true)
+  short=${name#fuzz_}
+  [ -n "$dict" ] || [ ! -f "$root/corpus/dicts/$short.dict" ] || dict=$root/corpus/dicts/$short.dict
+  [ -z "$dict" ] || cp "$dict" "$OUT/$name.dict"
+  [ ! -f "$root/corpus/$name/$name.options" ] || cp "$root/corpus/$name/$name.options" "$OUT/"
+  echo "oss-fuzz-build: $OUT/$name"
+done
