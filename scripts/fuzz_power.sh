@@ -3,6 +3,9 @@
 #
 #   scripts/fuzz_power.sh --fray FRAY --bin-dir DIR --buggy NAME --good NAME [--runs N]
 #
+# Either part may be given alone (a good handler shared by several buggy
+# ones is checked once).
+#
 # Runs fuzz_buggy_NAME (libFuzzer, built with FRAY_BUILD_FUZZERS=ON) for a
 # fixed -runs budget from seeds encoded out of corpus/buggy/NAME.fray, and
 # requires it to find the bug (a crash: the split-invariance report, a
@@ -24,8 +27,8 @@ while [ $# -gt 0 ]; do
   esac
   shift
 done
-[ -n "$fray" ] && [ -n "$bindir" ] && [ -n "$buggy" ] && [ -n "$good" ] || {
-  echo "fuzz_power: --fray, --bin-dir, --buggy and --good are required" >&2; exit 2; }
+[ -n "$fray" ] && [ -n "$bindir" ] && { [ -n "$buggy" ] || [ -n "$good" ]; } || {
+  echo "fuzz_power: --fray, --bin-dir and --buggy and/or --good are required" >&2; exit 2; }
 
 # libFuzzer writes crash files into the current directory: run it in a
 # scratch one, with absolute paths.
@@ -48,6 +51,7 @@ seeds() { # seeds DIR SCRIPT...: encodes scripts as seeds
   done
 }
 
+if [ -n "$buggy" ]; then
 seeds "$work/buggy-seeds" "$root/corpus/buggy/$buggy"*.fray
 mkdir -p "$work/buggy-out"
 set +e
@@ -62,6 +66,8 @@ if [ $rc -eq 0 ] || ! grep -qE 'fray fuzz:|ERROR: (AddressSanitizer|LeakSanitize
 fi
 found=$(grep -m1 -E 'fray fuzz:|ERROR:|runtime error|out-of-memory' "$work/buggy.log")
 echo "fuzz_power: fuzz_buggy_$buggy found its bug: $found"
+fi
+[ -n "$good" ] || exit 0
 
 seeds "$work/good-seeds" "$root/corpus/$good/"*.fray
 mkdir -p "$work/good-out"

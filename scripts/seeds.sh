@@ -2,7 +2,8 @@
 # scripts/seeds.sh: (re)generate the committed seed corpora of the fuzz targets.
 #
 #   scripts/seeds.sh            # all targets
-#   scripts/seeds.sh script     # one target (framer, script, outq)
+#   scripts/seeds.sh script     # one target (framer, script, outq, or a
+#                               # handler: echo chat http resp lenrpc)
 #
 # Seeds go to corpus/fuzz_<target>/seeds/, each file named by the SHA-256 of
 # its content (so duplicates collapse and names are stable), next to a
@@ -17,7 +18,7 @@
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(framer script outq)
+[ ${#targets[@]} -gt 0 ] || targets=(framer script outq echo chat http resp lenrpc)
 
 # add DIR FILE ORIGIN: copies FILE into DIR under its SHA-256, notes ORIGIN.
 add() {
@@ -160,8 +161,23 @@ EOF
     finish outq "Operation sequences in the layout fuzz_outq.c reads: the high-water mark
 (byte 0, times 16), then (op, argument) pairs."
     ;;
+  echo | chat | http | resp | lenrpc)
+    # Handler targets read sessions (fray/fuzz.h): the handler's corpus
+    # scripts through `fray fuzz-encode --lossy`.
+    fray=${FRAY:-$root/build/fray}
+    [ -x "$fray" ] || { echo "seeds: $t needs a built fray (FRAY=path, or build/fray)" >&2; exit 2; }
+    begin "$t"
+    tmp=$(mktemp -d)
+    for s in "$root/corpus/$t"/*.fray; do
+      "$fray" fuzz-encode --lossy "$s" >"$tmp/s" 2>/dev/null || continue
+      add "$root/corpus/fuzz_$t" "$tmp/s" "corpus/$t/$(basename "$s") through fray fuzz-encode --lossy"
+    done
+    rm -rf "$tmp"
+    finish "$t" "Sessions of the $t example handler: its corpus scripts encoded as fuzz inputs
+(payload at the front, decisions at the tail; see harness/include/fray/fuzz.h)."
+    ;;
   *)
-    echo "seeds: unknown target '$t' (framer, script, outq)" >&2
+    echo "seeds: unknown target '$t' (framer, script, outq, echo, chat, http, resp, lenrpc)" >&2
     exit 2
     ;;
   esac
