@@ -860,6 +860,20 @@ static void test_spec_validation(void **state) {
   assert_null(f);
 }
 
+/* A handler's designated initializer may say only .mode = FRAY_MODE_LINE. */
+static void test_line_mode_needs_no_delimiter_fields(void **state) {
+  (void)state;
+  trace_t t = {0};
+  fray_framer_callbacks_t cb = trace_callbacks();
+  fray_spec_t sp = {.mode = FRAY_MODE_LINE};
+  fray_framer_t *f;
+  assert_int_equal(fray_framer_new(&f, &sp, &cb, NULL, &t), 0);
+  assert_int_equal(fray_framer_feed(f, (const uint8_t *)"a\r\nb\n", 5), 5);
+  assert_string_equal(tr_str(&t), "off=0 frame len=1 \"a\"\noff=3 frame len=1 \"b\"\n");
+  fray_framer_free(f);
+  tr_free(&t);
+}
+
 static void test_strerror_table(void **state) {
   (void)state;
   assert_string_equal(fray_err_name(FRAY_ETOOLONG), "ETOOLONG");
@@ -902,6 +916,7 @@ int main(void) {
       cmocka_unit_test(test_failing_allocations),
       cmocka_unit_test(test_spec_validation),
       cmocka_unit_test(test_strerror_table),
+      cmocka_unit_test(test_line_mode_needs_no_delimiter_fields),
       cmocka_unit_test(test_pause_then_drain_buffer),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

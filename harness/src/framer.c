@@ -195,6 +195,16 @@ size_t fray_spec_buffer_bound(const fray_spec_t *s) {
   return max;
 }
 
+/* Line mode always means "\n" (one "\r" before it stripped), whatever a
+ * caller's designated initializer left in the delimiter fields. */
+static void normalize(fray_spec_t *s) {
+  if (s->mode == FRAY_MODE_LINE) {
+    memset(&s->delim, 0, sizeof s->delim);
+    s->delim.bytes[0] = '\n';
+    s->delim.len = 1;
+  }
+}
+
 /* Buffered bytes at which a delimited frame overflows: the tiny-read path
  * in feed() stays below it. 0 for modes it does not serve. */
 static size_t tiny_limit(const fray_spec_t *s) {
@@ -934,6 +944,7 @@ int fray_framer_new(fray_framer_t **out, const fray_spec_t *spec,
   memset(f, 0, sizeof *f);
   f->mem = m;
   f->spec = *spec;
+  normalize(&f->spec);
   f->max = spec_max(spec);
   f->tiny_limit = tiny_limit(spec);
   if (fray_spec_buffer_bound(spec) > f->cap_bound)
@@ -969,6 +980,7 @@ int fray_framer_set_spec(fray_framer_t *f, const fray_spec_t *spec) {
   /* A skip in progress belongs to the old framing; the new spec starts
    * framing at the next byte. */
   f->spec = *spec;
+  normalize(&f->spec);
   f->max = spec_max(spec);
   f->tiny_limit = tiny_limit(spec);
   if (fray_spec_buffer_bound(spec) > f->cap_bound)
