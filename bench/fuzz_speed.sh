@@ -67,5 +67,5 @@ for t in $targets; do
 done
 for kind in plain asan; do
   awk -v c="${r[chat.$kind]}" -v b="${r[bare_framer.$kind]}" -v k=$kind \
-    'BEGIN{x = b ? c/b : 0; printf "chat/bare_framer (%s): %.2f   goal >= 0.33 %s\n", k, x, x >= 0.333 ? "PASS" : "MISS"}'
+    'BEGIN{x = b ? c/b : 0; printf "chat/bare_framer (%s): %.2f   goal >= 0.33 %s\n", k, x, (x >= 0.333 ? "PASS" : "MISS")}'
 done

@@ -19,8 +19,10 @@ endfunction()
 
 # (1) The regression corpus: every script must pass, one ctest per directory
 # and schedule; corpus/regressions/ (one script per bug found or fixed) is
-# one such directory. corpus/buggy/ (scripts that must fail) and
-# corpus/plugin/ (needs --plugin, tested below) are left out.
+# one such directory. corpus/buggy/ (scripts that must fail),
+# corpus/plugin/ (needs --plugin, tested below) and corpus/redis/ and
+# corpus/memcached/ (real servers, replayed with --connect by tests/net.cmake)
+# are left out.
 file(GLOB_RECURSE _replay_scripts CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/corpus/*.fray)
 set(_replay_dirs "")
 set(_replay_buggy "")
@@ -28,7 +30,7 @@ foreach(s ${_replay_scripts})
   file(RELATIVE_PATH rel ${PROJECT_SOURCE_DIR}/corpus ${s})
   if(rel MATCHES "^buggy/")
     list(APPEND _replay_buggy ${s})
-  elseif(NOT rel MATCHES "^plugin/")
+  elseif(NOT rel MATCHES "^(plugin|redis|memcached)/")
     get_filename_component(d ${rel} DIRECTORY)
     list(APPEND _replay_dirs ${d})
   endif()

@@ -432,6 +432,10 @@ int fray_outq_consume(fray_outq_t *q, size_t n) {
   return 0;
 }
 
+int fray_outq_empty(const fray_outq_t *q) {
+  return !q || !q->head;
+}
+
 size_t fray_outq_pending(const fray_outq_t *q) {
   return q ? q->pending : 0;
 }

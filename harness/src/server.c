@@ -374,6 +374,10 @@ fray_ssize_t fray_conn_flush(fray_conn_t *c, fray_write_fn w, void *ctx) {
   return fray_outq_flush(c->q, w, ctx);
 }
 
+int fray_conn_idle(const fray_conn_t *c) {
+  return c && c->state == FRAY_CONN_OPEN && !c->aborted && fray_outq_empty(c->q);
+}
+
 size_t fray_conn_pending(const fray_conn_t *c) {
   return c && !c->aborted ? fray_outq_pending(c->q) : 0;
 }

@@ -247,7 +247,7 @@ static fray_ssize_t client_write(void *ctx, const uint8_t *data, size_t len) {
 static int pump(fray_sim_t *s, int drain, size_t step) {
   for (size_t i = 0; i < s->nclients; i++) {
     client_t *c = &s->cl[i];
-    if (!c->conn)
+    if (!c->conn || fray_conn_idle(c->conn))
       continue;
     /* A fake socket takes at least one byte in every four offers, so this
      * loop ends; the bound guards against a queue that never empties. */

@@ -161,6 +161,10 @@ FRAY_EXTERN void fray_conn_input_reset(fray_conn_t *c);
  * Returns bytes written or a negative code from the writer. */
 FRAY_EXTERN fray_ssize_t fray_conn_flush(fray_conn_t *c, fray_write_fn w, void *ctx);
 
+/* 1 when the driver has nothing to do for c right now: open, nothing
+ * queued, not ending. Drivers with many connections skip those. */
+FRAY_EXTERN int fray_conn_idle(const fray_conn_t *c);
+
 /* Bytes queued for the peer and not yet written. */
 FRAY_EXTERN size_t fray_conn_pending(const fray_conn_t *c);
 

@@ -168,6 +168,10 @@ FRAY_EXTERN int fray_outq_consume(fray_outq_t *q, size_t n);
  * yielded); data producers will yield later is not counted. */
 FRAY_EXTERN size_t fray_outq_pending(const fray_outq_t *q);
 
+/* 1 when nothing at all is queued (no bytes, no producer); a driver can skip
+ * flushing such a queue. */
+FRAY_EXTERN int fray_outq_empty(const fray_outq_t *q);
+
 /* Total bytes consumed (written) since the queue was created. */
 FRAY_EXTERN uint64_t fray_outq_written(const fray_outq_t *q);
 
