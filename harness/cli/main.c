@@ -7,6 +7,7 @@
 
 static const fray_cli_cmd_t commands[] = {
     {"frames", "cut a byte stream into frames (delim, line, count, length, raw)", fray_cli_frames},
+    {"doctor", "check this machine for fuzzing (libFuzzer, AFL++, core_pattern, CPU governor)", fray_cli_doctor},
     {"replay", "replay .fray scripts against a handler under split/merge schedules", fray_cli_replay},
     {"fuzz-encode", "encode a .fray script as a fuzz input (seed corpora)", fray_cli_fuzz_encode},
     {"fuzz-decode", "decode a fuzz input (or an AFLNet replay file) into a .fray script", fray_cli_fuzz_decode},
