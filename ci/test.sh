@@ -76,7 +76,7 @@ fmt_time() {
 
 if [ "$run_deps" = 1 ]; then
   banner "dependencies (scripts/deps.sh)"
-  if ! bash "$root/scripts/deps.sh"; then
+  if ! bash "$root/scripts/deps.sh" --with-servers; then
     echo "ci: FAIL: could not install the dependencies (see above)"
     echo "tests: 0 passed, 0 failed"
     exit 1

@@ -4,7 +4,7 @@
 # changes nothing, runs no apt-get at all, and takes well under a second.
 #
 #   scripts/deps.sh                  # the build and test set
-#   scripts/deps.sh --with-servers   # also redis-server and memcached
+#   scripts/deps.sh --with-servers   # also redis-server, memcached and socat (net tests, proxy bench)
 #   scripts/deps.sh --dry-run        # say what would be installed, install nothing
 #   scripts/deps.sh --extra PKG      # also require PKG (repeatable)
 #
@@ -28,7 +28,7 @@ CORE_PKGS=(
   afl++ python3
 )
 # Real servers for the TCP replay tests; optional until those tests exist.
-SERVER_PKGS=(redis-server memcached)
+SERVER_PKGS=(redis-server memcached socat)
 
 dry_run=${FRAY_DEPS_DRY_RUN:-0}
 with_servers=0

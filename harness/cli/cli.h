@@ -21,5 +21,8 @@ int fray_cli_doctor(int argc, char **argv);
 int fray_cli_replay(int argc, char **argv);
 int fray_cli_fuzz_encode(int argc, char **argv);
 int fray_cli_fuzz_decode(int argc, char **argv);
+int fray_cli_proxy(int argc, char **argv);
+int fray_cli_import_pcap(int argc, char **argv);
+int fray_cli_serve(int argc, char **argv);
 
 #endif /* FRAY_CLI_H */

@@ -11,6 +11,9 @@ static const fray_cli_cmd_t commands[] = {
     {"replay", "replay .fray scripts against a handler under split/merge schedules", fray_cli_replay},
     {"fuzz-encode", "encode a .fray script as a fuzz input (seed corpora)", fray_cli_fuzz_encode},
     {"fuzz-decode", "decode a fuzz input (or an AFLNet replay file) into a .fray script", fray_cli_fuzz_decode},
+    {"proxy", "forward TCP traffic, re-cut it (split/merge/delay) and record it as .fray", fray_cli_proxy},
+    {"serve", "serve a handler on TCP with libevent (--listen HOST:PORT)", fray_cli_serve},
+    {"import-pcap", "turn a TCP capture (pcap/pcapng) into a .fray script", fray_cli_import_pcap},
 };
 
 static void usage(FILE *out) {

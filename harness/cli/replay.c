@@ -26,9 +26,11 @@
 #include "cli.h"
 #include "escape.h"
 #include "examples.h"
+#include "handlers.h"
 #include "fray/handler.h"
 #include "fray/script.h"
 #include "fray/mutate.h"
+#include "fray/net.h"
 #include "fray/sim.h"
 
 #define DEFAULT_RUNS 200
@@ -58,6 +60,8 @@ typedef struct replay_opts {
   size_t max_cuts;
   size_t mutate;       /* --mutate N: malformed variants instead of schedules */
   int short_writes, keep_going, json, list;
+  const char *connect; /* --connect HOST:PORT: a real server instead of the simulator */
+  fray_net_opts_t net; /* --pace-ms, --timeout-ms */
   char **scripts;
   int nscripts;
 } replay_opts_t;
@@ -211,6 +215,16 @@ static void usage(FILE *out) {
 "                      is kept in DIR/<script>-mutant.fray, so a crash leaves\n"
 "                      its reproducer behind.\n"
 "\n"
+"a real server (any language) instead of the simulator:\n"
+"  --connect HOST:PORT replay against the TCP server there, under the same\n"
+"                      schedules: each read is its own send() (TCP_NODELAY),\n"
+"                      merged sends one send(); fresh connections every run;\n"
+"                      the expectations are the oracle (see docs/net.md)\n"
+"  --pace-ms MS        pause after each send() so the server reads it alone\n"
+"                      (default 2)\n"
+"  --timeout-ms MS     wait for connecting and for each expectation (default\n"
+"                      2000); a wait that runs out is reported as a failure\n"
+"\n"
 "reporting:\n"
 "  --keep-going        go on after the first failing schedule of a script\n"
 "  --save-failures DIR write a minimal reproducer .fray for each failure into DIR\n"
@@ -252,7 +266,8 @@ static int parse_u64(const char *s, uint64_t *out) {
 
 static const char *const opts_with_value[] = {"--handler", "--plugin",        "--schedule",
                                               "--runs",    "--seed",          "--max-cuts",
-                                              "--junit",   "--save-failures", "--mutate"};
+                                              "--junit",   "--save-failures", "--mutate",
+                                              "--connect", "--pace-ms",       "--timeout-ms"};
 
 static int parse_opt(replay_opts_t *o, const char *name, const char *val) {
   uint64_t v;
@@ -284,6 +299,13 @@ static int parse_opt(replay_opts_t *o, const char *name, const char *val) {
     if (parse_u64(val, &v) || v == 0 || v > SIZE_MAX / 2)
       return usage_error("--mutate needs a count of at least 1, not '%s'", val);
     o->mutate = (size_t)v;
+  } else if (!strcmp(name, "--connect")) {
+    o->connect = val;
+  } else if (!strcmp(name, "--pace-ms") || !strcmp(name, "--timeout-ms")) {
+    if (parse_u64(val, &v) || v > 3600000 || (v == 0 && name[2] == 't'))
+      return usage_error("%s needs milliseconds (%s to 3600000), not '%s'", name,
+                         name[2] == 't' ? "1" : "0", val);
+    *(name[2] == 't' ? &o->net.timeout_ms : &o->net.pace_ms) = (unsigned)v;
   } else if (!strcmp(name, "--junit")) {
     o->junit = val;
   } else if (!strcmp(name, "--save-failures")) {
@@ -350,6 +372,11 @@ static int parse_args(int argc, char **argv, replay_opts_t *o) {
     return 0;
   if (o->handler && o->plugin)
     return usage_error("--handler and --plugin exclude each other");
+  if (o->connect && (o->handler || o->plugin))
+    return usage_error("--connect replays against a server: --handler and --plugin do not apply");
+  if (o->connect && (o->short_writes || o->mutate))
+    return usage_error("--connect: %s runs in the simulator only (the server's writes are its own)",
+                       o->short_writes ? "--short-writes" : "--mutate");
   if (!o->nscripts)
     return usage_error("no script given");
   return 0;
@@ -367,51 +394,6 @@ static void list_handlers(void) {
     const fray_handler_t *h = fray_example_at(i);
     printf("%-*s  %s\n", (int)w, h->name, h->summary ? h->summary : "");
   }
-}
-
-/* Loads --plugin LIB.so. Prints why on failure. The library stays loaded
- * until exit: the handler lives in it. */
-static const fray_handler_t *load_plugin(const char *path, void **dl) {
-  /* dlopen() searches the library path for a bare name; a user who types
-   * `--plugin upper.so` means the file here. */
-  char *p = strchr(path, '/') ? xstrdup(path) : xasprintf("./%s", path);
-  if (!p) {
-    fprintf(stderr, "fray replay: out of memory\n");
-    return NULL;
-  }
-  dlerror();
-  *dl = dlopen(p, RTLD_NOW | RTLD_LOCAL);
-  free(p);
-  if (!*dl) {
-    const char *e = dlerror();
-    fprintf(stderr, "fray replay: cannot load plugin %s: %s\n", path, e ? e : "unknown error");
-    return NULL;
-  }
-  /* ISO C forbids converting void * to a function pointer; POSIX requires
-   * it to work, and copying the bytes says so without a cast warning. */
-  void *sym = dlsym(*dl, FRAY_PLUGIN_SYMBOL);
-  if (!sym) {
-    fprintf(stderr,
-            "fray replay: plugin %s does not export %s() (declare it `const fray_handler_t *"
-            "%s(unsigned abi)` with default visibility)\n",
-            path, FRAY_PLUGIN_SYMBOL, FRAY_PLUGIN_SYMBOL);
-    return NULL;
-  }
-  fray_plugin_fn fn;
-  memcpy(&fn, &sym, sizeof fn);
-  const fray_handler_t *h = fn(FRAY_HANDLER_ABI);
-  if (!h) {
-    fprintf(stderr,
-            "fray replay: plugin %s does not support handler ABI %u (this fray's); rebuild it "
-            "against this fray's headers\n",
-            path, FRAY_HANDLER_ABI);
-    return NULL;
-  }
-  if (!h->name || !h->name[0]) {
-    fprintf(stderr, "fray replay: plugin %s returned a handler without a name\n", path);
-    return NULL;
-  }
-  return h;
 }
 
 /* ---- progress ------------------------------------------------------------ */
@@ -552,8 +534,11 @@ static char *found_by(const replay_opts_t *o, const char *file) {
   char seed[48] = "";
   if (seeded)
     snprintf(seed, sizeof seed, " --seed %" PRIu64, o->seed);
-  const char *how = o->plugin ? " --plugin " : o->handler ? " --handler " : "";
-  const char *what = o->plugin ? o->plugin : o->handler ? o->handler : "";
+  const char *how = o->connect  ? " --connect "
+                    : o->plugin ? " --plugin "
+                    : o->handler ? " --handler "
+                                 : "";
+  const char *what = o->connect ? o->connect : o->plugin ? o->plugin : o->handler ? o->handler : "";
   return xasprintf("fray replay%s%s --schedule %s%s%s%s %s", how, what, sched_names[o->sched],
                    sched, seed, o->short_writes ? " --short-writes" : "", file);
 }
@@ -578,7 +563,9 @@ static int save_reproducer(const replay_opts_t *o, fray_sim_t *sim, const fray_s
   fray_script_t *min = NULL;
   char *text = NULL, *cmd = NULL, *path = NULL;
   FILE *fp = NULL;
-  int rc = fray_sim_minimize(sim, sched, 0, &min);
+  /* Over the network a run takes milliseconds, not microseconds: the
+   * failing schedule is written as found, not minimised. */
+  int rc = o->connect ? fray_sim_bake(sim, sched, &min) : fray_sim_minimize(sim, sched, 0, &min);
   if (rc == FRAY_EINVAL) {
     fprintf(stderr, "fray replay: %s: the failure did not recur while minimising; no reproducer\n",
             file);
@@ -614,12 +601,13 @@ static int save_reproducer(const replay_opts_t *o, fray_sim_t *sim, const fray_s
     fprintf(stderr, "fray replay: cannot write %s: %s\n", path, strerror(errno));
   } else {
     fprintf(fp,
-            "# Reproducer written by fray replay (minimised: the schedule's cuts are `|`,\n"
+            "# Reproducer written by fray replay (%s: the schedule's cuts are `|`,\n"
             "# merged sends are one send, so the whole schedule replays it as found).\n"
             "# found by: %s\n"
             "# schedule: %s run %zu: %s\n"
             "# failure: %s:%zu: %s: %s\n",
-            cmd, sched_names[o->sched], f->run, desc, file, f->line, fray_fail_kind_name(f->kind),
+            o->connect ? "not minimised over the network" : "minimised", cmd,
+            sched_names[o->sched], f->run, desc, file, f->line, fray_fail_kind_name(f->kind),
             msg);
     if (o->plugin)
       fprintf(fp, "# replay: fray replay --plugin %s %s\n", o->plugin, path);
@@ -783,6 +771,7 @@ static int mutate_script(const replay_opts_t *o, script_result_t *r, const fray_
 static int replay_script(const replay_opts_t *o, script_result_t *r, const fray_script_t *script,
                          const fray_handler_t *h, progress_t *pg) {
   fray_sim_t *sim = NULL;
+  fray_net_t *net = NULL;
   fray_sched_buf_t *buf = NULL;
   fray_sim_result_t res;
   int rc;
@@ -792,6 +781,12 @@ static int replay_script(const replay_opts_t *o, script_result_t *r, const fray_
   if (!r->fails || (rc = fray_sim_new(&sim, script, h, NULL)) ||
       (rc = fray_sched_buf_new(&buf, sim))) {
     rc = FRAY_ENOMEM;
+    goto done;
+  }
+  /* --connect: the simulator still makes and describes the schedules; the
+   * runs go to the server. */
+  if (o->connect && (rc = fray_net_new(&net, script, o->connect, &o->net, NULL))) {
+    r->error = xasprintf("%s: %s", r->file, net ? fray_net_error(net) : fray_strerror(rc));
     goto done;
   }
   size_t k = o->max_cuts;
@@ -815,7 +810,9 @@ static int replay_script(const replay_opts_t *o, script_result_t *r, const fray_
   }
   r->planned = n + 1;
   r->runs = 1;
-  rc = fray_sim_record_reference(sim, &res);
+  rc = net ? fray_net_run(net, NULL, &res) : fray_sim_record_reference(sim, &res);
+  if (net && rc && rc != FRAY_EFAILED && *fray_net_error(net))
+    r->error = xasprintf("%s: %s", r->file, fray_net_error(net));
   if (rc == FRAY_EFAILED) {
     rc = record_failure(o, r, sim, script, NULL, &res, 0, 1, h);
     goto done;
@@ -848,7 +845,9 @@ static int replay_script(const replay_opts_t *o, script_result_t *r, const fray_
       sched.write_seed = mix(o->seed, i);
       break;
     }
-    rc = fray_sim_check_invariance(sim, &sched, &res);
+    rc = net ? fray_net_run(net, &sched, &res) : fray_sim_check_invariance(sim, &sched, &res);
+    if (net && rc && rc != FRAY_EFAILED && *fray_net_error(net))
+      r->error = xasprintf("%s: %s", r->file, fray_net_error(net));
     r->runs++;
     if (rc == FRAY_EFAILED) {
       if ((rc = record_failure(o, r, sim, script, &sched, &res, (size_t)i + 1, 0, h)))
@@ -870,6 +869,7 @@ done:
                          rc == FRAY_EINVAL ? "the simulator refused a schedule (a bug in fray)"
                                            : fray_strerror(rc));
   fray_sched_buf_free(buf);
+  fray_net_free(net);
   fray_sim_free(sim);
   return rc;
 }
@@ -1043,7 +1043,10 @@ int fray_cli_replay(int argc, char **argv) {
   replay_opts_t o = {.sched = SCHED_RANDOM,
                      .runs = DEFAULT_RUNS,
                      .seed = DEFAULT_SEED,
-                     .max_cuts = DEFAULT_MAX_CUTS};
+                     .max_cuts = DEFAULT_MAX_CUTS,
+                     .net = {.pace_ms = FRAY_NET_DEFAULT_PACE_MS,
+                             .timeout_ms = FRAY_NET_DEFAULT_TIMEOUT_MS,
+                             .settle_ms = FRAY_NET_DEFAULT_SETTLE_MS}};
   script_result_t *rs = NULL;
   void *dl = NULL;
   int status = FRAY_EXIT_OK;
@@ -1057,7 +1060,7 @@ int fray_cli_replay(int argc, char **argv) {
     goto out;
   }
   const fray_handler_t *cmd_h = NULL;
-  if (o.plugin && !(cmd_h = load_plugin(o.plugin, &dl))) {
+  if (o.plugin && !(cmd_h = fray_cli_load_plugin("fray replay", o.plugin, &dl))) {
     status = FRAY_EXIT_USAGE;
     goto out;
   }
@@ -1090,8 +1093,10 @@ int fray_cli_replay(int argc, char **argv) {
       r->error = xstrdup(msg);
     } else {
       const char *sh = fray_script_handler(script);
-      const fray_handler_t *h = cmd_h;
-      if (h && sh && strcmp(sh, h->name) && !warned) {
+      /* --connect needs no handler: the simulator only cuts the schedules. */
+      static const fray_handler_t connect_h = {.name = "tcp", .spec = {.mode = FRAY_MODE_RAW}};
+      const fray_handler_t *h = o.connect ? &connect_h : cmd_h;
+      if (!o.connect && h && sh && strcmp(sh, h->name) && !warned) {
         fprintf(stderr,
                 "fray replay: %s names handler '%s'; using '%s' from the command line instead "
                 "(said once)\n",
@@ -1107,7 +1112,7 @@ int fray_cli_replay(int argc, char **argv) {
                              "'@handler NAME' in the script",
                              r->file);
       if (h) {
-        r->handler = h->name;
+        r->handler = o.connect ? o.connect : h->name;
         if (o.mutate)
           mutate_script(&o, r, script, h, &pg);
         else

@@ -184,7 +184,9 @@ size_t fray_spec_buffer_bound(const fray_spec_t *s) {
   case FRAY_MODE_LINE:
     return max + 2;
   case FRAY_MODE_DELIM:
-    return max + s->delim.len;
+    /* A frame and its delimiter; or, while skipping, a partial delimiter
+     * (dlen-1 bytes) completed by a straddling one: under 2*dlen. */
+    return max + 2 * s->delim.len;
   case FRAY_MODE_COUNT:
     return s->count;
   case FRAY_MODE_LENGTH:

@@ -1,0 +1,286 @@
+/* fray import-pcap: turns a capture file (pcap or pcapng, read with
+ * libpcap) into a `.fray` session script, one client per TCP connection.
+ * The reassembly is the library's (fray/pcap.h); this file only reads the
+ * capture and reports.
+ *
+ * Nothing reassembled is lost on bad input: when the file turns out to be
+ * truncated or a stream has a gap, the script of everything before it is
+ * still written, the problem is named on stderr (packet number and byte
+ * offset), and the exit status is 2. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "fray/pcap.h"
+#include "fray/script.h"
+
+#ifdef FRAY_HAVE_PCAP
+#include <pcap/pcap.h>
+#endif
+
+#define MAX_NOTES_SHOWN 20 /* per run; the rest are counted */
+
+static void usage(FILE *out) {
+  fputs("usage: fray import-pcap FILE.pcap [--server-port N] [-o OUT.fray]\n"
+        "\n"
+        "Reassembles every TCP connection of a capture (pcap or pcapng; Ethernet,\n"
+        "Linux cooked v1/v2, raw IP, loopback/null link types; IPv4 and IPv6) and\n"
+        "writes one .fray script: one client per connection (c1, c2, ...), what it\n"
+        "sent as `cN > ...`, what the server answered as `cN < ...`, with open,\n"
+        "half-close (`cN > eof`), server close (`cN < eof`), close and reset. Out of\n"
+        "order, retransmitted and overlapping segments are put right. The script\n"
+        "replays against the same server: fray replay --connect HOST:PORT OUT.fray\n"
+        "\n"
+        "options:\n"
+        "  --server-port N  the server's TCP port; connections not on it are skipped.\n"
+        "                   Default: the destination of each connection's SYN, else\n"
+        "                   the lower of its two ports\n"
+        "  -o, --output F   write the script to F (default: stdout)\n"
+        "\n"
+        "Capture on loopback with e.g.  tcpdump -i lo -w cap.pcap 'tcp port 6379'\n"
+        "(a snaplen that cuts packets loses bytes: tcpdump's default keeps them whole).\n"
+        "\n"
+        "exit status: 0 the whole capture was turned into the script; 2 usage error,\n"
+        "unreadable or truncated file, unsupported link type, no TCP connection, or\n"
+        "stream bytes missing from the capture (the script is still written with\n"
+        "everything that could be placed; stderr says what was skipped).\n",
+        out);
+}
+
+#ifdef FRAY_HAVE_PCAP
+
+typedef struct notes_ctx {
+  const char *file;
+  unsigned shown, hidden;
+} notes_ctx_t;
+
+static void on_note(const fray_pcap_note_t *n, void *user_data) {
+  notes_ctx_t *c = user_data;
+  if (c->shown >= MAX_NOTES_SHOWN) {
+    c->hidden++;
+    return;
+  }
+  c->shown++;
+  char where[64] = "end of capture";
+  if (n->packet)
+    snprintf(where, sizeof where, "packet %" PRIu64, n->packet);
+  fprintf(stderr, "fray import-pcap: %s: %s%s%s: %s: %s\n", c->file, where,
+          n->client ? ", client " : "", n->client ? n->client : "",
+          n->level == FRAY_PCAP_ERROR ? "error" : "warning", n->message);
+}
+
+/* libpcap reports DLT_ values; the importer takes the file's LINKTYPE_
+ * values, which differ for raw IP (DLT_RAW is 12 or 14 by OS). */
+static int dlt_to_linktype(int dlt) {
+  switch (dlt) {
+  case DLT_NULL:
+    return FRAY_LINKTYPE_NULL;
+  case DLT_EN10MB:
+    return FRAY_LINKTYPE_ETHERNET;
+  case DLT_RAW:
+    return FRAY_LINKTYPE_RAW;
+#ifdef DLT_LOOP
+  case DLT_LOOP:
+    return FRAY_LINKTYPE_LOOP;
+#endif
+#ifdef DLT_LINUX_SLL
+  case DLT_LINUX_SLL:
+    return FRAY_LINKTYPE_LINUX_SLL;
+#endif
+#ifdef DLT_LINUX_SLL2
+  case DLT_LINUX_SLL2:
+    return FRAY_LINKTYPE_LINUX_SLL2;
+#endif
+#ifdef DLT_IPV4
+  case DLT_IPV4:
+    return FRAY_LINKTYPE_IPV4;
+#endif
+#ifdef DLT_IPV6
+  case DLT_IPV6:
+    return FRAY_LINKTYPE_IPV6;
+#endif
+  default:
+    return -1;
+  }
+}
+
+static int run(const char *path, unsigned server_port, const char *outpath) {
+  char errbuf[PCAP_ERRBUF_SIZE] = "";
+  pcap_t *pc = pcap_open_offline(path, errbuf);
+  if (!pc) {
+    /* libpcap names the file itself in some messages. */
+    size_t pl = strlen(path);
+    if (!strncmp(errbuf, path, pl) && errbuf[pl] == ':')
+      fprintf(stderr, "fray import-pcap: %s\n", errbuf);
+    else
+      fprintf(stderr, "fray import-pcap: %s: %s\n", path, errbuf);
+    return FRAY_EXIT_USAGE;
+  }
+  int dlt = pcap_datalink(pc);
+  int lt = dlt_to_linktype(dlt);
+  if (lt < 0) {
+    const char *name = pcap_datalink_val_to_name(dlt);
+    const char *desc = pcap_datalink_val_to_description(dlt);
+    char what[160] = "";
+    if (name)
+      snprintf(what, sizeof what, " (%s%s%s)", name, desc ? ": " : "", desc ? desc : "");
+    fprintf(stderr,
+            "fray import-pcap: %s: link type %d%s is not supported (supported: EN10MB, NULL, "
+            "LOOP, RAW, IPV4, IPV6, LINUX_SLL, LINUX_SLL2)\n",
+            path, dlt, what);
+    pcap_close(pc);
+    return FRAY_EXIT_USAGE;
+  }
+
+  notes_ctx_t nctx = {.file = path};
+  fray_pcap_import_opts_t opts = {
+      .server_port = server_port, .note_cb = on_note, .user_data = &nctx};
+  fray_pcap_import_t *im = NULL;
+  int rc = fray_pcap_import_new(&im, &opts);
+  if (rc) {
+    fprintf(stderr, "fray import-pcap: %s\n", fray_strerror(rc));
+    pcap_close(pc);
+    return FRAY_EXIT_USAGE;
+  }
+
+  int status = FRAY_EXIT_OK;
+  uint64_t npkt = 0;
+  for (;;) {
+    /* Where the next record starts, for the error message: libpcap says
+     * only that the file is truncated, not where. */
+    long at = -1;
+    FILE *fp = pcap_file(pc);
+    if (fp)
+      at = ftell(fp);
+    struct pcap_pkthdr *h;
+    const u_char *data;
+    int r = pcap_next_ex(pc, &h, &data);
+    if (r == PCAP_ERROR_BREAK)
+      break;
+    if (r != 1) {
+      fprintf(stderr,
+              "fray import-pcap: %s: packet %" PRIu64 " (byte offset %ld): %s; the %" PRIu64
+              " packets before it were imported\n",
+              path, npkt + 1, at, r == PCAP_ERROR ? pcap_geterr(pc) : "read error", npkt);
+      status = FRAY_EXIT_USAGE;
+      break;
+    }
+    npkt++;
+    rc = fray_pcap_import_packet(im, lt, data, h->caplen, h->len);
+    if (rc) {
+      fprintf(stderr, "fray import-pcap: %s: packet %" PRIu64 ": %s\n", path, npkt,
+              fray_strerror(rc));
+      fray_pcap_import_free(im);
+      pcap_close(pc);
+      return FRAY_EXIT_USAGE;
+    }
+  }
+  pcap_close(pc);
+
+  fray_script_t *s = NULL;
+  rc = fray_pcap_import_finish(im, &s);
+  fray_pcap_stats_t st;
+  fray_pcap_import_stats(im, &st);
+  fray_pcap_import_free(im);
+  if (rc) {
+    fprintf(stderr, "fray import-pcap: %s\n", fray_strerror(rc));
+    return FRAY_EXIT_USAGE;
+  }
+  if (nctx.hidden)
+    fprintf(stderr, "fray import-pcap: %s: %u more notes not shown\n", path, nctx.hidden);
+
+  /* One summary line: what was used and what was skipped. */
+  fprintf(stderr,
+          "fray import-pcap: %s: %" PRIu64 " packets, %" PRIu64 " TCP; %" PRIu64
+          " connections, %" PRIu64 " bytes to the server, %" PRIu64 " to clients; skipped: %" PRIu64
+          " non-IP, %" PRIu64 " non-TCP, %" PRIu64 " fragments, %" PRIu64 " malformed, %" PRIu64
+          " connections off the server port; %" PRIu64 " retransmitted, %" PRIu64
+          " overlapping, %" PRIu64 " out-of-order segments; %" PRIu64 " bytes lost\n",
+          path, st.packets, st.tcp_packets, st.flows, st.bytes_to_server, st.bytes_to_client,
+          st.non_ip, st.non_tcp, st.fragments, st.malformed, st.flows_skipped, st.retransmitted,
+          st.overlapping, st.out_of_order, st.bytes_lost);
+  if (st.errors)
+    status = FRAY_EXIT_USAGE;
+  if (!st.flows) {
+    fprintf(stderr, "fray import-pcap: %s: no TCP connection in the capture%s\n", path,
+            server_port ? " on the server port" : "");
+    fray_script_free(s);
+    return FRAY_EXIT_USAGE;
+  }
+
+  FILE *out = stdout;
+  if (outpath && !(out = fopen(outpath, "w"))) {
+    fprintf(stderr, "fray import-pcap: cannot create %s: %s\n", outpath, strerror(errno));
+    fray_script_free(s);
+    return FRAY_EXIT_USAGE;
+  }
+  rc = fray_script_write(s, out);
+  if (out != stdout) {
+    if (fclose(out) != 0 && !rc)
+      rc = FRAY_EIO;
+  } else if (fflush(out) != 0 && !rc) {
+    rc = FRAY_EIO;
+  }
+  fray_script_free(s);
+  if (rc) {
+    fprintf(stderr, "fray import-pcap: writing the script: %s\n", fray_strerror(rc));
+    return FRAY_EXIT_USAGE;
+  }
+  return status;
+}
+#endif /* FRAY_HAVE_PCAP */
+
+int fray_cli_import_pcap(int argc, char **argv) {
+  const char *file = NULL, *outpath = NULL;
+  unsigned long port = 0;
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i];
+    if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+      usage(stdout);
+      return FRAY_EXIT_OK;
+    } else if (!strcmp(a, "--server-port")) {
+      char *end;
+      if (i + 1 >= argc) {
+        fprintf(stderr,
+                "fray import-pcap: --server-port needs a port (see fray import-pcap --help)\n");
+        return FRAY_EXIT_USAGE;
+      }
+      errno = 0;
+      port = strtoul(argv[++i], &end, 10);
+      if (errno || *end || end == argv[i] || port < 1 || port > 65535) {
+        fprintf(stderr, "fray import-pcap: --server-port: '%s' is not a port (1-65535)\n", argv[i]);
+        return FRAY_EXIT_USAGE;
+      }
+    } else if (!strcmp(a, "-o") || !strcmp(a, "--output")) {
+      if (i + 1 >= argc) {
+        fprintf(stderr, "fray import-pcap: %s needs a file name\n", a);
+        return FRAY_EXIT_USAGE;
+      }
+      outpath = argv[++i];
+    } else if (a[0] == '-' && a[1]) {
+      fprintf(stderr, "fray import-pcap: unknown option '%s' (see fray import-pcap --help)\n", a);
+      return FRAY_EXIT_USAGE;
+    } else if (file) {
+      fprintf(stderr, "fray import-pcap: one capture file at a time ('%s' and '%s')\n", file, a);
+      return FRAY_EXIT_USAGE;
+    } else {
+      file = a;
+    }
+  }
+  if (!file) {
+    usage(stderr);
+    return FRAY_EXIT_USAGE;
+  }
+#ifdef FRAY_HAVE_PCAP
+  return run(file, (unsigned)port, outpath);
+#else
+  (void)port;
+  (void)outpath;
+  fprintf(stderr, "fray import-pcap: this fray was built without libpcap (install libpcap-dev "
+                  "and reconfigure)\n");
+  return FRAY_EXIT_USAGE;
+#endif
+}

@@ -1,0 +1,941 @@
+/* fray proxy: a TCP proxy on libevent that forwards real traffic both ways,
+ * re-cuts it on the way (separate sends, optional pacing, merging) so that
+ * the server meets the splits fray's schedules produce in the simulator,
+ * and records the session as a `.fray` script that replays against the
+ * same server.
+ *
+ * Each direction of a connection is a pipe: bytes read from its source go
+ * to the recording first, then either straight into the destination's
+ * output (pass-through: evbuffer_add_buffer moves them without a copy) or
+ * into a queue from which one piece at a time is handed to the destination
+ * once its output has drained, so every piece is its own send(). Reading
+ * stops while a pipe holds more than HIGH_WATER bytes, so a slow peer
+ * bounds memory instead of growing it.
+ *
+ * The recording is written to its file (through a temporary file and a
+ * rename, so a reader never sees half a script) at most about once a
+ * second while traffic flows, at once when an upstream connection fails,
+ * and at exit, SIGINT and SIGTERM included. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "fray/script.h"
+
+#if defined(FRAY_HAVE_EVENT) || defined(FRAY_HAVE_LIBEVENT)
+#define PROXY_BUILT 1
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+#include <event2/util.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+#endif
+
+static void usage(FILE *out) {
+  fputs("usage: fray proxy --listen HOST:PORT --upstream HOST:PORT [OPTIONS]\n"
+        "\n"
+        "Forwards every connection made to --listen to --upstream and back, re-cutting\n"
+        "the client's bytes on the way (each piece its own send() with TCP_NODELAY),\n"
+        "and records the session as a .fray script: one client per accepted\n"
+        "connection (c1, c2, ...), client bytes as `cN > ...`, server bytes as\n"
+        "`cN < ...`, with open, half-close (`cN > eof`), server close (`cN < eof`),\n"
+        "close and reset. The script replays against the same server:\n"
+        "  fray replay --connect HOST:PORT session.fray\n"
+        "\n"
+        "options:\n"
+        "  --listen HOST:PORT    where clients connect; PORT 0 picks a free port\n"
+        "  --upstream HOST:PORT  the server\n"
+        "  --split S             re-cut client-to-server bytes: none (default),\n"
+        "                        bytewise (one byte per send), N (sends of at most N\n"
+        "                        bytes), random (each send a random prefix of what\n"
+        "                        is waiting, seeded)\n"
+        "  --split-both          re-cut server-to-client bytes the same way\n"
+        "  --merge               hold bytes for --delay ms (default 20) and send what\n"
+        "                        gathered as one piece: consecutive sends merge\n"
+        "  --delay MS            wait MS milliseconds between two pieces (pacing, so\n"
+        "                        the receiver reads them separately)\n"
+        "  --seed S              seed of --split random (default 1)\n"
+        "  --record FILE.fray    write the recorded session to FILE (rewritten as\n"
+        "                        it grows; complete at exit, SIGINT, SIGTERM and\n"
+        "                        upstream failure). Recording stops, with a warning,\n"
+        "                        past 256 MiB of data\n"
+        "  --connect-timeout S   give up connecting upstream after S s (default 10)\n"
+        "  --max-conns N         stop after N connections have ended (default: run\n"
+        "                        until SIGINT/SIGTERM)\n"
+        "  --verbose             log every connection opened and closed (stderr)\n"
+        "\n"
+        "Prints `listening on HOST:PORT` (with the port chosen) on stdout when ready.\n"
+        "\n"
+        "exit status: 0 stopped by SIGINT/SIGTERM or --max-conns; 2 usage error,\n"
+        "address that cannot be listened on (in use, ...) or resolved, recording\n"
+        "that cannot be written. An unreachable upstream is reported per connection\n"
+        "(the client is closed) and does not stop the proxy.\n",
+        out);
+}
+
+#ifdef PROXY_BUILT
+
+#define HIGH_WATER ((size_t)1 << 20) /* bytes a pipe holds before reading stops */
+#define MAX_RECORD FRAY_SCRIPT_DEFAULT_MAX_BYTES
+#define DEFAULT_MERGE_MS 20
+#define MAX_IO ((size_t)256 << 10) /* largest single read()/write() */
+#define SPLIT_NONE 0
+#define SPLIT_RANDOM ((size_t)-1)
+
+typedef struct proxy proxy_t;
+typedef struct conn conn_t;
+
+/* One direction: src's bytes go to dst. */
+typedef struct pipe_dir {
+  conn_t *c;
+  int dir; /* 0: client to server, 1: server to client */
+  struct bufferevent *src, *dst;
+  struct evbuffer *q;  /* bytes waiting to be cut into pieces (split/merge) */
+  struct evbuffer *rd; /* our own large reads land here (see read_cb) */
+  struct event *timer; /* pacing and merging */
+  int timer_armed;
+  int src_eof; /* src sent FIN */
+  int shut;    /* FIN forwarded to dst */
+  int recut;   /* this direction is re-cut */
+} pipe_dir_t;
+
+struct conn {
+  proxy_t *px;
+  size_t id;     /* 1-based accept number, for logs */
+  size_t client; /* script client index */
+  int recording; /* `open` was recorded (upstream connected) */
+  int connected;
+  char peer[64];
+  pipe_dir_t p[2];
+  conn_t *prev, *next;
+};
+
+struct proxy {
+  struct event_base *base;
+  struct evconnlistener *lis;
+  struct sockaddr_storage up;
+  socklen_t uplen;
+  const char *up_text;
+  size_t split; /* SPLIT_NONE, SPLIT_RANDOM or max piece size */
+  int split_both, merge, verbose;
+  unsigned delay_ms;
+  unsigned connect_timeout;
+  uint64_t rng;
+  size_t max_conns, ended, accepted;
+  conn_t *conns;
+  /* recording */
+  const char *record_path;
+  fray_script_t *script;
+  int rec_stopped; /* the byte limit was reached */
+  size_t rec_bytes;
+  conn_t *pend_conn; /* consecutive bytes of one conn/dir become one step */
+  int pend_dir;
+  uint8_t *pend;
+  size_t pend_len, pend_cap;
+  size_t *free_names; /* client indices of ended connections */
+  size_t nfree, capfree;
+  int dirty;
+  double last_write, write_cost;
+  struct event *write_timer, *sigint, *sigterm;
+  int status;
+};
+
+#if defined(__GNUC__)
+__attribute__((format(printf, 1, 2)))
+#endif
+static void
+logmsg(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  fputs("fray proxy: ", stderr);
+  vfprintf(stderr, fmt, ap);
+  fputc('\n', stderr);
+  va_end(ap);
+}
+
+static double now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* xorshift64*: a seeded, reproducible stream of cut positions. */
+static uint64_t rnd(proxy_t *px) {
+  uint64_t x = px->rng;
+  x ^= x >> 12;
+  x ^= x << 25;
+  x ^= x >> 27;
+  px->rng = x;
+  return x * 0x2545f4914f6cdd1dULL;
+}
+
+/* ---- recording ---------------------------------------------------------- */
+
+static int rec_flush(proxy_t *px) {
+  if (!px->pend_len)
+    return 0;
+  conn_t *c = px->pend_conn;
+  fray_step_t st = {.kind = px->pend_dir == 0 ? FRAY_STEP_SEND : FRAY_STEP_EXPECT,
+                    .client = c->client,
+                    .data = px->pend,
+                    .len = px->pend_len};
+  px->pend_len = 0;
+  px->dirty = 1;
+  return fray_script_add_step(px->script, &st);
+}
+
+static void rec_fail(proxy_t *px, int rc) {
+  logmsg("recording stopped: %s", fray_strerror(rc));
+  px->rec_stopped = 1;
+}
+
+static void rec_ctl(proxy_t *px, conn_t *c, fray_step_kind_t kind) {
+  if (!px->script || px->rec_stopped || !c->recording)
+    return;
+  int rc = rec_flush(px);
+  if (!rc)
+    rc = fray_script_add_step(px->script, &(fray_step_t){.kind = kind, .client = c->client});
+  if (rc)
+    rec_fail(px, rc);
+  px->dirty = 1;
+}
+
+static void rec_data(proxy_t *px, conn_t *c, int dir, struct evbuffer *buf) {
+  if (!px->script || px->rec_stopped || !c->recording)
+    return;
+  size_t len = evbuffer_get_length(buf);
+  if (!len)
+    return;
+  if (px->rec_bytes + len > MAX_RECORD) {
+    logmsg("recording stopped at %zu bytes (the script limit): the script holds the session "
+           "up to here",
+           px->rec_bytes);
+    rec_flush(px);
+    px->rec_stopped = 1;
+    return;
+  }
+  if (px->pend_len && (px->pend_conn != c || px->pend_dir != dir)) {
+    int rc = rec_flush(px);
+    if (rc) {
+      rec_fail(px, rc);
+      return;
+    }
+  }
+  if (px->pend_cap - px->pend_len < len) {
+    size_t cap = px->pend_cap ? px->pend_cap : 65536;
+    while (cap - px->pend_len < len)
+      cap *= 2;
+    uint8_t *n = realloc(px->pend, cap);
+    if (!n) {
+      rec_fail(px, FRAY_ENOMEM);
+      return;
+    }
+    px->pend = n;
+    px->pend_cap = cap;
+  }
+  evbuffer_copyout(buf, px->pend + px->pend_len, len);
+  px->pend_len += len;
+  px->pend_conn = c;
+  px->pend_dir = dir;
+  px->rec_bytes += len;
+}
+
+/* Writes the script as it stands: connections still open are left open
+ * (a valid script; the replay closes them). Returns 0 or -1. */
+static int rec_write(proxy_t *px) {
+  if (!px->script)
+    return 0;
+  if (!px->rec_stopped && rec_flush(px))
+    px->rec_stopped = 1;
+  double t0 = now();
+  size_t n = strlen(px->record_path);
+  char *tmp = malloc(n + 8);
+  if (!tmp)
+    return -1;
+  snprintf(tmp, n + 8, "%s.tmp", px->record_path);
+  FILE *f = fopen(tmp, "w");
+  int ok = f != NULL;
+  if (f) {
+    ok = fray_script_write(px->script, f) == 0;
+    ok = (fclose(f) == 0) && ok;
+  }
+  if (ok && rename(tmp, px->record_path) != 0)
+    ok = 0;
+  if (!ok) {
+    logmsg("cannot write the recording to %s: %s", px->record_path, strerror(errno));
+    remove(tmp);
+  }
+  free(tmp);
+  px->dirty = 0;
+  px->last_write = now();
+  px->write_cost = px->last_write - t0;
+  return ok ? 0 : -1;
+}
+
+/* Periodic write: at most once a second, and never more than a tenth of
+ * the time, however large the recording gets. */
+static void write_timer_cb(evutil_socket_t fd, short what, void *arg) {
+  (void)fd;
+  (void)what;
+  proxy_t *px = arg;
+  if (px->dirty && now() - px->last_write >= 10 * px->write_cost)
+    rec_write(px);
+}
+
+static void name_release(proxy_t *px, conn_t *c) {
+  if (px->nfree == px->capfree) {
+    size_t cap = px->capfree ? px->capfree * 2 : 16;
+    size_t *n = realloc(px->free_names, cap * sizeof *n);
+    if (!n)
+      return;
+    px->free_names = n;
+    px->capfree = cap;
+  }
+  px->free_names[px->nfree++] = c->client;
+}
+
+/* Gives c a client name and records `open`. Names are c1, c2, ...; past the
+ * script's client limit, names of ended connections are reused (a name can
+ * be opened again after close). */
+static void rec_open(proxy_t *px, conn_t *c) {
+  if (!px->script || px->rec_stopped)
+    return;
+  size_t idx;
+  int rc;
+  if (fray_script_nclients(px->script) < FRAY_SCRIPT_DEFAULT_MAX_CLIENTS) {
+    char name[32];
+    snprintf(name, sizeof name, "c%zu", fray_script_nclients(px->script) + 1);
+    rc = fray_script_add_client(px->script, name, &idx);
+  } else if (px->nfree) {
+    idx = px->free_names[0];
+    memmove(px->free_names, px->free_names + 1, --px->nfree * sizeof *px->free_names);
+    rc = 0;
+  } else {
+    logmsg("connection %zu not recorded: more than %zu connections open at once", c->id,
+           (size_t)FRAY_SCRIPT_DEFAULT_MAX_CLIENTS);
+    return;
+  }
+  if (rc) {
+    rec_fail(px, rc);
+    return;
+  }
+  c->client = idx;
+  c->recording = 1;
+  rec_ctl(px, c, FRAY_STEP_OPEN);
+}
+
+/* ---- connections -------------------------------------------------------- */
+
+static void set_nodelay(struct bufferevent *bev) {
+  int one = 1;
+  evutil_socket_t fd = bufferevent_getfd(bev);
+  if (fd >= 0)
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+}
+
+/* Makes the coming close send RST instead of FIN. */
+static void set_reset(struct bufferevent *bev) {
+  struct linger lg = {.l_onoff = 1, .l_linger = 0};
+  evutil_socket_t fd = bev ? bufferevent_getfd(bev) : -1;
+  if (fd >= 0)
+    setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+}
+
+static void conn_free(conn_t *c, int reset_client, int reset_server) {
+  proxy_t *px = c->px;
+  if (px->pend_conn == c && rec_flush(px))
+    px->rec_stopped = 1;
+  if (c->recording) {
+    name_release(px, c);
+    c->recording = 0;
+  }
+  if (reset_client)
+    set_reset(c->p[0].src);
+  if (reset_server)
+    set_reset(c->p[0].dst);
+  for (int k = 0; k < 2; k++) {
+    if (c->p[k].timer)
+      event_free(c->p[k].timer);
+    if (c->p[k].q)
+      evbuffer_free(c->p[k].q);
+    if (c->p[k].rd)
+      evbuffer_free(c->p[k].rd);
+  }
+  if (c->p[0].src)
+    bufferevent_free(c->p[0].src);
+  if (c->p[0].dst)
+    bufferevent_free(c->p[0].dst);
+  if (c->prev)
+    c->prev->next = c->next;
+  else
+    px->conns = c->next;
+  if (c->next)
+    c->next->prev = c->prev;
+  if (px->verbose)
+    logmsg("connection %zu from %s ended", c->id, c->peer);
+  free(c);
+  px->ended++;
+  if (px->max_conns && px->ended >= px->max_conns)
+    event_base_loopbreak(px->base);
+}
+
+/* Both directions finished (FIN both ways, everything forwarded). */
+static void conn_maybe_done(conn_t *c) {
+  for (int k = 0; k < 2; k++)
+    if (!c->p[k].shut)
+      return;
+  rec_ctl(c->px, c, FRAY_STEP_CLOSE);
+  conn_free(c, 0, 0);
+}
+
+static size_t pipe_pending(const pipe_dir_t *p) {
+  return evbuffer_get_length(bufferevent_get_output(p->dst)) +
+         (p->q ? evbuffer_get_length(p->q) : 0);
+}
+
+/* Forwards the FIN once everything before it left. Returns 1 if c was
+ * freed. */
+static int pipe_check_shut(pipe_dir_t *p) {
+  if (!p->src_eof || p->shut || pipe_pending(p) || p->timer_armed)
+    return 0;
+  p->shut = 1;
+  evutil_socket_t fd = bufferevent_getfd(p->dst);
+  if (fd >= 0)
+    shutdown(fd, SHUT_WR);
+  conn_t *c = p->c;
+  if (c->p[0].shut && c->p[1].shut) {
+    conn_maybe_done(c);
+    return 1;
+  }
+  return 0;
+}
+
+/* Hands the next piece of the queue to dst, if dst's output is empty. */
+static void pipe_kick(pipe_dir_t *p) {
+  proxy_t *px = p->c->px;
+  if (p->timer_armed || evbuffer_get_length(bufferevent_get_output(p->dst)))
+    return;
+  size_t qlen = evbuffer_get_length(p->q);
+  if (!qlen)
+    return;
+  size_t n = qlen;
+  if (p->recut) {
+    if (px->split == SPLIT_RANDOM)
+      n = 1 + (size_t)(rnd(px) % qlen);
+    else if (px->split != SPLIT_NONE && px->split < qlen)
+      n = px->split;
+  }
+  evbuffer_remove_buffer(p->q, bufferevent_get_output(p->dst), n);
+  /* The source was paused when the queue filled up. */
+  if (!p->src_eof && evbuffer_get_length(p->q) < HIGH_WATER / 2)
+    bufferevent_enable(p->src, EV_READ);
+}
+
+static void pipe_timer_cb(evutil_socket_t fd, short what, void *arg) {
+  (void)fd;
+  (void)what;
+  pipe_dir_t *p = arg;
+  p->timer_armed = 0;
+  pipe_kick(p);
+  pipe_check_shut(p);
+}
+
+static void arm_timer(pipe_dir_t *p, unsigned ms) {
+  struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (long)(ms % 1000) * 1000};
+  evtimer_add(p->timer, &tv);
+  p->timer_armed = 1;
+}
+
+/* Records the bytes in `in` and moves them on. Returns 1 when the pipe is
+ * full (reading from src is then paused). */
+static int pipe_take(pipe_dir_t *p, struct evbuffer *in) {
+  proxy_t *px = p->c->px;
+  rec_data(px, p->c, p->dir, in);
+  if (!p->q) {
+    /* Pass-through: move the bytes, stop reading while the peer lags. */
+    struct evbuffer *out = bufferevent_get_output(p->dst);
+    evbuffer_add_buffer(out, in);
+    if (evbuffer_get_length(out) >= HIGH_WATER) {
+      bufferevent_disable(p->src, EV_READ);
+      return 1;
+    }
+    return 0;
+  }
+  int was_empty = evbuffer_get_length(p->q) == 0;
+  evbuffer_add_buffer(p->q, in);
+  int full = evbuffer_get_length(p->q) >= HIGH_WATER;
+  if (full)
+    bufferevent_disable(p->src, EV_READ);
+  if (px->merge && was_empty && !p->timer_armed)
+    arm_timer(p, px->delay_ms ? px->delay_ms : DEFAULT_MERGE_MS);
+  else if (!p->timer_armed)
+    pipe_kick(p);
+  return full;
+}
+
+static void event_cb(struct bufferevent *bev, short what, void *arg);
+
+static void read_cb(struct bufferevent *bev, void *arg) {
+  conn_t *c = arg;
+  pipe_dir_t *p = &c->p[bev == c->p[0].src ? 0 : 1];
+  struct evbuffer *in = bufferevent_get_input(bev);
+  if (pipe_take(p, in))
+    return;
+  /* libevent 2.1 reads at most 4 KiB per wakeup (EVBUFFER_MAX_READ), which
+   * holds a bulk transfer to a few hundred MB/s: read on here, in large
+   * pieces, while the socket has data and the pipe has room. */
+  /* The bufferevent's own input buffer is frozen outside libevent's
+   * reads, so these go through a buffer of the pipe's. */
+  evutil_socket_t fd = bufferevent_getfd(bev);
+  in = p->rd;
+  for (int round = 0; round < 16; round++) {
+    struct evbuffer_iovec v;
+    if (evbuffer_reserve_space(in, (ev_ssize_t)MAX_IO, &v, 1) < 1)
+      return;
+    ssize_t n = recv(fd, v.iov_base, v.iov_len, MSG_DONTWAIT);
+    if (n > 0) {
+      v.iov_len = (size_t)n;
+      evbuffer_commit_space(in, &v, 1);
+      if (pipe_take(p, in))
+        return;
+      continue;
+    }
+    evbuffer_commit_space(in, &v, 0);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+      return;
+    /* EOF or an error, seen here instead of by libevent: report it the way
+     * libevent would (the error is consumed by this recv and would not be
+     * seen again). event_cb may free c. */
+    bufferevent_disable(bev, EV_READ);
+    event_cb(bev, BEV_EVENT_READING | (n == 0 ? BEV_EVENT_EOF : BEV_EVENT_ERROR), c);
+    return;
+  }
+}
+
+/* dst's output drained to its low-water mark. */
+static void write_cb(struct bufferevent *bev, void *arg) {
+  conn_t *c = arg;
+  proxy_t *px = c->px;
+  pipe_dir_t *p = &c->p[bev == c->p[0].dst ? 0 : 1];
+  if (!p->q) {
+    if (!p->src_eof)
+      bufferevent_enable(p->src, EV_READ);
+  } else if (evbuffer_get_length(bufferevent_get_output(bev)) == 0 && !p->timer_armed) {
+    if (px->delay_ms && !px->merge && evbuffer_get_length(p->q))
+      arm_timer(p, px->delay_ms);
+    else
+      pipe_kick(p);
+  }
+  pipe_check_shut(p);
+}
+
+static void up_connected(conn_t *c) {
+  proxy_t *px = c->px;
+  c->connected = 1;
+  set_nodelay(c->p[0].dst);
+  bufferevent_set_timeouts(c->p[0].dst, NULL, NULL);
+  rec_open(px, c);
+  if (px->verbose)
+    logmsg("connection %zu from %s connected to %s", c->id, c->peer, px->up_text);
+  bufferevent_enable(c->p[0].src, EV_READ);
+  bufferevent_enable(c->p[0].dst, EV_READ);
+}
+
+static void event_cb(struct bufferevent *bev, short what, void *arg) {
+  conn_t *c = arg;
+  proxy_t *px = c->px;
+  int from_client = bev == c->p[0].src;
+  if (what & BEV_EVENT_CONNECTED) {
+    up_connected(c);
+    return;
+  }
+  if (!c->connected) {
+    int err = EVUTIL_SOCKET_ERROR();
+    logmsg("connection %zu from %s: upstream %s unreachable: %s", c->id, c->peer, px->up_text,
+           (what & BEV_EVENT_TIMEOUT) ? "connect timed out" : evutil_socket_error_to_string(err));
+    conn_free(c, 0, 0);
+    if (px->script)
+      rec_write(px);
+    return;
+  }
+  pipe_dir_t *p = &c->p[from_client ? 0 : 1];
+  if (what & BEV_EVENT_EOF) {
+    /* Bytes that came with the FIN were handed to read_cb already. */
+    if (evbuffer_get_length(bufferevent_get_input(bev)))
+      read_cb(bev, c);
+    p->src_eof = 1;
+    bufferevent_disable(bev, EV_READ);
+    /* A client's FIN after the server's is just the end: `close` follows
+     * once both are forwarded. */
+    if (!from_client || !c->p[1].src_eof)
+      rec_ctl(px, c, from_client ? FRAY_STEP_SHUTDOWN : FRAY_STEP_EXPECT_EOF);
+    if (p->q && px->merge && p->timer_armed)
+      return; /* the merge timer forwards the rest, then the FIN */
+    if (p->q)
+      pipe_kick(p);
+    pipe_check_shut(p);
+    return;
+  }
+  if (what & (BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT)) {
+    int err = EVUTIL_SOCKET_ERROR();
+    if (from_client) {
+      /* The client aborted: abort the server side too. */
+      if (px->verbose)
+        logmsg("connection %zu from %s: client reset (%s)", c->id, c->peer,
+               evutil_socket_error_to_string(err));
+      rec_ctl(px, c, FRAY_STEP_RESET);
+      conn_free(c, 0, 1);
+    } else {
+      logmsg("connection %zu from %s: upstream %s failed: %s", c->id, c->peer, px->up_text,
+             evutil_socket_error_to_string(err));
+      /* The script has no "reset by peer" expectation: the server ended
+       * the connection. */
+      if (!c->p[1].src_eof)
+        rec_ctl(px, c, FRAY_STEP_EXPECT_EOF);
+      rec_ctl(px, c, FRAY_STEP_CLOSE);
+      conn_free(c, 1, 0);
+      if (px->script)
+        rec_write(px);
+    }
+  }
+}
+
+static void accept_cb(struct evconnlistener *lis, evutil_socket_t fd, struct sockaddr *sa,
+                      int salen, void *arg) {
+  (void)lis;
+  proxy_t *px = arg;
+  conn_t *c = calloc(1, sizeof *c);
+  if (!c) {
+    evutil_closesocket(fd);
+    return;
+  }
+  c->px = px;
+  c->id = ++px->accepted;
+  char host[INET6_ADDRSTRLEN] = "?", serv[16] = "?";
+  getnameinfo(sa, (socklen_t)salen, host, sizeof host, serv, sizeof serv,
+              NI_NUMERICHOST | NI_NUMERICSERV);
+  snprintf(c->peer, sizeof c->peer, "%s:%s", host, serv);
+  struct bufferevent *cl = bufferevent_socket_new(px->base, fd, BEV_OPT_CLOSE_ON_FREE);
+  struct bufferevent *up = bufferevent_socket_new(px->base, -1, BEV_OPT_CLOSE_ON_FREE);
+  c->next = px->conns;
+  if (px->conns)
+    px->conns->prev = c;
+  px->conns = c;
+  c->p[0] = (pipe_dir_t){.c = c, .dir = 0, .src = cl, .dst = up, .recut = 1};
+  c->p[1] = (pipe_dir_t){.c = c, .dir = 1, .src = up, .dst = cl, .recut = px->split_both};
+  int ok = cl && up;
+  int queued = px->split != SPLIT_NONE || px->merge || px->delay_ms;
+  for (int k = 0; ok && k < 2; k++) {
+    ok = (c->p[k].rd = evbuffer_new()) != NULL;
+    if (ok && queued && (k == 0 || px->split_both || px->merge || px->delay_ms)) {
+      c->p[k].q = evbuffer_new();
+      c->p[k].timer = evtimer_new(px->base, pipe_timer_cb, &c->p[k]);
+      ok = c->p[k].q && c->p[k].timer;
+    }
+  }
+  if (!ok) {
+    logmsg("connection %zu from %s: out of memory", c->id, c->peer);
+    if (!cl)
+      evutil_closesocket(fd);
+    conn_free(c, 0, 0);
+    return;
+  }
+  for (int k = 0; k < 2; k++) {
+    /* Queued pipes hand out the next piece only when the output is empty;
+     * pass-through resumes reading when it is half drained. */
+    bufferevent_setwatermark(c->p[k].dst, EV_WRITE, c->p[k].q ? 0 : HIGH_WATER / 2, 0);
+  }
+  /* libevent reads and writes 16 KiB at a time by default: a syscall per
+   * 16 KiB caps a bulk transfer far below what loopback carries. */
+  for (int k = 0; k < 2; k++) {
+    bufferevent_set_max_single_read(c->p[k].src, MAX_IO);
+    bufferevent_set_max_single_write(c->p[k].src, MAX_IO);
+  }
+  bufferevent_setcb(cl, read_cb, write_cb, event_cb, c);
+  bufferevent_setcb(up, read_cb, write_cb, event_cb, c);
+  set_nodelay(cl);
+  /* Nothing is read from the client until upstream is connected, so what it
+   * sends early is recorded after its `open`. */
+  struct timeval tmo = {.tv_sec = px->connect_timeout, .tv_usec = 0};
+  bufferevent_set_timeouts(up, NULL, &tmo);
+  if (bufferevent_socket_connect(up, (struct sockaddr *)&px->up, (int)px->uplen) < 0) {
+    logmsg("connection %zu from %s: upstream %s unreachable: %s", c->id, c->peer, px->up_text,
+           evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+    conn_free(c, 0, 0);
+    if (px->script)
+      rec_write(px);
+  }
+}
+
+static void accept_error_cb(struct evconnlistener *lis, void *arg) {
+  (void)lis;
+  (void)arg;
+  /* EMFILE and the like: logged, the listener keeps going. */
+  logmsg("accept: %s", evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+}
+
+static void signal_cb(evutil_socket_t sig, short what, void *arg) {
+  (void)what;
+  proxy_t *px = arg;
+  if (px->verbose)
+    logmsg("stopping on signal %d", (int)sig);
+  event_base_loopbreak(px->base);
+}
+
+/* ---- options ------------------------------------------------------------ */
+
+#if defined(__GNUC__)
+__attribute__((format(printf, 1, 2)))
+#endif
+static int
+bad(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  fputs("fray proxy: ", stderr);
+  vfprintf(stderr, fmt, ap);
+  fputs(" (see fray proxy --help)\n", stderr);
+  va_end(ap);
+  return FRAY_EXIT_USAGE;
+}
+
+static int parse_ulong(const char *s, unsigned long max, unsigned long *out) {
+  char *end;
+  errno = 0;
+  unsigned long v = strtoul(s, &end, 10);
+  if (errno || end == s || *end || v > max || s[0] == '-')
+    return -1;
+  *out = v;
+  return 0;
+}
+
+/* Resolves HOST:PORT ([V6]:PORT for IPv6) into *ss. Returns 0 or -1 with a
+ * message printed. */
+static int resolve(const char *what, const char *spec, int passive, struct sockaddr_storage *ss,
+                   socklen_t *len) {
+  char host[256];
+  const char *colon = strrchr(spec, ':');
+  if (!colon || colon == spec || !colon[1] || (size_t)(colon - spec) >= sizeof host) {
+    bad("%s: expected HOST:PORT, got '%s'", what, spec);
+    return -1;
+  }
+  size_t hl = (size_t)(colon - spec);
+  const char *h = spec;
+  if (spec[0] == '[' && colon[-1] == ']') {
+    h++;
+    hl -= 2;
+  }
+  memcpy(host, h, hl);
+  host[hl] = '\0';
+  unsigned long port;
+  if (parse_ulong(colon + 1, 65535, &port) || (!passive && port == 0)) {
+    bad("%s: '%s' is not a port", what, colon + 1);
+    return -1;
+  }
+  struct addrinfo hints = {
+      .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = passive ? AI_PASSIVE : 0};
+  struct addrinfo *ai = NULL;
+  int rc = getaddrinfo(host, colon + 1, &hints, &ai);
+  if (rc || !ai) {
+    logmsg("%s: cannot resolve '%s': %s", what, host, rc ? gai_strerror(rc) : "no address");
+    return -1;
+  }
+  memcpy(ss, ai->ai_addr, ai->ai_addrlen);
+  *len = ai->ai_addrlen;
+  freeaddrinfo(ai);
+  return 0;
+}
+
+static void addr_text(const struct sockaddr *sa, socklen_t len, char *buf, size_t size) {
+  char host[INET6_ADDRSTRLEN] = "?", serv[16] = "?";
+  getnameinfo(sa, len, host, sizeof host, serv, sizeof serv, NI_NUMERICHOST | NI_NUMERICSERV);
+  snprintf(buf, size, sa->sa_family == AF_INET6 ? "[%s]:%s" : "%s:%s", host, serv);
+}
+
+static int run_proxy(int argc, char **argv) {
+  const char *listen_spec = NULL;
+  proxy_t px;
+  memset(&px, 0, sizeof px);
+  px.rng = 1;
+  px.connect_timeout = 10;
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i];
+    const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+    unsigned long n;
+    if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+      usage(stdout);
+      return FRAY_EXIT_OK;
+    } else if (!strcmp(a, "--split-both")) {
+      px.split_both = 1;
+    } else if (!strcmp(a, "--merge")) {
+      px.merge = 1;
+    } else if (!strcmp(a, "--verbose")) {
+      px.verbose = 1;
+    } else if (!strcmp(a, "--listen") || !strcmp(a, "--upstream") || !strcmp(a, "--split") ||
+               !strcmp(a, "--delay") || !strcmp(a, "--seed") || !strcmp(a, "--record") ||
+               !strcmp(a, "--connect-timeout") || !strcmp(a, "--max-conns")) {
+      if (!v)
+        return bad("%s needs a value", a);
+      i++;
+      if (!strcmp(a, "--listen")) {
+        listen_spec = v;
+      } else if (!strcmp(a, "--upstream")) {
+        px.up_text = v;
+      } else if (!strcmp(a, "--record")) {
+        px.record_path = v;
+      } else if (!strcmp(a, "--split")) {
+        if (!strcmp(v, "none"))
+          px.split = SPLIT_NONE;
+        else if (!strcmp(v, "random"))
+          px.split = SPLIT_RANDOM;
+        else if (!strcmp(v, "bytewise"))
+          px.split = 1;
+        else if (!parse_ulong(v, (unsigned long)1 << 30, &n) && n > 0)
+          px.split = n;
+        else
+          return bad("--split: expected none, random, bytewise or a size in bytes, got '%s'", v);
+      } else if (!strcmp(a, "--delay")) {
+        if (parse_ulong(v, 60000, &n))
+          return bad("--delay: expected milliseconds (0-60000), got '%s'", v);
+        px.delay_ms = (unsigned)n;
+      } else if (!strcmp(a, "--seed")) {
+        char *end;
+        errno = 0;
+        unsigned long long s = strtoull(v, &end, 0);
+        if (errno || *end || end == v)
+          return bad("--seed: expected a number, got '%s'", v);
+        /* xorshift must not start at 0. */
+        px.rng = s ? (uint64_t)s : 0x9e3779b97f4a7c15ULL;
+      } else if (!strcmp(a, "--connect-timeout")) {
+        if (parse_ulong(v, 3600, &n) || n == 0)
+          return bad("--connect-timeout: expected seconds (1-3600), got '%s'", v);
+        px.connect_timeout = (unsigned)n;
+      } else {
+        if (parse_ulong(v, (unsigned long)1 << 30, &n) || n == 0)
+          return bad("--max-conns: expected a positive count, got '%s'", v);
+        px.max_conns = n;
+      }
+    } else {
+      return bad("unknown option '%s'", a);
+    }
+  }
+  if (!listen_spec)
+    return bad("--listen HOST:PORT is required");
+  if (!px.up_text)
+    return bad("--upstream HOST:PORT is required");
+
+  struct sockaddr_storage lss;
+  socklen_t llen;
+  if (resolve("--listen", listen_spec, 1, &lss, &llen) ||
+      resolve("--upstream", px.up_text, 0, &px.up, &px.uplen))
+    return FRAY_EXIT_USAGE;
+  signal(SIGPIPE, SIG_IGN);
+
+  int status = FRAY_EXIT_USAGE;
+  if (px.record_path) {
+    if (fray_script_new(&px.script, NULL)) {
+      logmsg("out of memory");
+      return FRAY_EXIT_USAGE;
+    }
+    /* Fail now, not after an hour of traffic, if the file cannot be
+     * written. */
+    if (rec_write(&px))
+      goto done;
+  }
+  px.base = event_base_new();
+  if (!px.base) {
+    logmsg("cannot create the event loop");
+    goto done;
+  }
+  px.lis =
+      evconnlistener_new_bind(px.base, accept_cb, &px, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE,
+                              128, (struct sockaddr *)&lss, (int)llen);
+  if (!px.lis) {
+    logmsg("cannot listen on %s: %s", listen_spec,
+           evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+    goto done;
+  }
+  evconnlistener_set_error_cb(px.lis, accept_error_cb);
+  px.sigint = evsignal_new(px.base, SIGINT, signal_cb, &px);
+  px.sigterm = evsignal_new(px.base, SIGTERM, signal_cb, &px);
+  px.write_timer = event_new(px.base, -1, EV_PERSIST, write_timer_cb, &px);
+  if (!px.sigint || !px.sigterm || !px.write_timer) {
+    logmsg("out of memory");
+    goto done;
+  }
+  event_add(px.sigint, NULL);
+  event_add(px.sigterm, NULL);
+  if (px.script) {
+    struct timeval sec = {.tv_sec = 1, .tv_usec = 0};
+    event_add(px.write_timer, &sec);
+  }
+  {
+    struct sockaddr_storage bound;
+    socklen_t blen = sizeof bound;
+    char text[96];
+    getsockname(evconnlistener_get_fd(px.lis), (struct sockaddr *)&bound, &blen);
+    addr_text((struct sockaddr *)&bound, blen, text, sizeof text);
+    printf("listening on %s\n", text);
+    fflush(stdout);
+  }
+  event_base_dispatch(px.base);
+  status = FRAY_EXIT_OK;
+
+done:
+  /* Connections still open end in the recording with `close`: the session
+   * as seen so far is complete and replayable. */
+  while (px.conns) {
+    conn_t *c = px.conns;
+    if (c->connected)
+      rec_ctl(&px, c, FRAY_STEP_CLOSE);
+    size_t ended = px.ended;
+    conn_free(c, 0, 0);
+    px.ended = ended;
+  }
+  if (px.script && status == FRAY_EXIT_OK && rec_write(&px))
+    status = FRAY_EXIT_USAGE;
+  if (px.script && px.verbose)
+    logmsg("recorded %zu clients, %zu bytes to %s", fray_script_nclients(px.script), px.rec_bytes,
+           px.record_path);
+  if (px.lis)
+    evconnlistener_free(px.lis);
+  if (px.sigint)
+    event_free(px.sigint);
+  if (px.sigterm)
+    event_free(px.sigterm);
+  if (px.write_timer)
+    event_free(px.write_timer);
+  if (px.base)
+    event_base_free(px.base);
+  fray_script_free(px.script);
+  free(px.pend);
+  free(px.free_names);
+  return status;
+}
+#endif /* PROXY_BUILT */
+
+int fray_cli_proxy(int argc, char **argv) {
+#ifdef PROXY_BUILT
+  return run_proxy(argc, argv);
+#else
+  for (int i = 1; i < argc; i++) {
+    if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+      usage(stdout);
+      return FRAY_EXIT_OK;
+    }
+  }
+  fprintf(stderr, "fray proxy: this fray was built without libevent (install libevent-dev and "
+                  "reconfigure)\n");
+  return FRAY_EXIT_USAGE;
+#endif
+}

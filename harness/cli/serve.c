@@ -1,0 +1,245 @@
+/* fray serve: any fray handler (built-in or plugin) on TCP, through the
+ * libevent adapter (fray/event.h). This file only parses options, sets up
+ * the process (SIGPIPE, descriptor limit, signals) and runs the loop. */
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+#ifdef FRAY_HAVE_EVENT
+#include <dlfcn.h>
+#include <sys/resource.h>
+
+#include <event2/event.h>
+
+#include "examples.h"
+#include "fray/event.h"
+#include "handlers.h"
+
+static void usage(FILE *out) {
+  fputs("usage: fray serve (--handler NAME | --plugin LIB.so) --listen HOST:PORT [OPTIONS]\n"
+        "\n"
+        "Serves a fray handler on TCP with libevent, as it runs in the simulator:\n"
+        "the same framing, the same output queue (a peer whose output does not\n"
+        "drain is no longer read until it does).\n"
+        "\n"
+        "  --handler NAME       a built-in handler (fray replay --list-handlers)\n"
+        "  --plugin LIB.so      a shared object exporting " FRAY_PLUGIN_SYMBOL "()\n"
+        "  --listen HOST:PORT   address to listen on; PORT 0 picks a free port\n"
+        "  --max-conns N        refuse connections beyond N open ones (default: no limit)\n"
+        "  --idle-timeout S     close a connection idle for S seconds (default: never)\n"
+        "  --max-output BYTES   reset a peer with more than BYTES queued for it\n"
+        "                       (default 16777216)\n"
+        "  --verbose            log every connection opened and closed\n"
+        "  --quiet              log nothing\n"
+        "\n"
+        "Prints `listening on HOST:PORT` (the port chosen) on stdout once ready.\n"
+        "SIGINT or SIGTERM stops it gracefully (output flushed, connections\n"
+        "closed); a second one stops it at once. Errors go to stderr, one line\n"
+        "each, with the peer's address.\n"
+        "\n"
+        "exit status: 0 stopped by a signal; 2 usage error, unknown handler, bad\n"
+        "plugin, or the address cannot be listened on (in use, ...).\n",
+        out);
+}
+
+__attribute__((format(printf, 1, 2))) static int bad(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  fputs("fray serve: ", stderr);
+  vfprintf(stderr, fmt, ap);
+  fputs(" (see fray serve --help)\n", stderr);
+  va_end(ap);
+  return FRAY_EXIT_USAGE;
+}
+
+static int parse_size(const char *s, size_t *out) {
+  char *end;
+  errno = 0;
+  unsigned long long v = strtoull(s, &end, 10);
+  if (!*s || *end || errno || s[0] == '-' || v > SIZE_MAX)
+    return -1;
+  *out = (size_t)v;
+  return 0;
+}
+
+typedef struct serve_state {
+  struct event_base *base;
+  fray_event_server_t *es;
+  int signals;
+} serve_state_t;
+
+static void on_signal(evutil_socket_t sig, short what, void *arg) {
+  serve_state_t *st = arg;
+  (void)what;
+  if (st->signals++) {
+    fprintf(stderr, "fray serve: signal %d again: stopping now\n", (int)sig);
+    event_base_loopbreak(st->base);
+    return;
+  }
+  fprintf(stderr, "fray serve: signal %d: stopping (flushing and closing connections)\n", (int)sig);
+  fray_event_server_stop(st->es);
+}
+
+static void on_stopped(fray_event_server_t *es, void *user_data) {
+  serve_state_t *st = user_data;
+  (void)es;
+  event_base_loopexit(st->base, NULL);
+}
+
+/* Many peers need many descriptors: take what the hard limit allows. */
+static void raise_nofile(void) {
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    (void)setrlimit(RLIMIT_NOFILE, &rl);
+  }
+}
+
+int fray_cli_serve(int argc, char **argv) {
+  const char *hname = NULL, *plugin = NULL, *listen = NULL;
+  fray_event_opts_t opts;
+  fray_event_opts_init(&opts);
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i];
+    if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+      usage(stdout);
+      return FRAY_EXIT_OK;
+    }
+    if (!strcmp(a, "--verbose") || !strcmp(a, "-v")) {
+      opts.log_level = FRAY_EVENT_LOG_CONNS;
+      continue;
+    }
+    if (!strcmp(a, "--quiet") || !strcmp(a, "-q")) {
+      opts.log_level = FRAY_EVENT_LOG_QUIET;
+      continue;
+    }
+    const char *val = i + 1 < argc ? argv[i + 1] : NULL;
+    int takes = !strcmp(a, "--handler") || !strcmp(a, "--plugin") || !strcmp(a, "--listen") ||
+                !strcmp(a, "--max-conns") || !strcmp(a, "--idle-timeout") ||
+                !strcmp(a, "--max-output");
+    if (!takes)
+      return a[0] == '-' ? bad("unknown option '%s'", a) : bad("unexpected argument '%s'", a);
+    if (!val)
+      return bad("option %s needs a value", a);
+    i++;
+    size_t v;
+    if (!strcmp(a, "--handler")) {
+      hname = val;
+    } else if (!strcmp(a, "--plugin")) {
+      plugin = val;
+    } else if (!strcmp(a, "--listen")) {
+      listen = val;
+    } else if (!strcmp(a, "--max-conns")) {
+      if (parse_size(val, &v) || v == 0)
+        return bad("--max-conns needs a count of at least 1, not '%s'", val);
+      opts.max_conns = v;
+    } else if (!strcmp(a, "--max-output")) {
+      if (parse_size(val, &v) || v == 0)
+        return bad("--max-output needs a byte count of at least 1, not '%s'", val);
+      opts.max_output = v;
+    } else {
+      char *end;
+      errno = 0;
+      double s = strtod(val, &end);
+      if (!*val || *end || errno || !(s > 0) || s > 86400.0 * 365)
+        return bad("--idle-timeout needs seconds above 0, not '%s'", val);
+      opts.idle_timeout_ms = (unsigned)(s * 1000.0 + 0.5);
+      if (!opts.idle_timeout_ms)
+        opts.idle_timeout_ms = 1;
+    }
+  }
+  if (!hname && !plugin)
+    return bad("no handler: give --handler NAME or --plugin LIB.so");
+  if (hname && plugin)
+    return bad("--handler and --plugin exclude each other");
+  if (!listen)
+    return bad("no address: give --listen HOST:PORT (e.g. 127.0.0.1:0)");
+
+  void *dl = NULL;
+  const fray_handler_t *h;
+  if (plugin) {
+    if (!(h = fray_cli_load_plugin("fray serve", plugin, &dl))) {
+      if (dl)
+        dlclose(dl);
+      return FRAY_EXIT_USAGE;
+    }
+  } else if (!(h = fray_example_find(hname))) {
+    fprintf(stderr, "fray serve: unknown handler '%s' (fray replay --list-handlers lists them)\n",
+            hname);
+    return FRAY_EXIT_USAGE;
+  }
+
+  /* A peer closing with data in flight must not kill the server (EPIPE
+   * instead of SIGPIPE). */
+  signal(SIGPIPE, SIG_IGN);
+  raise_nofile();
+  int status = FRAY_EXIT_USAGE;
+  serve_state_t st = {0};
+  struct event *sigint = NULL, *sigterm = NULL;
+  st.base = event_base_new();
+  if (!st.base) {
+    fprintf(stderr, "fray serve: cannot create an event loop\n");
+    goto done;
+  }
+  opts.on_stopped = on_stopped;
+  opts.user_data = &st;
+  char err[512];
+  if (fray_event_server_new(&st.es, st.base, h, listen, &opts, err, sizeof err)) {
+    fprintf(stderr, "fray serve: %s\n", err);
+    goto done;
+  }
+  sigint = evsignal_new(st.base, SIGINT, on_signal, &st);
+  sigterm = evsignal_new(st.base, SIGTERM, on_signal, &st);
+  if (!sigint || !sigterm || event_add(sigint, NULL) || event_add(sigterm, NULL)) {
+    fprintf(stderr, "fray serve: cannot install signal handlers\n");
+    goto done;
+  }
+  /* The address as given, with the port actually bound: tests that ask
+   * for port 0 read it from here. */
+  const char *colon = strrchr(listen, ':');
+  printf("listening on %.*s:%u\n", (int)(colon - listen), listen, fray_event_server_port(st.es));
+  fflush(stdout);
+  if (event_base_dispatch(st.base) < 0) {
+    fprintf(stderr, "fray serve: the event loop failed\n");
+    goto done;
+  }
+  fray_event_stats_t s;
+  fray_event_server_stats(st.es, &s);
+  if (opts.log_level >= FRAY_EVENT_LOG_CONNS)
+    fprintf(stderr,
+            "fray serve: %llu connections (%llu refused, %llu dropped as too slow, %llu timed "
+            "out), %llu bytes in, %llu out\n",
+            (unsigned long long)s.accepted, (unsigned long long)s.refused,
+            (unsigned long long)s.dropped, (unsigned long long)s.timeouts,
+            (unsigned long long)s.bytes_in, (unsigned long long)s.bytes_out);
+  status = FRAY_EXIT_OK;
+done:
+  if (sigint)
+    event_free(sigint);
+  if (sigterm)
+    event_free(sigterm);
+  fray_event_server_free(st.es);
+  if (st.base)
+    event_base_free(st.base);
+  /* The handler lives in the plugin: unload it only after the server. */
+  if (dl)
+    dlclose(dl);
+  return status;
+}
+
+#else /* !FRAY_HAVE_EVENT */
+
+int fray_cli_serve(int argc, char **argv) {
+  (void)argc;
+  (void)argv;
+  fprintf(stderr, "fray serve: this fray was built without libevent "
+                  "(configure with -DFRAY_WITH_LIBEVENT=ON)\n");
+  return FRAY_EXIT_USAGE;
+}
+
+#endif

@@ -1,0 +1,733 @@
+/* The network runner: a script and a schedule in, a verdict out, like the
+ * simulator (sim.c), but the server is a real one behind a TCP port.
+ *
+ * Everything is non-blocking and every wait has a deadline. While waiting
+ * for anything (a connect, room to send, the pacing gap, an expectation)
+ * the runner reads from every connected client, so a server is never stuck
+ * writing to a client the script is not looking at yet. */
+#include "fray/net.h"
+
+#include <errno.h>
+#include <fnmatch.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <regex.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "escape_internal.h"
+#include "internal.h"
+
+#define RX_BOUND ((size_t)64 << 20) /* per client, beyond it: FRAY_FAIL_BOUND */
+#define RECV_CHUNK 65536
+
+enum { END_OPEN = 0, END_FIN = 1, END_RST = 2 };
+
+typedef struct nclient {
+  int fd;        /* -1 when not connected */
+  uint8_t *rx;   /* everything received this run (not after `close`) */
+  size_t rx_len, rx_cap, rx_pos;
+  int end;       /* how the server ended the connection: END_* */
+  int gone;      /* the client closed or reset: the script reads no more */
+} nclient_t;
+
+struct fray_net {
+  const fray_script_t *script;
+  fray_mem_t mem;
+  fray_net_opts_t o;
+  struct sockaddr_storage addr;
+  socklen_t addrlen;
+  char *where; /* "HOST:PORT" as given */
+  const fray_step_t *steps;
+  size_t nsteps, nclients, nsends;
+  size_t *send_step;
+  nclient_t *cl;
+  struct pollfd *pfd;
+  size_t *pidx;
+  /* Per run */
+  const fray_sched_t *sched;
+  uint8_t *scratch;
+  size_t scratch_len, scratch_cap;
+  size_t *cutbuf;
+  size_t cutbuf_cap;
+  uint64_t reads;
+  fray_sim_result_t *res;
+  char msg[640];
+  char err[320];
+};
+
+/* ---- helpers ---------------------------------------------------------------- */
+
+static uint64_t now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static int grow(const fray_mem_t *m, void **p, size_t *cap, size_t need, size_t elem) {
+  if (need <= *cap)
+    return 0;
+  size_t c = *cap ? *cap : 64;
+  while (c < need)
+    c *= 2;
+  void *np = fray__realloc(m, *p, c * elem);
+  if (!np)
+    return FRAY_ENOMEM;
+  *p = np;
+  *cap = c;
+  return 0;
+}
+
+__attribute__((format(printf, 2, 3))) static int set_err(fray_net_t *n, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(n->err, sizeof n->err, fmt, ap);
+  va_end(ap);
+  return 0;
+}
+
+__attribute__((format(printf, 5, 6))) static int fail(fray_net_t *n, fray_fail_kind_t kind,
+                                                      size_t step, size_t client,
+                                                      const char *fmt, ...) {
+  fray_sim_result_t *r = n->res;
+  r->kind = kind;
+  r->step = step;
+  r->line = step < n->nsteps ? n->steps[step].line : 0;
+  r->client = client;
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(n->msg, sizeof n->msg, fmt, ap);
+  va_end(ap);
+  r->message = n->msg;
+  return FRAY_EFAILED;
+}
+
+static const char *cname(const fray_net_t *n, size_t i) {
+  return fray_script_client_name(n->script, i);
+}
+
+/* ---- creation ------------------------------------------------------------------- */
+
+void fray_net_opts_init(fray_net_opts_t *o) {
+  if (!o)
+    return;
+  o->pace_ms = FRAY_NET_DEFAULT_PACE_MS;
+  o->timeout_ms = FRAY_NET_DEFAULT_TIMEOUT_MS;
+  o->settle_ms = FRAY_NET_DEFAULT_SETTLE_MS;
+}
+
+static int resolve(fray_net_t *n, const char *hp) {
+  char host[256], port[16];
+  const char *colon;
+  size_t hl;
+  if (hp[0] == '[') {
+    const char *end = strchr(hp, ']');
+    if (!end || end[1] != ':')
+      return set_err(n, "bad address '%s' (want HOST:PORT)", hp), FRAY_EINVAL;
+    hl = (size_t)(end - hp - 1);
+    colon = end + 1;
+    hp++;
+  } else {
+    colon = strrchr(hp, ':');
+    if (!colon)
+      return set_err(n, "bad address '%s' (want HOST:PORT)", hp), FRAY_EINVAL;
+    hl = (size_t)(colon - hp);
+  }
+  size_t pl = strlen(colon + 1);
+  if (!hl || hl >= sizeof host || !pl || pl >= sizeof port || strspn(colon + 1, "0123456789") != pl)
+    return set_err(n, "bad address '%s' (want HOST:PORT)", n->where), FRAY_EINVAL;
+  memcpy(host, hp, hl);
+  host[hl] = 0;
+  memcpy(port, colon + 1, pl + 1);
+  struct addrinfo hints, *ai = NULL;
+  memset(&hints, 0, sizeof hints);
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_NUMERICSERV;
+  int g = getaddrinfo(host, port, &hints, &ai);
+  if (g)
+    return set_err(n, "cannot resolve '%s': %s", host, gai_strerror(g)), FRAY_EINVAL;
+  memcpy(&n->addr, ai->ai_addr, ai->ai_addrlen);
+  n->addrlen = ai->ai_addrlen;
+  freeaddrinfo(ai);
+  return 0;
+}
+
+int fray_net_new(fray_net_t **out, const fray_script_t *script, const char *hostport,
+                 const fray_net_opts_t *opts, const fray_mem_t *mem) {
+  if (!out)
+    return FRAY_EINVAL;
+  *out = NULL;
+  if (!script || !hostport)
+    return FRAY_EINVAL;
+  fray_mem_t m;
+  fray__mem_init(&m, mem);
+  fray_net_t *n = fray__malloc(&m, sizeof *n);
+  if (!n)
+    return FRAY_ENOMEM;
+  memset(n, 0, sizeof *n);
+  n->mem = m;
+  n->script = script;
+  if (opts)
+    n->o = *opts;
+  else
+    fray_net_opts_init(&n->o);
+  n->steps = fray_script_steps(script, &n->nsteps);
+  n->nclients = fray_script_nclients(script);
+  size_t nc = n->nclients ? n->nclients : 1;
+  size_t hl = strlen(hostport);
+  n->where = fray__malloc(&m, hl + 1);
+  n->cl = fray__malloc(&m, nc * sizeof *n->cl);
+  n->pfd = fray__malloc(&m, nc * sizeof *n->pfd);
+  n->pidx = fray__malloc(&m, nc * sizeof *n->pidx);
+  n->send_step = fray__malloc(&m, (n->nsteps ? n->nsteps : 1) * sizeof *n->send_step);
+  if (!n->where || !n->cl || !n->pfd || !n->pidx || !n->send_step) {
+    fray_net_free(n);
+    return FRAY_ENOMEM;
+  }
+  memcpy(n->where, hostport, hl + 1);
+  memset(n->cl, 0, nc * sizeof *n->cl);
+  for (size_t i = 0; i < nc; i++)
+    n->cl[i].fd = -1;
+  for (size_t i = 0; i < n->nsteps; i++)
+    if (n->steps[i].kind == FRAY_STEP_SEND)
+      n->send_step[n->nsends++] = i;
+  *out = n;
+  return resolve(n, hostport);
+}
+
+void fray_net_free(fray_net_t *n) {
+  if (!n)
+    return;
+  if (n->cl)
+    for (size_t i = 0; i < n->nclients; i++) {
+      if (n->cl[i].fd >= 0)
+        close(n->cl[i].fd);
+      fray__free(&n->mem, n->cl[i].rx);
+    }
+  fray__free(&n->mem, n->cl);
+  fray__free(&n->mem, n->pfd);
+  fray__free(&n->mem, n->pidx);
+  fray__free(&n->mem, n->send_step);
+  fray__free(&n->mem, n->scratch);
+  fray__free(&n->mem, n->cutbuf);
+  fray__free(&n->mem, n->where);
+  fray_mem_t m = n->mem;
+  fray__free(&m, n);
+}
+
+const char *fray_net_error(const fray_net_t *n) {
+  return n ? n->err : "";
+}
+
+/* ---- the sockets ------------------------------------------------------------- */
+
+static void client_close(nclient_t *c) {
+  if (c->fd >= 0)
+    close(c->fd);
+  c->fd = -1;
+}
+
+/* Reads what is there on client i's socket. Returns 0, FRAY_ENOMEM or
+ * FRAY_EFAILED (bound). */
+static int client_read(fray_net_t *n, size_t i, size_t step) {
+  nclient_t *c = &n->cl[i];
+  uint8_t buf[RECV_CHUNK];
+  for (;;) {
+    ssize_t r = recv(c->fd, buf, sizeof buf, MSG_DONTWAIT);
+    if (r > 0) {
+      if (c->gone)
+        continue; /* the script closed this client: the bytes go nowhere */
+      if (c->rx_len + (size_t)r > RX_BOUND)
+        return fail(n, FRAY_FAIL_BOUND, step, i, "%s received more than %zu bytes", cname(n, i),
+                    RX_BOUND);
+      if (grow(&n->mem, (void **)&c->rx, &c->rx_cap, c->rx_len + (size_t)r, 1))
+        return FRAY_ENOMEM;
+      memcpy(c->rx + c->rx_len, buf, (size_t)r);
+      c->rx_len += (size_t)r;
+      continue;
+    }
+    if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+      return 0;
+    if (r < 0 && errno == EINTR)
+      continue;
+    /* EOF, or a reset (or another error, read like one). */
+    c->end = r == 0 ? END_FIN : END_RST;
+    if (c->gone)
+      client_close(c);
+    return 0;
+  }
+}
+
+/* Waits until done(n, arg) holds or the deadline passes, reading from every
+ * connected client meanwhile. want_fd/want_out: also wake when that socket
+ * is writable. Returns 0 (check done() or the clock to know which),
+ * FRAY_ENOMEM, FRAY_EFAILED. */
+typedef int (*done_fn)(fray_net_t *n, const void *arg);
+
+static int wait_until(fray_net_t *n, uint64_t deadline, done_fn done, const void *arg, int want_fd,
+                      size_t step) {
+  for (;;) {
+    if (done && done(n, arg))
+      return 0;
+    uint64_t t = now_ms();
+    size_t np = 0;
+    for (size_t i = 0; i < n->nclients; i++) {
+      nclient_t *c = &n->cl[i];
+      if (c->fd < 0 || c->end != END_OPEN)
+        continue;
+      n->pfd[np].fd = c->fd;
+      n->pfd[np].events = (short)(POLLIN | (c->fd == want_fd ? POLLOUT : 0));
+      n->pfd[np].revents = 0;
+      n->pidx[np++] = i;
+    }
+    int wr_listed = 0;
+    for (size_t k = 0; k < np; k++)
+      wr_listed |= n->pfd[k].fd == want_fd;
+    if (t >= deadline)
+      return 0;
+    int ms = (int)(deadline - t);
+    struct pollfd extra = {.fd = want_fd, .events = POLLOUT};
+    int r;
+    if (want_fd >= 0 && !wr_listed)
+      r = poll(&extra, 1, ms); /* only writing: reading ended on that socket */
+    else if (np)
+      r = poll(n->pfd, (nfds_t)np, ms);
+    else
+      r = poll(NULL, 0, ms);
+    if (r < 0 && errno != EINTR)
+      return set_err(n, "poll: %s", strerror(errno)), FRAY_EIO;
+    if (r <= 0)
+      continue;
+    if (want_fd >= 0 && !wr_listed)
+      return 0; /* writable */
+    int writable = 0;
+    for (size_t k = 0; k < np; k++) {
+      if (n->pfd[k].revents & (POLLIN | POLLERR | POLLHUP)) {
+        int rc = client_read(n, n->pidx[k], step);
+        if (rc)
+          return rc;
+      }
+      if (n->pfd[k].fd == want_fd && (n->pfd[k].revents & (POLLOUT | POLLERR | POLLHUP)))
+        writable = 1;
+    }
+    if (writable)
+      return 0;
+  }
+}
+
+static int connect_client(fray_net_t *n, size_t i, size_t step) {
+  nclient_t *c = &n->cl[i];
+  int fd = socket(n->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0)
+    return set_err(n, "socket: %s", strerror(errno)), FRAY_EIO;
+  /* Each read of the schedule must leave as its own segment. */
+  int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  int rc = connect(fd, (const struct sockaddr *)&n->addr, n->addrlen);
+  if (rc && errno == EINPROGRESS) {
+    uint64_t deadline = now_ms() + n->o.timeout_ms;
+    int r;
+    do {
+      uint64_t t = now_ms();
+      struct pollfd p = {.fd = fd, .events = POLLOUT};
+      r = poll(&p, 1, t >= deadline ? 0 : (int)(deadline - t));
+    } while (r < 0 && errno == EINTR);
+    if (r == 0) {
+      close(fd);
+      set_err(n, "%s: connecting %s (line %zu) to %s timed out after %u ms", cname(n, i),
+              cname(n, i), n->steps[step].line, n->where, n->o.timeout_ms);
+      return FRAY_ETIMEDOUT;
+    }
+    int e = 0;
+    socklen_t el = sizeof e;
+    getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &el);
+    errno = e;
+    rc = e ? -1 : 0;
+  }
+  if (rc) {
+    int e = errno;
+    close(fd);
+    set_err(n, "cannot connect %s (line %zu) to %s: %s", cname(n, i), n->steps[step].line,
+            n->where, strerror(e));
+    return e == ECONNREFUSED ? FRAY_ECONNREFUSED : e == ETIMEDOUT ? FRAY_ETIMEDOUT : FRAY_EIO;
+  }
+  c->fd = fd;
+  c->end = END_OPEN;
+  c->gone = 0;
+  return 0;
+}
+
+/* Sends all of p as one send() where the socket takes it (a piece larger
+ * than the socket buffer goes in several), reading meanwhile. */
+static int send_piece(fray_net_t *n, size_t i, const uint8_t *p, size_t len, size_t step) {
+  nclient_t *c = &n->cl[i];
+  n->reads++;
+  while (len && c->fd >= 0) {
+    ssize_t w = send(c->fd, p, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (w > 0) {
+      p += w;
+      len -= (size_t)w;
+      continue;
+    }
+    if (w < 0 && errno == EINTR)
+      continue;
+    if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      uint64_t deadline = now_ms() + n->o.timeout_ms;
+      int rc = wait_until(n, deadline, NULL, NULL, c->fd, step);
+      if (rc)
+        return rc;
+      if (now_ms() >= deadline)
+        return fail(n, FRAY_FAIL_BOUND, step, i,
+                    "%s could not send: the server took none of %zu bytes within %u ms "
+                    "(--timeout-ms)",
+                    cname(n, i), len, n->o.timeout_ms);
+      continue;
+    }
+    /* The server closed or reset: what is left is dropped, as the
+     * simulator drops input to a closing connection. */
+    return 0;
+  }
+  /* The pacing gap: the server reads this piece alone. */
+  return wait_until(n, now_ms() + n->o.pace_ms, NULL, NULL, -1, step);
+}
+
+/* ---- sends (the simulator's cutting and merging, on sockets) --------------------- */
+
+static fray_ssize_t merged_cuts(fray_net_t *n, const fray_step_t *st, size_t k) {
+  const size_t *a = st->cuts, *b = NULL;
+  size_t na = st->ncuts, nb = 0;
+  if (n->sched && k < n->sched->nsends) {
+    b = n->sched->sends[k].cuts;
+    nb = n->sched->sends[k].ncuts;
+  }
+  if (grow(&n->mem, (void **)&n->cutbuf, &n->cutbuf_cap, na + nb + 1, sizeof(size_t)))
+    return FRAY_ENOMEM;
+  size_t i = 0, j = 0, o = 0;
+  while (i < na || j < nb) {
+    size_t v = j >= nb || (i < na && a[i] <= b[j]) ? a[i++] : b[j++];
+    if (v == 0 || v >= st->len || (o && n->cutbuf[o - 1] >= v))
+      continue;
+    n->cutbuf[o++] = v;
+  }
+  return (fray_ssize_t)o;
+}
+
+static int merges_into_next(const fray_net_t *n, size_t k) {
+  if (!n->sched || k >= n->sched->nsends || !n->sched->sends[k].merge_next || k + 1 >= n->nsends)
+    return 0;
+  size_t i = n->send_step[k], j = n->send_step[k + 1];
+  return j == i + 1 && n->steps[i].client == n->steps[j].client;
+}
+
+static int scratch_add(fray_net_t *n, const uint8_t *p, size_t len) {
+  if (grow(&n->mem, (void **)&n->scratch, &n->scratch_cap, n->scratch_len + len, 1))
+    return FRAY_ENOMEM;
+  if (len)
+    memcpy(n->scratch + n->scratch_len, p, len);
+  n->scratch_len += len;
+  return 0;
+}
+
+static int run_send(fray_net_t *n, size_t idx, size_t k) {
+  const fray_step_t *st = &n->steps[idx];
+  fray_ssize_t nc = merged_cuts(n, st, k);
+  if (nc < 0)
+    return (int)nc;
+  size_t prev = 0;
+  for (size_t i = 0; i <= (size_t)nc; i++) {
+    size_t end = i < (size_t)nc ? n->cutbuf[i] : st->len;
+    const uint8_t *p = st->data + prev;
+    size_t len = end - prev;
+    prev = end;
+    int first = i == 0, last = i == (size_t)nc;
+    if (first && n->scratch_len) {
+      if (scratch_add(n, p, len))
+        return FRAY_ENOMEM;
+      if (last && merges_into_next(n, k))
+        return 0;
+      int r = send_piece(n, st->client, n->scratch, n->scratch_len, idx);
+      n->scratch_len = 0;
+      if (r)
+        return r;
+      continue;
+    }
+    if (last && merges_into_next(n, k))
+      return scratch_add(n, p, len);
+    if (len) {
+      int r = send_piece(n, st->client, p, len, idx);
+      if (r)
+        return r;
+    }
+  }
+  return 0;
+}
+
+/* ---- expectations --------------------------------------------------------------- */
+
+static size_t first_diff(const uint8_t *a, const uint8_t *b, size_t len) {
+  size_t i = 0;
+  while (i < len && a[i] == b[i])
+    i++;
+  return i;
+}
+
+static const uint8_t *rx_unmatched(const nclient_t *c) {
+  return c->rx ? c->rx + c->rx_pos : (const uint8_t *)"";
+}
+
+static const char *end_words(int end) {
+  return end == END_RST ? "the server reset the connection" : "the server closed the connection";
+}
+
+static int bytes_ready(fray_net_t *n, const void *arg) {
+  const fray_step_t *st = arg;
+  const nclient_t *c = &n->cl[st->client];
+  size_t avail = c->rx_len - c->rx_pos;
+  size_t m = avail < st->len ? avail : st->len;
+  /* Enough bytes, a difference already, or no more will come. */
+  return avail >= st->len || first_diff(rx_unmatched(c), st->data, m) < m || c->end != END_OPEN ||
+         c->fd < 0;
+}
+
+static int line_ready(fray_net_t *n, const void *arg) {
+  const fray_step_t *st = arg;
+  const nclient_t *c = &n->cl[st->client];
+  return memchr(rx_unmatched(c), '\n', c->rx_len - c->rx_pos) || c->end != END_OPEN || c->fd < 0;
+}
+
+static int eof_ready(fray_net_t *n, const void *arg) {
+  const fray_step_t *st = arg;
+  const nclient_t *c = &n->cl[st->client];
+  return c->rx_len > c->rx_pos || c->end != END_OPEN || c->fd < 0;
+}
+
+static const char *nothing_words(fray_net_t *n, char *buf, size_t size) {
+  snprintf(buf, size, "nothing more within %u ms (--timeout-ms)", n->o.timeout_ms);
+  return buf;
+}
+
+static int expect_bytes(fray_net_t *n, size_t idx) {
+  const fray_step_t *st = &n->steps[idx];
+  int rc = wait_until(n, now_ms() + n->o.timeout_ms, bytes_ready, st, -1, idx);
+  if (rc)
+    return rc;
+  nclient_t *c = &n->cl[st->client];
+  const uint8_t *got = rx_unmatched(c);
+  size_t avail = c->rx_len - c->rx_pos;
+  size_t m = avail < st->len ? avail : st->len;
+  size_t d = first_diff(got, st->data, m);
+  fray_sim_result_t *r = n->res;
+  char e[160], g[160], w[96];
+  r->expected = st->data;
+  r->expected_len = st->len;
+  r->got = got;
+  r->got_len = avail;
+  r->diff_at = d;
+  const char *who = cname(n, st->client);
+  if (d < m)
+    return fail(n, FRAY_FAIL_MISMATCH, idx, st->client,
+                "%s expected %s, got %s (first difference at byte %zu)", who,
+                fray__escape_quoted(e, sizeof e, st->data, st->len),
+                fray__escape_quoted(g, sizeof g, got, avail), d);
+  if (avail < st->len) {
+    int closed = c->end != END_OPEN;
+    return fail(n, closed ? FRAY_FAIL_CLOSED : FRAY_FAIL_MISSING, idx, st->client,
+                "%s expected %s, got %s then %s", who,
+                fray__escape_quoted(e, sizeof e, st->data, st->len),
+                fray__escape_quoted(g, sizeof g, got, avail),
+                closed ? end_words(c->end) : nothing_words(n, w, sizeof w));
+  }
+  c->rx_pos += st->len;
+  return 0;
+}
+
+static int expect_line(fray_net_t *n, size_t idx) {
+  const fray_step_t *st = &n->steps[idx];
+  int rc = wait_until(n, now_ms() + n->o.timeout_ms, line_ready, st, -1, idx);
+  if (rc)
+    return rc;
+  nclient_t *c = &n->cl[st->client];
+  const uint8_t *got = rx_unmatched(c);
+  size_t avail = c->rx_len - c->rx_pos;
+  const uint8_t *nl = memchr(got, '\n', avail);
+  const char *who = cname(n, st->client);
+  char g[160], w[96];
+  fray_sim_result_t *r = n->res;
+  r->expected = st->data;
+  r->expected_len = st->len;
+  r->got = got;
+  r->got_len = avail;
+  r->diff_at = 0;
+  if (!nl) {
+    int closed = c->end != END_OPEN;
+    return fail(n, closed ? FRAY_FAIL_CLOSED : FRAY_FAIL_MISSING, idx, st->client,
+                "%s expected a line matching \"%s\", got %s then %s", who,
+                (const char *)st->data, fray__escape_quoted(g, sizeof g, got, avail),
+                closed ? end_words(c->end) : nothing_words(n, w, sizeof w));
+  }
+  size_t linelen = (size_t)(nl - got) + 1;
+  char *line = fray__malloc(&n->mem, linelen + 1);
+  if (!line)
+    return FRAY_ENOMEM;
+  memcpy(line, got, linelen);
+  line[linelen] = 0;
+  int ok;
+  if (st->kind == FRAY_STEP_EXPECT_GLOB) {
+    ok = memchr(got, 0, linelen) == NULL && fnmatch((const char *)st->data, line, 0) == 0;
+  } else {
+    regex_t re;
+    size_t plen = st->len + 7;
+    char *pat = fray__malloc(&n->mem, plen);
+    if (!pat) {
+      fray__free(&n->mem, line);
+      return FRAY_ENOMEM;
+    }
+    snprintf(pat, plen, "^(%s)$", (const char *)st->data);
+    ok = regcomp(&re, pat, REG_EXTENDED | REG_NOSUB) == 0;
+    if (ok) {
+      ok = memchr(got, 0, linelen) == NULL && regexec(&re, line, 0, NULL, 0) == 0;
+      regfree(&re);
+    }
+    fray__free(&n->mem, pat);
+  }
+  fray__free(&n->mem, line);
+  if (!ok)
+    return fail(n, FRAY_FAIL_MISMATCH, idx, st->client,
+                "%s expected a line matching \"%s\", got %s", who, (const char *)st->data,
+                fray__escape_quoted(g, sizeof g, got, linelen));
+  c->rx_pos += linelen;
+  return 0;
+}
+
+static int expect_eof(fray_net_t *n, size_t idx, int optional) {
+  const fray_step_t *st = &n->steps[idx];
+  nclient_t *c = &n->cl[st->client];
+  unsigned ms = optional ? n->o.settle_ms : n->o.timeout_ms;
+  int rc = wait_until(n, now_ms() + ms, eof_ready, st, -1, idx);
+  if (rc)
+    return rc;
+  size_t avail = c->rx_len - c->rx_pos;
+  const char *who = cname(n, st->client);
+  char g[160];
+  if (avail) {
+    n->res->got = c->rx + c->rx_pos;
+    n->res->got_len = avail;
+    return fail(n, FRAY_FAIL_UNEXPECTED, idx, st->client, "%s expected %s, got %s", who,
+                optional ? "no more bytes" : "the server to close",
+                fray__escape_quoted(g, sizeof g, c->rx + c->rx_pos, avail));
+  }
+  if (!optional && c->end == END_OPEN && c->fd >= 0)
+    return fail(n, FRAY_FAIL_NOT_CLOSED, idx, st->client,
+                "%s expected the server to close, but it kept the connection open for %u ms "
+                "(--timeout-ms)",
+                who, n->o.timeout_ms);
+  return 0;
+}
+
+/* ---- one run ----------------------------------------------------------------------- */
+
+static int run_steps(fray_net_t *n) {
+  size_t k = 0;
+  for (size_t i = 0; i < n->nsteps; i++) {
+    const fray_step_t *st = &n->steps[i];
+    nclient_t *c = &n->cl[st->client];
+    int r = 0;
+    switch (st->kind) {
+    case FRAY_STEP_OPEN:
+      client_close(c); /* re-opening: the old connection ends first */
+      r = connect_client(n, st->client, i);
+      break;
+    case FRAY_STEP_SEND:
+      r = run_send(n, i, k++);
+      break;
+    case FRAY_STEP_SHUTDOWN:
+      if (c->fd >= 0)
+        shutdown(c->fd, SHUT_WR);
+      break;
+    case FRAY_STEP_CLOSE:
+      /* A FIN, and the socket stays open to take (and drop) what the server
+       * still sends: closing it with unread bytes would send a RST. */
+      if (c->fd >= 0) {
+        shutdown(c->fd, SHUT_WR);
+        if (c->end != END_OPEN)
+          client_close(c);
+      }
+      c->gone = 1;
+      break;
+    case FRAY_STEP_RESET:
+      if (c->fd >= 0) {
+        struct linger l = {1, 0};
+        setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &l, sizeof l);
+        client_close(c);
+      }
+      c->gone = 1;
+      break;
+    case FRAY_STEP_EXPECT:
+      r = expect_bytes(n, i);
+      break;
+    case FRAY_STEP_EXPECT_REGEX:
+    case FRAY_STEP_EXPECT_GLOB:
+      r = expect_line(n, i);
+      break;
+    case FRAY_STEP_EXPECT_EOF:
+    case FRAY_STEP_EXPECT_EOF_OPT:
+      r = expect_eof(n, i, st->kind == FRAY_STEP_EXPECT_EOF_OPT);
+      break;
+    }
+    if (r)
+      return r;
+  }
+  /* Bytes nobody expected: whatever arrives while the connections settle. */
+  int r = wait_until(n, now_ms() + n->o.settle_ms, NULL, NULL, -1, n->nsteps);
+  if (r)
+    return r;
+  for (size_t i = 0; i < n->nclients; i++) {
+    nclient_t *c = &n->cl[i];
+    if (c->rx_pos < c->rx_len) {
+      char g[160];
+      n->res->got = c->rx + c->rx_pos;
+      n->res->got_len = c->rx_len - c->rx_pos;
+      return fail(n, FRAY_FAIL_UNEXPECTED, n->nsteps, i,
+                  "%s received %s that no expectation accounts for", cname(n, i),
+                  fray__escape_quoted(g, sizeof g, c->rx + c->rx_pos, c->rx_len - c->rx_pos));
+    }
+  }
+  return 0;
+}
+
+int fray_net_run(fray_net_t *n, const fray_sched_t *sched, fray_sim_result_t *res) {
+  fray_sim_result_t dummy;
+  if (!n)
+    return FRAY_EINVAL;
+  if (!res)
+    res = &dummy;
+  memset(res, 0, sizeof *res);
+  if (sched && sched->nsends && sched->nsends != n->nsends)
+    return FRAY_EINVAL;
+  n->err[0] = 0;
+  n->res = res;
+  n->sched = sched;
+  n->reads = 0;
+  n->scratch_len = 0;
+  for (size_t i = 0; i < n->nclients; i++) {
+    nclient_t *c = &n->cl[i];
+    client_close(c);
+    c->rx_len = c->rx_pos = 0;
+    c->end = END_OPEN;
+    c->gone = 0;
+  }
+  int r = run_steps(n);
+  /* Fresh connections for every run: end these ones now. */
+  for (size_t i = 0; i < n->nclients; i++)
+    client_close(&n->cl[i]);
+  res->reads = n->reads;
+  n->sched = NULL;
+  return r;
+}

@@ -1,0 +1,920 @@
+/* TCP reassembly of captured packets into a `.fray` script (fray/pcap.h).
+ *
+ * Per flow and direction the importer keeps the stream offset of the next
+ * byte it expects (next_off) and the 32-bit sequence number that goes with
+ * it; a segment's offset is next_off plus the signed 32-bit distance of its
+ * sequence number, so wrap-around needs no special case as long as
+ * segments stay within 2 GiB of the stream's front, which TCP windows
+ * guarantee. Bytes below next_off were delivered already (retransmission,
+ * overlap: trimmed); bytes above it wait in a sorted list until the gap
+ * fills.
+ *
+ * Script steps are appended as bytes become contiguous, which is the order
+ * a replay must follow: a server cannot answer bytes it has not received
+ * in order. Consecutive bytes of one flow and direction are merged into one
+ * step (the segmentation of a capture is the sender's and the kernel's
+ * business, not part of the session). */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "fray/pcap.h"
+#include "internal.h"
+
+#define DEFAULT_MAX_PENDING ((size_t)16 << 20)
+#define HASH_MIN 64
+
+/* TCP flags */
+#define TH_FIN 0x01
+#define TH_SYN 0x02
+#define TH_RST 0x04
+#define TH_ACK 0x10
+
+typedef struct seg {
+  uint64_t off;
+  size_t len;
+  uint8_t *data;
+} seg_t;
+
+typedef struct dir {
+  int have_base;     /* next_seq/next_off are meaningful */
+  uint32_t next_seq; /* sequence number of the byte at next_off */
+  uint64_t next_off; /* stream bytes delivered so far */
+  int fin_seen;      /* a FIN arrived; fin_off is where the stream ends */
+  uint64_t fin_off;
+  int fin_done; /* the FIN was delivered (all bytes before it were) */
+  seg_t *segs;  /* out-of-order segments, sorted by off */
+  size_t nsegs, capsegs;
+  size_t pending; /* bytes held in segs */
+  int warned_mid; /* "started mid-stream" noted */
+} dir_t;
+
+typedef struct endpoint {
+  uint8_t addr[16];
+  uint16_t port;
+} endpoint_t;
+
+typedef struct flow {
+  int family;       /* 4 or 6 */
+  endpoint_t ep[2]; /* [0] client, [1] server */
+  size_t client;    /* script client index */
+  char name[16];
+  int skipped; /* not on server_port: packets are ignored */
+  int shut_wr; /* `NAME > eof` written */
+  int eof_rd;  /* `NAME < eof` written */
+  int closed;  /* `close`/`reset` written: the flow is over */
+  dir_t d[2];  /* [0] client to server, [1] server to client */
+} flow_t;
+
+struct fray_pcap_import {
+  fray_mem_t mem;
+  fray_pcap_import_opts_t opts;
+  fray_pcap_stats_t st;
+  fray_script_t *script;
+  int finished, fatal;
+  flow_t **flows;
+  size_t nflows, capflows;
+  size_t *hash; /* flow index + 1, 0 empty; open addressing */
+  size_t hashcap;
+  /* Bytes waiting to become one step: consecutive data of one flow/dir. */
+  size_t pend_flow;
+  int pend_dir;
+  uint8_t *pend;
+  size_t pend_len, pend_cap;
+  uint64_t total_bytes;
+  /* Names of flows that are over, reused once FRAY_SCRIPT_DEFAULT_MAX_CLIENTS
+   * names exist (a name can be opened again after close). */
+  size_t *free_names;
+  size_t nfree, capfree;
+};
+
+/* A parsed TCP segment. */
+typedef struct pkt {
+  int family;
+  endpoint_t src, dst;
+  uint32_t seq;
+  uint8_t flags;
+  const uint8_t *payload;
+  size_t len;      /* captured payload bytes */
+  size_t wire_len; /* payload bytes on the wire */
+} pkt_t;
+
+int fray_pcap_linktype_supported(int linktype) {
+  switch (linktype) {
+  case FRAY_LINKTYPE_NULL:
+  case FRAY_LINKTYPE_ETHERNET:
+  case FRAY_LINKTYPE_RAW:
+  case FRAY_LINKTYPE_LOOP:
+  case FRAY_LINKTYPE_LINUX_SLL:
+  case FRAY_LINKTYPE_IPV4:
+  case FRAY_LINKTYPE_IPV6:
+  case FRAY_LINKTYPE_LINUX_SLL2:
+    return 1;
+  default:
+    return 0;
+  }
+}
+
+static uint16_t be16(const uint8_t *p) {
+  return (uint16_t)((p[0] << 8) | p[1]);
+}
+static uint32_t be32(const uint8_t *p) {
+  return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
+}
+static uint32_t le32(const uint8_t *p) {
+  return ((uint32_t)p[3] << 24) | ((uint32_t)p[2] << 16) | ((uint32_t)p[1] << 8) | p[0];
+}
+
+#if defined(__GNUC__)
+__attribute__((format(printf, 4, 5)))
+#endif
+static void
+note(fray_pcap_import_t *im, fray_pcap_level_t level, const flow_t *f, const char *fmt, ...) {
+  if (level == FRAY_PCAP_ERROR)
+    im->st.errors++;
+  else
+    im->st.warnings++;
+  if (!im->opts.note_cb)
+    return;
+  char msg[512];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  fray_pcap_note_t n = {.level = level,
+                        .packet = im->finished ? 0 : im->st.packets,
+                        .client = f ? f->name : NULL,
+                        .message = msg};
+  im->opts.note_cb(&n, im->opts.user_data);
+}
+
+/* ---- link and network layers ------------------------------------------ */
+
+/* Parses an IPv4 or IPv6 packet (version from its first nibble) down to
+ * TCP. Returns 1 with *p filled, 0 when the packet is skipped (counted). */
+static int parse_ip(fray_pcap_import_t *im, const uint8_t *b, size_t cap, size_t wire, pkt_t *p) {
+  if (cap < 1) {
+    im->st.malformed++;
+    return 0;
+  }
+  int ver = b[0] >> 4;
+  uint8_t proto;
+  size_t hl, total;
+  if (ver == 4) {
+    if (cap < 20 || (hl = (size_t)(b[0] & 0xf) * 4) < 20 || cap < hl) {
+      im->st.malformed++;
+      return 0;
+    }
+    total = be16(b + 2);
+    if (total < hl) {
+      im->st.malformed++;
+      return 0;
+    }
+    uint16_t frag = be16(b + 6);
+    proto = b[9];
+    if ((frag & 0x2000) || (frag & 0x1fff)) {
+      im->st.fragments++;
+      return 0;
+    }
+    p->family = 4;
+    memset(p->src.addr, 0, 16);
+    memset(p->dst.addr, 0, 16);
+    memcpy(p->src.addr, b + 12, 4);
+    memcpy(p->dst.addr, b + 16, 4);
+  } else if (ver == 6) {
+    if (cap < 40) {
+      im->st.malformed++;
+      return 0;
+    }
+    total = 40 + (size_t)be16(b + 4);
+    if (total == 40 && wire > 40)
+      total = wire; /* jumbogram: the length lives in an option */
+    proto = b[6];
+    hl = 40;
+    p->family = 6;
+    memcpy(p->src.addr, b + 8, 16);
+    memcpy(p->dst.addr, b + 24, 16);
+    /* Walk the extension headers that can precede TCP. */
+    for (int guard = 0; guard < 8; guard++) {
+      if (proto == 0 || proto == 43 || proto == 60) {
+        if (cap < hl + 8) {
+          im->st.malformed++;
+          return 0;
+        }
+        size_t el = ((size_t)b[hl + 1] + 1) * 8;
+        proto = b[hl];
+        hl += el;
+      } else if (proto == 44) {
+        im->st.fragments++;
+        return 0;
+      } else {
+        break;
+      }
+    }
+    if (hl > cap) {
+      im->st.malformed++;
+      return 0;
+    }
+  } else {
+    im->st.non_ip++;
+    return 0;
+  }
+  if (proto != 6) {
+    im->st.non_tcp++;
+    return 0;
+  }
+  /* Ethernet pads short frames: the IP length, not the capture, says
+   * where the packet ends. */
+  size_t wire_ip = total;
+  if (cap > total)
+    cap = total;
+  if (total < hl + 20 || cap < hl + 20) {
+    im->st.malformed++;
+    return 0;
+  }
+  const uint8_t *t = b + hl;
+  size_t thl = (size_t)(t[12] >> 4) * 4;
+  if (thl < 20 || hl + thl > total || hl + thl > cap) {
+    im->st.malformed++;
+    return 0;
+  }
+  p->src.port = be16(t);
+  p->dst.port = be16(t + 2);
+  p->seq = be32(t + 4);
+  p->flags = t[13];
+  p->payload = t + thl;
+  p->len = cap - hl - thl;
+  p->wire_len = wire_ip - hl - thl;
+  im->st.tcp_packets++;
+  return 1;
+}
+
+static int af_is_ip(uint32_t af) {
+  return af == 2 || af == 10 || af == 24 || af == 28 || af == 30;
+}
+
+/* Strips the link layer. Returns 1 with *p filled, 0 when skipped. */
+static int parse_link(fray_pcap_import_t *im, int lt, const uint8_t *b, size_t cap, size_t wire,
+                      pkt_t *p) {
+  size_t off = 0;
+  uint16_t etype = 0;
+  switch (lt) {
+  case FRAY_LINKTYPE_ETHERNET:
+    if (cap < 14) {
+      im->st.malformed++;
+      return 0;
+    }
+    etype = be16(b + 12);
+    off = 14;
+    for (int tags = 0; tags < 2 && (etype == 0x8100 || etype == 0x88a8); tags++) {
+      if (cap < off + 4) {
+        im->st.malformed++;
+        return 0;
+      }
+      etype = be16(b + off + 2);
+      off += 4;
+    }
+    break;
+  case FRAY_LINKTYPE_LINUX_SLL:
+    if (cap < 16) {
+      im->st.malformed++;
+      return 0;
+    }
+    etype = be16(b + 14);
+    off = 16;
+    break;
+  case FRAY_LINKTYPE_LINUX_SLL2:
+    if (cap < 20) {
+      im->st.malformed++;
+      return 0;
+    }
+    etype = be16(b);
+    off = 20;
+    break;
+  case FRAY_LINKTYPE_NULL:
+  case FRAY_LINKTYPE_LOOP:
+    if (cap < 4) {
+      im->st.malformed++;
+      return 0;
+    }
+    /* NULL stores AF_ in the capturing host's byte order, which the file
+     * does not say: accept either order. */
+    if (!af_is_ip(be32(b)) && !(lt == FRAY_LINKTYPE_NULL && af_is_ip(le32(b)))) {
+      im->st.non_ip++;
+      return 0;
+    }
+    off = 4;
+    break;
+  case FRAY_LINKTYPE_RAW:
+  case FRAY_LINKTYPE_IPV4:
+  case FRAY_LINKTYPE_IPV6:
+    break;
+  default:
+    return 0;
+  }
+  if (etype && etype != 0x0800 && etype != 0x86dd) {
+    im->st.non_ip++;
+    return 0;
+  }
+  if (wire < off)
+    wire = off;
+  return parse_ip(im, b + off, cap - off, wire - off, p);
+}
+
+/* ---- script output ----------------------------------------------------- */
+
+static int flush_pending(fray_pcap_import_t *im) {
+  if (!im->pend_len)
+    return 0;
+  flow_t *f = im->flows[im->pend_flow];
+  fray_step_t st = {.kind = im->pend_dir == 0 ? FRAY_STEP_SEND : FRAY_STEP_EXPECT,
+                    .client = f->client,
+                    .data = im->pend,
+                    .len = im->pend_len};
+  im->pend_len = 0;
+  return fray_script_add_step(im->script, &st);
+}
+
+static int add_ctl(fray_pcap_import_t *im, flow_t *f, fray_step_kind_t kind) {
+  int rc = flush_pending(im);
+  if (rc)
+    return rc;
+  return fray_script_add_step(im->script, &(fray_step_t){.kind = kind, .client = f->client});
+}
+
+static int emit_data(fray_pcap_import_t *im, size_t fi, int dir, const uint8_t *data, size_t len) {
+  flow_t *f = im->flows[fi];
+  if (!len)
+    return 0;
+  /* A direction the script already ended cannot take more bytes (e.g. the
+   * server's data that crossed the client's RST). */
+  if (f->closed || (dir == 0 && f->shut_wr) || (dir == 1 && f->eof_rd)) {
+    note(im, FRAY_PCAP_WARNING, f, "%zu %s bytes after the connection ended were dropped", len,
+         dir == 0 ? "client" : "server");
+    im->st.bytes_lost += len;
+    return 0;
+  }
+  if (im->total_bytes + len > im->opts.max_bytes) {
+    note(im, FRAY_PCAP_ERROR, f, "script byte limit (%zu) reached: %zu bytes dropped",
+         im->opts.max_bytes, len);
+    im->st.bytes_lost += len;
+    return 0;
+  }
+  if (im->pend_len && (im->pend_flow != fi || im->pend_dir != dir)) {
+    int rc = flush_pending(im);
+    if (rc)
+      return rc;
+  }
+  if (im->pend_cap - im->pend_len < len) {
+    size_t cap = im->pend_cap ? im->pend_cap : 4096;
+    while (cap - im->pend_len < len)
+      cap *= 2;
+    uint8_t *n = fray__realloc(&im->mem, im->pend, cap);
+    if (!n)
+      return FRAY_ENOMEM;
+    im->pend = n;
+    im->pend_cap = cap;
+  }
+  memcpy(im->pend + im->pend_len, data, len);
+  im->pend_len += len;
+  im->pend_flow = fi;
+  im->pend_dir = dir;
+  im->total_bytes += len;
+  if (dir == 0)
+    im->st.bytes_to_server += len;
+  else
+    im->st.bytes_to_client += len;
+  return 0;
+}
+
+static void name_release(fray_pcap_import_t *im, flow_t *f) {
+  if (im->nfree == im->capfree) {
+    size_t cap = im->capfree ? im->capfree * 2 : 16;
+    size_t *n = fray__realloc(&im->mem, im->free_names, cap * sizeof *n);
+    if (!n)
+      return; /* the name is just not reused */
+    im->free_names = n;
+    im->capfree = cap;
+  }
+  im->free_names[im->nfree++] = f->client;
+}
+
+/* Ends the flow in the script with `close` (or `reset`). */
+static int flow_close(fray_pcap_import_t *im, flow_t *f, int reset) {
+  if (f->closed)
+    return 0;
+  int rc = add_ctl(im, f, reset ? FRAY_STEP_RESET : FRAY_STEP_CLOSE);
+  if (rc)
+    return rc;
+  f->closed = 1;
+  name_release(im, f);
+  return 0;
+}
+
+/* The FIN of direction dir was reached in order. */
+static int deliver_fin(fray_pcap_import_t *im, flow_t *f, int dir) {
+  int rc;
+  f->d[dir].fin_done = 1;
+  if (f->closed)
+    return 0;
+  if (dir == 0) {
+    /* The client stopped sending: a half-close unless the server had
+     * already closed, then the connection is simply over. */
+    if (f->eof_rd)
+      return flow_close(im, f, 0);
+    if ((rc = add_ctl(im, f, FRAY_STEP_SHUTDOWN)))
+      return rc;
+    f->shut_wr = 1;
+    return 0;
+  }
+  if ((rc = add_ctl(im, f, FRAY_STEP_EXPECT_EOF)))
+    return rc;
+  f->eof_rd = 1;
+  if (f->shut_wr)
+    return flow_close(im, f, 0);
+  return 0;
+}
+
+/* ---- reassembly -------------------------------------------------------- */
+
+static void dir_drop_segs(fray_pcap_import_t *im, dir_t *d) {
+  for (size_t i = 0; i < d->nsegs; i++)
+    fray__free(&im->mem, d->segs[i].data);
+  d->nsegs = 0;
+  d->pending = 0;
+}
+
+/* Delivers segs that became contiguous, then the FIN if it is next. */
+static int dir_drain(fray_pcap_import_t *im, size_t fi, int dir) {
+  flow_t *f = im->flows[fi];
+  dir_t *d = &f->d[dir];
+  size_t i = 0;
+  int rc = 0;
+  for (; i < d->nsegs; i++) {
+    seg_t *s = &d->segs[i];
+    if (s->off > d->next_off)
+      break;
+    uint64_t end = s->off + s->len;
+    if (end > d->next_off) {
+      size_t skip = (size_t)(d->next_off - s->off);
+      size_t n = s->len - skip;
+      if (d->fin_seen && d->next_off + n > d->fin_off)
+        n = (size_t)(d->fin_off - d->next_off);
+      if ((rc = emit_data(im, fi, dir, s->data + skip, n)))
+        break;
+      d->next_off += n;
+      d->next_seq += (uint32_t)n;
+    }
+  }
+  for (size_t j = 0; j < i; j++) {
+    d->pending -= d->segs[j].len;
+    fray__free(&im->mem, d->segs[j].data);
+  }
+  if (i) {
+    memmove(d->segs, d->segs + i, (d->nsegs - i) * sizeof *d->segs);
+    d->nsegs -= i;
+  }
+  if (rc)
+    return rc;
+  if (d->fin_seen && !d->fin_done && d->next_off >= d->fin_off) {
+    if (d->nsegs) {
+      note(im, FRAY_PCAP_WARNING, f, "%zu bytes sent after the FIN were dropped", d->pending);
+      dir_drop_segs(im, d);
+    }
+    return deliver_fin(im, f, dir);
+  }
+  return 0;
+}
+
+static int dir_hold(fray_pcap_import_t *im, flow_t *f, dir_t *d, uint64_t off, const uint8_t *data,
+                    size_t len) {
+  if (d->pending + len > im->opts.max_pending) {
+    note(im, FRAY_PCAP_ERROR, f,
+         "%s: more than %zu bytes out of order behind a gap at stream offset %llu: %zu bytes "
+         "dropped",
+         d == &f->d[0] ? "client to server" : "server to client", im->opts.max_pending,
+         (unsigned long long)d->next_off, len);
+    im->st.bytes_lost += len;
+    return 0;
+  }
+  if (d->nsegs == d->capsegs) {
+    size_t cap = d->capsegs ? d->capsegs * 2 : 8;
+    seg_t *n = fray__realloc(&im->mem, d->segs, cap * sizeof *n);
+    if (!n)
+      return FRAY_ENOMEM;
+    d->segs = n;
+    d->capsegs = cap;
+  }
+  uint8_t *copy = fray__malloc(&im->mem, len);
+  if (!copy)
+    return FRAY_ENOMEM;
+  memcpy(copy, data, len);
+  /* Insert after segments with a lower or equal offset, so that of two
+   * copies of the same bytes the first captured is used. */
+  size_t pos = d->nsegs;
+  while (pos > 0 && d->segs[pos - 1].off > off)
+    pos--;
+  memmove(d->segs + pos + 1, d->segs + pos, (d->nsegs - pos) * sizeof *d->segs);
+  d->segs[pos] = (seg_t){.off = off, .len = len, .data = copy};
+  d->nsegs++;
+  d->pending += len;
+  return 0;
+}
+
+static int flow_segment(fray_pcap_import_t *im, size_t fi, int dir, const pkt_t *p) {
+  flow_t *f = im->flows[fi];
+  dir_t *d = &f->d[dir];
+  int rc;
+  if (p->flags & TH_SYN) {
+    if (!d->have_base) {
+      d->have_base = 1;
+      d->next_seq = p->seq + 1;
+      d->next_off = 0;
+    }
+    /* Data on a SYN (TCP Fast Open) follows the SYN's sequence number. */
+  }
+  if (!d->have_base) {
+    d->have_base = 1;
+    d->next_seq = p->seq;
+    d->next_off = 0;
+    if (!d->warned_mid && (p->len || (p->flags & TH_FIN))) {
+      d->warned_mid = 1;
+      note(im, FRAY_PCAP_WARNING, f,
+           "%s stream starts without a SYN (capture began mid-connection): bytes before "
+           "sequence %lu are unknown",
+           dir == 0 ? "client to server" : "server to client", (unsigned long)p->seq);
+    }
+  }
+  uint32_t seq = p->seq + ((p->flags & TH_SYN) ? 1u : 0u);
+  int64_t rel = (int64_t)(int32_t)(seq - d->next_seq);
+  if (rel < 0 && (uint64_t)(-rel) > d->next_off) {
+    /* Before the start of what we track (mid-stream start, reordered). */
+    note(im, FRAY_PCAP_WARNING, f, "segment before the start of the tracked stream ignored");
+    return 0;
+  }
+  uint64_t off = (uint64_t)((int64_t)d->next_off + rel);
+  size_t len = p->len;
+  if (p->len < p->wire_len) {
+    im->st.truncated++;
+    note(im, FRAY_PCAP_ERROR, f,
+         "segment captured with %zu of its %zu payload bytes (snaplen too small): the rest is "
+         "missing",
+         p->len, p->wire_len);
+  }
+  if (p->flags & TH_FIN) {
+    /* The FIN takes the sequence number after the wire payload. */
+    uint64_t fo = off + p->wire_len;
+    if (!d->fin_seen) {
+      d->fin_seen = 1;
+      d->fin_off = fo;
+    }
+  }
+  if (d->fin_seen && off + len > d->fin_off) {
+    size_t keep = off >= d->fin_off ? 0 : (size_t)(d->fin_off - off);
+    if (len > keep && !d->fin_done)
+      note(im, FRAY_PCAP_WARNING, f, "%zu bytes after the FIN ignored", len - keep);
+    len = keep;
+  }
+  if (len) {
+    if (off + len <= d->next_off) {
+      im->st.retransmitted++;
+    } else if (off <= d->next_off) {
+      if (off < d->next_off)
+        im->st.overlapping++;
+      size_t skip = (size_t)(d->next_off - off);
+      if ((rc = emit_data(im, fi, dir, p->payload + skip, len - skip)))
+        return rc;
+      d->next_off += len - skip;
+      d->next_seq += (uint32_t)(len - skip);
+    } else {
+      im->st.out_of_order++;
+      if ((rc = dir_hold(im, f, d, off, p->payload, len)))
+        return rc;
+    }
+  }
+  if ((rc = dir_drain(im, fi, dir)))
+    return rc;
+  if (p->flags & TH_RST) {
+    /* The connection is gone now: what is still behind a gap never
+     * arrives. */
+    for (int k = 0; k < 2; k++) {
+      if (f->d[k].nsegs) {
+        note(im, FRAY_PCAP_ERROR, f, "%zu %s bytes behind a gap lost at the reset", f->d[k].pending,
+             k == 0 ? "client" : "server");
+        im->st.bytes_lost += f->d[k].pending;
+        dir_drop_segs(im, &f->d[k]);
+      }
+    }
+    if (!f->closed) {
+      if (dir == 0)
+        return flow_close(im, f, 1);
+      /* A server's RST ends the client's reading; the script has no
+       * "reset by peer" expectation, so it is the server closing. */
+      if (!f->eof_rd) {
+        if ((rc = add_ctl(im, f, FRAY_STEP_EXPECT_EOF)))
+          return rc;
+        f->eof_rd = 1;
+      }
+      return flow_close(im, f, 0);
+    }
+  }
+  return 0;
+}
+
+/* ---- flows ------------------------------------------------------------- */
+
+static uint64_t ep_hash(const endpoint_t *e) {
+  uint64_t h = 1469598103934665603ULL;
+  for (int i = 0; i < 16; i++)
+    h = (h ^ e->addr[i]) * 1099511628211ULL;
+  h = (h ^ e->port) * 1099511628211ULL;
+  return h;
+}
+
+/* Symmetric in the two endpoints, so both directions find the flow. */
+static size_t tuple_hash(int family, const endpoint_t *a, const endpoint_t *b) {
+  uint64_t h = ep_hash(a) ^ ep_hash(b) ^ (uint64_t)family;
+  h ^= h >> 29;
+  return (size_t)(h * 0xbf58476d1ce4e5b9ULL);
+}
+
+static int ep_eq(const endpoint_t *a, const endpoint_t *b) {
+  return a->port == b->port && !memcmp(a->addr, b->addr, 16);
+}
+
+/* Returns the hash slot of the flow with these endpoints, or of the empty
+ * slot where it would go. */
+static size_t hash_slot(const fray_pcap_import_t *im, const pkt_t *p) {
+  size_t mask = im->hashcap - 1;
+  size_t i = tuple_hash(p->family, &p->src, &p->dst) & mask;
+  for (;;) {
+    size_t v = im->hash[i];
+    if (!v)
+      return i;
+    const flow_t *f = im->flows[v - 1];
+    if (f->family == p->family && ((ep_eq(&f->ep[0], &p->src) && ep_eq(&f->ep[1], &p->dst)) ||
+                                   (ep_eq(&f->ep[0], &p->dst) && ep_eq(&f->ep[1], &p->src))))
+      return i;
+    i = (i + 1) & mask;
+  }
+}
+
+static int hash_grow(fray_pcap_import_t *im) {
+  size_t cap = im->hashcap ? im->hashcap * 2 : HASH_MIN;
+  size_t *old = im->hash, oldcap = im->hashcap;
+  size_t *n = fray__malloc(&im->mem, cap * sizeof *n);
+  if (!n)
+    return FRAY_ENOMEM;
+  memset(n, 0, cap * sizeof *n);
+  im->hash = n;
+  im->hashcap = cap;
+  for (size_t i = 0; i < oldcap; i++) {
+    if (!old[i])
+      continue;
+    const flow_t *f = im->flows[old[i] - 1];
+    size_t j = tuple_hash(f->family, &f->ep[0], &f->ep[1]) & (cap - 1);
+    while (n[j])
+      j = (j + 1) & (cap - 1);
+    n[j] = old[i];
+  }
+  fray__free(&im->mem, old);
+  return 0;
+}
+
+static void flow_free(fray_pcap_import_t *im, flow_t *f) {
+  if (!f)
+    return;
+  for (int k = 0; k < 2; k++) {
+    dir_drop_segs(im, &f->d[k]);
+    fray__free(&im->mem, f->d[k].segs);
+  }
+  fray__free(&im->mem, f);
+}
+
+/* Creates the flow for packet p. Returns 0 with *fi set, 1 when the flow
+ * cannot get a client (skipped, noted), or an error. */
+static int flow_new(fray_pcap_import_t *im, const pkt_t *p, size_t slot, size_t *fi) {
+  /* Which side is the server: --server-port, else the SYN, else the lower
+   * port (the ephemeral port is the client's, usually). */
+  int src_is_server;
+  unsigned sp = im->opts.server_port;
+  int skipped = 0;
+  if (sp && p->dst.port == sp && p->src.port != sp)
+    src_is_server = 0;
+  else if (sp && p->src.port == sp && p->dst.port != sp)
+    src_is_server = 1;
+  else if ((p->flags & (TH_SYN | TH_ACK)) == TH_SYN)
+    src_is_server = 0;
+  else if ((p->flags & (TH_SYN | TH_ACK)) == (TH_SYN | TH_ACK))
+    src_is_server = 1;
+  else
+    src_is_server = p->src.port < p->dst.port;
+  if (sp && p->dst.port != sp && p->src.port != sp)
+    skipped = 1;
+
+  if (im->nflows == im->capflows) {
+    size_t cap = im->capflows ? im->capflows * 2 : 16;
+    flow_t **n = fray__realloc(&im->mem, im->flows, cap * sizeof *n);
+    if (!n)
+      return FRAY_ENOMEM;
+    im->flows = n;
+    im->capflows = cap;
+  }
+  flow_t *f = fray__malloc(&im->mem, sizeof *f);
+  if (!f)
+    return FRAY_ENOMEM;
+  memset(f, 0, sizeof *f);
+  f->family = p->family;
+  f->ep[0] = src_is_server ? p->dst : p->src;
+  f->ep[1] = src_is_server ? p->src : p->dst;
+  f->skipped = skipped;
+  int rc = 0;
+  if (skipped) {
+    im->st.flows_skipped++;
+  } else {
+    size_t idx;
+    if (fray_script_nclients(im->script) < FRAY_SCRIPT_DEFAULT_MAX_CLIENTS) {
+      snprintf(f->name, sizeof f->name, "c%zu", fray_script_nclients(im->script) + 1);
+      rc = fray_script_add_client(im->script, f->name, &idx);
+    } else if (im->nfree) {
+      idx = im->free_names[0];
+      memmove(im->free_names, im->free_names + 1, --im->nfree * sizeof *im->free_names);
+      snprintf(f->name, sizeof f->name, "%s", fray_script_client_name(im->script, idx));
+    } else {
+      f->skipped = 1;
+      im->st.flows_skipped++;
+      note(im, FRAY_PCAP_ERROR, NULL,
+           "more than %zu connections open at once: this connection was skipped",
+           (size_t)FRAY_SCRIPT_DEFAULT_MAX_CLIENTS);
+      rc = 0;
+      idx = 0;
+    }
+    if (rc) {
+      fray__free(&im->mem, f);
+      return rc;
+    }
+    f->client = idx;
+    if (!f->skipped) {
+      im->st.flows++;
+      if ((rc = flush_pending(im)) ||
+          (rc = fray_script_add_step(im->script,
+                                     &(fray_step_t){.kind = FRAY_STEP_OPEN, .client = idx}))) {
+        fray__free(&im->mem, f);
+        return rc;
+      }
+    }
+  }
+  im->flows[im->nflows] = f;
+  im->hash[slot] = im->nflows + 1;
+  *fi = im->nflows++;
+  return 0;
+}
+
+/* ---- public ------------------------------------------------------------ */
+
+int fray_pcap_import_new(fray_pcap_import_t **out, const fray_pcap_import_opts_t *opts) {
+  if (!out)
+    return FRAY_EINVAL;
+  *out = NULL;
+  fray_mem_t mem;
+  fray__mem_init(&mem, opts ? opts->mem : NULL);
+  fray_pcap_import_t *im = fray__malloc(&mem, sizeof *im);
+  if (!im)
+    return FRAY_ENOMEM;
+  memset(im, 0, sizeof *im);
+  im->mem = mem;
+  if (opts)
+    im->opts = *opts;
+  im->opts.mem = NULL;
+  if (!im->opts.max_pending)
+    im->opts.max_pending = DEFAULT_MAX_PENDING;
+  if (!im->opts.max_bytes)
+    im->opts.max_bytes = FRAY_SCRIPT_DEFAULT_MAX_BYTES;
+  int rc = fray_script_new(&im->script, &im->mem);
+  if (!rc)
+    rc = hash_grow(im);
+  if (rc) {
+    fray_pcap_import_free(im);
+    return rc;
+  }
+  *out = im;
+  return 0;
+}
+
+int fray_pcap_import_packet(fray_pcap_import_t *im, int linktype, const uint8_t *data,
+                            size_t caplen, size_t wirelen) {
+  if (!im || (!data && caplen))
+    return FRAY_EINVAL;
+  if (im->finished || im->fatal)
+    return FRAY_ESTATE;
+  if (!fray_pcap_linktype_supported(linktype))
+    return FRAY_EUNSUPPORTED;
+  im->st.packets++;
+  if (wirelen < caplen)
+    wirelen = caplen;
+  pkt_t p;
+  memset(&p, 0, sizeof p);
+  if (!parse_link(im, linktype, data, caplen, wirelen, &p))
+    return 0;
+  /* Keep the table at most half full so probes stay short. */
+  if ((im->nflows + 1) * 2 > im->hashcap) {
+    int rc = hash_grow(im);
+    if (rc) {
+      im->fatal = 1;
+      return rc;
+    }
+  }
+  size_t slot = hash_slot(im, &p);
+  size_t fi;
+  int rc = 0;
+  if (im->hash[slot]) {
+    fi = im->hash[slot] - 1;
+    flow_t *f = im->flows[fi];
+    /* A new SYN on the address pair of a finished connection is a new
+     * connection (port reuse). */
+    if (f->closed && (p.flags & (TH_SYN | TH_ACK)) == TH_SYN)
+      rc = flow_new(im, &p, slot, &fi); /* takes over the slot */
+  } else {
+    rc = flow_new(im, &p, slot, &fi);
+  }
+  if (rc) {
+    im->fatal = 1;
+    return rc;
+  }
+  flow_t *f = im->flows[fi];
+  if (f->skipped)
+    return 0;
+  if (f->closed) {
+    if (p.len)
+      note(im, FRAY_PCAP_WARNING, f, "%zu bytes after the connection ended ignored", p.len);
+    return 0;
+  }
+  int dir = ep_eq(&p.src, &f->ep[0]) && ep_eq(&p.dst, &f->ep[1]) ? 0 : 1;
+  rc = flow_segment(im, fi, dir, &p);
+  if (rc)
+    im->fatal = 1;
+  return rc;
+}
+
+int fray_pcap_import_finish(fray_pcap_import_t *im, fray_script_t **out) {
+  if (out)
+    *out = NULL;
+  if (!im || !out)
+    return FRAY_EINVAL;
+  if (im->finished || im->fatal)
+    return FRAY_ESTATE;
+  im->finished = 1;
+  int rc = 0;
+  for (size_t i = 0; i < im->nflows && !rc; i++) {
+    flow_t *f = im->flows[i];
+    if (f->skipped || f->closed)
+      continue;
+    for (int k = 0; k < 2; k++) {
+      dir_t *d = &f->d[k];
+      if (d->nsegs) {
+        note(im, FRAY_PCAP_ERROR, f,
+             "%s: %llu bytes missing from the capture at stream offset %llu; %zu bytes after "
+             "the gap dropped",
+             k == 0 ? "client to server" : "server to client",
+             (unsigned long long)(d->segs[0].off - d->next_off), (unsigned long long)d->next_off,
+             d->pending);
+        im->st.bytes_lost += d->pending;
+        dir_drop_segs(im, d);
+      }
+    }
+    rc = flow_close(im, f, 0);
+  }
+  if (!rc)
+    rc = flush_pending(im);
+  if (rc) {
+    im->fatal = 1;
+    return rc;
+  }
+  *out = im->script;
+  im->script = NULL;
+  return 0;
+}
+
+void fray_pcap_import_stats(const fray_pcap_import_t *im, fray_pcap_stats_t *stats) {
+  if (!stats)
+    return;
+  if (!im) {
+    memset(stats, 0, sizeof *stats);
+    return;
+  }
+  *stats = im->st;
+}
+
+void fray_pcap_import_free(fray_pcap_import_t *im) {
+  if (!im)
+    return;
+  for (size_t i = 0; i < im->nflows; i++)
+    flow_free(im, im->flows[i]);
+  fray__free(&im->mem, im->flows);
+  fray__free(&im->mem, im->hash);
+  fray__free(&im->mem, im->pend);
+  fray__free(&im->mem, im->free_names);
+  fray_script_free(im->script);
+  fray_mem_t mem = im->mem;
+  fray__free(&mem, im);
+}

@@ -1,0 +1,62 @@
+# Real sockets (label `net`): `fray serve` driven by `fray replay --connect`,
+# real redis-server and memcached, bad input, and the load test (labels
+# `net;load`). Every test starts its own servers on free loopback ports
+# (tests/net/run.sh) and stops them, also on failure. Tests needing a server
+# binary that is not installed are reported as skipped, not failed.
+if(NOT TARGET fray_cli OR NOT TARGET fray_event)
+  return()
+endif()
+
+set(_net_run ${PROJECT_SOURCE_DIR}/tests/net/run.sh)
+set(_net_fray $<TARGET_FILE:fray_cli>)
+
+# Registers `run.sh ARGS...` as ctest NAME.
+function(fray_net_test name timeout)
+  add_test(NAME ${name} COMMAND bash ${_net_run} ${ARGN} WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+  set_tests_properties(${name} PROPERTIES TIMEOUT ${timeout} LABELS net SKIP_RETURN_CODE 77)
+endfunction()
+
+# (1) The chat example under `fray serve`: the corpus passes over TCP as it
+# does in-process, under whole, random and bytewise schedules...
+file(GLOB _net_chat CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/corpus/chat/*.fray)
+foreach(sched whole random bytewise)
+  fray_net_test(net.serve.chat.${sched} 120 serve ${_net_fray} chat --
+    @FRAY@ replay --connect 127.0.0.1:@PORT@ --schedule ${sched} --runs 3 --seed 1 ${_net_chat})
+endforeach()
+# ... and the verdicts agree: a handler with a split bug fails over TCP
+# (exit 1) under bytewise as in-process, and passes whole.
+fray_net_test(net.serve.buggy.split 60 --expect 1 serve ${_net_fray} buggy-splitdelim --
+  @FRAY@ replay --connect 127.0.0.1:@PORT@ --timeout-ms 300 --schedule bytewise
+  ${PROJECT_SOURCE_DIR}/corpus/buggy/splitdelim.fray)
+fray_net_test(net.serve.buggy.whole 60 serve ${_net_fray} buggy-splitdelim --
+  @FRAY@ replay --connect 127.0.0.1:@PORT@ --schedule whole
+  ${PROJECT_SOURCE_DIR}/corpus/buggy/splitdelim.fray)
+
+# (2) Real servers. corpus/redis/ scripts also pass in-process against the
+# resp example (@handler resp). The memcached scripts have no in-process
+# handler, so they live in tests/net/memcached/: every corpus/*/*.fray is
+# replayed in-process by tests/cli_replay.cmake and bench_replay.
+file(GLOB _net_redis CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/corpus/redis/*.fray)
+file(GLOB _net_mc CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/tests/net/memcached/*.fray)
+foreach(sched bytewise random)
+  fray_net_test(net.redis.${sched} 120 redis ${_net_fray} --
+    @FRAY@ replay --connect 127.0.0.1:@PORT@ --schedule ${sched} --runs 10 --seed 1 ${_net_redis})
+  fray_net_test(net.memcached.${sched} 120 memcached ${_net_fray} --
+    @FRAY@ replay --connect 127.0.0.1:@PORT@ --schedule ${sched} --runs 10 --seed 1 ${_net_mc})
+endforeach()
+
+# (3) Bad input: refused and bad addresses, ports in use, servers that close
+# early or never answer, --max-conns, --idle-timeout, SIGTERM.
+add_test(NAME net.errors COMMAND bash ${PROJECT_SOURCE_DIR}/tests/net/errors.sh ${_net_fray}
+         ${PROJECT_SOURCE_DIR})
+set_tests_properties(net.errors PROPERTIES TIMEOUT 120 LABELS net)
+
+# (4) Load and faults: 1,000 chat clients for 3 s (tests/net/load.c; by hand:
+# `fray-load --fray build/fray --seconds 10`), with resets mid-frame, 10 MB
+# lines and clients that never read.
+add_executable(fray_load ${PROJECT_SOURCE_DIR}/tests/net/load.c)
+target_compile_options(fray_load PRIVATE ${FRAY_WARNINGS})
+target_link_libraries(fray_load PRIVATE fray_event) # for libevent; its imported target is directory-scoped
+set_target_properties(fray_load PROPERTIES OUTPUT_NAME fray-load)
+add_test(NAME net.load COMMAND fray_load --fray ${_net_fray} --clients 1000 --seconds 3)
+set_tests_properties(net.load PROPERTIES TIMEOUT 180 LABELS "net;load")
