@@ -664,6 +664,44 @@ static int record_failure(const replay_opts_t *o, script_result_t *r, fray_sim_t
   return 0;
 }
 
+/* ---- a crash's reproducer ---------------------------------------------- */
+
+/* When a schedule makes the handler crash under a sanitizer, the process
+ * ends inside the run: no minimiser, no report. The sanitizers call a death
+ * callback first; fray uses it to write the schedule that was running,
+ * baked into the script, as DIR/<script>-crash.fray. Process-wide state,
+ * hence here in the command and not in the library. */
+static struct {
+  const fray_sim_t *sim;
+  const fray_sched_t *sched;
+  const char *dir, *file;
+} crash_ctx;
+
+extern void __sanitizer_set_death_callback(void (*cb)(void)) __attribute__((weak));
+
+static void write_crash_reproducer(void) {
+  fray_script_t *baked = NULL;
+  if (!crash_ctx.sim || !crash_ctx.dir || fray_sim_bake(crash_ctx.sim, crash_ctx.sched, &baked))
+    return;
+  const char *base = strrchr(crash_ctx.file, '/');
+  base = base ? base + 1 : crash_ctx.file;
+  size_t stem = strstr(base, ".fray") ? (size_t)(strstr(base, ".fray") - base) : strlen(base);
+  char path[4096];
+  snprintf(path, sizeof path, "%s/%.*s-crash.fray", crash_ctx.dir, (int)stem, base);
+  (void)mkdir(crash_ctx.dir, 0777);
+  FILE *f = fopen(path, "w");
+  if (f) {
+    fprintf(f, "# Written by fray replay when a sanitizer stopped it during this schedule\n"
+               "# of %s: the cuts and merges are baked in, so the whole schedule\n"
+               "# replays the crash. Not minimised.\n",
+            crash_ctx.file);
+    fray_script_write(baked, f);
+    fclose(f);
+    fprintf(stderr, "fray replay: reproducer written to %s\n", path);
+  }
+  fray_script_free(baked);
+}
+
 /* ---- malformed variants ------------------------------------------------- */
 
 #define MUTATE_MEM_LIMIT ((size_t)64 << 20)
@@ -845,7 +883,10 @@ static int replay_script(const replay_opts_t *o, script_result_t *r, const fray_
       sched.write_seed = mix(o->seed, i);
       break;
     }
+    crash_ctx.sim = sim;
+    crash_ctx.sched = &sched;
     rc = net ? fray_net_run(net, &sched, &res) : fray_sim_check_invariance(sim, &sched, &res);
+    crash_ctx.sim = NULL;
     if (net && rc && rc != FRAY_EFAILED && *fray_net_error(net))
       r->error = xasprintf("%s: %s", r->file, fray_net_error(net));
     r->runs++;
@@ -1077,6 +1118,8 @@ int fray_cli_replay(int argc, char **argv) {
     goto out;
   }
   progress_t pg = {.tty = isatty(STDERR_FILENO)};
+  if (o.save_dir && __sanitizer_set_death_callback)
+    __sanitizer_set_death_callback(write_crash_reproducer);
   const char *sched = o.mutate ? "mutate" : sched_names[o.sched];
   int passed = 0, failed = 0, errors = 0, warned = 0;
   double t0 = now();
@@ -1113,6 +1156,8 @@ int fray_cli_replay(int argc, char **argv) {
                              r->file);
       if (h) {
         r->handler = o.connect ? o.connect : h->name;
+        crash_ctx.dir = o.save_dir;
+        crash_ctx.file = r->file;
         if (o.mutate)
           mutate_script(&o, r, script, h, &pg);
         else
