@@ -37,7 +37,7 @@ log() { printf '%s\n' "$*" >&2; }
 log "== configuring Release build in $BUILD_DIR"
 mkdir -p "$BUILD_DIR"
 cmake -S "$ROOT" -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release -DFRAY_BUILD_BENCH=ON \
-  -DFRAY_BUILD_TESTS=OFF -DFRAY_BUILD_CLI=ON >"$BUILD_DIR/bench-configure.log" 2>&1 || {
+  -DFRAY_BUILD_TESTS=OFF -DFRAY_BUILD_CLI=ON -DFRAY_WITH_LIBEVENT=ON >"$BUILD_DIR/bench-configure.log" 2>&1 || {
   cat "$BUILD_DIR/bench-configure.log" >&2
   exit 1
 }
@@ -68,7 +68,10 @@ if [[ ${SKIP_BENCH:-0} != 1 ]]; then
     args=("$@")
     if [[ $t != bench_framer ]]; then
       args=()
-      [[ $quick == 1 ]] && args=(--quick)
+      # The proxy bench drives the fray command itself.
+      [[ $t == bench_proxy ]] && cmake --build "$BUILD_DIR" -j"$JOBS" --target fray_cli >/dev/null &&
+        args=("$BUILD_DIR/fray")
+      [[ $quick == 1 ]] && args+=(--quick)
     fi
     log ""
     log "== $t ${args[*]}"

@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -50,6 +51,7 @@ typedef struct econn {
   int eof_given;   /* ... and handed to the connection */
   int closing;     /* released: waiting for the bufferevent to empty, then FIN */
   int draining;    /* FIN sent: discarding input until the peer's FIN */
+  size_t kernel_out; /* unsent bytes in the kernel at the last idle check */
   char peer[64];   /* "ADDR:PORT", for log lines and the connection's name */
 } econn_t;
 
@@ -269,6 +271,25 @@ static void on_sweep(evutil_socket_t fd, short what, void *arg) {
 
 /* ---- bufferevent callbacks --------------------------------------------------- */
 
+/* For the idle timeout: 1 when output is still on its way to the peer with
+ * progress. Bytes in the bufferevent are watched by its write timeout (no
+ * write progress resets the peer); bytes already in the kernel's send queue
+ * count as moving while that queue shrinks between two checks. */
+static int output_moving(econn_t *e) {
+  if (evbuffer_get_length(bufferevent_get_output(e->bev)))
+    return 1;
+#ifdef TIOCOUTQ
+  int n = 0;
+  if (ioctl(bufferevent_getfd(e->bev), TIOCOUTQ, &n) == 0 && n > 0) {
+    size_t was = e->kernel_out;
+    e->kernel_out = (size_t)n;
+    return was == 0 || (size_t)n < was;
+  }
+#endif
+  e->kernel_out = 0;
+  return 0;
+}
+
 static void on_read(struct bufferevent *bev, void *arg) {
   econn_t *e = arg;
   if (!e->c) {
@@ -321,6 +342,14 @@ static void on_event(struct bufferevent *bev, short what, void *arg) {
   if (what & BEV_EVENT_TIMEOUT) {
     if (!e->c) {
       econn_destroy(e, !e->draining); /* lingered long enough, or output stuck */
+      return;
+    }
+    if ((what & BEV_EVENT_READING) && output_moving(e)) {
+      /* No input, but output is still going out: not idle (a peer slowly
+       * downloading a reply). libevent disabled reading on the timeout:
+       * resume it, which also restarts the read timeout. */
+      if (!e->paused && !e->peer_eof)
+        bufferevent_enable(e->bev, EV_READ);
       return;
     }
     es->st.timeouts++;
@@ -475,7 +504,10 @@ static int split_hostport(const char *s, char *host, size_t hsize, char *port, s
   memcpy(host, s, hl);
   host[hl] = 0;
   memcpy(port, colon + 1, pl + 1);
-  return atoi(port) <= 65535 ? 0 : -1;
+  /* strtoul, not atoi: atoi's int overflows on long digit strings, and
+   * getaddrinfo() keeps only the low 16 bits of a numeric service, so
+   * "4294967297" would listen on port 1. strtoul saturates instead. */
+  return strtoul(port, NULL, 10) <= 65535 ? 0 : -1;
 }
 
 __attribute__((format(printf, 3, 4))) static void set_err(char *err, size_t errlen,
