@@ -8,12 +8,10 @@
 #include "fray/net.h"
 
 #include <errno.h>
-#include <fnmatch.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
-#include <regex.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -22,6 +20,7 @@
 #include <unistd.h>
 
 #include "escape_internal.h"
+#include "expect_internal.h"
 #include "internal.h"
 
 #define RX_BOUND ((size_t)64 << 20) /* per client, beyond it: FRAY_FAIL_BOUND */
@@ -471,13 +470,6 @@ static int run_send(fray_net_t *n, size_t idx, size_t k) {
 
 /* ---- expectations --------------------------------------------------------------- */
 
-static size_t first_diff(const uint8_t *a, const uint8_t *b, size_t len) {
-  size_t i = 0;
-  while (i < len && a[i] == b[i])
-    i++;
-  return i;
-}
-
 static const uint8_t *rx_unmatched(const nclient_t *c) {
   return c->rx ? c->rx + c->rx_pos : (const uint8_t *)"";
 }
@@ -492,7 +484,7 @@ static int bytes_ready(fray_net_t *n, const void *arg) {
   size_t avail = c->rx_len - c->rx_pos;
   size_t m = avail < st->len ? avail : st->len;
   /* Enough bytes, a difference already, or no more will come. */
-  return avail >= st->len || first_diff(rx_unmatched(c), st->data, m) < m || c->end != END_OPEN ||
+  return avail >= st->len || fray__first_diff(rx_unmatched(c), st->data, m) < m || c->end != END_OPEN ||
          c->fd < 0;
 }
 
@@ -522,7 +514,7 @@ static int expect_bytes(fray_net_t *n, size_t idx) {
   const uint8_t *got = rx_unmatched(c);
   size_t avail = c->rx_len - c->rx_pos;
   size_t m = avail < st->len ? avail : st->len;
-  size_t d = first_diff(got, st->data, m);
+  size_t d = fray__first_diff(got, st->data, m);
   fray_sim_result_t *r = n->res;
   char e[160], g[160], w[96];
   r->expected = st->data;
@@ -556,7 +548,10 @@ static int expect_line(fray_net_t *n, size_t idx) {
   nclient_t *c = &n->cl[st->client];
   const uint8_t *got = rx_unmatched(c);
   size_t avail = c->rx_len - c->rx_pos;
-  const uint8_t *nl = memchr(got, '\n', avail);
+  size_t linelen = 0;
+  int ok = fray__match_line(&n->mem, st, got, avail, &linelen);
+  if (ok == FRAY_ENOMEM)
+    return ok;
   const char *who = cname(n, st->client);
   char g[160], w[96];
   fray_sim_result_t *r = n->res;
@@ -565,39 +560,13 @@ static int expect_line(fray_net_t *n, size_t idx) {
   r->got = got;
   r->got_len = avail;
   r->diff_at = 0;
-  if (!nl) {
+  if (ok == FRAY_EAGAIN) { /* no whole line came */
     int closed = c->end != END_OPEN;
     return fail(n, closed ? FRAY_FAIL_CLOSED : FRAY_FAIL_MISSING, idx, st->client,
                 "%s expected a line matching \"%s\", got %s then %s", who,
                 (const char *)st->data, fray__escape_quoted(g, sizeof g, got, avail),
                 closed ? end_words(c->end) : nothing_words(n, w, sizeof w));
   }
-  size_t linelen = (size_t)(nl - got) + 1;
-  char *line = fray__malloc(&n->mem, linelen + 1);
-  if (!line)
-    return FRAY_ENOMEM;
-  memcpy(line, got, linelen);
-  line[linelen] = 0;
-  int ok;
-  if (st->kind == FRAY_STEP_EXPECT_GLOB) {
-    ok = memchr(got, 0, linelen) == NULL && fnmatch((const char *)st->data, line, 0) == 0;
-  } else {
-    regex_t re;
-    size_t plen = st->len + 7;
-    char *pat = fray__malloc(&n->mem, plen);
-    if (!pat) {
-      fray__free(&n->mem, line);
-      return FRAY_ENOMEM;
-    }
-    snprintf(pat, plen, "^(%s)$", (const char *)st->data);
-    ok = regcomp(&re, pat, REG_EXTENDED | REG_NOSUB) == 0;
-    if (ok) {
-      ok = memchr(got, 0, linelen) == NULL && regexec(&re, line, 0, NULL, 0) == 0;
-      regfree(&re);
-    }
-    fray__free(&n->mem, pat);
-  }
-  fray__free(&n->mem, line);
   if (!ok)
     return fail(n, FRAY_FAIL_MISMATCH, idx, st->client,
                 "%s expected a line matching \"%s\", got %s", who, (const char *)st->data,

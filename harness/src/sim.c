@@ -7,14 +7,13 @@
  * received so far. Nothing here waits: the server can only answer input. */
 #include "fray/sim.h"
 
-#include <fnmatch.h>
 #include <malloc.h>
 #include <stdarg.h>
-#include <regex.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "escape_internal.h"
+#include "expect_internal.h"
 #include "internal.h"
 #include "sim_internal.h"
 
@@ -374,13 +373,6 @@ static int run_send(fray_sim_t *s, size_t idx, size_t k) {
 
 /* ---- expectations ----------------------------------------------------------- */
 
-static size_t first_diff(const uint8_t *a, const uint8_t *b, size_t n) {
-  size_t i = 0;
-  while (i < n && a[i] == b[i])
-    i++;
-  return i;
-}
-
 static const char *end_words(int end) {
   return end == END_RST ? "the server reset the connection" : "the server closed the connection";
 }
@@ -397,7 +389,7 @@ static int expect_bytes(fray_sim_t *s, size_t idx) {
   const uint8_t *got = rx_unmatched(c);
   size_t avail = c->rx_len - c->rx_pos;
   size_t n = avail < st->len ? avail : st->len;
-  size_t d = first_diff(got, st->data, n);
+  size_t d = fray__first_diff(got, st->data, n);
   fray_sim_result_t *r = s->res;
   char e[160], g[160];
   r->expected = st->data;
@@ -431,7 +423,10 @@ static int expect_line(fray_sim_t *s, size_t idx) {
   client_t *c = &s->cl[st->client];
   const uint8_t *got = rx_unmatched(c);
   size_t avail = c->rx_len - c->rx_pos;
-  const uint8_t *nl = memchr(got, '\n', avail);
+  size_t linelen = 0;
+  int ok = fray__match_line(&s->mem, st, got, avail, &linelen);
+  if (ok == FRAY_ENOMEM)
+    return ok;
   const char *who = fray_script_client_name(s->script, st->client);
   char g[160];
   fray_sim_result_t *r = s->res;
@@ -440,44 +435,17 @@ static int expect_line(fray_sim_t *s, size_t idx) {
   r->got = got;
   r->got_len = avail;
   r->diff_at = 0;
-  if (!nl) {
+  if (ok == FRAY_EAGAIN) { /* no whole line came */
     int closed = !c->conn && c->end != END_OPEN;
     return fail(s, closed ? FRAY_FAIL_CLOSED : FRAY_FAIL_MISSING, idx, st->client,
                 "%s expected a line matching \"%s\", got %s then %s", who, (const char *)st->data,
                 fray__escape_quoted(g, sizeof g, got, avail),
                 closed ? end_words(c->end) : "nothing (the server did not answer)");
   }
-  size_t linelen = (size_t)(nl - got) + 1, whole = linelen;
-  char *line = fray__malloc(&s->mem, linelen + 1);
-  if (!line)
-    return FRAY_ENOMEM;
-  memcpy(line, got, linelen);
-  line[linelen] = 0;
-  int ok;
-  if (st->kind == FRAY_STEP_EXPECT_GLOB) {
-    ok = memchr(got, 0, linelen) == NULL && fnmatch((const char *)st->data, line, 0) == 0;
-  } else {
-    regex_t re;
-    /* Anchored at both ends: the whole line must match. */
-    size_t plen = st->len + 7;
-    char *pat = fray__malloc(&s->mem, plen);
-    if (!pat) {
-      fray__free(&s->mem, line);
-      return FRAY_ENOMEM;
-    }
-    snprintf(pat, plen, "^(%s)$", (const char *)st->data);
-    ok = regcomp(&re, pat, REG_EXTENDED | REG_NOSUB) == 0;
-    if (ok) {
-      ok = memchr(got, 0, linelen) == NULL && regexec(&re, line, 0, NULL, 0) == 0;
-      regfree(&re);
-    }
-    fray__free(&s->mem, pat);
-  }
-  fray__free(&s->mem, line);
   if (!ok)
     return fail(s, FRAY_FAIL_MISMATCH, idx, st->client, "%s expected a line matching \"%s\", got %s",
-                who, (const char *)st->data, fray__escape_quoted(g, sizeof g, got, whole));
-  c->rx_pos += whole;
+                who, (const char *)st->data, fray__escape_quoted(g, sizeof g, got, linelen));
+  c->rx_pos += linelen;
   return 0;
 }
 
@@ -674,7 +642,7 @@ int fray_sim_check_invariance(fray_sim_t *s, const fray_sched_t *sched, fray_sim
     ref_t *f = &s->ref[i];
     const uint8_t *crx = c->rx ? c->rx : (const uint8_t *)"";
     size_t n = c->rx_len < f->len ? c->rx_len : f->len;
-    size_t d = first_diff(crx, f->rx, n);
+    size_t d = fray__first_diff(crx, f->rx, n);
     if (d < n || c->rx_len != f->len || c->end != f->end) {
       char e[160], g[160];
       s->res = res;
