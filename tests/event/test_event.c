@@ -780,16 +780,19 @@ static void test_event_idle_timeout_spares_slow_download(void **state) {
   fx_t *fx = *state;
   fray_event_opts_t o;
   opts_for_test(fx, &o);
-  o.idle_timeout_ms = 100;
+  /* 300 ms, not less: on a loaded machine (sanitizers, parallel tests) a
+   * reader that really reads can still stall for tens of milliseconds. */
+  o.idle_timeout_ms = 300;
   start(fx, &cmd_handler, &o);
   client_t *a = client_connect(fx, 0, 4096);
-  /* 512 bytes per 2 ms step: the reply takes over 200 ms, and it stays
-   * under the high-water mark, so reading is never paused meanwhile. */
-  a->max_read = 512;
+  /* 256 bytes per 2 ms step: the reply takes over 450 ms, longer than the
+   * idle timeout, and it stays under the high-water mark, so reading is
+   * never paused meanwhile. */
+  a->max_read = 256;
   double t0 = now_ms();
   client_send_str(a, "mid\n");
-  WAIT_FOR(fx, a->len >= MID_LEN || client_done(a), 5000);
-  assert_true(now_ms() - t0 > 2 * 100);
+  WAIT_FOR(fx, a->len >= MID_LEN || client_done(a), 10000);
+  assert_true(now_ms() - t0 > 300);
   assert_int_equal(a->len, MID_LEN);
   assert_flood(a, 0, MID_LEN);
   assert_false(client_done(a));
