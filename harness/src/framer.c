@@ -40,6 +40,8 @@ struct fray_framer {
   size_t max;            /* resolved spec.max_frame */
   size_t tiny_limit;     /* delim/line: buffered bytes that overflow (0: other modes) */
   size_t cap_bound;      /* largest buffer bound of the specs used since reset */
+  size_t tiny_room;      /* bytes feed() may append with no check but the delimiter
+                            search: 0 unless the state allows it (tiny_arm) */
   unsigned gen;          /* bumped by set_spec: tells loops to re-dispatch */
   fray_framer_callbacks_t cb;
   fray_mem_t mem;
@@ -736,12 +738,25 @@ static void really_free(fray_framer_t *f) {
  * test is exact: no delimiter may start in the last dlen-1 buffered bytes
  * or in the chunk, and the bytes must stay under the overflow limit.
  * Returns 1 when it took the whole chunk. */
-static inline int append_unfinished(fray_framer_t *f, const uint8_t *c, size_t n) {
+/* Small reads (down to one byte per read) that do not finish the frame
+ * buffered for a delimiter are appended without the general machinery.
+ * tiny_arm() decides, after every call that may change the state, how many
+ * bytes may go that way: only while running normally, the buffer searched to
+ * its end, with room in it and below the overflow limit. Any other call that
+ * changes the state disarms it. */
+static void tiny_arm(fray_framer_t *f) {
+  f->tiny_room = 0;
   size_t dlen = f->spec.delim.len, bl = f->blen;
-  /* The buffer must have been searched to its end (not so after a pause or
-   * a spec change outside a callback), and have room. */
-  if (f->scan + dlen - 1 < bl || f->start + bl + n > f->cap)
-    return 0;
+  if (!f->tiny_limit || !bl || f->skipping || f->error || f->closed || f->finished ||
+      f->in_cb || f->scan + dlen - 1 < bl || f->tiny_limit <= bl + 1)
+    return;
+  size_t room = f->cap - f->start - bl, lim = f->tiny_limit - bl - 1;
+  f->tiny_room = room < lim ? room : lim;
+}
+
+/* Appends c[0..n) if no delimiter can end there; 1 when it did. */
+static inline int tiny_append(fray_framer_t *f, const uint8_t *c, size_t n) {
+  size_t dlen = f->spec.delim.len, bl = f->blen;
   const uint8_t *d = f->spec.delim.bytes, *b = f->buf + f->start;
   if (dlen == 1) {
     for (size_t i = 0; i < n; i++)
@@ -761,9 +776,11 @@ static inline int append_unfinished(fray_framer_t *f, const uint8_t *c, size_t n
   uint8_t *dst = f->buf + f->start + bl;
   for (size_t i = 0; i < n; i++)
     dst[i] = c[i];
-  f->blen = bl + n;
-  f->scan = f->blen >= dlen - 1 ? f->blen - (dlen - 1) : 0;
+  bl += n;
+  f->blen = bl;
+  f->scan = bl >= dlen ? bl - (dlen - 1) : 0;
   f->fed += n;
+  f->tiny_room -= n; /* room and limit both shrink by n */
   return 1;
 }
 
@@ -847,7 +864,10 @@ oom:
   return pos;
 }
 
-fray_ssize_t fray_framer_feed(fray_framer_t *f, const uint8_t *data, size_t len) {
+/* The general feed, out of line so that the tiny path below stays a leaf
+ * function with nothing to save. */
+__attribute__((noinline)) static fray_ssize_t feed_slow(fray_framer_t *f, const uint8_t *data,
+                                                         size_t len) {
   if (!f || (!data && len))
     return FRAY_EINVAL;
   if (f->in_cb | f->error | f->closed | f->finished) {
@@ -857,11 +877,7 @@ fray_ssize_t fray_framer_feed(fray_framer_t *f, const uint8_t *data, size_t len)
       return f->error;
     return FRAY_ECLOSED;
   }
-  /* Tiny reads that do not end the buffered frame: the 1-byte-per-read
-   * case, kept linear and cheap. */
-  if (f->blen && len - 1 < 64 && f->blen + len < f->tiny_limit && !f->skipping &&
-      append_unfinished(f, data, len))
-    return (fray_ssize_t)len;
+  f->tiny_room = 0;
   f->ctl = 0;
   size_t used = run(f, data, len);
   unsigned ctl = f->ctl;
@@ -872,10 +888,19 @@ fray_ssize_t fray_framer_feed(fray_framer_t *f, const uint8_t *data, size_t len)
   }
   if (f->error)
     return f->error;
+  tiny_arm(f);
 #ifdef FRAY_SANITIZED
   fray__framer_check(f);
 #endif
   return (fray_ssize_t)used;
+}
+
+fray_ssize_t fray_framer_feed(fray_framer_t *f, const uint8_t *data, size_t len) {
+  /* Tiny reads that do not end the buffered frame: the 1-byte-per-read
+   * case, kept linear and cheap. */
+  if (f && data && len - 1 < f->tiny_room && len <= 64 && tiny_append(f, data, len))
+    return (fray_ssize_t)len;
+  return feed_slow(f, data, len);
 }
 
 int fray_framer_finish(fray_framer_t *f) {
@@ -887,6 +912,7 @@ int fray_framer_finish(fray_framer_t *f) {
     return f->error;
   if (f->closed || f->finished)
     return FRAY_ECLOSED;
+  f->tiny_room = 0;
   f->ctl = 0;
   (void)run(f, NULL, 0);
   unsigned ctl = f->ctl;
@@ -972,6 +998,7 @@ void fray_framer_close(fray_framer_t *f) {
   if (!f)
     return;
   f->closed = 1;
+  f->tiny_room = 0;
   if (f->in_cb)
     f->ctl |= CTL_CLOSE;
 }
@@ -988,6 +1015,7 @@ int fray_framer_set_spec(fray_framer_t *f, const fray_spec_t *spec) {
   if (fray_spec_buffer_bound(spec) > f->cap_bound)
     f->cap_bound = fray_spec_buffer_bound(spec);
   f->gen++;
+  f->tiny_room = 0;
   f->scan = 0;
   f->skipping = 0;
   f->skip_left = 0;
@@ -1003,6 +1031,7 @@ int fray_framer_reset(fray_framer_t *f) {
     return FRAY_EINVAL;
   if (f->in_cb)
     return FRAY_ESTATE;
+  f->tiny_room = 0;
   f->start = f->blen = f->scan = 0;
   f->buf_off = f->fed = 0;
   f->skipping = 0;
