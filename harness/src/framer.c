@@ -747,7 +747,7 @@ static void really_free(fray_framer_t *f) {
 static void tiny_arm(fray_framer_t *f) {
   f->tiny_room = 0;
   size_t dlen = f->spec.delim.len, bl = f->blen;
-  if (!f->tiny_limit || !bl || f->skipping || f->error || f->closed || f->finished ||
+  if (!f->tiny_limit || !f->cap || f->skipping || f->error || f->closed || f->finished ||
       f->in_cb || f->scan + dlen - 1 < bl || f->tiny_limit <= bl + 1)
     return;
   size_t room = f->cap - f->start - bl, lim = f->tiny_limit - bl - 1;
@@ -771,6 +771,10 @@ static inline int tiny_append(fray_framer_t *f, const uint8_t *c, size_t n) {
       if (i == dlen)
         return 0;
     }
+  }
+  if (!bl) {
+    f->start = 0; /* a new frame starts here */
+    f->buf_off = f->fed;
   }
   /* A byte loop: for the few bytes this path sees, cheaper than a call. */
   uint8_t *dst = f->buf + f->start + bl;
