@@ -62,3 +62,17 @@ const char *fray_version(void) { return FRAY_VERSION_STRING; }
 void fray__mem_init(fray_mem_t *dst, const fray_mem_t *src) {
   *dst = src ? *src : default_mem;
 }
+
+int fray__grow(const fray_mem_t *m, void **p, size_t *cap, size_t need, size_t elem) {
+  if (need <= *cap)
+    return 0;
+  size_t c = *cap ? *cap : 64;
+  while (c < need)
+    c *= 2;
+  void *np = fray__realloc(m, *p, c * elem);
+  if (!np)
+    return FRAY_ENOMEM;
+  *p = np;
+  *cap = c;
+  return 0;
+}

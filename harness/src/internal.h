@@ -23,4 +23,8 @@ static inline void fray__free(const fray_mem_t *m, void *p) {
     m->free_fn(p, m->user_data);
 }
 
+/* Grows *p (capacity *cap elements of elem bytes) to hold need elements,
+ * doubling from 64. 0 or FRAY_ENOMEM (then *p and *cap are unchanged). */
+int fray__grow(const fray_mem_t *m, void **p, size_t *cap, size_t need, size_t elem);
+
 #endif /* FRAY_INTERNAL_H */

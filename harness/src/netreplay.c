@@ -22,6 +22,7 @@
 #include "escape_internal.h"
 #include "expect_internal.h"
 #include "internal.h"
+#include "reads_internal.h"
 
 #define RX_BOUND ((size_t)64 << 20) /* per client, beyond it: FRAY_FAIL_BOUND */
 #define RECV_CHUNK 65536
@@ -51,10 +52,7 @@ struct fray_net {
   size_t *pidx;
   /* Per run */
   const fray_sched_t *sched;
-  uint8_t *scratch;
-  size_t scratch_len, scratch_cap;
-  size_t *cutbuf;
-  size_t cutbuf_cap;
+  fray__reads_t cutter; /* sends into reads under the schedule */
   uint64_t reads;
   fray_sim_result_t *res;
   char msg[640];
@@ -67,20 +65,6 @@ static uint64_t now_ms(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-static int grow(const fray_mem_t *m, void **p, size_t *cap, size_t need, size_t elem) {
-  if (need <= *cap)
-    return 0;
-  size_t c = *cap ? *cap : 64;
-  while (c < need)
-    c *= 2;
-  void *np = fray__realloc(m, *p, c * elem);
-  if (!np)
-    return FRAY_ENOMEM;
-  *p = np;
-  *cap = c;
-  return 0;
 }
 
 __attribute__((format(printf, 2, 3))) static int set_err(fray_net_t *n, const char *fmt, ...) {
@@ -197,6 +181,7 @@ int fray_net_new(fray_net_t **out, const fray_script_t *script, const char *host
   for (size_t i = 0; i < n->nsteps; i++)
     if (n->steps[i].kind == FRAY_STEP_SEND)
       n->send_step[n->nsends++] = i;
+  fray__reads_init(&n->cutter, &n->mem, n->steps, n->send_step, n->nsends);
   *out = n;
   return resolve(n, hostport);
 }
@@ -214,8 +199,7 @@ void fray_net_free(fray_net_t *n) {
   fray__free(&n->mem, n->pfd);
   fray__free(&n->mem, n->pidx);
   fray__free(&n->mem, n->send_step);
-  fray__free(&n->mem, n->scratch);
-  fray__free(&n->mem, n->cutbuf);
+  fray__reads_free(&n->cutter);
   fray__free(&n->mem, n->where);
   fray_mem_t m = n->mem;
   fray__free(&m, n);
@@ -246,7 +230,7 @@ static int client_read(fray_net_t *n, size_t i, size_t step) {
       if (c->rx_len + (size_t)r > RX_BOUND)
         return fail(n, FRAY_FAIL_BOUND, step, i, "%s received more than %zu bytes", cname(n, i),
                     RX_BOUND);
-      if (grow(&n->mem, (void **)&c->rx, &c->rx_cap, c->rx_len + (size_t)r, 1))
+      if (fray__grow(&n->mem, (void **)&c->rx, &c->rx_cap, c->rx_len + (size_t)r, 1))
         return FRAY_ENOMEM;
       memcpy(c->rx + c->rx_len, buf, (size_t)r);
       c->rx_len += (size_t)r;
@@ -399,73 +383,19 @@ static int send_piece(fray_net_t *n, size_t i, const uint8_t *p, size_t len, siz
 
 /* ---- sends (the simulator's cutting and merging, on sockets) --------------------- */
 
-static fray_ssize_t merged_cuts(fray_net_t *n, const fray_step_t *st, size_t k) {
-  const size_t *a = st->cuts, *b = NULL;
-  size_t na = st->ncuts, nb = 0;
-  if (n->sched && k < n->sched->nsends) {
-    b = n->sched->sends[k].cuts;
-    nb = n->sched->sends[k].ncuts;
-  }
-  if (grow(&n->mem, (void **)&n->cutbuf, &n->cutbuf_cap, na + nb + 1, sizeof(size_t)))
-    return FRAY_ENOMEM;
-  size_t i = 0, j = 0, o = 0;
-  while (i < na || j < nb) {
-    size_t v = j >= nb || (i < na && a[i] <= b[j]) ? a[i++] : b[j++];
-    if (v == 0 || v >= st->len || (o && n->cutbuf[o - 1] >= v))
-      continue;
-    n->cutbuf[o++] = v;
-  }
-  return (fray_ssize_t)o;
-}
+typedef struct read_ctx {
+  fray_net_t *n;
+  size_t client, step;
+} read_ctx_t;
 
-static int merges_into_next(const fray_net_t *n, size_t k) {
-  if (!n->sched || k >= n->sched->nsends || !n->sched->sends[k].merge_next || k + 1 >= n->nsends)
-    return 0;
-  size_t i = n->send_step[k], j = n->send_step[k + 1];
-  return j == i + 1 && n->steps[i].client == n->steps[j].client;
-}
-
-static int scratch_add(fray_net_t *n, const uint8_t *p, size_t len) {
-  if (grow(&n->mem, (void **)&n->scratch, &n->scratch_cap, n->scratch_len + len, 1))
-    return FRAY_ENOMEM;
-  if (len)
-    memcpy(n->scratch + n->scratch_len, p, len);
-  n->scratch_len += len;
-  return 0;
+static int send_read(void *ctx, const uint8_t *p, size_t len) {
+  read_ctx_t *x = ctx;
+  return send_piece(x->n, x->client, p, len, x->step);
 }
 
 static int run_send(fray_net_t *n, size_t idx, size_t k) {
-  const fray_step_t *st = &n->steps[idx];
-  fray_ssize_t nc = merged_cuts(n, st, k);
-  if (nc < 0)
-    return (int)nc;
-  size_t prev = 0;
-  for (size_t i = 0; i <= (size_t)nc; i++) {
-    size_t end = i < (size_t)nc ? n->cutbuf[i] : st->len;
-    const uint8_t *p = st->data + prev;
-    size_t len = end - prev;
-    prev = end;
-    int first = i == 0, last = i == (size_t)nc;
-    if (first && n->scratch_len) {
-      if (scratch_add(n, p, len))
-        return FRAY_ENOMEM;
-      if (last && merges_into_next(n, k))
-        return 0;
-      int r = send_piece(n, st->client, n->scratch, n->scratch_len, idx);
-      n->scratch_len = 0;
-      if (r)
-        return r;
-      continue;
-    }
-    if (last && merges_into_next(n, k))
-      return scratch_add(n, p, len);
-    if (len) {
-      int r = send_piece(n, st->client, p, len, idx);
-      if (r)
-        return r;
-    }
-  }
-  return 0;
+  read_ctx_t x = {n, n->steps[idx].client, idx};
+  return fray__reads_send(&n->cutter, n->sched, k, send_read, &x);
 }
 
 /* ---- expectations --------------------------------------------------------------- */
@@ -684,7 +614,7 @@ int fray_net_run(fray_net_t *n, const fray_sched_t *sched, fray_sim_result_t *re
   n->res = res;
   n->sched = sched;
   n->reads = 0;
-  n->scratch_len = 0;
+  fray__reads_reset(&n->cutter);
   for (size_t i = 0; i < n->nclients; i++) {
     nclient_t *c = &n->cl[i];
     client_close(c);

@@ -15,6 +15,7 @@
 #include "escape_internal.h"
 #include "expect_internal.h"
 #include "internal.h"
+#include "reads_internal.h"
 #include "sim_internal.h"
 
 #define OUTPUT_BOUND ((size_t)64 << 20) /* per client, beyond it: FRAY_FAIL_BOUND */
@@ -55,10 +56,7 @@ struct fray_sim {
   const fray_sched_t *sched;
   uint64_t wrng;
   uint64_t reads;
-  uint8_t *scratch; /* a merged read is assembled here */
-  size_t scratch_len, scratch_cap;
-  size_t *cutbuf;
-  size_t cutbuf_cap;
+  fray__reads_t cutter; /* sends into reads under the schedule */
   fray_sim_result_t *res;
   char msg[640];
 };
@@ -71,20 +69,6 @@ static uint64_t next_rand(uint64_t *s) {
   z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
   z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
   return z ^ (z >> 31);
-}
-
-static int grow(const fray_mem_t *m, void **p, size_t *cap, size_t need, size_t elem) {
-  if (need <= *cap)
-    return 0;
-  size_t c = *cap ? *cap : 64;
-  while (c < need)
-    c *= 2;
-  void *np = fray__realloc(m, *p, c * elem);
-  if (!np)
-    return FRAY_ENOMEM;
-  *p = np;
-  *cap = c;
-  return 0;
 }
 
 const char *fray_fail_kind_name(fray_fail_kind_t k) {
@@ -143,6 +127,7 @@ int fray_sim_new(fray_sim_t **out, const fray_script_t *script, const fray_handl
   for (size_t i = 0; i < s->nsteps; i++)
     if (s->steps[i].kind == FRAY_STEP_SEND)
       s->send_step[s->nsends++] = i;
+  fray__reads_init(&s->cutter, &s->mem, s->steps, s->send_step, s->nsends);
   *out = s;
   return 0;
 }
@@ -159,8 +144,7 @@ void fray_sim_free(fray_sim_t *s) {
   fray__free(&s->mem, s->cl);
   fray__free(&s->mem, s->ref);
   fray__free(&s->mem, s->send_step);
-  fray__free(&s->mem, s->scratch);
-  fray__free(&s->mem, s->cutbuf);
+  fray__reads_free(&s->cutter);
   fray_mem_t m = s->mem;
   fray__free(&m, s);
 }
@@ -233,7 +217,7 @@ static fray_ssize_t client_write(void *ctx, const uint8_t *data, size_t len) {
   }
   if (c->gone)
     return (fray_ssize_t)len; /* the peer is gone: the bytes go nowhere */
-  if (grow(&s->mem, (void **)&c->rx, &c->rx_cap, c->rx_len + len, 1))
+  if (fray__grow(&s->mem, (void **)&c->rx, &c->rx_cap, c->rx_len + len, 1))
     return FRAY_ENOMEM;
   memcpy(c->rx + c->rx_len, data, len);
   c->rx_len += len;
@@ -301,74 +285,20 @@ static int deliver(fray_sim_t *s, client_t *c, const uint8_t *p, size_t n, size_
   return pump(s, 0, step);
 }
 
-static int scratch_add(fray_sim_t *s, const uint8_t *p, size_t n) {
-  if (grow(&s->mem, (void **)&s->scratch, &s->scratch_cap, s->scratch_len + n, 1))
-    return FRAY_ENOMEM;
-  memcpy(s->scratch + s->scratch_len, p, n);
-  s->scratch_len += n;
-  return 0;
-}
+typedef struct read_ctx {
+  fray_sim_t *s;
+  client_t *c;
+  size_t step;
+} read_ctx_t;
 
-/* The union of the script's cuts and the schedule's for send number k,
- * sorted, into s->cutbuf. Returns the count or FRAY_ENOMEM. */
-static fray_ssize_t merged_cuts(fray_sim_t *s, const fray_step_t *st, size_t k) {
-  const size_t *a = st->cuts, *b = NULL;
-  size_t na = st->ncuts, nb = 0;
-  if (s->sched && k < s->sched->nsends) {
-    b = s->sched->sends[k].cuts;
-    nb = s->sched->sends[k].ncuts;
-  }
-  if (grow(&s->mem, (void **)&s->cutbuf, &s->cutbuf_cap, na + nb + 1, sizeof(size_t)))
-    return FRAY_ENOMEM;
-  size_t i = 0, j = 0, o = 0;
-  while (i < na || j < nb) {
-    size_t v = j >= nb || (i < na && a[i] <= b[j]) ? a[i++] : b[j++];
-    if (v == 0 || v >= st->len || (o && s->cutbuf[o - 1] >= v))
-      continue; /* out of range or a duplicate */
-    s->cutbuf[o++] = v;
-  }
-  return (fray_ssize_t)o;
-}
-
-static int merges_into_next(const fray_sim_t *s, size_t k) {
-  if (!s->sched || k >= s->sched->nsends || !s->sched->sends[k].merge_next || k + 1 >= s->nsends)
-    return 0;
-  size_t i = s->send_step[k], j = s->send_step[k + 1];
-  return j == i + 1 && s->steps[i].client == s->steps[j].client;
+static int deliver_read(void *ctx, const uint8_t *p, size_t n) {
+  read_ctx_t *x = ctx;
+  return deliver(x->s, x->c, p, n, x->step);
 }
 
 static int run_send(fray_sim_t *s, size_t idx, size_t k) {
-  const fray_step_t *st = &s->steps[idx];
-  client_t *c = &s->cl[st->client];
-  fray_ssize_t nc = merged_cuts(s, st, k);
-  if (nc < 0)
-    return (int)nc;
-  size_t prev = 0;
-  for (size_t i = 0; i <= (size_t)nc; i++) {
-    size_t end = i < (size_t)nc ? s->cutbuf[i] : st->len;
-    const uint8_t *p = st->data + prev;
-    size_t n = end - prev;
-    prev = end;
-    int first = i == 0, last = i == (size_t)nc;
-    if (first && s->scratch_len) {
-      /* The previous send's last read waits to be merged with this one. */
-      if (scratch_add(s, p, n))
-        return FRAY_ENOMEM;
-      if (last && merges_into_next(s, k))
-        return 0;
-      int r = deliver(s, c, s->scratch, s->scratch_len, idx);
-      s->scratch_len = 0;
-      if (r)
-        return r;
-      continue;
-    }
-    if (last && merges_into_next(s, k))
-      return scratch_add(s, p, n);
-    int r = deliver(s, c, p, n, idx);
-    if (r)
-      return r;
-  }
-  return 0;
+  read_ctx_t x = {s, &s->cl[s->steps[idx].client], idx};
+  return fray__reads_send(&s->cutter, s->sched, k, deliver_read, &x);
 }
 
 /* ---- expectations ----------------------------------------------------------- */
@@ -580,7 +510,7 @@ int fray_sim_run(fray_sim_t *s, const fray_sched_t *sched, fray_sim_result_t *re
   s->sched = sched;
   s->wrng = sched ? sched->write_seed ^ 0x5eed : 0;
   s->reads = 0;
-  s->scratch_len = 0;
+  fray__reads_reset(&s->cutter);
   if (s->mem_limit)
     s->mem_base = heap_in_use();
   for (size_t i = 0; i < s->nclients; i++) {
@@ -728,7 +658,7 @@ static void sched_clear(fray_sched_buf_t *b) {
 }
 
 static int sched_reserve(fray_sched_buf_t *b, size_t i, size_t n) {
-  if (grow(&b->mem, (void **)&b->cuts[i], &b->caps[i], n, sizeof(size_t)))
+  if (fray__grow(&b->mem, (void **)&b->cuts[i], &b->caps[i], n, sizeof(size_t)))
     return FRAY_ENOMEM;
   b->sends[i].cuts = b->cuts[i];
   return 0;

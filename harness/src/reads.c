@@ -1,0 +1,103 @@
+/* Sends into reads under a schedule (reads_internal.h). */
+#include "reads_internal.h"
+
+#include <string.h>
+
+#include "internal.h"
+
+void fray__reads_init(fray__reads_t *r, const fray_mem_t *mem, const fray_step_t *steps,
+                      const size_t *send_step, size_t nsends) {
+  memset(r, 0, sizeof *r);
+  fray__mem_init(&r->mem, mem);
+  r->steps = steps;
+  r->send_step = send_step;
+  r->nsends = nsends;
+}
+
+void fray__reads_free(fray__reads_t *r) {
+  fray__free(&r->mem, r->cutbuf);
+  fray__free(&r->mem, r->scratch);
+  r->cutbuf = NULL;
+  r->scratch = NULL;
+}
+
+void fray__reads_reset(fray__reads_t *r) {
+  r->scratch_len = 0;
+}
+
+/* The union of the script's cuts and the schedule's for send k, sorted,
+ * duplicates and out-of-range positions dropped. Count or FRAY_ENOMEM. */
+static fray_ssize_t merged_cuts(fray__reads_t *r, const fray_sched_t *sched,
+                                const fray_step_t *st, size_t k) {
+  const size_t *a = st->cuts, *b = NULL;
+  size_t na = st->ncuts, nb = 0;
+  if (sched && k < sched->nsends) {
+    b = sched->sends[k].cuts;
+    nb = sched->sends[k].ncuts;
+  }
+  if (fray__grow(&r->mem, (void **)&r->cutbuf, &r->cutcap, na + nb + 1, sizeof(size_t)))
+    return FRAY_ENOMEM;
+  size_t i = 0, j = 0, o = 0;
+  while (i < na || j < nb) {
+    size_t v = j >= nb || (i < na && a[i] <= b[j]) ? a[i++] : b[j++];
+    if (v == 0 || v >= st->len || (o && r->cutbuf[o - 1] >= v))
+      continue;
+    r->cutbuf[o++] = v;
+  }
+  return (fray_ssize_t)o;
+}
+
+/* Whether send k's last read joins send k+1's first: the schedule says so
+ * and the next step is a send of the same client. */
+static int merges_into_next(const fray__reads_t *r, const fray_sched_t *sched, size_t k) {
+  if (!sched || k >= sched->nsends || !sched->sends[k].merge_next || k + 1 >= r->nsends)
+    return 0;
+  size_t i = r->send_step[k], j = r->send_step[k + 1];
+  return j == i + 1 && r->steps[i].client == r->steps[j].client;
+}
+
+static int scratch_add(fray__reads_t *r, const uint8_t *p, size_t n) {
+  if (fray__grow(&r->mem, (void **)&r->scratch, &r->scratch_cap, r->scratch_len + n, 1))
+    return FRAY_ENOMEM;
+  if (n)
+    memcpy(r->scratch + r->scratch_len, p, n);
+  r->scratch_len += n;
+  return 0;
+}
+
+int fray__reads_send(fray__reads_t *r, const fray_sched_t *sched, size_t k, fray__read_fn fn,
+                     void *ctx) {
+  const fray_step_t *st = &r->steps[r->send_step[k]];
+  fray_ssize_t nc = merged_cuts(r, sched, st, k);
+  if (nc < 0)
+    return (int)nc;
+  size_t prev = 0;
+  for (size_t i = 0; i <= (size_t)nc; i++) {
+    size_t end = i < (size_t)nc ? r->cutbuf[i] : st->len;
+    const uint8_t *p = st->data + prev;
+    size_t n = end - prev;
+    prev = end;
+    int first = i == 0, last = i == (size_t)nc;
+    if (first && r->scratch_len) {
+      /* The previous send's last read waits to be merged with this one. */
+      if (scratch_add(r, p, n))
+        return FRAY_ENOMEM;
+      if (last && merges_into_next(r, sched, k))
+        return 0;
+      size_t len = r->scratch_len;
+      r->scratch_len = 0;
+      int rc = fn(ctx, r->scratch, len);
+      if (rc)
+        return rc;
+      continue;
+    }
+    if (last && merges_into_next(r, sched, k))
+      return scratch_add(r, p, n);
+    if (n) {
+      int rc = fn(ctx, p, n);
+      if (rc)
+        return rc;
+    }
+  }
+  return 0;
+}
