@@ -22,19 +22,8 @@
  * (*bad is then set to strlen(s)). bad may be NULL. out is not terminated. */
 long fray_cli_unescape(const char *s, uint8_t *out, size_t cap, size_t *bad);
 
-/* Flags for fray_cli_escape. */
-#define FRAY_CLI_ESC_QUOTE 1u /* also escape '"' (for output inside quotes) */
-
-/* Worst-case output size of fray_cli_escape for len input bytes: every byte
- * can become a 4-character \xHH. */
-#define FRAY_CLI_ESC_MAX(len) ((len) * 4)
-
-/* Writes the escaped form of len bytes of in to out, which must hold
- * FRAY_CLI_ESC_MAX(len) bytes; returns the number of characters written (no
- * NUL terminator). Printable ASCII stands for itself except '\\' (and '"'
- * with FRAY_CLI_ESC_QUOTE); \r \n \t \0 use their short forms; every other
- * byte is \xHH in lowercase. The output decodes back to the input with
- * fray_cli_unescape. */
-size_t fray_cli_escape(char *out, const uint8_t *in, size_t len, unsigned flags);
+/* Printing bytes in this language is the library's fray__escape()
+ * (harness/src/escape_internal.h), which the script writer and the
+ * simulator's messages use too: one table of escapes for all of fray. */
 
 #endif /* FRAY_CLI_ESCAPE_H */

@@ -19,7 +19,9 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "opts.h"
 #include "escape.h"
+#include "escape_internal.h"
 #include "fray/framer.h"
 
 #define READ_SIZE ((size_t)64 * 1024)   /* default read size (the contract) */
@@ -113,11 +115,9 @@ __attribute__((format(printf, 1, 2)))
 static int usage_error(const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
-  fputs("fray frames: ", stderr);
-  vfprintf(stderr, fmt, ap);
-  fputs(" (see fray frames --help)\n", stderr);
+  int r = fray_cli_vusage_error("frames", fmt, ap);
   va_end(ap);
-  return -1;
+  return r;
 }
 
 /* ---- output ----------------------------------------------------------- */
@@ -167,8 +167,8 @@ static void put_hex(frames_ctx_t *c, const uint8_t *p, size_t n) {
 static void put_text(frames_ctx_t *c, const uint8_t *p, size_t n) {
   while (n) {
     size_t k = n < OUT_SLICE ? n : OUT_SLICE;
-    char *o = out_room(c, FRAY_CLI_ESC_MAX(k));
-    c->olen += fray_cli_escape(o, p, k, 0);
+    char *o = out_room(c, FRAY__ESC_MAX(k));
+    c->olen += fray__escape(o, p, k, 0);
     p += k;
     n -= k;
   }
@@ -500,46 +500,29 @@ static int parse_opt(frames_opts_t *o, const char *name, const char *val) {
 /* Parses argv into o: -1 after a usage message, 1 after printing help, 0
  * when the command should run. */
 static int parse_args(int argc, char **argv, frames_opts_t *o) {
-  int no_more_opts = 0;
-  for (int i = 1; i < argc; i++) {
-    const char *a = argv[i];
-    if (no_more_opts || a[0] != '-' || !strcmp(a, "-")) {
-      if (o->file)
-        return usage_error("one input at most: '%s' after '%s'", a, o->file);
-      o->file = a;
-      continue;
-    }
-    if (!strcmp(a, "--")) {
-      no_more_opts = 1;
-      continue;
-    }
-    if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+  fray_cli_args_t args = {.cmd = "frames",
+                          .with_value = opts_with_value,
+                          .nwith = sizeof opts_with_value / sizeof opts_with_value[0],
+                          .argc = argc,
+                          .argv = argv,
+                          .i = 1};
+  for (;;) {
+    fray_cli_arg_t k = fray_cli_next_arg(&args);
+    if (k == FRAY_CLI_ARG_END)
+      break;
+    if (k == FRAY_CLI_ARG_ERROR)
+      return -1;
+    if (k == FRAY_CLI_ARG_HELP) {
       usage(stdout);
       return 1;
     }
-    /* --opt=value or --opt value. */
-    char name[32];
-    const char *eq = strchr(a, '=');
-    size_t nl = eq ? (size_t)(eq - a) : strlen(a);
-    if (nl >= sizeof name)
-      return usage_error("unknown option '%s'", a);
-    memcpy(name, a, nl);
-    name[nl] = 0;
-    int needs = 0;
-    for (size_t k = 0; k < sizeof opts_with_value / sizeof opts_with_value[0]; k++)
-      needs |= !strcmp(name, opts_with_value[k]);
-    const char *val = NULL;
-    if (needs) {
-      if (eq)
-        val = eq + 1;
-      else if (i + 1 < argc)
-        val = argv[++i];
-      else
-        return usage_error("option %s needs a value", name);
-    } else if (eq) {
-      return usage_error("unknown option '%s' (or one that takes no value)", a);
+    if (k == FRAY_CLI_ARG_OPERAND) {
+      if (o->file)
+        return usage_error("one input at most: '%s' after '%s'", args.val, o->file);
+      o->file = args.val;
+      continue;
     }
-    if (parse_opt(o, name, val))
+    if (parse_opt(o, args.name, args.val))
       return -1;
   }
   if (!o->mode_opt)

@@ -24,7 +24,9 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "opts.h"
 #include "escape.h"
+#include "escape_internal.h"
 #include "examples.h"
 #include "handlers.h"
 #include "fray/handler.h"
@@ -151,13 +153,13 @@ static char *xasprintf(const char *fmt, ...) {
 
 /* The escaped form of len bytes as a new string (quoted when quote). */
 static char *escape_dup(const uint8_t *p, size_t len, int quote) {
-  char *s = malloc(FRAY_CLI_ESC_MAX(len) + 3);
+  char *s = malloc(FRAY__ESC_MAX(len) + 3);
   if (!s)
     return NULL;
   size_t o = 0;
   if (quote)
     s[o++] = '"';
-  o += fray_cli_escape(s + o, p, len, quote ? FRAY_CLI_ESC_QUOTE : 0);
+  o += fray__escape(s + o, p, len, quote ? FRAY__ESC_QUOTE : 0);
   if (quote)
     s[o++] = '"';
   s[o] = 0;
@@ -170,11 +172,9 @@ __attribute__((format(printf, 1, 2)))
 static int usage_error(const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
-  fputs("fray replay: ", stderr);
-  vfprintf(stderr, fmt, ap);
-  fputs(" (see fray replay --help)\n", stderr);
+  int r = fray_cli_vusage_error("replay", fmt, ap);
   va_end(ap);
-  return -1;
+  return r;
 }
 
 static void usage(FILE *out) {
@@ -326,46 +326,30 @@ static int parse_opt(replay_opts_t *o, const char *name, const char *val) {
 
 /* -1 after a usage message, 1 after printing help, 0 to run. */
 static int parse_args(int argc, char **argv, replay_opts_t *o) {
-  int no_more_opts = 0;
   o->scripts = calloc((size_t)argc, sizeof *o->scripts);
   if (!o->scripts)
     return usage_error("out of memory");
-  for (int i = 1; i < argc; i++) {
-    char *a = argv[i];
-    if (no_more_opts || a[0] != '-' || !strcmp(a, "-")) {
-      o->scripts[o->nscripts++] = a;
-      continue;
-    }
-    if (!strcmp(a, "--")) {
-      no_more_opts = 1;
-      continue;
-    }
-    if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+  fray_cli_args_t args = {.cmd = "replay",
+                          .with_value = opts_with_value,
+                          .nwith = sizeof opts_with_value / sizeof opts_with_value[0],
+                          .argc = argc,
+                          .argv = argv,
+                          .i = 1};
+  for (;;) {
+    fray_cli_arg_t k = fray_cli_next_arg(&args);
+    if (k == FRAY_CLI_ARG_END)
+      break;
+    if (k == FRAY_CLI_ARG_ERROR)
+      return -1;
+    if (k == FRAY_CLI_ARG_HELP) {
       usage(stdout);
       return 1;
     }
-    char name[32];
-    const char *eq = strchr(a, '=');
-    size_t nl = eq ? (size_t)(eq - a) : strlen(a);
-    if (nl >= sizeof name)
-      return usage_error("unknown option '%s'", a);
-    memcpy(name, a, nl);
-    name[nl] = 0;
-    int needs = 0;
-    for (size_t k = 0; k < sizeof opts_with_value / sizeof opts_with_value[0]; k++)
-      needs |= !strcmp(name, opts_with_value[k]);
-    const char *val = NULL;
-    if (needs) {
-      if (eq)
-        val = eq + 1;
-      else if (i + 1 < argc)
-        val = argv[++i];
-      else
-        return usage_error("option %s needs a value", name);
-    } else if (eq) {
-      return usage_error("unknown option '%s' (or one that takes no value)", a);
+    if (k == FRAY_CLI_ARG_OPERAND) {
+      o->scripts[o->nscripts++] = (char *)args.val;
+      continue;
     }
-    if (parse_opt(o, name, val))
+    if (parse_opt(o, args.name, args.val))
       return -1;
   }
   if (o->list)
@@ -438,7 +422,7 @@ static char *excerpt(const uint8_t *p, size_t len, size_t start) {
   if (start > len)
     start = len;
   size_t n = len - start < EXCERPT ? len - start : EXCERPT;
-  char *s = malloc(FRAY_CLI_ESC_MAX(n) + 16);
+  char *s = malloc(FRAY__ESC_MAX(n) + 16);
   if (!s)
     return NULL;
   size_t o = 0;
@@ -447,7 +431,7 @@ static char *excerpt(const uint8_t *p, size_t len, size_t start) {
     o = 3;
   }
   s[o++] = '"';
-  o += fray_cli_escape(s + o, p + start, n, FRAY_CLI_ESC_QUOTE);
+  o += fray__escape(s + o, p + start, n, FRAY__ESC_QUOTE);
   s[o++] = '"';
   if (start + n < len) {
     memcpy(s + o, "...", 3);
@@ -506,10 +490,10 @@ static int failure_capture(failure_t *f, const fray_sim_t *sim, const fray_scrip
     size_t upto = res->diff_at - start;
     if (upto > res->got_len - (start < res->got_len ? start : res->got_len))
       upto = res->got_len > start ? res->got_len - start : 0;
-    char *tmp = malloc(FRAY_CLI_ESC_MAX(upto) + 1);
+    char *tmp = malloc(FRAY__ESC_MAX(upto) + 1);
     if (!tmp)
       return FRAY_ENOMEM;
-    f->caret = (start ? 3 : 0) + 1 + fray_cli_escape(tmp, res->got + start, upto, FRAY_CLI_ESC_QUOTE);
+    f->caret = (start ? 3 : 0) + 1 + fray__escape(tmp, res->got + start, upto, FRAY__ESC_QUOTE);
     free(tmp);
   }
   return 0;

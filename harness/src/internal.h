@@ -27,4 +27,12 @@ static inline void fray__free(const fray_mem_t *m, void *p) {
  * doubling from 64. 0 or FRAY_ENOMEM (then *p and *cap are unchanged). */
 int fray__grow(const fray_mem_t *m, void **p, size_t *cap, size_t need, size_t elem);
 
+struct fray_script;
+/* A new script with no steps but orig's clients (same indices, so orig's
+ * steps can be added to it as they are) and @handler: what the minimiser
+ * and the mutator build their variants on. mem may be NULL. 0 or
+ * FRAY_ENOMEM; *out is NULL on failure. */
+int fray__script_new_like(const struct fray_script *orig, const fray_mem_t *mem,
+                          struct fray_script **out);
+
 #endif /* FRAY_INTERNAL_H */

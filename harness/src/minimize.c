@@ -30,17 +30,9 @@ typedef struct cand {
  * kept steps do not form a valid script (a send before its open, ...). */
 static int build_script(const cand_t *c, fray_script_t **out) {
   fray_script_t *s;
-  int r = fray_script_new(&s, &c->mem);
+  int r = fray__script_new_like(c->orig, &c->mem, &s);
   if (r)
     return r;
-  size_t nc = fray_script_nclients(c->orig);
-  for (size_t i = 0; i < nc && !r; i++) {
-    size_t idx;
-    r = fray_script_add_client(s, fray_script_client_name(c->orig, i), &idx);
-  }
-  const char *hn = fray_script_handler(c->orig);
-  if (!r && hn)
-    r = fray_script_set_handler(s, hn);
   for (size_t i = 0; i < c->nsteps && !r; i++)
     if (c->keep[i])
       r = fray_script_add_step(s, &c->steps[i]);
@@ -103,19 +95,11 @@ done:
 /* Bakes the schedule into a script: cuts become `|`, merged sends one send. */
 static int bake(const cand_t *c, fray_script_t **out) {
   fray_script_t *s;
-  int r = fray_script_new(&s, &c->mem);
+  int r = fray__script_new_like(c->orig, &c->mem, &s);
   if (r)
     return r;
   uint8_t *buf = NULL;
   size_t *cuts = NULL, cap = 0, ccap = 0;
-  size_t nc = fray_script_nclients(c->orig);
-  for (size_t i = 0; i < nc && !r; i++) {
-    size_t idx;
-    r = fray_script_add_client(s, fray_script_client_name(c->orig, i), &idx);
-  }
-  const char *hn = fray_script_handler(c->orig);
-  if (!r && hn)
-    r = fray_script_set_handler(s, hn);
   for (size_t i = 0; i < c->nsteps && !r; i++) {
     if (!c->keep[i])
       continue;

@@ -153,17 +153,13 @@ int fray_mutate(const fray_script_t *in, uint64_t seed, size_t max_frame, fray_s
     how[k] = (fray_mutation_t)(next(&rng) % FRAY_MUT_COUNT);
   }
   fray_script_t *s;
-  int r = fray_script_new(&s, NULL);
+  int r = fray__script_new_like(in, NULL, &s);
   if (r)
     return r;
-  size_t nc = fray_script_nclients(in), idx;
+  size_t nc = fray_script_nclients(in);
   unsigned char *dead = calloc(nc ? nc : 1, 1), *open = calloc(nc ? nc : 1, 1);
   if (!dead || !open)
     r = FRAY_ENOMEM;
-  for (size_t i = 0; i < nc && !r; i++)
-    r = fray_script_add_client(s, fray_script_client_name(in, i), &idx);
-  if (!r && fray_script_handler(in))
-    r = fray_script_set_handler(s, fray_script_handler(in));
   size_t wo = 0;
   if (what && what_size)
     what[0] = 0;

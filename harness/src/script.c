@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "escape_internal.h"
 #include "internal.h"
 
 #if defined(__GNUC__)
@@ -1383,45 +1384,12 @@ static void puts_(sink_t *k, const char *str) {
 }
 
 static void put_escaped(sink_t *k, const uint8_t *d, size_t n) {
-  static const char hex[] = "0123456789abcdef";
+  char buf[FRAY__ESC_MAX(256)];
   put(k, "\"", 1);
-  size_t run = 0;
-  for (size_t i = 0; i < n; i++) {
-    uint8_t c = d[i];
-    if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\')
-      continue;
-    put(k, d + run, i - run);
-    run = i + 1;
-    char e[4] = {'\\', 0, 0, 0};
-    size_t el = 2;
-    switch (c) {
-    case '\r':
-      e[1] = 'r';
-      break;
-    case '\n':
-      e[1] = 'n';
-      break;
-    case '\t':
-      e[1] = 't';
-      break;
-    case 0:
-      e[1] = '0';
-      break;
-    case '\\':
-      e[1] = '\\';
-      break;
-    case '"':
-      e[1] = '"';
-      break;
-    default:
-      e[1] = 'x';
-      e[2] = hex[c >> 4];
-      e[3] = hex[c & 15];
-      el = 4;
-    }
-    put(k, e, el);
+  for (size_t i = 0; i < n; i += 256) {
+    size_t m = n - i < 256 ? n - i : 256;
+    put(k, buf, fray__escape(buf, d + i, m, FRAY__ESC_QUOTE));
   }
-  put(k, d + run, n - run);
   put(k, "\"", 1);
 }
 
@@ -1611,4 +1579,23 @@ int fray_script_equal(const fray_script_t *a, const fray_script_t *b) {
       (a->handler && strcmp(a->handler, b->handler)))
     return 0;
   return steps_equal(a, &a->canary, b, &b->canary) && steps_equal(a, &a->steps, b, &b->steps);
+}
+
+int fray__script_new_like(const fray_script_t *orig, const fray_mem_t *mem, fray_script_t **out) {
+  fray_script_t *s;
+  *out = NULL;
+  int r = fray_script_new(&s, mem);
+  if (r)
+    return r;
+  size_t nc = fray_script_nclients(orig), idx;
+  for (size_t i = 0; i < nc && !r; i++)
+    r = fray_script_add_client(s, fray_script_client_name(orig, i), &idx);
+  if (!r && fray_script_handler(orig))
+    r = fray_script_set_handler(s, fray_script_handler(orig));
+  if (r) {
+    fray_script_free(s);
+    return FRAY_ENOMEM; /* the names come from a valid script: only memory can fail */
+  }
+  *out = s;
+  return 0;
 }

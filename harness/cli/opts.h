@@ -1,0 +1,39 @@
+/* opts.h: how every fray subcommand reads its command line, so that they
+ * all accept the same forms: `--opt value`, `--opt=value`, `--` ending the
+ * options, `-` as an operand (stdin), `-h`/`--help`. */
+#ifndef FRAY_CLI_OPTS_H
+#define FRAY_CLI_OPTS_H
+
+#include <stdarg.h>
+#include <stddef.h>
+
+typedef enum fray_cli_arg {
+  FRAY_CLI_ARG_END = 0, /* no more arguments */
+  FRAY_CLI_ARG_OPERAND, /* a.val is an operand (a file, a script) */
+  FRAY_CLI_ARG_OPTION,  /* a.name is an option; a.val its value, or NULL */
+  FRAY_CLI_ARG_HELP,    /* -h or --help */
+  FRAY_CLI_ARG_ERROR    /* a usage error was printed */
+} fray_cli_arg_t;
+
+typedef struct fray_cli_args {
+  const char *cmd;                /* subcommand name, for messages */
+  const char *const *with_value;  /* options that take a value */
+  size_t nwith;
+  int argc;
+  char **argv;
+  int i;                          /* next argv index; start at 1 */
+  int no_more_opts;
+  char name[32];                  /* the option just read */
+  const char *val;
+} fray_cli_args_t;
+
+/* Reads the next argument. Option names longer than 31 bytes, a missing
+ * value, or a value given to an option that takes none are usage errors,
+ * printed as `fray CMD: ... (see fray CMD --help)`. */
+fray_cli_arg_t fray_cli_next_arg(fray_cli_args_t *a);
+
+/* Prints `fray CMD: <message> (see fray CMD --help)` and returns -1. */
+int fray_cli_vusage_error(const char *cmd, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
+
+#endif
