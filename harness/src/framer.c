@@ -870,28 +870,38 @@ oom:
 
 /* The general feed, out of line so that the tiny path below stays a leaf
  * function with nothing to save. */
+/* What feed and finish have in common: refuse when the state forbids,
+ * frame what there is, then act on what the callbacks asked. Returns 0 with
+ * *used and *ctl set, or the code to return (the framer may be gone). */
+static int guarded_run(fray_framer_t *f, const uint8_t *data, size_t len, size_t *used,
+                       unsigned *ctl) {
+  if (f->in_cb)
+    return FRAY_ESTATE;
+  if (f->error)
+    return f->error;
+  if (f->closed || f->finished)
+    return FRAY_ECLOSED;
+  f->tiny_room = 0;
+  f->ctl = 0;
+  *used = run(f, data, len);
+  *ctl = f->ctl;
+  f->ctl = 0;
+  if (*ctl & CTL_FREE) {
+    really_free(f);
+    return FRAY_ECLOSED;
+  }
+  return f->error;
+}
+
 __attribute__((noinline)) static fray_ssize_t feed_slow(fray_framer_t *f, const uint8_t *data,
                                                          size_t len) {
   if (!f || (!data && len))
     return FRAY_EINVAL;
-  if (f->in_cb | f->error | f->closed | f->finished) {
-    if (f->in_cb)
-      return FRAY_ESTATE;
-    if (f->error)
-      return f->error;
-    return FRAY_ECLOSED;
-  }
-  f->tiny_room = 0;
-  f->ctl = 0;
-  size_t used = run(f, data, len);
-  unsigned ctl = f->ctl;
-  f->ctl = 0;
-  if (ctl & CTL_FREE) {
-    really_free(f);
-    return FRAY_ECLOSED;
-  }
-  if (f->error)
-    return f->error;
+  size_t used;
+  unsigned ctl;
+  int rc = guarded_run(f, data, len, &used, &ctl);
+  if (rc)
+    return rc;
   tiny_arm(f);
 #ifdef FRAY_SANITIZED
   fray__framer_check(f);
@@ -910,23 +920,11 @@ fray_ssize_t fray_framer_feed(fray_framer_t *f, const uint8_t *data, size_t len)
 int fray_framer_finish(fray_framer_t *f) {
   if (!f)
     return FRAY_EINVAL;
-  if (f->in_cb)
-    return FRAY_ESTATE;
-  if (f->error)
-    return f->error;
-  if (f->closed || f->finished)
-    return FRAY_ECLOSED;
-  f->tiny_room = 0;
-  f->ctl = 0;
-  (void)run(f, NULL, 0);
-  unsigned ctl = f->ctl;
-  f->ctl = 0;
-  if (ctl & CTL_FREE) {
-    really_free(f);
-    return FRAY_ECLOSED;
-  }
-  if (f->error)
-    return f->error;
+  size_t used;
+  unsigned ctl;
+  int rc0 = guarded_run(f, NULL, 0, &used, &ctl);
+  if (rc0)
+    return rc0;
   if (ctl & (CTL_PAUSE | CTL_CLOSE))
     return 0; /* the caller stopped delivery; what is left stays buffered */
   f->finished = 1;
