@@ -3,22 +3,29 @@
 # fixed -runs, without and with ASan+UBSan, against the bare framer target
 # (targets/fuzz_bare_framer.c) measured in the same run, with the ratio.
 # Goal: the chat target, split-invariance oracle included, keeps >= 1/3 of
-# the bare framer target's execs/s.
+# the bare framer target's execs/s. Also printed: chat against naive_chat,
+# the same handler fuzzed in one read with no oracle.
 #
 #   bench/fuzz_speed.sh [--runs N] [--targets "chat echo ..."] [--fray FRAY]
 #
 # Builds build-fuzz-speed-{plain,asan}/ with clang (FRAY_BUILD_FUZZERS=ON).
 # All targets start from the same seeds (the chat corpus as fuzz inputs), so
-# they chew on the same bytes; libFuzzer -seed=1, -max_len=4096.
+# they chew on the same bytes; libFuzzer -seed=1, -max_len=4096. bare_framer
+# is built like the handler targets (the framer with edge coverage only, see
+# targets/CMakeLists.txt), so the ratio compares the same framer code.
+# Then, without libFuzzer: bench_fuzz (bench/bench_fuzz.c) on the corpus the
+# plain chat run grew, the time per input of the bare framer, of a naive
+# one-read chat run and of fray's session driver, so what the session and
+# its oracle cost is seen apart from the engine's own work per input.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-runs=100000 targets="bare_framer chat echo http resp lenrpc framer script outq" fray=""
+runs=100000 targets="bare_framer naive_chat chat echo http resp lenrpc framer script outq" fray=""
 while [ $# -gt 0 ]; do
   case $1 in
     --runs) runs=${2:?}; shift ;;
     --targets) targets=${2:?}; shift ;;
     --fray) fray=${2:?}; shift ;;
-    -h|--help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "fuzz_speed: unknown argument '$1'" >&2; exit 2 ;;
   esac
   shift
@@ -43,9 +50,10 @@ for s in "$root"/corpus/chat/*.fray; do
   i=$((i + 1))
 done
 
-# execs/s of one target: executed units over wall time
+# execs/s of one target: executed units over wall time. The corpus it grew
+# stays in $work/out-<name>.
 rate() {
-  local bin=$1 out=$work/out
+  local bin=$1 out=$work/out-$(basename "$1")-$2
   rm -rf "$out"; mkdir -p "$out"
   local t0 t1
   t0=$(date +%s.%N)
@@ -61,11 +69,24 @@ printf '%-14s %14s %14s\n' target "plain exec/s" "asan exec/s"
 declare -A r
 for t in $targets; do
   for kind in plain asan; do
-    r[$t.$kind]=$(rate "$root/build-fuzz-speed-$kind/fuzz/fuzz_$t")
+    r[$t.$kind]=$(rate "$root/build-fuzz-speed-$kind/fuzz/fuzz_$t" $kind)
   done
   printf '%-14s %14s %14s\n' "$t" "${r[$t.plain]}" "${r[$t.asan]}"
 done
 for kind in plain asan; do
-  awk -v c="${r[chat.$kind]}" -v b="${r[bare_framer.$kind]}" -v k=$kind \
+  awk -v c="${r[chat.$kind]:-0}" -v b="${r[bare_framer.$kind]:-0}" -v k=$kind \
     'BEGIN{x = b ? c/b : 0; printf "chat/bare_framer (%s): %.2f   goal >= 0.33 %s\n", k, x, (x >= 0.333 ? "PASS" : "MISS")}'
+  # The handler's own work as the baseline: what the session and its
+  # oracle (two runs, cuts, merges, comparison) cost over one plain read.
+  [ -z "${r[naive_chat.$kind]:-}" ] ||
+    awk -v c="${r[chat.$kind]:-0}" -v b="${r[naive_chat.$kind]}" -v k=$kind \
+      'BEGIN{printf "chat/naive_chat (%s): %.2f\n", k, b ? c/b : 0}'
 done
+
+# The same inputs without libFuzzer: where the session's time goes.
+if [ -d "$work/out-fuzz_chat-plain" ]; then
+  cmake -S "$root" -B "$root/build-fuzz-speed-bench" -DCMAKE_BUILD_TYPE=Release \
+    -DFRAY_BUILD_BENCH=ON -DFRAY_BUILD_TESTS=OFF >/dev/null
+  cmake --build "$root/build-fuzz-speed-bench" -j2 --target bench_fuzz >/dev/null
+  "$root/build-fuzz-speed-bench/bench/bench_fuzz" --handler chat "$work/out-fuzz_chat-plain"
+fi

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # scripts/coverage.sh: an llvm-cov HTML report of what a corpus exercises.
 #
-#   scripts/coverage.sh TARGET [CORPUS_DIR...] [--out DIR]
+#   scripts/coverage.sh TARGET [CORPUS_DIR...] [--out DIR] [--build-dir DIR]
 #
 # Builds the target with clang source-based coverage
 # (-fprofile-instr-generate -fcoverage-mapping, standalone replay main, no
-# sanitizers) in build-fuzz-coverage/, replays the corpus (default: the
+# sanitizers) in build-fuzz-coverage/ (or --build-dir), replays the corpus (default: the
 # committed seeds, the regressions and build-fuzz-out/TARGET/corpus when present),
 # merges the profiles with llvm-profdata and writes the report to --out
 # (default build-fuzz-out/TARGET/coverage/index.html). A summary of libfray's files
@@ -13,11 +13,12 @@
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 die() { echo "coverage: $*" >&2; exit 2; }
-target="" out="" dirs=()
+target="" out="" dirs=() b=$root/build-fuzz-coverage
 while [ $# -gt 0 ]; do
   case $1 in
     --out) out=${2:?}; shift ;;
-    -h | --help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --build-dir) b=${2:?}; shift ;;
+    -h | --help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     -*) die "unknown option '$1'" ;;
     *) if [ -z "$target" ]; then target=${1#fuzz_}; else dirs+=("$1"); fi ;;
   esac
@@ -31,7 +32,6 @@ if [ ${#dirs[@]} -eq 0 ]; then
   [ -d "${FRAY_FUZZ_OUT:-$root/build-fuzz-out}/$target/corpus" ] && dirs+=("${FRAY_FUZZ_OUT:-$root/build-fuzz-out}/$target/corpus")
 fi
 out=${out:-${FRAY_FUZZ_OUT:-$root/build-fuzz-out}/$target/coverage}
-b=$root/build-fuzz-coverage
 flags="-fprofile-instr-generate -fcoverage-mapping"
 cmake -S "$root" -B "$b" -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug -DFRAY_BUILD_FUZZERS=ON \
   -DFRAY_FUZZ_ENGINE=standalone -DFRAY_FUZZ_SANITIZE=OFF -DFRAY_BUILD_TESTS=OFF -DFRAY_BUILD_BENCH=OFF \

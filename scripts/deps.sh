@@ -20,12 +20,14 @@ set -euo pipefail
 # What fray's builds, tests and fuzzers use (see shared TOOLCHAIN.md).
 # libclang-rt-14-dev (sanitizer runtimes, libFuzzer) is only a *recommended*
 # package of clang, and lld-14 (afl-clang-lto's linker) is not a dependency of
-# afl++: with --no-install-recommends both must be named.
+# afl++: with --no-install-recommends both must be named. zip and unzip: the
+# OSS-Fuzz build's seed corpora (scripts/oss-fuzz-build.sh) and its test.
 CORE_PKGS=(
   build-essential gcc cmake pkg-config
   clang llvm lld-14 libclang-rt-14-dev
   libcmocka-dev libevent-dev libpcap-dev
   afl++ python3
+  zip unzip
 )
 # Real servers for the TCP replay tests; optional until those tests exist.
 SERVER_PKGS=(redis-server memcached socat)

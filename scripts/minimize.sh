@@ -44,7 +44,11 @@ if [ -z "$bin" ]; then
   bin=$b/fuzz/fuzz_$target
 fi
 rm -rf "$out" && mkdir -p "$out"
-before=$(cat "${ins[@]/%//*}" 2>/dev/null | wc -c || true)
+# What went in and what came out: files and bytes.
+count() { find "$@" -maxdepth 1 -type f 2>/dev/null | wc -l; }
+size() { find "$@" -maxdepth 1 -type f -exec cat {} + 2>/dev/null | wc -c; }
+n_before=$(count "${ins[@]}") before=$(size "${ins[@]}")
+[ "$n_before" -gt 0 ] || die "no inputs in ${ins[*]}"
 if [ "$engine" = afl ]; then
   all=$(mktemp -d)
   for d in "${ins[@]}"; do cp "$d"/* "$all"/ 2>/dev/null || true; done
@@ -53,4 +57,6 @@ if [ "$engine" = afl ]; then
 else
   "$bin" -merge=1 "$out" "${ins[@]}" 2>&1 | grep -E '^MERGE-OUTER: (the control file|[0-9]+ new files)' || true
 fi
-echo "minimize: $(ls "${ins[@]}" | grep -vc ':$' || true) inputs (${before} bytes) -> $(ls "$out" | wc -l) in $out"
+n_after=$(count "$out")
+echo "minimize: $n_before inputs ($before bytes) -> $n_after inputs ($(size "$out") bytes) in $out"
+[ "$n_after" -gt 0 ] || die "the merge kept nothing (did every input crash? replay them with $bin)"

@@ -12,6 +12,9 @@
 #   $OUT/fuzz_<name>.dict               its dictionary, if it has one
 #   $OUT/fuzz_<name>.options            its options, if it has them
 #
+# FRAY_OSS_FUZZ_TARGETS="chat framer" builds only those targets (all when
+# unset).
+#
 # Locally, the same thing with libFuzzer:
 #   CC=clang CFLAGS="-O1 -g -fsanitize=address,undefined -fsanitize=fuzzer-no-link" \
 #   LIB_FUZZING_ENGINE=-fsanitize=fuzzer OUT=/tmp/out scripts/oss-fuzz-build.sh
@@ -41,6 +44,9 @@ ar rcs "$work/libfray_fuzz.a" "${objs[@]}"
 
 for src in "$root"/targets/fuzz_*.c; do
   name=$(basename "$src" .c)
+  if [ -n "${FRAY_OSS_FUZZ_TARGETS:-}" ]; then
+    case " $FRAY_OSS_FUZZ_TARGETS " in *" ${name#fuzz_} "*) ;; *) continue ;; esac
+  fi
   # shellcheck disable=SC2086
   $CC $CFLAGS "${common[@]}" -c "$src" -o "$work/$name.o"
   # shellcheck disable=SC2086 # LIB_FUZZING_ENGINE may be a flag or a path

@@ -35,6 +35,12 @@ static int has_decisions(const reader_t *r) {
 
 static const char *const client_names[FRAY_FUZZ_CLIENTS] = {"c0", "c1", "c2", "c3"};
 
+/* Adds fuzz client c to the script when it first appears; idx maps fuzz
+ * clients to script clients. 0 or FRAY_ENOMEM. */
+static int use_client(fray_script_t *script, size_t *idx, size_t c) {
+  return idx[c] != SIZE_MAX ? 0 : fray_script_add_client(script, client_names[c], &idx[c]);
+}
+
 /* Cuts are the schedule's, not the script's: the whole reference run then
  * delivers each send as one read. */
 static int add_send_entry(fray_fuzz_session_t *s, const size_t *cuts, size_t ncuts) {
@@ -81,9 +87,14 @@ int fray_fuzz_decode(fray_fuzz_session_t **out, const uint8_t *data, size_t len,
   memset(s, 0, sizeof *s);
   s->mem = m;
   int r = fray_script_new(&s->script, NULL);
-  size_t idx;
-  for (size_t i = 0; i < FRAY_FUZZ_CLIENTS && !r; i++)
-    r = fray_script_add_client(s->script, client_names[i], &idx);
+  /* The steps point into data: decoding copies no payload. */
+  if (!r)
+    r = fray__script_borrow(s->script);
+  /* Clients join the script when first used (c0 at once): a simulator
+   * then only looks after connections that exist. */
+  size_t idx[FRAY_FUZZ_CLIENTS] = {0, SIZE_MAX, SIZE_MAX, SIZE_MAX};
+  if (!r)
+    r = fray_script_add_client(s->script, client_names[0], &idx[0]);
   if (!r && handler)
     r = fray_script_set_handler(s->script, handler);
   int open[FRAY_FUZZ_CLIENTS] = {1, 0, 0, 0};
@@ -96,7 +107,7 @@ int fray_fuzz_decode(fray_fuzz_session_t **out, const uint8_t *data, size_t len,
     uint8_t op = decision(&rd);
     size_t c = (op >> 3) & 3;
     int kind = op & 7;
-    fray_step_t st = {.client = c};
+    fray_step_t st = {.client = 0};
     int was_send = last_send_client;
     last_send_client = -1;
     if (kind <= OP_SEND_MAX || kind == OP_EXPECT) {
@@ -125,8 +136,11 @@ int fray_fuzz_decode(fray_fuzz_session_t **out, const uint8_t *data, size_t len,
           ncut++;
         }
       }
-      if (!open[c]) {
-        r = fray_script_add_step(s->script, &(fray_step_t){.kind = FRAY_STEP_OPEN, .client = c});
+      r = use_client(s->script, idx, c);
+      st.client = idx[c];
+      if (!r && !open[c]) {
+        r = fray_script_add_step(s->script,
+                                 &(fray_step_t){.kind = FRAY_STEP_OPEN, .client = idx[c]});
         open[c] = 1;
         steps++;
         was_send = -1;
@@ -140,8 +154,11 @@ int fray_fuzz_decode(fray_fuzz_session_t **out, const uint8_t *data, size_t len,
     } else if (kind == OP_OPEN || kind == OP_CLOSE || kind == OP_RESET) {
       if (kind != OP_OPEN && !open[c])
         continue;
-      if (kind == OP_OPEN && open[c])
-        r = fray_script_add_step(s->script, &(fray_step_t){.kind = FRAY_STEP_CLOSE, .client = c});
+      r = use_client(s->script, idx, c);
+      st.client = idx[c];
+      if (!r && kind == OP_OPEN && open[c])
+        r = fray_script_add_step(s->script,
+                                 &(fray_step_t){.kind = FRAY_STEP_CLOSE, .client = idx[c]});
       st.kind = kind == OP_OPEN ? FRAY_STEP_OPEN : kind == OP_CLOSE ? FRAY_STEP_CLOSE : FRAY_STEP_RESET;
       if (!r)
         r = fray_script_add_step(s->script, &st);

@@ -35,4 +35,11 @@ struct fray_script;
 int fray__script_new_like(const struct fray_script *orig, const fray_mem_t *mem,
                           struct fray_script **out);
 
+/* From now on, steps added to s keep pointing at the caller's bytes instead
+ * of copies (those bytes must outlive s and are not NUL-terminated): the
+ * fuzz decoder's sessions, built for every fuzz input, copy nothing.
+ * Regex and glob expectations are refused (FRAY_EINVAL). Only on a script
+ * with no steps yet: 0 or FRAY_ESTATE. */
+int fray__script_borrow(struct fray_script *s);
+
 #endif /* FRAY_INTERNAL_H */

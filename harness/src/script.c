@@ -50,6 +50,7 @@ struct fray_script {
   char *handler;
   size_t max_steps;
   size_t max_clients;
+  int borrows; /* steps point into the caller's bytes (fray__script_borrow) */
 };
 
 static const char *const keywords[] = {"open", "close", "reset", "hex", "file", "eof", "glob"};
@@ -175,9 +176,10 @@ int fray_script_new(fray_script_t **out, const fray_mem_t *mem) {
   return 0;
 }
 
-static void free_steps(const fray_mem_t *m, steparr_t *a) {
+static void free_steps(const fray_mem_t *m, steparr_t *a, int borrowed) {
   for (size_t i = 0; i < a->n; i++) {
-    fray__free(m, (void *)a->v[i].data);
+    if (!borrowed)
+      fray__free(m, (void *)a->v[i].data);
     fray__free(m, (void *)a->v[i].cuts);
   }
   fray__free(m, a->v);
@@ -187,8 +189,8 @@ void fray_script_free(fray_script_t *s) {
   if (!s)
     return;
   fray_mem_t m = s->mem;
-  free_steps(&m, &s->steps);
-  free_steps(&m, &s->canary);
+  free_steps(&m, &s->steps, s->borrows);
+  free_steps(&m, &s->canary, s->borrows);
   for (size_t i = 0; i < s->nclients; i++)
     fray__free(&m, s->clients[i].name);
   fray__free(&m, s->clients);
@@ -388,7 +390,12 @@ static int add_step_copy(fray_script_t *s, const fray_step_t *st, int canary) {
   fray_step_t copy = {.kind = k, .client = st->client, .line = st->line, .column = st->column};
   uint8_t *data = NULL;
   size_t *cuts = NULL;
-  if (has_data) {
+  if (has_data && s->borrows) {
+    if (pattern)
+      return FRAY_EINVAL; /* patterns need their NUL and a check */
+    copy.data = st->data;
+    copy.len = st->len;
+  } else if (has_data) {
     data = fray__malloc(&s->mem, st->len + 1);
     if (!data)
       return FRAY_ENOMEM;
@@ -1597,5 +1604,12 @@ int fray__script_new_like(const fray_script_t *orig, const fray_mem_t *mem, fray
     return FRAY_ENOMEM; /* the names come from a valid script: only memory can fail */
   }
   *out = s;
+  return 0;
+}
+
+int fray__script_borrow(fray_script_t *s) {
+  if (!s || s->steps.n || s->canary.n)
+    return FRAY_ESTATE;
+  s->borrows = 1;
   return 0;
 }

@@ -45,8 +45,12 @@ extern "C" {
  * script. Owned by the caller. */
 typedef struct fray_fuzz_session fray_fuzz_session_t;
 
-/* Decodes data into a new session. Never fails on content; FRAY_ENOMEM
- * only. handler (may be NULL) becomes the script's @handler. */
+/* Decodes data into a new session. The session's steps point into data
+ * (nothing is copied: this runs for every fuzz input), so data must stay
+ * unchanged while the session lives. Clients are named c0..c3 by their
+ * number in the encoding and join the script when first used. Never fails
+ * on content; FRAY_ENOMEM only. handler (may be NULL) becomes the script's
+ * @handler. */
 FRAY_EXTERN int fray_fuzz_decode(fray_fuzz_session_t **out, const uint8_t *data, size_t len,
                                  const char *handler);
 FRAY_EXTERN void fray_fuzz_session_free(fray_fuzz_session_t *s);

@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# tests/fuzz_scripts.sh: ctest checks of the fuzzing scripts (registered by
+# targets/CMakeLists.txt in libFuzzer builds). Each check runs the script the
+# way a user would, on the chat target, and asserts on what it produced:
+#
+#   fuzz_scripts.sh jobs     BIN WORK   scripts/fuzz.sh --jobs 2 (libFuzzer -fork=2)
+#   fuzz_scripts.sh minimize BIN WORK   scripts/minimize.sh (-merge=1)
+#   fuzz_scripts.sh coverage WORK       scripts/coverage.sh (its own coverage build)
+#   fuzz_scripts.sh ossfuzz  WORK       scripts/oss-fuzz-build.sh (chat only)
+#
+# WORK is emptied first. Exit 0 when the check holds; 1 with the reason.
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+fail() { echo "FAIL: $*" >&2; exit 1; }
+files() { find "$1" -maxdepth 1 -type f | wc -l; }
+
+what=${1:?usage: fuzz_scripts.sh jobs|minimize|coverage|ossfuzz ...}
+shift
+case $what in
+  jobs)
+    bin=${1:?BIN} work=${2:?WORK}
+    rm -rf "$work" && mkdir -p "$work"
+    FRAY_FUZZ_OUT=$work bash "$root/scripts/fuzz.sh" chat --bin "$bin" --jobs 2 --time 10 \
+      >"$work/log" 2>&1 || { tail -n 30 "$work/log"; fail "fuzz.sh --jobs 2 exited non-zero"; }
+    # libFuzzer's fork mode announces its workers and reports per-job lines.
+    grep -q -- '-fork=2' "$work/log" || { tail -n 30 "$work/log"; fail "no fork mode in the log"; }
+    grep -qE '^#[0-9]+: cov: [0-9]+ .* job: [0-9]+' "$work/log" ||
+      { tail -n 30 "$work/log"; fail "no job ran"; }
+    n=$(files "$work/chat/corpus")
+    seeds=$(files "$root/corpus/fuzz_chat/seeds")
+    [ "$n" -gt "$seeds" ] || fail "the shared corpus has $n inputs, no more than the $seeds seeds"
+    [ "$(files "$work/chat/crashes")" = 0 ] || fail "a crash in the correct chat handler"
+    echo "jobs: 2 workers grew the corpus from $seeds seeds to $n inputs"
+    ;;
+  minimize)
+    bin=${1:?BIN} work=${2:?WORK}
+    rm -rf "$work" && mkdir -p "$work/in"
+    # A corpus worth shrinking: the seeds plus what a short run adds.
+    cp "$root"/corpus/fuzz_chat/seeds/* "$work/in/"
+    "$bin" -runs=3000 -seed=1 -max_len=4096 "$work/in" >"$work/fuzz.log" 2>&1 ||
+      fail "the chat target crashed while growing the corpus"
+    before=$(files "$work/in")
+    bash "$root/scripts/minimize.sh" chat --bin "$bin" --in "$work/in" --out "$work/out" \
+      >"$work/log" 2>&1 || { cat "$work/log"; fail "minimize.sh exited non-zero"; }
+    cat "$work/log"
+    after=$(files "$work/out")
+    [ "$after" -gt 0 ] && [ "$after" -lt "$before" ] ||
+      fail "minimize kept $after of $before inputs (want fewer, not none)"
+    bytes=$(find "$work/in" -type f -exec cat {} + | wc -c)
+    grep -q "minimize: $before inputs ($bytes bytes) -> $after inputs" "$work/log" ||
+      fail "the summary line does not say $before inputs ($bytes bytes) -> $after inputs"
+    ;;
+  coverage)
+    work=${1:?WORK}
+    rm -rf "$work" && mkdir -p "$work"
+    bash "$root/scripts/coverage.sh" chat --build-dir "$work/build" --out "$work/report" \
+      >"$work/log" 2>&1 || { tail -n 30 "$work/log"; fail "coverage.sh exited non-zero"; }
+    [ -s "$work/report/index.html" ] || fail "no HTML report"
+    # The report's TOTAL line: the seeds must cover a real share of libfray.
+    pct=$(awk '/^TOTAL/ {print $(NF-3)}' "$work/log" | tr -d '%')
+    [ -n "$pct" ] || { tail -n 30 "$work/log"; fail "no TOTAL line in the summary"; }
+    awk -v p="$pct" 'BEGIN { exit !(p > 5) }' || fail "line coverage $pct% of libfray (want > 5%)"
+    echo "coverage: chat seeds cover $pct% of libfray's lines; report $work/report/index.html"
+    ;;
+  ossfuzz)
+    work=${1:?WORK}
+    rm -rf "$work" && mkdir -p "$work/out" "$work/work"
+    CC=clang CFLAGS="-O1 -g -fsanitize=address,undefined -fsanitize=fuzzer-no-link" \
+      LIB_FUZZING_ENGINE=-fsanitize=fuzzer OUT=$work/out WORK=$work/work \
+      FRAY_OSS_FUZZ_TARGETS=chat bash "$root/scripts/oss-fuzz-build.sh" >"$work/log" 2>&1 ||
+      { tail -n 30 "$work/log"; fail "oss-fuzz-build.sh exited non-zero"; }
+    [ -x "$work/out/fuzz_chat" ] || fail "no fuzz_chat binary"
+    [ ! -e "$work/out/fuzz_framer" ] || fail "FRAY_OSS_FUZZ_TARGETS=chat built other targets"
+    [ -s "$work/out/fuzz_chat.dict" ] || fail "no fuzz_chat.dict"
+    zipped=$(unzip -Z1 "$work/out/fuzz_chat_seed_corpus.zip" | wc -l)
+    seeds=$(files "$root/corpus/fuzz_chat/seeds")
+    [ "$zipped" -ge "$seeds" ] || fail "the seed zip has $zipped entries, fewer than the $seeds seeds"
+    mkdir -p "$work/seeds" && (cd "$work/seeds" && unzip -q "$work/out/fuzz_chat_seed_corpus.zip")
+    "$work/out/fuzz_chat" -runs=500 "$work/seeds" >"$work/run.log" 2>&1 ||
+      { tail -n 20 "$work/run.log"; fail "the OSS-Fuzz-built target crashed on its seeds"; }
+    echo "ossfuzz: fuzz_chat, its dictionary and a $zipped-entry seed zip; 500 runs clean"
+    ;;
+  *) fail "unknown check '$what'" ;;
+esac
