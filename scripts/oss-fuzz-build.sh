@@ -28,19 +28,49 @@ command -v zip >/dev/null || { echo "oss-fuzz-build: zip is needed (apt-get inst
 
 common=(-std=c11 -D_DEFAULT_SOURCE -DFUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION=1 -DFRAY_SANITIZED=1
   -I"$root/harness/include" -I"$root/harness/src" -I"$root/examples")
-# libfray and the example handlers, compiled once with the engine's $CFLAGS.
+# libfray twice, split as targets/CMakeLists.txt splits it. The library
+# targets (framer, script, outq) test libfray itself: all of it with $CFLAGS.
+# Every other target tests a handler: the handlers with $CFLAGS, the runtime
+# they run on (targets/runtime-sources.txt) without comparison tracing, and
+# the session driver with no coverage (targets/driver.ignorelist, through
+# clang's ignore list or afl-clang-fast's deny list). Without clang (no
+# OSS-Fuzz compiler does that) both archives are the same.
 # FRAY_BUILDING only for the library's own files, as in harness/CMakeLists.txt.
-objs=()
-for src in "$root"/harness/src/*.c "$root"/examples/*.c "$root"/examples/buggy/*.c; do
-  [ -f "$src" ] || continue
-  obj=$work/$(echo "${src#"$root"/}" | tr / _).o
-  extra=()
+runtime=" $(grep -v '^#' "$root/targets/runtime-sources.txt" | tr '\n' ' ') "
+ignore=$root/targets/driver.ignorelist
+clang=0
+$CC --version 2>/dev/null | grep -q clang && clang=1
+compile() { # SRC OBJ [FLAG...]
+  local src=$1 obj=$2 extra=()
+  shift 2
   case $src in "$root"/harness/src/*) extra=(-DFRAY_BUILDING=1) ;; esac
   # shellcheck disable=SC2086 # CFLAGS is a list of flags by convention
-  $CC $CFLAGS "${common[@]}" "${extra[@]}" -c "$src" -o "$obj"
-  objs+=("$obj")
+  $CC $CFLAGS "${common[@]}" "${extra[@]}" "$@" -c "$src" -o "$obj"
+}
+full=() session=()
+for src in "$root"/harness/src/*.c; do
+  base=$(basename "$src")
+  obj=$work/${base%.c}
+  compile "$src" "$obj.full.o"
+  full+=("$obj.full.o")
+  if [ $clang = 0 ]; then
+    session+=("$obj.full.o")
+  elif [ "${runtime/ $base /}" != "$runtime" ]; then
+    compile "$src" "$obj.session.o" -fno-sanitize-coverage=trace-cmp,indirect-calls
+    session+=("$obj.session.o")
+  else
+    AFL_LLVM_DENYLIST=$ignore compile "$src" "$obj.session.o" -fsanitize-coverage-ignorelist="$ignore"
+    session+=("$obj.session.o")
+  fi
 done
-ar rcs "$work/libfray_fuzz.a" "${objs[@]}"
+for src in "$root"/examples/*.c "$root"/examples/buggy/*.c; do
+  [ -f "$src" ] || continue
+  obj=$work/$(echo "${src#"$root"/}" | tr / _).o
+  compile "$src" "$obj"
+  session+=("$obj")
+done
+ar rcs "$work/libfray_full.a" "${full[@]}"
+ar rcs "$work/libfray_session.a" "${session[@]}"
 
 for src in "$root"/targets/fuzz_*.c; do
   name=$(basename "$src" .c)
@@ -50,7 +80,9 @@ for src in "$root"/targets/fuzz_*.c; do
   # shellcheck disable=SC2086
   $CC $CFLAGS "${common[@]}" -c "$src" -o "$work/$name.o"
   # shellcheck disable=SC2086 # LIB_FUZZING_ENGINE may be a flag or a path
-  $CC $CFLAGS "$work/$name.o" -o "$OUT/$name" $LIB_FUZZING_ENGINE "$work/libfray_fuzz.a" -ldl
+  lib=$work/libfray_session.a
+  case $name in fuzz_framer | fuzz_script | fuzz_outq) lib=$work/libfray_full.a ;; esac
+  $CC $CFLAGS "$work/$name.o" -o "$OUT/$name" $LIB_FUZZING_ENGINE "$lib" -ldl
   rm -f "$OUT/${name}_seed_corpus.zip"
   for d in "$root/corpus/$name/seeds" "$root/corpus/regressions/$name"; do
     [ -d "$d" ] && (cd "$d" && zip -q -j -r "$OUT/${name}_seed_corpus.zip" .)

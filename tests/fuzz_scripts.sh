@@ -6,7 +6,7 @@
 #   fuzz_scripts.sh jobs     BIN WORK   scripts/fuzz.sh --jobs 2 (libFuzzer -fork=2)
 #   fuzz_scripts.sh minimize BIN WORK   scripts/minimize.sh (-merge=1)
 #   fuzz_scripts.sh coverage WORK       scripts/coverage.sh (its own coverage build)
-#   fuzz_scripts.sh ossfuzz  WORK       scripts/oss-fuzz-build.sh (chat only)
+#   fuzz_scripts.sh ossfuzz  WORK       scripts/oss-fuzz-build.sh (chat and framer)
 #
 # WORK is emptied first. Exit 0 when the check holds; 1 with the reason.
 set -euo pipefail
@@ -67,10 +67,20 @@ case $what in
     rm -rf "$work" && mkdir -p "$work/out" "$work/work"
     CC=clang CFLAGS="-O1 -g -fsanitize=address,undefined -fsanitize=fuzzer-no-link" \
       LIB_FUZZING_ENGINE=-fsanitize=fuzzer OUT=$work/out WORK=$work/work \
-      FRAY_OSS_FUZZ_TARGETS=chat bash "$root/scripts/oss-fuzz-build.sh" >"$work/log" 2>&1 ||
+      FRAY_OSS_FUZZ_TARGETS="chat framer" bash "$root/scripts/oss-fuzz-build.sh" >"$work/log" 2>&1 ||
       { tail -n 30 "$work/log"; fail "oss-fuzz-build.sh exited non-zero"; }
-    [ -x "$work/out/fuzz_chat" ] || fail "no fuzz_chat binary"
-    [ ! -e "$work/out/fuzz_framer" ] || fail "FRAY_OSS_FUZZ_TARGETS=chat built other targets"
+    [ -x "$work/out/fuzz_chat" ] && [ -x "$work/out/fuzz_framer" ] || fail "no fuzz_chat or fuzz_framer"
+    [ ! -e "$work/out/fuzz_outq" ] || fail "FRAY_OSS_FUZZ_TARGETS built other targets"
+    # The split of libfray (targets/runtime-sources.txt, driver.ignorelist):
+    objs=$work/work/fray-objs
+    cov() { nm "$objs/$1" | grep -cE "$2" || true; }
+    [ "$(cov sim.session.o '__sanitizer_cov|__sancov')" = 0 ] || fail "the session driver is instrumented"
+    [ "$(cov sim.full.o '__sanitizer_cov_trace')" -gt 0 ] || fail "the full build lacks comparison tracing"
+    [ "$(cov framer.session.o '__sanitizer_cov_trace_(const_)?cmp')" = 0 ] ||
+      fail "the session runtime traces comparisons"
+    [ "$(cov framer.session.o '__sancov_cntrs')" -gt 0 ] || fail "the session runtime has no edge counters"
+    "$work/out/fuzz_framer" -runs=500 >"$work/framer.log" 2>&1 ||
+      { tail -n 20 "$work/framer.log"; fail "the OSS-Fuzz-built framer target crashed"; }
     [ -s "$work/out/fuzz_chat.dict" ] || fail "no fuzz_chat.dict"
     zipped=$(unzip -Z1 "$work/out/fuzz_chat_seed_corpus.zip" | wc -l)
     seeds=$(files "$root/corpus/fuzz_chat/seeds")
@@ -78,7 +88,7 @@ case $what in
     mkdir -p "$work/seeds" && (cd "$work/seeds" && unzip -q "$work/out/fuzz_chat_seed_corpus.zip")
     "$work/out/fuzz_chat" -runs=500 "$work/seeds" >"$work/run.log" 2>&1 ||
       { tail -n 20 "$work/run.log"; fail "the OSS-Fuzz-built target crashed on its seeds"; }
-    echo "ossfuzz: fuzz_chat, its dictionary and a $zipped-entry seed zip; 500 runs clean"
+    echo "ossfuzz: fuzz_chat (session split) and fuzz_framer (full), a dictionary and a $zipped-entry seed zip; 500 runs each clean"
     ;;
   *) fail "unknown check '$what'" ;;
 esac
