@@ -6,14 +6,17 @@
 # CRASH is an input libFuzzer or AFL++ saved (crash-*, id:*). For a handler
 # target (NAME: chat, echo, http, resp, lenrpc, buggy-..., the default is
 # guessed from the file's directory or must be given), it
-#   1. decodes CRASH into a .fray script (fray fuzz-decode), the fuzz-chosen
-#      cuts and merges written as `|` and joined sends;
-#   2. replays that script under the whole schedule (the cuts are in it);
-#   3. runs the fuzz target on CRASH again to print the sanitizer report or
-#      the split-invariance diff;
+#   1. decodes CRASH into a .fray script (fray fuzz-decode --answers), the
+#      fuzz-chosen cuts and merges written as `|` and joined sends, and the
+#      handler's answers to the uncut session as its expectations;
+#   2. replays that script under the whole schedule (the cuts are in it): a
+#      split bug shows as the expected (uncut) answer against the one the
+#      cuts got; a crash shows the sanitizer report;
+#   3. runs the fuzz target on CRASH again to print its own report (the
+#      sanitizer's, or the split-invariance diff);
 #   4. with --save, writes the script to corpus/regressions/NAME-<sha>.fray,
-#      where ctest replays it from then on (add the handler's answers as
-#      expectations when the bug is fixed).
+#      where ctest replays it from then on: it fails until the handler
+#      answers the same however its input is cut, then passes.
 # For framer/script/outq crashes only step 3 applies: the raw input goes to
 # corpus/regressions/fuzz_NAME/ with --save.
 set -euo pipefail
@@ -25,7 +28,7 @@ while [ $# -gt 0 ]; do
     --fray) fray=${2:?}; shift ;;
     --bin-dir) bindir=${2:?}; shift ;;
     --save) save=1 ;;
-    -h|--help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     -*) echo "repro: unknown option '$1'" >&2; exit 2 ;;
     *) crash=$1 ;;
   esac
@@ -54,7 +57,7 @@ case $target in
   *)
     script=$(mktemp --suffix=.fray)
     trap 'rm -f "$script"' EXIT
-    "$fray" fuzz-decode --handler "$handler" "$crash" > "$script"
+    "$fray" fuzz-decode --handler "$handler" --answers "$crash" > "$script"
     echo "== decoded session ($handler):"
     cat "$script"
     echo "== replay (whole: the fuzz-chosen cuts are in the script):"
@@ -62,7 +65,7 @@ case $target in
     if [ $save = 1 ]; then
       out=$root/corpus/regressions/$handler-$sha.fray
       { echo "# From fuzz crash $(basename "$crash") (sha256 $sha...), target fuzz_$target."
-        echo "# Add the handler's answers as expectations once the bug is fixed."
+        echo "# The expectations are the handler's answers to the uncut session."
         cat "$script"; } > "$out"
       echo "== saved $out"
     fi
@@ -71,7 +74,10 @@ esac
 bin=${bindir:+$bindir/fuzz_$target}
 if [ -n "$bin" ] && [ -x "$bin" ]; then
   echo "== fuzz_$target on the crash input:"
-  "$bin" "$crash" 2>&1 | sed -n '/ERROR\|fray fuzz\|runtime error\|SUMMARY\|#[0-9]/p' | head -40 || true
+  # From the first report line (fray's diff, a sanitizer's or UBSan's) to
+  # the SUMMARY line: libFuzzer's own banner and stats are left out.
+  "$bin" "$crash" 2>&1 | awk '/fray fuzz:|ERROR:|runtime error/ {on = 1} on {print} /^SUMMARY/ {exit}' |
+    head -n 40 || true
 else
   echo "== no fuzz_$target binary found (scripts/fuzz.sh $target builds it)"
 fi

@@ -15,8 +15,12 @@
 #           plus a few edge cases written here
 #   outq    operation sequences in fuzz_outq's layout (2 bytes per op)
 # Crashes found later go to corpus/regressions/fuzz_<target>/, not here.
+# FRAY_SEEDS_OUT=DIR writes DIR/fuzz_<target>/ instead of corpus/fuzz_<target>/
+# (inputs are still read from corpus/): what the ctest fuzz.scripts.seeds
+# compares with the committed seeds, so stale seeds fail CI.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+out=${FRAY_SEEDS_OUT:-$root/corpus}
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(framer script outq echo chat http resp lenrpc)
 
@@ -31,14 +35,14 @@ add() {
 }
 
 begin() { # begin TARGET: empties its seed directory
-  local dir=$root/corpus/fuzz_$1
+  local dir=$out/fuzz_$1
   mkdir -p "$dir/seeds"
   find "$dir/seeds" -type f -delete
   : >"$dir/README.md.tmp"
 }
 
 finish() { # finish TARGET TITLE: writes corpus/fuzz_TARGET/README.md
-  local dir=$root/corpus/fuzz_$1 n
+  local dir=$out/fuzz_$1 n
   n=$(find "$dir/seeds" -type f | wc -l)
   {
     printf '# Seeds of fuzz_%s\n\n%s\n\n' "$1" "$2"
@@ -48,16 +52,16 @@ finish() { # finish TARGET TITLE: writes corpus/fuzz_TARGET/README.md
     cat "$dir/README.md.tmp"
   } >"$dir/README.md"
   rm -f "$dir/README.md.tmp"
-  echo "seeds: fuzz_$1: $n seeds in corpus/fuzz_$1/seeds/"
+  echo "seeds: fuzz_$1: $n seeds in $dir/seeds/"
 }
 
 # gen TARGET: runs python3 on stdin with the output directory as argv[1];
 # each seed is printed as "ORIGIN\tHEX" and added.
 gen() {
-  local dir=$root/corpus/fuzz_$1 tmp origin hex
+  local dir=$out/fuzz_$1 tmp origin hex
   tmp=$(mktemp -d)
   while IFS=$'\t' read -r origin hex; do
-    printf '%s' "$hex" | xxd -r -p >"$tmp/seed"
+    python3 -c 'import sys; sys.stdout.buffer.write(bytes.fromhex(sys.argv[1]))' "$hex" >"$tmp/seed"
     add "$dir" "$tmp/seed" "$origin"
   done < <(python3 -)
   rm -rf "$tmp"
@@ -120,14 +124,14 @@ pause period), four 8-byte specs, four chunk sizes, then the stream."
   script)
     begin script
     while IFS= read -r f; do
-      add "$root/corpus/fuzz_script" "$f" "\`${f#"$root"/}\`"
+      add "$out/fuzz_script" "$f" "\`${f#"$root"/}\`"
     done < <(find "$root/corpus" -name '*.fray' -not -path '*/regressions/*' -not -path '*/fuzz_*' | sort)
     tmp=$(mktemp -d)
     n=0
     while IFS= read -r line; do
       n=$((n + 1))
       printf '%b' "$line" >"$tmp/s"
-      add "$root/corpus/fuzz_script" "$tmp/s" "edge case $n of scripts/seeds.sh: \`$(printf '%s' "$line" | cut -c1-60)\`"
+      add "$out/fuzz_script" "$tmp/s" "edge case $n of scripts/seeds.sh: \`$(printf '%s' "$line" | cut -c1-60)\`"
     done <<'EOF'
 open a\na > "x" | "y" | "z"\na < ~ "x.*z"\na < glob "*"\nclose a\n
 @handler echo\n@canary > "PING\\r\\n"\n@canary < "PONG\\r\\n"\nopen c\nc > hex "00ff" "\\r\\n"\nc > "y" * 20\nreset c\n
@@ -170,7 +174,7 @@ EOF
     tmp=$(mktemp -d)
     for s in "$root/corpus/$t"/*.fray; do
       "$fray" fuzz-encode --lossy "$s" >"$tmp/s" 2>/dev/null || continue
-      add "$root/corpus/fuzz_$t" "$tmp/s" "corpus/$t/$(basename "$s") through fray fuzz-encode --lossy"
+      add "$out/fuzz_$t" "$tmp/s" "corpus/$t/$(basename "$s") through fray fuzz-encode --lossy"
     done
     rm -rf "$tmp"
     finish "$t" "Sessions of the $t example handler: its corpus scripts encoded as fuzz inputs

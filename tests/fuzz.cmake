@@ -40,3 +40,12 @@ foreach(src ${_fray_replay_targets})
     set_tests_properties(fuzz.regress.${short} PROPERTIES TIMEOUT 120 LABELS fuzz)
   endif()
 endforeach()
+
+# The committed seeds must be what scripts/seeds.sh makes from the tree now
+# (a corpus script added without regenerating them is caught here).
+if(TARGET fray_cli)
+  add_test(NAME fuzz.seeds.current
+           COMMAND bash ${PROJECT_SOURCE_DIR}/tests/fuzz_scripts.sh seeds $<TARGET_FILE:fray_cli>
+                   ${PROJECT_BINARY_DIR}/seeds-check)
+  set_tests_properties(fuzz.seeds.current PROPERTIES TIMEOUT 120 LABELS fuzz)
+endif()

@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # tests/fuzz_scripts.sh: ctest checks of the fuzzing scripts (registered by
-# targets/CMakeLists.txt in libFuzzer builds). Each check runs the script the
-# way a user would, on the chat target, and asserts on what it produced:
+# targets/CMakeLists.txt in libFuzzer builds; `seeds` by tests/fuzz.cmake in
+# every build). Each check runs the script the way a user would and asserts
+# on what it produced:
 #
 #   fuzz_scripts.sh jobs     BIN WORK   scripts/fuzz.sh --jobs 2 (libFuzzer -fork=2)
 #   fuzz_scripts.sh minimize BIN WORK   scripts/minimize.sh (-merge=1)
 #   fuzz_scripts.sh coverage WORK       scripts/coverage.sh (its own coverage build)
 #   fuzz_scripts.sh ossfuzz  WORK       scripts/oss-fuzz-build.sh (chat and framer)
+#   fuzz_scripts.sh repro    BINDIR FRAY WORK   scripts/repro.sh on a crash of buggy-oneread
+#   fuzz_scripts.sh seeds    FRAY WORK  scripts/seeds.sh makes exactly the committed seeds
 #
 # WORK is emptied first. Exit 0 when the check holds; 1 with the reason.
 set -euo pipefail
@@ -89,6 +92,49 @@ case $what in
     "$work/out/fuzz_chat" -runs=500 "$work/seeds" >"$work/run.log" 2>&1 ||
       { tail -n 20 "$work/run.log"; fail "the OSS-Fuzz-built target crashed on its seeds"; }
     echo "ossfuzz: fuzz_chat (session split) and fuzz_framer (full), a dictionary and a $zipped-entry seed zip; 500 runs each clean"
+    ;;
+  repro)
+    bindir=${1:?BINDIR} fray=${2:?FRAY} work=${3:?WORK}
+    rm -rf "$work" && mkdir -p "$work/seeds" "$work/corpus"
+    # A real crash first: the buggy one-read handler under its session target.
+    for f in "$root"/corpus/buggy/oneread*.fray; do
+      "$fray" fuzz-encode --lossy "$f" >"$work/seeds/$(basename "$f")"
+    done
+    (cd "$work" && "$bindir/fuzz_buggy_oneread" -runs=40000 -seed=1 -max_len=4096 \
+       -artifact_prefix="$work/" corpus seeds >"$work/fuzz.log" 2>&1) && fail "no crash to reproduce"
+    crash=$(ls "$work"/crash-* 2>/dev/null | head -n1)
+    [ -n "$crash" ] || { tail -n 20 "$work/fuzz.log"; fail "the target failed without a crash file"; }
+    bash "$root/scripts/repro.sh" "$crash" --target buggy_oneread --fray "$fray" --bin-dir "$bindir" \
+      >"$work/log" 2>&1 || { cat "$work/log"; fail "repro.sh exited non-zero"; }
+    # The decoded script, its replay failing, and the target's own report.
+    grep -q '^== decoded session (buggy-oneread):' "$work/log" || fail "no decoded session"
+    grep -q '^@handler buggy-oneread' "$work/log" || fail "the decoded script names no handler"
+    grep -qE '^c[0-3] > .*\|' "$work/log" || fail "the decoded script has no cut send"
+    grep -qE '^c[0-3] < ' "$work/log" || fail "the decoded script carries no answers"
+    # The replay fails on an answer the cuts changed, and says why.
+    grep -qE '^FAIL .* whole ' "$work/log" || { cat "$work/log"; fail "the replay did not fail"; }
+    grep -q 'with the reads it cuts itself' "$work/log" || fail "the replay does not blame the cuts"
+    grep -qE '^ +expected: ' "$work/log" || fail "the replay shows no expected answer"
+    grep -q 'fray fuzz:' "$work/log" || { cat "$work/log"; fail "no report from the target"; }
+    grep -q "transcript differs" "$work/log" || fail "the target's report lost its diff"
+    git -C "$root" status --porcelain -- corpus/regressions | grep -q . &&
+      fail "repro.sh without --save wrote into corpus/regressions"
+    echo "repro: $(basename "$crash") decoded, replayed (failing) and reported"
+    ;;
+  seeds)
+    fray=${1:?FRAY} work=${2:?WORK}
+    rm -rf "$work" && mkdir -p "$work"
+    FRAY=$fray FRAY_SEEDS_OUT=$work bash "$root/scripts/seeds.sh" >"$work/log" 2>&1 ||
+      { cat "$work/log"; fail "seeds.sh exited non-zero"; }
+    stale=()
+    for d in "$work"/fuzz_*; do
+      t=$(basename "$d")
+      diff -r "$d/seeds" "$root/corpus/$t/seeds" >/dev/null && diff "$d/README.md" "$root/corpus/$t/README.md" >/dev/null ||
+        stale+=("$t")
+    done
+    [ ${#stale[@]} = 0 ] ||
+      fail "committed seeds differ from what scripts/seeds.sh makes now: ${stale[*]} (run scripts/seeds.sh ${stale[*]//fuzz_/} and commit)"
+    echo "seeds: $(ls -d "$work"/fuzz_* | wc -l) targets' committed seeds are what scripts/seeds.sh makes"
     ;;
   *) fail "unknown check '$what'" ;;
 esac

@@ -209,6 +209,83 @@ static void test_sched_merge_makes_one_read(void **state) {
   fray_script_free(s);
 }
 
+/* The script text fray_sim_bake_answers() writes for text under handler h
+ * and sched; the caller frees it. */
+static char *bake_answers_text(const char *text, const fray_handler_t *h,
+                               const fray_sched_t *sched) {
+  fray_script_t *s = parse(text), *out;
+  fray_sim_t *sim;
+  assert_int_equal(fray_sim_new(&sim, s, h, NULL), 0);
+  assert_int_equal(fray_sim_bake_answers(sim, sched, &out, NULL), 0);
+  char *w = NULL;
+  size_t n;
+  assert_int_equal(fray_script_write_mem(out, &w, &n), 0);
+  char *copy = strdup(w);
+  assert_non_null(copy);
+  fray_script_text_free(out, w);
+  fray_script_free(out);
+  fray_sim_free(sim);
+  fray_script_free(s);
+  return copy;
+}
+
+/* Runs script text whole with expectations: its verdict. */
+static fray_fail_kind_t replay_whole(const char *text, const fray_handler_t *h) {
+  fray_script_t *s = parse(text);
+  fray_sim_t *sim;
+  assert_int_equal(fray_sim_new(&sim, s, h, NULL), 0);
+  fray_sim_result_t res;
+  int r = fray_sim_run(sim, NULL, &res);
+  assert_true(r == 0 || r == FRAY_EFAILED);
+  fray_sim_free(sim);
+  fray_script_free(s);
+  return res.kind;
+}
+
+static void test_bake_answers_writes_the_whole_runs_answers(void **state) {
+  (void)state;
+  /* A wrong expectation of the script's own is left out; the first send is
+   * cut after "hel", the second merged into nothing (it is followed by an
+   * expectation, not a send). */
+  const char *text = "open a\n"
+                     "a > \"hello\\r\\n\"\n"
+                     "a < \"WRONG\"\n"
+                     "a > \"QUIT\\r\\n\"\n";
+  size_t cut = 3;
+  const fray_sched_send_t sends[2] = {{&cut, 1, 0}, {NULL, 0, 0}};
+  fray_sched_t sched = {.sends = sends, .nsends = 2};
+  char *w = bake_answers_text(text, &echo, &sched);
+  assert_non_null(strstr(w, "a > \"hel\" | \"lo\\r\\n\"\na < \"hello\\r\\n\"\n"));
+  assert_non_null(strstr(w, "a > \"QUIT\\r\\n\"\na < \"BYE\\r\\n\"\na < eof\n"));
+  assert_null(strstr(w, "WRONG"));
+  /* The correct handler passes its own answers with the cuts in... */
+  assert_int_equal(replay_whole(w, &echo), FRAY_FAIL_NONE);
+  free(w);
+}
+
+static void test_bake_answers_catches_the_split_bug(void **state) {
+  (void)state;
+  /* Two lines in one send, merged with nothing, cut between them: the
+   * one-read handler answers one line whole and two when cut. */
+  const char *text = "open a\na > \"ab\\ncd\\n\"\n";
+  size_t cut = 3;
+  const fray_sched_send_t sends[1] = {{&cut, 1, 0}};
+  fray_sched_t sched = {.sends = sends, .nsends = 1};
+  char *w = bake_answers_text(text, &oneread, &sched);
+  /* Its whole answer: the read echoed as one line. */
+  assert_non_null(strstr(w, "a > \"ab\\n\" | \"cd\\n\"\na < \"ab\\ncd\\r\\n\"\n"));
+  assert_int_equal(replay_whole(w, &oneread), FRAY_FAIL_MISMATCH);
+  free(w);
+  /* Merged sends: the answers to both come after the joined send. */
+  const char *two = "open a\na > \"x\\n\"\na > \"y\\n\"\n";
+  const fray_sched_send_t merged[2] = {{NULL, 0, 1}, {NULL, 0, 0}};
+  fray_sched_t msched = {.sends = merged, .nsends = 2};
+  w = bake_answers_text(two, &echo, &msched);
+  assert_non_null(strstr(w, "a > \"x\\ny\\n\"\na < \"x\\r\\ny\\r\\n\"\n"));
+  assert_int_equal(replay_whole(w, &echo), FRAY_FAIL_NONE);
+  free(w);
+}
+
 static void test_random_and_short_writes_keep_correct_handler_green(void **state) {
   (void)state;
   fray_script_t *s = parse(chat_script);
@@ -322,6 +399,8 @@ int main(void) {
       cmocka_unit_test(test_sched_exhaustive_enumeration),
       cmocka_unit_test(test_sched_bytewise_reads),
       cmocka_unit_test(test_sched_merge_makes_one_read),
+      cmocka_unit_test(test_bake_answers_writes_the_whole_runs_answers),
+      cmocka_unit_test(test_bake_answers_catches_the_split_bug),
       cmocka_unit_test(test_random_and_short_writes_keep_correct_handler_green),
       cmocka_unit_test(test_random_catches_oneread_and_minimizes),
       cmocka_unit_test(test_exhaustive_catches_split),

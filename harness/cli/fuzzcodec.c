@@ -1,13 +1,16 @@
 /* fray fuzz-encode / fray fuzz-decode: scripts to fuzz inputs and back, so
  * seed corpora come from the corpus scripts and every crash reads as a script.
  * The encoding is documented in fray/fuzz.h. */
+#include <dlfcn.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
+#include "examples.h"
 #include "fray/fuzz.h"
+#include "handlers.h"
 
 #define MAX_INPUT ((size_t)64 << 20)
 
@@ -127,7 +130,8 @@ int fray_cli_fuzz_encode(int argc, char **argv) {
 }
 
 static void decode_usage(FILE *out) {
-  fprintf(out, "usage: fray fuzz-decode [--from fray|aflnet] [--handler NAME] INPUT > SCRIPT.fray\n"
+  fprintf(out, "usage: fray fuzz-decode [--from fray|aflnet] [--handler NAME | --plugin LIB.so]\n"
+               "                        [--answers] INPUT > SCRIPT.fray\n"
                "\n"
                "Decodes a fuzz input (a crash, a corpus entry) into a readable session\n"
                "script, its cuts and merges written as `|` and joined sends, ready for\n"
@@ -137,16 +141,52 @@ static void decode_usage(FILE *out) {
                "  --from aflnet   an AFLNet replay file: messages as a 4-byte little-endian\n"
                "                  length and that many bytes; each becomes one send\n"
                "  --handler NAME  write `@handler NAME` into the script\n"
+               "  --plugin LIB.so the handler for --answers, from a plugin\n"
+               "  --answers       run the session whole (each send one read) against the\n"
+               "                  handler and write what each client received after each\n"
+               "                  step as expectations (`<`, and `< eof` where the server\n"
+               "                  closed). The script then fails where the fuzz-chosen cuts\n"
+               "                  and merges change the answers, and passes once the\n"
+               "                  handler is fixed: a regression test as it stands. Needs\n"
+               "                  --handler (a built-in one) or --plugin.\n"
                "\n"
                "Short-write faults a fuzz input asked for cannot be said in a script;\n"
-               "they are noted on stderr. A decoded fuzz input has no expectations:\n"
-               "replay it with `fray replay` to see the handler's answers, and add them.\n"
+               "they are noted on stderr. Without --answers a decoded fuzz input has no\n"
+               "expectations (the fuzz driver compares runs, not answers): replay then\n"
+               "reports the handler's first answer as unexpected.\n"
                "\n"
-               "example: fray fuzz-decode --handler chat crash-1234 > corpus/regressions/chat-1.fray\n");
+               "example: fray fuzz-decode --handler chat --answers crash-1234 \\\n"
+               "           > corpus/regressions/chat-1.fray\n");
+}
+
+/* The script with sched baked in and h's whole-schedule answers as its
+ * expectations (fray_sim_bake_answers). When the handler fails even whole,
+ * says so and bakes without answers. 0 or a fray error code. */
+static int with_answers(const char *path, const fray_script_t *script, const fray_sched_t *sched,
+                        const fray_handler_t *h, fray_script_t **out) {
+  fray_sim_t *sim;
+  int r = fray_sim_new(&sim, script, h, NULL);
+  if (r)
+    return r;
+  fray_sched_t plain = {0};
+  if (sched) {
+    plain = *sched;
+    plain.short_writes = 0;
+  }
+  fray_sim_result_t res;
+  r = fray_sim_bake_answers(sim, sched ? &plain : NULL, out, &res);
+  if (r == FRAY_EFAILED) {
+    fprintf(stderr, "fray fuzz-decode: %s: the handler fails even with whole sends (%s): "
+                    "written without answers\n", path, res.message ? res.message : "no message");
+    r = fray_sim_bake(sim, sched ? &plain : NULL, out);
+  }
+  fray_sim_free(sim);
+  return r;
 }
 
 int fray_cli_fuzz_decode(int argc, char **argv) {
-  const char *from = "fray", *handler = NULL, *path = NULL;
+  const char *from = "fray", *handler = NULL, *plugin = NULL, *path = NULL;
+  int answers = 0;
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
       decode_usage(stdout);
@@ -159,6 +199,10 @@ int fray_cli_fuzz_decode(int argc, char **argv) {
       }
     } else if (!strcmp(argv[i], "--handler") && i + 1 < argc) {
       handler = argv[++i];
+    } else if (!strcmp(argv[i], "--plugin") && i + 1 < argc) {
+      plugin = argv[++i];
+    } else if (!strcmp(argv[i], "--answers")) {
+      answers = 1;
     } else if (argv[i][0] == '-' && strcmp(argv[i], "-")) {
       fprintf(stderr, "fray fuzz-decode: unknown option '%s' (see --help)\n", argv[i]);
       return FRAY_EXIT_USAGE;
@@ -173,10 +217,26 @@ int fray_cli_fuzz_decode(int argc, char **argv) {
     decode_usage(stderr);
     return FRAY_EXIT_USAGE;
   }
+  const fray_handler_t *h = NULL;
+  void *dl = NULL;
+  if (answers) {
+    if (plugin)
+      h = fray_cli_load_plugin("fray fuzz-decode", plugin, &dl);
+    else if (handler && !(h = fray_example_find(handler)))
+      fprintf(stderr, "fray fuzz-decode: --answers: no built-in handler '%s' (fray replay "
+                      "--list-handlers lists them; --plugin for your own)\n", handler);
+    else if (!handler)
+      fprintf(stderr, "fray fuzz-decode: --answers needs --handler NAME or --plugin LIB.so\n");
+    if (!h)
+      return FRAY_EXIT_USAGE;
+  }
   uint8_t *in;
   size_t len;
-  if (slurp("fuzz-decode", path, &in, &len))
+  if (slurp("fuzz-decode", path, &in, &len)) {
+    if (dl)
+      dlclose(dl);
     return FRAY_EXIT_USAGE;
+  }
   fray_script_t *s = NULL;
   int r;
   if (!strcmp(from, "aflnet")) {
@@ -185,6 +245,11 @@ int fray_cli_fuzz_decode(int argc, char **argv) {
     if (!r && trunc)
       fprintf(stderr, "fray fuzz-decode: %s: the last AFLNet record is truncated; kept what "
                       "there is\n", path);
+    if (!r && h) {
+      fray_script_t *plain = s;
+      r = with_answers(path, plain, NULL, h, &s);
+      fray_script_free(plain);
+    }
   } else {
     fray_fuzz_session_t *sess;
     r = fray_fuzz_decode(&sess, in, len, handler);
@@ -193,7 +258,9 @@ int fray_cli_fuzz_decode(int argc, char **argv) {
         fprintf(stderr, "fray fuzz-decode: %s asks for short writes (seed %llu): replay with "
                         "--short-writes to apply them\n", path,
                 (unsigned long long)fray_fuzz_session_sched(sess)->write_seed);
-      r = fray_fuzz_session_bake(sess, &s);
+      r = h ? with_answers(path, fray_fuzz_session_script(sess), fray_fuzz_session_sched(sess), h,
+                           &s)
+            : fray_fuzz_session_bake(sess, &s);
       fray_fuzz_session_free(sess);
     }
   }
@@ -206,6 +273,8 @@ int fray_cli_fuzz_decode(int argc, char **argv) {
          path);
   r = fray_script_write(s, stdout);
   fray_script_free(s);
+  if (dl)
+    dlclose(dl);
   if (r || fflush(stdout)) {
     fprintf(stderr, "fray fuzz-decode: cannot write the script\n");
     return FRAY_EXIT_USAGE;

@@ -99,6 +99,7 @@ typedef struct script_result {
   failure_t *fails;
   size_t nfails;       /* described (at most MAX_KEPT_FAILURES) */
   uint64_t nfailed;    /* failing schedules in all */
+  int own_cuts;        /* the script cuts some send itself (`|`) */
 } script_result_t;
 
 typedef struct progress {
@@ -933,7 +934,12 @@ static void print_human(const script_result_t *r, const char *sched) {
     else
       printf("  %s: at the end of the script: %s: %s\n", r->file, fray_fail_kind_name(f->kind),
              f->message);
-    if (f->whole) {
+    if (f->whole && r->own_cuts) {
+      /* A reproducer (fuzz-decode, --save-failures) carries its cuts. */
+      printf("    the script fails with the reads it cuts itself (`|`), before fray adds any:\n"
+             "    it is its own reproducer; without its cuts it would show whether the\n"
+             "    handler is wrong whatever the reads\n");
+    } else if (f->whole) {
       printf("    the script fails under the whole schedule, without any splitting: the handler\n"
              "    (or the script) is wrong whatever the reads; no reproducer beyond the script\n");
     } else {
@@ -1043,7 +1049,9 @@ static int write_junit(const char *path, const script_result_t *rs, int n, const
         fprintf(fp, "%s:%zu: %s: ", r->file, f->line, fray_fail_kind_name(f->kind));
         xml_str(fp, f->message);
         fputs("\nschedule: ", fp);
-        xml_str(fp, f->whole ? "whole (fails without any splitting)" : f->schedule);
+        xml_str(fp, !f->whole ? f->schedule
+                    : r->own_cuts ? "whole (fails with the script's own cuts)"
+                                  : "whole (fails without any splitting)");
         if (f->repro) {
           fputs("\nreproducer: ", fp);
           xml_str(fp, f->repro);
@@ -1119,6 +1127,10 @@ int fray_cli_replay(int argc, char **argv) {
       fprintf(stderr, "%s\n", msg);
       r->error = xstrdup(msg);
     } else {
+      size_t nst;
+      const fray_step_t *st = fray_script_steps(script, &nst);
+      for (size_t k = 0; k < nst && !r->own_cuts; k++)
+        r->own_cuts = st[k].kind == FRAY_STEP_SEND && st[k].ncuts;
       const char *sh = fray_script_handler(script);
       /* --connect needs no handler: the simulator only cuts the schedules. */
       static const fray_handler_t connect_h = {.name = "tcp", .spec = {.mode = FRAY_MODE_RAW}};

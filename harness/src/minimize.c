@@ -92,8 +92,60 @@ done:
   return r < 0 ? r : verdict;
 }
 
-/* Bakes the schedule into a script: cuts become `|`, merged sends one send. */
-static int bake(const cand_t *c, fray_script_t **out) {
+/* The whole run's answers, step by step (fray__sim_record_steps), and what
+ * bake() has written of them so far. */
+typedef struct answers {
+  const fray_sim_t *sim;
+  size_t nclients;
+  size_t *marks;         /* per original step and client */
+  unsigned char *ended;  /* per original step and client */
+  size_t *pos;           /* per client: bytes already expected */
+  unsigned char *open;   /* per client: open in the script written */
+  unsigned char *eof;    /* per client: `< eof` written since it opened */
+} answers_t;
+
+/* Follows the client states of the script being written. */
+static void answers_track(answers_t *a, const fray_step_t *st) {
+  if (st->kind == FRAY_STEP_OPEN) {
+    a->open[st->client] = 1;
+    a->eof[st->client] = 0;
+  } else if (st->kind == FRAY_STEP_CLOSE || st->kind == FRAY_STEP_RESET) {
+    a->open[st->client] = 0;
+  }
+}
+
+/* After the written step that ends with original step i: what each client
+ * received up to then, and `< eof` where the server has ended it. */
+static int answers_after(answers_t *a, fray_script_t *s, size_t i) {
+  int r = 0;
+  for (size_t c = 0; c < a->nclients && !r; c++) {
+    size_t m = a->marks[i * a->nclients + c];
+    if (!a->open[c]) {
+      a->pos[c] = m; /* a closed client receives nothing: nothing to say */
+      continue;
+    }
+    if (m > a->pos[c]) {
+      r = fray_script_add_step(s, &(fray_step_t){.kind = FRAY_STEP_EXPECT, .client = c,
+                                                  .data = fray__sim_received(a->sim, c) + a->pos[c],
+                                                  .len = m - a->pos[c]});
+      a->pos[c] = m;
+    }
+    if (!r && a->ended[i * a->nclients + c] && !a->eof[c]) {
+      r = fray_script_add_step(s, &(fray_step_t){.kind = FRAY_STEP_EXPECT_EOF, .client = c});
+      a->eof[c] = 1;
+    }
+  }
+  return r;
+}
+
+static int is_expectation(fray_step_kind_t k) {
+  return k == FRAY_STEP_EXPECT || k == FRAY_STEP_EXPECT_REGEX || k == FRAY_STEP_EXPECT_GLOB ||
+         k == FRAY_STEP_EXPECT_EOF || k == FRAY_STEP_EXPECT_EOF_OPT;
+}
+
+/* Bakes the schedule into a script: cuts become `|`, merged sends one send.
+ * With ans, the script's expectations are replaced by the recorded answers. */
+static int bake(const cand_t *c, answers_t *ans, fray_script_t **out) {
   fray_script_t *s;
   int r = fray__script_new_like(c->orig, &c->mem, &s);
   if (r)
@@ -105,7 +157,13 @@ static int bake(const cand_t *c, fray_script_t **out) {
       continue;
     size_t sn = c->send_of_step[i];
     if (sn == SIZE_MAX) {
+      if (ans && is_expectation(c->steps[i].kind))
+        continue;
       r = fray_script_add_step(s, &c->steps[i]);
+      if (!r && ans) {
+        answers_track(ans, &c->steps[i]);
+        r = answers_after(ans, s, i);
+      }
       continue;
     }
     /* Gather this send and the ones merged after it. */
@@ -161,6 +219,8 @@ static int bake(const cand_t *c, fray_script_t **out) {
     joined.cuts = ncuts ? cuts : NULL;
     joined.ncuts = ncuts;
     r = fray_script_add_step(s, &joined);
+    if (!r && ans)
+      r = answers_after(ans, s, j);
     i = j; /* the merged sends are consumed */
   }
   fray__free(&c->mem, buf);
@@ -228,9 +288,46 @@ int fray_sim_bake(const fray_sim_t *sim, const fray_sched_t *sched, fray_script_
   cand_t c;
   int r = cand_init(&c, sim, sched);
   if (!r)
-    r = bake(&c, out);
+    r = bake(&c, NULL, out);
   cand_free(&c);
   return r;
+}
+
+int fray_sim_bake_answers(fray_sim_t *sim, const fray_sched_t *sched, fray_script_t **out,
+                          fray_sim_result_t *res) {
+  if (!sim || !out)
+    return FRAY_EINVAL;
+  *out = NULL;
+  fray_sim_result_t dummy;
+  const fray_mem_t *m = fray__sim_mem(sim);
+  size_t nsteps, nc = fray_script_nclients(fray__sim_script(sim));
+  fray_script_steps(fray__sim_script(sim), &nsteps);
+  size_t cells = (nsteps ? nsteps : 1) * (nc ? nc : 1);
+  answers_t a = {.sim = sim, .nclients = nc};
+  a.marks = fray__malloc(m, cells * sizeof *a.marks);
+  a.ended = fray__malloc(m, cells);
+  a.pos = fray__malloc(m, (nc ? nc : 1) * sizeof *a.pos);
+  a.open = fray__malloc(m, nc ? nc : 1);
+  a.eof = fray__malloc(m, nc ? nc : 1);
+  int r = a.marks && a.ended && a.pos && a.open && a.eof ? 0 : FRAY_ENOMEM;
+  if (!r) {
+    memset(a.pos, 0, (nc ? nc : 1) * sizeof *a.pos);
+    memset(a.open, 0, nc ? nc : 1);
+    memset(a.eof, 0, nc ? nc : 1);
+    r = fray__sim_record_steps(sim, a.marks, a.ended, res ? res : &dummy);
+  }
+  cand_t c;
+  int rc = r ? r : cand_init(&c, sim, sched);
+  if (!r && !rc)
+    rc = bake(&c, &a, out);
+  if (!r)
+    cand_free(&c);
+  fray__free(m, a.marks);
+  fray__free(m, a.ended);
+  fray__free(m, a.pos);
+  fray__free(m, a.open);
+  fray__free(m, a.eof);
+  return rc;
 }
 
 /* Tries removing one item (*slot set to 0, or a cut taken out); keeps the
@@ -316,7 +413,7 @@ int fray_sim_minimize(fray_sim_t *sim, const fray_sched_t *sched, size_t max_run
       goto done;
     }
   }
-  r = bake(&c, out);
+  r = bake(&c, NULL, out);
 done:
   cand_free(&c);
   return r;

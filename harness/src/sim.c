@@ -58,6 +58,8 @@ struct fray_sim {
   uint64_t reads;
   fray__reads_t cutter; /* sends into reads under the schedule */
   fray_sim_result_t *res;
+  size_t *marks;        /* fray__sim_record_steps: per step and client, rx_len after it */
+  unsigned char *ended; /* ... and whether the server had ended the connection */
   char msg[640];
 };
 
@@ -400,6 +402,17 @@ static int expect_eof(fray_sim_t *s, size_t idx, int optional) {
 
 /* ---- one run ------------------------------------------------------------- */
 
+/* Recording (fray__sim_record_steps): everything the step caused is moved
+ * to the clients, then each client's received length and end noted. */
+static int mark_step(fray_sim_t *s, size_t i) {
+  int r = pump(s, 1, i);
+  for (size_t c = 0; !r && c < s->nclients; c++) {
+    s->marks[i * s->nclients + c] = s->cl[c].rx_len;
+    s->ended[i * s->nclients + c] = s->cl[c].end != END_OPEN;
+  }
+  return r;
+}
+
 static int run_steps(fray_sim_t *s) {
   size_t k = 0; /* send number */
   for (size_t i = 0; i < s->nsteps; i++) {
@@ -476,6 +489,8 @@ static int run_steps(fray_sim_t *s) {
         r = expect_eof(s, i, st->kind == FRAY_STEP_EXPECT_EOF_OPT);
       break;
     }
+    if (!r && s->marks)
+      r = mark_step(s, i);
     if (r)
       return r;
   }
@@ -536,6 +551,23 @@ int fray_sim_run(fray_sim_t *s, const fray_sched_t *sched, fray_sim_result_t *re
   res->reads = s->reads;
   s->sched = NULL;
   return r;
+}
+
+int fray__sim_record_steps(fray_sim_t *s, size_t *marks, unsigned char *ended,
+                           fray_sim_result_t *res) {
+  size_t saved = s->expect_from;
+  s->expect_from = SIZE_MAX;
+  s->marks = marks;
+  s->ended = ended;
+  int r = fray_sim_run(s, NULL, res);
+  s->marks = NULL;
+  s->ended = NULL;
+  s->expect_from = saved;
+  return r;
+}
+
+const uint8_t *fray__sim_received(const fray_sim_t *s, size_t client) {
+  return client < s->nclients ? s->cl[client].rx : NULL;
 }
 
 /* ---- split invariance ------------------------------------------------------ */

@@ -8,4 +8,15 @@ const fray_script_t *fray__sim_script(const fray_sim_t *sim);
 const fray_handler_t *fray__sim_handler(const fray_sim_t *sim);
 const fray_mem_t *fray__sim_mem(const fray_sim_t *sim);
 
+/* Runs the script whole (each send one read, its own cuts kept) with
+ * expectations off, moving all output to the clients after every step, and
+ * notes after step i what client c has received in all, in
+ * marks[i * nclients + c], and whether the server has ended its connection,
+ * in ended[i * nclients + c] (both arrays nsteps * nclients long). What the
+ * clients received stays readable through fray__sim_received() until the
+ * next run. Returns as fray_sim_run(). */
+int fray__sim_record_steps(fray_sim_t *sim, size_t *marks, unsigned char *ended,
+                           fray_sim_result_t *res);
+const uint8_t *fray__sim_received(const fray_sim_t *sim, size_t client);
+
 #endif

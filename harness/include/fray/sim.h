@@ -178,6 +178,19 @@ FRAY_EXTERN int fray_sim_minimize(fray_sim_t *sim, const fray_sched_t *sched, si
  * or a failing run becomes a readable reproducer. 0 or FRAY_ENOMEM. */
 FRAY_EXTERN int fray_sim_bake(const fray_sim_t *sim, const fray_sched_t *sched, fray_script_t **out);
 
+/* As fray_sim_bake(), with the handler's whole-schedule answers written in
+ * as the expectations: the script first runs whole (each send one read, its
+ * own cuts kept, expectations off), and after each step what each client
+ * received during it becomes a `<` step, and `< eof` where the server ended
+ * the connection; the script's own expectations are left out. Replayed, the
+ * result fails where sched's cuts and merges change the answers, and passes
+ * once the handler answers the same however its input is cut: how a fuzz
+ * crash becomes a regression test. Short writes are not applied. Returns 0,
+ * FRAY_EFAILED when the whole run itself fails (res, which may be NULL, says
+ * why; nothing is written), FRAY_ENOMEM. */
+FRAY_EXTERN int fray_sim_bake_answers(fray_sim_t *sim, const fray_sched_t *sched,
+                                      fray_script_t **out, fray_sim_result_t *res);
+
 #ifdef __cplusplus
 }
 #endif
