@@ -11,6 +11,7 @@
 #include "examples.h"
 #include "fray/fuzz.h"
 #include "handlers.h"
+#include "opts.h"
 
 #define MAX_INPUT ((size_t)64 << 20)
 
@@ -84,17 +85,24 @@ static void encode_usage(FILE *out) {
 int fray_cli_fuzz_encode(int argc, char **argv) {
   unsigned flags = 0;
   const char *path = NULL;
-  for (int i = 1; i < argc; i++) {
-    if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+  fray_cli_args_t args = {.cmd = "fuzz-encode", .argc = argc, .argv = argv, .i = 1};
+  for (fray_cli_arg_t k; (k = fray_cli_next_arg(&args)) != FRAY_CLI_ARG_END;) {
+    if (k == FRAY_CLI_ARG_HELP) {
       encode_usage(stdout);
       return FRAY_EXIT_OK;
-    } else if (!strcmp(argv[i], "--lossy")) {
-      flags |= FRAY_FUZZ_LOSSY;
-    } else if (argv[i][0] == '-' || path) {
-      encode_usage(stderr);
+    }
+    if (k == FRAY_CLI_ARG_ERROR)
       return FRAY_EXIT_USAGE;
+    if (k == FRAY_CLI_ARG_OPERAND && !path) {
+      path = args.val;
+    } else if (k == FRAY_CLI_ARG_OPTION && !strcmp(args.name, "--lossy")) {
+      flags |= FRAY_FUZZ_LOSSY;
     } else {
-      path = argv[i];
+      if (k == FRAY_CLI_ARG_OPERAND)
+        fray_cli_usage_error("fuzz-encode", "one SCRIPT at a time ('%s' is extra)", args.val);
+      else
+        fray_cli_usage_error("fuzz-encode", "unknown option '%s'", args.name);
+      return FRAY_EXIT_USAGE;
     }
   }
   if (!path) {
@@ -187,30 +195,37 @@ static int with_answers(const char *path, const fray_script_t *script, const fra
 int fray_cli_fuzz_decode(int argc, char **argv) {
   const char *from = "fray", *handler = NULL, *plugin = NULL, *path = NULL;
   int answers = 0;
-  for (int i = 1; i < argc; i++) {
-    if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+  static const char *const with_value[] = {"--from", "--handler", "--plugin"};
+  fray_cli_args_t args = {.cmd = "fuzz-decode", .with_value = with_value, .nwith = 3,
+                          .argc = argc, .argv = argv, .i = 1};
+  for (fray_cli_arg_t k; (k = fray_cli_next_arg(&args)) != FRAY_CLI_ARG_END;) {
+    if (k == FRAY_CLI_ARG_HELP) {
       decode_usage(stdout);
       return FRAY_EXIT_OK;
-    } else if (!strcmp(argv[i], "--from") && i + 1 < argc) {
-      from = argv[++i];
-      if (strcmp(from, "fray") && strcmp(from, "aflnet")) {
-        fprintf(stderr, "fray fuzz-decode: unknown input format '%s' (fray or aflnet)\n", from);
+    }
+    if (k == FRAY_CLI_ARG_ERROR)
+      return FRAY_EXIT_USAGE;
+    if (k == FRAY_CLI_ARG_OPERAND) {
+      if (path) {
+        fray_cli_usage_error("fuzz-decode", "one INPUT at a time ('%s' is extra)", args.val);
         return FRAY_EXIT_USAGE;
       }
-    } else if (!strcmp(argv[i], "--handler") && i + 1 < argc) {
-      handler = argv[++i];
-    } else if (!strcmp(argv[i], "--plugin") && i + 1 < argc) {
-      plugin = argv[++i];
-    } else if (!strcmp(argv[i], "--answers")) {
+      path = args.val;
+    } else if (!strcmp(args.name, "--from")) {
+      from = args.val;
+      if (strcmp(from, "fray") && strcmp(from, "aflnet")) {
+        fray_cli_usage_error("fuzz-decode", "unknown input format '%s' (fray or aflnet)", from);
+        return FRAY_EXIT_USAGE;
+      }
+    } else if (!strcmp(args.name, "--handler")) {
+      handler = args.val;
+    } else if (!strcmp(args.name, "--plugin")) {
+      plugin = args.val;
+    } else if (!strcmp(args.name, "--answers")) {
       answers = 1;
-    } else if (argv[i][0] == '-' && strcmp(argv[i], "-")) {
-      fprintf(stderr, "fray fuzz-decode: unknown option '%s' (see --help)\n", argv[i]);
-      return FRAY_EXIT_USAGE;
-    } else if (path) {
-      fprintf(stderr, "fray fuzz-decode: one INPUT at a time ('%s' is extra)\n", argv[i]);
-      return FRAY_EXIT_USAGE;
     } else {
-      path = argv[i];
+      fray_cli_usage_error("fuzz-decode", "unknown option '%s'", args.name);
+      return FRAY_EXIT_USAGE;
     }
   }
   if (!path) {

@@ -11,6 +11,14 @@ int fray_cli_vusage_error(const char *cmd, const char *fmt, va_list ap) {
   return -1;
 }
 
+int fray_cli_usage_error(const char *cmd, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  int r = fray_cli_vusage_error(cmd, fmt, ap);
+  va_end(ap);
+  return r;
+}
+
 __attribute__((format(printf, 2, 3))) static fray_cli_arg_t error(fray_cli_args_t *a,
                                                                    const char *fmt, ...) {
   va_list ap;

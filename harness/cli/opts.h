@@ -35,5 +35,7 @@ fray_cli_arg_t fray_cli_next_arg(fray_cli_args_t *a);
 /* Prints `fray CMD: <message> (see fray CMD --help)` and returns -1. */
 int fray_cli_vusage_error(const char *cmd, const char *fmt, va_list ap)
     __attribute__((format(printf, 2, 0)));
+int fray_cli_usage_error(const char *cmd, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 #endif
