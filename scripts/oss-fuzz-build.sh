@@ -38,8 +38,8 @@ common=(-std=c11 -D_DEFAULT_SOURCE -DFUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION=1 
 # FRAY_BUILDING only for the library's own files, as in harness/CMakeLists.txt.
 runtime=" $(grep -v '^#' "$root/targets/runtime-sources.txt" | tr '\n' ' ') "
 ignore=$root/targets/driver.ignorelist
-clang=0
-$CC --version 2>/dev/null | grep -q clang && clang=1
+clang=0 harness=()
+$CC --version 2>/dev/null | grep -q clang && clang=1 harness=(-fsanitize-coverage-ignorelist="$ignore")
 compile() { # SRC OBJ [FLAG...]
   local src=$1 obj=$2 extra=()
   shift 2
@@ -59,7 +59,7 @@ for src in "$root"/harness/src/*.c; do
     compile "$src" "$obj.session.o" -fno-sanitize-coverage=trace-cmp,indirect-calls
     session+=("$obj.session.o")
   else
-    AFL_LLVM_DENYLIST=$ignore compile "$src" "$obj.session.o" -fsanitize-coverage-ignorelist="$ignore"
+    AFL_LLVM_DENYLIST=$ignore compile "$src" "$obj.session.o" ${harness[@]+"${harness[@]}"}
     session+=("$obj.session.o")
   fi
 done
@@ -77,11 +77,11 @@ for src in "$root"/targets/fuzz_*.c; do
   if [ -n "${FRAY_OSS_FUZZ_TARGETS:-}" ]; then
     case " $FRAY_OSS_FUZZ_TARGETS " in *" ${name#fuzz_} "*) ;; *) continue ;; esac
   fi
-  # shellcheck disable=SC2086
-  $CC $CFLAGS "${common[@]}" -c "$src" -o "$work/$name.o"
-  # shellcheck disable=SC2086 # LIB_FUZZING_ENGINE may be a flag or a path
+  # The target's own file is harness: not instrumented (as in CMake).
+  AFL_LLVM_DENYLIST=$ignore compile "$src" "$work/$name.o" ${harness[@]+"${harness[@]}"}
   lib=$work/libfray_session.a
   case $name in fuzz_framer | fuzz_script | fuzz_outq) lib=$work/libfray_full.a ;; esac
+  # shellcheck disable=SC2086 # LIB_FUZZING_ENGINE may be a flag or a path
   $CC $CFLAGS "$work/$name.o" -o "$OUT/$name" $LIB_FUZZING_ENGINE "$lib" -ldl
   rm -f "$OUT/${name}_seed_corpus.zip"
   for d in "$root/corpus/$name/seeds" "$root/corpus/regressions/$name"; do
