@@ -869,7 +869,12 @@ char *fray_sched_describe(const fray_sim_t *s, const fray_sched_t *sched, char *
                  s->steps[s->send_step[k + 1]].client == st->client;
     if (!ss->ncuts && !merged)
       continue;
-    PUT("%sline %zu %s> ", any ? "; " : "", st->line, fray_script_client_name(s->script, st->client));
+    /* Steps built in memory (a decoded fuzz input) have no script line:
+     * they are named by their send number instead. */
+    if (st->line)
+      PUT("%sline %zu %s> ", any ? "; " : "", st->line, fray_script_client_name(s->script, st->client));
+    else
+      PUT("%ssend %zu %s> ", any ? "; " : "", k + 1, fray_script_client_name(s->script, st->client));
     any = 1;
     size_t prev = 0;
     for (size_t i = 0; i <= ss->ncuts; i++) {
