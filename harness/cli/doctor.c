@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "opts.h"
 
 enum { OK, WARN, MISSING };
 static const char *const level_name[] = {"ok", "warn", "missing"};
@@ -148,20 +149,27 @@ static void json_string(const char *s) {
 
 int fray_cli_doctor(int argc, char **argv) {
   int json = 0;
-  for (int i = 1; i < argc; i++) {
-    if (!strcmp(argv[i], "--json")) {
-      json = 1;
-    } else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+  fray_cli_args_t args = {.cmd = "doctor", .argc = argc, .argv = argv, .i = 1};
+  for (fray_cli_arg_t k; (k = fray_cli_next_arg(&args)) != FRAY_CLI_ARG_END;) {
+    if (k == FRAY_CLI_ARG_ERROR)
+      return FRAY_EXIT_USAGE;
+    if (k == FRAY_CLI_ARG_HELP) {
       printf("usage: fray doctor [--json]\n\n"
              "Checks this machine for fuzzing: clang, its libFuzzer runtime, AFL++,\n"
              "core_pattern, the CPU governor, llvm-cov. One line per check:\n"
              "ok / warn / missing, then what was found or what to do.\n"
              "exit status: 0 libFuzzer fuzzing works here, 1 it does not, 2 usage error\n");
       return FRAY_EXIT_OK;
-    } else {
-      fprintf(stderr, "fray doctor: unknown option '%s' (see fray doctor --help)\n", argv[i]);
+    }
+    if (k == FRAY_CLI_ARG_OPERAND) {
+      fray_cli_usage_error("doctor", "unexpected argument '%s'", args.val);
       return FRAY_EXIT_USAGE;
     }
+    if (strcmp(args.name, "--json")) {
+      fray_cli_usage_error("doctor", "unknown option '%s'", args.name);
+      return FRAY_EXIT_USAGE;
+    }
+    json = 1;
   }
   check_t c[8];
   size_t n = 0;

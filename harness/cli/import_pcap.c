@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "opts.h"
 #include "fray/pcap.h"
 #include "fray/script.h"
 
@@ -236,38 +237,41 @@ static int run(const char *path, unsigned server_port, const char *outpath) {
 int fray_cli_import_pcap(int argc, char **argv) {
   const char *file = NULL, *outpath = NULL;
   unsigned long port = 0;
-  for (int i = 1; i < argc; i++) {
-    const char *a = argv[i];
-    if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+  static const char *const with_value[] = {"--server-port", "-o", "--output"};
+  fray_cli_args_t args = {.cmd = "import-pcap",
+                          .with_value = with_value,
+                          .nwith = sizeof with_value / sizeof with_value[0],
+                          .argc = argc,
+                          .argv = argv,
+                          .i = 1};
+  for (fray_cli_arg_t k; (k = fray_cli_next_arg(&args)) != FRAY_CLI_ARG_END;) {
+    if (k == FRAY_CLI_ARG_ERROR)
+      return FRAY_EXIT_USAGE;
+    if (k == FRAY_CLI_ARG_HELP) {
       usage(stdout);
       return FRAY_EXIT_OK;
-    } else if (!strcmp(a, "--server-port")) {
+    }
+    const char *v = args.val;
+    if (k == FRAY_CLI_ARG_OPERAND) {
+      /* `-` is stdin: libpcap's pcap_open_offline() reads it so. */
+      if (file) {
+        fray_cli_usage_error("import-pcap", "one capture file at a time ('%s' and '%s')", file, v);
+        return FRAY_EXIT_USAGE;
+      }
+      file = v;
+    } else if (!strcmp(args.name, "--server-port")) {
       char *end;
-      if (i + 1 >= argc) {
-        fprintf(stderr,
-                "fray import-pcap: --server-port needs a port (see fray import-pcap --help)\n");
-        return FRAY_EXIT_USAGE;
-      }
       errno = 0;
-      port = strtoul(argv[++i], &end, 10);
-      if (errno || *end || end == argv[i] || port < 1 || port > 65535) {
-        fprintf(stderr, "fray import-pcap: --server-port: '%s' is not a port (1-65535)\n", argv[i]);
+      port = strtoul(v, &end, 10);
+      if (errno || *end || end == v || port < 1 || port > 65535) {
+        fray_cli_usage_error("import-pcap", "--server-port: '%s' is not a port (1-65535)", v);
         return FRAY_EXIT_USAGE;
       }
-    } else if (!strcmp(a, "-o") || !strcmp(a, "--output")) {
-      if (i + 1 >= argc) {
-        fprintf(stderr, "fray import-pcap: %s needs a file name\n", a);
-        return FRAY_EXIT_USAGE;
-      }
-      outpath = argv[++i];
-    } else if (a[0] == '-' && a[1]) {
-      fprintf(stderr, "fray import-pcap: unknown option '%s' (see fray import-pcap --help)\n", a);
-      return FRAY_EXIT_USAGE;
-    } else if (file) {
-      fprintf(stderr, "fray import-pcap: one capture file at a time ('%s' and '%s')\n", file, a);
-      return FRAY_EXIT_USAGE;
+    } else if (!strcmp(args.name, "-o") || !strcmp(args.name, "--output")) {
+      outpath = v;
     } else {
-      file = a;
+      fray_cli_usage_error("import-pcap", "unknown option '%s'", args.name);
+      return FRAY_EXIT_USAGE;
     }
   }
   if (!file) {

@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "opts.h"
 #include "fray/script.h"
 
 #if defined(FRAY_HAVE_EVENT) || defined(FRAY_HAVE_LIBEVENT)
@@ -83,6 +84,11 @@ static void usage(FILE *out) {
         "(the client is closed) and does not stop the proxy.\n",
         out);
 }
+
+/* The options that take a value; both argv loops below read with it. */
+static const char *const with_value[] = {"--listen",          "--upstream", "--split",
+                                         "--delay",           "--seed",     "--record",
+                                         "--connect-timeout", "--max-conns"};
 
 #ifdef PROXY_BUILT
 
@@ -702,9 +708,7 @@ static int
 bad(const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
-  fputs("fray proxy: ", stderr);
-  vfprintf(stderr, fmt, ap);
-  fputs(" (see fray proxy --help)\n", stderr);
+  fray_cli_vusage_error("proxy", fmt, ap);
   va_end(ap);
   return FRAY_EXIT_USAGE;
 }
@@ -768,63 +772,66 @@ static int run_proxy(int argc, char **argv) {
   memset(&px, 0, sizeof px);
   px.rng = 1;
   px.connect_timeout = 10;
-  for (int i = 1; i < argc; i++) {
-    const char *a = argv[i];
-    const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-    unsigned long n;
-    if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+  fray_cli_args_t args = {.cmd = "proxy",
+                          .with_value = with_value,
+                          .nwith = sizeof with_value / sizeof with_value[0],
+                          .argc = argc,
+                          .argv = argv,
+                          .i = 1};
+  for (fray_cli_arg_t k; (k = fray_cli_next_arg(&args)) != FRAY_CLI_ARG_END;) {
+    if (k == FRAY_CLI_ARG_ERROR)
+      return FRAY_EXIT_USAGE;
+    if (k == FRAY_CLI_ARG_HELP) {
       usage(stdout);
       return FRAY_EXIT_OK;
-    } else if (!strcmp(a, "--split-both")) {
+    }
+    if (k == FRAY_CLI_ARG_OPERAND)
+      return bad("unexpected argument '%s'", args.val);
+    const char *a = args.name, *v = args.val;
+    unsigned long n;
+    if (!strcmp(a, "--split-both")) {
       px.split_both = 1;
     } else if (!strcmp(a, "--merge")) {
       px.merge = 1;
     } else if (!strcmp(a, "--verbose")) {
       px.verbose = 1;
-    } else if (!strcmp(a, "--listen") || !strcmp(a, "--upstream") || !strcmp(a, "--split") ||
-               !strcmp(a, "--delay") || !strcmp(a, "--seed") || !strcmp(a, "--record") ||
-               !strcmp(a, "--connect-timeout") || !strcmp(a, "--max-conns")) {
-      if (!v)
-        return bad("%s needs a value", a);
-      i++;
-      if (!strcmp(a, "--listen")) {
-        listen_spec = v;
-      } else if (!strcmp(a, "--upstream")) {
-        px.up_text = v;
-      } else if (!strcmp(a, "--record")) {
-        px.record_path = v;
-      } else if (!strcmp(a, "--split")) {
-        if (!strcmp(v, "none"))
-          px.split = SPLIT_NONE;
-        else if (!strcmp(v, "random"))
-          px.split = SPLIT_RANDOM;
-        else if (!strcmp(v, "bytewise"))
-          px.split = 1;
-        else if (!parse_ulong(v, (unsigned long)1 << 30, &n) && n > 0)
-          px.split = n;
-        else
-          return bad("--split: expected none, random, bytewise or a size in bytes, got '%s'", v);
-      } else if (!strcmp(a, "--delay")) {
-        if (parse_ulong(v, 60000, &n))
-          return bad("--delay: expected milliseconds (0-60000), got '%s'", v);
-        px.delay_ms = (unsigned)n;
-      } else if (!strcmp(a, "--seed")) {
-        char *end;
-        errno = 0;
-        unsigned long long s = strtoull(v, &end, 0);
-        if (errno || *end || end == v)
-          return bad("--seed: expected a number, got '%s'", v);
-        /* xorshift must not start at 0. */
-        px.rng = s ? (uint64_t)s : 0x9e3779b97f4a7c15ULL;
-      } else if (!strcmp(a, "--connect-timeout")) {
-        if (parse_ulong(v, 3600, &n) || n == 0)
-          return bad("--connect-timeout: expected seconds (1-3600), got '%s'", v);
-        px.connect_timeout = (unsigned)n;
-      } else {
-        if (parse_ulong(v, (unsigned long)1 << 30, &n) || n == 0)
-          return bad("--max-conns: expected a positive count, got '%s'", v);
-        px.max_conns = n;
-      }
+    } else if (!strcmp(a, "--listen")) {
+      listen_spec = v;
+    } else if (!strcmp(a, "--upstream")) {
+      px.up_text = v;
+    } else if (!strcmp(a, "--record")) {
+      px.record_path = v;
+    } else if (!strcmp(a, "--split")) {
+      if (!strcmp(v, "none"))
+        px.split = SPLIT_NONE;
+      else if (!strcmp(v, "random"))
+        px.split = SPLIT_RANDOM;
+      else if (!strcmp(v, "bytewise"))
+        px.split = 1;
+      else if (!parse_ulong(v, (unsigned long)1 << 30, &n) && n > 0)
+        px.split = n;
+      else
+        return bad("--split: expected none, random, bytewise or a size in bytes, got '%s'", v);
+    } else if (!strcmp(a, "--delay")) {
+      if (parse_ulong(v, 60000, &n))
+        return bad("--delay: expected milliseconds (0-60000), got '%s'", v);
+      px.delay_ms = (unsigned)n;
+    } else if (!strcmp(a, "--seed")) {
+      char *end;
+      errno = 0;
+      unsigned long long s = strtoull(v, &end, 0);
+      if (errno || *end || end == v)
+        return bad("--seed: expected a number, got '%s'", v);
+      /* xorshift must not start at 0. */
+      px.rng = s ? (uint64_t)s : 0x9e3779b97f4a7c15ULL;
+    } else if (!strcmp(a, "--connect-timeout")) {
+      if (parse_ulong(v, 3600, &n) || n == 0)
+        return bad("--connect-timeout: expected seconds (1-3600), got '%s'", v);
+      px.connect_timeout = (unsigned)n;
+    } else if (!strcmp(a, "--max-conns")) {
+      if (parse_ulong(v, (unsigned long)1 << 30, &n) || n == 0)
+        return bad("--max-conns: expected a positive count, got '%s'", v);
+      px.max_conns = n;
     } else {
       return bad("unknown option '%s'", a);
     }
@@ -928,8 +935,18 @@ int fray_cli_proxy(int argc, char **argv) {
 #ifdef PROXY_BUILT
   return run_proxy(argc, argv);
 #else
-  for (int i = 1; i < argc; i++) {
-    if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+  /* Only --help can succeed here; the options are not checked, since none
+   * of them could run anyway. */
+  fray_cli_args_t args = {.cmd = "proxy",
+                          .with_value = with_value,
+                          .nwith = sizeof with_value / sizeof with_value[0],
+                          .argc = argc,
+                          .argv = argv,
+                          .i = 1};
+  for (fray_cli_arg_t k; (k = fray_cli_next_arg(&args)) != FRAY_CLI_ARG_END;) {
+    if (k == FRAY_CLI_ARG_ERROR)
+      return FRAY_EXIT_USAGE;
+    if (k == FRAY_CLI_ARG_HELP) {
       usage(stdout);
       return FRAY_EXIT_OK;
     }

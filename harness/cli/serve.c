@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "opts.h"
 
 #ifdef FRAY_HAVE_EVENT
 #include <dlfcn.h>
@@ -50,9 +51,7 @@ static void usage(FILE *out) {
 __attribute__((format(printf, 1, 2))) static int bad(const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
-  fputs("fray serve: ", stderr);
-  vfprintf(stderr, fmt, ap);
-  fputs(" (see fray serve --help)\n", stderr);
+  fray_cli_vusage_error("serve", fmt, ap);
   va_end(ap);
   return FRAY_EXIT_USAGE;
 }
@@ -104,31 +103,30 @@ int fray_cli_serve(int argc, char **argv) {
   const char *hname = NULL, *plugin = NULL, *listen = NULL;
   fray_event_opts_t opts;
   fray_event_opts_init(&opts);
-  for (int i = 1; i < argc; i++) {
-    const char *a = argv[i];
-    if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+  static const char *const with_value[] = {"--handler",   "--plugin",       "--listen",
+                                           "--max-conns", "--idle-timeout", "--max-output"};
+  fray_cli_args_t args = {.cmd = "serve",
+                          .with_value = with_value,
+                          .nwith = sizeof with_value / sizeof with_value[0],
+                          .argc = argc,
+                          .argv = argv,
+                          .i = 1};
+  for (fray_cli_arg_t k; (k = fray_cli_next_arg(&args)) != FRAY_CLI_ARG_END;) {
+    if (k == FRAY_CLI_ARG_ERROR)
+      return FRAY_EXIT_USAGE;
+    if (k == FRAY_CLI_ARG_HELP) {
       usage(stdout);
       return FRAY_EXIT_OK;
     }
+    if (k == FRAY_CLI_ARG_OPERAND)
+      return bad("unexpected argument '%s'", args.val);
+    const char *a = args.name, *val = args.val;
+    size_t v;
     if (!strcmp(a, "--verbose") || !strcmp(a, "-v")) {
       opts.log_level = FRAY_EVENT_LOG_CONNS;
-      continue;
-    }
-    if (!strcmp(a, "--quiet") || !strcmp(a, "-q")) {
+    } else if (!strcmp(a, "--quiet") || !strcmp(a, "-q")) {
       opts.log_level = FRAY_EVENT_LOG_QUIET;
-      continue;
-    }
-    const char *val = i + 1 < argc ? argv[i + 1] : NULL;
-    int takes = !strcmp(a, "--handler") || !strcmp(a, "--plugin") || !strcmp(a, "--listen") ||
-                !strcmp(a, "--max-conns") || !strcmp(a, "--idle-timeout") ||
-                !strcmp(a, "--max-output");
-    if (!takes)
-      return a[0] == '-' ? bad("unknown option '%s'", a) : bad("unexpected argument '%s'", a);
-    if (!val)
-      return bad("option %s needs a value", a);
-    i++;
-    size_t v;
-    if (!strcmp(a, "--handler")) {
+    } else if (!strcmp(a, "--handler")) {
       hname = val;
     } else if (!strcmp(a, "--plugin")) {
       plugin = val;
@@ -142,7 +140,7 @@ int fray_cli_serve(int argc, char **argv) {
       if (parse_size(val, &v) || v == 0)
         return bad("--max-output needs a byte count of at least 1, not '%s'", val);
       opts.max_output = v;
-    } else {
+    } else if (!strcmp(a, "--idle-timeout")) {
       char *end;
       errno = 0;
       double s = strtod(val, &end);
@@ -151,6 +149,8 @@ int fray_cli_serve(int argc, char **argv) {
       opts.idle_timeout_ms = (unsigned)(s * 1000.0 + 0.5);
       if (!opts.idle_timeout_ms)
         opts.idle_timeout_ms = 1;
+    } else {
+      return bad("unknown option '%s'", a);
     }
   }
   if (!hname && !plugin)

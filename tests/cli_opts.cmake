@@ -1,0 +1,106 @@
+# Command lines of fray doctor, import-pcap, serve and proxy, read through the
+# shared reader (harness/cli/opts.c): `--opt=value`, `--` ending the options,
+# `-` as an operand, and usage errors as `fray CMD: ... (see fray CMD --help)`
+# with exit 2 (label cli). None of these opens a socket: the serve and proxy
+# cases all stop at a usage error, before anything is bound.
+if(NOT TARGET fray_cli)
+  return()
+endif()
+
+# fray_cli_opts_case(NAME RC STDERR_ERE ARGS...): runs `fray ARGS...` and
+# passes only if the exit status is RC and stderr matches the grep -E pattern
+# STDERR_ERE. stderr and the status are printed either way, so a failure
+# shows what came out. (The script has no `;`: CMake would split it there.)
+function(fray_cli_opts_case name rc stderr_re)
+  add_test(NAME cli.opts.${name}
+           COMMAND sh -c [=[
+w=$1 r=$2 && shift 2 && rc=0 && err=$("$0" "$@" 2>&1 >/dev/null) || rc=$?
+printf 'exit %s, stderr:\n%s\n' "$rc" "$err"
+test "$rc" = "$w" || { echo "FAIL: exit $rc, want $w" && exit 1
+}
+printf '%s\n' "$err" | grep -Eq -- "$r" || { echo "FAIL: stderr does not match: $r" && exit 1
+}
+]=] $<TARGET_FILE:fray_cli> ${rc} ${stderr_re} ${ARGN})
+  set_tests_properties(cli.opts.${name} PROPERTIES TIMEOUT 30 LABELS cli)
+endfunction()
+
+# fray doctor: an unknown option, and `--` making `--json` an operand (which
+# doctor does not take). Both stop before any check runs.
+fray_cli_opts_case(doctor.unknown_option 2
+  "^fray doctor: unknown option '--bogus' \\(see fray doctor --help\\)$" doctor --bogus)
+fray_cli_opts_case(doctor.after_dashdash 2
+  "^fray doctor: unexpected argument '--json' \\(see fray doctor --help\\)$" doctor -- --json)
+
+# fray import-pcap: a bad port given as --opt=value is named with its value;
+# a missing value names the option (short -o included). Checked before the
+# capture is opened, so this holds with or without libpcap.
+fray_cli_opts_case(import_pcap.bad_port_equals 2
+  "^fray import-pcap: --server-port: '0' is not a port \\(1-65535\\) \\(see fray import-pcap --help\\)$"
+  import-pcap --server-port=0 x.pcap)
+fray_cli_opts_case(import_pcap.bad_port 2
+  "^fray import-pcap: --server-port: '65536' is not a port" import-pcap x.pcap --server-port 65536)
+fray_cli_opts_case(import_pcap.o_needs_value 2
+  "^fray import-pcap: option -o needs a value \\(see fray import-pcap --help\\)$" import-pcap x.pcap -o)
+fray_cli_opts_case(import_pcap.two_files 2
+  "^fray import-pcap: one capture file at a time \\('a.pcap' and '-'\\)" import-pcap a.pcap -)
+
+# import-pcap on a real capture. corpus/captures/ holds raw byte streams, not
+# pcap files, so the capture is the one tests/proxy/mkpcap.py writes (one
+# session on port 6379). Every new form must give the script the classic
+# form gives: `--opt=value`, `-o=F`, `--output=F`, `--` before the file, and
+# `-` (stdin) as the file.
+if(TARGET PkgConfig::PCAP)
+  find_program(FRAY_PYTHON3 python3)
+  if(FRAY_PYTHON3)
+    set(_opts_work ${PROJECT_BINARY_DIR}/tests/cli-opts-work)
+    add_test(NAME cli.opts.import_pcap.forms
+             COMMAND sh -c [=[
+f=$0 py=$1 src=$2 d=$3 && rm -rf "$d" && mkdir -p "$d" && cd "$d" || exit 1
+"$py" "$src/tests/proxy/mkpcap.py" . || exit 1
+"$f" import-pcap good.pcap --server-port 6379 -o classic.fray 2>classic.err || { cat classic.err && exit 1
+}
+grep -q '^c1 > "PING\\r\\n"$' classic.fray || { echo "FAIL: classic.fray has no PING" && cat classic.fray && exit 1
+}
+"$f" import-pcap --server-port=6379 -- good.pcap >dashdash.fray 2>err || { cat err && echo "FAIL: --server-port=6379 -- good.pcap" && exit 1
+}
+"$f" import-pcap --server-port=6379 -o=short.fray good.pcap 2>err || { cat err && echo "FAIL: -o=F" && exit 1
+}
+"$f" import-pcap --output=long.fray --server-port 6379 good.pcap 2>err || { cat err && echo "FAIL: --output=F" && exit 1
+}
+"$f" import-pcap --server-port=6379 - <good.pcap >stdin.fray 2>err || { cat err && echo "FAIL: - as the capture" && exit 1
+}
+for o in dashdash short long stdin
+do cmp classic.fray "$o.fray" || { echo "FAIL: $o.fray differs from classic.fray" && exit 1
+}
+done
+echo ok
+]=] $<TARGET_FILE:fray_cli> ${FRAY_PYTHON3} ${PROJECT_SOURCE_DIR} ${_opts_work})
+    set_tests_properties(cli.opts.import_pcap.forms PROPERTIES TIMEOUT 30 LABELS cli
+                         PASS_REGULAR_EXPRESSION "(^|\n)ok\n")
+  endif()
+endif()
+
+# fray serve and fray proxy exist only with libevent (tests/net.cmake).
+if(NOT TARGET fray_event)
+  return()
+endif()
+
+fray_cli_opts_case(serve.listen_needs_value 2
+  "^fray serve: option --listen needs a value \\(see fray serve --help\\)$" serve --handler echo --listen)
+fray_cli_opts_case(serve.bad_value_equals 2
+  "^fray serve: --max-conns needs a count of at least 1, not '0' \\(see fray serve --help\\)$"
+  serve --handler=echo --listen=127.0.0.1:0 --max-conns=0)
+fray_cli_opts_case(serve.unknown_option 2
+  "^fray serve: unknown option '--bogus' \\(see fray serve --help\\)$" serve --handler echo --bogus)
+fray_cli_opts_case(serve.flag_with_value 2
+  "^fray serve: unknown option '--verbose=1' \\(or one that takes no value\\)" serve --verbose=1)
+
+fray_cli_opts_case(proxy.split_equals_bogus 2
+  "^fray proxy: --split: expected none, random, bytewise or a size in bytes, got 'bogus' \\(see fray proxy --help\\)$"
+  proxy --listen=127.0.0.1:0 --upstream=127.0.0.1:9 --split=bogus)
+fray_cli_opts_case(proxy.operand 2
+  "^fray proxy: unexpected argument 'extra' \\(see fray proxy --help\\)$"
+  proxy --listen 127.0.0.1:0 --upstream 127.0.0.1:9 -- extra)
+fray_cli_opts_case(proxy.seed_needs_value 2
+  "^fray proxy: option --seed needs a value \\(see fray proxy --help\\)$"
+  proxy --listen 127.0.0.1:0 --upstream 127.0.0.1:9 --seed)
