@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "escape_internal.h"
 #include "internal.h"
 
 size_t fray__first_diff(const uint8_t *a, const uint8_t *b, size_t n) {
@@ -52,4 +53,16 @@ int fray__match_line(const fray_mem_t *mem, const fray_step_t *st, const uint8_t
   }
   fray__free(mem, line);
   return ok;
+}
+
+int fray__expect_leftover(const char *who, const uint8_t *rx, size_t pos, size_t len,
+                          fray_sim_result_t *res, char *msg, size_t size) {
+  if (pos >= len)
+    return 0;
+  char g[160];
+  res->got = rx + pos;
+  res->got_len = len - pos;
+  snprintf(msg, size, "%s received %s that no expectation accounts for", who,
+           fray__escape_quoted(g, sizeof g, rx + pos, len - pos));
+  return 1;
 }

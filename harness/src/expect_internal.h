@@ -10,6 +10,7 @@
 
 #include "fray/common.h"
 #include "fray/script.h"
+#include "fray/sim.h"
 
 /* Index of the first byte where a[0..n) and b[0..n) differ, or n. */
 size_t fray__first_diff(const uint8_t *a, const uint8_t *b, size_t n);
@@ -22,5 +23,12 @@ size_t fray__first_diff(const uint8_t *a, const uint8_t *b, size_t n);
  * a NUL byte never matches. */
 int fray__match_line(const fray_mem_t *mem, const fray_step_t *st, const uint8_t *got,
                      size_t avail, size_t *linelen);
+
+/* The end of a run that checks expectations: bytes client who received,
+ * rx[pos..len), that no expectation matched. When there are some, points
+ * res->got at them, writes "<who> received <bytes> that no expectation
+ * accounts for" into msg[size] and returns 1; otherwise returns 0. */
+int fray__expect_leftover(const char *who, const uint8_t *rx, size_t pos, size_t len,
+                          fray_sim_result_t *res, char *msg, size_t size);
 
 #endif

@@ -588,15 +588,10 @@ static int run_steps(fray_net_t *n) {
   if (r)
     return r;
   for (size_t i = 0; i < n->nclients; i++) {
-    nclient_t *c = &n->cl[i];
-    if (c->rx_pos < c->rx_len) {
-      char g[160];
-      n->res->got = c->rx + c->rx_pos;
-      n->res->got_len = c->rx_len - c->rx_pos;
-      return fail(n, FRAY_FAIL_UNEXPECTED, n->nsteps, i,
-                  "%s received %s that no expectation accounts for", cname(n, i),
-                  fray__escape_quoted(g, sizeof g, c->rx + c->rx_pos, c->rx_len - c->rx_pos));
-    }
+    char m[320];
+    if (fray__expect_leftover(cname(n, i), n->cl[i].rx, n->cl[i].rx_pos, n->cl[i].rx_len, n->res, m,
+                              sizeof m))
+      return fail(n, FRAY_FAIL_UNEXPECTED, n->nsteps, i, "%s", m);
   }
   return 0;
 }

@@ -498,16 +498,10 @@ static int run_steps(fray_sim_t *s) {
   if (r || s->expect_from)
     return r;
   for (size_t i = 0; i < s->nclients; i++) {
-    client_t *c = &s->cl[i];
-    if (c->rx_pos < c->rx_len) {
-      char g[160];
-      s->res->got = c->rx + c->rx_pos;
-      s->res->got_len = c->rx_len - c->rx_pos;
-      return fail(s, FRAY_FAIL_UNEXPECTED, s->nsteps, i,
-                  "%s received %s that no expectation accounts for",
-                  fray_script_client_name(s->script, i),
-                  fray__escape_quoted(g, sizeof g, c->rx + c->rx_pos, c->rx_len - c->rx_pos));
-    }
+    char m[320];
+    if (fray__expect_leftover(fray_script_client_name(s->script, i), s->cl[i].rx, s->cl[i].rx_pos,
+                              s->cl[i].rx_len, s->res, m, sizeof m))
+      return fail(s, FRAY_FAIL_UNEXPECTED, s->nsteps, i, "%s", m);
   }
   return 0;
 }
