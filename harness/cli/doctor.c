@@ -147,20 +147,21 @@ static void json_string(const char *s) {
   putchar('"');
 }
 
+static void usage(FILE *out) {
+  fprintf(out, "usage: fray doctor [--json]\n\n"
+               "Checks this machine for fuzzing: clang, its libFuzzer runtime, AFL++,\n"
+               "core_pattern, the CPU governor, llvm-cov. One line per check:\n"
+               "ok / warn / missing, then what was found or what to do.\n"
+               "exit status: 0 libFuzzer fuzzing works here, 1 it does not, 2 usage error\n");
+}
+
 int fray_cli_doctor(int argc, char **argv) {
   int json = 0;
-  fray_cli_args_t args = {.cmd = "doctor", .argc = argc, .argv = argv, .i = 1};
+  fray_cli_args_t args;
+  fray_cli_args_init(&args, "doctor", NULL, 0, usage, argc, argv);
   for (fray_cli_arg_t k; (k = fray_cli_next_arg(&args)) != FRAY_CLI_ARG_END;) {
-    if (k == FRAY_CLI_ARG_ERROR)
-      return FRAY_EXIT_USAGE;
-    if (k == FRAY_CLI_ARG_HELP) {
-      printf("usage: fray doctor [--json]\n\n"
-             "Checks this machine for fuzzing: clang, its libFuzzer runtime, AFL++,\n"
-             "core_pattern, the CPU governor, llvm-cov. One line per check:\n"
-             "ok / warn / missing, then what was found or what to do.\n"
-             "exit status: 0 libFuzzer fuzzing works here, 1 it does not, 2 usage error\n");
-      return FRAY_EXIT_OK;
-    }
+    if (k == FRAY_CLI_ARG_HELP || k == FRAY_CLI_ARG_ERROR)
+      return fray_cli_stop_status(k);
     if (k == FRAY_CLI_ARG_OPERAND) {
       fray_cli_usage_error("doctor", "unexpected argument '%s'", args.val);
       return FRAY_EXIT_USAGE;

@@ -500,22 +500,15 @@ static int parse_opt(frames_opts_t *o, const char *name, const char *val) {
 /* Parses argv into o: -1 after a usage message, 1 after printing help, 0
  * when the command should run. */
 static int parse_args(int argc, char **argv, frames_opts_t *o) {
-  fray_cli_args_t args = {.cmd = "frames",
-                          .with_value = opts_with_value,
-                          .nwith = sizeof opts_with_value / sizeof opts_with_value[0],
-                          .argc = argc,
-                          .argv = argv,
-                          .i = 1};
+  fray_cli_args_t args;
+  fray_cli_args_init(&args, "frames", opts_with_value,
+                     sizeof opts_with_value / sizeof opts_with_value[0], usage, argc, argv);
   for (;;) {
     fray_cli_arg_t k = fray_cli_next_arg(&args);
     if (k == FRAY_CLI_ARG_END)
       break;
-    if (k == FRAY_CLI_ARG_ERROR)
-      return -1;
-    if (k == FRAY_CLI_ARG_HELP) {
-      usage(stdout);
-      return 1;
-    }
+    if (k == FRAY_CLI_ARG_HELP || k == FRAY_CLI_ARG_ERROR)
+      return k == FRAY_CLI_ARG_HELP ? 1 : -1;
     if (k == FRAY_CLI_ARG_OPERAND) {
       if (o->file)
         return usage_error("one input at most: '%s' after '%s'", args.val, o->file);

@@ -85,14 +85,11 @@ static void encode_usage(FILE *out) {
 int fray_cli_fuzz_encode(int argc, char **argv) {
   unsigned flags = 0;
   const char *path = NULL;
-  fray_cli_args_t args = {.cmd = "fuzz-encode", .argc = argc, .argv = argv, .i = 1};
+  fray_cli_args_t args;
+  fray_cli_args_init(&args, "fuzz-encode", NULL, 0, encode_usage, argc, argv);
   for (fray_cli_arg_t k; (k = fray_cli_next_arg(&args)) != FRAY_CLI_ARG_END;) {
-    if (k == FRAY_CLI_ARG_HELP) {
-      encode_usage(stdout);
-      return FRAY_EXIT_OK;
-    }
-    if (k == FRAY_CLI_ARG_ERROR)
-      return FRAY_EXIT_USAGE;
+    if (k == FRAY_CLI_ARG_HELP || k == FRAY_CLI_ARG_ERROR)
+      return fray_cli_stop_status(k);
     if (k == FRAY_CLI_ARG_OPERAND && !path) {
       path = args.val;
     } else if (k == FRAY_CLI_ARG_OPTION && !strcmp(args.name, "--lossy")) {
@@ -196,15 +193,12 @@ int fray_cli_fuzz_decode(int argc, char **argv) {
   const char *from = "fray", *handler = NULL, *plugin = NULL, *path = NULL;
   int answers = 0;
   static const char *const with_value[] = {"--from", "--handler", "--plugin"};
-  fray_cli_args_t args = {.cmd = "fuzz-decode", .with_value = with_value, .nwith = 3,
-                          .argc = argc, .argv = argv, .i = 1};
+  fray_cli_args_t args;
+  fray_cli_args_init(&args, "fuzz-decode", with_value, sizeof with_value / sizeof with_value[0],
+                     decode_usage, argc, argv);
   for (fray_cli_arg_t k; (k = fray_cli_next_arg(&args)) != FRAY_CLI_ARG_END;) {
-    if (k == FRAY_CLI_ARG_HELP) {
-      decode_usage(stdout);
-      return FRAY_EXIT_OK;
-    }
-    if (k == FRAY_CLI_ARG_ERROR)
-      return FRAY_EXIT_USAGE;
+    if (k == FRAY_CLI_ARG_HELP || k == FRAY_CLI_ARG_ERROR)
+      return fray_cli_stop_status(k);
     if (k == FRAY_CLI_ARG_OPERAND) {
       if (path) {
         fray_cli_usage_error("fuzz-decode", "one INPUT at a time ('%s' is extra)", args.val);

@@ -238,19 +238,12 @@ int fray_cli_import_pcap(int argc, char **argv) {
   const char *file = NULL, *outpath = NULL;
   unsigned long port = 0;
   static const char *const with_value[] = {"--server-port", "-o", "--output"};
-  fray_cli_args_t args = {.cmd = "import-pcap",
-                          .with_value = with_value,
-                          .nwith = sizeof with_value / sizeof with_value[0],
-                          .argc = argc,
-                          .argv = argv,
-                          .i = 1};
+  fray_cli_args_t args;
+  fray_cli_args_init(&args, "import-pcap", with_value, sizeof with_value / sizeof with_value[0], usage,
+                     argc, argv);
   for (fray_cli_arg_t k; (k = fray_cli_next_arg(&args)) != FRAY_CLI_ARG_END;) {
-    if (k == FRAY_CLI_ARG_ERROR)
-      return FRAY_EXIT_USAGE;
-    if (k == FRAY_CLI_ARG_HELP) {
-      usage(stdout);
-      return FRAY_EXIT_OK;
-    }
+    if (k == FRAY_CLI_ARG_HELP || k == FRAY_CLI_ARG_ERROR)
+      return fray_cli_stop_status(k);
     const char *v = args.val;
     if (k == FRAY_CLI_ARG_OPERAND) {
       /* `-` is stdin: libpcap's pcap_open_offline() reads it so. */

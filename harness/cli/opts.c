@@ -1,6 +1,8 @@
 /* Command-line reading shared by the subcommands (opts.h). */
 #include "opts.h"
 
+#include "cli.h"
+
 #include <stdio.h>
 #include <string.h>
 
@@ -42,8 +44,11 @@ fray_cli_arg_t fray_cli_next_arg(fray_cli_args_t *a) {
       continue;
     }
     a->i++;
-    if (!strcmp(s, "--help") || !strcmp(s, "-h"))
+    if (!strcmp(s, "--help") || !strcmp(s, "-h")) {
+      if (a->usage)
+        a->usage(stdout);
       return FRAY_CLI_ARG_HELP;
+    }
     const char *eq = strchr(s, '=');
     size_t nl = eq ? (size_t)(eq - s) : strlen(s);
     if (nl >= sizeof a->name)
@@ -66,4 +71,20 @@ fray_cli_arg_t fray_cli_next_arg(fray_cli_args_t *a) {
     return FRAY_CLI_ARG_OPTION;
   }
   return FRAY_CLI_ARG_END;
+}
+
+void fray_cli_args_init(fray_cli_args_t *a, const char *cmd, const char *const *with_value,
+                        size_t nwith, void (*usage)(FILE *out), int argc, char **argv) {
+  memset(a, 0, sizeof *a);
+  a->cmd = cmd;
+  a->with_value = with_value;
+  a->nwith = nwith;
+  a->usage = usage;
+  a->argc = argc;
+  a->argv = argv;
+  a->i = 1;
+}
+
+int fray_cli_stop_status(fray_cli_arg_t k) {
+  return k == FRAY_CLI_ARG_HELP ? FRAY_EXIT_OK : FRAY_EXIT_USAGE;
 }

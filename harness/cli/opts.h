@@ -6,6 +6,7 @@
 
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
 
 typedef enum fray_cli_arg {
   FRAY_CLI_ARG_END = 0, /* no more arguments */
@@ -25,11 +26,22 @@ typedef struct fray_cli_args {
   int no_more_opts;
   char name[32];                  /* the option just read */
   const char *val;
+  void (*usage)(FILE *out);       /* printed on -h/--help, when set */
 } fray_cli_args_t;
+
+/* Starts reading argv[1..]: with_value lists the nwith options that take a
+ * value; usage (may be NULL) is what -h/--help prints to stdout. */
+void fray_cli_args_init(fray_cli_args_t *a, const char *cmd, const char *const *with_value,
+                        size_t nwith, void (*usage)(FILE *out), int argc, char **argv);
+
+/* FRAY_CLI_ARG_HELP or _ERROR ends a command: the exit status it returns
+ * (0 after the help, 2 after a usage error). */
+int fray_cli_stop_status(fray_cli_arg_t k);
 
 /* Reads the next argument. Option names longer than 31 bytes, a missing
  * value, or a value given to an option that takes none are usage errors,
- * printed as `fray CMD: ... (see fray CMD --help)`. */
+ * printed as `fray CMD: ... (see fray CMD --help)`. On -h/--help the usage
+ * is printed here (when set) and FRAY_CLI_ARG_HELP returned. */
 fray_cli_arg_t fray_cli_next_arg(fray_cli_args_t *a);
 
 /* Prints `fray CMD: <message> (see fray CMD --help)` and returns -1. */

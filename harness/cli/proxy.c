@@ -772,19 +772,12 @@ static int run_proxy(int argc, char **argv) {
   memset(&px, 0, sizeof px);
   px.rng = 1;
   px.connect_timeout = 10;
-  fray_cli_args_t args = {.cmd = "proxy",
-                          .with_value = with_value,
-                          .nwith = sizeof with_value / sizeof with_value[0],
-                          .argc = argc,
-                          .argv = argv,
-                          .i = 1};
+  fray_cli_args_t args;
+  fray_cli_args_init(&args, "proxy", with_value, sizeof with_value / sizeof with_value[0], usage,
+                     argc, argv);
   for (fray_cli_arg_t k; (k = fray_cli_next_arg(&args)) != FRAY_CLI_ARG_END;) {
-    if (k == FRAY_CLI_ARG_ERROR)
-      return FRAY_EXIT_USAGE;
-    if (k == FRAY_CLI_ARG_HELP) {
-      usage(stdout);
-      return FRAY_EXIT_OK;
-    }
+    if (k == FRAY_CLI_ARG_HELP || k == FRAY_CLI_ARG_ERROR)
+      return fray_cli_stop_status(k);
     if (k == FRAY_CLI_ARG_OPERAND)
       return bad("unexpected argument '%s'", args.val);
     const char *a = args.name, *v = args.val;
@@ -937,19 +930,12 @@ int fray_cli_proxy(int argc, char **argv) {
 #else
   /* Only --help can succeed here; the options are not checked, since none
    * of them could run anyway. */
-  fray_cli_args_t args = {.cmd = "proxy",
-                          .with_value = with_value,
-                          .nwith = sizeof with_value / sizeof with_value[0],
-                          .argc = argc,
-                          .argv = argv,
-                          .i = 1};
+  fray_cli_args_t args;
+  fray_cli_args_init(&args, "proxy", with_value, sizeof with_value / sizeof with_value[0], usage,
+                     argc, argv);
   for (fray_cli_arg_t k; (k = fray_cli_next_arg(&args)) != FRAY_CLI_ARG_END;) {
-    if (k == FRAY_CLI_ARG_ERROR)
-      return FRAY_EXIT_USAGE;
-    if (k == FRAY_CLI_ARG_HELP) {
-      usage(stdout);
-      return FRAY_EXIT_OK;
-    }
+    if (k == FRAY_CLI_ARG_HELP || k == FRAY_CLI_ARG_ERROR)
+      return fray_cli_stop_status(k);
   }
   fprintf(stderr, "fray proxy: this fray was built without libevent (install libevent-dev and "
                   "reconfigure)\n");

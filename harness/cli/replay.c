@@ -330,22 +330,15 @@ static int parse_args(int argc, char **argv, replay_opts_t *o) {
   o->scripts = calloc((size_t)argc, sizeof *o->scripts);
   if (!o->scripts)
     return usage_error("out of memory");
-  fray_cli_args_t args = {.cmd = "replay",
-                          .with_value = opts_with_value,
-                          .nwith = sizeof opts_with_value / sizeof opts_with_value[0],
-                          .argc = argc,
-                          .argv = argv,
-                          .i = 1};
+  fray_cli_args_t args;
+  fray_cli_args_init(&args, "replay", opts_with_value,
+                     sizeof opts_with_value / sizeof opts_with_value[0], usage, argc, argv);
   for (;;) {
     fray_cli_arg_t k = fray_cli_next_arg(&args);
     if (k == FRAY_CLI_ARG_END)
       break;
-    if (k == FRAY_CLI_ARG_ERROR)
-      return -1;
-    if (k == FRAY_CLI_ARG_HELP) {
-      usage(stdout);
-      return 1;
-    }
+    if (k == FRAY_CLI_ARG_HELP || k == FRAY_CLI_ARG_ERROR)
+      return k == FRAY_CLI_ARG_HELP ? 1 : -1;
     if (k == FRAY_CLI_ARG_OPERAND) {
       o->scripts[o->nscripts++] = (char *)args.val;
       continue;

@@ -105,19 +105,12 @@ int fray_cli_serve(int argc, char **argv) {
   fray_event_opts_init(&opts);
   static const char *const with_value[] = {"--handler",   "--plugin",       "--listen",
                                            "--max-conns", "--idle-timeout", "--max-output"};
-  fray_cli_args_t args = {.cmd = "serve",
-                          .with_value = with_value,
-                          .nwith = sizeof with_value / sizeof with_value[0],
-                          .argc = argc,
-                          .argv = argv,
-                          .i = 1};
+  fray_cli_args_t args;
+  fray_cli_args_init(&args, "serve", with_value, sizeof with_value / sizeof with_value[0], usage,
+                     argc, argv);
   for (fray_cli_arg_t k; (k = fray_cli_next_arg(&args)) != FRAY_CLI_ARG_END;) {
-    if (k == FRAY_CLI_ARG_ERROR)
-      return FRAY_EXIT_USAGE;
-    if (k == FRAY_CLI_ARG_HELP) {
-      usage(stdout);
-      return FRAY_EXIT_OK;
-    }
+    if (k == FRAY_CLI_ARG_HELP || k == FRAY_CLI_ARG_ERROR)
+      return fray_cli_stop_status(k);
     if (k == FRAY_CLI_ARG_OPERAND)
       return bad("unexpected argument '%s'", args.val);
     const char *a = args.name, *val = args.val;
