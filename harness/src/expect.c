@@ -3,6 +3,7 @@
 #include "expect_internal.h"
 
 #include <fnmatch.h>
+#include <stdarg.h>
 #include <regex.h>
 #include <stdio.h>
 #include <string.h>
@@ -65,4 +66,80 @@ int fray__expect_leftover(const char *who, const uint8_t *rx, size_t pos, size_t
   snprintf(msg, size, "%s received %s that no expectation accounts for", who,
            fray__escape_quoted(g, sizeof g, rx + pos, len - pos));
   return 1;
+}
+
+const char *fray__end_words(int reset) {
+  return reset ? "the server reset the connection" : "the server closed the connection";
+}
+
+__attribute__((format(printf, 5, 6))) static int verdict(fray_sim_result_t *res,
+                                                         fray_fail_kind_t kind, char *msg,
+                                                         size_t size, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, size, fmt, ap);
+  va_end(ap);
+  res->kind = kind;
+  return FRAY_EFAILED;
+}
+
+int fray__expect_check(const fray_mem_t *mem, const fray_step_t *st, const fray__rx_t *c,
+                       fray_sim_result_t *res, char *msg, size_t size) {
+  /* Never a NULL-based pointer: rx is NULL until the first byte arrives. */
+  const uint8_t *got = c->rx ? c->rx + *c->pos : (const uint8_t *)"";
+  size_t avail = c->len - *c->pos;
+  char e[160], g[160];
+  const char *then = c->closed ? c->end_words : c->nothing;
+  fray_fail_kind_t short_kind = c->closed ? FRAY_FAIL_CLOSED : FRAY_FAIL_MISSING;
+  if (st->kind == FRAY_STEP_EXPECT_EOF || st->kind == FRAY_STEP_EXPECT_EOF_OPT) {
+    int optional = st->kind == FRAY_STEP_EXPECT_EOF_OPT;
+    if (avail) {
+      res->got = got;
+      res->got_len = avail;
+      return verdict(res, FRAY_FAIL_UNEXPECTED, msg, size, "%s expected %s, got %s", c->who,
+                     optional ? "no more bytes" : "the server to close",
+                     fray__escape_quoted(g, sizeof g, got, avail));
+    }
+    if (!optional && c->open)
+      return verdict(res, FRAY_FAIL_NOT_CLOSED, msg, size,
+                     "%s expected the server to close, but it kept the connection open%s", c->who,
+                     c->kept_open);
+    return 0;
+  }
+  res->expected = st->data;
+  res->expected_len = st->len;
+  res->got = got;
+  res->got_len = avail;
+  if (st->kind == FRAY_STEP_EXPECT) {
+    size_t n = avail < st->len ? avail : st->len;
+    size_t d = fray__first_diff(got, st->data, n);
+    res->diff_at = d;
+    if (d < n)
+      return verdict(res, FRAY_FAIL_MISMATCH, msg, size,
+                     "%s expected %s, got %s (first difference at byte %zu)", c->who,
+                     fray__escape_quoted(e, sizeof e, st->data, st->len),
+                     fray__escape_quoted(g, sizeof g, got, avail), d);
+    if (avail < st->len)
+      return verdict(res, short_kind, msg, size, "%s expected %s, got %s then %s", c->who,
+                     fray__escape_quoted(e, sizeof e, st->data, st->len),
+                     fray__escape_quoted(g, sizeof g, got, avail), then);
+    *c->pos += st->len;
+    return 0;
+  }
+  /* Regex and glob expectations match the next line, its "\n" included
+   * (the script writes the line end in the pattern). */
+  size_t linelen = 0;
+  int ok = fray__match_line(mem, st, got, avail, &linelen);
+  res->diff_at = 0;
+  if (ok == FRAY_ENOMEM)
+    return ok;
+  if (ok == FRAY_EAGAIN) /* no whole line came */
+    return verdict(res, short_kind, msg, size, "%s expected a line matching \"%s\", got %s then %s",
+                   c->who, (const char *)st->data, fray__escape_quoted(g, sizeof g, got, avail),
+                   then);
+  if (!ok)
+    return verdict(res, FRAY_FAIL_MISMATCH, msg, size, "%s expected a line matching \"%s\", got %s",
+                   c->who, (const char *)st->data, fray__escape_quoted(g, sizeof g, got, linelen));
+  *c->pos += linelen;
+  return 0;
 }

@@ -404,10 +404,6 @@ static const uint8_t *rx_unmatched(const nclient_t *c) {
   return c->rx ? c->rx + c->rx_pos : (const uint8_t *)"";
 }
 
-static const char *end_words(int end) {
-  return end == END_RST ? "the server reset the connection" : "the server closed the connection";
-}
-
 static int bytes_ready(fray_net_t *n, const void *arg) {
   const fray_step_t *st = arg;
   const nclient_t *c = &n->cl[st->client];
@@ -430,104 +426,33 @@ static int eof_ready(fray_net_t *n, const void *arg) {
   return c->rx_len > c->rx_pos || c->end != END_OPEN || c->fd < 0;
 }
 
-static const char *nothing_words(fray_net_t *n, char *buf, size_t size) {
-  snprintf(buf, size, "nothing more within %u ms (--timeout-ms)", n->o.timeout_ms);
-  return buf;
-}
-
-static int expect_bytes(fray_net_t *n, size_t idx) {
-  const fray_step_t *st = &n->steps[idx];
-  int rc = wait_until(n, now_ms() + n->o.timeout_ms, bytes_ready, st, -1, idx);
-  if (rc)
-    return rc;
-  nclient_t *c = &n->cl[st->client];
-  const uint8_t *got = rx_unmatched(c);
-  size_t avail = c->rx_len - c->rx_pos;
-  size_t m = avail < st->len ? avail : st->len;
-  size_t d = fray__first_diff(got, st->data, m);
-  fray_sim_result_t *r = n->res;
-  char e[160], g[160], w[96];
-  r->expected = st->data;
-  r->expected_len = st->len;
-  r->got = got;
-  r->got_len = avail;
-  r->diff_at = d;
-  const char *who = cname(n, st->client);
-  if (d < m)
-    return fail(n, FRAY_FAIL_MISMATCH, idx, st->client,
-                "%s expected %s, got %s (first difference at byte %zu)", who,
-                fray__escape_quoted(e, sizeof e, st->data, st->len),
-                fray__escape_quoted(g, sizeof g, got, avail), d);
-  if (avail < st->len) {
-    int closed = c->end != END_OPEN;
-    return fail(n, closed ? FRAY_FAIL_CLOSED : FRAY_FAIL_MISSING, idx, st->client,
-                "%s expected %s, got %s then %s", who,
-                fray__escape_quoted(e, sizeof e, st->data, st->len),
-                fray__escape_quoted(g, sizeof g, got, avail),
-                closed ? end_words(c->end) : nothing_words(n, w, sizeof w));
-  }
-  c->rx_pos += st->len;
-  return 0;
-}
-
-static int expect_line(fray_net_t *n, size_t idx) {
-  const fray_step_t *st = &n->steps[idx];
-  int rc = wait_until(n, now_ms() + n->o.timeout_ms, line_ready, st, -1, idx);
-  if (rc)
-    return rc;
-  nclient_t *c = &n->cl[st->client];
-  const uint8_t *got = rx_unmatched(c);
-  size_t avail = c->rx_len - c->rx_pos;
-  size_t linelen = 0;
-  int ok = fray__match_line(&n->mem, st, got, avail, &linelen);
-  if (ok == FRAY_ENOMEM)
-    return ok;
-  const char *who = cname(n, st->client);
-  char g[160], w[96];
-  fray_sim_result_t *r = n->res;
-  r->expected = st->data;
-  r->expected_len = st->len;
-  r->got = got;
-  r->got_len = avail;
-  r->diff_at = 0;
-  if (ok == FRAY_EAGAIN) { /* no whole line came */
-    int closed = c->end != END_OPEN;
-    return fail(n, closed ? FRAY_FAIL_CLOSED : FRAY_FAIL_MISSING, idx, st->client,
-                "%s expected a line matching \"%s\", got %s then %s", who,
-                (const char *)st->data, fray__escape_quoted(g, sizeof g, got, avail),
-                closed ? end_words(c->end) : nothing_words(n, w, sizeof w));
-  }
-  if (!ok)
-    return fail(n, FRAY_FAIL_MISMATCH, idx, st->client,
-                "%s expected a line matching \"%s\", got %s", who, (const char *)st->data,
-                fray__escape_quoted(g, sizeof g, got, linelen));
-  c->rx_pos += linelen;
-  return 0;
-}
-
-static int expect_eof(fray_net_t *n, size_t idx, int optional) {
+/* Waits (up to --timeout-ms; --settle-ms for `< eof?`) until the step's
+ * expectation can be judged, then judges it. */
+static int expect_step(fray_net_t *n, size_t idx) {
   const fray_step_t *st = &n->steps[idx];
   nclient_t *c = &n->cl[st->client];
-  unsigned ms = optional ? n->o.settle_ms : n->o.timeout_ms;
-  int rc = wait_until(n, now_ms() + ms, eof_ready, st, -1, idx);
+  done_fn ready = st->kind == FRAY_STEP_EXPECT                                            ? bytes_ready
+                  : st->kind == FRAY_STEP_EXPECT_REGEX || st->kind == FRAY_STEP_EXPECT_GLOB ? line_ready
+                                                                                           : eof_ready;
+  unsigned ms = st->kind == FRAY_STEP_EXPECT_EOF_OPT ? n->o.settle_ms : n->o.timeout_ms;
+  int rc = wait_until(n, now_ms() + ms, ready, st, -1, idx);
   if (rc)
     return rc;
-  size_t avail = c->rx_len - c->rx_pos;
-  const char *who = cname(n, st->client);
-  char g[160];
-  if (avail) {
-    n->res->got = c->rx + c->rx_pos;
-    n->res->got_len = avail;
-    return fail(n, FRAY_FAIL_UNEXPECTED, idx, st->client, "%s expected %s, got %s", who,
-                optional ? "no more bytes" : "the server to close",
-                fray__escape_quoted(g, sizeof g, c->rx + c->rx_pos, avail));
-  }
-  if (!optional && c->end == END_OPEN && c->fd >= 0)
-    return fail(n, FRAY_FAIL_NOT_CLOSED, idx, st->client,
-                "%s expected the server to close, but it kept the connection open for %u ms "
-                "(--timeout-ms)",
-                who, n->o.timeout_ms);
-  return 0;
+  char nothing[96], kept[64];
+  snprintf(nothing, sizeof nothing, "nothing more within %u ms (--timeout-ms)", n->o.timeout_ms);
+  snprintf(kept, sizeof kept, " for %u ms (--timeout-ms)", n->o.timeout_ms);
+  fray__rx_t rx = {.who = cname(n, st->client),
+                   .rx = c->rx,
+                   .len = c->rx_len,
+                   .pos = &c->rx_pos,
+                   .closed = c->end != END_OPEN,
+                   .open = c->end == END_OPEN && c->fd >= 0,
+                   .end_words = fray__end_words(c->end == END_RST),
+                   .nothing = nothing,
+                   .kept_open = kept};
+  char m[640];
+  rc = fray__expect_check(&n->mem, st, &rx, n->res, m, sizeof m);
+  return rc == FRAY_EFAILED ? fail(n, n->res->kind, idx, st->client, "%s", m) : rc;
 }
 
 /* ---- one run ----------------------------------------------------------------------- */
@@ -569,15 +494,11 @@ static int run_steps(fray_net_t *n) {
       c->gone = 1;
       break;
     case FRAY_STEP_EXPECT:
-      r = expect_bytes(n, i);
-      break;
     case FRAY_STEP_EXPECT_REGEX:
     case FRAY_STEP_EXPECT_GLOB:
-      r = expect_line(n, i);
-      break;
     case FRAY_STEP_EXPECT_EOF:
     case FRAY_STEP_EXPECT_EOF_OPT:
-      r = expect_eof(n, i, st->kind == FRAY_STEP_EXPECT_EOF_OPT);
+      r = expect_step(n, i);
       break;
     }
     if (r)

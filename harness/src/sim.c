@@ -305,99 +305,22 @@ static int run_send(fray_sim_t *s, size_t idx, size_t k) {
 
 /* ---- expectations ----------------------------------------------------------- */
 
-static const char *end_words(int end) {
-  return end == END_RST ? "the server reset the connection" : "the server closed the connection";
-}
-
-/* What the client received and no expectation has matched yet (never a
- * NULL-based pointer: rx is NULL until the first byte arrives). */
-static const uint8_t *rx_unmatched(const client_t *c) {
-  return c->rx ? c->rx + c->rx_pos : (const uint8_t *)"";
-}
-
-static int expect_bytes(fray_sim_t *s, size_t idx) {
+/* Checks the expectation at step idx against what its client has received. */
+static int expect_step(fray_sim_t *s, size_t idx) {
   const fray_step_t *st = &s->steps[idx];
   client_t *c = &s->cl[st->client];
-  const uint8_t *got = rx_unmatched(c);
-  size_t avail = c->rx_len - c->rx_pos;
-  size_t n = avail < st->len ? avail : st->len;
-  size_t d = fray__first_diff(got, st->data, n);
-  fray_sim_result_t *r = s->res;
-  char e[160], g[160];
-  r->expected = st->data;
-  r->expected_len = st->len;
-  r->got = got;
-  r->got_len = avail;
-  r->diff_at = d;
-  const char *who = fray_script_client_name(s->script, st->client);
-  if (d < n) {
-    return fail(s, FRAY_FAIL_MISMATCH, idx, st->client,
-                "%s expected %s, got %s (first difference at byte %zu)", who,
-                fray__escape_quoted(e, sizeof e, st->data, st->len),
-                fray__escape_quoted(g, sizeof g, got, avail), d);
-  }
-  if (avail < st->len) {
-    int closed = !c->conn && c->end != END_OPEN;
-    return fail(s, closed ? FRAY_FAIL_CLOSED : FRAY_FAIL_MISSING, idx, st->client,
-                "%s expected %s, got %s then %s", who,
-                fray__escape_quoted(e, sizeof e, st->data, st->len),
-                fray__escape_quoted(g, sizeof g, got, avail),
-                closed ? end_words(c->end) : "nothing (the server did not answer)");
-  }
-  c->rx_pos += st->len;
-  return 0;
-}
-
-/* Regex and glob expectations match the next line, its "\n" included (the
- * script writes the line end in the pattern: docs/script-format.md). */
-static int expect_line(fray_sim_t *s, size_t idx) {
-  const fray_step_t *st = &s->steps[idx];
-  client_t *c = &s->cl[st->client];
-  const uint8_t *got = rx_unmatched(c);
-  size_t avail = c->rx_len - c->rx_pos;
-  size_t linelen = 0;
-  int ok = fray__match_line(&s->mem, st, got, avail, &linelen);
-  if (ok == FRAY_ENOMEM)
-    return ok;
-  const char *who = fray_script_client_name(s->script, st->client);
-  char g[160];
-  fray_sim_result_t *r = s->res;
-  r->expected = st->data;
-  r->expected_len = st->len;
-  r->got = got;
-  r->got_len = avail;
-  r->diff_at = 0;
-  if (ok == FRAY_EAGAIN) { /* no whole line came */
-    int closed = !c->conn && c->end != END_OPEN;
-    return fail(s, closed ? FRAY_FAIL_CLOSED : FRAY_FAIL_MISSING, idx, st->client,
-                "%s expected a line matching \"%s\", got %s then %s", who, (const char *)st->data,
-                fray__escape_quoted(g, sizeof g, got, avail),
-                closed ? end_words(c->end) : "nothing (the server did not answer)");
-  }
-  if (!ok)
-    return fail(s, FRAY_FAIL_MISMATCH, idx, st->client, "%s expected a line matching \"%s\", got %s",
-                who, (const char *)st->data, fray__escape_quoted(g, sizeof g, got, linelen));
-  c->rx_pos += linelen;
-  return 0;
-}
-
-static int expect_eof(fray_sim_t *s, size_t idx, int optional) {
-  const fray_step_t *st = &s->steps[idx];
-  client_t *c = &s->cl[st->client];
-  size_t avail = c->rx_len - c->rx_pos;
-  const char *who = fray_script_client_name(s->script, st->client);
-  char g[160];
-  if (avail) {
-    s->res->got = c->rx + c->rx_pos;
-    s->res->got_len = avail;
-    return fail(s, FRAY_FAIL_UNEXPECTED, idx, st->client, "%s expected %s, got %s", who,
-                optional ? "no more bytes" : "the server to close",
-                fray__escape_quoted(g, sizeof g, c->rx + c->rx_pos, avail));
-  }
-  if (!optional && c->conn)
-    return fail(s, FRAY_FAIL_NOT_CLOSED, idx, st->client,
-                "%s expected the server to close, but it kept the connection open", who);
-  return 0;
+  fray__rx_t rx = {.who = fray_script_client_name(s->script, st->client),
+                   .rx = c->rx,
+                   .len = c->rx_len,
+                   .pos = &c->rx_pos,
+                   .closed = !c->conn && c->end != END_OPEN,
+                   .open = c->conn != NULL,
+                   .end_words = fray__end_words(c->end == END_RST),
+                   .nothing = "nothing (the server did not answer)",
+                   .kept_open = ""};
+  char m[640];
+  int r = fray__expect_check(&s->mem, st, &rx, s->res, m, sizeof m);
+  return r == FRAY_EFAILED ? fail(s, s->res->kind, idx, st->client, "%s", m) : r;
 }
 
 /* ---- one run ------------------------------------------------------------- */
@@ -481,12 +404,7 @@ static int run_steps(fray_sim_t *s) {
       }
       if ((r = pump(s, 1, i)))
         break;
-      if (st->kind == FRAY_STEP_EXPECT)
-        r = expect_bytes(s, i);
-      else if (st->kind == FRAY_STEP_EXPECT_REGEX || st->kind == FRAY_STEP_EXPECT_GLOB)
-        r = expect_line(s, i);
-      else
-        r = expect_eof(s, i, st->kind == FRAY_STEP_EXPECT_EOF_OPT);
+      r = expect_step(s, i);
       break;
     }
     if (!r && s->marks)
