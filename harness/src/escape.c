@@ -73,3 +73,43 @@ char *fray__escape_quoted(char *buf, size_t size, const uint8_t *in, size_t len)
   buf[o] = 0;
   return buf;
 }
+
+int fray__hexval(int c) {
+  if (c >= '0' && c <= '9')
+    return c - '0';
+  if (c >= 'a' && c <= 'f')
+    return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F')
+    return c - 'A' + 10;
+  return -1;
+}
+
+int fray__unescape1(const char *s, size_t n, size_t *used) {
+  *used = 1;
+  switch (n ? s[0] : 0) {
+  case 'r':
+    return '\r';
+  case 'n':
+    return '\n';
+  case 't':
+    return '\t';
+  case '0':
+    return 0;
+  case '\\':
+    return '\\';
+  case '"':
+    return '"';
+  case 'x': {
+    /* Exactly two digits: "\x0a0" is LF then '0', unlike C where the
+     * escape would swallow every following hex digit. */
+    int hi = n > 1 ? fray__hexval((unsigned char)s[1]) : -1;
+    int lo = n > 2 ? fray__hexval((unsigned char)s[2]) : -1;
+    if (hi < 0 || lo < 0)
+      return FRAY__UNESC_BAD_HEX;
+    *used = 3;
+    return hi << 4 | lo;
+  }
+  default:
+    return FRAY__UNESC_UNKNOWN;
+  }
+}

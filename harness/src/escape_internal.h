@@ -21,4 +21,16 @@ size_t fray__escape(char *out, const uint8_t *in, size_t len, unsigned flags);
  * the result fits; returns buf. */
 char *fray__escape_quoted(char *buf, size_t size, const uint8_t *in, size_t len);
 
+/* The value of hex digit c (either case), or -1. */
+int fray__hexval(int c);
+
+/* Reading the language back, one escape: s[0..n) is what follows a
+ * backslash. Returns the byte it stands for (*used: the characters taken,
+ * 1, or 3 for \xHH), FRAY__UNESC_BAD_HEX when \x lacks its two digits, or
+ * FRAY__UNESC_UNKNOWN. The script parser and the command line both read
+ * escapes through it, so what fray__escape writes always reads back. */
+#define FRAY__UNESC_UNKNOWN (-1)
+#define FRAY__UNESC_BAD_HEX (-2)
+int fray__unescape1(const char *s, size_t n, size_t *used);
+
 #endif

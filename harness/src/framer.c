@@ -958,6 +958,18 @@ int fray_framer_finish(fray_framer_t *f) {
 
 /* ---- lifecycle ---------------------------------------------------------- */
 
+/* Makes spec (already validated) the framer's: what creation and a spec
+ * switch share. The capacity bound only grows: bytes buffered under an
+ * earlier spec may still be there. */
+static void apply_spec(fray_framer_t *f, const fray_spec_t *spec) {
+  f->spec = *spec;
+  normalize(&f->spec);
+  f->max = spec_max(spec);
+  f->tiny_limit = tiny_limit(spec);
+  if (fray_spec_buffer_bound(spec) > f->cap_bound)
+    f->cap_bound = fray_spec_buffer_bound(spec);
+}
+
 int fray_framer_new(fray_framer_t **out, const fray_spec_t *spec,
                     const fray_framer_callbacks_t *callbacks, const fray_mem_t *mem,
                     void *user_data) {
@@ -973,12 +985,7 @@ int fray_framer_new(fray_framer_t **out, const fray_spec_t *spec,
     return FRAY_ENOMEM;
   memset(f, 0, sizeof *f);
   f->mem = m;
-  f->spec = *spec;
-  normalize(&f->spec);
-  f->max = spec_max(spec);
-  f->tiny_limit = tiny_limit(spec);
-  if (fray_spec_buffer_bound(spec) > f->cap_bound)
-    f->cap_bound = fray_spec_buffer_bound(spec);
+  apply_spec(f, spec);
   if (callbacks)
     f->cb = *callbacks;
   f->user_data = user_data;
@@ -1010,12 +1017,7 @@ int fray_framer_set_spec(fray_framer_t *f, const fray_spec_t *spec) {
     return FRAY_EINVAL;
   /* A skip in progress belongs to the old framing; the new spec starts
    * framing at the next byte. */
-  f->spec = *spec;
-  normalize(&f->spec);
-  f->max = spec_max(spec);
-  f->tiny_limit = tiny_limit(spec);
-  if (fray_spec_buffer_bound(spec) > f->cap_bound)
-    f->cap_bound = fray_spec_buffer_bound(spec);
+  apply_spec(f, spec);
   f->gen++;
   f->tiny_room = 0;
   f->scan = 0;

@@ -556,16 +556,6 @@ static int append(parser_t *p, const void *src, size_t n, size_t pos) {
   return 0;
 }
 
-static int hexval(int c) {
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F')
-    return c - 'A' + 10;
-  return -1;
-}
-
 /* Reads a quoted string at the current position (which is '"') and appends
  * its decoded bytes to p->data. */
 static int read_string(parser_t *p) {
@@ -593,45 +583,20 @@ static int read_string(parser_t *p) {
     if (c != '\\')
       return fail(p, FRAY_ESYNTAX, p->pos, "control byte 0x%02x in a string (write it as \\x%02x)",
                   (unsigned)c, (unsigned)c);
-    size_t esc = p->pos++;
+    size_t esc = p->pos++, used;
     int e = peek(p);
-    uint8_t byte;
-    switch (e) {
-    case 'r':
-      byte = '\r';
-      break;
-    case 'n':
-      byte = '\n';
-      break;
-    case 't':
-      byte = '\t';
-      break;
-    case '0':
-      byte = 0;
-      break;
-    case '\\':
-      byte = '\\';
-      break;
-    case '"':
-      byte = '"';
-      break;
-    case 'x': {
-      int hi = p->pos + 1 < p->len ? hexval((unsigned char)p->text[p->pos + 1]) : -1;
-      int lo = p->pos + 2 < p->len ? hexval((unsigned char)p->text[p->pos + 2]) : -1;
-      if (hi < 0 || lo < 0)
-        return fail(p, FRAY_ESYNTAX, esc, "expected two hex digits after '\\x'");
-      byte = (uint8_t)(hi << 4 | lo);
-      p->pos += 2;
-      break;
-    }
-    default:
+    int b = fray__unescape1(p->text + p->pos, p->len - p->pos, &used);
+    if (b == FRAY__UNESC_BAD_HEX)
+      return fail(p, FRAY_ESYNTAX, esc, "expected two hex digits after '\\x'");
+    if (b < 0) {
       if (e > 0x20 && e < 0x7f)
         return fail(p, FRAY_ESYNTAX, esc,
                     "unknown escape '\\%c' (expected \\r \\n \\t \\0 \\\\ \\\" or \\xHH)", e);
       return fail(p, FRAY_ESYNTAX, esc,
                   "unknown escape (expected \\r \\n \\t \\0 \\\\ \\\" or \\xHH after '\\')");
     }
-    p->pos++;
+    uint8_t byte = (uint8_t)b;
+    p->pos += used;
     int rc = append(p, &byte, 1, esc);
     if (rc)
       return rc;
@@ -651,10 +616,10 @@ static int read_hex(parser_t *p) {
       p->pos++;
       return 0;
     }
-    int hi = hexval(c);
+    int hi = fray__hexval(c);
     if (hi < 0)
       return fail(p, FRAY_ESYNTAX, p->pos, "expected hex digits or '\"' in a 'hex' string");
-    int lo = p->pos + 1 < p->len ? hexval((unsigned char)p->text[p->pos + 1]) : -1;
+    int lo = p->pos + 1 < p->len ? fray__hexval((unsigned char)p->text[p->pos + 1]) : -1;
     if (lo < 0)
       return fail(p, FRAY_ESYNTAX, p->pos, "expected two hex digits per byte in a 'hex' string");
     uint8_t byte = (uint8_t)(hi << 4 | lo);
