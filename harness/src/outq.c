@@ -236,10 +236,10 @@ int fray_outq_push(fray_outq_t *q, const uint8_t *data, size_t len) {
   return 0;
 }
 
-int fray_outq_push_borrowed(fray_outq_t *q, const uint8_t *data, size_t len,
-                            fray_outq_free_cb free_cb, void *user_data) {
-  if (!q)
-    return FRAY_EINVAL;
+/* A new item for a push that push_allowed() accepts; the caller fills it
+ * and appends it. 0, or push_allowed()'s refusal, or FRAY_ENOMEM. */
+static int item_new(fray_outq_t *q, enum item_kind kind, const uint8_t *data, size_t len,
+                    void *user_data, struct item **out) {
   int rc = push_allowed(q, data, len);
   if (rc)
     return rc;
@@ -247,11 +247,23 @@ int fray_outq_push_borrowed(fray_outq_t *q, const uint8_t *data, size_t len,
   if (!it)
     return FRAY_ENOMEM;
   memset(it, 0, sizeof *it);
-  it->kind = ITEM_BORROWED;
+  it->kind = kind;
+  it->user_data = user_data;
+  *out = it;
+  return 0;
+}
+
+int fray_outq_push_borrowed(fray_outq_t *q, const uint8_t *data, size_t len,
+                            fray_outq_free_cb free_cb, void *user_data) {
+  if (!q)
+    return FRAY_EINVAL;
+  struct item *it;
+  int rc = item_new(q, ITEM_BORROWED, data, len, user_data, &it);
+  if (rc)
+    return rc;
   it->data = data;
   it->len = len;
   it->buf_free = free_cb;
-  it->user_data = user_data;
   append(q, it);
   q->pending += len;
   check_up(q);
@@ -262,17 +274,12 @@ int fray_outq_push_producer(fray_outq_t *q, fray_producer_cb cb, fray_producer_f
                             void *user_data) {
   if (!q || !cb)
     return FRAY_EINVAL;
-  int rc = push_allowed(q, NULL, 0);
+  struct item *it;
+  int rc = item_new(q, ITEM_PRODUCER, NULL, 0, user_data, &it);
   if (rc)
     return rc;
-  struct item *it = fray__malloc(&q->mem, sizeof *it);
-  if (!it)
-    return FRAY_ENOMEM;
-  memset(it, 0, sizeof *it);
-  it->kind = ITEM_PRODUCER;
   it->produce = cb;
   it->prod_free = free_cb;
-  it->user_data = user_data;
   append(q, it);
   return 0;
 }
