@@ -104,6 +104,8 @@ case $what in
        -artifact_prefix="$work/" corpus seeds >"$work/fuzz.log" 2>&1) && fail "no crash to reproduce"
     crash=$(ls "$work"/crash-* 2>/dev/null | head -n1)
     [ -n "$crash" ] || { tail -n 20 "$work/fuzz.log"; fail "the target failed without a crash file"; }
+    regressions() { find "$root/corpus/regressions" -type f -exec sha256sum {} + | sort; }
+    regressions >"$work/before"
     bash "$root/scripts/repro.sh" "$crash" --target buggy_oneread --fray "$fray" --bin-dir "$bindir" \
       >"$work/log" 2>&1 || { cat "$work/log"; fail "repro.sh exited non-zero"; }
     # The decoded script, its replay failing, and the target's own report.
@@ -117,7 +119,7 @@ case $what in
     grep -qE '^ +expected: ' "$work/log" || fail "the replay shows no expected answer"
     grep -q 'fray fuzz:' "$work/log" || { cat "$work/log"; fail "no report from the target"; }
     grep -q "transcript differs" "$work/log" || fail "the target's report lost its diff"
-    git -C "$root" status --porcelain -- corpus/regressions | grep -q . &&
+    regressions | cmp -s - "$work/before" ||
       fail "repro.sh without --save wrote into corpus/regressions"
     echo "repro: $(basename "$crash") decoded, replayed (failing) and reported"
     ;;
