@@ -198,8 +198,8 @@ int main(int argc, char **argv) {
   double bare = measure(run_bare, reps);
   double naive = measure(run_naive, reps);
   double sess = measure(run_session, reps);
-  printf("bench_fuzz: handler %s, %zu inputs, %.0f bytes on average, median of %d passes\n",
-         hname, ninputs, (double)bytes / (double)ninputs, reps);
+  printf("bench_fuzz: handler %s, %zu inputs, %.0f bytes on average, median of %d passes\n", hname,
+         ninputs, (double)bytes / (double)ninputs, reps);
   printf("  %-8s %10.2f us/input\n", "bare", bare);
   printf("  %-8s %10.2f us/input\n", "naive", naive);
   printf("  %-8s %10.2f us/input\n", "session", sess);

@@ -34,17 +34,16 @@
 #define MAX_SCRIPTS 256
 
 /* Ten lines of chat, for when corpus/chat/ is absent. */
-static const char fallback_chat[] =
-    "@handler chat\n"
-    "open alice\n"
-    "open bob\n"
-    "alice > \"NICK alice\\r\\n\"\n"
-    "alice < \"OK nick alice\\r\\n\"\n"
-    "bob > \"NICK bob\\r\\nJOIN #x\\r\\n\"\n"
-    "bob < \"OK nick bob\\r\\nOK join #x\\r\\n\"\n"
-    "alice > \"JOIN #x\\r\\n\"\n"
-    "alice < \"OK join #x\\r\\n\"\n"
-    "bob < \"* alice joined\\r\\n\"\n";
+static const char fallback_chat[] = "@handler chat\n"
+                                    "open alice\n"
+                                    "open bob\n"
+                                    "alice > \"NICK alice\\r\\n\"\n"
+                                    "alice < \"OK nick alice\\r\\n\"\n"
+                                    "bob > \"NICK bob\\r\\nJOIN #x\\r\\n\"\n"
+                                    "bob < \"OK nick bob\\r\\nOK join #x\\r\\n\"\n"
+                                    "alice > \"JOIN #x\\r\\n\"\n"
+                                    "alice < \"OK join #x\\r\\n\"\n"
+                                    "bob < \"* alice joined\\r\\n\"\n";
 
 typedef struct loaded {
   char name[256];
@@ -174,8 +173,7 @@ int main(int argc, char **argv) {
     loaded_t *l = &chat[0];
     memset(l, 0, sizeof *l);
     snprintf(l->name, sizeof l->name, "<built-in 10-line chat script>");
-    if (fray_script_parse(&l->script, fallback_chat, sizeof fallback_chat - 1, l->name, NULL,
-                          NULL))
+    if (fray_script_parse(&l->script, fallback_chat, sizeof fallback_chat - 1, l->name, NULL, NULL))
       goto done;
     nchat = 1;
     if (prepare(l))

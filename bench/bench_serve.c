@@ -92,8 +92,8 @@ static void ref_accept(struct evconnlistener *l, evutil_socket_t fd, struct sock
 typedef struct server {
   const char *name;
   struct event_base *base;
-  fray_event_server_t *es;       /* fray's */
-  struct evconnlistener *lis;    /* the reference's */
+  fray_event_server_t *es;    /* fray's */
+  struct evconnlistener *lis; /* the reference's */
   unsigned port;
   pthread_t th;
 } server_t;
@@ -111,8 +111,8 @@ static int start_fray(server_t *s) {
   fray_event_opts_init(&o);
   o.log_level = FRAY_EVENT_LOG_QUIET;
   char err[256];
-  if (!s->base || fray_event_server_new(&s->es, s->base, &fray_example_echo, "127.0.0.1:0", &o,
-                                        err, sizeof err)) {
+  if (!s->base || fray_event_server_new(&s->es, s->base, &fray_example_echo, "127.0.0.1:0", &o, err,
+                                        sizeof err)) {
     fprintf(stderr, "bench_serve: %s\n", err);
     return -1;
   }
@@ -213,7 +213,8 @@ static double run_load(unsigned port, double secs, int conns, int inflight, uint
   memcpy(ld.line + LINE - 2, "\r\n", 2);
   ld.base = event_base_new();
   lconn_t *cs = calloc((size_t)conns, sizeof *cs);
-  struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+  struct sockaddr_in sin = {.sin_family = AF_INET,
+                            .sin_port = htons((uint16_t)port),
                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
   for (int i = 0; i < conns; i++) {
     cs[i].ld = &ld;

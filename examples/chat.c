@@ -36,8 +36,8 @@ static int chat_name_ok(const uint8_t *p, size_t len, size_t max) {
     return 0;
   for (size_t i = 0; i < len; i++) {
     uint8_t b = p[i];
-    if (!((b >= 'a' && b <= 'z') || (b >= 'A' && b <= 'Z') || (b >= '0' && b <= '9') ||
-          b == '_' || b == '-'))
+    if (!((b >= 'a' && b <= 'z') || (b >= 'A' && b <= 'Z') || (b >= '0' && b <= '9') || b == '_' ||
+          b == '-'))
       return 0;
   }
   return 1;

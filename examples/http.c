@@ -23,7 +23,7 @@
 #define HTTP_MAX_TARGET 256
 
 typedef struct http_conn {
-  int in_body;   /* the next frame is a body */
+  int in_body; /* the next frame is a body */
   int close_after;
   char target[HTTP_MAX_TARGET + 1];
 } http_conn_t;
@@ -36,8 +36,7 @@ static const fray_spec_t http_head_spec = {
 };
 
 static int http_fail(fray_conn_t *c, int status, const char *reason) {
-  int r = fray_conn_sendf(c,
-                          "HTTP/1.1 %d %s\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+  int r = fray_conn_sendf(c, "HTTP/1.1 %d %s\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
                           status, reason);
   fray_conn_close(c);
   return r;

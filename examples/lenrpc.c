@@ -65,8 +65,7 @@ static int lenrpc_frame(fray_conn_t *c, const uint8_t *p, size_t len, void *st) 
     uint32_t sum = 0;
     for (size_t i = 0; i < alen; i++)
       sum += arg[i];
-    uint8_t be[4] = {(uint8_t)(sum >> 24), (uint8_t)(sum >> 16), (uint8_t)(sum >> 8),
-                     (uint8_t)sum};
+    uint8_t be[4] = {(uint8_t)(sum >> 24), (uint8_t)(sum >> 16), (uint8_t)(sum >> 8), (uint8_t)sum};
     return lenrpc_reply(c, 0x00, be, 4);
   }
   default:
@@ -83,11 +82,11 @@ static int lenrpc_error(fray_conn_t *c, const fray_frame_error_t *err, void *st)
 const fray_handler_t fray_example_lenrpc = {
     .name = "lenrpc",
     .summary = "4-byte big-endian length-prefixed RPC: ECHO, REVERSE, SUM (max 64 KiB)",
-    .spec = {.mode = FRAY_MODE_LENGTH,
-             .max_frame = LENRPC_MAX,
-             .on_overflow = FRAY_OVERFLOW_ERROR,
-             .length = {.field = FRAY_LEN_U32BE, .offset = 0, .adjust = 0,
-                        .strip = FRAY_STRIP_HEADER}},
+    .spec =
+        {.mode = FRAY_MODE_LENGTH,
+         .max_frame = LENRPC_MAX,
+         .on_overflow = FRAY_OVERFLOW_ERROR,
+         .length = {.field = FRAY_LEN_U32BE, .offset = 0, .adjust = 0, .strip = FRAY_STRIP_HEADER}},
     .on_frame = lenrpc_frame,
     .on_error = lenrpc_error,
 };

@@ -35,8 +35,8 @@ typedef struct resp_server {
 } resp_server_t;
 
 typedef struct resp_conn {
-  size_t want_args;  /* arguments the current array still announces */
-  int in_bulk;       /* the next frame is a bulk string plus "\r\n" */
+  size_t want_args; /* arguments the current array still announces */
+  int in_bulk;      /* the next frame is a bulk string plus "\r\n" */
   size_t nargs;
   uint8_t *arg[RESP_MAX_ARGS];
   size_t alen[RESP_MAX_ARGS];

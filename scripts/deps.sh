@@ -28,6 +28,7 @@ CORE_PKGS=(
   libcmocka-dev libevent-dev libpcap-dev
   afl++ python3
   zip unzip
+  clang-format
 )
 # Real servers for the TCP replay tests; optional until those tests exist.
 SERVER_PKGS=(redis-server memcached socat)

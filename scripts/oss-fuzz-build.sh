@@ -31,12 +31,11 @@ common=(-std=c11 -D_DEFAULT_SOURCE -DFUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION=1 
 # libfray twice, split as targets/CMakeLists.txt splits it. The library
 # targets (framer, script, outq) test libfray itself: all of it with $CFLAGS.
 # Every other target tests a handler: the handlers with $CFLAGS, the runtime
-# they run on (targets/runtime-sources.txt) without comparison tracing, and
+# they run on (harness/src/core/) without comparison tracing, and
 # the session driver with no coverage (targets/driver.ignorelist, through
 # clang's ignore list or afl-clang-fast's deny list). Without clang (no
 # OSS-Fuzz compiler does that) both archives are the same.
 # FRAY_BUILDING only for the library's own files, as in harness/CMakeLists.txt.
-runtime=" $(grep -v '^#' "$root/targets/runtime-sources.txt" | tr '\n' ' ') "
 ignore=$root/targets/driver.ignorelist
 clang=0 harness=()
 $CC --version 2>/dev/null | grep -q clang && clang=1 harness=(-fsanitize-coverage-ignorelist="$ignore")
@@ -48,14 +47,15 @@ compile() { # SRC OBJ [FLAG...]
   $CC $CFLAGS "${common[@]}" "${extra[@]}" "$@" -c "$src" -o "$obj"
 }
 full=() session=()
-for src in "$root"/harness/src/*.c; do
-  base=$(basename "$src")
-  obj=$work/${base%.c}
+for src in "$root"/harness/src/*/*.c; do
+  rel=${src#"$root"/harness/src/}
+  obj=$work/${rel//\//_}
+  obj=${obj%.c}
   compile "$src" "$obj.full.o"
   full+=("$obj.full.o")
   if [ $clang = 0 ]; then
     session+=("$obj.full.o")
-  elif [ "${runtime/ $base /}" != "$runtime" ]; then
+  elif [ "${rel%%/*}" = core ]; then
     compile "$src" "$obj.session.o" -fno-sanitize-coverage=trace-cmp,indirect-calls
     session+=("$obj.session.o")
   else

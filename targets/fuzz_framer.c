@@ -7,13 +7,14 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "framer_internal.h"
+#include "core/framer_internal.h"
 #include "ref_framer.h"
 
 #define HDR 37
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-static const char *const delims[8] = {"\n", "\r\n", "\r\n\r\n", "\0", "\r\n.\r\n", "ab", "aab", "abab"};
+static const char *const delims[8] = {"\n",        "\r\n", "\r\n\r\n", "\0",
+                                      "\r\n.\r\n", "ab",   "aab",      "abab"};
 
 typedef struct run {
   lg_t lg;
@@ -28,7 +29,8 @@ static int on_frame(fray_framer_t *f, const fray_frame_t *fr, void *ud) {
   const fray_spec_t *s = fray_framer_spec(f), *next;
   if (s->mode == FRAY_MODE_RAW && (fr->len == 0 || fr->len > s->max_frame))
     __builtin_trap();
-  lg_add(&r->lg, s->mode == FRAY_MODE_RAW ? EV_RAW : EV_FRAME, 0, 0, fr->offset, fr->len, fr->data, fr->len);
+  lg_add(&r->lg, s->mode == FRAY_MODE_RAW ? EV_RAW : EV_FRAME, 0, 0, fr->offset, fr->len, fr->data,
+         fr->len);
   if (s->mode != FRAY_MODE_RAW && (next = sw_frame(&r->sw)) && fray_framer_set_spec(f, next))
     __builtin_trap();
   r->paused = r->pause && ++r->frames % r->pause == 0;
@@ -83,12 +85,21 @@ static void drive(run_t *r, const uint8_t *p, size_t n, const uint8_t *chunks) {
 }
 
 static fray_spec_t make_spec(const uint8_t *b) {
-  fray_spec_t s = fray_spec_delim(delims[b[0] >> 5], b[0] >> 5 == 3 ? 1 : strlen(delims[b[0] >> 5]));
+  fray_spec_t s =
+      fray_spec_delim(delims[b[0] >> 5], b[0] >> 5 == 3 ? 1 : strlen(delims[b[0] >> 5]));
   switch (b[0] % 5) {
-  case 1: s = fray_spec_line(); break;
-  case 2: s = fray_spec_count(1); break;
-  case 3: s = fray_spec_length((fray_lenfield_t)(b[2] >> 2 & 7)); break;
-  case 4: s = fray_spec_raw(); break;
+  case 1:
+    s = fray_spec_line();
+    break;
+  case 2:
+    s = fray_spec_count(1);
+    break;
+  case 3:
+    s = fray_spec_length((fray_lenfield_t)(b[2] >> 2 & 7));
+    break;
+  case 4:
+    s = fray_spec_raw();
+    break;
   }
   s.max_frame = 1 + b[1] + ((size_t)(b[2] & 3) << 8);
   s.on_overflow = b[0] >> 3 & 1 ? FRAY_OVERFLOW_SKIP : FRAY_OVERFLOW_ERROR;

@@ -16,7 +16,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 typedef struct st {
   size_t nwant, ngot, take; /* bytes pushed, bytes written; what the writer takes now */
   uint32_t seed;
-  int live, fail; /* unreleased borrowed buffers + producers; writer fails once */
+  int live, fail;        /* unreleased borrowed buffers + producers; writer fails once */
   uint8_t want[1 << 16]; /* the bytes pushed, in order */
 } st_t;
 
@@ -85,7 +85,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     size_t len = arg, room = sizeof s.want - s.nwant;
     uint32_t x = 0x9e3779b9u ^ (uint32_t)i;
     if (op % 7 < 3 && len * 4 > room)
-      continue; /* the expectation buffer is full */
+      continue;        /* the expectation buffer is full */
     if (op % 7 == 0) { /* push a copy */
       uint8_t tmp[256];
       expect(&s, x, len, tmp);
@@ -103,7 +103,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       prod_t *pr = calloc(1, sizeof *pr);
       if (!pr)
         continue;
-      *pr = (prod_t){&s, x, len * (1 + (op >> 3 & 3)), 1 + (op >> 5), 0, op >> 6 ? 1 + (op >> 6) : 0};
+      *pr =
+          (prod_t){&s, x, len * (1 + (op >> 3 & 3)), 1 + (op >> 5), 0, op >> 6 ? 1 + (op >> 6) : 0};
       expect(&s, x, pr->left, NULL);
       s.live++;
       if (fray_outq_push_producer(q, produce, release_prod, pr) == 0)

@@ -24,7 +24,7 @@ enum { EV_FRAME = 1, EV_RAW, EV_ERROR, EV_TRUNC };
 
 typedef struct ev {
   int kind, code, fatal, pad; /* pad: no padding bytes, so memcmp compares */
-  uint64_t off, size; /* size: bytes logged for frames, the error's size */
+  uint64_t off, size;         /* size: bytes logged for frames, the error's size */
 } ev_t;
 
 typedef struct lg {

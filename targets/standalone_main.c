@@ -70,7 +70,8 @@ static int run_path(const char *path) {
   struct dirent *e;
   while ((e = readdir(d)) != NULL) {
     char sub[4096];
-    if (e->d_name[0] == '.' || snprintf(sub, sizeof sub, "%s/%s", path, e->d_name) >= (int)sizeof sub)
+    if (e->d_name[0] == '.' ||
+        snprintf(sub, sizeof sub, "%s/%s", path, e->d_name) >= (int)sizeof sub)
       continue; /* hidden files (README is not hidden, but harmless input) */
     if (stat(sub, &st) == 0 && S_ISREG(st.st_mode) && run_file(sub) != 0)
       rc = -1;

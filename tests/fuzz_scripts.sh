@@ -74,14 +74,14 @@ case $what in
       { tail -n 30 "$work/log"; fail "oss-fuzz-build.sh exited non-zero"; }
     [ -x "$work/out/fuzz_chat" ] && [ -x "$work/out/fuzz_framer" ] || fail "no fuzz_chat or fuzz_framer"
     [ ! -e "$work/out/fuzz_outq" ] || fail "FRAY_OSS_FUZZ_TARGETS built other targets"
-    # The split of libfray (targets/runtime-sources.txt, driver.ignorelist):
+    # The split of libfray (harness/src/core/ the runtime, driver.ignorelist):
     objs=$work/work/fray-objs
     cov() { nm "$objs/$1" | grep -cE "$2" || true; }
-    [ "$(cov sim.session.o '__sanitizer_cov|__sancov')" = 0 ] || fail "the session driver is instrumented"
-    [ "$(cov sim.full.o '__sanitizer_cov_trace')" -gt 0 ] || fail "the full build lacks comparison tracing"
-    [ "$(cov framer.session.o '__sanitizer_cov_trace_(const_)?cmp')" = 0 ] ||
+    [ "$(cov run_sim.session.o '__sanitizer_cov|__sancov')" = 0 ] || fail "the session driver is instrumented"
+    [ "$(cov run_sim.full.o '__sanitizer_cov_trace')" -gt 0 ] || fail "the full build lacks comparison tracing"
+    [ "$(cov core_framer.session.o '__sanitizer_cov_trace_(const_)?cmp')" = 0 ] ||
       fail "the session runtime traces comparisons"
-    [ "$(cov framer.session.o '__sancov_cntrs')" -gt 0 ] || fail "the session runtime has no edge counters"
+    [ "$(cov core_framer.session.o '__sancov_cntrs')" -gt 0 ] || fail "the session runtime has no edge counters"
     "$work/out/fuzz_framer" -runs=500 >"$work/framer.log" 2>&1 ||
       { tail -n 20 "$work/framer.log"; fail "the OSS-Fuzz-built framer target crashed"; }
     [ -s "$work/out/fuzz_chat.dict" ] || fail "no fuzz_chat.dict"

@@ -1,5 +1,5 @@
 # fray proxy and fray import-pcap (harness/cli/proxy.c, import_pcap.c,
-# harness/src/pcap_import.c): real loopback traffic, recorded and captured,
+# harness/src/session/pcap.c): real loopback traffic, recorded and captured,
 # then replayed. Every entry has the label `net`.
 if(NOT TARGET fray_cli)
   return()

@@ -42,11 +42,11 @@
 /* ---- a tiny replayer --------------------------------------------------- */
 
 typedef struct sched {
-  int bytewise;       /* every read one byte */
-  int merge;          /* each send merged with the next step if it is a send of the same client */
-  size_t write_max;   /* short writes: the fake socket takes at most this per call (0: all) */
-  size_t cut_send;    /* index of the send (in script order) that gets the cuts */
-  size_t ncuts;       /* 0..2 cuts in that send */
+  int bytewise;     /* every read one byte */
+  int merge;        /* each send merged with the next step if it is a send of the same client */
+  size_t write_max; /* short writes: the fake socket takes at most this per call (0: all) */
+  size_t cut_send;  /* index of the send (in script order) that gets the cuts */
+  size_t ncuts;     /* 0..2 cuts in that send */
   size_t cut[2];
 } sched_t;
 
@@ -138,7 +138,8 @@ static void run_deliver(run_t *r, client_t *c, const uint8_t *p, size_t len, con
 #if defined(__GNUC__)
 __attribute__((format(printf, 3, 4)))
 #endif
-static int run_fail(run_t *r, const fray_step_t *st, const char *fmt, ...) {
+static int
+run_fail(run_t *r, const fray_step_t *st, const char *fmt, ...) {
   va_list ap;
   int n = snprintf(r->why, sizeof r->why, "line %zu: ", st ? st->line : (size_t)0);
   va_start(ap, fmt);
@@ -199,9 +200,8 @@ static int run_steps(run_t *r, const fray_step_t *steps, size_t n, const sched_t
       run_pump(r);
       if (st->kind == FRAY_STEP_CLOSE) {
         if (c->rd != c->len)
-          return run_fail(r, st, "%zu bytes never expected before close: \"%.*s\"",
-                          c->len - c->rd, (int)(c->len - c->rd > 60 ? 60 : c->len - c->rd),
-                          client_unread(c));
+          return run_fail(r, st, "%zu bytes never expected before close: \"%.*s\"", c->len - c->rd,
+                          (int)(c->len - c->rd > 60 ? 60 : c->len - c->rd), client_unread(c));
         if (c->conn) { /* the client is gone: whatever the server still had is lost */
           fray_conn_release(c->conn);
           c->conn = NULL;
@@ -398,9 +398,17 @@ static void must_pass_all(const char *path) {
 
 static void test_registry_names(void **state) {
   (void)state;
-  static const char *const names[] = {
-      "echo", "chat", "http", "resp", "lenrpc", "buggy-oneread", "buggy-splitdelim",
-      "buggy-stackbuf", "buggy-modeswitch", "buggy-trustlen", "buggy-closedbcast"};
+  static const char *const names[] = {"echo",
+                                      "chat",
+                                      "http",
+                                      "resp",
+                                      "lenrpc",
+                                      "buggy-oneread",
+                                      "buggy-splitdelim",
+                                      "buggy-stackbuf",
+                                      "buggy-modeswitch",
+                                      "buggy-trustlen",
+                                      "buggy-closedbcast"};
   size_t n = 0;
   while (fray_example_at(n))
     n++;
@@ -422,8 +430,8 @@ static void test_registry_names(void **state) {
 
 /* ---- good handlers: every script under every schedule --------------------- */
 
-#define SCRIPTS5(dir) \
-  dir "/basic.fray", dir "/pipeline.fray", dir "/oversize.fray", dir "/malformed.fray", \
+#define SCRIPTS5(dir)                                                                              \
+  dir "/basic.fray", dir "/pipeline.fray", dir "/oversize.fray", dir "/malformed.fray",            \
       dir "/abrupt.fray"
 
 static void run_all(const char *const *paths, size_t n) {

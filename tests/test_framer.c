@@ -13,7 +13,7 @@
 #include <string.h>
 
 #include "fray/framer.h"
-#include "framer_internal.h"
+#include "core/framer_internal.h"
 
 /* ---- trace recording ------------------------------------------------- */
 
@@ -124,7 +124,8 @@ static void run_cuts(const fray_spec_t *spec, const uint8_t *data, size_t n, con
     fray_ssize_t r = fray_framer_feed(f, chunk, len);
     free(chunk);
     fray__framer_check(f);
-    assert_true(fray__framer_capacity(f) <= fray_spec_buffer_bound(spec) || fray__framer_capacity(f) <= 256);
+    assert_true(fray__framer_capacity(f) <= fray_spec_buffer_bound(spec) ||
+                fray__framer_capacity(f) <= 256);
     if (r < 0)
       rc = (int)r;
     else
@@ -231,7 +232,8 @@ static void test_golden_table(void **state) {
       {"overflow error", with_max(fray_spec_delim("\r\n", 2), 3, ER), "ab\r\nabcd\r\nx", 0,
        "off=0 frame len=2 \"ab\"\noff=4 error ETOOLONG fatal\nend ETOOLONG\n"},
       {"overflow skip", with_max(fray_spec_delim("\r\n", 2), 3, SK), "ab\r\nabcdef\r\nxy\r\n", 0,
-       "off=0 frame len=2 \"ab\"\noff=4 error ETOOLONG size=6\noff=12 frame len=2 \"xy\"\nend OK\n"},
+       "off=0 frame len=2 \"ab\"\noff=4 error ETOOLONG size=6\noff=12 frame len=2 \"xy\"\nend "
+       "OK\n"},
       {"overflow skip at eof", with_max(fray_spec_delim("\r\n", 2), 3, SK), "abcdefg\r", 0,
        "off=0 error ETOOLONG size=8\nend ETRUNCATED\n"},
       {"line max counts no cr", with_max(fray_spec_line(), 2, SK), "ab\r\nabc\nab\r\r\n", 0,
@@ -272,8 +274,8 @@ static void test_golden_table(void **state) {
        "off=0 error EBADLEN size=3\noff=4 frame len=1 \"w\"\nend OK\n"},
       {"len skip truncated", lenspec(FRAY_LEN_U8, 0, 0, HDR, 2, SK), "\x09xyz", 4,
        "off=0 error EBADLEN size=9\nend ETRUNCATED\n"},
-      {"len u64 huge", lenspec(FRAY_LEN_U64BE, 0, 0, HDR, 0, ER), "\xff\xff\xff\xff\xff\xff\xff\xff",
-       8, "off=0 error EBADLEN fatal\nend EBADLEN\n"},
+      {"len u64 huge", lenspec(FRAY_LEN_U64BE, 0, 0, HDR, 0, ER),
+       "\xff\xff\xff\xff\xff\xff\xff\xff", 8, "off=0 error EBADLEN fatal\nend EBADLEN\n"},
       {"len varint overflow", lenspec(FRAY_LEN_VARINT, 0, 0, HDR, 0, ER),
        "\xff\xff\xff\xff\xff\xff\xff\xff\xff\x7f", 10, "off=0 error EBADLEN fatal\nend EBADLEN\n"},
       {"len header truncated", lenspec(FRAY_LEN_U32BE, 0, 0, HDR, 0, ER), "\x00\x00", 2,

@@ -27,7 +27,9 @@ static int echo_frame(fray_conn_t *c, const uint8_t *d, size_t n, void *st) {
 
 static const fray_handler_t echo = {
     .name = "test-echo",
-    .spec = {.mode = FRAY_MODE_LINE, .delim = {.bytes = "\n", .len = 1}, .max_frame = 64,
+    .spec = {.mode = FRAY_MODE_LINE,
+             .delim = {.bytes = "\n", .len = 1},
+             .max_frame = 64,
              .on_overflow = FRAY_OVERFLOW_SKIP},
     .on_frame = echo_frame,
 };
@@ -223,7 +225,8 @@ static void test_driver_names_nondeterminism(void **state) {
 
 static void test_aflnet_messages_become_sends(void **state) {
   (void)state;
-  const uint8_t in[] = {5, 0, 0, 0, 'h', 'e', 'l', 'l', 'o', 0, 0, 0, 0, 2, 0, 0, 0, 'o', 'k', 9, 0};
+  const uint8_t in[] = {5, 0, 0, 0, 'h', 'e', 'l', 'l', 'o', 0, 0,
+                        0, 0, 2, 0, 0,   0,   'o', 'k', 9,   0};
   fray_script_t *s;
   int trunc = 0;
   assert_int_equal(fray_fuzz_from_aflnet(in, sizeof in, "echo", &s, &trunc), 0);

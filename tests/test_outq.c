@@ -14,7 +14,7 @@
 #include "fray/outq.h"
 
 /* Test-only invariant checker exported by outq.c. */
-#include "outq_internal.h"
+#include "core/outq_internal.h"
 
 /* ---- helpers ------------------------------------------------------------ */
 

@@ -109,11 +109,12 @@ static void test_sim_verdicts(void **state) {
       {"eof? allows open", "open a\na > \"x\\n\"\na < \"x\\r\\n\"\na < eof?\n", FRAY_FAIL_NONE, 0,
        NULL},
       {"regex line", "open a\na > \"v12\\n\"\na < ~ \"v[0-9]+\\r\\n\"\n", FRAY_FAIL_NONE, 0, NULL},
-      {"regex anchored", "open a\na > \"v12x\\n\"\na < ~ \"v[0-9]+\\r\\n\"\n", FRAY_FAIL_MISMATCH, 3,
-       "expected a line matching"},
-      {"glob line", "open a\na > \"hello there\\n\"\na < glob \"hello *\\r\\n\"\n", FRAY_FAIL_NONE, 0,
-       NULL},
-      {"two clients", "open a\nopen b\nb > \"1\\n\"\na > \"2\\n\"\na < \"2\\r\\n\"\nb < \"1\\r\\n\"\n",
+      {"regex anchored", "open a\na > \"v12x\\n\"\na < ~ \"v[0-9]+\\r\\n\"\n", FRAY_FAIL_MISMATCH,
+       3, "expected a line matching"},
+      {"glob line", "open a\na > \"hello there\\n\"\na < glob \"hello *\\r\\n\"\n", FRAY_FAIL_NONE,
+       0, NULL},
+      {"two clients",
+       "open a\nopen b\nb > \"1\\n\"\na > \"2\\n\"\na < \"2\\r\\n\"\nb < \"1\\r\\n\"\n",
        FRAY_FAIL_NONE, 0, NULL},
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -123,9 +124,10 @@ static void test_sim_verdicts(void **state) {
     assert_int_equal(fray_sim_new(&sim, s, &echo, NULL), 0);
     fray_sim_result_t res;
     int r = fray_sim_run(sim, NULL, &res);
-    if (res.kind != c->kind || (c->kind && (res.line != c->line || !strstr(res.message, c->message)))) {
-      print_error("case '%s': kind %s line %zu message %s\n", c->label, fray_fail_kind_name(res.kind),
-                  res.line, res.message ? res.message : "(none)");
+    if (res.kind != c->kind ||
+        (c->kind && (res.line != c->line || !strstr(res.message, c->message)))) {
+      print_error("case '%s': kind %s line %zu message %s\n", c->label,
+                  fray_fail_kind_name(res.kind), res.line, res.message ? res.message : "(none)");
       fail();
     }
     assert_int_equal(r, c->kind ? FRAY_EFAILED : 0);

@@ -82,8 +82,7 @@ static void closedbcast_close(fray_conn_t *c, fray_close_reason_t reason, void *
   }
 }
 
-static int closedbcast_line(fray_conn_t *c, closedbcast_conn_t *st, const uint8_t *p,
-                            size_t len) {
+static int closedbcast_line(fray_conn_t *c, closedbcast_conn_t *st, const uint8_t *p, size_t len) {
   char text[CLOSEDBCAST_MAX_LINE + 32];
   if (len > 0 && p[len - 1] == '\r')
     len--;
@@ -126,7 +125,8 @@ static int closedbcast_frame(fray_conn_t *c, const uint8_t *data, size_t len, vo
 
 const fray_handler_t fray_example_buggy_closedbcast = {
     .name = "buggy-closedbcast",
-    .summary = "BUGGY: chat whose member list keeps a quit connection; lines after QUIT still broadcast",
+    .summary =
+        "BUGGY: chat whose member list keeps a quit connection; lines after QUIT still broadcast",
     .spec = {.mode = FRAY_MODE_RAW},
     .conn_size = sizeof(closedbcast_conn_t),
     .server_size = sizeof(closedbcast_server_t),

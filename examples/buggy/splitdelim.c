@@ -77,7 +77,8 @@ static int splitdelim_frame(fray_conn_t *c, const uint8_t *data, size_t len, voi
 
 const fray_handler_t fray_example_buggy_splitdelim = {
     .name = "buggy-splitdelim",
-    .summary = "BUGGY: searches \\r\\n only in the new read (misses a delimiter split between reads)",
+    .summary =
+        "BUGGY: searches \\r\\n only in the new read (misses a delimiter split between reads)",
     .spec = {.mode = FRAY_MODE_RAW},
     .conn_size = sizeof(splitdelim_conn_t),
     .on_frame = splitdelim_frame,

@@ -30,9 +30,9 @@
 #define STACKBUF_LINE 64
 
 typedef struct stackbuf_conn {
-  size_t len;        /* bytes of the current line in line[] */
+  size_t len; /* bytes of the current line in line[] */
   size_t prefix_len;
-  int skipping;      /* discarding the rest of an over-long line */
+  int skipping; /* discarding the rest of an over-long line */
   char line[STACKBUF_LINE];
   char prefix[STACKBUF_LINE]; /* what the overflow clobbers */
 } stackbuf_conn_t;

@@ -50,8 +50,8 @@ static int trustlen_frame(fray_conn_t *c, const uint8_t *data, size_t len, void 
       len--;
       if (st->hlen < 4)
         continue;
-      st->need = (size_t)st->hdr[0] << 24 | (size_t)st->hdr[1] << 16 |
-                 (size_t)st->hdr[2] << 8 | st->hdr[3];
+      st->need = (size_t)st->hdr[0] << 24 | (size_t)st->hdr[1] << 16 | (size_t)st->hdr[2] << 8 |
+                 st->hdr[3];
       st->buf = malloc(st->need ? st->need : 1); /* BUG: no maximum */
       if (!st->buf)
         return FRAY_ENOMEM;

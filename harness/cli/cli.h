@@ -12,7 +12,7 @@
 
 typedef struct fray_cli_cmd {
   const char *name;
-  const char *summary; /* one line for `fray --help` */
+  const char *summary;               /* one line for `fray --help` */
   int (*run)(int argc, char **argv); /* argv[0] is the subcommand's name */
 } fray_cli_cmd_t;
 

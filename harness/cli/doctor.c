@@ -27,7 +27,8 @@ static int find_exe(const char *name, char *out, size_t size) {
   while (path && *path) {
     const char *end = strchr(path, ':');
     size_t n = end ? (size_t)(end - path) : strlen(path);
-    if (n && snprintf(out, size, "%.*s/%s", (int)n, path, name) < (int)size && access(out, X_OK) == 0)
+    if (n && snprintf(out, size, "%.*s/%s", (int)n, path, name) < (int)size &&
+        access(out, X_OK) == 0)
       return 1;
     path = end ? end + 1 : NULL;
   }
@@ -57,9 +58,10 @@ static int libfuzzer_works(char *why, size_t size) {
   snprintf(src, sizeof src, "%s/t.c", dir);
   FILE *f = fopen(src, "w");
   if (f) {
-    fputs("#include <stddef.h>\n#include <stdint.h>\n"
-          "int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n) { (void)d; (void)n; return 0; }\n",
-          f);
+    fputs(
+        "#include <stddef.h>\n#include <stdint.h>\n"
+        "int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n) { (void)d; (void)n; return 0; }\n",
+        f);
     fclose(f);
   }
   snprintf(cmd, sizeof cmd,
@@ -100,7 +102,8 @@ static void run_checks(check_t *c, size_t *n) {
 
   c[i] = (check_t){"core_pattern", OK, ""};
   if (!read_line("/proc/sys/kernel/core_pattern", v, sizeof v))
-    c[i].level = WARN, snprintf(c[i].detail, sizeof c->detail, "unreadable: AFL++ may refuse to start");
+    c[i].level = WARN,
+    snprintf(c[i].detail, sizeof c->detail, "unreadable: AFL++ may refuse to start");
   else if (v[0] == '|')
     c[i].level = WARN,
     snprintf(c[i].detail, sizeof c->detail,
@@ -116,10 +119,11 @@ static void run_checks(check_t *c, size_t *n) {
                                 "no cpufreq (a VM?): run afl-fuzz with AFL_SKIP_CPUFREQ=1");
   else if (strcmp(v, "performance") != 0)
     c[i].level = WARN,
-    snprintf(c[i].detail, sizeof c->detail,
-             "'%.60s': echo performance | tee /sys/devices/system/cpu/cpu*/cpufreq/scaling_governor, "
-             "or AFL_SKIP_CPUFREQ=1",
-             v);
+    snprintf(
+        c[i].detail, sizeof c->detail,
+        "'%.60s': echo performance | tee /sys/devices/system/cpu/cpu*/cpufreq/scaling_governor, "
+        "or AFL_SKIP_CPUFREQ=1",
+        v);
   else
     snprintf(c[i].detail, sizeof c->detail, "performance");
   i++;

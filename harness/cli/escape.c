@@ -4,7 +4,7 @@
 
 #include <string.h>
 
-#include "escape_internal.h"
+#include "core/escape_internal.h"
 
 long fray_cli_unescape(const char *s, uint8_t *out, size_t cap, size_t *bad) {
   size_t n = 0, i = 0;

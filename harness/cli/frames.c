@@ -21,19 +21,19 @@
 #include "cli.h"
 #include "opts.h"
 #include "escape.h"
-#include "escape_internal.h"
+#include "core/escape_internal.h"
 #include "fray/framer.h"
 
-#define READ_SIZE ((size_t)64 * 1024)   /* default read size (the contract) */
-#define OUT_SIZE ((size_t)1024 * 1024)  /* stdout buffer */
-#define OUT_SLICE ((size_t)16 * 1024)   /* frame bytes encoded per buffer check */
-#define MAX_CHUNK ((size_t)1 << 30)     /* largest --chunks value */
+#define READ_SIZE ((size_t)64 * 1024)  /* default read size (the contract) */
+#define OUT_SIZE ((size_t)1024 * 1024) /* stdout buffer */
+#define OUT_SLICE ((size_t)16 * 1024)  /* frame bytes encoded per buffer check */
+#define MAX_CHUNK ((size_t)1 << 30)    /* largest --chunks value */
 
 typedef enum out_format { FMT_TEXT = 0, FMT_HEX, FMT_JSON, FMT_COUNT } out_format_t;
 
 typedef struct frames_ctx {
   out_format_t format;
-  char *out;     /* OUT_SIZE bytes of pending stdout output */
+  char *out; /* OUT_SIZE bytes of pending stdout output */
   size_t olen;
   int write_err; /* errno of a failed stdout write, 0 if none */
   uint64_t frames;
@@ -52,58 +52,58 @@ typedef struct frames_ctx {
 
 static void usage(FILE *out) {
   fprintf(out,
-"usage: fray frames MODE [OPTIONS] [FILE|-]\n"
-"\n"
-"Cuts a byte stream (FILE, or stdin when FILE is - or absent) into frames the\n"
-"way a protocol handler built on fray's framer would see them, and prints one\n"
-"line per frame. The frames never depend on how the input is split into reads.\n"
-"\n"
-"modes (exactly one):\n"
-"  --delim STR        frame = bytes before STR (1-16 bytes), which is stripped.\n"
-"                     STR takes escapes: \\r \\n \\t \\0 \\\\ \\\" \\xHH (two digits)\n"
-"  --line             frame = bytes before \\n, one \\r before it also stripped\n"
-"  --count N          frames of exactly N bytes\n"
-"  --length FIELD     length-prefixed frames; FIELD is 1, 2be, 2le, 4be, 4le,\n"
-"                     8be, 8le or varint (unsigned LEB128)\n"
-"  --raw              no framing: every read is one frame (so, unlike the other\n"
-"                     modes, the output shows the --chunks pattern)\n"
-"\n"
-"options:\n"
-"  --max N            largest frame payload (default %zu)\n"
-"  --on-overflow P    error (default): stop at a frame over --max, exit 1;\n"
-"                     skip: warn on stderr, drop that frame, go on\n"
-"  --keep-delim       (--delim) keep the delimiter at the end of each frame\n"
-"  --length-offset N  (--length) header bytes before the length field (default 0)\n"
-"  --length-adjust N  (--length) signed amount added to the field's value to\n"
-"                     give the body size (e.g. -4 when it counts itself)\n"
-"  --keep-header      (--length) print the whole wire frame, header included\n"
-"                     (default: the body only)\n"
-"  --chunks N[,N...]  feed the input in reads of these sizes, cycled\n"
-"                     (default: reads of up to 64 KiB); to check split handling\n"
-"  --format F         text (default): each frame C-escaped as above, one a line\n"
-"                     hex: lowercase hex, one frame a line (empty frame: empty line)\n"
-"                     json: one object a line: {\"offset\":O,\"length\":L,\"frame\":S}\n"
-"                       offset is where the frame starts on the wire; S holds one\n"
-"                       character per byte (U+0000-U+00FF, non-printables and bytes\n"
-"                       >= 0x7f as \\u00XX), so latin-1 encoding S gives the bytes\n"
-"                     count: only the number of frames, on the last line\n"
-"\n"
-"exit status: 0 all input framed; 1 framing error (frame too long, bad length;\n"
-"stderr names the offset); 2 usage or input error; 3 the input ended inside a\n"
-"frame (stderr names its offset and how many bytes were left; the unfinished\n"
-"frame is not printed).\n"
-"\n"
-"examples:\n"
-"  chat line protocol (IRC, SMTP): lines end in \\r\\n or \\n\n"
-"    printf 'NICK alice\\r\\nMSG hi\\r\\n' | fray frames --line\n"
-"  HTTP headers: the header block ends at an empty line\n"
-"    fray frames --delim '\\r\\n\\r\\n' --format text request.bin\n"
-"  4-byte big-endian length prefix, body printed in hex:\n"
-"    printf '\\0\\0\\0\\5hello' | fray frames --length 4be --format hex\n"
-"  does my capture frame the same when it arrives one byte at a time?\n"
-"    fray frames --line --chunks 1 cap.bin | cmp - <(fray frames --line cap.bin)\n"
-"  how many 512-byte records, refusing anything but whole ones:\n"
-"    fray frames --count 512 --format count disk.img\n",
+          "usage: fray frames MODE [OPTIONS] [FILE|-]\n"
+          "\n"
+          "Cuts a byte stream (FILE, or stdin when FILE is - or absent) into frames the\n"
+          "way a protocol handler built on fray's framer would see them, and prints one\n"
+          "line per frame. The frames never depend on how the input is split into reads.\n"
+          "\n"
+          "modes (exactly one):\n"
+          "  --delim STR        frame = bytes before STR (1-16 bytes), which is stripped.\n"
+          "                     STR takes escapes: \\r \\n \\t \\0 \\\\ \\\" \\xHH (two digits)\n"
+          "  --line             frame = bytes before \\n, one \\r before it also stripped\n"
+          "  --count N          frames of exactly N bytes\n"
+          "  --length FIELD     length-prefixed frames; FIELD is 1, 2be, 2le, 4be, 4le,\n"
+          "                     8be, 8le or varint (unsigned LEB128)\n"
+          "  --raw              no framing: every read is one frame (so, unlike the other\n"
+          "                     modes, the output shows the --chunks pattern)\n"
+          "\n"
+          "options:\n"
+          "  --max N            largest frame payload (default %zu)\n"
+          "  --on-overflow P    error (default): stop at a frame over --max, exit 1;\n"
+          "                     skip: warn on stderr, drop that frame, go on\n"
+          "  --keep-delim       (--delim) keep the delimiter at the end of each frame\n"
+          "  --length-offset N  (--length) header bytes before the length field (default 0)\n"
+          "  --length-adjust N  (--length) signed amount added to the field's value to\n"
+          "                     give the body size (e.g. -4 when it counts itself)\n"
+          "  --keep-header      (--length) print the whole wire frame, header included\n"
+          "                     (default: the body only)\n"
+          "  --chunks N[,N...]  feed the input in reads of these sizes, cycled\n"
+          "                     (default: reads of up to 64 KiB); to check split handling\n"
+          "  --format F         text (default): each frame C-escaped as above, one a line\n"
+          "                     hex: lowercase hex, one frame a line (empty frame: empty line)\n"
+          "                     json: one object a line: {\"offset\":O,\"length\":L,\"frame\":S}\n"
+          "                       offset is where the frame starts on the wire; S holds one\n"
+          "                       character per byte (U+0000-U+00FF, non-printables and bytes\n"
+          "                       >= 0x7f as \\u00XX), so latin-1 encoding S gives the bytes\n"
+          "                     count: only the number of frames, on the last line\n"
+          "\n"
+          "exit status: 0 all input framed; 1 framing error (frame too long, bad length;\n"
+          "stderr names the offset); 2 usage or input error; 3 the input ended inside a\n"
+          "frame (stderr names its offset and how many bytes were left; the unfinished\n"
+          "frame is not printed).\n"
+          "\n"
+          "examples:\n"
+          "  chat line protocol (IRC, SMTP): lines end in \\r\\n or \\n\n"
+          "    printf 'NICK alice\\r\\nMSG hi\\r\\n' | fray frames --line\n"
+          "  HTTP headers: the header block ends at an empty line\n"
+          "    fray frames --delim '\\r\\n\\r\\n' --format text request.bin\n"
+          "  4-byte big-endian length prefix, body printed in hex:\n"
+          "    printf '\\0\\0\\0\\5hello' | fray frames --length 4be --format hex\n"
+          "  does my capture frame the same when it arrives one byte at a time?\n"
+          "    fray frames --line --chunks 1 cap.bin | cmp - <(fray frames --line cap.bin)\n"
+          "  how many 512-byte records, refusing anything but whole ones:\n"
+          "    fray frames --count 512 --format count disk.img\n",
           FRAY_DEFAULT_MAX_FRAME);
 }
 
@@ -112,7 +112,8 @@ static void usage(FILE *out) {
 #if defined(__GNUC__)
 __attribute__((format(printf, 1, 2)))
 #endif
-static int usage_error(const char *fmt, ...) {
+static int
+usage_error(const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
   int r = fray_cli_vusage_error("frames", fmt, ap);
@@ -260,9 +261,10 @@ static int on_error(fray_framer_t *f, const fray_frame_error_t *e, void *ud) {
   /* Pending frames go out first so stdout and stderr stay in order when
    * both go to one terminal. */
   out_flush(c);
-  fprintf(stderr, "fray frames: warning: skipped frame at offset %" PRIu64 " (%" PRIu64
-          " bytes): %s (%s)\n", e->offset, e->size, e->reason ? e->reason : "",
-          fray_err_name(e->code));
+  fprintf(stderr,
+          "fray frames: warning: skipped frame at offset %" PRIu64 " (%" PRIu64
+          " bytes): %s (%s)\n",
+          e->offset, e->size, e->reason ? e->reason : "", fray_err_name(e->code));
   return 0;
 }
 
@@ -322,9 +324,9 @@ static int parse_field(const char *s, fray_lenfield_t *out) {
   static const struct {
     const char *name;
     fray_lenfield_t field;
-  } fields[] = {{"1", FRAY_LEN_U8},       {"2be", FRAY_LEN_U16BE}, {"2le", FRAY_LEN_U16LE},
-                {"4be", FRAY_LEN_U32BE},  {"4le", FRAY_LEN_U32LE}, {"8be", FRAY_LEN_U64BE},
-                {"8le", FRAY_LEN_U64LE},  {"varint", FRAY_LEN_VARINT}};
+  } fields[] = {{"1", FRAY_LEN_U8},      {"2be", FRAY_LEN_U16BE},    {"2le", FRAY_LEN_U16LE},
+                {"4be", FRAY_LEN_U32BE}, {"4le", FRAY_LEN_U32LE},    {"8be", FRAY_LEN_U64BE},
+                {"8le", FRAY_LEN_U64LE}, {"varint", FRAY_LEN_VARINT}};
   for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
     if (!strcmp(s, fields[i].name)) {
       *out = fields[i].field;
@@ -355,8 +357,10 @@ static size_t *parse_chunks(const char *s, size_t *n) {
     uint64_t x;
     /* A chunk is read whole into one buffer, hence the cap. */
     if (parse_u64(p, &x) || x == 0 || x > MAX_CHUNK) {
-      fprintf(stderr, "fray frames: --chunks needs integers from 1 to %zu separated by "
-                      "commas, got '%s' in '%s' (see fray frames --help)\n", MAX_CHUNK, p, s);
+      fprintf(stderr,
+              "fray frames: --chunks needs integers from 1 to %zu separated by "
+              "commas, got '%s' in '%s' (see fray frames --help)\n",
+              MAX_CHUNK, p, s);
       free(v);
       free(copy);
       return NULL;
@@ -404,9 +408,9 @@ static int set_mode(frames_opts_t *o, const char *opt, fray_mode_t mode) {
   return 0;
 }
 
-static const char *const opts_with_value[] = {
-    "--delim",       "--count",  "--length", "--max",           "--on-overflow",
-    "--chunks",      "--format", "--length-offset", "--length-adjust"};
+static const char *const opts_with_value[] = {"--delim",  "--count",         "--length",
+                                              "--max",    "--on-overflow",   "--chunks",
+                                              "--format", "--length-offset", "--length-adjust"};
 
 /* One option (name without "=value", val NULL for flags). Returns -1 after a
  * usage message. */
@@ -424,7 +428,8 @@ static int parse_opt(frames_opts_t *o, const char *name, const char *val) {
       return usage_error("--delim '%s' is longer than 16 bytes", val);
     if (n < 0)
       return usage_error("--delim '%s': unknown escape at '%s' (known: \\r \\n \\t \\0 \\\\ "
-                         "\\\" \\xHH)", val, val + bad);
+                         "\\\" \\xHH)",
+                         val, val + bad);
     if (n == 0)
       return usage_error("--delim '%s' is empty: a delimiter has 1 to 16 bytes", val);
     o->delim_len = (size_t)n;
@@ -440,7 +445,8 @@ static int parse_opt(frames_opts_t *o, const char *name, const char *val) {
       return -1;
     if (parse_field(val, &o->field))
       return usage_error("--length: unknown FIELD '%s' (1, 2be, 2le, 4be, 4le, 8be, 8le, "
-                         "varint)", val);
+                         "varint)",
+                         val);
     return 0;
   }
   if (!strcmp(name, "--max")) {
@@ -576,14 +582,17 @@ static int conclude(frames_ctx_t *c, fray_framer_t *f, int rc) {
   int status = FRAY_EXIT_OK;
   if (rc == FRAY_ETRUNCATED) {
     if (c->trunc_seen)
-      fprintf(stderr, "fray frames: input ended inside a %sframe at offset %" PRIu64
-              " (%" PRIu64 " bytes left)\n", c->trunc_skipped ? "skipped " : "", c->trunc_off,
-              c->trunc_len);
+      fprintf(stderr,
+              "fray frames: input ended inside a %sframe at offset %" PRIu64 " (%" PRIu64
+              " bytes left)\n",
+              c->trunc_skipped ? "skipped " : "", c->trunc_off, c->trunc_len);
     else
       /* A skipped length-prefixed frame was reported when its header was
        * read; only where it started and where the stream ended are known. */
-      fprintf(stderr, "fray frames: input ended inside a skipped frame at offset %" PRIu64
-              " (the stream ended at offset %" PRIu64 ")\n", c->skip_off, fray_framer_offset(f));
+      fprintf(stderr,
+              "fray frames: input ended inside a skipped frame at offset %" PRIu64
+              " (the stream ended at offset %" PRIu64 ")\n",
+              c->skip_off, fray_framer_offset(f));
     status = FRAY_EXIT_TRUNCATED;
   } else if (rc < 0) {
     /* The size of a frame stopped for being too long is how much the
@@ -594,8 +603,9 @@ static int conclude(frames_ctx_t *c, fray_framer_t *f, int rc) {
               c->err_off, c->err_reason ? c->err_reason : fray_strerror(c->err_code),
               fray_err_name(c->err_code), c->max_frame);
     else if (c->err_code)
-      fprintf(stderr, "fray frames: framing error at offset %" PRIu64 ": %s (%s, %" PRIu64
-              " bytes)\n", c->err_off, c->err_reason ? c->err_reason : fray_strerror(c->err_code),
+      fprintf(stderr,
+              "fray frames: framing error at offset %" PRIu64 ": %s (%s, %" PRIu64 " bytes)\n",
+              c->err_off, c->err_reason ? c->err_reason : fray_strerror(c->err_code),
               fray_err_name(c->err_code), c->err_size);
     else
       fprintf(stderr, "fray frames: framing stopped at offset %" PRIu64 ": %s (%s)\n",

@@ -119,7 +119,7 @@ int fray_cli_fuzz_encode(int argc, char **argv) {
   fray_script_free(s);
   if (r) {
     fprintf(stderr, "fray fuzz-encode: %s: %s\n", path,
-            r == FRAY_ERANGE        ? "more than 4 clients: the encoding has room for 4"
+            r == FRAY_ERANGE         ? "more than 4 clients: the encoding has room for 4"
             : r == FRAY_EUNSUPPORTED ? "regex/glob/eof expectations and `> eof` have no "
                                        "encoding (--lossy leaves them out)"
                                      : fray_strerror(r));
@@ -181,8 +181,10 @@ static int with_answers(const char *path, const fray_script_t *script, const fra
   fray_sim_result_t res;
   r = fray_sim_bake_answers(sim, sched ? &plain : NULL, out, &res);
   if (r == FRAY_EFAILED) {
-    fprintf(stderr, "fray fuzz-decode: %s: the handler fails even with whole sends (%s): "
-                    "written without answers\n", path, res.message ? res.message : "no message");
+    fprintf(stderr,
+            "fray fuzz-decode: %s: the handler fails even with whole sends (%s): "
+            "written without answers\n",
+            path, res.message ? res.message : "no message");
     r = fray_sim_bake(sim, sched ? &plain : NULL, out);
   }
   fray_sim_free(sim);
@@ -232,8 +234,10 @@ int fray_cli_fuzz_decode(int argc, char **argv) {
     if (plugin)
       h = fray_cli_load_plugin("fray fuzz-decode", plugin, &dl);
     else if (handler && !(h = fray_example_find(handler)))
-      fprintf(stderr, "fray fuzz-decode: --answers: no built-in handler '%s' (fray replay "
-                      "--list-handlers lists them; --plugin for your own)\n", handler);
+      fprintf(stderr,
+              "fray fuzz-decode: --answers: no built-in handler '%s' (fray replay "
+              "--list-handlers lists them; --plugin for your own)\n",
+              handler);
     else if (!handler)
       fprintf(stderr, "fray fuzz-decode: --answers needs --handler NAME or --plugin LIB.so\n");
     if (!h)
@@ -252,8 +256,10 @@ int fray_cli_fuzz_decode(int argc, char **argv) {
     int trunc = 0;
     r = fray_fuzz_from_aflnet(in, len, handler, &s, &trunc);
     if (!r && trunc)
-      fprintf(stderr, "fray fuzz-decode: %s: the last AFLNet record is truncated; kept what "
-                      "there is\n", path);
+      fprintf(stderr,
+              "fray fuzz-decode: %s: the last AFLNet record is truncated; kept what "
+              "there is\n",
+              path);
     if (!r && h) {
       fray_script_t *plain = s;
       r = with_answers(path, plain, NULL, h, &s);
@@ -264,9 +270,10 @@ int fray_cli_fuzz_decode(int argc, char **argv) {
     r = fray_fuzz_decode(&sess, in, len, handler);
     if (!r) {
       if (fray_fuzz_session_sched(sess)->short_writes)
-        fprintf(stderr, "fray fuzz-decode: %s asks for short writes (seed %llu): replay with "
-                        "--short-writes to apply them\n", path,
-                (unsigned long long)fray_fuzz_session_sched(sess)->write_seed);
+        fprintf(stderr,
+                "fray fuzz-decode: %s asks for short writes (seed %llu): replay with "
+                "--short-writes to apply them\n",
+                path, (unsigned long long)fray_fuzz_session_sched(sess)->write_seed);
       r = h ? with_answers(path, fray_fuzz_session_script(sess), fray_fuzz_session_sched(sess), h,
                            &s)
             : fray_fuzz_session_bake(sess, &s);
@@ -278,8 +285,8 @@ int fray_cli_fuzz_decode(int argc, char **argv) {
     fprintf(stderr, "fray fuzz-decode: %s: %s\n", path, fray_strerror(r));
     return FRAY_EXIT_USAGE;
   }
-  printf("# decoded by fray fuzz-decode%s from %s\n", strcmp(from, "aflnet") ? "" : " --from aflnet",
-         path);
+  printf("# decoded by fray fuzz-decode%s from %s\n",
+         strcmp(from, "aflnet") ? "" : " --from aflnet", path);
   r = fray_script_write(s, stdout);
   fray_script_free(s);
   if (dl)

@@ -239,8 +239,8 @@ int fray_cli_import_pcap(int argc, char **argv) {
   unsigned long port = 0;
   static const char *const with_value[] = {"--server-port", "-o", "--output"};
   fray_cli_args_t args;
-  fray_cli_args_init(&args, "import-pcap", with_value, sizeof with_value / sizeof with_value[0], usage,
-                     argc, argv);
+  fray_cli_args_init(&args, "import-pcap", with_value, sizeof with_value / sizeof with_value[0],
+                     usage, argc, argv);
   for (fray_cli_arg_t k; (k = fray_cli_next_arg(&args)) != FRAY_CLI_ARG_END;) {
     if (k == FRAY_CLI_ARG_HELP || k == FRAY_CLI_ARG_ERROR)
       return fray_cli_stop_status(k);

@@ -7,29 +7,33 @@
 
 static const fray_cli_cmd_t commands[] = {
     {"frames", "cut a byte stream into frames (delim, line, count, length, raw)", fray_cli_frames},
-    {"doctor", "check this machine for fuzzing (libFuzzer, AFL++, core_pattern, CPU governor)", fray_cli_doctor},
-    {"replay", "replay .fray scripts against a handler under split/merge schedules", fray_cli_replay},
+    {"doctor", "check this machine for fuzzing (libFuzzer, AFL++, core_pattern, CPU governor)",
+     fray_cli_doctor},
+    {"replay", "replay .fray scripts against a handler under split/merge schedules",
+     fray_cli_replay},
     {"fuzz-encode", "encode a .fray script as a fuzz input (seed corpora)", fray_cli_fuzz_encode},
-    {"fuzz-decode", "decode a fuzz input (or an AFLNet replay file) into a .fray script", fray_cli_fuzz_decode},
-    {"proxy", "forward TCP traffic, re-cut it (split/merge/delay) and record it as .fray", fray_cli_proxy},
+    {"fuzz-decode", "decode a fuzz input (or an AFLNet replay file) into a .fray script",
+     fray_cli_fuzz_decode},
+    {"proxy", "forward TCP traffic, re-cut it (split/merge/delay) and record it as .fray",
+     fray_cli_proxy},
     {"serve", "serve a handler on TCP with libevent (--listen HOST:PORT)", fray_cli_serve},
     {"import-pcap", "turn a TCP capture (pcap/pcapng) into a .fray script", fray_cli_import_pcap},
 };
 
 static void usage(FILE *out) {
-  fprintf(out,
-          "usage: fray COMMAND [OPTIONS] [ARGS]\n"
-          "\n"
-          "fray tests and fuzzes line/frame protocol handlers: what they do when a\n"
-          "message arrives split over reads, merged with others, malformed or cut off.\n"
-          "\n"
-          "commands:\n");
+  fprintf(out, "usage: fray COMMAND [OPTIONS] [ARGS]\n"
+               "\n"
+               "fray tests and fuzzes line/frame protocol handlers: what they do when a\n"
+               "message arrives split over reads, merged with others, malformed or cut off.\n"
+               "\n"
+               "commands:\n");
   for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
     fprintf(out, "  %-14s %s\n", commands[i].name, commands[i].summary);
-  fprintf(out,
-          "\n"
-          "`fray COMMAND --help` explains one command.\n"
-          "exit status: 0 ok, 1 failure found, 2 usage or input error, 3 input ended inside a frame\n");
+  fprintf(
+      out,
+      "\n"
+      "`fray COMMAND --help` explains one command.\n"
+      "exit status: 0 ok, 1 failure found, 2 usage or input error, 3 input ended inside a frame\n");
 }
 
 int main(int argc, char **argv) {

@@ -22,7 +22,7 @@ int fray_cli_usage_error(const char *cmd, const char *fmt, ...) {
 }
 
 __attribute__((format(printf, 2, 3))) static fray_cli_arg_t error(fray_cli_args_t *a,
-                                                                   const char *fmt, ...) {
+                                                                  const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
   fray_cli_vusage_error(a->cmd, fmt, ap);

@@ -17,16 +17,16 @@ typedef enum fray_cli_arg {
 } fray_cli_arg_t;
 
 typedef struct fray_cli_args {
-  const char *cmd;                /* subcommand name, for messages */
-  const char *const *with_value;  /* options that take a value */
+  const char *cmd;               /* subcommand name, for messages */
+  const char *const *with_value; /* options that take a value */
   size_t nwith;
   int argc;
   char **argv;
-  int i;                          /* next argv index; start at 1 */
+  int i; /* next argv index; start at 1 */
   int no_more_opts;
-  char name[32];                  /* the option just read */
+  char name[32]; /* the option just read */
   const char *val;
-  void (*usage)(FILE *out);       /* printed on -h/--help, when set */
+  void (*usage)(FILE *out); /* printed on -h/--help, when set */
 } fray_cli_args_t;
 
 /* Starts reading argv[1..]: with_value lists the nwith options that take a

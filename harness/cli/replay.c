@@ -26,7 +26,7 @@
 #include "cli.h"
 #include "opts.h"
 #include "escape.h"
-#include "escape_internal.h"
+#include "core/escape_internal.h"
 #include "examples.h"
 #include "handlers.h"
 #include "fray/handler.h"
@@ -38,16 +38,21 @@
 #define DEFAULT_RUNS 200
 #define DEFAULT_SEED 1
 #define DEFAULT_MAX_CUTS 1
-#define EXCERPT 96          /* bytes of expected/got shown around a difference */
-#define EXCERPT_BEFORE 32   /* of which before the first differing byte */
-#define JSON_BYTES 4096     /* longest expected/got put into JSON, in input bytes */
+#define EXCERPT 96           /* bytes of expected/got shown around a difference */
+#define EXCERPT_BEFORE 32    /* of which before the first differing byte */
+#define JSON_BYTES 4096      /* longest expected/got put into JSON, in input bytes */
 #define MAX_KEPT_FAILURES 64 /* failures described per script under --keep-going */
-#define PROGRESS_EVERY 64   /* runs between two looks at the clock */
-#define PROGRESS_AFTER 1.0  /* seconds before progress shows at all */
-#define PROGRESS_PERIOD 0.1 /* seconds between two progress updates */
+#define PROGRESS_EVERY 64    /* runs between two looks at the clock */
+#define PROGRESS_AFTER 1.0   /* seconds before progress shows at all */
+#define PROGRESS_PERIOD 0.1  /* seconds between two progress updates */
 #define DESCRIBE_SIZE 2048
 
-typedef enum sched_kind { SCHED_WHOLE = 0, SCHED_BYTEWISE, SCHED_RANDOM, SCHED_EXHAUSTIVE } sched_kind_t;
+typedef enum sched_kind {
+  SCHED_WHOLE = 0,
+  SCHED_BYTEWISE,
+  SCHED_RANDOM,
+  SCHED_EXHAUSTIVE
+} sched_kind_t;
 
 static const char *const sched_names[] = {"whole", "bytewise", "random", "exhaustive"};
 
@@ -60,7 +65,7 @@ typedef struct replay_opts {
   size_t runs;
   uint64_t seed;
   size_t max_cuts;
-  size_t mutate;       /* --mutate N: malformed variants instead of schedules */
+  size_t mutate; /* --mutate N: malformed variants instead of schedules */
   int short_writes, keep_going, json, list;
   const char *connect; /* --connect HOST:PORT: a real server instead of the simulator */
   fray_net_opts_t net; /* --pace-ms, --timeout-ms */
@@ -72,21 +77,21 @@ typedef struct replay_opts {
  * overwrites). */
 typedef struct failure {
   fray_fail_kind_t kind;
-  size_t line;      /* script line of the failing step; 0: at the end */
-  size_t run;       /* schedule index (0 is the whole reference) */
-  int whole;        /* it failed without any splitting */
-  int show_diff;    /* expected/got are bytes whose first difference is marked */
-  char *client;     /* client name, or NULL */
-  char *message;    /* the simulator's one-line account */
-  char *schedule;   /* fray_sched_describe() */
-  char *expected;   /* escaped excerpt, NULL when there is none */
+  size_t line;    /* script line of the failing step; 0: at the end */
+  size_t run;     /* schedule index (0 is the whole reference) */
+  int whole;      /* it failed without any splitting */
+  int show_diff;  /* expected/got are bytes whose first difference is marked */
+  char *client;   /* client name, or NULL */
+  char *message;  /* the simulator's one-line account */
+  char *schedule; /* fray_sched_describe() */
+  char *expected; /* escaped excerpt, NULL when there is none */
   char *got;
-  size_t caret;     /* column of the first differing byte in the excerpts */
+  size_t caret;        /* column of the first differing byte in the excerpts */
   char *json_expected; /* escaped, up to JSON_BYTES input bytes */
   char *json_got;
   size_t diff_at;
-  char *repro;      /* reproducer path, or NULL */
-  int same_as;      /* index+1 of an earlier failure at the same place, or 0 */
+  char *repro; /* reproducer path, or NULL */
+  int same_as; /* index+1 of an earlier failure at the same place, or 0 */
 } failure_t;
 
 typedef struct script_result {
@@ -97,9 +102,9 @@ typedef struct script_result {
   uint64_t planned;
   double secs;
   failure_t *fails;
-  size_t nfails;       /* described (at most MAX_KEPT_FAILURES) */
-  uint64_t nfailed;    /* failing schedules in all */
-  int own_cuts;        /* the script cuts some send itself (`|`) */
+  size_t nfails;    /* described (at most MAX_KEPT_FAILURES) */
+  uint64_t nfailed; /* failing schedules in all */
+  int own_cuts;     /* the script cuts some send itself (`|`) */
 } script_result_t;
 
 typedef struct progress {
@@ -136,7 +141,8 @@ static char *xstrdup(const char *s) {
 #if defined(__GNUC__)
 __attribute__((format(printf, 1, 2)))
 #endif
-static char *xasprintf(const char *fmt, ...) {
+static char *
+xasprintf(const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
   int n = vsnprintf(NULL, 0, fmt, ap);
@@ -170,7 +176,8 @@ static char *escape_dup(const uint8_t *p, size_t len, int quote) {
 #if defined(__GNUC__)
 __attribute__((format(printf, 1, 2)))
 #endif
-static int usage_error(const char *fmt, ...) {
+static int
+usage_error(const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
   int r = fray_cli_vusage_error("replay", fmt, ap);
@@ -180,70 +187,71 @@ static int usage_error(const char *fmt, ...) {
 
 static void usage(FILE *out) {
   fprintf(out,
-"usage: fray replay [--handler NAME | --plugin LIB.so] [--schedule KIND] [OPTIONS] SCRIPT...\n"
-"       fray replay --list-handlers\n"
-"\n"
-"Replays each .fray session script against a handler in the simulator under\n"
-"many schedules (how the script's sends are cut into reads and merged), and\n"
-"reports the first schedule under which the handler breaks an expectation or\n"
-"answers differently from the `whole` schedule.\n"
-"\n"
-"handler (the command line wins over the script's `@handler NAME`):\n"
-"  --handler NAME      a built-in handler (fray replay --list-handlers)\n"
-"  --plugin LIB.so     a shared object exporting " FRAY_PLUGIN_SYMBOL "()\n"
-"\n"
-"schedules (`whole` always runs first, as the reference):\n"
-"  --schedule whole       one read per send (the script's own `|` cuts kept)\n"
-"  --schedule bytewise    one byte per read\n"
-"  --schedule random      seeded random cuts and merges of a client's\n"
-"                         consecutive sends (default)\n"
-"  --schedule exhaustive  every placement of up to --max-cuts cuts in each\n"
-"                         send, one send at a time\n"
-"  --runs N            random schedules to run (default %d)\n"
-"  --seed S            seed of the random schedules and short writes (default %d)\n"
-"  --max-cuts K        exhaustive: cuts per send (default %d)\n"
-"  --short-writes      the server's writes are taken in small random pieces,\n"
-"                      sometimes none (EAGAIN); with whole, --runs write seeds\n"
-"\n"
-"malformed input (instead of schedules):\n"
-"  --mutate N          run N malformed variants of each script (truncated,\n"
-"                      delimiter dropped, duplicated, NUL/0xFF/random bytes,\n"
-"                      oversized, bits flipped, closed or reset mid-frame);\n"
-"                      fails on a crash, on heap growth past 64 MiB while the\n"
-"                      server reads, or when the script's @canary exchange is\n"
-"                      not answered afterwards. Other expectations are not\n"
-"                      checked. With --save-failures, the variant about to run\n"
-"                      is kept in DIR/<script>-mutant.fray, so a crash leaves\n"
-"                      its reproducer behind.\n"
-"\n"
-"a real server (any language) instead of the simulator:\n"
-"  --connect HOST:PORT replay against the TCP server there, under the same\n"
-"                      schedules: each read is its own send() (TCP_NODELAY),\n"
-"                      merged sends one send(); fresh connections every run;\n"
-"                      the expectations are the oracle (see docs/net.md)\n"
-"  --pace-ms MS        pause after each send() so the server reads it alone\n"
-"                      (default 2)\n"
-"  --timeout-ms MS     wait for connecting and for each expectation (default\n"
-"                      2000); a wait that runs out is reported as a failure\n"
-"\n"
-"reporting:\n"
-"  --keep-going        go on after the first failing schedule of a script\n"
-"  --save-failures DIR write a minimal reproducer .fray for each failure into DIR\n"
-"  --json              one JSON object per script, then a summary object\n"
-"  --junit FILE        also write a JUnit XML report to FILE\n"
-"\n"
-"output: one line per script, `PASS|FAIL SCRIPT SCHEDULE N runs T s`, each\n"
-"failure under it (script line, schedule with reads joined by `|`, expected and\n"
-"got with a caret under the first differing byte, reproducer path), and last a\n"
-"line `N passed, M failed`.\n"
-"\n"
-"exit status: 0 every script passed; 1 a failure was found; 2 usage error,\n"
-"script error (file:line:column: message), unknown handler or bad plugin.\n"
-"\n"
-"examples:\n"
-"  fray replay --handler chat --schedule random --runs 1000 corpus/chat/*.fray\n"
-"  fray replay --schedule exhaustive --max-cuts 2 --save-failures out/ session.fray\n"
-"  fray replay --plugin ./libupper.so corpus/plugin/upper.fray\n",
+          "usage: fray replay [--handler NAME | --plugin LIB.so] [--schedule KIND] [OPTIONS] "
+          "SCRIPT...\n"
+          "       fray replay --list-handlers\n"
+          "\n"
+          "Replays each .fray session script against a handler in the simulator under\n"
+          "many schedules (how the script's sends are cut into reads and merged), and\n"
+          "reports the first schedule under which the handler breaks an expectation or\n"
+          "answers differently from the `whole` schedule.\n"
+          "\n"
+          "handler (the command line wins over the script's `@handler NAME`):\n"
+          "  --handler NAME      a built-in handler (fray replay --list-handlers)\n"
+          "  --plugin LIB.so     a shared object exporting " FRAY_PLUGIN_SYMBOL "()\n"
+          "\n"
+          "schedules (`whole` always runs first, as the reference):\n"
+          "  --schedule whole       one read per send (the script's own `|` cuts kept)\n"
+          "  --schedule bytewise    one byte per read\n"
+          "  --schedule random      seeded random cuts and merges of a client's\n"
+          "                         consecutive sends (default)\n"
+          "  --schedule exhaustive  every placement of up to --max-cuts cuts in each\n"
+          "                         send, one send at a time\n"
+          "  --runs N            random schedules to run (default %d)\n"
+          "  --seed S            seed of the random schedules and short writes (default %d)\n"
+          "  --max-cuts K        exhaustive: cuts per send (default %d)\n"
+          "  --short-writes      the server's writes are taken in small random pieces,\n"
+          "                      sometimes none (EAGAIN); with whole, --runs write seeds\n"
+          "\n"
+          "malformed input (instead of schedules):\n"
+          "  --mutate N          run N malformed variants of each script (truncated,\n"
+          "                      delimiter dropped, duplicated, NUL/0xFF/random bytes,\n"
+          "                      oversized, bits flipped, closed or reset mid-frame);\n"
+          "                      fails on a crash, on heap growth past 64 MiB while the\n"
+          "                      server reads, or when the script's @canary exchange is\n"
+          "                      not answered afterwards. Other expectations are not\n"
+          "                      checked. With --save-failures, the variant about to run\n"
+          "                      is kept in DIR/<script>-mutant.fray, so a crash leaves\n"
+          "                      its reproducer behind.\n"
+          "\n"
+          "a real server (any language) instead of the simulator:\n"
+          "  --connect HOST:PORT replay against the TCP server there, under the same\n"
+          "                      schedules: each read is its own send() (TCP_NODELAY),\n"
+          "                      merged sends one send(); fresh connections every run;\n"
+          "                      the expectations are the oracle (see docs/net.md)\n"
+          "  --pace-ms MS        pause after each send() so the server reads it alone\n"
+          "                      (default 2)\n"
+          "  --timeout-ms MS     wait for connecting and for each expectation (default\n"
+          "                      2000); a wait that runs out is reported as a failure\n"
+          "\n"
+          "reporting:\n"
+          "  --keep-going        go on after the first failing schedule of a script\n"
+          "  --save-failures DIR write a minimal reproducer .fray for each failure into DIR\n"
+          "  --json              one JSON object per script, then a summary object\n"
+          "  --junit FILE        also write a JUnit XML report to FILE\n"
+          "\n"
+          "output: one line per script, `PASS|FAIL SCRIPT SCHEDULE N runs T s`, each\n"
+          "failure under it (script line, schedule with reads joined by `|`, expected and\n"
+          "got with a caret under the first differing byte, reproducer path), and last a\n"
+          "line `N passed, M failed`.\n"
+          "\n"
+          "exit status: 0 every script passed; 1 a failure was found; 2 usage error,\n"
+          "script error (file:line:column: message), unknown handler or bad plugin.\n"
+          "\n"
+          "examples:\n"
+          "  fray replay --handler chat --schedule random --runs 1000 corpus/chat/*.fray\n"
+          "  fray replay --schedule exhaustive --max-cuts 2 --save-failures out/ session.fray\n"
+          "  fray replay --plugin ./libupper.so corpus/plugin/upper.fray\n",
           DEFAULT_RUNS, DEFAULT_SEED, DEFAULT_MAX_CUTS);
 }
 
@@ -265,10 +273,9 @@ static int parse_u64(const char *s, uint64_t *out) {
   return 0;
 }
 
-static const char *const opts_with_value[] = {"--handler", "--plugin",        "--schedule",
-                                              "--runs",    "--seed",          "--max-cuts",
-                                              "--junit",   "--save-failures", "--mutate",
-                                              "--connect", "--pace-ms",       "--timeout-ms"};
+static const char *const opts_with_value[] = {
+    "--handler", "--plugin",        "--schedule", "--runs",    "--seed",    "--max-cuts",
+    "--junit",   "--save-failures", "--mutate",   "--connect", "--pace-ms", "--timeout-ms"};
 
 static int parse_opt(replay_opts_t *o, const char *name, const char *val) {
   uint64_t v;
@@ -459,8 +466,8 @@ static int failure_capture(failure_t *f, const fray_sim_t *sim, const fray_scrip
   int byte_step = res->step < nsteps && steps[res->step].kind == FRAY_STEP_EXPECT;
   f->show_diff = res->expected && res->got &&
                  (res->kind == FRAY_FAIL_VARIANCE ||
-                  (byte_step && (res->kind == FRAY_FAIL_MISMATCH || res->kind == FRAY_FAIL_MISSING ||
-                                 res->kind == FRAY_FAIL_CLOSED)));
+                  (byte_step && (res->kind == FRAY_FAIL_MISMATCH ||
+                                 res->kind == FRAY_FAIL_MISSING || res->kind == FRAY_FAIL_CLOSED)));
   size_t start = 0;
   if (f->show_diff && res->diff_at > EXCERPT_BEFORE)
     start = res->diff_at - EXCERPT_BEFORE;
@@ -512,8 +519,8 @@ static char *found_by(const replay_opts_t *o, const char *file) {
   char seed[48] = "";
   if (seeded)
     snprintf(seed, sizeof seed, " --seed %" PRIu64, o->seed);
-  const char *how = o->connect  ? " --connect "
-                    : o->plugin ? " --plugin "
+  const char *how = o->connect   ? " --connect "
+                    : o->plugin  ? " --plugin "
                     : o->handler ? " --handler "
                                  : "";
   const char *what = o->connect ? o->connect : o->plugin ? o->plugin : o->handler ? o->handler : "";
@@ -584,16 +591,16 @@ static int save_reproducer(const replay_opts_t *o, fray_sim_t *sim, const fray_s
             "# found by: %s\n"
             "# schedule: %s run %zu: %s\n"
             "# failure: %s:%zu: %s: %s\n",
-            o->connect ? "not minimised over the network" : "minimised", cmd,
-            sched_names[o->sched], f->run, desc, file, f->line, fray_fail_kind_name(f->kind),
-            msg);
+            o->connect ? "not minimised over the network" : "minimised", cmd, sched_names[o->sched],
+            f->run, desc, file, f->line, fray_fail_kind_name(f->kind), msg);
     if (o->plugin)
       fprintf(fp, "# replay: fray replay --plugin %s %s\n", o->plugin, path);
     else
       fprintf(fp, "# replay: fray replay %s\n", path);
     if (sched->short_writes)
-      fprintf(fp, "# it needs short writes: add --short-writes --seed %" PRIu64
-                  " (see the found-by line)\n",
+      fprintf(fp,
+              "# it needs short writes: add --short-writes --seed %" PRIu64
+              " (see the found-by line)\n",
               o->seed);
     fwrite(text, 1, len, fp);
     rc = fclose(fp) ? FRAY_EIO : 0;
@@ -669,9 +676,10 @@ static void write_crash_reproducer(void) {
   (void)mkdir(crash_ctx.dir, 0777);
   FILE *f = fopen(path, "w");
   if (f) {
-    fprintf(f, "# Written by fray replay when a sanitizer stopped it during this schedule\n"
-               "# of %s: the cuts and merges are baked in, so the whole schedule\n"
-               "# replays the crash. Not minimised.\n",
+    fprintf(f,
+            "# Written by fray replay when a sanitizer stopped it during this schedule\n"
+            "# of %s: the cuts and merges are baked in, so the whole schedule\n"
+            "# replays the crash. Not minimised.\n",
             crash_ctx.file);
     fray_script_write(baked, f);
     fclose(f);
@@ -713,10 +721,9 @@ static int mutate_script(const replay_opts_t *o, script_result_t *r, const fray_
   if (o->save_dir) {
     const char *base = strrchr(r->file, '/');
     base = base ? base + 1 : r->file;
-    current = xasprintf("%s/%.*s-mutant.fray", o->save_dir,
-                        (int)(strstr(base, ".fray") ? (size_t)(strstr(base, ".fray") - base)
-                                                     : strlen(base)),
-                        base);
+    current = xasprintf(
+        "%s/%.*s-mutant.fray", o->save_dir,
+        (int)(strstr(base, ".fray") ? (size_t)(strstr(base, ".fray") - base) : strlen(base)), base);
   }
   r->planned = o->mutate;
   for (size_t i = 0; i < o->mutate; i++) {
@@ -991,11 +998,21 @@ static void xml_str(FILE *out, const char *s) {
   for (; s && *s; s++) {
     unsigned char c = (unsigned char)*s;
     switch (c) {
-    case '&': fputs("&amp;", out); break;
-    case '<': fputs("&lt;", out); break;
-    case '>': fputs("&gt;", out); break;
-    case '"': fputs("&quot;", out); break;
-    case '\'': fputs("&apos;", out); break;
+    case '&':
+      fputs("&amp;", out);
+      break;
+    case '<':
+      fputs("&lt;", out);
+      break;
+    case '>':
+      fputs("&gt;", out);
+      break;
+    case '"':
+      fputs("&quot;", out);
+      break;
+    case '\'':
+      fputs("&apos;", out);
+      break;
     default:
       /* XML 1.0 has no way to write most control characters. */
       if ((c < 0x20 && c != '\n' && c != '\t') || c == 0x7f)
@@ -1042,7 +1059,7 @@ static int write_junit(const char *path, const script_result_t *rs, int n, const
         fprintf(fp, "%s:%zu: %s: ", r->file, f->line, fray_fail_kind_name(f->kind));
         xml_str(fp, f->message);
         fputs("\nschedule: ", fp);
-        xml_str(fp, !f->whole ? f->schedule
+        xml_str(fp, !f->whole     ? f->schedule
                     : r->own_cuts ? "whole (fails with the script's own cuts)"
                                   : "whole (fails without any splitting)");
         if (f->repro) {

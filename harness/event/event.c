@@ -45,14 +45,14 @@ typedef struct econn {
   fray_event_server_t *es;
   struct econn *prev, *next;
   struct bufferevent *bev;
-  fray_conn_t *c;  /* NULL once the handler's connection is released */
-  int paused;      /* reading stopped: the output queue is over its high-water mark */
-  int peer_eof;    /* the peer's FIN was read */
-  int eof_given;   /* ... and handed to the connection */
-  int closing;     /* released: waiting for the bufferevent to empty, then FIN */
-  int draining;    /* FIN sent: discarding input until the peer's FIN */
+  fray_conn_t *c;    /* NULL once the handler's connection is released */
+  int paused;        /* reading stopped: the output queue is over its high-water mark */
+  int peer_eof;      /* the peer's FIN was read */
+  int eof_given;     /* ... and handed to the connection */
+  int closing;       /* released: waiting for the bufferevent to empty, then FIN */
+  int draining;      /* FIN sent: discarding input until the peer's FIN */
   size_t kernel_out; /* unsent bytes in the kernel at the last idle check */
-  char peer[64];   /* "ADDR:PORT", for log lines and the connection's name */
+  char peer[64];     /* "ADDR:PORT", for log lines and the connection's name */
 } econn_t;
 
 struct fray_event_server {
@@ -65,7 +65,7 @@ struct fray_event_server {
   unsigned port;
   struct event *sweep;
   int sweep_armed;
-  struct event *retry;      /* re-enables accepting after an accept error */
+  struct event *retry; /* re-enables accepting after an accept error */
   struct event *stop_timer;
   int stopping, stopped;
   fray_event_stats_t st;
@@ -510,8 +510,8 @@ static int split_hostport(const char *s, char *host, size_t hsize, char *port, s
   return strtoul(port, NULL, 10) <= 65535 ? 0 : -1;
 }
 
-__attribute__((format(printf, 3, 4))) static void set_err(char *err, size_t errlen,
-                                                          const char *fmt, ...) {
+__attribute__((format(printf, 3, 4))) static void set_err(char *err, size_t errlen, const char *fmt,
+                                                          ...) {
   if (!err || !errlen)
     return;
   va_list ap;
@@ -520,8 +520,7 @@ __attribute__((format(printf, 3, 4))) static void set_err(char *err, size_t errl
   va_end(ap);
 }
 
-static evutil_socket_t listen_on(const char *addr, int backlog, char *err, size_t errlen,
-                                 int *rc) {
+static evutil_socket_t listen_on(const char *addr, int backlog, char *err, size_t errlen, int *rc) {
   char host[256], port[16];
   if (split_hostport(addr, host, sizeof host, port, sizeof port)) {
     set_err(err, errlen, "bad listen address '%s' (want HOST:PORT, e.g. 127.0.0.1:7000)", addr);
@@ -636,8 +635,10 @@ static void on_stop_timeout(evutil_socket_t fd, short what, void *arg) {
   (void)fd;
   (void)what;
   if (es->nlive)
-    elog(es, FRAY_EVENT_LOG_ERRORS, NULL, "stop: %zu connections still flushing after %u ms; "
-         "resetting them", es->nlive, es->o.stop_timeout_ms);
+    elog(es, FRAY_EVENT_LOG_ERRORS, NULL,
+         "stop: %zu connections still flushing after %u ms; "
+         "resetting them",
+         es->nlive, es->o.stop_timeout_ms);
   while (es->head)
     econn_destroy(es->head, 1);
 }

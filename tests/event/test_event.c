@@ -8,12 +8,12 @@
  * Covered: accept and echo under split and merged writes; greetings and an
  * on_open that aborts; close after reply delivering every byte then EOF;
  * peer reset and peer EOF mid-frame; max_conns; the idle timeout (and that
- * a slow download is not idle, while a stalled one is); back-pressure (reading paused while a peer's output queue is over its
- * high-water mark, resumed once it drains); the max_output drop of a slow
- * peer; graceful stop (flush, then on_stopped; reset after stop_timeout_ms);
- * free with live connections; bad listen addresses. Every test ends with
- * on_close count == on_open count (and the ASan build checks for leaks).
- * The adapter takes no fray_mem_t, so there is no fail-malloc loop here. */
+ * a slow download is not idle, while a stalled one is); back-pressure (reading paused while a
+ * peer's output queue is over its high-water mark, resumed once it drains); the max_output drop of
+ * a slow peer; graceful stop (flush, then on_stopped; reset after stop_timeout_ms); free with live
+ * connections; bad listen addresses. Every test ends with on_close count == on_open count (and the
+ * ASan build checks for leaks). The adapter takes no fray_mem_t, so there is no fail-malloc loop
+ * here. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -194,13 +194,13 @@ static const fray_handler_t failinit_handler = {
 #define MAX_CLIENTS 8
 
 typedef struct client {
-  int fd;        /* -1 when closed */
-  int reading;   /* 0: bytes stay in the kernel (a peer that does not read) */
+  int fd;          /* -1 when closed */
+  int reading;     /* 0: bytes stay in the kernel (a peer that does not read) */
   size_t max_read; /* > 0: bytes taken per step at most (a slow reader) */
-  uint8_t *buf;  /* everything received */
+  uint8_t *buf;    /* everything received */
   size_t len, cap;
-  int eof;       /* recv returned 0 */
-  int err;       /* errno of a failed recv (ECONNRESET) */
+  int eof; /* recv returned 0 */
+  int err; /* errno of a failed recv (ECONNRESET) */
 } client_t;
 
 typedef struct fx {
@@ -414,14 +414,14 @@ static double now_ms(void) {
 }
 
 /* Steps the loop until expr holds; fails the test after ms milliseconds. */
-#define WAIT_FOR(fx, expr, ms)                                                   \
-  do {                                                                           \
-    double wait_end_ = now_ms() + (ms);                                          \
-    while (!(expr)) {                                                            \
-      if (now_ms() > wait_end_)                                                  \
-        fail_msg("timed out after %d ms waiting for %s", (int)(ms), #expr);      \
-      step(fx);                                                                  \
-    }                                                                            \
+#define WAIT_FOR(fx, expr, ms)                                                                     \
+  do {                                                                                             \
+    double wait_end_ = now_ms() + (ms);                                                            \
+    while (!(expr)) {                                                                              \
+      if (now_ms() > wait_end_)                                                                    \
+        fail_msg("timed out after %d ms waiting for %s", (int)(ms), #expr);                        \
+      step(fx);                                                                                    \
+    }                                                                                              \
   } while (0)
 
 /* Steps the loop for ms milliseconds (to show that something does NOT
@@ -463,12 +463,12 @@ static void test_event_new_rejects_bad_args(void **state) {
   fray_event_opts_t o;
   opts_for_test(fx, &o);
 
-  assert_int_equal(fray_event_server_new(NULL, fx->base, &cmd_handler, "127.0.0.1:0", &o, err,
-                                         sizeof err),
-                   FRAY_EINVAL);
-  assert_int_equal(fray_event_server_new(&es, NULL, &cmd_handler, "127.0.0.1:0", &o, err,
-                                         sizeof err),
-                   FRAY_EINVAL);
+  assert_int_equal(
+      fray_event_server_new(NULL, fx->base, &cmd_handler, "127.0.0.1:0", &o, err, sizeof err),
+      FRAY_EINVAL);
+  assert_int_equal(
+      fray_event_server_new(&es, NULL, &cmd_handler, "127.0.0.1:0", &o, err, sizeof err),
+      FRAY_EINVAL);
   assert_null(es);
   assert_int_equal(fray_event_server_new(&es, fx->base, NULL, "127.0.0.1:0", &o, err, sizeof err),
                    FRAY_EINVAL);
@@ -478,9 +478,17 @@ static void test_event_new_rejects_bad_args(void **state) {
   /* Malformed addresses, each with a reason. Ports past 65535 must not be
    * truncated into some other (valid) port. */
   static const char *const bad[] = {
-      "127.0.0.1",       "127.0.0.1:",  ":7000",          "127.0.0.1:70000",
-      "127.0.0.1:-1",    "127.0.0.1:x", "[::1]7000",      "127.0.0.1:2147483648",
-      "127.0.0.1:4294967296", "127.0.0.1:4294967297", "127.0.0.1:99999999999999",
+      "127.0.0.1",
+      "127.0.0.1:",
+      ":7000",
+      "127.0.0.1:70000",
+      "127.0.0.1:-1",
+      "127.0.0.1:x",
+      "[::1]7000",
+      "127.0.0.1:2147483648",
+      "127.0.0.1:4294967296",
+      "127.0.0.1:4294967297",
+      "127.0.0.1:99999999999999",
   };
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
     es = (fray_event_server_t *)&es;
@@ -505,9 +513,9 @@ static void test_event_new_rejects_bad_args(void **state) {
   assert_non_null(strstr(err, "in use"));
 
   /* server_init's code is returned. */
-  assert_int_equal(fray_event_server_new(&es, fx->base, &failinit_handler, "127.0.0.1:0", &o, err,
-                                         sizeof err),
-                   FRAY_EPROTO);
+  assert_int_equal(
+      fray_event_server_new(&es, fx->base, &failinit_handler, "127.0.0.1:0", &o, err, sizeof err),
+      FRAY_EPROTO);
   assert_null(es);
 
   /* err may be NULL; NULL opts means defaults. */
@@ -838,8 +846,8 @@ static void test_event_backpressure_pauses_reading(void **state) {
 
   client_send_str(a, "e1\ne2\ne3\n");
   run_for(fx, 60);
-  assert_int_equal(fx->k.frames, 1);        /* not delivered ... */
-  assert_int_equal(stats(fx).bytes_in, 3);  /* ... not even read */
+  assert_int_equal(fx->k.frames, 1);                            /* not delivered ... */
+  assert_int_equal(stats(fx).bytes_in, 3);                      /* ... not even read */
   assert_int_equal(fray_conn_pending(first_conn(fx)), pending); /* stuck */
   assert_int_equal(stats(fx).open, 1);
 

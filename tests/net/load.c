@@ -42,7 +42,7 @@
 
 #define BIG_LINE ((size_t)10 << 20)
 #define NBIG 2
-#define NSINK 4       /* never-reading clients */
+#define NSINK 4 /* never-reading clients */
 #define FLOOD_LINE 1000
 #define JOIN_TIMEOUT_S 30
 #define DRAIN_TIMEOUT_S 30
@@ -184,7 +184,8 @@ static void on_tick(evutil_socket_t fd, short what, void *arg) {
     client_t *c = &g.cl[i];
     c->sent++;
     g.sent++;
-    evbuffer_add_printf(bufferevent_get_output(c->bev), "MSG %llu\r\n", (unsigned long long)c->sent);
+    evbuffer_add_printf(bufferevent_get_output(c->bev), "MSG %llu\r\n",
+                        (unsigned long long)c->sent);
   }
 }
 
@@ -478,7 +479,8 @@ int main(int argc, char **argv) {
   }
   if (!fray || g.n < 2 || g.n > 20000 || g.seconds < 1 || g.seconds > 600 || g.room_size < 2 ||
       g.interval_ms < 1) {
-    fprintf(stderr, "fray-load: bad arguments (--fray PATH is required; 2-20000 clients, 1-600 s)\n");
+    fprintf(stderr,
+            "fray-load: bad arguments (--fray PATH is required; 2-20000 clients, 1-600 s)\n");
     return 2;
   }
   signal(SIGPIPE, SIG_IGN);

@@ -25,33 +25,33 @@ typedef ptrdiff_t fray_ssize_t;
 
 /* The one error table. XX(name, value, message). Values are stable: append,
  * never renumber. */
-#define FRAY_ERRNO_MAP(XX)                                                    \
-  XX(EAGAIN, -1, "resource temporarily unavailable; try again")               \
-  XX(ENOMEM, -2, "out of memory")                                             \
-  XX(EINVAL, -3, "invalid argument")                                          \
-  XX(ETOOLONG, -4, "frame longer than the configured maximum")                \
-  XX(EBADLEN, -5, "bad length field")                                         \
-  XX(ETRUNCATED, -6, "stream ended inside a frame")                           \
-  XX(ECLOSED, -7, "object was closed")                                        \
-  XX(ECALLBACK, -8, "a callback asked to abort")                              \
-  XX(ESTATE, -9, "call not allowed in the current state")                     \
-  XX(EIO, -10, "input/output error")                                          \
-  XX(ENOENT, -11, "no such file, name or entry")                              \
-  XX(ESYNTAX, -12, "syntax error")                                            \
-  XX(EFAILED, -13, "check failed")                                            \
-  XX(EFATAL, -14, "fatal error: only free is allowed now")                    \
-  XX(ETIMEDOUT, -15, "timed out")                                             \
-  XX(ECONNREFUSED, -16, "connection refused")                                 \
-  XX(ECONNRESET, -17, "connection reset by peer")                             \
-  XX(ERANGE, -18, "value out of range")                                       \
-  XX(EPROTO, -19, "protocol error")                                           \
+#define FRAY_ERRNO_MAP(XX)                                                                         \
+  XX(EAGAIN, -1, "resource temporarily unavailable; try again")                                    \
+  XX(ENOMEM, -2, "out of memory")                                                                  \
+  XX(EINVAL, -3, "invalid argument")                                                               \
+  XX(ETOOLONG, -4, "frame longer than the configured maximum")                                     \
+  XX(EBADLEN, -5, "bad length field")                                                              \
+  XX(ETRUNCATED, -6, "stream ended inside a frame")                                                \
+  XX(ECLOSED, -7, "object was closed")                                                             \
+  XX(ECALLBACK, -8, "a callback asked to abort")                                                   \
+  XX(ESTATE, -9, "call not allowed in the current state")                                          \
+  XX(EIO, -10, "input/output error")                                                               \
+  XX(ENOENT, -11, "no such file, name or entry")                                                   \
+  XX(ESYNTAX, -12, "syntax error")                                                                 \
+  XX(EFAILED, -13, "check failed")                                                                 \
+  XX(EFATAL, -14, "fatal error: only free is allowed now")                                         \
+  XX(ETIMEDOUT, -15, "timed out")                                                                  \
+  XX(ECONNREFUSED, -16, "connection refused")                                                      \
+  XX(ECONNRESET, -17, "connection reset by peer")                                                  \
+  XX(ERANGE, -18, "value out of range")                                                            \
+  XX(EPROTO, -19, "protocol error")                                                                \
   XX(EUNSUPPORTED, -20, "not supported")
 
 enum fray_errno {
 #define FRAY_ERR_ENUM_(name, val, msg) FRAY_##name = (val),
   FRAY_ERRNO_MAP(FRAY_ERR_ENUM_)
 #undef FRAY_ERR_ENUM_
-  FRAY_OK = 0
+      FRAY_OK = 0
 };
 
 /* A callback returns 0 to go on, FRAY_PAUSE to stop delivering for now

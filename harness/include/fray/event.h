@@ -55,20 +55,20 @@ typedef void (*fray_event_stopped_cb)(fray_event_server_t *es, void *user_data);
 /* Options, a value type: clear with fray_event_opts_init() and set fields.
  * 0 in a limit means its default below, or "none" where it says so. */
 typedef struct fray_event_opts {
-  size_t max_conns;          /* open connections at most; beyond, new peers are
-                              * closed at once (logged); 0: no limit */
-  unsigned idle_timeout_ms;  /* a connection with no read and no write progress
-                              * for this long is closed; 0: never */
-  size_t max_output;         /* bytes queued for one peer beyond which it is
-                              * dropped as too slow (reset); 0: 16 MiB */
-  unsigned linger_ms;        /* after the server's FIN, how long to wait for the
-                              * peer's; 0: 2000 */
-  unsigned stop_timeout_ms;  /* fray_event_server_stop(): connections still
-                              * flushing after this are reset; 0: 5000 */
-  int backlog;               /* listen(2) backlog; 0: 1024 */
+  size_t max_conns;         /* open connections at most; beyond, new peers are
+                             * closed at once (logged); 0: no limit */
+  unsigned idle_timeout_ms; /* a connection with no read and no write progress
+                             * for this long is closed; 0: never */
+  size_t max_output;        /* bytes queued for one peer beyond which it is
+                             * dropped as too slow (reset); 0: 16 MiB */
+  unsigned linger_ms;       /* after the server's FIN, how long to wait for the
+                             * peer's; 0: 2000 */
+  unsigned stop_timeout_ms; /* fray_event_server_stop(): connections still
+                             * flushing after this are reset; 0: 5000 */
+  int backlog;              /* listen(2) backlog; 0: 1024 */
   fray_event_log_t log_level;
-  FILE *log;                 /* where log lines go; NULL: stderr */
-  const char *log_prefix;    /* prefix of log lines; NULL: "fray serve" */
+  FILE *log;              /* where log lines go; NULL: stderr */
+  const char *log_prefix; /* prefix of log lines; NULL: "fray serve" */
   fray_event_stopped_cb on_stopped;
   void *user_data;
 } fray_event_opts_t;
@@ -108,12 +108,12 @@ FRAY_EXTERN void fray_event_server_stop(fray_event_server_t *es);
 
 /* Counters, for tests and logs. */
 typedef struct fray_event_stats {
-  uint64_t accepted;  /* connections accepted */
-  uint64_t refused;   /* refused over max_conns */
-  uint64_t dropped;   /* reset for exceeding max_output */
-  uint64_t timeouts;  /* closed by the idle timeout */
+  uint64_t accepted; /* connections accepted */
+  uint64_t refused;  /* refused over max_conns */
+  uint64_t dropped;  /* reset for exceeding max_output */
+  uint64_t timeouts; /* closed by the idle timeout */
   uint64_t bytes_in, bytes_out;
-  size_t open;        /* connections alive now (including those closing) */
+  size_t open; /* connections alive now (including those closing) */
 } fray_event_stats_t;
 FRAY_EXTERN void fray_event_server_stats(const fray_event_server_t *es, fray_event_stats_t *st);
 

@@ -81,10 +81,10 @@ typedef struct fray_spec {
   fray_overflow_t on_overflow;
   struct {
     uint8_t bytes[FRAY_MAX_DELIM];
-    size_t len;     /* 1..FRAY_MAX_DELIM */
-    int keep;       /* nonzero: the delimiter stays at the end of the frame */
+    size_t len; /* 1..FRAY_MAX_DELIM */
+    int keep;   /* nonzero: the delimiter stays at the end of the frame */
   } delim;
-  size_t count;     /* count mode: 1..max_frame */
+  size_t count; /* count mode: 1..max_frame */
   struct {
     fray_lenfield_t field;
     size_t offset;  /* header bytes before the length field */
@@ -157,8 +157,8 @@ FRAY_EXTERN void fray_framer_callbacks_init(fray_framer_callbacks_t *cb);
  * Returns 0, FRAY_EINVAL (bad spec) or FRAY_ENOMEM; *out is set to the framer
  * or to NULL on failure. */
 FRAY_EXTERN int fray_framer_new(fray_framer_t **out, const fray_spec_t *spec,
-                                const fray_framer_callbacks_t *callbacks,
-                                const fray_mem_t *mem, void *user_data);
+                                const fray_framer_callbacks_t *callbacks, const fray_mem_t *mem,
+                                void *user_data);
 
 /* Frees the framer and its buffer; NULL is accepted. From inside a callback
  * the free is deferred until the callback's caller (feed/finish) returns,

@@ -92,7 +92,7 @@ FRAY_EXTERN int fray_fuzz_encode(const fray_script_t *script, unsigned flags, co
 /* What the driver found. message is owned by the report (static buffer
  * inside it). */
 typedef struct fray_fuzz_report {
-  int failed;           /* 1 when the input exposed a bug */
+  int failed; /* 1 when the input exposed a bug */
   fray_fail_kind_t kind;
   int nondeterministic; /* two whole runs differed: not a split bug */
   char message[1024];

@@ -35,12 +35,12 @@ typedef struct fray_conn fray_conn_t;
 
 /* Why a connection ended (on_close's reason). */
 typedef enum fray_close_reason {
-  FRAY_CLOSE_PEER = 0,   /* the peer closed its side (EOF) */
-  FRAY_CLOSE_LOCAL,      /* the handler closed it (fray_conn_close), output flushed */
-  FRAY_CLOSE_ABORT,      /* the handler aborted it, or a callback returned < 0 */
-  FRAY_CLOSE_RESET,      /* the peer reset it (unflushed output lost) */
-  FRAY_CLOSE_ERROR,      /* a framing error stopped it (too long, bad length) */
-  FRAY_CLOSE_SHUTDOWN    /* the server is being freed */
+  FRAY_CLOSE_PEER = 0, /* the peer closed its side (EOF) */
+  FRAY_CLOSE_LOCAL,    /* the handler closed it (fray_conn_close), output flushed */
+  FRAY_CLOSE_ABORT,    /* the handler aborted it, or a callback returned < 0 */
+  FRAY_CLOSE_RESET,    /* the peer reset it (unflushed output lost) */
+  FRAY_CLOSE_ERROR,    /* a framing error stopped it (too long, bad length) */
+  FRAY_CLOSE_SHUTDOWN  /* the server is being freed */
 } fray_close_reason_t;
 
 typedef enum fray_conn_state {
@@ -110,13 +110,13 @@ FRAY_EXTERN void fray_conn_close(fray_conn_t *c);
 /* Resets now: queued output is dropped. Idempotent. */
 FRAY_EXTERN void fray_conn_abort(fray_conn_t *c);
 
-FRAY_EXTERN uint64_t fray_conn_id(const fray_conn_t *c);          /* 1, 2, ... per server */
-FRAY_EXTERN const char *fray_conn_name(const fray_conn_t *c);     /* driver's name for the peer */
+FRAY_EXTERN uint64_t fray_conn_id(const fray_conn_t *c);      /* 1, 2, ... per server */
+FRAY_EXTERN const char *fray_conn_name(const fray_conn_t *c); /* driver's name for the peer */
 FRAY_EXTERN fray_conn_state_t fray_conn_state(const fray_conn_t *c);
-FRAY_EXTERN void *fray_conn_data(const fray_conn_t *c);           /* the conn_size state */
+FRAY_EXTERN void *fray_conn_data(const fray_conn_t *c); /* the conn_size state */
 FRAY_EXTERN fray_server_t *fray_conn_server(const fray_conn_t *c);
 
-FRAY_EXTERN void *fray_server_data(const fray_server_t *s);       /* the server_size state */
+FRAY_EXTERN void *fray_server_data(const fray_server_t *s); /* the server_size state */
 FRAY_EXTERN const fray_handler_t *fray_server_handler(const fray_server_t *s);
 /* Open connections, oldest first: for (c = first(s); c; c = next(c)).
  * Closing or aborting the current connection during the walk is safe. */

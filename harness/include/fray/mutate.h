@@ -22,16 +22,16 @@ extern "C" {
 #endif
 
 typedef enum fray_mutation {
-  FRAY_MUT_TRUNCATE = 0, /* the send loses its tail */
-  FRAY_MUT_DROP_DELIM,   /* its trailing "\r\n" / "\n" / "\0" goes */
-  FRAY_MUT_DUPLICATE,    /* it is sent twice */
-  FRAY_MUT_INSERT_NUL,   /* NUL bytes inserted */
-  FRAY_MUT_INSERT_FF,    /* 0xFF bytes inserted */
-  FRAY_MUT_INSERT_RANDOM,/* random bytes inserted */
-  FRAY_MUT_OVERSIZE,     /* grown past the frame maximum by repetition */
-  FRAY_MUT_BITFLIP,      /* a few bits flipped (length fields included) */
-  FRAY_MUT_CLOSE_MID,    /* cut mid-frame, then the client closes */
-  FRAY_MUT_RESET_MID,    /* cut mid-frame, then the client resets */
+  FRAY_MUT_TRUNCATE = 0,  /* the send loses its tail */
+  FRAY_MUT_DROP_DELIM,    /* its trailing "\r\n" / "\n" / "\0" goes */
+  FRAY_MUT_DUPLICATE,     /* it is sent twice */
+  FRAY_MUT_INSERT_NUL,    /* NUL bytes inserted */
+  FRAY_MUT_INSERT_FF,     /* 0xFF bytes inserted */
+  FRAY_MUT_INSERT_RANDOM, /* random bytes inserted */
+  FRAY_MUT_OVERSIZE,      /* grown past the frame maximum by repetition */
+  FRAY_MUT_BITFLIP,       /* a few bits flipped (length fields included) */
+  FRAY_MUT_CLOSE_MID,     /* cut mid-frame, then the client closes */
+  FRAY_MUT_RESET_MID,     /* cut mid-frame, then the client resets */
   FRAY_MUT_COUNT
 } fray_mutation_t;
 
@@ -48,8 +48,7 @@ FRAY_EXTERN const char *fray_mutation_name(fray_mutation_t m);
  * Same script and seed, same variant. *out is a new script the caller frees.
  * Returns 0 or FRAY_ENOMEM. */
 FRAY_EXTERN int fray_mutate(const fray_script_t *script, uint64_t seed, size_t max_frame,
-                            fray_script_t **out, size_t *canary_at, char *what,
-                            size_t what_size);
+                            fray_script_t **out, size_t *canary_at, char *what, size_t what_size);
 
 #ifdef __cplusplus
 }

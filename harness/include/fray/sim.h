@@ -80,8 +80,8 @@ typedef struct fray_sim_result {
   size_t expected_len;
   const uint8_t *got;
   size_t got_len;
-  size_t diff_at;        /* index of the first differing byte in got */
-  uint64_t reads;        /* reads delivered to the server in this run */
+  size_t diff_at; /* index of the first differing byte in got */
+  uint64_t reads; /* reads delivered to the server in this run */
 } fray_sim_result_t;
 
 /* Creates a simulator for script and handler (both borrowed: they must
@@ -176,7 +176,8 @@ FRAY_EXTERN int fray_sim_minimize(fray_sim_t *sim, const fray_sched_t *sched, si
 /* Writes sched into a copy of the sim's script (cuts as `|`, merged sends
  * joined into one send) as a new script the caller frees: how a fuzz input
  * or a failing run becomes a readable reproducer. 0 or FRAY_ENOMEM. */
-FRAY_EXTERN int fray_sim_bake(const fray_sim_t *sim, const fray_sched_t *sched, fray_script_t **out);
+FRAY_EXTERN int fray_sim_bake(const fray_sim_t *sim, const fray_sched_t *sched,
+                              fray_script_t **out);
 
 /* As fray_sim_bake(), with the handler's whole-schedule answers written in
  * as the expectations: the script first runs whole (each send one read, its

@@ -20,8 +20,8 @@
 #include <emmintrin.h>
 #endif
 
-#include "framer_internal.h"
-#include "internal.h"
+#include "core/framer_internal.h"
+#include "core/internal.h"
 
 #define NONE SIZE_MAX
 #define INITIAL_CAP 256
@@ -37,12 +37,12 @@ enum { STEP_PROGRESS, STEP_MORE, STEP_STOP };
 
 struct fray_framer {
   fray_spec_t spec;
-  size_t max;            /* resolved spec.max_frame */
-  size_t tiny_limit;     /* delim/line: buffered bytes that overflow (0: other modes) */
-  size_t cap_bound;      /* largest buffer bound of the specs used since reset */
-  size_t tiny_room;      /* bytes feed() may append with no check but the delimiter
-                            search: 0 unless the state allows it (tiny_arm) */
-  unsigned gen;          /* bumped by set_spec: tells loops to re-dispatch */
+  size_t max;        /* resolved spec.max_frame */
+  size_t tiny_limit; /* delim/line: buffered bytes that overflow (0: other modes) */
+  size_t cap_bound;  /* largest buffer bound of the specs used since reset */
+  size_t tiny_room;  /* bytes feed() may append with no check but the delimiter
+                        search: 0 unless the state allows it (tiny_arm) */
+  unsigned gen;      /* bumped by set_spec: tells loops to re-dispatch */
   fray_framer_callbacks_t cb;
   fray_mem_t mem;
   void *user_data;
@@ -55,19 +55,19 @@ struct fray_framer {
 
   /* Skipping an oversized frame. */
   int skipping;
-  uint64_t skip_off;       /* where the oversized frame started */
-  uint64_t skip_seen;      /* its bytes discarded so far */
-  uint64_t skip_left;      /* length mode: bytes still to drop */
-  uint8_t skip_last;       /* last discarded byte (line mode looks for "\r") */
+  uint64_t skip_off;  /* where the oversized frame started */
+  uint64_t skip_seen; /* its bytes discarded so far */
+  uint64_t skip_left; /* length mode: bytes still to drop */
+  uint8_t skip_last;  /* last discarded byte (line mode looks for "\r") */
 
-  int error;               /* sticky; 0 when running */
+  int error; /* sticky; 0 when running */
   uint64_t err_off;
   const char *err_reason;
 
-  unsigned in_cb;          /* callback nesting depth */
-  unsigned ctl;            /* CTL_* raised by callbacks during one feed */
-  int closed;              /* close() called */
-  int finished;            /* finish() called */
+  unsigned in_cb; /* callback nesting depth */
+  unsigned ctl;   /* CTL_* raised by callbacks during one feed */
+  int closed;     /* close() called */
+  int finished;   /* finish() called */
 };
 
 /* ---- specs ---------------------------------------------------------- */
@@ -894,7 +894,7 @@ static int guarded_run(fray_framer_t *f, const uint8_t *data, size_t len, size_t
 }
 
 __attribute__((noinline)) static fray_ssize_t feed_slow(fray_framer_t *f, const uint8_t *data,
-                                                         size_t len) {
+                                                        size_t len) {
   if (!f || (!data && len))
     return FRAY_EINVAL;
   size_t used;

@@ -1,6 +1,6 @@
 /* Matching what a client received against a script's expectations: the one
  * implementation behind both drivers that check expectations, the simulator
- * (sim.c) and the real-socket runner (netreplay.c). They differ in how they
+ * (sim.c) and the real-socket runner (run/net.c). They differ in how they
  * wait for bytes and word their failures, not in what matches. */
 #ifndef FRAY_EXPECT_INTERNAL_H
 #define FRAY_EXPECT_INTERNAL_H
@@ -21,22 +21,22 @@ size_t fray__first_diff(const uint8_t *a, const uint8_t *b, size_t n);
  * when got holds no whole line yet, FRAY_ENOMEM. *linelen is set to the
  * line's length (its "\n" included) whenever a line is there. A line holding
  * a NUL byte never matches. */
-int fray__match_line(const fray_mem_t *mem, const fray_step_t *st, const uint8_t *got,
-                     size_t avail, size_t *linelen);
+int fray__match_line(const fray_mem_t *mem, const fray_step_t *st, const uint8_t *got, size_t avail,
+                     size_t *linelen);
 
 /* One client as an expectation sees it. The drivers fill it from their
  * own client records; the words are theirs (a simulated server answers at
  * once, a real one is waited for). */
 typedef struct fray__rx {
-  const char *who;        /* the client's name */
-  const uint8_t *rx;      /* everything received (NULL when nothing) */
+  const char *who;   /* the client's name */
+  const uint8_t *rx; /* everything received (NULL when nothing) */
   size_t len;
-  size_t *pos;            /* bytes matched so far: advanced by a match */
-  int closed;             /* the server ended the connection: no more bytes */
-  int open;               /* the connection is still open (`< eof` fails) */
-  const char *end_words;  /* when closed: "the server closed the connection" */
-  const char *nothing;    /* when not: what came instead of the missing bytes */
-  const char *kept_open;  /* how long it stayed open, for `< eof`: "" or " for ..." */
+  size_t *pos;           /* bytes matched so far: advanced by a match */
+  int closed;            /* the server ended the connection: no more bytes */
+  int open;              /* the connection is still open (`< eof` fails) */
+  const char *end_words; /* when closed: "the server closed the connection" */
+  const char *nothing;   /* when not: what came instead of the missing bytes */
+  const char *kept_open; /* how long it stayed open, for `< eof`: "" or " for ..." */
 } fray__rx_t;
 
 /* How a connection ended, in the words of failures (the drivers' END_RST

@@ -19,10 +19,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "escape_internal.h"
-#include "expect_internal.h"
-#include "internal.h"
-#include "reads_internal.h"
+#include "core/escape_internal.h"
+#include "run/expect_internal.h"
+#include "core/internal.h"
+#include "session/reads_internal.h"
 
 #define RX_BOUND ((size_t)64 << 20) /* per client, beyond it: FRAY_FAIL_BOUND */
 #define RECV_CHUNK 65536
@@ -30,11 +30,11 @@
 enum { END_OPEN = 0, END_FIN = 1, END_RST = 2 };
 
 typedef struct nclient {
-  int fd;        /* -1 when not connected */
-  uint8_t *rx;   /* everything received this run (not after `close`) */
+  int fd;      /* -1 when not connected */
+  uint8_t *rx; /* everything received this run (not after `close`) */
   size_t rx_len, rx_cap, rx_pos;
-  int end;       /* how the server ended the connection: END_* */
-  int gone;      /* the client closed or reset: the script reads no more */
+  int end;  /* how the server ended the connection: END_* */
+  int gone; /* the client closed or reset: the script reads no more */
 } nclient_t;
 
 struct fray_net {
@@ -75,9 +75,8 @@ __attribute__((format(printf, 2, 3))) static int set_err(fray_net_t *n, const ch
   return 0;
 }
 
-__attribute__((format(printf, 5, 6))) static int fail(fray_net_t *n, fray_fail_kind_t kind,
-                                                      size_t step, size_t client,
-                                                      const char *fmt, ...) {
+__attribute__((format(printf, 5, 6))) static int
+fail(fray_net_t *n, fray_fail_kind_t kind, size_t step, size_t client, const char *fmt, ...) {
   fray_sim_result_t *r = n->res;
   r->kind = kind;
   r->step = step;
@@ -337,8 +336,8 @@ static int connect_client(fray_net_t *n, size_t i, size_t step) {
   if (rc) {
     int e = errno;
     close(fd);
-    set_err(n, "cannot connect %s (line %zu) to %s: %s", cname(n, i), n->steps[step].line,
-            n->where, strerror(e));
+    set_err(n, "cannot connect %s (line %zu) to %s: %s", cname(n, i), n->steps[step].line, n->where,
+            strerror(e));
     return e == ECONNREFUSED ? FRAY_ECONNREFUSED : e == ETIMEDOUT ? FRAY_ETIMEDOUT : FRAY_EIO;
   }
   c->fd = fd;
@@ -410,8 +409,8 @@ static int bytes_ready(fray_net_t *n, const void *arg) {
   size_t avail = c->rx_len - c->rx_pos;
   size_t m = avail < st->len ? avail : st->len;
   /* Enough bytes, a difference already, or no more will come. */
-  return avail >= st->len || fray__first_diff(rx_unmatched(c), st->data, m) < m || c->end != END_OPEN ||
-         c->fd < 0;
+  return avail >= st->len || fray__first_diff(rx_unmatched(c), st->data, m) < m ||
+         c->end != END_OPEN || c->fd < 0;
 }
 
 static int line_ready(fray_net_t *n, const void *arg) {
@@ -431,9 +430,10 @@ static int eof_ready(fray_net_t *n, const void *arg) {
 static int expect_step(fray_net_t *n, size_t idx) {
   const fray_step_t *st = &n->steps[idx];
   nclient_t *c = &n->cl[st->client];
-  done_fn ready = st->kind == FRAY_STEP_EXPECT                                            ? bytes_ready
-                  : st->kind == FRAY_STEP_EXPECT_REGEX || st->kind == FRAY_STEP_EXPECT_GLOB ? line_ready
-                                                                                           : eof_ready;
+  done_fn ready = st->kind == FRAY_STEP_EXPECT ? bytes_ready
+                  : st->kind == FRAY_STEP_EXPECT_REGEX || st->kind == FRAY_STEP_EXPECT_GLOB
+                      ? line_ready
+                      : eof_ready;
   unsigned ms = st->kind == FRAY_STEP_EXPECT_EOF_OPT ? n->o.settle_ms : n->o.timeout_ms;
   int rc = wait_until(n, now_ms() + ms, ready, st, -1, idx);
   if (rc)

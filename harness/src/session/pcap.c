@@ -19,7 +19,7 @@
 #include <string.h>
 
 #include "fray/pcap.h"
-#include "internal.h"
+#include "core/internal.h"
 
 #define DEFAULT_MAX_PENDING ((size_t)16 << 20)
 #define HASH_MIN 64

@@ -17,8 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "escape_internal.h"
-#include "internal.h"
+#include "core/escape_internal.h"
+#include "core/internal.h"
 
 #if defined(__GNUC__)
 #define PRINTF_LIKE(f, a) __attribute__((format(printf, f, a)))
@@ -229,8 +229,8 @@ static int regex_expands_too_much(const char *p) {
       break;
     }
     if (!quant) {
-      total[depth] = total[depth] + atom > REGEX_MAX_ELEMENTS ? REGEX_MAX_ELEMENTS + 1
-                                                               : total[depth] + atom;
+      total[depth] =
+          total[depth] + atom > REGEX_MAX_ELEMENTS ? REGEX_MAX_ELEMENTS + 1 : total[depth] + atom;
       last[depth] = atom;
     } else {
       size_t k = hi > lo ? hi : lo;
@@ -248,8 +248,9 @@ static int regex_expands_too_much(const char *p) {
 
 static int check_regex(const char *pattern, char *msg, size_t msgsize) {
   if (regex_expands_too_much(pattern)) {
-    snprintf(msg, msgsize, "the pattern repeats too much: it would expand to more than %d "
-                           "elements (nested or stacked repeats multiply)",
+    snprintf(msg, msgsize,
+             "the pattern repeats too much: it would expand to more than %d "
+             "elements (nested or stacked repeats multiply)",
              REGEX_MAX_ELEMENTS);
     return FRAY_ESYNTAX;
   }

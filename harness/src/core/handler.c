@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "internal.h"
+#include "core/internal.h"
 
 struct fray_conn {
   fray_server_t *server;
@@ -19,9 +19,9 @@ struct fray_conn {
   fray_outq_t *q;
   fray_conn_state_t state;
   fray_close_reason_t reason;
-  int aborted;      /* reset rather than closed: output dropped */
-  int close_done;   /* on_close has run */
-  void *data;       /* handler's conn_size bytes, allocated after the struct */
+  int aborted;    /* reset rather than closed: output dropped */
+  int close_done; /* on_close has run */
+  void *data;     /* handler's conn_size bytes, allocated after the struct */
 };
 
 struct fray_server {

@@ -1,9 +1,9 @@
 /* Sends into reads under a schedule (reads_internal.h). */
-#include "reads_internal.h"
+#include "session/reads_internal.h"
 
 #include <string.h>
 
-#include "internal.h"
+#include "core/internal.h"
 
 void fray__reads_init(fray__reads_t *r, const fray_mem_t *mem, const fray_step_t *steps,
                       const size_t *send_step, size_t nsends) {
@@ -27,8 +27,8 @@ void fray__reads_reset(fray__reads_t *r) {
 
 /* The union of the script's cuts and the schedule's for send k, sorted,
  * duplicates and out-of-range positions dropped. Count or FRAY_ENOMEM. */
-static fray_ssize_t merged_cuts(fray__reads_t *r, const fray_sched_t *sched,
-                                const fray_step_t *st, size_t k) {
+static fray_ssize_t merged_cuts(fray__reads_t *r, const fray_sched_t *sched, const fray_step_t *st,
+                                size_t k) {
   const size_t *a = st->cuts, *b = NULL;
   size_t na = st->ncuts, nb = 0;
   if (sched && k < sched->nsends) {

@@ -8,7 +8,7 @@
 #include <limits.h>
 #include <string.h>
 
-#include "internal.h"
+#include "core/internal.h"
 
 enum item_kind { ITEM_COPY = 0, ITEM_BORROWED, ITEM_PRODUCER };
 
@@ -47,7 +47,7 @@ struct fray_outq {
 };
 
 /* Declared here rather than in a header so that only tests reach it. */
-#include "outq_internal.h"
+#include "core/outq_internal.h"
 
 int fray_outq_new(fray_outq_t **out, size_t high_water, const fray_mem_t *mem, void *user_data) {
   if (!out)

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "fray/framer.h"
-#include "internal.h"
+#include "core/internal.h"
 
 #define OVERSIZE_CAP ((size_t)4 << 20) /* an oversized send stays below this */
 
@@ -85,7 +85,7 @@ static int mutate_bytes(const fray_step_t *st, fray_mutation_t *m, uint64_t *rng
     size_t at = n ? (size_t)(next(rng) % (n + 1)) : 0, k = 1 + (size_t)(next(rng) % 8);
     memcpy(out->p, d, at);
     for (size_t i = 0; i < k; i++)
-      out->p[at + i] = *m == FRAY_MUT_INSERT_NUL ? 0
+      out->p[at + i] = *m == FRAY_MUT_INSERT_NUL  ? 0
                        : *m == FRAY_MUT_INSERT_FF ? 0xff
                                                   : (uint8_t)next(rng);
     memcpy(out->p + at + k, d + at, n - at);
@@ -192,14 +192,15 @@ int fray_mutate(const fray_script_t *in, uint64_t seed, size_t max_frame, fray_s
       }
       if (!r && (m == FRAY_MUT_CLOSE_MID || m == FRAY_MUT_RESET_MID)) {
         fray_step_t cs = {.kind = m == FRAY_MUT_CLOSE_MID ? FRAY_STEP_CLOSE : FRAY_STEP_RESET,
-                          .client = st->client, .line = st->line};
+                          .client = st->client,
+                          .line = st->line};
         r = fray_script_add_step(s, &cs);
         dead[st->client] = 1;
       }
       free(b.p);
       if (what && wo < what_size) {
-        int w = snprintf(what + wo, what_size - wo, "%sline %zu: %s", wo ? "; " : "", st->line,
-                         note);
+        int w =
+            snprintf(what + wo, what_size - wo, "%sline %zu: %s", wo ? "; " : "", st->line, note);
         wo = w < 0 ? what_size : wo + (size_t)w;
       }
     }

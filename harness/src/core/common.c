@@ -3,12 +3,12 @@
 
 #include <stdlib.h>
 
-#include "internal.h"
+#include "core/internal.h"
 
 const char *fray_strerror(int err) {
   switch (err) {
-#define FRAY_ERR_MSG_(name, val, msg) \
-  case FRAY_##name:                   \
+#define FRAY_ERR_MSG_(name, val, msg)                                                              \
+  case FRAY_##name:                                                                                \
     return msg;
     FRAY_ERRNO_MAP(FRAY_ERR_MSG_)
 #undef FRAY_ERR_MSG_
@@ -21,8 +21,8 @@ const char *fray_strerror(int err) {
 
 const char *fray_err_name(int err) {
   switch (err) {
-#define FRAY_ERR_NAME_(name, val, msg) \
-  case FRAY_##name:                    \
+#define FRAY_ERR_NAME_(name, val, msg)                                                             \
+  case FRAY_##name:                                                                                \
     return #name;
     FRAY_ERRNO_MAP(FRAY_ERR_NAME_)
 #undef FRAY_ERR_NAME_
@@ -55,9 +55,13 @@ static const fray_mem_t default_mem = {
     .user_data = NULL,
 };
 
-const fray_mem_t *fray_mem_default(void) { return &default_mem; }
+const fray_mem_t *fray_mem_default(void) {
+  return &default_mem;
+}
 
-const char *fray_version(void) { return FRAY_VERSION_STRING; }
+const char *fray_version(void) {
+  return FRAY_VERSION_STRING;
+}
 
 void fray__mem_init(fray_mem_t *dst, const fray_mem_t *src) {
   *dst = src ? *src : default_mem;

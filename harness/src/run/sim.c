@@ -12,11 +12,11 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "escape_internal.h"
-#include "expect_internal.h"
-#include "internal.h"
-#include "reads_internal.h"
-#include "sim_internal.h"
+#include "core/escape_internal.h"
+#include "run/expect_internal.h"
+#include "core/internal.h"
+#include "session/reads_internal.h"
+#include "run/sim_internal.h"
 
 #define OUTPUT_BOUND ((size_t)64 << 20) /* per client, beyond it: FRAY_FAIL_BOUND */
 
@@ -24,10 +24,10 @@ enum { END_OPEN = 0, END_FIN = 1, END_RST = 2 };
 
 typedef struct client {
   fray_conn_t *conn;
-  uint8_t *rx; /* everything received this run */
+  uint8_t *rx;                   /* everything received this run */
   size_t rx_len, rx_cap, rx_pos; /* rx_pos: bytes matched by expectations */
-  int end;     /* how the server ended the last connection */
-  int gone;    /* the client closed or reset: it reads no more */
+  int end;                       /* how the server ended the last connection */
+  int gone;                      /* the client closed or reset: it reads no more */
 } client_t;
 
 typedef struct ref {
@@ -188,9 +188,8 @@ const fray_step_t *fray_sim_send_step(const fray_sim_t *s, size_t i) {
 
 /* ---- failures ------------------------------------------------------------ */
 
-__attribute__((format(printf, 5, 6))) static int fail(fray_sim_t *s, fray_fail_kind_t kind,
-                                                      size_t step, size_t client,
-                                                      const char *fmt, ...) {
+__attribute__((format(printf, 5, 6))) static int
+fail(fray_sim_t *s, fray_fail_kind_t kind, size_t step, size_t client, const char *fmt, ...) {
   fray_sim_result_t *r = s->res;
   r->kind = kind;
   r->step = step;
@@ -243,7 +242,8 @@ static int pump(fray_sim_t *s, int drain, size_t step) {
                     fray_script_client_name(s->script, i), OUTPUT_BOUND);
       fray_ssize_t w = fray_conn_flush(c->conn, client_write, c);
       if (w < 0 && w != FRAY_EAGAIN)
-        return fail(s, FRAY_FAIL_BOUND, step, i, "flushing output failed: %s", fray_strerror((int)w));
+        return fail(s, FRAY_FAIL_BOUND, step, i, "flushing output failed: %s",
+                    fray_strerror((int)w));
       if (c->rx_len > OUTPUT_BOUND)
         return fail(s, FRAY_FAIL_BOUND, step, i, "%s received more than %zu bytes",
                     fray_script_client_name(s->script, i), OUTPUT_BOUND);
@@ -388,7 +388,8 @@ static int run_steps(fray_sim_t *s) {
       }
       c->gone = 1;
       r = pump(s, 1, i);
-      if (!r && c->conn && !fray_conn_pending(c->conn) && fray_conn_state(c->conn) != FRAY_CONN_OPEN) {
+      if (!r && c->conn && !fray_conn_pending(c->conn) &&
+          fray_conn_state(c->conn) != FRAY_CONN_OPEN) {
         fray_conn_release(c->conn);
         c->conn = NULL;
       }
@@ -542,7 +543,7 @@ struct fray_sched_buf {
   const fray_sim_t *sim;
   fray_mem_t mem;
   fray_sched_send_t *sends;
-  size_t **cuts;   /* per send, capacity caps[i] */
+  size_t **cuts; /* per send, capacity caps[i] */
   size_t *caps;
   fray_sched_t view;
 };
@@ -777,22 +778,26 @@ char *fray_sched_describe(const fray_sim_t *s, const fray_sched_t *sched, char *
   for (size_t k = 0; s && sched && k < sched->nsends && k < s->nsends; k++) {
     const fray_sched_send_t *ss = &sched->sends[k];
     const fray_step_t *st = fray_sim_send_step(s, k);
-    int merged = ss->merge_next && k + 1 < s->nsends && s->send_step[k + 1] == s->send_step[k] + 1 &&
+    int merged = ss->merge_next && k + 1 < s->nsends &&
+                 s->send_step[k + 1] == s->send_step[k] + 1 &&
                  s->steps[s->send_step[k + 1]].client == st->client;
     if (!ss->ncuts && !merged)
       continue;
     /* Steps built in memory (a decoded fuzz input) have no script line:
      * they are named by their send number instead. */
     if (st->line)
-      PUT("%sline %zu %s> ", any ? "; " : "", st->line, fray_script_client_name(s->script, st->client));
+      PUT("%sline %zu %s> ", any ? "; " : "", st->line,
+          fray_script_client_name(s->script, st->client));
     else
-      PUT("%ssend %zu %s> ", any ? "; " : "", k + 1, fray_script_client_name(s->script, st->client));
+      PUT("%ssend %zu %s> ", any ? "; " : "", k + 1,
+          fray_script_client_name(s->script, st->client));
     any = 1;
     size_t prev = 0;
     for (size_t i = 0; i <= ss->ncuts; i++) {
       size_t end = i < ss->ncuts ? ss->cuts[i] : st->len;
       char piece[72];
-      PUT("%s%s", i ? " | " : "", fray__escape_quoted(piece, sizeof piece, st->data + prev, end - prev));
+      PUT("%s%s", i ? " | " : "",
+          fray__escape_quoted(piece, sizeof piece, st->data + prev, end - prev));
       prev = end;
     }
     if (merged)

@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "internal.h"
+#include "core/internal.h"
 
 enum { OP_SEND_MAX = 2, OP_EXPECT = 3, OP_OPEN = 4, OP_CLOSE = 5, OP_RESET = 6, OP_FLAGS = 7 };
 
@@ -159,7 +159,9 @@ int fray_fuzz_decode(fray_fuzz_session_t **out, const uint8_t *data, size_t len,
       if (!r && kind == OP_OPEN && open[c])
         r = fray_script_add_step(s->script,
                                  &(fray_step_t){.kind = FRAY_STEP_CLOSE, .client = idx[c]});
-      st.kind = kind == OP_OPEN ? FRAY_STEP_OPEN : kind == OP_CLOSE ? FRAY_STEP_CLOSE : FRAY_STEP_RESET;
+      st.kind = kind == OP_OPEN    ? FRAY_STEP_OPEN
+                : kind == OP_CLOSE ? FRAY_STEP_CLOSE
+                                   : FRAY_STEP_RESET;
       if (!r)
         r = fray_script_add_step(s->script, &st);
       open[c] = kind == OP_OPEN;
@@ -180,7 +182,8 @@ int fray_fuzz_decode(fray_fuzz_session_t **out, const uint8_t *data, size_t len,
     if (!open[0])
       r = fray_script_add_step(s->script, &(fray_step_t){.kind = FRAY_STEP_OPEN, .client = 0});
     if (!r)
-      r = fray_script_add_step(s->script, &(fray_step_t){.kind = FRAY_STEP_SEND, .client = 0,
+      r = fray_script_add_step(s->script, &(fray_step_t){.kind = FRAY_STEP_SEND,
+                                                         .client = 0,
                                                          .data = data + rd.front,
                                                          .len = rd.back - rd.front});
     if (!r)
@@ -267,8 +270,8 @@ int fray_fuzz_from_aflnet(const uint8_t *d, size_t len, const char *handler, fra
         *truncated = 1;
     }
     if (n)
-      r = fray_script_add_step(s, &(fray_step_t){.kind = FRAY_STEP_SEND, .client = c,
-                                                 .data = d + pos, .len = n});
+      r = fray_script_add_step(
+          s, &(fray_step_t){.kind = FRAY_STEP_SEND, .client = c, .data = d + pos, .len = n});
     pos += n;
   }
   if (r) {

@@ -6,8 +6,8 @@
 #include <string.h>
 
 #include "fray/sim.h"
-#include "internal.h"
-#include "sim_internal.h"
+#include "core/internal.h"
+#include "run/sim_internal.h"
 
 typedef struct cand {
   const fray_script_t *orig;
@@ -15,12 +15,12 @@ typedef struct cand {
   fray_mem_t mem;
   const fray_step_t *steps;
   size_t nsteps;
-  unsigned char *keep;     /* per original step */
-  size_t *send_of_step;    /* original step -> send number, or SIZE_MAX */
+  unsigned char *keep;  /* per original step */
+  size_t *send_of_step; /* original step -> send number, or SIZE_MAX */
   size_t nsends;
-  size_t **cuts;           /* per original send: schedule cuts */
+  size_t **cuts; /* per original send: schedule cuts */
   size_t *ncuts;
-  unsigned char *merge;    /* per original send */
+  unsigned char *merge; /* per original send */
   int short_writes;
   uint64_t write_seed;
   size_t runs, max_runs;
@@ -97,11 +97,11 @@ done:
 typedef struct answers {
   const fray_sim_t *sim;
   size_t nclients;
-  size_t *marks;         /* per original step and client */
-  unsigned char *ended;  /* per original step and client */
-  size_t *pos;           /* per client: bytes already expected */
-  unsigned char *open;   /* per client: open in the script written */
-  unsigned char *eof;    /* per client: `< eof` written since it opened */
+  size_t *marks;        /* per original step and client */
+  unsigned char *ended; /* per original step and client */
+  size_t *pos;          /* per client: bytes already expected */
+  unsigned char *open;  /* per client: open in the script written */
+  unsigned char *eof;   /* per client: `< eof` written since it opened */
 } answers_t;
 
 /* Follows the client states of the script being written. */
@@ -125,9 +125,10 @@ static int answers_after(answers_t *a, fray_script_t *s, size_t i) {
       continue;
     }
     if (m > a->pos[c]) {
-      r = fray_script_add_step(s, &(fray_step_t){.kind = FRAY_STEP_EXPECT, .client = c,
-                                                  .data = fray__sim_received(a->sim, c) + a->pos[c],
-                                                  .len = m - a->pos[c]});
+      r = fray_script_add_step(s, &(fray_step_t){.kind = FRAY_STEP_EXPECT,
+                                                 .client = c,
+                                                 .data = fray__sim_received(a->sim, c) + a->pos[c],
+                                                 .len = m - a->pos[c]});
       a->pos[c] = m;
     }
     if (!r && a->ended[i * a->nclients + c] && !a->eof[c]) {
@@ -189,7 +190,8 @@ static int bake(const cand_t *c, answers_t *ans, fray_script_t **out) {
         cuts = ncp;
         ccap = cneed * 2;
       }
-      /* A merge joins the reads: no cut at the seam. Union of the step's own cuts and the schedule's, offset by len. */
+      /* A merge joins the reads: no cut at the seam. Union of the step's own cuts and the
+       * schedule's, offset by len. */
       const size_t *a = st->cuts, *b = c->cuts[c->send_of_step[j]];
       size_t na = st->ncuts, nb = c->ncuts[c->send_of_step[j]], x = 0, y = 0;
       while (x < na || y < nb) {

@@ -10,7 +10,7 @@
 #define FRAY__ESC_QUOTE 1u /* also escape '"' (output inside quotes) */
 
 /* Worst-case output of fray__escape for len bytes. */
-#define FRAY__ESC_MAX(len) ((len) * 4)
+#define FRAY__ESC_MAX(len) ((len)*4)
 
 /* Writes the escaped form of in[0..len) to out (room for FRAY__ESC_MAX(len)
  * characters, no NUL added); returns the characters written. */

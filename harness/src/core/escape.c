@@ -1,5 +1,5 @@
 /* Byte escaping (see escape_internal.h). */
-#include "escape_internal.h"
+#include "core/escape_internal.h"
 
 #include <stdio.h>
 #include <string.h>

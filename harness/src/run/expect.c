@@ -1,6 +1,6 @@
 /* Expectation matching shared by the simulator and the network runner
  * (expect_internal.h). */
-#include "expect_internal.h"
+#include "run/expect_internal.h"
 
 #include <fnmatch.h>
 #include <stdarg.h>
@@ -8,8 +8,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "escape_internal.h"
-#include "internal.h"
+#include "core/escape_internal.h"
+#include "core/internal.h"
 
 size_t fray__first_diff(const uint8_t *a, const uint8_t *b, size_t n) {
   size_t i = 0;
@@ -18,8 +18,8 @@ size_t fray__first_diff(const uint8_t *a, const uint8_t *b, size_t n) {
   return i;
 }
 
-int fray__match_line(const fray_mem_t *mem, const fray_step_t *st, const uint8_t *got,
-                     size_t avail, size_t *linelen) {
+int fray__match_line(const fray_mem_t *mem, const fray_step_t *st, const uint8_t *got, size_t avail,
+                     size_t *linelen) {
   const uint8_t *nl = memchr(got, '\n', avail);
   if (!nl)
     return FRAY_EAGAIN;
