@@ -12,7 +12,8 @@
  * stops while a pipe holds more than HIGH_WATER bytes, so a slow peer
  * bounds memory instead of growing it.
  *
- * The recording is written to its file (through a temporary file and a
+ * The recording (session/record.h, the recorder import-pcap uses too) is
+ * written to its file (through an exclusively created temporary file and a
  * rename, so a reader never sees half a script) at most about once a
  * second while traffic flows, at once when an upstream connection fails,
  * and at exit, SIGINT and SIGTERM included. */
@@ -26,6 +27,7 @@
 #include "cli.h"
 #include "opts.h"
 #include "fray/script.h"
+#include "session/record.h"
 
 #if defined(FRAY_HAVE_EVENT) || defined(FRAY_HAVE_LIBEVENT)
 #define PROXY_BUILT 1
@@ -70,7 +72,8 @@ static void usage(FILE *out) {
         "  --record FILE.fray    write the recorded session to FILE (rewritten as\n"
         "                        it grows; complete at exit, SIGINT, SIGTERM and\n"
         "                        upstream failure). Recording stops, with a warning,\n"
-        "                        past 256 MiB of data\n"
+        "                        past 256 MiB of data. FILE must be a regular file\n"
+        "                        or not exist (links and devices are refused)\n"
         "  --connect-timeout S   give up connecting upstream after S s (default 10)\n"
         "  --max-conns N         stop after N connections have ended (default: run\n"
         "                        until SIGINT/SIGTERM)\n"
@@ -93,7 +96,6 @@ static const char *const with_value[] = {"--listen",          "--upstream", "--s
 #ifdef PROXY_BUILT
 
 #define HIGH_WATER ((size_t)1 << 20) /* bytes a pipe holds before reading stops */
-#define MAX_RECORD FRAY_SCRIPT_DEFAULT_MAX_BYTES
 #define DEFAULT_MERGE_MS 20
 #define MAX_IO ((size_t)256 << 10) /* largest single read()/write() */
 #define SPLIT_NONE 0
@@ -141,16 +143,9 @@ struct proxy {
   size_t max_conns, ended, accepted;
   conn_t *conns;
   /* recording */
-  const char *record_path;
-  fray_script_t *script;
-  int rec_stopped; /* the byte limit was reached */
-  size_t rec_bytes;
-  conn_t *pend_conn; /* consecutive bytes of one conn/dir become one step */
-  int pend_dir;
-  uint8_t *pend;
-  size_t pend_len, pend_cap;
-  size_t *free_names; /* client indices of ended connections */
-  size_t nfree, capfree;
+  const char *record_path; /* NULL: not recording */
+  fray__rec_t rec;
+  int rec_stopped; /* the byte limit or an error stopped it */
   int dirty;
   double last_write, write_cost;
   struct event *write_timer, *sigint, *sigterm;
@@ -188,101 +183,69 @@ static uint64_t rnd(proxy_t *px) {
 
 /* ---- recording ---------------------------------------------------------- */
 
-static int rec_flush(proxy_t *px) {
-  if (!px->pend_len)
-    return 0;
-  conn_t *c = px->pend_conn;
-  fray_step_t st = {.kind = px->pend_dir == 0 ? FRAY_STEP_SEND : FRAY_STEP_EXPECT,
-                    .client = c->client,
-                    .data = px->pend,
-                    .len = px->pend_len};
-  px->pend_len = 0;
-  px->dirty = 1;
-  return fray_script_add_step(px->script, &st);
-}
-
 static void rec_fail(proxy_t *px, int rc) {
   logmsg("recording stopped: %s", fray_strerror(rc));
   px->rec_stopped = 1;
 }
 
 static void rec_ctl(proxy_t *px, conn_t *c, fray_step_kind_t kind) {
-  if (!px->script || px->rec_stopped || !c->recording)
+  if (!px->record_path || px->rec_stopped || !c->recording)
     return;
-  int rc = rec_flush(px);
-  if (!rc)
-    rc = fray_script_add_step(px->script, &(fray_step_t){.kind = kind, .client = c->client});
+  int rc = fray__rec_ctl(&px->rec, c->client, kind);
   if (rc)
     rec_fail(px, rc);
   px->dirty = 1;
 }
 
 static void rec_data(proxy_t *px, conn_t *c, int dir, struct evbuffer *buf) {
-  if (!px->script || px->rec_stopped || !c->recording)
+  if (!px->record_path || px->rec_stopped || !c->recording)
     return;
   size_t len = evbuffer_get_length(buf);
   if (!len)
     return;
-  if (px->rec_bytes + len > MAX_RECORD) {
+  if (len > px->rec.max_bytes - px->rec.total) {
     logmsg("recording stopped at %zu bytes (the script limit): the script holds the session "
            "up to here",
-           px->rec_bytes);
-    rec_flush(px);
+           px->rec.total);
     px->rec_stopped = 1;
     return;
   }
-  if (px->pend_len && (px->pend_conn != c || px->pend_dir != dir)) {
-    int rc = rec_flush(px);
-    if (rc) {
-      rec_fail(px, rc);
-      return;
+  /* The recorder merges consecutive pieces of one connection and direction
+   * into one step, so the buffer's chunks can go in one by one. */
+  struct evbuffer_iovec v[16];
+  struct evbuffer_ptr at;
+  evbuffer_ptr_set(buf, &at, 0, EVBUFFER_PTR_SET);
+  while (len) {
+    int n = evbuffer_peek(buf, (ev_ssize_t)len, &at, v, 16);
+    int used = n < 16 ? n : 16;
+    for (int k = 0; k < used; k++) {
+      size_t take = v[k].iov_len < len ? v[k].iov_len : len;
+      int rc = fray__rec_data(&px->rec, c->client, dir, v[k].iov_base, take);
+      if (rc) {
+        rec_fail(px, rc);
+        return;
+      }
+      len -= take;
+      evbuffer_ptr_set(buf, &at, take, EVBUFFER_PTR_ADD);
     }
   }
-  if (px->pend_cap - px->pend_len < len) {
-    size_t cap = px->pend_cap ? px->pend_cap : 65536;
-    while (cap - px->pend_len < len)
-      cap *= 2;
-    uint8_t *n = realloc(px->pend, cap);
-    if (!n) {
-      rec_fail(px, FRAY_ENOMEM);
-      return;
-    }
-    px->pend = n;
-    px->pend_cap = cap;
-  }
-  evbuffer_copyout(buf, px->pend + px->pend_len, len);
-  px->pend_len += len;
-  px->pend_conn = c;
-  px->pend_dir = dir;
-  px->rec_bytes += len;
+  px->dirty = 1;
 }
 
 /* Writes the script as it stands: connections still open are left open
  * (a valid script; the replay closes them). Returns 0 or -1. */
 static int rec_write(proxy_t *px) {
-  if (!px->script)
+  if (!px->record_path)
     return 0;
-  if (!px->rec_stopped && rec_flush(px))
+  /* Bytes held back to merge with the next piece belong in the file too,
+   * also after the recording stopped. */
+  if (fray__rec_flush(&px->rec))
     px->rec_stopped = 1;
   double t0 = now();
-  size_t n = strlen(px->record_path);
-  char *tmp = malloc(n + 8);
-  if (!tmp)
-    return -1;
-  snprintf(tmp, n + 8, "%s.tmp", px->record_path);
-  FILE *f = fopen(tmp, "w");
-  int ok = f != NULL;
-  if (f) {
-    ok = fray_script_write(px->script, f) == 0;
-    ok = (fclose(f) == 0) && ok;
-  }
-  if (ok && rename(tmp, px->record_path) != 0)
-    ok = 0;
-  if (!ok) {
-    logmsg("cannot write the recording to %s: %s", px->record_path, strerror(errno));
-    remove(tmp);
-  }
-  free(tmp);
+  char err[512];
+  int ok = fray__rec_write_file(fray__rec_script(&px->rec), px->record_path, err, sizeof err) == 0;
+  if (!ok)
+    logmsg("cannot write the recording: %s", err);
   px->dirty = 0;
   px->last_write = now();
   px->write_cost = px->last_write - t0;
@@ -299,35 +262,14 @@ static void write_timer_cb(evutil_socket_t fd, short what, void *arg) {
     rec_write(px);
 }
 
-static void name_release(proxy_t *px, conn_t *c) {
-  if (px->nfree == px->capfree) {
-    size_t cap = px->capfree ? px->capfree * 2 : 16;
-    size_t *n = realloc(px->free_names, cap * sizeof *n);
-    if (!n)
-      return;
-    px->free_names = n;
-    px->capfree = cap;
-  }
-  px->free_names[px->nfree++] = c->client;
-}
-
 /* Gives c a client name and records `open`. Names are c1, c2, ...; past the
  * script's client limit, names of ended connections are reused (a name can
  * be opened again after close). */
 static void rec_open(proxy_t *px, conn_t *c) {
-  if (!px->script || px->rec_stopped)
+  if (!px->record_path || px->rec_stopped)
     return;
-  size_t idx;
-  int rc;
-  if (fray_script_nclients(px->script) < FRAY_SCRIPT_DEFAULT_MAX_CLIENTS) {
-    char name[32];
-    snprintf(name, sizeof name, "c%zu", fray_script_nclients(px->script) + 1);
-    rc = fray_script_add_client(px->script, name, &idx);
-  } else if (px->nfree) {
-    idx = px->free_names[0];
-    memmove(px->free_names, px->free_names + 1, --px->nfree * sizeof *px->free_names);
-    rc = 0;
-  } else {
+  int rc = fray__rec_open(&px->rec, &c->client);
+  if (rc == FRAY_ERANGE) {
     logmsg("connection %zu not recorded: more than %zu connections open at once", c->id,
            (size_t)FRAY_SCRIPT_DEFAULT_MAX_CLIENTS);
     return;
@@ -336,9 +278,8 @@ static void rec_open(proxy_t *px, conn_t *c) {
     rec_fail(px, rc);
     return;
   }
-  c->client = idx;
   c->recording = 1;
-  rec_ctl(px, c, FRAY_STEP_OPEN);
+  px->dirty = 1;
 }
 
 /* ---- connections -------------------------------------------------------- */
@@ -360,10 +301,8 @@ static void set_reset(struct bufferevent *bev) {
 
 static void conn_free(conn_t *c, int reset_client, int reset_server) {
   proxy_t *px = c->px;
-  if (px->pend_conn == c && rec_flush(px))
-    px->rec_stopped = 1;
   if (c->recording) {
-    name_release(px, c);
+    fray__rec_release(&px->rec, c->client);
     c->recording = 0;
   }
   if (reset_client)
@@ -571,8 +510,7 @@ static void event_cb(struct bufferevent *bev, short what, void *arg) {
     logmsg("connection %zu from %s: upstream %s unreachable: %s", c->id, c->peer, px->up_text,
            (what & BEV_EVENT_TIMEOUT) ? "connect timed out" : evutil_socket_error_to_string(err));
     conn_free(c, 0, 0);
-    if (px->script)
-      rec_write(px);
+    rec_write(px);
     return;
   }
   pipe_dir_t *p = &c->p[from_client ? 0 : 1];
@@ -611,8 +549,7 @@ static void event_cb(struct bufferevent *bev, short what, void *arg) {
         rec_ctl(px, c, FRAY_STEP_EXPECT_EOF);
       rec_ctl(px, c, FRAY_STEP_CLOSE);
       conn_free(c, 1, 0);
-      if (px->script)
-        rec_write(px);
+      rec_write(px);
     }
   }
 }
@@ -679,8 +616,7 @@ static void accept_cb(struct evconnlistener *lis, evutil_socket_t fd, struct soc
     logmsg("connection %zu from %s: upstream %s unreachable: %s", c->id, c->peer, px->up_text,
            evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
     conn_free(c, 0, 0);
-    if (px->script)
-      rec_write(px);
+    rec_write(px);
   }
 }
 
@@ -843,7 +779,7 @@ static int run_proxy(int argc, char **argv) {
 
   int status = FRAY_EXIT_USAGE;
   if (px.record_path) {
-    if (fray_script_new(&px.script, NULL)) {
+    if (fray__rec_init(&px.rec, NULL, 0)) {
       logmsg("out of memory");
       return FRAY_EXIT_USAGE;
     }
@@ -875,7 +811,7 @@ static int run_proxy(int argc, char **argv) {
   }
   event_add(px.sigint, NULL);
   event_add(px.sigterm, NULL);
-  if (px.script) {
+  if (px.record_path) {
     struct timeval sec = {.tv_sec = 1, .tv_usec = 0};
     event_add(px.write_timer, &sec);
   }
@@ -902,11 +838,11 @@ done:
     conn_free(c, 0, 0);
     px.ended = ended;
   }
-  if (px.script && status == FRAY_EXIT_OK && rec_write(&px))
+  if (px.record_path && status == FRAY_EXIT_OK && rec_write(&px))
     status = FRAY_EXIT_USAGE;
-  if (px.script && px.verbose)
-    logmsg("recorded %zu clients, %zu bytes to %s", fray_script_nclients(px.script), px.rec_bytes,
-           px.record_path);
+  if (px.record_path && px.verbose)
+    logmsg("recorded %zu clients, %zu bytes to %s", fray_script_nclients(fray__rec_script(&px.rec)),
+           px.rec.total, px.record_path);
   if (px.lis)
     evconnlistener_free(px.lis);
   if (px.sigint)
@@ -917,9 +853,7 @@ done:
     event_free(px.write_timer);
   if (px.base)
     event_base_free(px.base);
-  fray_script_free(px.script);
-  free(px.pend);
-  free(px.free_names);
+  fray__rec_free(&px.rec);
   return status;
 }
 #endif /* PROXY_BUILT */

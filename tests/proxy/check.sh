@@ -202,6 +202,36 @@ PY
   echo "proxy errors: ok"
   ;;
 
+proxy-record-safe) # --record writes only its own file: no link followed, no device replaced
+  free=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  echo "IMPORTANT CONTENT" >victim.txt
+  # A link planted where the old code put its temporary file.
+  ln -s victim.txt session.fray.tmp
+  start px "$fray" proxy --listen 127.0.0.1:0 --upstream "127.0.0.1:$free" --record session.fray
+  stop "$pid"
+  [ $rc -eq 0 ] || { cat px.err; fail "proxy exit $rc"; }
+  [ "$(cat victim.txt)" = "IMPORTANT CONTENT" ] || fail "the planted link's target was written"
+  [ -L session.fray.tmp ] || fail "the planted link was replaced"
+  [ -f session.fray ] && [ ! -L session.fray ] || fail "no regular recording written"
+  [ "$(ls -a | grep -c '\.tmp$')" -eq 1 ] || { ls -la; fail "temporary files left behind"; }
+  # Targets that are not regular files are refused at start, in one line.
+  ln -s victim.txt link.fray
+  mkfifo fifo.fray
+  mkdir dir.fray
+  for target in link.fray fifo.fray dir.fray /dev/null; do
+    timeout 10 "$fray" proxy --listen 127.0.0.1:0 --upstream "127.0.0.1:$free" --record "$target" \
+      >/dev/null 2>err.txt
+    r=$?
+    [ $r -eq 2 ] || { cat err.txt; fail "--record $target: exit $r, want 2"; }
+    grep -q "$target: not a regular file" err.txt || { cat err.txt; fail "--record $target: message"; }
+    [ "$(wc -l <err.txt)" -eq 1 ] || { cat err.txt; fail "--record $target: not one line"; }
+  done
+  [ -L link.fray ] && [ -p fifo.fray ] && [ -d dir.fray ] && [ -c /dev/null ] ||
+    fail "a refused target was changed"
+  [ "$(cat victim.txt)" = "IMPORTANT CONTENT" ] || fail "the link's target was written"
+  echo "proxy --record safe: ok"
+  ;;
+
 proxy-bulk) # ARGS: BYTES proxy-options...
   bytes=$1; shift
   start srv python3 "$here/netserver.py" echo; sport=$port

@@ -20,6 +20,7 @@
 
 #include "fray/pcap.h"
 #include "core/internal.h"
+#include "session/record.h"
 
 #define DEFAULT_MAX_PENDING ((size_t)16 << 20)
 #define HASH_MIN 64
@@ -70,22 +71,12 @@ struct fray_pcap_import {
   fray_mem_t mem;
   fray_pcap_import_opts_t opts;
   fray_pcap_stats_t st;
-  fray_script_t *script;
+  fray__rec_t rec; /* the script, one client per flow */
   int finished, fatal;
   flow_t **flows;
   size_t nflows, capflows;
   size_t *hash; /* flow index + 1, 0 empty; open addressing */
   size_t hashcap;
-  /* Bytes waiting to become one step: consecutive data of one flow/dir. */
-  size_t pend_flow;
-  int pend_dir;
-  uint8_t *pend;
-  size_t pend_len, pend_cap;
-  uint64_t total_bytes;
-  /* Names of flows that are over, reused once FRAY_SCRIPT_DEFAULT_MAX_CLIENTS
-   * names exist (a name can be opened again after close). */
-  size_t *free_names;
-  size_t nfree, capfree;
 };
 
 /* A parsed TCP segment. */
@@ -323,23 +314,8 @@ static int parse_link(fray_pcap_import_t *im, int lt, const uint8_t *b, size_t c
 
 /* ---- script output ----------------------------------------------------- */
 
-static int flush_pending(fray_pcap_import_t *im) {
-  if (!im->pend_len)
-    return 0;
-  flow_t *f = im->flows[im->pend_flow];
-  fray_step_t st = {.kind = im->pend_dir == 0 ? FRAY_STEP_SEND : FRAY_STEP_EXPECT,
-                    .client = f->client,
-                    .data = im->pend,
-                    .len = im->pend_len};
-  im->pend_len = 0;
-  return fray_script_add_step(im->script, &st);
-}
-
 static int add_ctl(fray_pcap_import_t *im, flow_t *f, fray_step_kind_t kind) {
-  int rc = flush_pending(im);
-  if (rc)
-    return rc;
-  return fray_script_add_step(im->script, &(fray_step_t){.kind = kind, .client = f->client});
+  return fray__rec_ctl(&im->rec, f->client, kind);
 }
 
 static int emit_data(fray_pcap_import_t *im, size_t fi, int dir, const uint8_t *data, size_t len) {
@@ -354,49 +330,20 @@ static int emit_data(fray_pcap_import_t *im, size_t fi, int dir, const uint8_t *
     im->st.bytes_lost += len;
     return 0;
   }
-  if (im->total_bytes + len > im->opts.max_bytes) {
+  int rc = fray__rec_data(&im->rec, f->client, dir, data, len);
+  if (rc == FRAY_ETOOLONG) {
     note(im, FRAY_PCAP_ERROR, f, "script byte limit (%zu) reached: %zu bytes dropped",
-         im->opts.max_bytes, len);
+         im->rec.max_bytes, len);
     im->st.bytes_lost += len;
     return 0;
   }
-  if (im->pend_len && (im->pend_flow != fi || im->pend_dir != dir)) {
-    int rc = flush_pending(im);
-    if (rc)
-      return rc;
-  }
-  if (im->pend_cap - im->pend_len < len) {
-    size_t cap = im->pend_cap ? im->pend_cap : 4096;
-    while (cap - im->pend_len < len)
-      cap *= 2;
-    uint8_t *n = fray__realloc(&im->mem, im->pend, cap);
-    if (!n)
-      return FRAY_ENOMEM;
-    im->pend = n;
-    im->pend_cap = cap;
-  }
-  memcpy(im->pend + im->pend_len, data, len);
-  im->pend_len += len;
-  im->pend_flow = fi;
-  im->pend_dir = dir;
-  im->total_bytes += len;
+  if (rc)
+    return rc;
   if (dir == 0)
     im->st.bytes_to_server += len;
   else
     im->st.bytes_to_client += len;
   return 0;
-}
-
-static void name_release(fray_pcap_import_t *im, flow_t *f) {
-  if (im->nfree == im->capfree) {
-    size_t cap = im->capfree ? im->capfree * 2 : 16;
-    size_t *n = fray__realloc(&im->mem, im->free_names, cap * sizeof *n);
-    if (!n)
-      return; /* the name is just not reused */
-    im->free_names = n;
-    im->capfree = cap;
-  }
-  im->free_names[im->nfree++] = f->client;
 }
 
 /* Ends the flow in the script with `close` (or `reset`). */
@@ -407,7 +354,7 @@ static int flow_close(fray_pcap_import_t *im, flow_t *f, int reset) {
   if (rc)
     return rc;
   f->closed = 1;
-  name_release(im, f);
+  fray__rec_release(&im->rec, f->client);
   return 0;
 }
 
@@ -732,37 +679,24 @@ static int flow_new(fray_pcap_import_t *im, const pkt_t *p, size_t slot, size_t 
   if (skipped) {
     im->st.flows_skipped++;
   } else {
-    size_t idx;
-    if (fray_script_nclients(im->script) < FRAY_SCRIPT_DEFAULT_MAX_CLIENTS) {
-      snprintf(f->name, sizeof f->name, "c%zu", fray_script_nclients(im->script) + 1);
-      rc = fray_script_add_client(im->script, f->name, &idx);
-    } else if (im->nfree) {
-      idx = im->free_names[0];
-      memmove(im->free_names, im->free_names + 1, --im->nfree * sizeof *im->free_names);
-      snprintf(f->name, sizeof f->name, "%s", fray_script_client_name(im->script, idx));
-    } else {
+    size_t idx = 0;
+    rc = fray__rec_open(&im->rec, &idx);
+    if (rc == FRAY_ERANGE) {
       f->skipped = 1;
       im->st.flows_skipped++;
       note(im, FRAY_PCAP_ERROR, NULL,
            "more than %zu connections open at once: this connection was skipped",
            (size_t)FRAY_SCRIPT_DEFAULT_MAX_CLIENTS);
       rc = 0;
-      idx = 0;
-    }
-    if (rc) {
+    } else if (rc) {
       fray__free(&im->mem, f);
       return rc;
+    } else {
+      snprintf(f->name, sizeof f->name, "%s",
+               fray_script_client_name(fray__rec_script(&im->rec), idx));
+      im->st.flows++;
     }
     f->client = idx;
-    if (!f->skipped) {
-      im->st.flows++;
-      if ((rc = flush_pending(im)) ||
-          (rc = fray_script_add_step(im->script,
-                                     &(fray_step_t){.kind = FRAY_STEP_OPEN, .client = idx}))) {
-        fray__free(&im->mem, f);
-        return rc;
-      }
-    }
   }
   im->flows[im->nflows] = f;
   im->hash[slot] = im->nflows + 1;
@@ -788,9 +722,7 @@ int fray_pcap_import_new(fray_pcap_import_t **out, const fray_pcap_import_opts_t
   im->opts.mem = NULL;
   if (!im->opts.max_pending)
     im->opts.max_pending = DEFAULT_MAX_PENDING;
-  if (!im->opts.max_bytes)
-    im->opts.max_bytes = FRAY_SCRIPT_DEFAULT_MAX_BYTES;
-  int rc = fray_script_new(&im->script, &im->mem);
+  int rc = fray__rec_init(&im->rec, &im->mem, im->opts.max_bytes);
   if (!rc)
     rc = hash_grow(im);
   if (rc) {
@@ -884,14 +816,12 @@ int fray_pcap_import_finish(fray_pcap_import_t *im, fray_script_t **out) {
     }
     rc = flow_close(im, f, 0);
   }
-  if (!rc)
-    rc = flush_pending(im);
-  if (rc) {
+  fray_script_t *s = rc ? NULL : fray__rec_take(&im->rec);
+  if (!s) {
     im->fatal = 1;
-    return rc;
+    return rc ? rc : FRAY_ENOMEM;
   }
-  *out = im->script;
-  im->script = NULL;
+  *out = s;
   return 0;
 }
 
@@ -912,9 +842,7 @@ void fray_pcap_import_free(fray_pcap_import_t *im) {
     flow_free(im, im->flows[i]);
   fray__free(&im->mem, im->flows);
   fray__free(&im->mem, im->hash);
-  fray__free(&im->mem, im->pend);
-  fray__free(&im->mem, im->free_names);
-  fray_script_free(im->script);
+  fray__rec_free(&im->rec);
   fray_mem_t mem = im->mem;
   fray__free(&mem, im);
 }
