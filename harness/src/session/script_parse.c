@@ -1,0 +1,911 @@
+/* `.fray` session scripts: the parser.
+ *
+ * The parser is a hand-written single pass over the text. Every statement
+ * lives on one line, so an error position is always (current line, byte
+ * offset from the line's start). Data is expanded while parsing (strings,
+ * hex, repetition, files) into one growing buffer per statement whose
+ * ownership then moves to the step, so the peak memory is the expanded
+ * script plus one statement; a global byte budget is checked before every
+ * growth, so hostile input (`"x" * 99999999999`, `file /dev/zero`) ends in an
+ * error with a position, never in a huge allocation. */
+#include "fray/script.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/escape_internal.h"
+#include "core/internal.h"
+#include "session/script_internal.h"
+
+#if defined(__GNUC__)
+#define PRINTF_LIKE(f, a) __attribute__((format(printf, f, a)))
+#else
+#define PRINTF_LIKE(f, a)
+#endif
+
+#define FILE_CHUNK 16384 /* read size for `file` pieces and the script */
+
+char *fray_script_error_format(const fray_script_error_t *err, char *buf, size_t size) {
+  if (!buf || size == 0)
+    return buf;
+  if (!err) {
+    buf[0] = '\0';
+    return buf;
+  }
+  if (err->line)
+    snprintf(buf, size, "%s:%zu:%zu: %s", err->file, err->line, err->column, err->message);
+  else
+    snprintf(buf, size, "%s: %s", err->file, err->message);
+  return buf;
+}
+
+typedef struct bytevec {
+  uint8_t *p;
+  size_t len, cap;
+} bytevec_t;
+
+typedef struct parser {
+  fray_script_t *s;
+  const char *text;
+  size_t len;
+  size_t pos;
+  size_t line;       /* 1-based number of the current line */
+  size_t line_start; /* offset of the current line's first byte */
+  const char *filename;
+  char *base_dir; /* NULL: relative to the current directory */
+  size_t max_bytes, max_repeat;
+  int deny_files;
+  size_t total; /* expanded bytes so far, checked against max_bytes */
+  size_t handler_line;
+  bytevec_t data; /* the statement being parsed */
+  size_t *cuts;   /* its cut offsets */
+  size_t ncuts, capcuts;
+  fray_script_error_t *err;
+} parser_t;
+
+static void set_err(fray_script_error_t *err, int code, const char *file, size_t line, size_t col,
+                    const char *msg) {
+  if (!err)
+    return;
+  err->code = code;
+  snprintf(err->file, sizeof err->file, "%s", file ? file : "<script>");
+  err->line = line;
+  err->column = col;
+  snprintf(err->message, sizeof err->message, "%s", msg);
+}
+
+/* Records an error at text offset pos (on the current line) and returns
+ * code, so callers can `return fail(...)`. */
+PRINTF_LIKE(4, 5)
+static int fail(parser_t *p, int code, size_t pos, const char *fmt, ...) {
+  char msg[256];
+  if (code == FRAY_ENOMEM) {
+    snprintf(msg, sizeof msg, "out of memory");
+  } else {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+  }
+  set_err(p->err, code, p->filename, p->line, pos - p->line_start + 1, msg);
+  return code;
+}
+
+static int peek(const parser_t *p) {
+  return p->pos < p->len ? (unsigned char)p->text[p->pos] : -1;
+}
+
+static int at_end_of_statement(const parser_t *p) {
+  int c = peek(p);
+  return c == -1 || c == '\n' || c == '#';
+}
+
+static void skip_ws(parser_t *p) {
+  while (p->pos < p->len &&
+         (p->text[p->pos] == ' ' || p->text[p->pos] == '\t' || p->text[p->pos] == '\r'))
+    p->pos++;
+}
+
+/* Whether the word w starts at the current position (not as a prefix of a
+ * longer word). */
+static int at_word(const parser_t *p, const char *w) {
+  size_t n = strlen(w);
+  if (p->len - p->pos < n || memcmp(p->text + p->pos, w, n) != 0)
+    return 0;
+  return p->pos + n == p->len || !fray__script_name_char((unsigned char)p->text[p->pos + n]);
+}
+
+static size_t word_len(const parser_t *p) {
+  size_t n = 0;
+  while (p->pos + n < p->len && fray__script_name_char((unsigned char)p->text[p->pos + n]))
+    n++;
+  return n;
+}
+
+/* Grows the statement buffer for n more data bytes (plus the trailing NUL),
+ * charging them to the script's byte budget first. pos locates the error. */
+static int need(parser_t *p, size_t n, size_t pos) {
+  if (n > p->max_bytes - p->total)
+    return fail(p, FRAY_ERANGE, pos, "script data over the limit of %zu bytes (max_bytes)",
+                p->max_bytes);
+  bytevec_t *b = &p->data;
+  if (b->cap - b->len <= n) {
+    size_t want = b->len + n + 1;
+    size_t cap = b->cap ? b->cap : 64;
+    while (cap < want)
+      cap = cap > SIZE_MAX / 2 ? want : cap * 2;
+    /* The budget bounds what the buffer must hold; doubling past it would
+     * waste up to half of a large allocation. */
+    if (cap > p->max_bytes + 1 && want <= p->max_bytes + 1)
+      cap = p->max_bytes + 1;
+    uint8_t *v = fray__realloc(&p->s->mem, b->p, cap);
+    if (!v)
+      return fail(p, FRAY_ENOMEM, pos, "out of memory");
+    b->p = v;
+    b->cap = cap;
+  }
+  p->total += n;
+  return 0;
+}
+
+static int append(parser_t *p, const void *src, size_t n, size_t pos) {
+  int rc = need(p, n, pos);
+  if (rc)
+    return rc;
+  memcpy(p->data.p + p->data.len, src, n);
+  p->data.len += n;
+  return 0;
+}
+
+/* Reads a quoted string at the current position (which is '"') and appends
+ * its decoded bytes to p->data. */
+static int read_string(parser_t *p) {
+  size_t open = p->pos++;
+  for (;;) {
+    size_t run = p->pos;
+    while (p->pos < p->len) {
+      unsigned char c = (unsigned char)p->text[p->pos];
+      if (c == '"' || c == '\\' || c == '\n' || (c < 0x20 && c != '\t') || c == 0x7f)
+        break;
+      p->pos++;
+    }
+    if (p->pos > run) {
+      int rc = append(p, p->text + run, p->pos - run, run);
+      if (rc)
+        return rc;
+    }
+    int c = peek(p);
+    if (c == -1 || c == '\n')
+      return fail(p, FRAY_ESYNTAX, open, "unterminated string (expected '\"' before end of line)");
+    if (c == '"') {
+      p->pos++;
+      return 0;
+    }
+    if (c != '\\')
+      return fail(p, FRAY_ESYNTAX, p->pos, "control byte 0x%02x in a string (write it as \\x%02x)",
+                  (unsigned)c, (unsigned)c);
+    size_t esc = p->pos++, used;
+    int e = peek(p);
+    int b = fray__unescape1(p->text + p->pos, p->len - p->pos, &used);
+    if (b == FRAY__UNESC_BAD_HEX)
+      return fail(p, FRAY_ESYNTAX, esc, "expected two hex digits after '\\x'");
+    if (b < 0) {
+      if (e > 0x20 && e < 0x7f)
+        return fail(p, FRAY_ESYNTAX, esc,
+                    "unknown escape '\\%c' (expected \\r \\n \\t \\0 \\\\ \\\" or \\xHH)", e);
+      return fail(p, FRAY_ESYNTAX, esc,
+                  "unknown escape (expected \\r \\n \\t \\0 \\\\ \\\" or \\xHH after '\\')");
+    }
+    uint8_t byte = (uint8_t)b;
+    p->pos += used;
+    int rc = append(p, &byte, 1, esc);
+    if (rc)
+      return rc;
+  }
+}
+
+/* Reads `"..."` of hex digit pairs (spaces allowed between bytes). */
+static int read_hex(parser_t *p) {
+  size_t open = p->pos++;
+  for (;;) {
+    while (p->pos < p->len && (p->text[p->pos] == ' ' || p->text[p->pos] == '\t'))
+      p->pos++;
+    int c = peek(p);
+    if (c == -1 || c == '\n')
+      return fail(p, FRAY_ESYNTAX, open, "unterminated string (expected '\"' before end of line)");
+    if (c == '"') {
+      p->pos++;
+      return 0;
+    }
+    int hi = fray__hexval(c);
+    if (hi < 0)
+      return fail(p, FRAY_ESYNTAX, p->pos, "expected hex digits or '\"' in a 'hex' string");
+    int lo = p->pos + 1 < p->len ? fray__hexval((unsigned char)p->text[p->pos + 1]) : -1;
+    if (lo < 0)
+      return fail(p, FRAY_ESYNTAX, p->pos, "expected two hex digits per byte in a 'hex' string");
+    uint8_t byte = (uint8_t)(hi << 4 | lo);
+    int rc = append(p, &byte, 1, p->pos);
+    if (rc)
+      return rc;
+    p->pos += 2;
+  }
+}
+
+/* `file PATH` or `file "PATH"`: appends the file's bytes. */
+static int read_file_piece(parser_t *p, size_t kw) {
+  const fray_mem_t *m = &p->s->mem;
+  skip_ws(p);
+  char *path = NULL;
+  size_t plen;
+  int rc;
+  if (peek(p) == '"') {
+    /* Decode the quoted path into p->data past the statement's bytes, then
+     * move it out, so escapes work without a second decoder. */
+    size_t mark = p->data.len, total = p->total;
+    rc = read_string(p);
+    if (rc)
+      return rc;
+    plen = p->data.len - mark;
+    if (plen == 0 || memchr(p->data.p + mark, 0, plen)) {
+      p->data.len = mark;
+      p->total = total;
+      return fail(p, FRAY_ESYNTAX, kw, "expected a non-empty path without NUL after 'file'");
+    }
+    path = fray__malloc(m, plen + 1);
+    if (path) {
+      memcpy(path, p->data.p + mark, plen);
+      path[plen] = '\0';
+    }
+    p->data.len = mark;
+    p->total = total;
+  } else {
+    size_t start = p->pos;
+    while (p->pos < p->len && p->text[p->pos] != ' ' && p->text[p->pos] != '\t' &&
+           p->text[p->pos] != '\r' && p->text[p->pos] != '\n' && p->text[p->pos] != '#' &&
+           p->text[p->pos] != '\0')
+      p->pos++;
+    plen = p->pos - start;
+    if (plen == 0)
+      return fail(p, FRAY_ESYNTAX, p->pos, "expected a path after 'file'");
+    path = fray__malloc(m, plen + 1);
+    if (path) {
+      memcpy(path, p->text + start, plen);
+      path[plen] = '\0';
+    }
+  }
+  if (!path)
+    return fail(p, FRAY_ENOMEM, kw, "out of memory");
+
+  char *full = path;
+  if (path[0] != '/' && p->base_dir) {
+    size_t blen = strlen(p->base_dir);
+    full = fray__malloc(m, blen + 1 + plen + 1);
+    if (!full) {
+      fray__free(m, path);
+      return fail(p, FRAY_ENOMEM, kw, "out of memory");
+    }
+    memcpy(full, p->base_dir, blen);
+    full[blen] = '/';
+    memcpy(full + blen + 1, path, plen + 1);
+    fray__free(m, path);
+  }
+
+  FILE *f = fopen(full, "rb");
+  if (!f) {
+    int e = errno;
+    rc = fail(p, e == ENOENT ? FRAY_ENOENT : FRAY_EIO, kw, "cannot open file \"%s\": %s", full,
+              strerror(e));
+    fray__free(m, full);
+    return rc;
+  }
+  uint8_t buf[FILE_CHUNK];
+  rc = 0;
+  for (;;) {
+    size_t got = fread(buf, 1, sizeof buf, f);
+    if (got) {
+      rc = append(p, buf, got, kw);
+      if (rc)
+        break;
+    }
+    if (got < sizeof buf) {
+      if (ferror(f)) {
+        int e = errno;
+        rc = fail(p, FRAY_EIO, kw, "cannot read file \"%s\": %s", full, strerror(e));
+      }
+      break;
+    }
+  }
+  fclose(f);
+  fray__free(m, full);
+  return rc;
+}
+
+static int push_cut(parser_t *p, size_t pos) {
+  if (p->ncuts == p->capcuts) {
+    size_t cap = p->capcuts ? p->capcuts * 2 : 8;
+    size_t *v = fray__realloc(&p->s->mem, p->cuts, cap * sizeof *v);
+    if (!v)
+      return fail(p, FRAY_ENOMEM, pos, "out of memory");
+    p->cuts = v;
+    p->capcuts = cap;
+  }
+  p->cuts[p->ncuts++] = p->data.len;
+  return 0;
+}
+
+/* Repeats the piece data[piece..len) so it occurs n times in all. */
+static int repeat_piece(parser_t *p, size_t piece, size_t pos) {
+  size_t start = p->pos;
+  uint64_t n = 0;
+  while (p->pos < p->len && p->text[p->pos] >= '0' && p->text[p->pos] <= '9') {
+    unsigned d = (unsigned)(p->text[p->pos] - '0');
+    /* Saturate instead of wrapping: any count past the limit is an error. */
+    n = n > (UINT64_MAX - d) / 10 ? UINT64_MAX : n * 10 + d;
+    p->pos++;
+  }
+  if (p->pos == start)
+    return fail(p, FRAY_ESYNTAX, start, "expected a repetition count after '*'");
+  if (p->pos < p->len && fray__script_name_char((unsigned char)p->text[p->pos]))
+    return fail(p, FRAY_ESYNTAX, start, "expected a decimal repetition count after '*'");
+  if (n > p->max_repeat)
+    return fail(p, FRAY_ERANGE, start, "repetition count over the limit of %zu (max_repeat)",
+                p->max_repeat);
+  size_t plen = p->data.len - piece;
+  if (n == 0) {
+    p->data.len = piece;
+    p->total -= plen;
+    return 0;
+  }
+  if (plen == 0)
+    return 0;
+  if ((uint64_t)(n - 1) > (uint64_t)((p->max_bytes - p->total) / plen))
+    return fail(p, FRAY_ERANGE, pos, "script data over the limit of %zu bytes (max_bytes)",
+                p->max_bytes);
+  size_t extra = plen * (size_t)(n - 1);
+  int rc = need(p, extra, pos);
+  if (rc)
+    return rc;
+  /* Doubling copies: log(n) memcpy calls instead of n. */
+  size_t have = plen, want = plen * (size_t)n;
+  uint8_t *base = p->data.p + piece;
+  while (have < want) {
+    size_t c = have < want - have ? have : want - have;
+    memcpy(base + have, base, c);
+    have += c;
+  }
+  p->data.len = piece + want;
+  return 0;
+}
+
+enum { LAST_NONE, LAST_PIECE, LAST_REPEAT, LAST_CUT };
+
+/* Parses data pieces up to the end of the statement into p->data (and cuts
+ * into p->cuts when cuts_ok). after names the operator for messages. */
+static int read_pieces(parser_t *p, int cuts_ok, const char *none_msg) {
+  int last = LAST_NONE;
+  size_t piece = 0, last_cut = 0, cut_pos = 0;
+  int pieces = 0;
+  p->data.len = 0;
+  p->ncuts = 0;
+  for (;;) {
+    skip_ws(p);
+    if (at_end_of_statement(p))
+      break;
+    size_t at = p->pos;
+    int c = peek(p);
+    int rc;
+    if (c == '"') {
+      piece = p->data.len;
+      rc = read_string(p);
+      last = LAST_PIECE;
+      pieces++;
+    } else if (at_word(p, "hex")) {
+      piece = p->data.len;
+      p->pos += 3;
+      skip_ws(p);
+      if (peek(p) != '"')
+        return fail(p, FRAY_ESYNTAX, p->pos, "expected a quoted string of hex digits after 'hex'");
+      rc = read_hex(p);
+      last = LAST_PIECE;
+      pieces++;
+    } else if (at_word(p, "file")) {
+      if (p->deny_files)
+        return fail(p, FRAY_ESYNTAX, at, "'file' pieces are not allowed here (deny_files is set)");
+      piece = p->data.len;
+      p->pos += 4;
+      rc = read_file_piece(p, at);
+      last = LAST_PIECE;
+      pieces++;
+    } else if (c == '*') {
+      if (last != LAST_PIECE)
+        return fail(p, FRAY_ESYNTAX, at, "expected a string, 'hex' or 'file' piece before '*'");
+      p->pos++;
+      skip_ws(p);
+      rc = repeat_piece(p, piece, at);
+      last = LAST_REPEAT;
+    } else if (c == '|' && cuts_ok) {
+      if (last == LAST_NONE)
+        return fail(p, FRAY_ESYNTAX, at, "expected data before '|'");
+      if (p->data.len == last_cut)
+        return fail(p, FRAY_ESYNTAX, at,
+                    "empty read before '|' (a read boundary needs data on both sides)");
+      rc = push_cut(p, at);
+      last_cut = p->data.len;
+      cut_pos = at;
+      last = LAST_CUT;
+      p->pos++;
+    } else if (c == '|') {
+      return fail(p, FRAY_ESYNTAX, at, "'|' (a read boundary) is only allowed in sends");
+    } else {
+      return fail(p, FRAY_ESYNTAX, at,
+                  cuts_ok ? "expected a string, 'hex', 'file', '*', '|' or end of line"
+                          : "expected a string, 'hex', 'file', '*' or end of line");
+    }
+    if (rc)
+      return rc;
+  }
+  if (pieces == 0)
+    return fail(p, FRAY_ESYNTAX, p->pos, "%s", none_msg);
+  if (last == LAST_CUT)
+    return fail(p, FRAY_ESYNTAX, cut_pos, "expected data after '|'");
+  if (p->ncuts && last_cut == p->data.len)
+    return fail(p, FRAY_ESYNTAX, cut_pos,
+                "empty read after '|' (a read boundary needs data on both sides)");
+  return 0;
+}
+
+/* Reads one quoted pattern (for `~` and `glob`) into p->data. */
+static int read_pattern(parser_t *p, const char *what, int regex) {
+  skip_ws(p);
+  size_t at = p->pos;
+  if (peek(p) != '"')
+    return fail(p, FRAY_ESYNTAX, at, "expected a quoted %s", what);
+  p->data.len = 0;
+  p->ncuts = 0;
+  int rc = read_string(p);
+  if (rc)
+    return rc;
+  rc = need(p, 0, at); /* room for the NUL even after an empty pattern */
+  if (rc)
+    return rc;
+  p->data.p[p->data.len] = 0;
+  if (strlen((const char *)p->data.p) != p->data.len)
+    return fail(p, FRAY_ESYNTAX, at, "a pattern cannot contain a NUL byte");
+  if (regex) {
+    char msg[160];
+    rc = fray__script_check_regex((const char *)p->data.p, msg, sizeof msg);
+    if (rc)
+      return fail(p, rc, at, "invalid regular expression: %s", msg);
+  }
+  return 0;
+}
+
+/* Moves the statement's data and cuts into a new step. */
+static int emit_step(parser_t *p, int canary, fray_step_kind_t kind, size_t client, size_t pos,
+                     int has_data) {
+  fray_script_t *s = p->s;
+  steparr_t *a = canary ? &s->canary : &s->steps;
+  int rc = fray__script_reserve_step(s, a);
+  if (rc == FRAY_ERANGE)
+    return fail(p, rc, pos, "more than %zu steps (max_steps)", s->max_steps);
+  if (rc)
+    return fail(p, rc, pos, "out of memory");
+  fray_step_t st = {
+      .kind = kind, .client = client, .line = p->line, .column = pos - p->line_start + 1};
+  if (has_data) {
+    if (!p->data.p) {
+      rc = need(p, 0, pos);
+      if (rc)
+        return rc;
+    }
+    p->data.p[p->data.len] = 0;
+    size_t *cuts = NULL;
+    if (p->ncuts) {
+      cuts = fray__malloc(&s->mem, p->ncuts * sizeof *cuts);
+      if (!cuts)
+        return fail(p, FRAY_ENOMEM, pos, "out of memory");
+      memcpy(cuts, p->cuts, p->ncuts * sizeof *cuts);
+    }
+    st.data = p->data.p;
+    st.len = p->data.len;
+    st.cuts = cuts;
+    st.ncuts = p->ncuts;
+    p->data = (bytevec_t){0};
+    p->ncuts = 0;
+  }
+  a->v[a->n++] = st;
+  if (!canary)
+    fray__script_apply_state(&s->clients[client], kind);
+  return 0;
+}
+
+static int end_of_line(parser_t *p, const char *after) {
+  skip_ws(p);
+  if (!at_end_of_statement(p))
+    return fail(p, FRAY_ESYNTAX, p->pos, "expected end of line after %s", after);
+  return 0;
+}
+
+/* Reads a client name at the current position; ctx names what precedes it
+ * (NULL: the name starts the line). */
+static int read_client(parser_t *p, const char *ctx, size_t *client) {
+  size_t at = p->pos;
+  if (!fray__script_name_start(peek(p)))
+    return fail(p, FRAY_ESYNTAX, at, "expected a client name after %s", ctx ? ctx : "?");
+  size_t n = word_len(p);
+  if (n > FRAY_SCRIPT_MAX_NAME)
+    return fail(p, FRAY_ESYNTAX, at, "client name longer than %d bytes", FRAY_SCRIPT_MAX_NAME);
+  if (fray__script_is_keyword(p->text + at, n) && !ctx)
+    return fail(p, FRAY_ESYNTAX, at, "'%.*s' is a keyword, not a client name", (int)n,
+                p->text + at);
+  if (fray__script_is_keyword(p->text + at, n))
+    return fail(p, FRAY_ESYNTAX, at, "expected a client name after %s, not the keyword '%.*s'", ctx,
+                (int)n, p->text + at);
+  int rc = fray__script_intern_client(p->s, p->text + at, n, client);
+  if (rc == FRAY_ERANGE)
+    return fail(p, rc, at, "more than %zu clients (max_clients)", p->s->max_clients);
+  if (rc)
+    return fail(p, rc, at, "out of memory");
+  p->pos += n;
+  return 0;
+}
+
+static int check_client_state(parser_t *p, size_t client, fray_step_kind_t kind, size_t at) {
+  char msg[200];
+  if (fray__script_state_error(&p->s->clients[client], kind, msg, sizeof msg))
+    return fail(p, FRAY_ESYNTAX, at, "%s", msg);
+  return 0;
+}
+
+/* `NAME > ...` or `NAME < ...` with the client already read; the current
+ * position is at the operator. */
+static int exchange(parser_t *p, size_t client, size_t start, int canary) {
+  const char *name = p->s->clients[client].name;
+  int op = peek(p);
+  if (op != '>' && op != '<')
+    return fail(p, FRAY_ESYNTAX, p->pos, "expected '>' or '<' after client name \"%s\"", name);
+  p->pos++;
+  skip_ws(p);
+  fray_step_kind_t kind;
+  int rc;
+  if (op == '>') {
+    if (!canary && at_word(p, "eof")) {
+      p->pos += 3;
+      kind = FRAY_STEP_SHUTDOWN;
+      rc = end_of_line(p, "'eof'");
+      if (!rc)
+        rc = check_client_state(p, client, kind, start);
+      return rc ? rc : emit_step(p, canary, kind, client, start, 0);
+    }
+    kind = FRAY_STEP_SEND;
+    rc = read_pieces(p, 1,
+                     canary ? "expected a string, 'hex' or 'file' after '>'"
+                            : "expected a string, 'hex', 'file' or 'eof' after '>'");
+  } else if (!canary && at_word(p, "eof")) {
+    p->pos += 3;
+    kind = FRAY_STEP_EXPECT_EOF;
+    if (peek(p) == '?') {
+      p->pos++;
+      kind = FRAY_STEP_EXPECT_EOF_OPT;
+    }
+    rc = end_of_line(p, kind == FRAY_STEP_EXPECT_EOF ? "'eof'" : "'eof?'");
+    if (!rc)
+      rc = check_client_state(p, client, kind, start);
+    return rc ? rc : emit_step(p, canary, kind, client, start, 0);
+  } else if (peek(p) == '~') {
+    p->pos++;
+    kind = FRAY_STEP_EXPECT_REGEX;
+    rc = read_pattern(p, "regular expression after '~'", 1);
+    if (!rc)
+      rc = end_of_line(p, "the regular expression");
+  } else if (at_word(p, "glob")) {
+    p->pos += 4;
+    kind = FRAY_STEP_EXPECT_GLOB;
+    rc = read_pattern(p, "glob pattern after 'glob'", 0);
+    if (!rc)
+      rc = end_of_line(p, "the glob pattern");
+  } else {
+    kind = FRAY_STEP_EXPECT;
+    rc = read_pieces(p, 0,
+                     canary ? "expected a string, 'hex', 'file', '~' or 'glob' after '<'"
+                            : "expected a string, 'hex', 'file', '~', 'glob', 'eof' or 'eof?' "
+                              "after '<'");
+  }
+  if (rc)
+    return rc;
+  if (!canary) {
+    rc = check_client_state(p, client, kind, start);
+    if (rc)
+      return rc;
+  }
+  return emit_step(p, canary, kind, client, start, 1);
+}
+
+static int directive(parser_t *p) {
+  size_t at = p->pos++;
+  size_t n = 0;
+  while (p->pos + n < p->len &&
+         ((p->text[p->pos + n] >= 'a' && p->text[p->pos + n] <= 'z') || p->text[p->pos + n] == '-'))
+    n++;
+  const char *w = p->text + p->pos;
+  int rc;
+  if (n == 7 && !memcmp(w, "handler", 7) &&
+      !fray__script_name_char(p->pos + n < p->len ? (unsigned char)w[n] : ' ')) {
+    p->pos += n;
+    skip_ws(p);
+    if (p->handler_line)
+      return fail(p, FRAY_ESYNTAX, at, "duplicate '@handler' (the first is on line %zu)",
+                  p->handler_line);
+    size_t hpos = p->pos;
+    if (peek(p) == '"') {
+      p->data.len = 0;
+      rc = read_string(p);
+      if (rc)
+        return rc;
+      if (fray__script_check_handler(p->data.p, p->data.len))
+        return fail(p, FRAY_ESYNTAX, hpos,
+                    "expected a handler name of 1 to %d bytes without control bytes",
+                    FRAY__SCRIPT_HANDLER_MAX);
+      rc = fray__script_set_handler(p->s, p->data.p, p->data.len);
+      /* The name's bytes are not session data: give back their budget. */
+      p->total -= p->data.len;
+      p->data.len = 0;
+    } else {
+      while (p->pos < p->len && fray__script_bare_handler_char((unsigned char)p->text[p->pos]))
+        p->pos++;
+      if (p->pos == hpos)
+        return fail(p, FRAY_ESYNTAX, hpos, "expected a handler name after '@handler'");
+      if (p->pos - hpos > FRAY__SCRIPT_HANDLER_MAX)
+        return fail(p, FRAY_ESYNTAX, hpos,
+                    "expected a handler name of 1 to %d bytes without control bytes",
+                    FRAY__SCRIPT_HANDLER_MAX);
+      rc = fray__script_set_handler(p->s, (const uint8_t *)p->text + hpos, p->pos - hpos);
+    }
+    if (rc)
+      return fail(p, rc, at, "out of memory");
+    p->handler_line = p->line;
+    return end_of_line(p, "the handler name");
+  }
+  if (n == 6 && !memcmp(w, "canary", 6) &&
+      !fray__script_name_char(p->pos + n < p->len ? (unsigned char)w[n] : ' ')) {
+    p->pos += n;
+    skip_ws(p);
+    size_t client;
+    rc = read_client(p, "'@canary'", &client);
+    if (rc)
+      return rc;
+    skip_ws(p);
+    return exchange(p, client, at, 1);
+  }
+  size_t wn = n;
+  while (p->pos + wn < p->len && fray__script_name_char((unsigned char)p->text[p->pos + wn]))
+    wn++;
+  return fail(p, FRAY_ESYNTAX, at, "unknown directive '@%.*s' (expected '@handler' or '@canary')",
+              (int)(wn > 40 ? 40 : wn), w);
+}
+
+static int statement(parser_t *p) {
+  size_t at = p->pos;
+  int c = peek(p);
+  if (c == '@')
+    return directive(p);
+  if (!fray__script_name_start(c)) {
+    if (c >= 0x21 && c < 0x7f)
+      return fail(
+          p, FRAY_ESYNTAX, at,
+          "expected a statement (open, close, reset, NAME >, NAME < or @directive), not '%c'", c);
+    return fail(p, FRAY_ESYNTAX, at,
+                "expected a statement (open, close, reset, NAME >, NAME < or @directive), not byte "
+                "0x%02x",
+                (unsigned)c);
+  }
+  static const struct {
+    const char *word;
+    fray_step_kind_t kind;
+  } verbs[] = {{"open", FRAY_STEP_OPEN}, {"close", FRAY_STEP_CLOSE}, {"reset", FRAY_STEP_RESET}};
+  for (size_t i = 0; i < sizeof verbs / sizeof verbs[0]; i++) {
+    if (!at_word(p, verbs[i].word))
+      continue;
+    p->pos += strlen(verbs[i].word);
+    skip_ws(p);
+    char ctx[16];
+    snprintf(ctx, sizeof ctx, "'%s'", verbs[i].word);
+    size_t client;
+    int rc = read_client(p, ctx, &client);
+    if (rc)
+      return rc;
+    char after[96];
+    snprintf(after, sizeof after, "\"%s %s\"", verbs[i].word, p->s->clients[client].name);
+    rc = end_of_line(p, after);
+    if (!rc)
+      rc = check_client_state(p, client, verbs[i].kind, at);
+    return rc ? rc : emit_step(p, 0, verbs[i].kind, client, at, 0);
+  }
+  size_t client;
+  int rc = read_client(p, NULL, &client);
+  if (rc)
+    return rc;
+  skip_ws(p);
+  return exchange(p, client, at, 0);
+}
+
+static int parse_all(parser_t *p) {
+  while (p->pos < p->len) {
+    skip_ws(p);
+    int c = peek(p);
+    if (c == '#') {
+      const char *nl = memchr(p->text + p->pos, '\n', p->len - p->pos);
+      p->pos = nl ? (size_t)(nl - p->text) : p->len;
+      continue;
+    }
+    if (c == '\n') {
+      p->pos++;
+      p->line++;
+      p->line_start = p->pos;
+      continue;
+    }
+    if (c == -1)
+      break;
+    int rc = statement(p);
+    if (rc)
+      return rc;
+    /* Every statement ends at end of line or a comment; the loop above
+     * consumes both. */
+  }
+  return 0;
+}
+
+/* The directory part of filename, or NULL when it has none. */
+static int dir_of(const fray_mem_t *m, const char *filename, char **out) {
+  *out = NULL;
+  const char *slash = filename ? strrchr(filename, '/') : NULL;
+  if (!slash)
+    return 0;
+  size_t n = slash == filename ? 1 : (size_t)(slash - filename);
+  char *d = fray__malloc(m, n + 1);
+  if (!d)
+    return FRAY_ENOMEM;
+  memcpy(d, filename, n);
+  d[n] = '\0';
+  *out = d;
+  return 0;
+}
+
+int fray_script_parse(fray_script_t **out, const char *text, size_t len, const char *filename,
+                      const fray_script_opts_t *opts, fray_script_error_t *err) {
+  if (!out || (!text && len)) {
+    if (out)
+      *out = NULL;
+    set_err(err, FRAY_EINVAL, filename, 0, 0, "invalid argument");
+    return FRAY_EINVAL;
+  }
+  *out = NULL;
+  fray_script_opts_t o;
+  if (opts)
+    o = *opts;
+  else
+    fray_script_opts_init(&o);
+  size_t max_text = o.max_text ? o.max_text : FRAY_SCRIPT_DEFAULT_MAX_TEXT;
+  if (len > max_text) {
+    char msg[128];
+    snprintf(msg, sizeof msg, "script longer than the limit of %zu bytes (max_text)", max_text);
+    set_err(err, FRAY_ERANGE, filename, 0, 0, msg);
+    return FRAY_ERANGE;
+  }
+  fray_script_t *s;
+  int rc = fray_script_new(&s, o.mem);
+  if (rc) {
+    set_err(err, rc, filename, 0, 0, "out of memory");
+    return rc;
+  }
+  if (o.max_steps)
+    s->max_steps = o.max_steps;
+  if (o.max_clients)
+    s->max_clients = o.max_clients;
+  parser_t p = {
+      .s = s,
+      .text = text,
+      .len = len,
+      .line = 1,
+      .filename = filename,
+      .max_bytes = o.max_bytes ? o.max_bytes : FRAY_SCRIPT_DEFAULT_MAX_BYTES,
+      .max_repeat = o.max_repeat ? o.max_repeat : FRAY_SCRIPT_DEFAULT_MAX_REPEAT,
+      .deny_files = o.deny_files,
+      .err = err,
+  };
+  if (p.max_bytes > SIZE_MAX - 2)
+    p.max_bytes = SIZE_MAX - 2; /* need() adds one for the NUL */
+  if (o.base_dir) {
+    size_t n = strlen(o.base_dir);
+    p.base_dir = fray__malloc(&s->mem, n + 1);
+    if (p.base_dir)
+      memcpy(p.base_dir, o.base_dir, n + 1);
+    else
+      rc = FRAY_ENOMEM;
+  } else {
+    rc = dir_of(&s->mem, filename, &p.base_dir);
+  }
+  if (rc)
+    set_err(err, rc, filename, 0, 0, "out of memory");
+  else
+    rc = parse_all(&p);
+  fray__free(&s->mem, p.base_dir);
+  fray__free(&s->mem, p.data.p);
+  fray__free(&s->mem, p.cuts);
+  if (rc) {
+    fray_script_free(s);
+    return rc;
+  }
+  *out = s;
+  return 0;
+}
+
+int fray_script_load(fray_script_t **out, const char *path, const fray_script_opts_t *opts,
+                     fray_script_error_t *err) {
+  if (out)
+    *out = NULL;
+  if (!out || !path) {
+    set_err(err, FRAY_EINVAL, path, 0, 0, "invalid argument");
+    return FRAY_EINVAL;
+  }
+  fray_mem_t m;
+  fray__mem_init(&m, opts ? opts->mem : NULL);
+  size_t max_text = opts && opts->max_text ? opts->max_text : FRAY_SCRIPT_DEFAULT_MAX_TEXT;
+  if (max_text > SIZE_MAX / 2)
+    max_text = SIZE_MAX / 2; /* keeps max_text + FILE_CHUNK from wrapping */
+  char msg[256];
+  FILE *f = fopen(path, "rb");
+  if (!f) {
+    int e = errno;
+    int code = e == ENOENT ? FRAY_ENOENT : FRAY_EIO;
+    snprintf(msg, sizeof msg, "cannot open script: %s", strerror(e));
+    set_err(err, code, path, 0, 0, msg);
+    return code;
+  }
+  char *buf = NULL;
+  size_t len = 0, cap = 0;
+  int rc = 0;
+  for (;;) {
+    if (cap - len < FILE_CHUNK) {
+      /* Never hold more than max_text + one chunk, whatever the file. */
+      size_t ncap = cap ? cap * 2 : FILE_CHUNK;
+      if (ncap > max_text + FILE_CHUNK)
+        ncap = max_text + FILE_CHUNK;
+      if (ncap - len < FILE_CHUNK)
+        ncap = len + FILE_CHUNK;
+      char *v = fray__realloc(&m, buf, ncap);
+      if (!v) {
+        rc = FRAY_ENOMEM;
+        set_err(err, rc, path, 0, 0, "out of memory");
+        break;
+      }
+      buf = v;
+      cap = ncap;
+    }
+    size_t got = fread(buf + len, 1, FILE_CHUNK, f);
+    len += got;
+    if (len > max_text) {
+      rc = FRAY_ERANGE;
+      snprintf(msg, sizeof msg, "script longer than the limit of %zu bytes (max_text)", max_text);
+      set_err(err, rc, path, 0, 0, msg);
+      break;
+    }
+    if (got < FILE_CHUNK) {
+      if (ferror(f)) {
+        int e = errno;
+        rc = FRAY_EIO;
+        snprintf(msg, sizeof msg, "cannot read script: %s", strerror(e));
+        set_err(err, rc, path, 0, 0, msg);
+      }
+      break;
+    }
+  }
+  fclose(f);
+  if (!rc)
+    rc = fray_script_parse(out, buf, len, path, opts, err);
+  fray__free(&m, buf);
+  return rc;
+}
