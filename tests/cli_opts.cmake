@@ -80,6 +80,34 @@ echo ok
   endif()
 endif()
 
+# One HOST:PORT reader for every address option (fray/addr.h): a port out
+# of range, junk, a missing port or unbalanced brackets is a usage error
+# (exit 2) naming the value, in every command, before any socket is opened.
+# 65537 and 99999 once wrapped around in `replay --connect` (to ports 1 and
+# 34463) and passed. Port 0 means "pick one" only where listening.
+set(_addr_bad_values 127.0.0.1:0 127.0.0.1:65537 127.0.0.1:99999 127.0.0.1:x "[::1")
+set(_addr_bad_why "the port is not in 1-65535" "the port is not in [01]-65535"
+                  "the port is not in [01]-65535" "the port is not a decimal number"
+                  "'\\[' without a closing '\\]' \\(want \\[IPV6\\]:PORT\\)")
+set(_addr_bad_names 0 65537 99999 x bracket)
+# fray_cli_addr_cases(CMD OPT WHAT FIRST ARGS...): runs `fray CMD ARGS...
+# OPT VALUE` for the bad values from index FIRST on (1 skips port 0, which
+# listening accepts: 0-65535 there); WHAT is "" or "listen " as the message says.
+function(fray_cli_addr_cases cmd opt what first)
+  foreach(i RANGE ${first} 4)
+    list(GET _addr_bad_values ${i} v)
+    list(GET _addr_bad_why ${i} why)
+    list(GET _addr_bad_names ${i} n)
+    string(REPLACE "[" "\\[" v_re "${v}")
+    string(REPLACE "." "\\." v_re "${v_re}")
+    string(REGEX REPLACE "^--" "" o "${opt}")
+    fray_cli_opts_case(${cmd}.${o}.${n} 2
+      "^fray ${cmd}: ${opt}: bad ${what}address '${v_re}': ${why} \\(see fray ${cmd} --help\\)$"
+      ${cmd} ${ARGN} ${opt} "${v}")
+  endforeach()
+endfunction()
+fray_cli_addr_cases(replay --connect "" 0 x.fray)
+
 # fray serve and fray proxy exist only with libevent (tests/net.cmake).
 if(NOT TARGET fray_event)
   return()
@@ -104,3 +132,7 @@ fray_cli_opts_case(proxy.operand 2
 fray_cli_opts_case(proxy.seed_needs_value 2
   "^fray proxy: option --seed needs a value \\(see fray proxy --help\\)$"
   proxy --listen 127.0.0.1:0 --upstream 127.0.0.1:9 --seed)
+
+fray_cli_addr_cases(serve --listen "listen " 1 --handler echo)
+fray_cli_addr_cases(proxy --listen "listen " 1 --upstream 127.0.0.1:9)
+fray_cli_addr_cases(proxy --upstream "" 0 --listen 127.0.0.1:0)

@@ -88,3 +88,12 @@ void fray_cli_args_init(fray_cli_args_t *a, const char *cmd, const char *const *
 int fray_cli_stop_status(fray_cli_arg_t k) {
   return k == FRAY_CLI_ARG_HELP ? FRAY_EXIT_OK : FRAY_EXIT_USAGE;
 }
+
+int fray_cli_addr(const char *cmd, const char *opt, const char *what, const char *val,
+                  unsigned flags, fray_addr_t *out) {
+  const char *why;
+  if (!fray_addr_parse(out, val, flags, &why))
+    return 0;
+  return fray_cli_usage_error(cmd, "%s: bad %s%saddress '%s': %s", opt, what ? what : "",
+                              what ? " " : "", val, why);
+}

@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "fray/addr.h"
+
 typedef enum fray_cli_arg {
   FRAY_CLI_ARG_END = 0, /* no more arguments */
   FRAY_CLI_ARG_OPERAND, /* a.val is an operand (a file, a script) */
@@ -49,5 +51,12 @@ int fray_cli_vusage_error(const char *cmd, const char *fmt, va_list ap)
     __attribute__((format(printf, 2, 0)));
 int fray_cli_usage_error(const char *cmd, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+
+/* Reads the value val of option opt as an address (fray_addr_parse() with
+ * flags: FRAY_ADDR_ANY_PORT where port 0 means "pick one"). 0, or -1 after
+ * printing `fray CMD: OPT: bad [what ]address 'VAL': REASON (see ...)`;
+ * what (may be NULL) says which address, e.g. "listen". */
+int fray_cli_addr(const char *cmd, const char *opt, const char *what, const char *val,
+                  unsigned flags, fray_addr_t *out);
 
 #endif

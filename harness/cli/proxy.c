@@ -663,31 +663,16 @@ static int parse_ulong(const char *s, unsigned long max, unsigned long *out) {
  * message printed. */
 static int resolve(const char *what, const char *spec, int passive, struct sockaddr_storage *ss,
                    socklen_t *len) {
-  char host[256];
-  const char *colon = strrchr(spec, ':');
-  if (!colon || colon == spec || !colon[1] || (size_t)(colon - spec) >= sizeof host) {
-    bad("%s: expected HOST:PORT, got '%s'", what, spec);
+  fray_addr_t a;
+  if (fray_cli_addr("proxy", what, passive ? "listen" : NULL, spec,
+                    passive ? FRAY_ADDR_ANY_PORT : 0, &a))
     return -1;
-  }
-  size_t hl = (size_t)(colon - spec);
-  const char *h = spec;
-  if (spec[0] == '[' && colon[-1] == ']') {
-    h++;
-    hl -= 2;
-  }
-  memcpy(host, h, hl);
-  host[hl] = '\0';
-  unsigned long port;
-  if (parse_ulong(colon + 1, 65535, &port) || (!passive && port == 0)) {
-    bad("%s: '%s' is not a port", what, colon + 1);
-    return -1;
-  }
   struct addrinfo hints = {
       .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = passive ? AI_PASSIVE : 0};
   struct addrinfo *ai = NULL;
-  int rc = getaddrinfo(host, colon + 1, &hints, &ai);
+  int rc = getaddrinfo(a.host, a.port_text, &hints, &ai);
   if (rc || !ai) {
-    logmsg("%s: cannot resolve '%s': %s", what, host, rc ? gai_strerror(rc) : "no address");
+    logmsg("%s: cannot resolve '%s': %s", what, a.host, rc ? gai_strerror(rc) : "no address");
     return -1;
   }
   memcpy(ss, ai->ai_addr, ai->ai_addrlen);

@@ -308,6 +308,9 @@ static int parse_opt(replay_opts_t *o, const char *name, const char *val) {
       return usage_error("--mutate needs a count of at least 1, not '%s'", val);
     o->mutate = (size_t)v;
   } else if (!strcmp(name, "--connect")) {
+    fray_addr_t a;
+    if (fray_cli_addr("replay", name, NULL, val, 0, &a))
+      return -1;
     o->connect = val;
   } else if (!strcmp(name, "--pace-ms") || !strcmp(name, "--timeout-ms")) {
     if (parse_u64(val, &v) || v > 3600000 || (v == 0 && name[2] == 't'))

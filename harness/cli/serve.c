@@ -124,6 +124,9 @@ int fray_cli_serve(int argc, char **argv) {
     } else if (!strcmp(a, "--plugin")) {
       plugin = val;
     } else if (!strcmp(a, "--listen")) {
+      fray_addr_t addr;
+      if (fray_cli_addr("serve", a, "listen", val, FRAY_ADDR_ANY_PORT, &addr))
+        return FRAY_EXIT_USAGE;
       listen = val;
     } else if (!strcmp(a, "--max-conns")) {
       if (parse_size(val, &v) || v == 0)

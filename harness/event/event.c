@@ -15,6 +15,8 @@
  * flushes every connection with pending output. */
 #include "fray/event.h"
 
+#include "fray/addr.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netdb.h>
@@ -481,35 +483,6 @@ void fray_event_opts_init(fray_event_opts_t *o) {
   o->log_level = FRAY_EVENT_LOG_ERRORS;
 }
 
-/* Splits "HOST:PORT" / "[V6]:PORT" into host and port. */
-static int split_hostport(const char *s, char *host, size_t hsize, char *port, size_t psize) {
-  const char *colon;
-  size_t hl;
-  if (s[0] == '[') {
-    const char *end = strchr(s, ']');
-    if (!end || end[1] != ':')
-      return -1;
-    hl = (size_t)(end - s - 1);
-    s++;
-    colon = end + 1;
-  } else {
-    colon = strrchr(s, ':');
-    if (!colon)
-      return -1;
-    hl = (size_t)(colon - s);
-  }
-  size_t pl = strlen(colon + 1);
-  if (hl == 0 || hl >= hsize || pl == 0 || pl >= psize || strspn(colon + 1, "0123456789") != pl)
-    return -1;
-  memcpy(host, s, hl);
-  host[hl] = 0;
-  memcpy(port, colon + 1, pl + 1);
-  /* strtoul, not atoi: atoi's int overflows on long digit strings, and
-   * getaddrinfo() keeps only the low 16 bits of a numeric service, so
-   * "4294967297" would listen on port 1. strtoul saturates instead. */
-  return strtoul(port, NULL, 10) <= 65535 ? 0 : -1;
-}
-
 __attribute__((format(printf, 3, 4))) static void set_err(char *err, size_t errlen, const char *fmt,
                                                           ...) {
   if (!err || !errlen)
@@ -521,9 +494,10 @@ __attribute__((format(printf, 3, 4))) static void set_err(char *err, size_t errl
 }
 
 static evutil_socket_t listen_on(const char *addr, int backlog, char *err, size_t errlen, int *rc) {
-  char host[256], port[16];
-  if (split_hostport(addr, host, sizeof host, port, sizeof port)) {
-    set_err(err, errlen, "bad listen address '%s' (want HOST:PORT, e.g. 127.0.0.1:7000)", addr);
+  fray_addr_t a;
+  const char *why;
+  if (fray_addr_parse(&a, addr, FRAY_ADDR_ANY_PORT, &why)) {
+    set_err(err, errlen, "bad listen address '%s': %s", addr, why);
     *rc = FRAY_EINVAL;
     return -1;
   }
@@ -532,9 +506,9 @@ static evutil_socket_t listen_on(const char *addr, int backlog, char *err, size_
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
   hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-  int g = getaddrinfo(host, port, &hints, &ai);
+  int g = getaddrinfo(a.host, a.port_text, &hints, &ai);
   if (g) {
-    set_err(err, errlen, "cannot resolve '%s': %s", host, gai_strerror(g));
+    set_err(err, errlen, "cannot resolve '%s': %s", a.host, gai_strerror(g));
     *rc = FRAY_EINVAL;
     return -1;
   }

@@ -84,7 +84,8 @@ FRAY_EXTERN void fray_event_opts_init(fray_event_opts_t *opts);
  * opts are copied. On failure a one-line reason is written to err (size
  * errlen, always NUL-terminated when errlen > 0; may be NULL).
  * Returns 0 with *out set, or (with *out NULL):
- *   FRAY_EINVAL   NULL arguments or a malformed address
+ *   FRAY_EINVAL   NULL arguments or a malformed address (as fray_addr_parse()
+ *                 with FRAY_ADDR_ANY_PORT reads it; err says why)
  *   FRAY_EIO      the address cannot be listened on (in use, not local,
  *                 permission); err has the system's reason
  *   FRAY_ENOMEM

@@ -3,6 +3,7 @@
 #define FRAY_FRAY_H
 
 #include "fray/common.h"
+#include "fray/addr.h"
 #include "fray/framer.h"
 #include "fray/outq.h"
 #include "fray/handler.h"

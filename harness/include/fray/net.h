@@ -58,7 +58,8 @@ typedef struct fray_net_opts {
 FRAY_EXTERN void fray_net_opts_init(fray_net_opts_t *opts);
 
 /* Creates a runner for script (borrowed: it must outlive the runner)
- * against hostport ("HOST:PORT", "[V6]:PORT"; resolved now, copied). opts
+ * against hostport ("HOST:PORT", "[V6]:PORT" as fray_addr_parse() reads it,
+ * port 0 refused; resolved now, copied). opts
  * may be NULL (defaults) and is copied; mem may be NULL. Returns 0, or
  * FRAY_EINVAL (bad or unresolvable address: fray_net_error() says why, or
  * NULL arguments), FRAY_ENOMEM. On failure *out is still set when it could

@@ -7,6 +7,8 @@
  * writing to a client the script is not looking at yet. */
 #include "fray/net.h"
 
+#include "fray/addr.h"
+
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -105,36 +107,18 @@ void fray_net_opts_init(fray_net_opts_t *o) {
 }
 
 static int resolve(fray_net_t *n, const char *hp) {
-  char host[256], port[16];
-  const char *colon;
-  size_t hl;
-  if (hp[0] == '[') {
-    const char *end = strchr(hp, ']');
-    if (!end || end[1] != ':')
-      return set_err(n, "bad address '%s' (want HOST:PORT)", hp), FRAY_EINVAL;
-    hl = (size_t)(end - hp - 1);
-    colon = end + 1;
-    hp++;
-  } else {
-    colon = strrchr(hp, ':');
-    if (!colon)
-      return set_err(n, "bad address '%s' (want HOST:PORT)", hp), FRAY_EINVAL;
-    hl = (size_t)(colon - hp);
-  }
-  size_t pl = strlen(colon + 1);
-  if (!hl || hl >= sizeof host || !pl || pl >= sizeof port || strspn(colon + 1, "0123456789") != pl)
-    return set_err(n, "bad address '%s' (want HOST:PORT)", n->where), FRAY_EINVAL;
-  memcpy(host, hp, hl);
-  host[hl] = 0;
-  memcpy(port, colon + 1, pl + 1);
+  fray_addr_t a;
+  const char *why;
+  if (fray_addr_parse(&a, hp, 0, &why))
+    return set_err(n, "bad address '%s': %s", hp, why), FRAY_EINVAL;
   struct addrinfo hints, *ai = NULL;
   memset(&hints, 0, sizeof hints);
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
   hints.ai_flags = AI_NUMERICSERV;
-  int g = getaddrinfo(host, port, &hints, &ai);
+  int g = getaddrinfo(a.host, a.port_text, &hints, &ai);
   if (g)
-    return set_err(n, "cannot resolve '%s': %s", host, gai_strerror(g)), FRAY_EINVAL;
+    return set_err(n, "cannot resolve '%s': %s", a.host, gai_strerror(g)), FRAY_EINVAL;
   memcpy(&n->addr, ai->ai_addr, ai->ai_addrlen);
   n->addrlen = ai->ai_addrlen;
   freeaddrinfo(ai);
