@@ -11,9 +11,10 @@ cd "$root" || exit 2
 bad=0
 case $what in
   layers)
-    # Public headers of the runtime layer; every other fray/*.h belongs to
+    # Public headers of the runtime layer (version.h, generated from
+    # project(VERSION), depends on nothing); every other fray/*.h belongs to
     # a layer above it.
-    core_public='fray/(common|framer|outq|handler)\.h'
+    core_public='fray/(common|framer|outq|handler|version)\.h'
     while IFS= read -r hit; do
       file=${hit%%:*}
       inc=$(sed -E 's/.*#include "([^"]+)".*/\1/' <<<"$hit")

@@ -4,7 +4,7 @@
 cmake_minimum_required(VERSION 3.20)
 
 foreach(v FRAY_BINARY_DIR FRAY_VERSION FRAY_LIBDIR FRAY_INCLUDEDIR CONSUMER_SOURCE_DIR
-          WORK_DIR C_COMPILER PKG_CONFIG)
+          WORK_DIR C_COMPILER PKG_CONFIG WITH_EVENT)
   if(NOT DEFINED ${v} OR "${${v}}" STREQUAL "")
     message(FATAL_ERROR "install test: ${v} not given")
   endif()
@@ -36,11 +36,17 @@ endfunction()
 run("cmake --install" ${CMAKE_COMMAND} --install ${FRAY_BINARY_DIR} --prefix ${prefix})
 
 # 2. The layout: public headers under include/fray only, never an internal one.
-foreach(f ${FRAY_INCLUDEDIR}/fray/fray.h ${FRAY_INCLUDEDIR}/fray/common.h
-          ${FRAY_INCLUDEDIR}/fray/framer.h ${FRAY_LIBDIR}/libfray.so ${FRAY_LIBDIR}/libfray.a
-          ${FRAY_LIBDIR}/cmake/fray/frayConfig.cmake
-          ${FRAY_LIBDIR}/cmake/fray/frayConfigVersion.cmake
-          ${FRAY_LIBDIR}/pkgconfig/fray.pc)
+set(want ${FRAY_INCLUDEDIR}/fray/fray.h ${FRAY_INCLUDEDIR}/fray/common.h
+         ${FRAY_INCLUDEDIR}/fray/framer.h ${FRAY_INCLUDEDIR}/fray/version.h
+         ${FRAY_LIBDIR}/libfray.so ${FRAY_LIBDIR}/libfray.a
+         ${FRAY_LIBDIR}/cmake/fray/frayConfig.cmake
+         ${FRAY_LIBDIR}/cmake/fray/frayConfigVersion.cmake
+         ${FRAY_LIBDIR}/pkgconfig/fray.pc)
+if(WITH_EVENT)
+  list(APPEND want ${FRAY_INCLUDEDIR}/fray/event.h ${FRAY_LIBDIR}/libfray_event.a
+       ${FRAY_LIBDIR}/cmake/fray/frayEventTargets.cmake ${FRAY_LIBDIR}/pkgconfig/fray-event.pc)
+endif()
+foreach(f ${want})
   if(NOT EXISTS ${prefix}/${f})
     message(FATAL_ERROR "install test: ${f} is not installed")
   endif()
@@ -54,17 +60,55 @@ foreach(h ${headers})
 endforeach()
 message(STATUS "layout: ok (${headers})")
 
+# 2b. No libdl for libfray's users: only the fray command dlopen()s. Neither
+# the shared library's DT_NEEDED nor the exported targets may name it.
+find_program(READELF readelf)
+if(READELF)
+  run("readelf -d libfray.so" ${READELF} -d ${libdir}/libfray.so)
+  if(run_output MATCHES "NEEDED[^\n]*libdl")
+    message(FATAL_ERROR "install test: libfray.so needs libdl:\n${run_output}")
+  endif()
+endif()
+file(GLOB exported ${libdir}/cmake/fray/*Targets*.cmake)
+foreach(f ${exported})
+  file(STRINGS ${f} links REGEX "INTERFACE_LINK_LIBRARIES")
+  if(links MATCHES "[\";]dl[\";]|-ldl|CMAKE_DL_LIBS")
+    message(FATAL_ERROR "install test: ${f} makes consumers link libdl: ${links}")
+  endif()
+endforeach()
+message(STATUS "no libdl: ok")
+
 # 3. find_package(fray) consumer, against the shared and the static library.
 set(cbuild ${WORK_DIR}/cmake-consumer)
+set(components "")
+if(WITH_EVENT)
+  set(components event)
+endif()
 run("configure find_package consumer" ${CMAKE_COMMAND} -S ${CONSUMER_SOURCE_DIR} -B ${cbuild}
     -DCMAKE_C_COMPILER=${C_COMPILER} -DCMAKE_BUILD_TYPE=Debug
     -DCMAKE_C_FLAGS=${SAN_FLAGS} -DCMAKE_EXE_LINKER_FLAGS=${SAN_FLAGS}
     -DCMAKE_PREFIX_PATH=${prefix} -DFRAY_EXPECTED_VERSION=${FRAY_VERSION}
-    -DFRAY_EXPECTED_PREFIX=${prefix})
+    -DFRAY_EXPECTED_PREFIX=${prefix} -DFRAY_COMPONENTS=${components})
 run("build find_package consumer" ${CMAKE_COMMAND} --build ${cbuild})
 run("run find_package consumer (fray::fray)" ${cbuild}/consumer_shared)
 message(STATUS "  ${run_output}")
 run("run find_package consumer (fray::fray_static)" ${cbuild}/consumer_static)
+if(WITH_EVENT)
+  run("run find_package consumer (fray::event)" ${cbuild}/consumer_event)
+  message(STATUS "  ${run_output}")
+endif()
+
+# 3b. A component fray does not have fails find_package, saying which.
+execute_process(COMMAND ${CMAKE_COMMAND} -S ${CONSUMER_SOURCE_DIR} -B ${WORK_DIR}/bogus-consumer
+    -DCMAKE_C_COMPILER=${C_COMPILER} -DCMAKE_PREFIX_PATH=${prefix}
+    -DFRAY_EXPECTED_VERSION=${FRAY_VERSION} "-DFRAY_COMPONENTS=event;bogus"
+  RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE out)
+if(rc EQUAL 0 OR NOT out MATCHES "unknown component 'bogus'")
+  message("${out}")
+  message(FATAL_ERROR "install test: find_package(fray COMPONENTS bogus) did not fail "
+                      "naming the component (exit ${rc})")
+endif()
+message(STATUS "find_package(fray COMPONENTS bogus): fails cleanly")
 
 # 4. pkg-config consumer: a plain compiler call with what fray.pc says, as a
 # Makefile would do it. Run it with LD_LIBRARY_PATH, as a user of a
@@ -88,4 +132,25 @@ run("compile pkg-config consumer" ${C_COMPILER} -std=c11 -Wall -Wextra -Werror -
     ${CONSUMER_SOURCE_DIR}/consumer.c -o ${WORK_DIR}/consumer_pc ${pc_libs})
 set(ENV{LD_LIBRARY_PATH} ${libdir})
 run("run pkg-config consumer" ${WORK_DIR}/consumer_pc)
+
+# 5. fray-event.pc: Requires fray and libevent_core, so one pkg-config call
+# gives the whole link line. This consumer runs without LD_LIBRARY_PATH, on
+# the rpath the README tells pkg-config users to add.
+unset(ENV{LD_LIBRARY_PATH})
+if(WITH_EVENT)
+  run("pkg-config --variable=libdir fray" ${PKG_CONFIG} --variable=libdir fray)
+  string(STRIP "${run_output}" pc_libdir)
+  run("pkg-config fray-event" ${PKG_CONFIG} --cflags --libs fray-event)
+  string(STRIP "${run_output}" pc_event)
+  message(STATUS "fray-event.pc: '${pc_event}'")
+  if(NOT pc_event MATCHES "-lfray_event" OR NOT pc_event MATCHES "-lfray( |$)"
+     OR NOT pc_event MATCHES "-levent_core")
+    message(FATAL_ERROR "install test: fray-event.pc gives '${pc_event}'")
+  endif()
+  separate_arguments(pc_event UNIX_COMMAND "${pc_event}")
+  run("compile pkg-config event consumer" ${C_COMPILER} -std=c11 -Wall -Wextra -Werror
+      -pedantic-errors ${san} ${CONSUMER_SOURCE_DIR}/consumer_event.c -o ${WORK_DIR}/consumer_event_pc
+      ${pc_event} -Wl,-rpath,${pc_libdir})
+  run("run pkg-config event consumer (rpath)" ${WORK_DIR}/consumer_event_pc)
+endif()
 message(STATUS "install test: all steps passed")

@@ -81,7 +81,8 @@ typedef struct fray_mem {
 /* The default allocator (malloc/realloc/free). Static storage. */
 FRAY_EXTERN const fray_mem_t *fray_mem_default(void);
 
-/* Library version as "MAJOR.MINOR.PATCH"; static storage. */
+/* The linked library's version as "MAJOR.MINOR.PATCH" (FRAY_VERSION_STRING
+ * of the fray/version.h it was built with); static storage. */
 FRAY_EXTERN const char *fray_version(void);
 
 #ifdef __cplusplus

@@ -2,6 +2,7 @@
 #ifndef FRAY_FRAY_H
 #define FRAY_FRAY_H
 
+#include "fray/version.h"
 #include "fray/common.h"
 #include "fray/addr.h"
 #include "fray/framer.h"

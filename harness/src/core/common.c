@@ -4,6 +4,7 @@
 #include <stdlib.h>
 
 #include "core/internal.h"
+#include "fray/version.h"
 
 const char *fray_strerror(int err) {
   switch (err) {

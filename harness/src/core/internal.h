@@ -7,8 +7,6 @@
 
 #include "fray/common.h"
 
-#define FRAY_VERSION_STRING "0.1.0"
-
 /* Copies *src (or the default allocator when src is NULL) into *dst. */
 void fray__mem_init(fray_mem_t *dst, const fray_mem_t *src);
 

@@ -49,6 +49,12 @@ int main(void) {
   fray_framer_t *f = NULL;
   int failed = 0;
 
+  /* The generated header and the library must agree with the project. */
+  if (strcmp(FRAY_VERSION_STRING, EXPECTED_VERSION) != 0) {
+    fprintf(stderr, "consumer: fray/version.h says %s, expected %s\n", FRAY_VERSION_STRING,
+            EXPECTED_VERSION);
+    failed = 1;
+  }
   if (strcmp(fray_version(), EXPECTED_VERSION) != 0) {
     fprintf(stderr, "consumer: fray_version() is %s, expected %s\n", fray_version(),
             EXPECTED_VERSION);
