@@ -45,8 +45,11 @@ FRAY_EXTERN const char *fray_mutation_name(fray_mutation_t m);
  * there is no canary: nothing is expected). max_frame sizes the oversize
  * mutation (0: FRAY_DEFAULT_MAX_FRAME). what (may be NULL) receives a
  * one-line account of the mutations ("line 5: truncate 7 -> 3 bytes; ...").
- * Same script and seed, same variant. *out is a new script the caller frees.
- * Returns 0 or FRAY_ENOMEM. */
+ * Same script and seed, same variant. *out is a new script the caller frees;
+ * it and every allocation made on the way use script's allocator (the
+ * fray_mem_t it was parsed or created with). Returns 0, FRAY_EINVAL
+ * (script, out or canary_at NULL) or FRAY_ENOMEM (then *out is NULL and
+ * nothing is left allocated). */
 FRAY_EXTERN int fray_mutate(const fray_script_t *script, uint64_t seed, size_t max_frame,
                             fray_script_t **out, size_t *canary_at, char *what, size_t what_size);
 

@@ -33,6 +33,10 @@ struct fray_script;
 int fray__script_new_like(const struct fray_script *orig, const fray_mem_t *mem,
                           struct fray_script **out);
 
+/* The allocator s was created with (never NULL): what code building on a
+ * script (its variants, their scratch memory) allocates with. */
+const fray_mem_t *fray__script_mem(const struct fray_script *s);
+
 /* From now on, steps added to s keep pointing at the caller's bytes instead
  * of copies (those bytes must outlive s and are not NUL-terminated): the
  * fuzz decoder's sessions, built for every fuzz input, copy nothing.

@@ -2,7 +2,6 @@
 #include "fray/mutate.h"
 
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "fray/framer.h"
@@ -29,10 +28,10 @@ typedef struct buf {
   size_t len;
 } buf_t;
 
-/* The mutated bytes of one send into *out (allocated). Returns 0 or
- * FRAY_ENOMEM; *m may be changed to what could be done. */
-static int mutate_bytes(const fray_step_t *st, fray_mutation_t *m, uint64_t *rng, size_t max_frame,
-                        buf_t *out, char *note, size_t nsize) {
+/* The mutated bytes of one send into *out (allocated with mem). Returns 0
+ * or FRAY_ENOMEM; *m may be changed to what could be done. */
+static int mutate_bytes(const fray_mem_t *mem, const fray_step_t *st, fray_mutation_t *m,
+                        uint64_t *rng, size_t max_frame, buf_t *out, char *note, size_t nsize) {
   const uint8_t *d = st->data;
   size_t n = st->len, cap = 0;
   switch (*m) {
@@ -52,7 +51,7 @@ static int mutate_bytes(const fray_step_t *st, fray_mutation_t *m, uint64_t *rng
   default:
     cap = n;
   }
-  out->p = malloc(cap ? cap : 1);
+  out->p = fray__malloc(mem, cap);
   if (!out->p)
     return FRAY_ENOMEM;
   size_t o = 0;
@@ -132,113 +131,160 @@ static int mutate_bytes(const fray_step_t *st, fray_mutation_t *m, uint64_t *rng
   return 0;
 }
 
+/* Which sends get mutated, and how: drawn first from the seed, so the
+ * choice does not depend on what the mutations draw. */
+typedef struct plan {
+  size_t pick[3]; /* send numbers (SIZE_MAX: unused) */
+  fray_mutation_t how[3];
+  size_t npick;
+} plan_t;
+
+static void plan_mutations(const fray_step_t *steps, size_t n, uint64_t *rng, plan_t *p) {
+  size_t nsends = 0;
+  for (size_t i = 0; i < n; i++)
+    nsends += steps[i].kind == FRAY_STEP_SEND;
+  p->npick = nsends ? 1 + (size_t)(next(rng) % (nsends < 3 ? nsends : 3)) : 0;
+  for (size_t k = 0; k < 3; k++) {
+    p->pick[k] = SIZE_MAX;
+    p->how[k] = FRAY_MUT_TRUNCATE;
+  }
+  for (size_t k = 0; k < p->npick; k++) {
+    p->pick[k] = (size_t)(next(rng) % nsends);
+    p->how[k] = (fray_mutation_t)(next(rng) % FRAY_MUT_COUNT);
+  }
+}
+
+/* The variant being built. dead, open and fresh are one scratch block of
+ * three per-client flag arrays. */
+typedef struct build {
+  fray_script_t *s;
+  const fray_mem_t *mem;
+  uint64_t rng;
+  size_t max_frame;
+  unsigned char *dead;  /* closed or reset mid-frame: its later steps go */
+  unsigned char *open;  /* connected at the end of the session */
+  unsigned char *fresh; /* reconnected for the canary */
+  char *what;
+  size_t what_size, wo;
+} build_t;
+
+/* Adds send st mutated by m, then the close or reset that ends a
+ * mid-frame cut, and appends the account of it to b->what. */
+static int add_mutated(build_t *b, const fray_step_t *st, fray_mutation_t m) {
+  buf_t bytes = {NULL, 0};
+  char note[96];
+  int r = mutate_bytes(b->mem, st, &m, &b->rng, b->max_frame, &bytes, note, sizeof note);
+  if (!r && bytes.len) {
+    fray_step_t ms = *st;
+    ms.data = bytes.p;
+    ms.len = bytes.len;
+    ms.cuts = NULL;
+    ms.ncuts = 0;
+    r = fray_script_add_step(b->s, &ms);
+  }
+  if (!r && (m == FRAY_MUT_CLOSE_MID || m == FRAY_MUT_RESET_MID)) {
+    fray_step_t cs = {.kind = m == FRAY_MUT_CLOSE_MID ? FRAY_STEP_CLOSE : FRAY_STEP_RESET,
+                      .client = st->client,
+                      .line = st->line};
+    r = fray_script_add_step(b->s, &cs);
+    b->dead[st->client] = 1;
+  }
+  fray__free(b->mem, bytes.p);
+  if (!r && b->what && b->wo < b->what_size) {
+    int w = snprintf(b->what + b->wo, b->what_size - b->wo, "%sline %zu: %s", b->wo ? "; " : "",
+                     st->line, note);
+    b->wo = w < 0 ? b->what_size : b->wo + (size_t)w;
+  }
+  return r;
+}
+
+/* The session with the planned mutations; steps of a client after it died
+ * mid-frame are dropped, and so are steps no longer valid after a drop. */
+static int add_session(build_t *b, const fray_step_t *steps, size_t n, const plan_t *p) {
+  int r = 0;
+  for (size_t i = 0, k = 0; i < n && !r; i++) {
+    const fray_step_t *st = &steps[i];
+    if (st->kind == FRAY_STEP_OPEN)
+      b->dead[st->client] = 0;
+    if (b->dead[st->client])
+      continue;
+    size_t sendno = st->kind == FRAY_STEP_SEND ? k++ : SIZE_MAX;
+    fray_mutation_t m = FRAY_MUT_COUNT;
+    for (size_t j = 0; j < p->npick; j++)
+      if (p->pick[j] == sendno)
+        m = p->how[j];
+    if (m != FRAY_MUT_COUNT) {
+      r = add_mutated(b, st, m);
+    } else {
+      r = fray_script_add_step(b->s, st);
+      if (r == FRAY_ESTATE || r == FRAY_EINVAL)
+        r = 0; /* not valid after an earlier drop (a close mid-frame): skip it */
+    }
+    if (st->kind == FRAY_STEP_OPEN)
+      b->open[st->client] = 1;
+    else if (st->kind == FRAY_STEP_CLOSE || st->kind == FRAY_STEP_RESET)
+      b->open[st->client] = 0;
+    if (b->dead[st->client])
+      b->open[st->client] = 0;
+  }
+  return r;
+}
+
+/* The canary exchange, each of its clients on a fresh connection. */
+static int add_canary(build_t *b, const fray_script_t *in) {
+  size_t ncan;
+  const fray_step_t *can = fray_script_canary(in, &ncan);
+  int r = 0;
+  for (size_t i = 0; i < ncan && !r; i++) {
+    size_t c = can[i].client;
+    if (!b->fresh[c]) {
+      if (b->open[c])
+        r = fray_script_add_step(b->s, &(fray_step_t){.kind = FRAY_STEP_CLOSE, .client = c});
+      if (!r)
+        r = fray_script_add_step(b->s, &(fray_step_t){.kind = FRAY_STEP_OPEN, .client = c});
+      b->fresh[c] = 1;
+    }
+    if (!r)
+      r = fray_script_add_step(b->s, &can[i]);
+  }
+  return r;
+}
+
 int fray_mutate(const fray_script_t *in, uint64_t seed, size_t max_frame, fray_script_t **out,
                 size_t *canary_at, char *what, size_t what_size) {
   if (!in || !out || !canary_at)
     return FRAY_EINVAL;
   *out = NULL;
-  if (!max_frame)
-    max_frame = FRAY_DEFAULT_MAX_FRAME;
-  uint64_t rng = seed ^ 0x6d75746174650000ULL;
-  size_t n, nsends = 0;
-  const fray_step_t *steps = fray_script_steps(in, &n);
-  for (size_t i = 0; i < n; i++)
-    nsends += steps[i].kind == FRAY_STEP_SEND;
-  /* Which sends to mutate, and how. */
-  size_t pick[3] = {SIZE_MAX, SIZE_MAX, SIZE_MAX};
-  fray_mutation_t how[3] = {0, 0, 0};
-  size_t npick = nsends ? 1 + (size_t)(next(&rng) % (nsends < 3 ? nsends : 3)) : 0;
-  for (size_t k = 0; k < npick; k++) {
-    pick[k] = (size_t)(next(&rng) % nsends);
-    how[k] = (fray_mutation_t)(next(&rng) % FRAY_MUT_COUNT);
-  }
-  fray_script_t *s;
-  int r = fray__script_new_like(in, NULL, &s);
-  if (r)
-    return r;
-  size_t nc = fray_script_nclients(in);
-  unsigned char *dead = calloc(nc ? nc : 1, 1), *open = calloc(nc ? nc : 1, 1);
-  if (!dead || !open)
-    r = FRAY_ENOMEM;
-  size_t wo = 0;
+  build_t b = {.mem = fray__script_mem(in),
+               .rng = seed ^ 0x6d75746174650000ULL,
+               .max_frame = max_frame ? max_frame : FRAY_DEFAULT_MAX_FRAME,
+               .what = what,
+               .what_size = what_size};
   if (what && what_size)
     what[0] = 0;
-  for (size_t i = 0, k = 0; i < n && !r; i++) {
-    const fray_step_t *st = &steps[i];
-    if (st->kind == FRAY_STEP_OPEN)
-      dead[st->client] = 0;
-    if (dead[st->client])
-      continue;
-    size_t sendno = st->kind == FRAY_STEP_SEND ? k++ : SIZE_MAX;
-    fray_mutation_t m = FRAY_MUT_COUNT;
-    for (size_t j = 0; j < npick; j++)
-      if (pick[j] == sendno)
-        m = how[j];
-    if (m == FRAY_MUT_COUNT) {
-      r = fray_script_add_step(s, st);
-      if (r == FRAY_ESTATE || r == FRAY_EINVAL)
-        r = 0; /* not valid after an earlier drop (a close mid-frame): skip it */
-    } else {
-      buf_t b = {NULL, 0};
-      char note[96];
-      r = mutate_bytes(st, &m, &rng, max_frame, &b, note, sizeof note);
-      if (!r && b.len) {
-        fray_step_t ms = *st;
-        ms.data = b.p;
-        ms.len = b.len;
-        ms.cuts = NULL;
-        ms.ncuts = 0;
-        r = fray_script_add_step(s, &ms);
-      }
-      if (!r && (m == FRAY_MUT_CLOSE_MID || m == FRAY_MUT_RESET_MID)) {
-        fray_step_t cs = {.kind = m == FRAY_MUT_CLOSE_MID ? FRAY_STEP_CLOSE : FRAY_STEP_RESET,
-                          .client = st->client,
-                          .line = st->line};
-        r = fray_script_add_step(s, &cs);
-        dead[st->client] = 1;
-      }
-      free(b.p);
-      if (what && wo < what_size) {
-        int w =
-            snprintf(what + wo, what_size - wo, "%sline %zu: %s", wo ? "; " : "", st->line, note);
-        wo = w < 0 ? what_size : wo + (size_t)w;
-      }
-    }
-    if (st->kind == FRAY_STEP_OPEN)
-      open[st->client] = 1;
-    else if (st->kind == FRAY_STEP_CLOSE || st->kind == FRAY_STEP_RESET)
-      open[st->client] = 0;
-    if (dead[st->client])
-      open[st->client] = 0;
-  }
-  /* The canary: on fresh connections, after the mutated session. */
-  size_t nsteps;
-  fray_script_steps(s, &nsteps);
-  *canary_at = nsteps;
-  size_t ncan;
-  const fray_step_t *can = fray_script_canary(in, &ncan);
-  unsigned char *fresh = calloc(nc ? nc : 1, 1);
-  if (!fresh && !r)
-    r = FRAY_ENOMEM;
-  for (size_t i = 0; i < ncan && !r; i++) {
-    size_t c = can[i].client;
-    if (!fresh[c]) {
-      if (open[c])
-        r = fray_script_add_step(s, &(fray_step_t){.kind = FRAY_STEP_CLOSE, .client = c});
-      if (!r)
-        r = fray_script_add_step(s, &(fray_step_t){.kind = FRAY_STEP_OPEN, .client = c});
-      fresh[c] = 1;
-    }
+  size_t n, nc = fray_script_nclients(in);
+  const fray_step_t *steps = fray_script_steps(in, &n);
+  plan_t plan;
+  plan_mutations(steps, n, &b.rng, &plan);
+  int r = fray__script_new_like(in, b.mem, &b.s);
+  if (r)
+    return r;
+  unsigned char *flags = fray__malloc(b.mem, 3 * nc);
+  if (flags) {
+    memset(flags, 0, 3 * nc);
+    b.dead = flags;
+    b.open = flags + nc;
+    b.fresh = flags + 2 * nc;
+    r = add_session(&b, steps, n, &plan);
+    fray_script_steps(b.s, canary_at);
     if (!r)
-      r = fray_script_add_step(s, &can[i]);
+      r = add_canary(&b, in);
   }
-  free(fresh);
-  free(dead);
-  free(open);
-  if (r) {
-    fray_script_free(s);
-    return r == FRAY_ENOMEM ? r : FRAY_ENOMEM;
+  fray__free(b.mem, flags);
+  if (!flags || r) {
+    fray_script_free(b.s);
+    return FRAY_ENOMEM; /* the steps come from a valid script: only memory can fail */
   }
-  *out = s;
+  *out = b.s;
   return 0;
 }

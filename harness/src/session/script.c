@@ -535,6 +535,10 @@ int fray__script_new_like(const fray_script_t *orig, const fray_mem_t *mem, fray
   return 0;
 }
 
+const fray_mem_t *fray__script_mem(const fray_script_t *s) {
+  return &s->mem;
+}
+
 int fray__script_borrow(fray_script_t *s) {
   if (!s || s->steps.n || s->canary.n)
     return FRAY_ESTATE;
