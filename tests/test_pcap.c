@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "fray/pcap.h"
 #include "fray/script.h"
@@ -469,8 +470,173 @@ static void test_pcap_skips_and_truncation(void **state) {
   assert_int_equal(st.fragments, 1);
   assert_int_equal(st.malformed, 2);
   assert_int_equal(st.truncated, 1);
-  assert_int_equal(f.errors, 2); /* the truncation, the gap it leaves */
+  /* The TCP fragment (its bytes are lost), the truncation, the gap it
+   * leaves: 6 bytes the capture lacks. */
+  assert_int_equal(f.errors, 3);
+  assert_int_equal(st.bytes_missing, 6);
+  assert_int_equal(st.bytes_lost, 4);
   fx_done(&f);
+}
+
+/* Each loss of the robustness audit: an error note, and the bytes counted
+ * (bytes_missing: never captured; bytes_lost: captured, not placed). */
+static void test_pcap_gap_before_fin_is_a_loss(void **state) {
+  (void)state;
+  fixture_t f;
+  fx_init(&f, FRAY_LINKTYPE_ETHERNET, 0);
+  handshake(&f, &CLI4, &SRV4, 1000, 5000);
+  seg(&f, &CLI4, &SRV4, 1001, PSH | ACK, "first\n");
+  /* "LOST-SEGMENT\n" (13 bytes) was never captured; then the FIN. */
+  seg(&f, &CLI4, &SRV4, 1020, FIN | ACK, NULL);
+  seg(&f, &SRV4, &CLI4, 5001, PSH | ACK, "bye\n");
+  seg(&f, &SRV4, &CLI4, 5005, FIN | ACK, NULL);
+  expect_script(&f, "open c1\nc1 > \"first\\n\"\nc1 < \"bye\\n\"\nc1 < eof\nclose c1\n");
+  fray_pcap_stats_t st;
+  fray_pcap_import_stats(f.im, &st);
+  assert_int_equal(f.errors, 1);
+  assert_non_null(strstr(f.notes, "13 bytes missing from the capture at stream offset 6"));
+  assert_non_null(strstr(f.notes, "half-close after them is lost"));
+  assert_int_equal(st.bytes_missing, 13);
+  fx_done(&f);
+}
+
+static void test_pcap_tcp_fragment_is_a_loss(void **state) {
+  (void)state;
+  fixture_t f;
+  fx_init(&f, FRAY_LINKTYPE_ETHERNET, 0);
+  handshake(&f, &CLI4, &SRV4, 0, 0);
+  uint8_t ip[256];
+  size_t n = ip_tcp(ip, &CLI4, &SRV4, 1, ACK, "frag", 4);
+  put16(ip + 6, 0x2000); /* more fragments follow */
+  feed_ip(&f, ip, n, 0, 0);
+  seg(&f, &CLI4, &SRV4, 5, FIN | ACK, NULL);
+  expect_script(&f, "open c1\nclose c1\n");
+  fray_pcap_stats_t st;
+  fray_pcap_import_stats(f.im, &st);
+  assert_int_equal(st.fragments, 1);
+  assert_int_equal(f.errors, 2); /* the fragment, the gap before the FIN */
+  assert_non_null(strstr(f.notes, "IP fragment of a TCP segment skipped"));
+  assert_int_equal(st.bytes_missing, 4);
+  fx_done(&f);
+}
+
+static void test_pcap_rst_out_of_window_is_ignored(void **state) {
+  (void)state;
+  fixture_t f;
+  fx_init(&f, FRAY_LINKTYPE_ETHERNET, 0);
+  handshake(&f, &CLI4, &SRV4, 1000, 5000);
+  seg(&f, &CLI4, &SRV4, 1001, PSH | ACK, "first\n");
+  seg(&f, &CLI4, &SRV4, 1007u + 0x40000000u, RST | ACK, NULL); /* blind, far away */
+  seg(&f, &CLI4, &SRV4, 1007, PSH | ACK, "second\n");
+  seg(&f, &SRV4, &CLI4, 5001, PSH | ACK, "answer\n");
+  seg(&f, &CLI4, &SRV4, 1014, FIN | ACK, NULL);
+  seg(&f, &SRV4, &CLI4, 5008, FIN | ACK, NULL);
+  expect_script(&f, "open c1\nc1 > \"first\\nsecond\\n\"\nc1 < \"answer\\n\"\nc1 > eof\n"
+                    "c1 < eof\nclose c1\n");
+  assert_int_equal(f.errors, 0);
+  assert_int_equal(f.warnings, 1);
+  assert_non_null(strstr(f.notes, "outside the window"));
+  fx_done(&f);
+}
+
+static void test_pcap_rst_before_its_data(void **state) {
+  (void)state;
+  fixture_t f;
+  fx_init(&f, FRAY_LINKTYPE_ETHERNET, 0);
+  handshake(&f, &CLI4, &SRV4, 1000, 5000);
+  seg(&f, &CLI4, &SRV4, 1012, RST | ACK, NULL); /* captured before the data it follows */
+  seg(&f, &CLI4, &SRV4, 1001, PSH | ACK, "before-rst\n");
+  seg(&f, &SRV4, &CLI4, 5001, PSH | ACK, "late"); /* crossed the RST */
+  expect_script(&f, "open c1\nc1 > \"before-rst\\n\"\nreset c1\n");
+  if (f.errors)
+    print_error("%s", f.notes);
+  assert_int_equal(f.errors, 0);
+  fx_done(&f);
+
+  /* The data never comes: the reset ends the connection at the end, and
+   * the bytes before it are counted missing. */
+  fx_init(&f, FRAY_LINKTYPE_ETHERNET, 0);
+  handshake(&f, &CLI4, &SRV4, 1000, 5000);
+  seg(&f, &CLI4, &SRV4, 1001, PSH | ACK, "a");
+  seg(&f, &CLI4, &SRV4, 1012, RST | ACK, NULL);
+  expect_script(&f, "open c1\nc1 > \"a\"\nreset c1\n");
+  fray_pcap_stats_t st;
+  fray_pcap_import_stats(f.im, &st);
+  assert_int_equal(f.errors, 1);
+  assert_int_equal(st.bytes_missing, 10);
+  fx_done(&f);
+
+  /* A RST after the server's FIN takes the sequence number after it. */
+  fx_init(&f, FRAY_LINKTYPE_ETHERNET, 0);
+  handshake(&f, &CLI4, &SRV4, 0, 0);
+  seg(&f, &SRV4, &CLI4, 1, FIN | ACK, NULL);
+  seg(&f, &CLI4, &SRV4, 1, PSH | ACK, "more");
+  seg(&f, &SRV4, &CLI4, 2, RST, NULL);
+  expect_script(&f, "open c1\nc1 < eof\nc1 > \"more\"\nclose c1\n");
+  assert_int_equal(f.errors + f.warnings, 0);
+  fx_done(&f);
+}
+
+/* Of two different copies of the same bytes the first captured wins,
+ * whichever copy reaches the front of the stream first. */
+static void test_pcap_overlap_first_captured_wins(void **state) {
+  (void)state;
+  fixture_t f;
+  /* Held "AAAAAAAA" at 10..18, then "BBBBBBBBBB" at 5..15, then 0..5. */
+  fx_init(&f, FRAY_LINKTYPE_ETHERNET, 0);
+  handshake(&f, &CLI4, &SRV4, 0, 0);
+  seg(&f, &CLI4, &SRV4, 11, ACK, "AAAAAAAA");
+  seg(&f, &CLI4, &SRV4, 6, ACK, "BBBBBBBBBB");
+  seg(&f, &CLI4, &SRV4, 1, ACK, "01234");
+  expect_script(&f, "open c1\nc1 > \"01234BBBBBAAAAAAAA\"\nclose c1\n");
+  fx_done(&f);
+  /* Held "AAAA" at 4..8, then "cccccccc" at 0..8 in order. */
+  fx_init(&f, FRAY_LINKTYPE_ETHERNET, 0);
+  handshake(&f, &CLI4, &SRV4, 0, 0);
+  seg(&f, &CLI4, &SRV4, 5, ACK, "AAAA");
+  seg(&f, &CLI4, &SRV4, 1, ACK, "cccccccc");
+  expect_script(&f, "open c1\nc1 > \"ccccAAAA\"\nclose c1\n");
+  fx_done(&f);
+  /* A late copy spanning several held segments fills only the holes. */
+  fx_init(&f, FRAY_LINKTYPE_ETHERNET, 0);
+  handshake(&f, &CLI4, &SRV4, 0, 0);
+  seg(&f, &CLI4, &SRV4, 4, ACK, "a");
+  seg(&f, &CLI4, &SRV4, 7, ACK, "bb");
+  seg(&f, &CLI4, &SRV4, 12, ACK, "c");
+  seg(&f, &CLI4, &SRV4, 3, ACK, "xxxxxxxxxxxx");
+  seg(&f, &CLI4, &SRV4, 1, ACK, "yy");
+  expect_script(&f, "open c1\nc1 > \"yyxaxxbbxxxcxx\"\nclose c1\n");
+  assert_int_equal(f.errors, 0);
+  fx_done(&f);
+}
+
+/* 100,000 one-byte segments in reverse order behind a gap: with insertion
+ * into a sorted array this took about 9 s (quadratic); it must stay far
+ * below. */
+static void test_pcap_reverse_order_is_not_quadratic(void **state) {
+  (void)state;
+  enum { N = 100000 };
+  fixture_t f;
+  fx_init(&f, FRAY_LINKTYPE_RAW, 0);
+  handshake(&f, &CLI4, &SRV4, 0, 0);
+  clock_t t0 = clock();
+  char b[2] = "x";
+  for (uint32_t i = N - 1; i >= 1; i--) {
+    b[0] = (char)('A' + i % 26);
+    seg(&f, &CLI4, &SRV4, 1 + i, ACK, b);
+  }
+  seg(&f, &CLI4, &SRV4, 1, ACK, "A");
+  double secs = (double)(clock() - t0) / CLOCKS_PER_SEC;
+  fray_pcap_stats_t st;
+  fray_pcap_import_stats(f.im, &st);
+  assert_int_equal(st.bytes_to_server, N);
+  assert_int_equal(st.bytes_lost, 0);
+  assert_int_equal(f.errors, 0);
+  fx_done(&f);
+  if (secs >= 2.0) {
+    print_error("%d reversed segments took %.2f s of CPU\n", N, secs);
+    fail();
+  }
 }
 
 static void test_pcap_port_reuse_and_many_flows(void **state) {
@@ -633,6 +799,12 @@ int main(void) {
       cmocka_unit_test(test_pcap_server_side),
       cmocka_unit_test(test_pcap_gap_is_an_error),
       cmocka_unit_test(test_pcap_skips_and_truncation),
+      cmocka_unit_test(test_pcap_gap_before_fin_is_a_loss),
+      cmocka_unit_test(test_pcap_tcp_fragment_is_a_loss),
+      cmocka_unit_test(test_pcap_rst_out_of_window_is_ignored),
+      cmocka_unit_test(test_pcap_rst_before_its_data),
+      cmocka_unit_test(test_pcap_overlap_first_captured_wins),
+      cmocka_unit_test(test_pcap_reverse_order_is_not_quadratic),
       cmocka_unit_test(test_pcap_port_reuse_and_many_flows),
       cmocka_unit_test(test_pcap_bad_calls),
       cmocka_unit_test(test_pcap_fail_malloc),

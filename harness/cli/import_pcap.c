@@ -6,7 +6,9 @@
  * Nothing reassembled is lost on bad input: when the file turns out to be
  * truncated or a stream has a gap, the script of everything before it is
  * still written, the problem is named on stderr (packet number and byte
- * offset), and the exit status is 2. */
+ * offset), and the exit status is 2. Every byte the script misses is
+ * counted in the summary; --allow-loss accepts such losses (exit 0), an
+ * unreadable file never. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -25,7 +27,7 @@
 #define MAX_NOTES_SHOWN 20 /* per run; the rest are counted */
 
 static void usage(FILE *out) {
-  fputs("usage: fray import-pcap FILE.pcap [--server-port N] [-o OUT.fray]\n"
+  fputs("usage: fray import-pcap FILE.pcap [--server-port N] [-o OUT.fray] [--allow-loss]\n"
         "\n"
         "Reassembles every TCP connection of a capture (pcap or pcapng; Ethernet,\n"
         "Linux cooked v1/v2, raw IP, loopback/null link types; IPv4 and IPv6) and\n"
@@ -40,14 +42,18 @@ static void usage(FILE *out) {
         "                   Default: the destination of each connection's SYN, else\n"
         "                   the lower of its two ports\n"
         "  -o, --output F   write the script to F (default: stdout)\n"
+        "  --allow-loss     exit 0 even when the script misses bytes of the capture\n"
+        "                   (gaps, IP fragments, snaplen cuts, limits); they are\n"
+        "                   still reported\n"
         "\n"
         "Capture on loopback with e.g.  tcpdump -i lo -w cap.pcap 'tcp port 6379'\n"
         "(a snaplen that cuts packets loses bytes: tcpdump's default keeps them whole).\n"
         "\n"
-        "exit status: 0 the whole capture was turned into the script; 2 usage error,\n"
-        "unreadable or truncated file, unsupported link type, no TCP connection, or\n"
-        "stream bytes missing from the capture (the script is still written with\n"
-        "everything that could be placed; stderr says what was skipped).\n",
+        "exit status: 0 the whole capture was turned into the script (or bytes were\n"
+        "lost and --allow-loss was given); 2 usage error, unreadable or truncated\n"
+        "file, unsupported link type, no TCP connection, or stream bytes missing from\n"
+        "the script (it is still written with everything that could be placed;\n"
+        "stderr says what was lost, and the summary counts it).\n",
         out);
 }
 
@@ -108,7 +114,21 @@ static int dlt_to_linktype(int dlt) {
   }
 }
 
-static int run(const char *path, unsigned server_port, const char *outpath) {
+/* The summary's last part: what the script misses. A capture that could
+ * not be read to its end has losses nobody can count, which it says
+ * rather than a reassuring "0 bytes lost". */
+static void print_losses(const fray_pcap_stats_t *st, int read_failed) {
+  if (read_failed) {
+    fputs("; bytes lost: unknown (the capture could not be read to its end)\n", stderr);
+    return;
+  }
+  fprintf(stderr,
+          "; %" PRIu64 " bytes lost (%" PRIu64 " missing from the capture, %" PRIu64
+          " captured but not placed)\n",
+          st->bytes_missing + st->bytes_lost, st->bytes_missing, st->bytes_lost);
+}
+
+static int run(const char *path, unsigned server_port, const char *outpath, int allow_loss) {
   char errbuf[PCAP_ERRBUF_SIZE] = "";
   pcap_t *pc = pcap_open_offline(path, errbuf);
   if (!pc) {
@@ -193,18 +213,31 @@ static int run(const char *path, unsigned server_port, const char *outpath) {
   if (nctx.hidden)
     fprintf(stderr, "fray import-pcap: %s: %u more notes not shown\n", path, nctx.hidden);
 
-  /* One summary line: what was used and what was skipped. */
+  /* One summary line: what was used, what was skipped, what was lost. */
   fprintf(stderr,
           "fray import-pcap: %s: %" PRIu64 " packets, %" PRIu64 " TCP; %" PRIu64
           " connections, %" PRIu64 " bytes to the server, %" PRIu64 " to clients; skipped: %" PRIu64
           " non-IP, %" PRIu64 " non-TCP, %" PRIu64 " fragments, %" PRIu64 " malformed, %" PRIu64
           " connections off the server port; %" PRIu64 " retransmitted, %" PRIu64
-          " overlapping, %" PRIu64 " out-of-order segments; %" PRIu64 " bytes lost\n",
+          " overlapping, %" PRIu64 " out-of-order segments",
           path, st.packets, st.tcp_packets, st.flows, st.bytes_to_server, st.bytes_to_client,
           st.non_ip, st.non_tcp, st.fragments, st.malformed, st.flows_skipped, st.retransmitted,
-          st.overlapping, st.out_of_order, st.bytes_lost);
-  if (st.errors)
-    status = FRAY_EXIT_USAGE;
+          st.overlapping, st.out_of_order);
+  print_losses(&st, status != FRAY_EXIT_OK);
+  if (st.errors && status == FRAY_EXIT_OK) {
+    if (allow_loss) {
+      fprintf(stderr,
+              "fray import-pcap: %s: the script misses bytes of the capture (accepted: "
+              "--allow-loss)\n",
+              path);
+    } else {
+      fprintf(stderr,
+              "fray import-pcap: %s: the script misses bytes of the capture (see above); "
+              "--allow-loss accepts that\n",
+              path);
+      status = FRAY_EXIT_USAGE;
+    }
+  }
   if (!st.flows) {
     fprintf(stderr, "fray import-pcap: %s: no TCP connection in the capture%s\n", path,
             server_port ? " on the server port" : "");
@@ -237,6 +270,7 @@ static int run(const char *path, unsigned server_port, const char *outpath) {
 int fray_cli_import_pcap(int argc, char **argv) {
   const char *file = NULL, *outpath = NULL;
   unsigned long port = 0;
+  int allow_loss = 0;
   static const char *const with_value[] = {"--server-port", "-o", "--output"};
   fray_cli_args_t args;
   fray_cli_args_init(&args, "import-pcap", with_value, sizeof with_value / sizeof with_value[0],
@@ -262,6 +296,8 @@ int fray_cli_import_pcap(int argc, char **argv) {
       }
     } else if (!strcmp(args.name, "-o") || !strcmp(args.name, "--output")) {
       outpath = v;
+    } else if (!strcmp(args.name, "--allow-loss")) {
+      allow_loss = 1;
     } else {
       fray_cli_usage_error("import-pcap", "unknown option '%s'", args.name);
       return FRAY_EXIT_USAGE;
@@ -272,10 +308,11 @@ int fray_cli_import_pcap(int argc, char **argv) {
     return FRAY_EXIT_USAGE;
   }
 #ifdef FRAY_HAVE_PCAP
-  return run(file, (unsigned)port, outpath);
+  return run(file, (unsigned)port, outpath, allow_loss);
 #else
   (void)port;
   (void)outpath;
+  (void)allow_loss;
   fprintf(stderr, "fray import-pcap: this fray was built without libpcap (install libpcap-dev "
                   "and reconfigure)\n");
   return FRAY_EXIT_USAGE;

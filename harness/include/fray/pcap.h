@@ -95,7 +95,8 @@ typedef struct fray_pcap_stats {
   uint64_t tcp_packets;   /* TCP segments parsed */
   uint64_t non_ip;        /* link-layer frames that carry neither IPv4 nor IPv6 */
   uint64_t non_tcp;       /* IP packets of another protocol (UDP, ICMP, ...) */
-  uint64_t fragments;     /* IP fragments (not reassembled; skipped) */
+  uint64_t fragments;     /* IP fragments (not reassembled; skipped; an error note
+                           * for each one of a TCP segment) */
   uint64_t malformed;     /* headers cut short or inconsistent; skipped */
   uint64_t truncated;     /* TCP segments whose payload the capture cut (snaplen) */
   uint64_t retransmitted; /* segments wholly below what was already delivered */
@@ -105,9 +106,12 @@ typedef struct fray_pcap_stats {
   uint64_t flows_skipped; /* connections not on server_port */
   uint64_t bytes_to_server;
   uint64_t bytes_to_client;
-  uint64_t bytes_lost; /* stream bytes that could not be placed (gaps, limits) */
-  uint64_t errors;     /* error notes */
-  uint64_t warnings;   /* warning notes */
+  uint64_t bytes_lost;    /* captured stream bytes that could not be placed (behind a
+                           * gap, after the end, over a limit) */
+  uint64_t bytes_missing; /* stream bytes the capture lacks: gaps before held bytes,
+                           * a FIN or a RST, and what the snaplen cut */
+  uint64_t errors;        /* error notes */
+  uint64_t warnings;      /* warning notes */
 } fray_pcap_stats_t;
 
 /* Creates an importer. opts may be NULL (all defaults); it is copied.
