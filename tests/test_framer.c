@@ -201,6 +201,22 @@ static fray_spec_t lenspec(fray_lenfield_t fld, size_t off, int64_t adj, size_t 
   return s;
 }
 
+static fray_spec_t uintspec(size_t width, int le, size_t off, int64_t adj, size_t strip) {
+  fray_spec_t s = fray_spec_length_uint(width, le);
+  s.length.offset = off;
+  s.length.adjust = adj;
+  s.length.strip = strip;
+  return s;
+}
+
+static fray_spec_t delims2(const char *a, const char *b, int keep) {
+  fray_spec_t s = fray_spec_delims();
+  assert_int_equal(fray_spec_delims_add(&s, a, strlen(a)), 0);
+  assert_int_equal(fray_spec_delims_add(&s, b, strlen(b)), 0);
+  s.delim.keep = keep;
+  return s;
+}
+
 #define SK FRAY_OVERFLOW_SKIP
 #define ER FRAY_OVERFLOW_ERROR
 #define HDR FRAY_STRIP_HEADER
@@ -280,9 +296,65 @@ static void test_golden_table(void **state) {
        "\xff\xff\xff\xff\xff\xff\xff\xff\xff\x7f", 10, "off=0 error EBADLEN fatal\nend EBADLEN\n"},
       {"len header truncated", lenspec(FRAY_LEN_U32BE, 0, 0, HDR, 0, ER), "\x00\x00", 2,
        "off=0 truncated len=2 \"\\x00\\x00\"\nend ETRUNCATED\n"},
+      {"len 24-bit be", uintspec(3, 0, 0, 0, HDR), "\x00\x00\x02hi\x00\x00\x00", 8,
+       "off=0 frame len=2 \"hi\"\noff=5 frame len=0 \"\"\nend OK\n"},
+      {"len 24-bit le", uintspec(3, 1, 0, 0, HDR), "\x02\x00\x00hi", 5,
+       "off=0 frame len=2 \"hi\"\nend OK\n"},
+      {"len 5-byte be keep header", uintspec(5, 0, 0, 0, 0), "\0\0\0\0\x01z", 6,
+       "off=0 frame len=6 \"\\x00\\x00\\x00\\x00\\x01z\"\nend OK\n"},
+      {"len 7-byte le", uintspec(7, 1, 0, 0, HDR), "\x01\0\0\0\0\0\0q", 8,
+       "off=0 frame len=1 \"q\"\nend OK\n"},
+      {"len strip into the body", uintspec(2, 0, 0, 0, 3),
+       "\x00\x03"
+       "abc",
+       5, "off=0 frame len=2 \"bc\"\nend OK\n"},
+      {"len strip past a short frame", uintspec(2, 0, 0, 0, 3), "\x00\x00", 2,
+       "off=0 error EBADLEN fatal\nend EBADLEN\n"},
+      {"delims earliest wins", delims2("\r\n", "\n", 0), "a\nb\r\nc\n", 0,
+       "off=0 frame len=1 \"a\"\noff=2 frame len=1 \"b\"\noff=5 frame len=1 \"c\"\nend OK\n"},
+      {"delims same start, first listed", delims2("ab", "abc", 0), "xabcy", 0,
+       "off=0 frame len=1 \"x\"\noff=3 truncated len=2 \"cy\"\nend ETRUNCATED\n"},
+      {"delims longer listed first waits", delims2("abc", "ab", 0), "xabcyabz", 0,
+       "off=0 frame len=1 \"x\"\noff=4 frame len=1 \"y\"\noff=7 truncated len=1 \"z\"\nend "
+       "ETRUNCATED\n"},
+      {"delims earlier partial beats a later whole", delims2("XYZQ", "Y", 0), "aXYZQbYc", 0,
+       "off=0 frame len=1 \"a\"\noff=5 frame len=1 \"b\"\noff=7 truncated len=1 \"c\"\nend "
+       "ETRUNCATED\n"},
+      {"delims a partial at the end is no delimiter", delims2("\n\n", "\n", 0), "ab\n", 0,
+       "off=0 frame len=2 \"ab\"\nend OK\n"},
+      {"delims keep", delims2("\r\n", "\n", 1), "a\r\nb\n", 0,
+       "off=0 frame len=3 \"a\\x0d\\x0a\"\noff=3 frame len=2 \"b\\x0a\"\nend OK\n"},
+      {"delims overflow error", with_max(delims2("\r\n", ";", 0), 3, ER), "ab;abcd;", 0,
+       "off=0 frame len=2 \"ab\"\noff=3 error ETOOLONG fatal\nend ETOOLONG\n"},
+      {"delims overflow skip", with_max(delims2("\r\n", ";", 0), 3, SK), "abcdef\r\nxy;", 0,
+       "off=0 error ETOOLONG size=6\noff=8 frame len=2 \"xy\"\nend OK\n"},
+      {"byteset", fray_spec_byteset(",;", 2), "a,b;;c", 0,
+       "off=0 frame len=1 \"a\"\noff=2 frame len=1 \"b\"\noff=4 frame len=0 \"\"\noff=5 "
+       "truncated len=1 \"c\"\nend ETRUNCATED\n"},
+      {"byteset overflow skip", with_max(fray_spec_byteset("\n", 1), 2, SK), "abcd\nx\n", 0,
+       "off=0 error ETOOLONG size=4\noff=5 frame len=1 \"x\"\nend OK\n"},
+      {"netstring", fray_spec_netstring(), "5:hello,0:,", 0,
+       "off=0 frame len=5 \"hello\"\noff=8 frame len=0 \"\"\nend OK\n"},
+      {"netstring missing comma", fray_spec_netstring(), "2:hi;", 0,
+       "off=0 error EBADLEN fatal\nend EBADLEN\n"},
+      {"netstring bad digit", fray_spec_netstring(), "x:", 0,
+       "off=0 error EBADLEN fatal\nend EBADLEN\n"},
+      {"netstring over max skip", with_max(fray_spec_netstring(), 2, SK), "3:abc,1:z,", 0,
+       "off=0 error EBADLEN size=3\noff=6 frame len=1 \"z\"\nend OK\n"},
+      {"resp bulk", fray_spec_resp_bulk(), "$5\r\nhe\r\no\r\n$0\r\n\r\n", 0,
+       "off=0 frame len=5 \"he\\x0d\\x0ao\"\noff=11 frame len=0 \"\"\nend OK\n"},
+      {"resp bulk null is a bad length", fray_spec_resp_bulk(), "$-1\r\n", 0,
+       "off=0 error EBADLEN fatal\nend EBADLEN\n"},
+      {"http chunks", fray_spec_http_chunk(), "a;x=y\r\n0123456789\r\n1\r\nZ\r\n0\r\n", 0,
+       "off=0 frame len=10 \"0123456789\"\noff=19 frame len=1 \"Z\"\noff=25 frame len=0 \"\"\nend "
+       "OK\n"},
+      {"http chunk truncated header", fray_spec_http_chunk(), "1F", 0,
+       "off=0 truncated len=2 \"1F\"\nend ETRUNCATED\n"},
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     const golden_t *c = &cases[i];
+    if (getenv("FRAY_TEST_VERBOSE"))
+      print_message("case %s\n", c->label);
     size_t n = c->len ? c->len : strlen(c->input);
     trace_t t = {0};
     run_whole(&c->spec, (const uint8_t *)c->input, n, &t);
@@ -301,6 +373,110 @@ static void test_golden_table(void **state) {
 }
 
 /* ---- differential check against a naive reference --------------------- */
+
+static void ref_frame(trace_t *t, const uint8_t *p, size_t pos, size_t len) {
+  tr_printf(t, "off=%zu frame len=%zu ", pos, len);
+  tr_bytes(t, p + pos, len);
+  tr_printf(t, "\n");
+}
+
+static const char *ref_truncated(trace_t *t, const uint8_t *p, size_t pos, size_t n) {
+  if (pos == n)
+    return "OK";
+  tr_printf(t, "off=%zu truncated len=%zu ", pos, n - pos);
+  tr_bytes(t, p + pos, n - pos);
+  tr_printf(t, "\n");
+  return "ETRUNCATED";
+}
+
+/* Delims and byteset modes: at each start in turn, the first delimiter of
+ * the list that lies whole there. */
+static size_t ref_set_match(const fray_spec_t *sp, const uint8_t *p, size_t n, size_t s) {
+  if (sp->mode == FRAY_MODE_BYTESET)
+    return (sp->byteset[p[s] >> 3] >> (p[s] & 7)) & 1;
+  for (size_t i = 0; i < sp->delims.n; i++)
+    if (s + sp->delims.len[i] <= n && !memcmp(p + s, sp->delims.bytes[i], sp->delims.len[i]))
+      return sp->delims.len[i];
+  return 0;
+}
+
+static const char *ref_set(const fray_spec_t *sp, const uint8_t *p, size_t n, size_t max,
+                           trace_t *t) {
+  size_t pos = 0;
+  for (;;) {
+    size_t s = pos, ml = 0;
+    while (s < n && !(ml = ref_set_match(sp, p, n, s)))
+      s++;
+    if (s - pos > max) {
+      if (sp->on_overflow == ER) {
+        tr_printf(t, "off=%zu error ETOOLONG fatal\n", pos);
+        return "ETOOLONG";
+      }
+      tr_printf(t, "off=%zu error ETOOLONG size=%zu\n", pos, s - pos);
+      if (s == n)
+        return "ETRUNCATED";
+    } else if (s == n) {
+      return ref_truncated(t, p, pos, n);
+    } else {
+      ref_frame(t, p, pos, sp->delim.keep ? s - pos + ml : s - pos);
+    }
+    pos = s + ml;
+  }
+}
+
+/* Text mode, on the netstring, RESP bulk and HTTP chunk presets. */
+static const char *ref_text(const fray_spec_t *sp, const uint8_t *p, size_t n, size_t max,
+                            trace_t *t) {
+  size_t pos = 0, pl = sp->text.prefix_len, tl = sp->text.term_len;
+  unsigned base = sp->text.base;
+  while (pos < n) {
+    size_t i = pos;
+    if (memcmp(p + i, sp->text.prefix, n - i < pl ? n - i : pl))
+      goto bad;
+    if (n - i < pl)
+      return ref_truncated(t, p, pos, n);
+    i += pl;
+    unsigned long long v = 0;
+    size_t nd = 0;
+    for (; i < n && strchr(base == 16 ? "0123456789abcdefABCDEF" : "0123456789", p[i]) && p[i];
+         i++, nd++)
+      v = v * base + (unsigned long long)(p[i] <= '9' ? p[i] - '0' : (p[i] | 0x20) - 'a' + 10);
+    if (i == n)
+      return ref_truncated(t, p, pos, n);
+    if (!nd)
+      goto bad;
+    if (sp->text.ext && p[i] == sp->text.ext)
+      while (i < n && p[i] != sp->text.term[0])
+        i++;
+    if (memcmp(p + i, sp->text.term, n - i < tl ? n - i : tl))
+      goto bad;
+    if (n - i < tl)
+      return ref_truncated(t, p, pos, n);
+    size_t hdr = i + tl - pos, trl = v == 0 && sp->text.zero_no_trailer ? 0 : sp->text.trailer_len;
+    size_t total = hdr + (size_t)v + trl;
+    if (v > max) {
+      if (sp->on_overflow == ER)
+        goto bad;
+      tr_printf(t, "off=%zu error EBADLEN size=%llu\n", pos, v);
+      if (n - pos < total)
+        return "ETRUNCATED";
+      pos += total;
+      continue;
+    }
+    if (n - pos < total)
+      return ref_truncated(t, p, pos, n);
+    if (memcmp(p + pos + hdr + v, sp->text.trailer, trl))
+      goto bad;
+    tr_printf(t, "off=%zu frame len=%llu ", pos, v);
+    tr_bytes(t, p + pos + hdr, (size_t)v);
+    tr_printf(t, "\n");
+    pos += total;
+  }
+  return "OK";
+bad:
+  tr_printf(t, "off=%zu error EBADLEN fatal\n", pos);
+  return "EBADLEN";
+}
 
 /* The reference frames the whole input at once, in the most obvious way.
  * It writes the same trace format as the real framer. */
@@ -351,6 +527,10 @@ static void reference(const fray_spec_t *sp, const uint8_t *p, size_t n, trace_t
       }
       pos = s + dl;
     }
+  } else if (sp->mode == FRAY_MODE_DELIMS || sp->mode == FRAY_MODE_BYTESET) {
+    end = ref_set(sp, p, n, max, t);
+  } else if (sp->mode == FRAY_MODE_TEXTLEN) {
+    end = ref_text(sp, p, n, max, t);
   } else if (sp->mode == FRAY_MODE_COUNT) {
     for (; pos + sp->count <= n; pos += sp->count) {
       tr_printf(t, "off=%zu frame len=%zu ", pos, sp->count);
@@ -421,17 +601,66 @@ static uint32_t rnd(void) {
   return (uint32_t)(rng_state >> 33);
 }
 
+/* A random spec of the delims (kind 4), byteset (5) or text (6) modes. */
+static void random_new_mode(int kind, fray_spec_t *sp) {
+  static const char *const set[] = {"\n", "\r\n", "\r\n\r\n", "aab", "abab", ".", "a", "ba"};
+  if (kind == 4) {
+    *sp = fray_spec_delims();
+    size_t k = 1 + rnd() % 3;
+    for (size_t i = 0; i < k; i++) {
+      const char *d = set[rnd() % (sizeof set / sizeof set[0])];
+      assert_int_equal(fray_spec_delims_add(sp, d, strlen(d)), 0);
+    }
+    sp->delim.keep = (int)(rnd() % 2);
+  } else if (kind == 5) {
+    *sp = fray_spec_byteset(rnd() % 2 ? "\n." : "a", rnd() % 2 ? 2 : 1);
+    sp->delim.keep = (int)(rnd() % 2);
+  } else {
+    unsigned which = rnd() % 3;
+    *sp = which == 0   ? fray_spec_netstring()
+          : which == 1 ? fray_spec_resp_bulk()
+                       : fray_spec_http_chunk();
+  }
+}
+
+/* Fills in with frames the encoder wrapped (random payloads, now and then
+ * a corrupted byte), so the new modes see valid streams too. */
+static size_t wrapped_frames(const fray_spec_t *sp, uint8_t *in, size_t cap) {
+  size_t n = 0;
+  for (;;) {
+    size_t len = rnd() % 6;
+    fray_frame_wrap_t w;
+    if (fray_spec_wrap(sp, len, &w) == 0 && n + w.head_len + len + w.tail_len <= cap) {
+      memcpy(in + n, w.head, w.head_len);
+      n += w.head_len;
+      for (size_t i = 0; i < len; i++)
+        in[n++] = (uint8_t)("ab\r\n:,x"[rnd() % 7]);
+      memcpy(in + n, w.tail, w.tail_len);
+      n += w.tail_len;
+    } else {
+      break;
+    }
+    if (rnd() % 8 == 0)
+      in[rnd() % n] = (uint8_t) "x\r\n:1"[rnd() % 5];
+  }
+  return n;
+}
+
 static void test_differential_random(void **state) {
   (void)state;
   static const char *const delims[] = {"\n", "\r\n", "\r\n\r\n", "aab", "abab", "\r\n.\r\n", "a"};
   const uint8_t alpha[] = {'a', 'b', '\r', '\n', '.', 'x'};
+  /* Text lengths: digits, their terminators and trailers, and junk. */
+  const uint8_t talpha[] = {'0', '1', '2', '3', 'a', ':', ',', '$', '\r', '\n', ';', 'x'};
   rng_state = 12345;
   uint8_t in[96];
   size_t cuts[96];
   for (int iter = 0; iter < 20000; iter++) {
     fray_spec_t sp;
-    int kind = (int)(rnd() % 4);
-    if (kind == 0) {
+    int kind = (int)(rnd() % 7);
+    if (kind >= 4) {
+      random_new_mode(kind, &sp);
+    } else if (kind == 0) {
       const char *d = delims[rnd() % (sizeof delims / sizeof delims[0])];
       sp = fray_spec_delim(d, strlen(d));
       sp.delim.keep = (int)(rnd() % 2);
@@ -452,7 +681,11 @@ static void test_differential_random(void **state) {
     sp.on_overflow = rnd() % 2 ? SK : ER;
     size_t n = rnd() % sizeof in;
     for (size_t i = 0; i < n; i++)
-      in[i] = kind == 3 ? (uint8_t)(rnd() % 9) : alpha[rnd() % sizeof alpha];
+      in[i] = kind == 3   ? (uint8_t)(rnd() % 9)
+              : kind == 6 ? talpha[rnd() % sizeof talpha]
+                          : alpha[rnd() % sizeof alpha];
+    if (kind >= 4 && rnd() % 2)
+      n = wrapped_frames(&sp, in, sizeof in);
     trace_t ref = {0}, got = {0};
     reference(&sp, in, n, &ref);
     size_t nc = n ? rnd() % (n + 1) : 0;
@@ -657,6 +890,7 @@ static void test_zero_copy(void **state) {
   fray_spec_t sp = fray_spec_line();
   fray_framer_t *f;
   assert_int_equal(fray_framer_new(&f, &sp, &cb, NULL, NULL), 0);
+  zc_inplace = zc_copied = 0;
   const char *a = "one\ntwo\nthr", *b = "ee\nfour\nfive\n";
   zc_chunk = (const uint8_t *)a;
   zc_len = strlen(a);
@@ -777,6 +1011,7 @@ static void test_lifecycle_in_callbacks(void **state) {
 typedef struct failmem {
   int count, fail_at;
   size_t live;
+  int mode; /* fm_scenario's spec: 0 line, 1 delims, 2 netstring, 3 24-bit length */
 } failmem_t;
 
 static void *fm_malloc(size_t n, void *ud) {
@@ -806,6 +1041,12 @@ static int fm_scenario(failmem_t *fm) {
   fray_framer_callbacks_t cb;
   fray_framer_callbacks_init(&cb);
   fray_spec_t sp = fray_spec_line();
+  if (fm->mode == 1)
+    sp = delims2("\r\n", "\n", 0);
+  else if (fm->mode == 2)
+    sp = fray_spec_netstring();
+  else if (fm->mode == 3)
+    sp = fray_spec_length_uint(3, 0);
   sp.max_frame = 5000;
   fray_framer_t *f;
   int rc = fray_framer_new(&f, &sp, &cb, &mem, NULL);
@@ -813,6 +1054,10 @@ static int fm_scenario(failmem_t *fm) {
     return rc;
   uint8_t big[3000];
   memset(big, 'q', sizeof big);
+  if (fm->mode == 2)
+    memcpy(big, "4600:", 5); /* a netstring longer than the three feeds */
+  else if (fm->mode == 3)
+    memcpy(big, "\x00\x11\xf8", 3);
   /* Growing the buffer several times. */
   for (int i = 0; i < 3 && rc >= 0; i++)
     rc = (int)fray_framer_feed(f, big, sizeof big / 2 + (size_t)i);
@@ -826,15 +1071,17 @@ static int fm_scenario(failmem_t *fm) {
 
 static void test_failing_allocations(void **state) {
   (void)state;
-  failmem_t fm = {0, 0, 0};
-  assert_int_equal(fm_scenario(&fm), 0);
-  int total = fm.count;
-  assert_true(total >= 3);
-  assert_int_equal(fm.live, 0);
-  for (int k = 1; k <= total; k++) {
-    failmem_t m = {0, k, 0};
-    assert_int_equal(fm_scenario(&m), FRAY_ENOMEM);
-    assert_int_equal(m.live, 0);
+  for (int mode = 0; mode < 4; mode++) {
+    failmem_t fm = {0, 0, 0, mode};
+    assert_int_equal(fm_scenario(&fm), 0);
+    int total = fm.count;
+    assert_true(total >= 3);
+    assert_int_equal(fm.live, 0);
+    for (int k = 1; k <= total; k++) {
+      failmem_t m = {0, k, 0, mode};
+      assert_int_equal(fm_scenario(&m), FRAY_ENOMEM);
+      assert_int_equal(m.live, 0);
+    }
   }
 }
 
@@ -850,8 +1097,32 @@ static void test_spec_validation(void **state) {
   assert_int_equal(fray_spec_validate(&s, NULL), FRAY_EINVAL);
   s = fray_spec_count(70000); /* over the default max */
   assert_int_equal(fray_spec_validate(&s, NULL), FRAY_EINVAL);
+  /* A strip may reach into the body (Netty's initialBytesToStrip), but not
+   * past the longest frame there can be. */
   s = fray_spec_length(FRAY_LEN_U16BE);
   s.length.strip = 3;
+  assert_int_equal(fray_spec_validate(&s, NULL), 0);
+  s.length.strip = 2 + FRAY_DEFAULT_MAX_FRAME + 1;
+  assert_int_equal(fray_spec_validate(&s, &why), FRAY_EINVAL);
+  assert_string_equal(why, "strip longer than any frame can be");
+  s = fray_spec_length_uint(9, 0);
+  assert_int_equal(fray_spec_validate(&s, NULL), FRAY_EINVAL);
+  s = fray_spec_length_uint(0, 1);
+  assert_int_equal(fray_spec_validate(&s, NULL), FRAY_EINVAL);
+  s = fray_spec_delims();
+  assert_int_equal(fray_spec_validate(&s, NULL), FRAY_EINVAL); /* empty set */
+  for (int i = 0; i < FRAY_MAX_DELIMS; i++)
+    assert_int_equal(fray_spec_delims_add(&s, "x", 1), 0);
+  assert_int_equal(fray_spec_delims_add(&s, "y", 1), FRAY_EINVAL);
+  assert_int_equal(fray_spec_delims_add(&s, "0123456789abcdefg", 17), FRAY_EINVAL);
+  assert_int_equal(fray_spec_validate(&s, NULL), 0);
+  s = fray_spec_byteset("", 0);
+  assert_int_equal(fray_spec_validate(&s, NULL), FRAY_EINVAL);
+  s = fray_spec_netstring();
+  s.text.base = 8;
+  assert_int_equal(fray_spec_validate(&s, NULL), FRAY_EINVAL);
+  s = fray_spec_http_chunk();
+  s.text.term[0] = 'a'; /* a hex digit cannot end hex digits */
   assert_int_equal(fray_spec_validate(&s, NULL), FRAY_EINVAL);
   s = fray_spec_line();
   assert_int_equal(fray_spec_validate(&s, &why), 0);
@@ -905,8 +1176,241 @@ static void test_pause_then_drain_buffer(void **state) {
   fray_framer_free(f);
 }
 
+/* ---- the worked examples of Netty's LengthFieldBasedFrameDecoder ------- */
+
+/* Each example as Netty's documentation gives it: lengthFieldOffset,
+ * lengthFieldLength, lengthAdjustment, initialBytesToStrip, the bytes
+ * before decoding and after. Every split must give the same frame. */
+static void test_netty_length_examples(void **state) {
+  (void)state;
+  static const char hw[] = "HELLO, WORLD";
+  static const struct {
+    const char *label;
+    size_t off, width;
+    int64_t adj;
+    size_t strip;
+    const char *before;
+    size_t blen;
+    const char *after;
+    size_t alen;
+  } ex[] = {
+      {"1: 2 bytes length field at offset 0, do not strip header", 0, 2, 0, 0,
+       "\x00\x0cHELLO, WORLD", 14, "\x00\x0cHELLO, WORLD", 14},
+      {"2: 2 bytes length field at offset 0, strip header", 0, 2, 0, 2, "\x00\x0cHELLO, WORLD", 14,
+       hw, 12},
+      {"3: 2 bytes length field at offset 0, do not strip header, the length field represents "
+       "the length of the whole message",
+       0, 2, -2, 0, "\x00\x0eHELLO, WORLD", 14, "\x00\x0eHELLO, WORLD", 14},
+      {"4: 3 bytes length field at the end of 5 bytes header, do not strip header", 2, 3, 0, 0,
+       "\xca\xfe\x00\x00\x0cHELLO, WORLD", 17, "\xca\xfe\x00\x00\x0cHELLO, WORLD", 17},
+      {"5: 3 bytes length field at the beginning of 5 bytes header, do not strip header", 0, 3, 2,
+       0, "\x00\x00\x0c\xca\xfeHELLO, WORLD", 17, "\x00\x00\x0c\xca\xfeHELLO, WORLD", 17},
+      {"6: 2 bytes length field at offset 1 in the middle of 4 bytes header, strip the first "
+       "header field and the length field",
+       1, 2, 1, 3, "\xca\x00\x0c\xfeHELLO, WORLD", 16, "\xfeHELLO, WORLD", 13},
+      {"7: 2 bytes length field at offset 1 in the middle of 4 bytes header, strip the first "
+       "header field and the length field, the length field represents the length of the whole "
+       "message",
+       1, 2, -3, 3, "\xca\x00\x10\xfeHELLO, WORLD", 16, "\xfeHELLO, WORLD", 13},
+  };
+  for (size_t i = 0; i < sizeof ex / sizeof ex[0]; i++) {
+    fray_spec_t sp = uintspec(ex[i].width, 0, ex[i].off, ex[i].adj, ex[i].strip);
+    trace_t t = {0}, want = {0};
+    run_whole(&sp, (const uint8_t *)ex[i].before, ex[i].blen, &t);
+    tr_printf(&want, "off=0 frame len=%zu ", ex[i].alen);
+    tr_bytes(&want, (const uint8_t *)ex[i].after, ex[i].alen);
+    tr_printf(&want, "\nend OK\n");
+    if (strcmp(tr_str(&want), tr_str(&t))) {
+      print_error("example %s\nexpected:\n%s\ngot:\n%s\n", ex[i].label, tr_str(&want), tr_str(&t));
+      fail();
+    }
+    check_split_invariance(&sp, (const uint8_t *)ex[i].before, ex[i].blen);
+    tr_free(&t);
+    tr_free(&want);
+  }
+}
+
+/* ---- handing buffered bytes back --------------------------------------- */
+
+typedef struct take {
+  char got[128]; /* the frames, then "|" and what came back */
+  size_t len;
+  int after; /* take the rest after this many frames */
+  int frames;
+} take_t;
+
+static int take_bytes(const uint8_t *p, size_t n, void *ud) {
+  take_t *t = ud;
+  assert_true(t->len + n < sizeof t->got);
+  memcpy(t->got + t->len, p, n);
+  t->len += n;
+  return 0;
+}
+
+static int take_frame(fray_framer_t *f, const fray_frame_t *fr, void *ud) {
+  take_t *t = ud;
+  memcpy(t->got + t->len, fr->data, fr->len);
+  t->len += fr->len;
+  t->got[t->len++] = ',';
+  if (++t->frames == t->after) {
+    t->got[t->len++] = '|';
+    assert_int_equal(fray_framer_take_buffered(f, take_bytes, t), 0);
+  }
+  return 0;
+}
+
+/* A protocol switch: after the second line everything is handed back,
+ * however the stream was cut, and the framer has stopped. */
+static void test_take_buffered(void **state) {
+  (void)state;
+  const char *in = "GET\r\nUPGRADE\r\n\x01\x02raw\r\nbytes";
+  size_t n = strlen(in);
+  for (size_t a = 0; a <= n; a++)
+    for (size_t b = a; b <= n; b++) {
+      take_t t = {.after = 2};
+      fray_framer_callbacks_t cb;
+      fray_framer_callbacks_init(&cb);
+      cb.on_frame = take_frame;
+      fray_spec_t sp = fray_spec_delim("\r\n", 2);
+      fray_framer_t *f;
+      assert_int_equal(fray_framer_new(&f, &sp, &cb, NULL, &t), 0);
+      size_t cuts[3] = {a, b, n}, prev = 0;
+      for (int i = 0; i < 3; i++) {
+        fray_ssize_t r = fray_framer_feed(f, (const uint8_t *)in + prev, cuts[i] - prev);
+        if (t.frames < 2 || (t.frames == 2 && prev < a && i == 0))
+          assert_int_equal(r, (fray_ssize_t)(cuts[i] - prev));
+        prev = cuts[i];
+        if (t.frames >= 2)
+          break;
+      }
+      /* What did not reach the framer before the switch goes straight on. */
+      memcpy(t.got + t.len, in + prev, n - prev);
+      t.len += n - prev;
+      t.got[t.len] = 0;
+      if (strcmp(t.got, "GET,UPGRADE,|\x01\x02raw\r\nbytes")) {
+        print_error("cuts %zu,%zu: %s\n", a, b, t.got);
+        fail();
+      }
+      assert_int_equal(fray_framer_feed(f, (const uint8_t *)"x", 1), FRAY_ECLOSED);
+      fray_framer_free(f);
+    }
+  /* Outside a callback: the unfinished frame comes back, framing goes on. */
+  take_t t = {.after = 0};
+  fray_framer_callbacks_t cb;
+  fray_framer_callbacks_init(&cb);
+  cb.on_frame = take_frame;
+  fray_spec_t sp = fray_spec_line();
+  fray_framer_t *f;
+  assert_int_equal(fray_framer_new(&f, &sp, &cb, NULL, &t), 0);
+  assert_int_equal(fray_framer_feed(f, (const uint8_t *)"a\npart", 6), 6);
+  assert_int_equal(fray_framer_take_buffered(f, take_bytes, &t), 0);
+  assert_int_equal(fray_framer_buffered(f), 0);
+  assert_int_equal(fray_framer_feed(f, (const uint8_t *)"b\n", 2), 2);
+  t.got[t.len] = 0;
+  assert_string_equal(t.got, "a,partb,");
+  assert_int_equal(fray_framer_take_buffered(f, NULL, NULL), FRAY_EINVAL);
+  fray_framer_free(f);
+}
+
+/* ---- the encoder ------------------------------------------------------- */
+
+static int wrap_frame(fray_framer_t *f, const fray_frame_t *fr, void *ud) {
+  (void)f;
+  trace_t *t = ud;
+  tr_bytes(t, fr->data, fr->len);
+  return 0;
+}
+
+/* What fray_spec_wrap() frames, the framer gives back, for every mode. */
+static void test_wrap_round_trip(void **state) {
+  (void)state;
+  fray_spec_t specs[] = {fray_spec_line(),
+                         fray_spec_delim("\r\n.\r\n", 5),
+                         delims2("\n\n", "\n", 0),
+                         fray_spec_byteset(";", 1),
+                         fray_spec_count(5),
+                         fray_spec_length(FRAY_LEN_U16LE),
+                         fray_spec_length(FRAY_LEN_VARINT),
+                         uintspec(3, 0, 0, -3, 3),
+                         fray_spec_netstring(),
+                         fray_spec_resp_bulk(),
+                         fray_spec_http_chunk()};
+  const char *payload = "hello";
+  for (size_t i = 0; i < sizeof specs / sizeof specs[0]; i++) {
+    fray_frame_wrap_t w;
+    assert_int_equal(fray_spec_wrap(&specs[i], 5, &w), 0);
+    uint8_t buf[64];
+    size_t n = 0;
+    memcpy(buf, w.head, w.head_len);
+    n += w.head_len;
+    memcpy(buf + n, payload, 5);
+    n += 5;
+    memcpy(buf + n, w.tail, w.tail_len);
+    n += w.tail_len;
+    trace_t t = {0};
+    fray_framer_callbacks_t cb;
+    fray_framer_callbacks_init(&cb);
+    cb.on_frame = wrap_frame;
+    fray_framer_t *f;
+    assert_int_equal(fray_framer_new(&f, &specs[i], &cb, NULL, &t), 0);
+    assert_int_equal(fray_framer_feed(f, buf, n), (fray_ssize_t)n);
+    assert_int_equal(fray_framer_finish(f), 0);
+    assert_string_equal(tr_str(&t), "\"hello\"");
+    fray_framer_free(f);
+    tr_free(&t);
+  }
+  fray_frame_wrap_t w;
+  fray_spec_t s = fray_spec_count(4);
+  assert_int_equal(fray_spec_wrap(&s, 5, &w), FRAY_EINVAL);
+  s = fray_spec_length(FRAY_LEN_U8);
+  assert_int_equal(fray_spec_wrap(&s, 256, &w), FRAY_EINVAL); /* does not fit the field */
+  s.length.offset = 1;
+  assert_int_equal(fray_spec_wrap(&s, 1, &w), FRAY_EINVAL); /* a header it cannot write */
+  s = fray_spec_netstring();
+  assert_int_equal(fray_spec_wrap(&s, 12, &w), 0);
+  assert_int_equal(w.head_len, 3);
+  assert_memory_equal(w.head, "12:", 3);
+  s = fray_spec_http_chunk();
+  assert_int_equal(fray_spec_wrap(&s, 0, &w), 0);
+  assert_int_equal(w.tail_len, 0); /* the last chunk: the trailer section follows */
+  assert_int_equal(fray_spec_wrap(&s, 255, &w), 0);
+  assert_memory_equal(w.head, "ff\r\n", 4);
+}
+
+/* Frames of the new modes lying whole in a chunk are handed out in place. */
+static void test_zero_copy_new_modes(void **state) {
+  (void)state;
+  fray_spec_t specs[] = {delims2("\r\n", ";", 0), fray_spec_byteset(";", 1), fray_spec_netstring(),
+                         fray_spec_length_uint(3, 1)};
+  const char *inputs[] = {"ab;cd\r\nef;g", "ab;cd;ef;g", "2:ab,2:cd,2:ef,2:g",
+                          "\x02\x00\x00"
+                          "ab\x02\x00\x00"
+                          "cd\x02\x00\x00"
+                          "ef\x02\x00\x00"
+                          "g"};
+  size_t lens[] = {11, 10, 18, 19};
+  for (size_t i = 0; i < 4; i++) {
+    fray_framer_callbacks_t cb;
+    fray_framer_callbacks_init(&cb);
+    cb.on_frame = zc_frame;
+    fray_framer_t *f;
+    assert_int_equal(fray_framer_new(&f, &specs[i], &cb, NULL, NULL), 0);
+    zc_inplace = zc_copied = 0;
+    zc_chunk = (const uint8_t *)inputs[i];
+    zc_len = lens[i];
+    assert_int_equal(fray_framer_feed(f, zc_chunk, zc_len), (fray_ssize_t)zc_len);
+    assert_int_equal(zc_inplace, 3);
+    assert_int_equal(zc_copied, 0);
+    fray_framer_free(f);
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_netty_length_examples),
+      cmocka_unit_test(test_take_buffered),
+      cmocka_unit_test(test_wrap_round_trip),
+      cmocka_unit_test(test_zero_copy_new_modes),
       cmocka_unit_test(test_golden_table),
       cmocka_unit_test(test_differential_random),
       cmocka_unit_test(test_spec_switch_in_callback),

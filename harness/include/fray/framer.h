@@ -30,14 +30,20 @@ typedef struct fray_framer fray_framer_t;
 /* Maximum frame length used when a spec says 0. */
 #define FRAY_DEFAULT_MAX_FRAME ((size_t)65536)
 #define FRAY_MAX_DELIM 16 /* longest delimiter, in bytes */
+#define FRAY_MAX_DELIMS 8 /* delimiters in one FRAY_MODE_DELIMS set */
 #define FRAY_MAX_LENGTH_OFFSET ((size_t)65536)
+#define FRAY_MAX_TEXT_AFFIX 4 /* text mode: longest prefix, terminator, trailer */
+#define FRAY_MAX_TEXT_EXT 256 /* text mode: longest extension after the digits */
 
 typedef enum fray_mode {
   FRAY_MODE_DELIM = 0, /* frame = bytes before a 1-16 byte delimiter */
   FRAY_MODE_LINE,      /* delimiter "\n"; one "\r" before it is stripped */
   FRAY_MODE_COUNT,     /* exactly `count` bytes, re-armed until changed */
   FRAY_MODE_LENGTH,    /* length-prefixed (Netty LengthFieldBasedFrameDecoder) */
-  FRAY_MODE_RAW        /* no framing: every chunk passed on as it arrives */
+  FRAY_MODE_RAW,       /* no framing: every chunk passed on as it arrives */
+  FRAY_MODE_DELIMS,    /* any of 1-8 delimiters; the earliest one ends the frame */
+  FRAY_MODE_BYTESET,   /* any byte of a set ends the frame */
+  FRAY_MODE_TEXTLEN    /* a length written in digits, then the payload (netstring, ...) */
 } fray_mode_t;
 
 typedef enum fray_overflow {
@@ -53,7 +59,9 @@ typedef enum fray_lenfield {
   FRAY_LEN_U32LE,
   FRAY_LEN_U64BE,
   FRAY_LEN_U64LE,
-  FRAY_LEN_VARINT /* unsigned LEB128, at most 10 bytes */
+  FRAY_LEN_VARINT, /* unsigned LEB128, at most 10 bytes */
+  FRAY_LEN_UBE,    /* unsigned big endian, length.width bytes (1-8): 3-byte fields */
+  FRAY_LEN_ULE     /* unsigned little endian, length.width bytes (1-8) */
 } fray_lenfield_t;
 
 /* For fray_spec_t.length.strip: strip the whole header (offset bytes plus
@@ -64,17 +72,37 @@ typedef enum fray_lenfield {
  *
  * max_frame bounds the payload a frame may have (the delimiter is not
  * counted; in line mode neither is the stripped "\r"). 0 means
- * FRAY_DEFAULT_MAX_FRAME, never "unlimited". In length mode it bounds the
- * frame as emitted (after stripping); a length over it is FRAY_EBADLEN. In
- * raw mode chunks larger than max_frame are passed on in pieces of max_frame.
+ * FRAY_DEFAULT_MAX_FRAME, never "unlimited". In length and text modes it
+ * bounds the frame as emitted (after stripping); a length over it is
+ * FRAY_EBADLEN. In raw mode chunks larger than max_frame are passed on in
+ * pieces of max_frame.
+ *
+ * delims mode (Netty's DelimiterBasedFrameDecoder with a list): the frame
+ * ends at the earliest place where any delimiter of the set starts; where
+ * two start at the same byte, the first in the list wins. A delimiter that
+ * could still complete at the end of what has arrived is waited for, so the
+ * frames never depend on the chunking. byteset mode (tokio's
+ * AnyDelimiterCodec): any byte whose bit is set in byteset ends the frame.
+ * Both honour delim.keep.
  *
  * length mode (Netty's vocabulary): the frame on the wire is `offset` bytes,
  * the length field, then the body. The body's size is the field's value plus
  * `adjust` (negative when the value also counts header bytes). The emitted
  * frame is the whole wire frame minus its first `strip` bytes
  * (FRAY_STRIP_HEADER, the default of fray_spec_length(), strips the header).
- * An adjustment that makes the body size negative is FRAY_EBADLEN and always
- * fatal. */
+ * strip may reach past the header into the body (Netty's
+ * initialBytesToStrip); a frame shorter than strip is FRAY_EBADLEN. An
+ * adjustment that makes the body size negative is FRAY_EBADLEN and always
+ * fatal.
+ *
+ * text mode: the frame on the wire is `prefix`, one or more digits in
+ * `base` (10 or 16; at most 20 and 16 digits), optionally `ext` and any
+ * bytes up to the terminator (at most FRAY_MAX_TEXT_EXT: HTTP's chunk
+ * extensions after ';'), `term`, the payload of that many bytes, then
+ * `trailer`. The payload is emitted. A wrong byte where a digit, the
+ * terminator or the trailer must be is FRAY_EBADLEN, fatal. With
+ * zero_no_trailer, a zero length frame ends at its terminator (HTTP's last
+ * chunk, after which the trailer section is the handler's to read). */
 typedef struct fray_spec {
   fray_mode_t mode;
   size_t max_frame;
@@ -82,7 +110,8 @@ typedef struct fray_spec {
   struct {
     uint8_t bytes[FRAY_MAX_DELIM];
     size_t len; /* 1..FRAY_MAX_DELIM */
-    int keep;   /* nonzero: the delimiter stays at the end of the frame */
+    int keep;   /* nonzero: the delimiter stays at the end of the frame
+                   (delim, delims and byteset modes) */
   } delim;
   size_t count; /* count mode: 1..max_frame */
   struct {
@@ -90,7 +119,22 @@ typedef struct fray_spec {
     size_t offset;  /* header bytes before the length field */
     int64_t adjust; /* added to the field's value to give the body size */
     size_t strip;   /* bytes cut from the front of the emitted frame */
+    size_t width;   /* FRAY_LEN_UBE/ULE: the field's bytes, 1..8 */
   } length;
+  struct {
+    size_t n; /* 1..FRAY_MAX_DELIMS */
+    uint8_t len[FRAY_MAX_DELIMS];
+    uint8_t bytes[FRAY_MAX_DELIMS][FRAY_MAX_DELIM];
+  } delims;
+  uint8_t byteset[32]; /* bit (b & 7) of byte b / 8 set: byte b ends a frame */
+  struct {
+    uint8_t prefix[FRAY_MAX_TEXT_AFFIX], prefix_len;   /* 0..4 bytes */
+    uint8_t base;                                      /* 10 or 16 */
+    uint8_t ext;                                       /* 0: no extension */
+    uint8_t term[FRAY_MAX_TEXT_AFFIX], term_len;       /* 1..4 bytes */
+    uint8_t trailer[FRAY_MAX_TEXT_AFFIX], trailer_len; /* 0..4 bytes */
+    int zero_no_trailer;
+  } text;
 } fray_spec_t;
 
 /* Spec constructors: every other field zero (default maximum, error on
@@ -102,6 +146,22 @@ FRAY_EXTERN fray_spec_t fray_spec_count(size_t count);
  * fails validation with FRAY_EINVAL. */
 FRAY_EXTERN fray_spec_t fray_spec_delim(const void *delim, size_t len);
 FRAY_EXTERN fray_spec_t fray_spec_length(fray_lenfield_t field);
+/* A length field of width bytes (1-8), big or little endian. */
+FRAY_EXTERN fray_spec_t fray_spec_length_uint(size_t width, int little_endian);
+/* An empty delims set; fray_spec_delims_add() appends one delimiter and
+ * returns 0, or FRAY_EINVAL when it is empty, over FRAY_MAX_DELIM bytes, or
+ * the set is full. */
+FRAY_EXTERN fray_spec_t fray_spec_delims(void);
+FRAY_EXTERN int fray_spec_delims_add(fray_spec_t *spec, const void *delim, size_t len);
+/* The set of the n bytes at bytes. */
+FRAY_EXTERN fray_spec_t fray_spec_byteset(const void *bytes, size_t n);
+/* Text lengths: a netstring ("5:hello,"), a RESP bulk string
+ * ("$5\r\nhello\r\n"; "$-1" is a bad length) and an HTTP/1.1 chunk
+ * ("5;ext\r\nhello\r\n", the last chunk "0\r\n" emitted as an empty frame
+ * before the trailer section). */
+FRAY_EXTERN fray_spec_t fray_spec_netstring(void);
+FRAY_EXTERN fray_spec_t fray_spec_resp_bulk(void);
+FRAY_EXTERN fray_spec_t fray_spec_http_chunk(void);
 
 /* FRAY_EINVAL with *why set to a static reason, or 0. why may be NULL. */
 FRAY_EXTERN int fray_spec_validate(const fray_spec_t *spec, const char **why);
@@ -202,6 +262,39 @@ FRAY_EXTERN const fray_spec_t *fray_framer_spec(const fray_framer_t *f);
  * offset 0. Spec, callbacks, allocator and user_data are kept. Not allowed
  * from a callback (FRAY_ESTATE). */
 FRAY_EXTERN int fray_framer_reset(fray_framer_t *f);
+
+/* Called with bytes handed back by fray_framer_take_buffered(): borrowed,
+ * valid for the call only. A negative return is passed on. */
+typedef int (*fray_bytes_cb)(const uint8_t *data, size_t len, void *user_data);
+
+/* Hands the bytes fed and not yet framed back to the caller, for a switch to
+ * another protocol (an upgrade, STARTTLS, a proxy that stops framing: what
+ * Twisted's clearLineBuffer does). From inside a callback: every byte after
+ * the frame being delivered, the buffered ones and the rest of the chunk
+ * being fed, in stream order (fn is called once or twice); the framer then
+ * closes, and the feed in progress returns the whole chunk as consumed.
+ * Outside a callback: the buffered bytes (an unfinished frame), after which
+ * the buffer is empty and framing goes on with the next byte fed. fn is not
+ * called when there is nothing. Returns 0, fn's negative result (the bytes
+ * count as handed back all the same), or FRAY_EINVAL. */
+FRAY_EXTERN int fray_framer_take_buffered(fray_framer_t *f, fray_bytes_cb fn, void *user_data);
+
+/* The bytes that frame a payload of len bytes under spec, for senders:
+ * what goes before it (a length field, a text length) and after it (the
+ * delimiter, the trailer). Line mode ends frames with "\r\n"; delims mode
+ * with its first delimiter; byteset mode with its lowest byte. Length mode
+ * needs an offset of 0 and a strip of the whole header (the header is then
+ * exactly the field), and writes the value the decoder turns back into len
+ * (len minus adjust). Returns 0, or FRAY_EINVAL (a count mode len other than
+ * count, a len over max_frame, a length that does not fit the field, or a
+ * length header the encoder cannot write). */
+typedef struct fray_frame_wrap {
+  uint8_t head[32];
+  size_t head_len;
+  uint8_t tail[FRAY_MAX_DELIM];
+  size_t tail_len;
+} fray_frame_wrap_t;
+FRAY_EXTERN int fray_spec_wrap(const fray_spec_t *spec, size_t len, fray_frame_wrap_t *out);
 
 /* Bytes held in the framer's buffer (an unfinished frame). */
 FRAY_EXTERN size_t fray_framer_buffered(const fray_framer_t *f);

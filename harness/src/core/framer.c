@@ -21,6 +21,7 @@
 #endif
 
 #include "core/framer_internal.h"
+#include "core/framer_scan.h"
 #include "core/internal.h"
 
 #define NONE SIZE_MAX
@@ -30,7 +31,8 @@ enum {
   CTL_PAUSE = 1,
   CTL_CLOSE = 2,
   CTL_FREE = 4,
-  CTL_STOP = 8 /* sticky error set */
+  CTL_STOP = 8,  /* sticky error set */
+  CTL_TAKEN = 16 /* take_buffered handed the rest back: all of it consumed */
 };
 
 enum { STEP_PROGRESS, STEP_MORE, STEP_STOP };
@@ -68,6 +70,14 @@ struct fray_framer {
   unsigned ctl;   /* CTL_* raised by callbacks during one feed */
   int closed;     /* close() called */
   int finished;   /* finish() called */
+  int finishing;  /* finish() is framing: no byte will follow */
+
+  /* What take_buffered() needs from inside a callback: the chunk being fed,
+   * how much of it is framed or buffered, and where the delivered frame
+   * ends in the stream. */
+  const uint8_t *chunk;
+  size_t chunk_n, chunk_pos;
+  uint64_t chunk_off, frame_end;
 };
 
 /* ---- specs ---------------------------------------------------------- */
@@ -115,12 +125,76 @@ fray_spec_t fray_spec_length(fray_lenfield_t field) {
   return s;
 }
 
+fray_spec_t fray_spec_length_uint(size_t width, int little_endian) {
+  fray_spec_t s = fray_spec_length(little_endian ? FRAY_LEN_ULE : FRAY_LEN_UBE);
+  s.length.width = width;
+  return s;
+}
+
+fray_spec_t fray_spec_delims(void) {
+  fray_spec_t s;
+  memset(&s, 0, sizeof s);
+  s.mode = FRAY_MODE_DELIMS;
+  return s;
+}
+
+int fray_spec_delims_add(fray_spec_t *s, const void *delim, size_t len) {
+  if (!s || !delim || !len || len > FRAY_MAX_DELIM || s->delims.n >= FRAY_MAX_DELIMS)
+    return FRAY_EINVAL;
+  memcpy(s->delims.bytes[s->delims.n], delim, len);
+  s->delims.len[s->delims.n++] = (uint8_t)len;
+  return 0;
+}
+
+fray_spec_t fray_spec_byteset(const void *bytes, size_t n) {
+  fray_spec_t s;
+  memset(&s, 0, sizeof s);
+  s.mode = FRAY_MODE_BYTESET;
+  for (size_t i = 0; i < n; i++) {
+    uint8_t b = ((const uint8_t *)bytes)[i];
+    s.byteset[b >> 3] |= (uint8_t)(1u << (b & 7));
+  }
+  return s;
+}
+
+/* A text spec: base, the prefix and terminator and trailer (NUL-free
+ * strings of at most FRAY_MAX_TEXT_AFFIX bytes). */
+static fray_spec_t text_spec(unsigned base, const char *prefix, const char *term,
+                             const char *trailer) {
+  fray_spec_t s;
+  memset(&s, 0, sizeof s);
+  s.mode = FRAY_MODE_TEXTLEN;
+  s.text.base = (uint8_t)base;
+  s.text.prefix_len = (uint8_t)strlen(prefix);
+  memcpy(s.text.prefix, prefix, s.text.prefix_len);
+  s.text.term_len = (uint8_t)strlen(term);
+  memcpy(s.text.term, term, s.text.term_len);
+  s.text.trailer_len = (uint8_t)strlen(trailer);
+  memcpy(s.text.trailer, trailer, s.text.trailer_len);
+  return s;
+}
+
+fray_spec_t fray_spec_netstring(void) {
+  return text_spec(10, "", ":", ",");
+}
+
+fray_spec_t fray_spec_resp_bulk(void) {
+  return text_spec(10, "$", "\r\n", "\r\n");
+}
+
+fray_spec_t fray_spec_http_chunk(void) {
+  fray_spec_t s = text_spec(16, "", "\r\n", "\r\n");
+  s.text.ext = ';';
+  s.text.zero_no_trailer = 1;
+  return s;
+}
+
 static size_t spec_max(const fray_spec_t *s) {
   return s->max_frame ? s->max_frame : FRAY_DEFAULT_MAX_FRAME;
 }
 
-static size_t field_width(fray_lenfield_t f) {
-  switch (f) {
+static size_t field_width(const fray_spec_t *s) {
+  switch (s->length.field) {
   case FRAY_LEN_U8:
     return 1;
   case FRAY_LEN_U16BE:
@@ -134,8 +208,56 @@ static size_t field_width(fray_lenfield_t f) {
     return 8;
   case FRAY_LEN_VARINT:
     return 10; /* the most a varint may take */
+  case FRAY_LEN_UBE:
+  case FRAY_LEN_ULE:
+    return s->length.width >= 1 && s->length.width <= 8 ? s->length.width : 0;
   }
   return 0;
+}
+
+/* Bytes of a length header at most: what precedes the body. */
+static size_t length_header(const fray_spec_t *s) {
+  return s->length.offset + field_width(s);
+}
+
+static const char *validate_set(const fray_spec_t *s) {
+  if (s->mode == FRAY_MODE_BYTESET) {
+    for (size_t i = 0; i < sizeof s->byteset; i++)
+      if (s->byteset[i])
+        return NULL;
+    return "byte set is empty";
+  }
+  if (s->delims.n < 1 || s->delims.n > FRAY_MAX_DELIMS)
+    return "delimiter set must hold 1 to 8 delimiters";
+  for (size_t i = 0; i < s->delims.n; i++)
+    if (s->delims.len[i] < 1 || s->delims.len[i] > FRAY_MAX_DELIM)
+      return "delimiter must be 1 to 16 bytes";
+  return NULL;
+}
+
+static const char *validate_text(const fray_spec_t *s) {
+  if (s->text.base != 10 && s->text.base != 16)
+    return "text length base must be 10 or 16";
+  if (s->text.prefix_len > FRAY_MAX_TEXT_AFFIX || s->text.trailer_len > FRAY_MAX_TEXT_AFFIX)
+    return "text prefix and trailer are at most 4 bytes";
+  if (s->text.term_len < 1 || s->text.term_len > FRAY_MAX_TEXT_AFFIX)
+    return "text terminator must be 1 to 4 bytes";
+  uint8_t t = s->text.term[0];
+  if ((t >= '0' && t <= '9') || (s->text.base == 16 && ((t | 0x20) >= 'a' && (t | 0x20) <= 'f')))
+    return "text terminator starts with a digit";
+  return NULL;
+}
+
+static const char *validate_length(const fray_spec_t *s) {
+  if (field_width(s) == 0)
+    return s->length.field == FRAY_LEN_UBE || s->length.field == FRAY_LEN_ULE
+               ? "length field width must be 1 to 8 bytes"
+               : "unknown length field";
+  if (s->length.offset > FRAY_MAX_LENGTH_OFFSET)
+    return "length field offset too large";
+  if (s->length.strip != FRAY_STRIP_HEADER && s->length.strip > length_header(s) + spec_max(s))
+    return "strip longer than any frame can be";
+  return NULL;
 }
 
 int fray_spec_validate(const fray_spec_t *s, const char **why) {
@@ -161,15 +283,16 @@ int fray_spec_validate(const fray_spec_t *s, const char **why) {
         w = "count exceeds max_frame";
       break;
     case FRAY_MODE_LENGTH:
-      if (field_width(s->length.field) == 0)
-        w = "unknown length field";
-      else if (s->length.offset > FRAY_MAX_LENGTH_OFFSET)
-        w = "length field offset too large";
-      else if (s->length.strip != FRAY_STRIP_HEADER &&
-               s->length.strip > s->length.offset + field_width(s->length.field))
-        w = "strip longer than the header";
+      w = validate_length(s);
       break;
     case FRAY_MODE_RAW:
+      break;
+    case FRAY_MODE_DELIMS:
+    case FRAY_MODE_BYTESET:
+      w = validate_set(s);
+      break;
+    case FRAY_MODE_TEXTLEN:
+      w = validate_text(s);
       break;
     default:
       w = "unknown mode";
@@ -191,10 +314,18 @@ size_t fray_spec_buffer_bound(const fray_spec_t *s) {
     return max + 2 * s->delim.len;
   case FRAY_MODE_COUNT:
     return s->count;
-  case FRAY_MODE_LENGTH:
-    return max + s->length.offset + field_width(s->length.field);
+  case FRAY_MODE_LENGTH: {
+    /* The wire frame is the emitted one plus what was stripped. */
+    size_t strip = s->length.strip == FRAY_STRIP_HEADER ? 0 : s->length.strip;
+    return max + (strip > length_header(s) ? strip : length_header(s));
+  }
   case FRAY_MODE_RAW:
     return 0;
+  case FRAY_MODE_DELIMS:
+  case FRAY_MODE_BYTESET:
+    return max + 2 * fray__set_maxlen(s);
+  case FRAY_MODE_TEXTLEN:
+    return max + fray__text_header_max(s) + s->text.trailer_len;
   }
   return max;
 }
@@ -259,7 +390,9 @@ static void report_skip(fray_framer_t *f, int code, uint64_t off, uint64_t size,
   callback_result(f, r, off);
 }
 
-static void emit(fray_framer_t *f, const uint8_t *p, size_t len, uint64_t off) {
+/* Delivers a frame; end is the stream offset just past it on the wire. */
+static void emit(fray_framer_t *f, const uint8_t *p, size_t len, uint64_t off, uint64_t end) {
+  f->frame_end = end;
   if (!f->cb.on_frame)
     return;
   fray_frame_t fr = {p, len, off};
@@ -437,6 +570,7 @@ static int step_delim(fray_framer_t *f, const uint8_t *p, size_t n, uint64_t bas
         break;
       if (cb) {
         fray_frame_t fr = {q, plen, base + pos};
+        f->frame_end = base + pos + sp + dlen;
         int r = cb(f, &fr, ud);
         if (r) {
           f->in_cb--;
@@ -482,7 +616,7 @@ static int step_delim(fray_framer_t *f, const uint8_t *p, size_t n, uint64_t bas
       }
       pos += c;
     } else {
-      emit(f, q, keep ? s + dlen : plen, base + pos);
+      emit(f, q, keep ? s + dlen : plen, base + pos, base + pos + s + dlen);
       pos += s + dlen;
     }
     from = 0;
@@ -492,6 +626,17 @@ static int step_delim(fray_framer_t *f, const uint8_t *p, size_t n, uint64_t bas
   }
   *consumed = pos;
   return STEP_PROGRESS;
+}
+
+/* Bytes still to drop of a skipped length-prefixed frame (length and text
+ * modes): 1 when it dropped some. */
+static int skip_counted(fray_framer_t *f, size_t n, size_t *consumed) {
+  if (!f->skip_left)
+    return 0;
+  size_t c = n < f->skip_left ? n : (size_t)f->skip_left;
+  f->skip_left -= c;
+  *consumed = c;
+  return 1;
 }
 
 /* Decodes a length header at p[0..n). Returns STEP_MORE, STEP_PROGRESS with
@@ -517,11 +662,12 @@ static int parse_length(const fray_framer_t *f, const uint8_t *p, size_t n, size
     }
     w++;
   } else {
-    w = field_width(fld);
+    w = field_width(&f->spec);
     if (n < off + w)
       return STEP_MORE;
     const uint8_t *q = p + off;
-    int le = fld == FRAY_LEN_U16LE || fld == FRAY_LEN_U32LE || fld == FRAY_LEN_U64LE;
+    int le = fld == FRAY_LEN_U16LE || fld == FRAY_LEN_U32LE || fld == FRAY_LEN_U64LE ||
+             fld == FRAY_LEN_ULE;
     for (size_t i = 0; i < w; i++)
       v |= (uint64_t)q[le ? i : w - 1 - i] << (8 * i);
   }
@@ -545,12 +691,8 @@ static int step_length(fray_framer_t *f, const uint8_t *p, size_t n, uint64_t ba
                        size_t *consumed) {
   size_t hdr;
   uint64_t body;
-  if (f->skip_left) {
-    size_t c = n < f->skip_left ? n : (size_t)f->skip_left;
-    f->skip_left -= c;
-    *consumed = c;
+  if (skip_counted(f, n, consumed))
     return STEP_PROGRESS;
-  }
   const char *why = NULL;
   body = 0;
   int r = parse_length(f, p, n, &hdr, &body, &why);
@@ -581,8 +723,100 @@ static int step_length(fray_framer_t *f, const uint8_t *p, size_t n, uint64_t ba
   }
   if (n < total)
     return STEP_MORE;
-  emit(f, p + strip, (size_t)out, base);
+  emit(f, p + strip, (size_t)out, base, base + total);
   *consumed = (size_t)total;
+  return STEP_PROGRESS;
+}
+
+/* ---- delimiter sets and text lengths ----------------------------------- */
+
+/* Skipping an oversized frame in a set mode: discards up to the next
+ * delimiter, keeping only bytes where one may still start. */
+static int step_skip_set(fray_framer_t *f, const uint8_t *p, size_t n, size_t *consumed) {
+  size_t mlen = 0, resume;
+  size_t at = fray__set_find(&f->spec, p, n, 0, FRAY__NONE, f->finishing, &mlen, &resume);
+  if (at == FRAY__NONE) {
+    f->skip_seen += resume;
+    *consumed = resume;
+    return resume ? STEP_PROGRESS : STEP_MORE;
+  }
+  f->skipping = 0;
+  *consumed = at + mlen;
+  report_skip(f, FRAY_ETOOLONG, f->skip_off, f->skip_seen + at,
+              "frame longer than max_frame (skipped)");
+  return STEP_PROGRESS;
+}
+
+/* Frames from p[0..n) in delims and byteset modes: the earliest delimiter
+ * of the set ends each frame. *scan as for step_delim(). */
+static int step_set(fray_framer_t *f, const uint8_t *p, size_t n, uint64_t base, size_t *scan,
+                    size_t *consumed) {
+  size_t last = f->max, pos = 0, from = *scan;
+  int keep = f->spec.delim.keep;
+  unsigned gen = f->gen;
+  while (pos < n) {
+    const uint8_t *q = p + pos;
+    size_t left = n - pos, mlen = 0, resume;
+    size_t at = fray__set_find(&f->spec, q, left, from, last, f->finishing, &mlen, &resume);
+    if (at == FRAY__NONE && resume <= last) {
+      *scan = resume;
+      *consumed = pos;
+      return pos ? STEP_PROGRESS : STEP_MORE;
+    }
+    if (at == FRAY__NONE) { /* no delimiter can start within max_frame */
+      if (f->spec.on_overflow == FRAY_OVERFLOW_ERROR) {
+        stop(f, FRAY_ETOOLONG, base + pos, left, "frame longer than max_frame");
+        *consumed = pos;
+        return pos ? STEP_PROGRESS : STEP_STOP;
+      }
+      f->skipping = 1;
+      f->skip_off = base + pos;
+      f->skip_seen = last + 1;
+      *consumed = pos + last + 1;
+      *scan = 0;
+      return STEP_PROGRESS;
+    }
+    emit(f, q, keep ? at + mlen : at, base + pos, base + pos + at + mlen);
+    pos += at + mlen;
+    from = 0;
+    *scan = 0;
+    if (f->ctl || f->gen != gen)
+      break;
+  }
+  *consumed = pos;
+  return STEP_PROGRESS;
+}
+
+/* One text-length frame at p[0..n). */
+static int step_text(fray_framer_t *f, const uint8_t *p, size_t n, uint64_t base,
+                     size_t *consumed) {
+  size_t hdr = 0;
+  uint64_t len = 0;
+  const char *why = NULL;
+  int r = fray__text_header(&f->spec, p, n, &hdr, &len, &why);
+  if (r < 0)
+    stop(f, FRAY_EBADLEN, base, 0, why);
+  if (r <= 0)
+    return r < 0 ? STEP_STOP : STEP_MORE;
+  size_t tl = len == 0 && f->spec.text.zero_no_trailer ? 0 : f->spec.text.trailer_len;
+  if (len > f->max) {
+    if (f->spec.on_overflow == FRAY_OVERFLOW_ERROR || len > UINT64_MAX - hdr - tl) {
+      stop(f, FRAY_EBADLEN, base, len, "length over max_frame");
+      return STEP_STOP;
+    }
+    f->skip_left = hdr + len + tl;
+    report_skip(f, FRAY_EBADLEN, base, len, "length over max_frame (skipped)");
+    return STEP_PROGRESS;
+  }
+  size_t total = hdr + (size_t)len + tl;
+  if (n < total)
+    return STEP_MORE;
+  if (memcmp(p + hdr + len, f->spec.text.trailer, tl)) {
+    stop(f, FRAY_EBADLEN, base, len, "the payload is not followed by its trailer");
+    return STEP_STOP;
+  }
+  emit(f, p + hdr, (size_t)len, base, base + total);
+  *consumed = total;
   return STEP_PROGRESS;
 }
 
@@ -604,7 +838,7 @@ static int step(fray_framer_t *f, const uint8_t *p, size_t n, uint64_t base, siz
     size_t c = f->spec.count, pos = 0;
     unsigned gen = f->gen;
     while (n - pos >= c) {
-      emit(f, p + pos, c, base + pos);
+      emit(f, p + pos, c, base + pos, base + pos + c);
       pos += c;
       if (f->ctl || f->gen != gen)
         break;
@@ -616,10 +850,21 @@ static int step(fray_framer_t *f, const uint8_t *p, size_t n, uint64_t base, siz
     return step_length(f, p, n, base, consumed);
   case FRAY_MODE_RAW: {
     size_t c = n < f->max ? n : f->max;
-    emit(f, p, c, base);
+    emit(f, p, c, base, base + c);
     *consumed = c;
     return STEP_PROGRESS;
   }
+  case FRAY_MODE_DELIMS:
+  case FRAY_MODE_BYTESET:
+    if (f->skipping) {
+      *scan = 0;
+      return step_skip_set(f, p, n, consumed);
+    }
+    return step_set(f, p, n, base, scan, consumed);
+  case FRAY_MODE_TEXTLEN:
+    if (skip_counted(f, n, consumed))
+      return STEP_PROGRESS;
+    return step_text(f, p, n, base, consumed);
   }
   return STEP_MORE;
 }
@@ -664,6 +909,46 @@ static void buffer_consume(fray_framer_t *f, size_t k) {
   f->buf_off += k;
   if (!f->blen)
     f->start = 0;
+}
+
+/* wanted_from_chunk() for the set modes. */
+static size_t wanted_set(fray_framer_t *f, const uint8_t *c, size_t n, size_t *discard) {
+  const uint8_t *b = f->buf + f->start;
+  size_t bl = f->blen, mlen = 0, resume, maxlen = fray__set_maxlen(&f->spec);
+  /* A delimiter found ends the frame, but the buffer alone must show that
+   * no longer one wins there: it gets the longest delimiter's worth of bytes
+   * from the delimiter's start (a few bytes of the next frame, at most). */
+  if (f->skipping) {
+    size_t s = fray__set_find2(&f->spec, b, bl, c, n, 0, FRAY__NONE, &mlen, &resume);
+    if (s != FRAY__NONE && s < bl)
+      return s + maxlen - bl < n ? s + maxlen - bl : n; /* straddling: under 16 bytes */
+    *discard = s != FRAY__NONE ? s : resume;
+    return s != FRAY__NONE ? 0 : n;
+  }
+  size_t last = f->max;
+  size_t s = fray__set_find2(&f->spec, b, bl, c, n, f->scan, last, &mlen, &resume);
+  if (s != FRAY__NONE)
+    return s + maxlen - bl < n ? s + maxlen - bl : n;
+  size_t limit = last + maxlen; /* this much without a delimiter is an overflow */
+  if (bl + n >= limit)
+    return limit > bl ? limit - bl : 0;
+  return n;
+}
+
+/* wanted_from_chunk() for the text mode: the header a byte at a time (it is
+ * short), then the frame's exact rest. */
+static size_t wanted_text(fray_framer_t *f, size_t n) {
+  size_t hdr, need = 0;
+  uint64_t len = 0;
+  const char *why;
+  int r = fray__text_header(&f->spec, f->buf + f->start, f->blen, &hdr, &len, &why);
+  if (r == 0)
+    need = 1;
+  else if (r > 0 && len <= f->max) {
+    size_t tl = len == 0 && f->spec.text.zero_no_trailer ? 0 : f->spec.text.trailer_len;
+    need = hdr + (size_t)len + tl - f->blen;
+  }
+  return need < n ? need : n;
 }
 
 /* The buffer holds an unfinished frame: how many bytes of c[0..n) to move
@@ -712,7 +997,7 @@ static size_t wanted_from_chunk(fray_framer_t *f, const uint8_t *c, size_t n, si
     fray_lenfield_t fld = f->spec.length.field;
     int r = parse_length(f, b, bl, &hdr, &body, &why);
     if (r == STEP_MORE)
-      need = fld == FRAY_LEN_VARINT ? 1 : f->spec.length.offset + field_width(fld) - bl;
+      need = fld == FRAY_LEN_VARINT ? 1 : length_header(&f->spec) - bl;
     else if (r == STEP_PROGRESS)
       need = (size_t)(hdr + body - bl);
     else
@@ -721,6 +1006,11 @@ static size_t wanted_from_chunk(fray_framer_t *f, const uint8_t *c, size_t n, si
   }
   case FRAY_MODE_RAW:
     return 0;
+  case FRAY_MODE_DELIMS:
+  case FRAY_MODE_BYTESET:
+    return wanted_set(f, c, n, discard);
+  case FRAY_MODE_TEXTLEN:
+    return wanted_text(f, n);
   }
   return 0;
 }
@@ -793,7 +1083,11 @@ static inline int tiny_append(fray_framer_t *f, const uint8_t *c, size_t n) {
 static size_t run(fray_framer_t *f, const uint8_t *c, size_t n) {
   size_t pos = 0, k;
   uint64_t c_off = f->fed; /* stream offset of c[0] */
+  f->chunk = c;
+  f->chunk_n = n;
+  f->chunk_off = c_off;
   while (!f->ctl) {
+    f->chunk_pos = pos;
     if (f->blen) {
       int r = step(f, f->buf + f->start, f->blen, f->buf_off, &f->scan, &k);
       if (r == STEP_STOP)
@@ -857,9 +1151,15 @@ static size_t run(fray_framer_t *f, const uint8_t *c, size_t n) {
     f->scan = scan;
     pos = n;
   }
+  if (f->ctl & CTL_TAKEN) { /* every byte went to take_buffered()'s callback */
+    pos = n;
+    f->blen = f->start = 0;
+  }
+  f->chunk = NULL;
   f->fed += pos;
   return pos;
 oom:
+  f->chunk = NULL;
   f->error = FRAY_ENOMEM;
   f->err_reason = "out of memory";
   f->err_off = c_off + pos;
@@ -897,6 +1197,7 @@ __attribute__((noinline)) static fray_ssize_t feed_slow(fray_framer_t *f, const 
                                                         size_t len) {
   if (!f || (!data && len))
     return FRAY_EINVAL;
+  f->finishing = 0;
   size_t used;
   unsigned ctl;
   int rc = guarded_run(f, data, len, &used, &ctl);
@@ -922,9 +1223,11 @@ int fray_framer_finish(fray_framer_t *f) {
     return FRAY_EINVAL;
   size_t used;
   unsigned ctl;
+  f->finishing = 1;
   int rc0 = guarded_run(f, NULL, 0, &used, &ctl);
-  if (rc0)
+  if (rc0) /* the framer may be gone (FRAY_ECLOSED after a free) */
     return rc0;
+  f->finishing = 0;
   if (ctl & (CTL_PAUSE | CTL_CLOSE))
     return 0; /* the caller stopped delivery; what is left stays buffered */
   f->finished = 1;
@@ -1044,8 +1347,76 @@ int fray_framer_reset(fray_framer_t *f) {
   f->err_off = 0;
   f->err_reason = NULL;
   f->ctl = 0;
-  f->closed = f->finished = 0;
+  f->closed = f->finished = f->finishing = 0;
   return 0;
+}
+
+int fray_framer_take_buffered(fray_framer_t *f, fray_bytes_cb fn, void *user_data) {
+  if (!f || !fn)
+    return FRAY_EINVAL;
+  int r = 0;
+  if (!f->in_cb) {
+    if (f->blen)
+      r = fn(f->buf + f->start, f->blen, user_data);
+    buffer_consume(f, f->blen);
+    f->scan = 0;
+    f->tiny_room = 0;
+    return r < 0 ? r : 0;
+  }
+  /* Inside a callback: what follows the frame being delivered, first in the
+   * buffer (when the frame came from there), then in the chunk. */
+  uint64_t end = f->frame_end, bend = f->buf_off + f->blen;
+  if (f->blen && end < bend) {
+    size_t from = end > f->buf_off ? (size_t)(end - f->buf_off) : 0;
+    r = fn(f->buf + f->start + from, f->blen - from, user_data);
+  }
+  if (f->chunk && r >= 0) {
+    size_t from = end > f->chunk_off ? (size_t)(end - f->chunk_off) : 0;
+    if (from < f->chunk_pos)
+      from = f->chunk_pos;
+    if (from < f->chunk_n)
+      r = fn(f->chunk + from, f->chunk_n - from, user_data);
+  }
+  f->closed = 1;
+  f->ctl |= CTL_CLOSE | CTL_TAKEN;
+  return r < 0 ? r : 0;
+}
+
+int fray_spec_wrap(const fray_spec_t *s, size_t len, fray_frame_wrap_t *w) {
+  if (!s || !w || fray_spec_validate(s, NULL) || len > spec_max(s))
+    return FRAY_EINVAL;
+  memset(w, 0, sizeof *w);
+  switch (s->mode) {
+  case FRAY_MODE_LINE:
+    memcpy(w->tail, "\r\n", 2);
+    w->tail_len = 2;
+    return 0;
+  case FRAY_MODE_DELIM:
+    memcpy(w->tail, s->delim.bytes, s->delim.len);
+    w->tail_len = s->delim.len;
+    return 0;
+  case FRAY_MODE_DELIMS:
+    memcpy(w->tail, s->delims.bytes[0], s->delims.len[0]);
+    w->tail_len = s->delims.len[0];
+    return 0;
+  case FRAY_MODE_BYTESET:
+    for (unsigned b = 0; b < 256; b++)
+      if ((s->byteset[b >> 3] >> (b & 7)) & 1) {
+        w->tail[0] = (uint8_t)b;
+        w->tail_len = 1;
+        break;
+      }
+    return 0;
+  case FRAY_MODE_COUNT:
+    return len == s->count ? 0 : FRAY_EINVAL;
+  case FRAY_MODE_RAW:
+    return 0;
+  case FRAY_MODE_LENGTH:
+    return fray__wrap_length(s, len, w);
+  case FRAY_MODE_TEXTLEN:
+    return fray__wrap_text(s, len, w);
+  }
+  return FRAY_EINVAL;
 }
 
 size_t fray_framer_buffered(const fray_framer_t *f) {
@@ -1080,7 +1451,10 @@ void fray__framer_check(const fray_framer_t *f) {
     __builtin_trap();
   if (f->scan > f->blen && f->blen)
     __builtin_trap();
-  if (f->skipping && f->blen >= FRAY_MAX_DELIM)
+  /* Skipping keeps only where a delimiter may start: a partial one, or in
+   * the set modes a whole one and a longest one's worth after it. */
+  int set = f->spec.mode == FRAY_MODE_DELIMS || f->spec.mode == FRAY_MODE_BYTESET;
+  if (f->skipping && f->blen >= (set ? 2 * FRAY_MAX_DELIM : FRAY_MAX_DELIM))
     __builtin_trap();
   /* Memory bounded by the maximum frame plus a constant, whatever the input. */
   if (f->cap > INITIAL_CAP && f->cap > f->cap_bound)
