@@ -1,17 +1,14 @@
 /* fray replay: runs `.fray` session scripts against a handler in the
- * simulator under many schedules (how the script's bytes are cut into reads
- * and merged), and reports the first schedule under which the handler does
- * not do what the script expects, or answers differently from the `whole`
- * schedule, as a minimal reproducer script.
+ * simulator (or a real server) under many schedules, and reports the first
+ * schedule under which the handler does not do what the script expects, or
+ * answers differently from the `whole` schedule, as a minimal reproducer.
+ * The campaign itself (strategies, seeds, failures, reproducers) is the
+ * library's (fray/replay.h); this file reads the command line and prints
+ * the reports.
  *
  * Its output is a contract: CI tooling reads the final `N passed, M failed`
  * line, the --json objects and the --junit file, so their shapes are spelled
- * out in usage() and docs/replay.md and must not drift.
- *
- * Speed matters (the goal is tens of thousands of schedule runs a second):
- * the loop over schedules reuses one simulator and one schedule buffer per
- * script, allocates nothing per run and prints nothing per run; the clock
- * is read only every PROGRESS_EVERY runs. */
+ * out in usage() and docs/replay.md and must not drift. */
 #include <dlfcn.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -25,47 +22,25 @@
 
 #include "cli.h"
 #include "opts.h"
-#include "escape.h"
-#include "core/escape_internal.h"
 #include "examples.h"
 #include "handlers.h"
 #include "fray/handler.h"
+#include "fray/replay.h"
 #include "fray/script.h"
-#include "fray/mutate.h"
-#include "fray/net.h"
-#include "fray/sim.h"
 
-#define DEFAULT_RUNS 200
-#define DEFAULT_SEED 1
-#define DEFAULT_MAX_CUTS 1
-#define EXCERPT 96           /* bytes of expected/got shown around a difference */
-#define EXCERPT_BEFORE 32    /* of which before the first differing byte */
-#define JSON_BYTES 4096      /* longest expected/got put into JSON, in input bytes */
-#define MAX_KEPT_FAILURES 64 /* failures described per script under --keep-going */
-#define PROGRESS_EVERY 64    /* runs between two looks at the clock */
-#define PROGRESS_AFTER 1.0   /* seconds before progress shows at all */
-#define PROGRESS_PERIOD 0.1  /* seconds between two progress updates */
-#define DESCRIBE_SIZE 2048
-
-typedef enum sched_kind {
-  SCHED_WHOLE = 0,
-  SCHED_BYTEWISE,
-  SCHED_RANDOM,
-  SCHED_EXHAUSTIVE
-} sched_kind_t;
-
-static const char *const sched_names[] = {"whole", "bytewise", "random", "exhaustive"};
+#define PROGRESS_AFTER 1.0  /* seconds before progress shows at all */
+#define PROGRESS_PERIOD 0.1 /* seconds between two progress updates */
 
 typedef struct replay_opts {
   const char *handler; /* --handler */
   const char *plugin;  /* --plugin */
   const char *junit;
   const char *save_dir;
-  sched_kind_t sched;
-  size_t runs;
+  fray_strategy_t sched;
+  uint64_t runs;
   uint64_t seed;
   size_t max_cuts;
-  size_t mutate; /* --mutate N: malformed variants instead of schedules */
+  uint64_t mutate; /* --mutate N: malformed variants instead of schedules */
   int short_writes, keep_going, json, list;
   const char *connect; /* --connect HOST:PORT: a real server instead of the simulator */
   fray_net_opts_t net; /* --pace-ms, --timeout-ms */
@@ -73,43 +48,18 @@ typedef struct replay_opts {
   int nscripts;
 } replay_opts_t;
 
-/* One failure, copied out of the simulator's result (which the next run
- * overwrites). */
-typedef struct failure {
-  fray_fail_kind_t kind;
-  size_t line;    /* script line of the failing step; 0: at the end */
-  size_t run;     /* schedule index (0 is the whole reference) */
-  int whole;      /* it failed without any splitting */
-  int show_diff;  /* expected/got are bytes whose first difference is marked */
-  char *client;   /* client name, or NULL */
-  char *message;  /* the simulator's one-line account */
-  char *schedule; /* fray_sched_describe() */
-  char *expected; /* escaped excerpt, NULL when there is none */
-  char *got;
-  size_t caret;        /* column of the first differing byte in the excerpts */
-  char *json_expected; /* escaped, up to JSON_BYTES input bytes */
-  char *json_got;
-  size_t diff_at;
-  char *repro; /* reproducer path, or NULL */
-  int same_as; /* index+1 of an earlier failure at the same place, or 0 */
-} failure_t;
-
+/* What became of one script: a report, or an error before it could run. */
 typedef struct script_result {
   const char *file;
   const char *handler; /* NULL on error before a handler was chosen */
-  char *error;         /* a script or setup error (exit 2), or NULL */
-  uint64_t runs;
-  uint64_t planned;
-  double secs;
-  failure_t *fails;
-  size_t nfails;    /* described (at most MAX_KEPT_FAILURES) */
-  uint64_t nfailed; /* failing schedules in all */
-  int own_cuts;     /* the script cuts some send itself (`|`) */
+  char *error;         /* a script, setup or run error (exit 2), or NULL */
+  fray_campaign_report_t *report;
 } script_result_t;
 
 typedef struct progress {
   int tty;
   int shown;
+  const char *file;
   double start, last;
 } progress_t;
 
@@ -119,23 +69,6 @@ static double now(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-/* splitmix64: turns (seed, run index) into well-spread seeds, so that run i
- * of seed s is the same schedule whatever --runs is. */
-static uint64_t mix(uint64_t seed, uint64_t i) {
-  uint64_t z = seed + (i + 1) * 0x9e3779b97f4a7c15ULL;
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
-}
-
-static char *xstrdup(const char *s) {
-  size_t n = strlen(s) + 1;
-  char *p = malloc(n);
-  if (p)
-    memcpy(p, s, n);
-  return p;
 }
 
 #if defined(__GNUC__)
@@ -156,21 +89,6 @@ xasprintf(const char *fmt, ...) {
   vsnprintf(p, (size_t)n + 1, fmt, ap);
   va_end(ap);
   return p;
-}
-
-/* The escaped form of len bytes as a new string (quoted when quote). */
-static char *escape_dup(const uint8_t *p, size_t len, int quote) {
-  char *s = malloc(FRAY__ESC_MAX(len) + 3);
-  if (!s)
-    return NULL;
-  size_t o = 0;
-  if (quote)
-    s[o++] = '"';
-  o += fray__escape(s + o, p, len, quote ? FRAY__ESC_QUOTE : 0);
-  if (quote)
-    s[o++] = '"';
-  s[o] = 0;
-  return s;
 }
 
 #if defined(__GNUC__)
@@ -207,9 +125,9 @@ static void usage(FILE *out) {
           "                         consecutive sends (default)\n"
           "  --schedule exhaustive  every placement of up to --max-cuts cuts in each\n"
           "                         send, one send at a time\n"
-          "  --runs N            random schedules to run (default %d)\n"
-          "  --seed S            seed of the random schedules and short writes (default %d)\n"
-          "  --max-cuts K        exhaustive: cuts per send (default %d)\n"
+          "  --runs N            random schedules to run (default %u)\n"
+          "  --seed S            seed of the random schedules and short writes (default %u)\n"
+          "  --max-cuts K        exhaustive: cuts per send (default %u)\n"
           "  --short-writes      the server's writes are taken in small random pieces,\n"
           "                      sometimes none (EAGAIN); with whole, --runs write seeds\n"
           "\n"
@@ -221,8 +139,8 @@ static void usage(FILE *out) {
           "                      server reads, or when the script's @canary exchange is\n"
           "                      not answered afterwards. Other expectations are not\n"
           "                      checked. With --save-failures, the variant about to run\n"
-          "                      is kept in DIR/<script>-mutant.fray, so a crash leaves\n"
-          "                      its reproducer behind.\n"
+          "                      is written to DIR/<script>-mutant-<i>.fray, kept if it\n"
+          "                      fails, so a crash leaves its reproducer behind.\n"
           "\n"
           "a real server (any language) instead of the simulator:\n"
           "  --connect HOST:PORT replay against the TCP server there, under the same\n"
@@ -252,7 +170,7 @@ static void usage(FILE *out) {
           "  fray replay --handler chat --schedule random --runs 1000 corpus/chat/*.fray\n"
           "  fray replay --schedule exhaustive --max-cuts 2 --save-failures out/ session.fray\n"
           "  fray replay --plugin ./libupper.so corpus/plugin/upper.fray\n",
-          DEFAULT_RUNS, DEFAULT_SEED, DEFAULT_MAX_CUTS);
+          FRAY_CAMPAIGN_DEFAULT_RUNS, FRAY_CAMPAIGN_DEFAULT_SEED, FRAY_CAMPAIGN_DEFAULT_MAX_CUTS);
 }
 
 /* ---- argument parsing ------------------------------------------------- */
@@ -284,17 +202,13 @@ static int parse_opt(replay_opts_t *o, const char *name, const char *val) {
   } else if (!strcmp(name, "--plugin")) {
     o->plugin = val;
   } else if (!strcmp(name, "--schedule")) {
-    size_t k;
-    for (k = 0; k < sizeof sched_names / sizeof sched_names[0]; k++)
-      if (!strcmp(val, sched_names[k]))
-        break;
-    if (k == sizeof sched_names / sizeof sched_names[0])
+    /* mutate is --mutate N, not a schedule. */
+    if (fray_strategy_from_name(val, &o->sched) || o->sched == FRAY_STRATEGY_MUTATE)
       return usage_error("unknown schedule '%s' (whole, bytewise, random or exhaustive)", val);
-    o->sched = (sched_kind_t)k;
   } else if (!strcmp(name, "--runs")) {
     if (parse_u64(val, &v) || v == 0 || v > SIZE_MAX / 2)
       return usage_error("--runs needs a count of at least 1, not '%s'", val);
-    o->runs = (size_t)v;
+    o->runs = v;
   } else if (!strcmp(name, "--seed")) {
     if (parse_u64(val, &v))
       return usage_error("--seed needs an unsigned number, not '%s'", val);
@@ -306,7 +220,7 @@ static int parse_opt(replay_opts_t *o, const char *name, const char *val) {
   } else if (!strcmp(name, "--mutate")) {
     if (parse_u64(val, &v) || v == 0 || v > SIZE_MAX / 2)
       return usage_error("--mutate needs a count of at least 1, not '%s'", val);
-    o->mutate = (size_t)v;
+    o->mutate = v;
   } else if (!strcmp(name, "--connect")) {
     fray_addr_t a;
     if (fray_cli_addr("replay", name, NULL, val, 0, &a))
@@ -386,18 +300,21 @@ static void list_handlers(void) {
 
 /* ---- progress ------------------------------------------------------------ */
 
-static void progress_tick(progress_t *pg, const char *file, uint64_t done, uint64_t planned,
-                          uint64_t failed) {
+/* The campaign's progress callback: a status line on a terminal only. */
+static int progress_tick(fray_campaign_t *c, const fray_campaign_progress_t *p, void *user_data) {
+  progress_t *pg = user_data;
+  (void)c;
   if (!pg->tty)
-    return;
+    return 0;
   double t = now();
   if (t - pg->start < PROGRESS_AFTER || t - pg->last < PROGRESS_PERIOD)
-    return;
+    return 0;
   pg->last = t;
   pg->shown = 1;
-  fprintf(stderr, "\r\033[K%s: %" PRIu64 "/%" PRIu64 " runs, %.0f runs/s, %" PRIu64 " failed", file,
-          done, planned, (double)done / (t - pg->start), failed);
+  fprintf(stderr, "\r\033[K%s: %" PRIu64 "/%" PRIu64 " runs, %.0f runs/s, %" PRIu64 " failed",
+          pg->file, p->runs, p->planned, (double)p->runs / (t - pg->start), p->failed);
   fflush(stderr);
+  return 0;
 }
 
 static void progress_end(progress_t *pg) {
@@ -408,250 +325,6 @@ static void progress_end(progress_t *pg) {
   pg->shown = 0;
 }
 
-/* ---- failures ---------------------------------------------------------- */
-
-static void failure_free(failure_t *f) {
-  free(f->client);
-  free(f->message);
-  free(f->schedule);
-  free(f->expected);
-  free(f->got);
-  free(f->json_expected);
-  free(f->json_got);
-  free(f->repro);
-}
-
-/* An escaped excerpt of p[start..start+EXCERPT) with "..." where cut. */
-static char *excerpt(const uint8_t *p, size_t len, size_t start) {
-  if (start > len)
-    start = len;
-  size_t n = len - start < EXCERPT ? len - start : EXCERPT;
-  char *s = malloc(FRAY__ESC_MAX(n) + 16);
-  if (!s)
-    return NULL;
-  size_t o = 0;
-  if (start) {
-    memcpy(s, "...", 3);
-    o = 3;
-  }
-  s[o++] = '"';
-  o += fray__escape(s + o, p + start, n, FRAY__ESC_QUOTE);
-  s[o++] = '"';
-  if (start + n < len) {
-    memcpy(s + o, "...", 3);
-    o += 3;
-  }
-  s[o] = 0;
-  return s;
-}
-
-/* Copies what the result says into f (res is overwritten by the next run). */
-static int failure_capture(failure_t *f, const fray_sim_t *sim, const fray_script_t *script,
-                           const fray_sched_t *sched, const fray_sim_result_t *res, size_t run,
-                           int whole) {
-  memset(f, 0, sizeof *f);
-  f->kind = res->kind;
-  f->line = res->line;
-  f->run = run;
-  f->whole = whole;
-  f->diff_at = res->diff_at;
-  const char *cn = fray_script_client_name(script, res->client);
-  f->client = cn ? xstrdup(cn) : NULL;
-  f->message = xstrdup(res->message ? res->message : fray_fail_kind_name(res->kind));
-  f->schedule = malloc(DESCRIBE_SIZE);
-  if (!f->message || !f->schedule || (cn && !f->client))
-    return FRAY_ENOMEM;
-  fray_sched_describe(sim, sched, f->schedule, DESCRIBE_SIZE);
-  /* A caret only means something when expected and got are bytes compared
-   * byte for byte: an exact expectation or a transcript. */
-  size_t nsteps;
-  const fray_step_t *steps = fray_script_steps(script, &nsteps);
-  int byte_step = res->step < nsteps && steps[res->step].kind == FRAY_STEP_EXPECT;
-  f->show_diff = res->expected && res->got &&
-                 (res->kind == FRAY_FAIL_VARIANCE ||
-                  (byte_step && (res->kind == FRAY_FAIL_MISMATCH ||
-                                 res->kind == FRAY_FAIL_MISSING || res->kind == FRAY_FAIL_CLOSED)));
-  size_t start = 0;
-  if (f->show_diff && res->diff_at > EXCERPT_BEFORE)
-    start = res->diff_at - EXCERPT_BEFORE;
-  if (res->expected) {
-    f->expected = excerpt(res->expected, res->expected_len, start);
-    size_t n = res->expected_len < JSON_BYTES ? res->expected_len : JSON_BYTES;
-    f->json_expected = escape_dup(res->expected, n, 0);
-    if (!f->expected || !f->json_expected)
-      return FRAY_ENOMEM;
-  }
-  if (res->got) {
-    f->got = excerpt(res->got, res->got_len, start);
-    size_t n = res->got_len < JSON_BYTES ? res->got_len : JSON_BYTES;
-    f->json_got = escape_dup(res->got, n, 0);
-    if (!f->got || !f->json_got)
-      return FRAY_ENOMEM;
-  }
-  if (f->show_diff) {
-    /* Column of the first differing byte: the same bytes precede it in
-     * both excerpts, so one caret line serves both. */
-    size_t upto = res->diff_at - start;
-    if (upto > res->got_len - (start < res->got_len ? start : res->got_len))
-      upto = res->got_len > start ? res->got_len - start : 0;
-    char *tmp = malloc(FRAY__ESC_MAX(upto) + 1);
-    if (!tmp)
-      return FRAY_ENOMEM;
-    f->caret = (start ? 3 : 0) + 1 + fray__escape(tmp, res->got + start, upto, FRAY__ESC_QUOTE);
-    free(tmp);
-  }
-  return 0;
-}
-
-/* Makes s safe for one `#` comment line: no line breaks or control bytes. */
-static void comment_safe(char *s) {
-  for (; *s; s++)
-    if ((unsigned char)*s < 0x20 || *s == 0x7f)
-      *s = '?';
-}
-
-/* The command line that finds the failure again, for reproducer headers. */
-static char *found_by(const replay_opts_t *o, const char *file) {
-  char sched[96] = "";
-  int seeded = o->short_writes || o->sched == SCHED_RANDOM;
-  int counted = o->sched == SCHED_RANDOM || (o->sched == SCHED_WHOLE && o->short_writes);
-  if (counted)
-    snprintf(sched, sizeof sched, " --runs %zu", o->runs);
-  if (o->sched == SCHED_EXHAUSTIVE)
-    snprintf(sched, sizeof sched, " --max-cuts %zu", o->max_cuts);
-  char seed[48] = "";
-  if (seeded)
-    snprintf(seed, sizeof seed, " --seed %" PRIu64, o->seed);
-  const char *how = o->connect   ? " --connect "
-                    : o->plugin  ? " --plugin "
-                    : o->handler ? " --handler "
-                                 : "";
-  const char *what = o->connect ? o->connect : o->plugin ? o->plugin : o->handler ? o->handler : "";
-  return xasprintf("fray replay%s%s --schedule %s%s%s%s %s", how, what, sched_names[o->sched],
-                   sched, seed, o->short_writes ? " --short-writes" : "", file);
-}
-
-/* The reproducer's file name: DIR/<script base name>-<schedule>-<run>.fray. */
-static char *repro_path(const char *dir, const char *file, sched_kind_t kind, size_t run) {
-  const char *base = strrchr(file, '/');
-  base = base ? base + 1 : file;
-  size_t n = strlen(base);
-  if (n > 5 && !strcmp(base + n - 5, ".fray"))
-    n -= 5;
-  size_t dl = strlen(dir);
-  while (dl > 1 && dir[dl - 1] == '/')
-    dl--;
-  return xasprintf("%.*s/%.*s-%s-%zu.fray", (int)dl, dir, (int)n, base, sched_names[kind], run);
-}
-
-/* Minimises the failing (script, schedule) pair and writes it, with a
- * header comment saying how it was found, to the path in f->repro. */
-static int save_reproducer(const replay_opts_t *o, fray_sim_t *sim, const fray_sched_t *sched,
-                           const char *file, const fray_handler_t *h, failure_t *f) {
-  fray_script_t *min = NULL;
-  char *text = NULL, *cmd = NULL, *path = NULL;
-  FILE *fp = NULL;
-  /* Over the network a run takes milliseconds, not microseconds: the
-   * failing schedule is written as found, not minimised. */
-  int rc = o->connect ? fray_sim_bake(sim, sched, &min) : fray_sim_minimize(sim, sched, 0, &min);
-  if (rc == FRAY_EINVAL) {
-    fprintf(stderr, "fray replay: %s: the failure did not recur while minimising; no reproducer\n",
-            file);
-    return 0;
-  }
-  if (rc)
-    goto done;
-  /* A reproducer must name the handler it was found with, even when the
-   * command line chose it over (or without) the script's @handler. */
-  if ((o->handler || o->plugin) && (rc = fray_script_set_handler(min, h->name)))
-    goto done;
-  size_t len;
-  if ((rc = fray_script_write_mem(min, &text, &len)))
-    goto done;
-  rc = FRAY_ENOMEM;
-  cmd = found_by(o, file);
-  path = repro_path(o->save_dir, file, o->sched, f->run);
-  if (!cmd || !path)
-    goto done;
-  char *msg = xstrdup(f->message), *desc = xstrdup(f->schedule);
-  if (!msg || !desc) {
-    free(msg);
-    free(desc);
-    goto done;
-  }
-  comment_safe(cmd);
-  comment_safe(msg);
-  comment_safe(desc);
-  rc = FRAY_EIO;
-  if (mkdir(o->save_dir, 0777) && errno != EEXIST) {
-    fprintf(stderr, "fray replay: cannot create %s: %s\n", o->save_dir, strerror(errno));
-  } else if (!(fp = fopen(path, "w"))) {
-    fprintf(stderr, "fray replay: cannot write %s: %s\n", path, strerror(errno));
-  } else {
-    fprintf(fp,
-            "# Reproducer written by fray replay (%s: the schedule's cuts are `|`,\n"
-            "# merged sends are one send, so the whole schedule replays it as found).\n"
-            "# found by: %s\n"
-            "# schedule: %s run %zu: %s\n"
-            "# failure: %s:%zu: %s: %s\n",
-            o->connect ? "not minimised over the network" : "minimised", cmd, sched_names[o->sched],
-            f->run, desc, file, f->line, fray_fail_kind_name(f->kind), msg);
-    if (o->plugin)
-      fprintf(fp, "# replay: fray replay --plugin %s %s\n", o->plugin, path);
-    else
-      fprintf(fp, "# replay: fray replay %s\n", path);
-    if (sched->short_writes)
-      fprintf(fp,
-              "# it needs short writes: add --short-writes --seed %" PRIu64
-              " (see the found-by line)\n",
-              o->seed);
-    fwrite(text, 1, len, fp);
-    rc = fclose(fp) ? FRAY_EIO : 0;
-    if (!rc) {
-      fprintf(stderr, "fray replay: reproducer written to %s\n", path);
-      f->repro = path;
-      path = NULL;
-    }
-  }
-  free(msg);
-  free(desc);
-done:
-  if (rc && rc != FRAY_EIO)
-    fprintf(stderr, "fray replay: %s: cannot write a reproducer: %s\n", file, fray_strerror(rc));
-  if (min)
-    fray_script_text_free(min, text);
-  fray_script_free(min);
-  free(cmd);
-  free(path);
-  return rc == FRAY_ENOMEM ? rc : 0;
-}
-
-/* Records a failure (described if there is room) and, with --save-failures,
- * its reproducer. FRAY_ENOMEM or 0. */
-static int record_failure(const replay_opts_t *o, script_result_t *r, fray_sim_t *sim,
-                          const fray_script_t *script, const fray_sched_t *sched,
-                          const fray_sim_result_t *res, size_t run, int whole,
-                          const fray_handler_t *h) {
-  r->nfailed++;
-  if (r->nfails >= MAX_KEPT_FAILURES)
-    return 0;
-  failure_t *f = &r->fails[r->nfails++];
-  int rc = failure_capture(f, sim, script, sched, res, run, whole);
-  if (rc)
-    return rc;
-  /* Under --keep-going one bug tends to fail many schedules at the same
-   * place: one reproducer for it is enough. */
-  for (size_t i = 0; i + 1 < r->nfails; i++)
-    if (r->fails[i].kind == f->kind && r->fails[i].line == f->line &&
-        !strcmp(r->fails[i].client ? r->fails[i].client : "", f->client ? f->client : "")) {
-      f->same_as = (int)i + 1;
-      break;
-    }
-  if (o->save_dir && !whole && !f->same_as)
-    return save_reproducer(o, sim, sched, r->file, h, f);
-  return 0;
-}
-
 /* ---- a crash's reproducer ---------------------------------------------- */
 
 /* When a schedule makes the handler crash under a sanitizer, the process
@@ -660,8 +333,7 @@ static int record_failure(const replay_opts_t *o, script_result_t *r, fray_sim_t
  * baked into the script, as DIR/<script>-crash.fray. Process-wide state,
  * hence here in the command and not in the library. */
 static struct {
-  const fray_sim_t *sim;
-  const fray_sched_t *sched;
+  const fray_campaign_t *campaign;
   const char *dir, *file;
 } crash_ctx;
 
@@ -669,7 +341,8 @@ extern void __sanitizer_set_death_callback(void (*cb)(void)) __attribute__((weak
 
 static void write_crash_reproducer(void) {
   fray_script_t *baked = NULL;
-  if (!crash_ctx.sim || !crash_ctx.dir || fray_sim_bake(crash_ctx.sim, crash_ctx.sched, &baked))
+  if (!crash_ctx.campaign || !crash_ctx.dir ||
+      fray_campaign_bake_running(crash_ctx.campaign, &baked))
     return;
   const char *base = strrchr(crash_ctx.file, '/');
   base = base ? base + 1 : crash_ctx.file;
@@ -691,219 +364,86 @@ static void write_crash_reproducer(void) {
   fray_script_free(baked);
 }
 
-/* ---- malformed variants ------------------------------------------------- */
-
-#define MUTATE_MEM_LIMIT ((size_t)64 << 20)
-
-static int write_script_file(const char *path, const char *header, const fray_script_t *s) {
-  FILE *f = fopen(path, "w");
-  if (!f)
-    return FRAY_EIO;
-  if (header)
-    fputs(header, f);
-  int rc = fray_script_write(s, f);
-  if (fclose(f) != 0 && !rc)
-    rc = FRAY_EIO;
-  return rc;
-}
-
-/* Runs o->mutate malformed variants of script under whole. A variant fails
- * when the canary goes unanswered or memory grows past the bound; a crash
- * ends the process, which is why the variant is written out first. */
-static int mutate_script(const replay_opts_t *o, script_result_t *r, const fray_script_t *script,
-                         const fray_handler_t *h, progress_t *pg) {
-  double t0 = now();
-  pg->start = pg->last = t0;
-  int rc = 0;
-  char *current = NULL;
-  r->fails = calloc(MAX_KEPT_FAILURES, sizeof *r->fails);
-  if (!r->fails)
-    return FRAY_ENOMEM;
-  if (o->save_dir && mkdir(o->save_dir, 0777) && errno != EEXIST)
-    fprintf(stderr, "fray replay: cannot create %s: %s\n", o->save_dir, strerror(errno));
-  if (o->save_dir) {
-    const char *base = strrchr(r->file, '/');
-    base = base ? base + 1 : r->file;
-    current = xasprintf(
-        "%s/%.*s-mutant.fray", o->save_dir,
-        (int)(strstr(base, ".fray") ? (size_t)(strstr(base, ".fray") - base) : strlen(base)), base);
-  }
-  r->planned = o->mutate;
-  for (size_t i = 0; i < o->mutate; i++) {
-    fray_script_t *m = NULL;
-    fray_sim_t *sim = NULL;
-    size_t canary_at;
-    char what[512];
-    if ((rc = fray_mutate(script, mix(o->seed, i), h->spec.max_frame, &m, &canary_at, what,
-                          sizeof what)))
-      break;
-    comment_safe(what);
-    if (current) {
-      char *hdr = xasprintf("# Malformed variant %zu of %s, written by fray replay --mutate before "
-                            "it ran.\n# If fray crashed, this is the input that crashed it.\n"
-                            "# mutation: %s\n# replay: fray replay --schedule whole %s\n",
-                            i, r->file, what, current);
-      if (write_script_file(current, hdr, m))
-        fprintf(stderr, "fray replay: cannot write %s\n", current);
-      free(hdr);
-    }
-    fray_sim_result_t res;
-    if (!(rc = fray_sim_new(&sim, m, h, NULL))) {
-      fray_sim_expect_from(sim, canary_at);
-      fray_sim_set_mem_limit(sim, MUTATE_MEM_LIMIT);
-      rc = fray_sim_run(sim, NULL, &res);
-    }
-    r->runs++;
-    if (rc == FRAY_EFAILED) {
-      rc = 0;
-      r->nfailed++;
-      if (r->nfails < MAX_KEPT_FAILURES) {
-        failure_t *f = &r->fails[r->nfails++];
-        rc = failure_capture(f, sim, m, NULL, &res, i + 1, 0);
-        if (!rc) {
-          free(f->schedule);
-          f->schedule = xasprintf("mutation %zu: %s", i, what);
-        }
-        if (!rc && current) {
-          f->repro = xasprintf("%.*s-%zu.fray", (int)(strlen(current) - 5), current, i);
-          if (f->repro && rename(current, f->repro) != 0) {
-            free(f->repro);
-            f->repro = NULL;
-          }
-        }
-      }
-    }
-    fray_sim_free(sim);
-    fray_script_free(m);
-    if (rc || (r->nfailed && !o->keep_going))
-      break;
-    if ((i & (PROGRESS_EVERY - 1)) == PROGRESS_EVERY - 1)
-      progress_tick(pg, r->file, r->runs, r->planned, r->nfailed);
-  }
-  if (current)
-    (void)remove(current); /* no crash: the last variant passed or was renamed */
-  free(current);
-  progress_end(pg);
-  r->secs = now() - t0;
-  if (rc && !r->error)
-    r->error = xasprintf("%s: %s", r->file, fray_strerror(rc));
-  return rc;
-}
-
-/* ---- one script -------------------------------------------------------- */
-
-/* Runs every schedule of one script. Fills r; returns 0, or FRAY_ENOMEM /
- * FRAY_EINVAL (r->error says why). */
-static int replay_script(const replay_opts_t *o, script_result_t *r, const fray_script_t *script,
-                         const fray_handler_t *h, progress_t *pg) {
-  fray_sim_t *sim = NULL;
-  fray_net_t *net = NULL;
-  fray_sched_buf_t *buf = NULL;
-  fray_sim_result_t res;
-  int rc;
-  double t0 = now();
-  pg->start = pg->last = t0;
-  r->fails = calloc(MAX_KEPT_FAILURES, sizeof *r->fails);
-  if (!r->fails || (rc = fray_sim_new(&sim, script, h, NULL)) ||
-      (rc = fray_sched_buf_new(&buf, sim))) {
-    rc = FRAY_ENOMEM;
-    goto done;
-  }
-  /* --connect: the simulator still makes and describes the schedules; the
-   * runs go to the server. */
-  if (o->connect && (rc = fray_net_new(&net, script, o->connect, &o->net, NULL))) {
-    r->error = xasprintf("%s: %s", r->file, net ? fray_net_error(net) : fray_strerror(rc));
-    goto done;
-  }
-  size_t k = o->max_cuts;
-  uint64_t n; /* schedules after the whole reference */
-  switch (o->sched) {
-  case SCHED_WHOLE:
-    n = o->short_writes ? o->runs : 0;
-    break;
-  case SCHED_BYTEWISE:
-    n = 1;
-    break;
-  case SCHED_RANDOM:
-    n = o->runs;
-    break;
-  default: {
-    size_t c = fray_sched_exhaustive_count(sim, k);
-    /* Index 0 is whole, already run; under short writes it is not. */
-    n = o->short_writes ? c : c - 1;
-    break;
-  }
-  }
-  r->planned = n + 1;
-  r->runs = 1;
-  rc = net ? fray_net_run(net, NULL, &res) : fray_sim_record_reference(sim, &res);
-  if (net && rc && rc != FRAY_EFAILED && *fray_net_error(net))
-    r->error = xasprintf("%s: %s", r->file, fray_net_error(net));
-  if (rc == FRAY_EFAILED) {
-    rc = record_failure(o, r, sim, script, NULL, &res, 0, 1, h);
-    goto done;
-  }
-  if (rc)
-    goto done;
-  fray_sched_t sched = {0};
-  for (uint64_t i = 0; i < n; i++) {
-    switch (o->sched) {
-    case SCHED_WHOLE:
-      sched = (fray_sched_t){.short_writes = 1, .write_seed = mix(o->seed, i)};
-      break;
-    case SCHED_BYTEWISE:
-      if ((rc = fray_sched_bytewise(buf)))
-        goto done;
-      sched = *fray_sched_buf_view(buf);
-      sched.short_writes = o->short_writes;
-      sched.write_seed = mix(o->seed, i);
-      break;
-    case SCHED_RANDOM:
-      if ((rc = fray_sched_random(buf, mix(o->seed, i), o->short_writes)))
-        goto done;
-      sched = *fray_sched_buf_view(buf);
-      break;
-    default:
-      if ((rc = fray_sched_exhaustive(buf, k, (size_t)(o->short_writes ? i : i + 1))))
-        goto done;
-      sched = *fray_sched_buf_view(buf);
-      sched.short_writes = o->short_writes;
-      sched.write_seed = mix(o->seed, i);
-      break;
-    }
-    crash_ctx.sim = sim;
-    crash_ctx.sched = &sched;
-    rc = net ? fray_net_run(net, &sched, &res) : fray_sim_check_invariance(sim, &sched, &res);
-    crash_ctx.sim = NULL;
-    if (net && rc && rc != FRAY_EFAILED && *fray_net_error(net))
-      r->error = xasprintf("%s: %s", r->file, fray_net_error(net));
-    r->runs++;
-    if (rc == FRAY_EFAILED) {
-      if ((rc = record_failure(o, r, sim, script, &sched, &res, (size_t)i + 1, 0, h)))
-        goto done;
-      if (!o->keep_going)
-        break;
-    } else if (rc) {
-      goto done;
-    }
-    if ((i & (PROGRESS_EVERY - 1)) == PROGRESS_EVERY - 1)
-      progress_tick(pg, r->file, r->runs, r->planned, r->nfailed);
-  }
-  rc = 0;
-done:
-  progress_end(pg);
-  r->secs = now() - t0;
-  if (rc && !r->error)
-    r->error = xasprintf("%s: %s", r->file,
-                         rc == FRAY_EINVAL ? "the simulator refused a schedule (a bug in fray)"
-                                           : fray_strerror(rc));
-  fray_sched_buf_free(buf);
-  fray_net_free(net);
-  fray_sim_free(sim);
-  return rc;
-}
-
 /* ---- output ------------------------------------------------------------ */
+
+/* Reports and script errors alike: runs, seconds, failures. */
+static uint64_t runs_of(const script_result_t *r) {
+  return r->report ? r->report->runs : 0;
+}
+
+static double secs_of(const script_result_t *r) {
+  return r->report ? r->report->seconds : 0;
+}
+
+static uint64_t failed_of(const script_result_t *r) {
+  return r->report ? r->report->failed : 0;
+}
+
+static size_t nfailures_of(const script_result_t *r) {
+  return r->report ? r->report->nfailures : 0;
+}
+
+/* What a report says on stderr besides the result: reproducers written,
+ * and the ones that could not be. */
+static void print_notes(const script_result_t *r) {
+  const fray_campaign_report_t *rep = r->report;
+  for (size_t i = 0; i < nfailures_of(r); i++) {
+    const fray_campaign_failure_t *f = &rep->failures[i];
+    if (f->reproducer_note)
+      fprintf(stderr, "fray replay: %s\n", f->reproducer_note);
+    if (f->reproducer && rep->strategy != FRAY_STRATEGY_MUTATE)
+      fprintf(stderr, "fray replay: reproducer written to %s\n", f->reproducer);
+  }
+  if (rep && rep->note)
+    fprintf(stderr, "fray replay: %s\n", rep->note);
+}
+
+/* Where the failure is and what the schedule had to do with it. */
+static void print_where(const script_result_t *r, const fray_campaign_failure_t *f,
+                        const char *sched) {
+  const char *kind = fray_fail_kind_name(f->kind);
+  if (f->line)
+    printf("  %s:%zu: %s: %s\n", r->file, f->line, kind, f->message);
+  else
+    printf("  %s: at the end of the script: %s: %s\n", r->file, kind, f->message);
+  if (f->whole && r->report->own_cuts) {
+    /* A reproducer (fuzz-decode, --save-failures) carries its cuts. */
+    printf("    the script fails with the reads it cuts itself (`|`), before fray adds any:\n"
+           "    it is its own reproducer; without its cuts it would show whether the\n"
+           "    handler is wrong whatever the reads\n");
+  } else if (f->whole) {
+    printf("    the script fails under the whole schedule, without any splitting: the handler\n"
+           "    (or the script) is wrong whatever the reads; no reproducer beyond the script\n");
+  } else {
+    printf("    schedule: %s run %" PRIu64 ": %s\n", sched, f->run, f->schedule);
+  }
+}
+
+static void print_human(const script_result_t *r, const char *sched) {
+  if (r->error) {
+    printf("ERROR %s %s\n", r->file, sched);
+    return;
+  }
+  printf("%s %s %s %" PRIu64 " runs %.3f s\n", failed_of(r) ? "FAIL" : "PASS", r->file, sched,
+         runs_of(r), secs_of(r));
+  for (size_t i = 0; i < nfailures_of(r); i++) {
+    const fray_campaign_failure_t *f = &r->report->failures[i];
+    int v = f->kind == FRAY_FAIL_VARIANCE;
+    print_where(r, f, sched);
+    if (f->expected_excerpt)
+      printf("    %s %s\n", v ? "whole:   " : "expected:", f->expected_excerpt);
+    if (f->got_excerpt)
+      printf("    %s %s\n", v ? "this:    " : "got:     ", f->got_excerpt);
+    if (f->has_diff)
+      printf("    %*s^ first difference (byte %zu)\n", (int)(10 + f->caret), "", f->diff_at);
+    if (f->reproducer)
+      printf("    reproducer: %s\n", f->reproducer);
+    else if (f->same_as)
+      printf("    same place as failure %zu above\n", f->same_as);
+  }
+  if (failed_of(r) > nfailures_of(r))
+    printf("  ... and %" PRIu64 " more failing schedules\n", failed_of(r) - nfailures_of(r));
+}
 
 static void json_str(FILE *out, const char *s) {
   if (!s) {
@@ -923,44 +463,24 @@ static void json_str(FILE *out, const char *s) {
   putc('"', out);
 }
 
-static void print_human(const script_result_t *r, const char *sched) {
-  if (r->error) {
-    printf("ERROR %s %s\n", r->file, sched);
-    return;
-  }
-  printf("%s %s %s %" PRIu64 " runs %.3f s\n", r->nfailed ? "FAIL" : "PASS", r->file, sched,
-         r->runs, r->secs);
-  for (size_t i = 0; i < r->nfails; i++) {
-    const failure_t *f = &r->fails[i];
-    if (f->line)
-      printf("  %s:%zu: %s: %s\n", r->file, f->line, fray_fail_kind_name(f->kind), f->message);
-    else
-      printf("  %s: at the end of the script: %s: %s\n", r->file, fray_fail_kind_name(f->kind),
-             f->message);
-    if (f->whole && r->own_cuts) {
-      /* A reproducer (fuzz-decode, --save-failures) carries its cuts. */
-      printf("    the script fails with the reads it cuts itself (`|`), before fray adds any:\n"
-             "    it is its own reproducer; without its cuts it would show whether the\n"
-             "    handler is wrong whatever the reads\n");
-    } else if (f->whole) {
-      printf("    the script fails under the whole schedule, without any splitting: the handler\n"
-             "    (or the script) is wrong whatever the reads; no reproducer beyond the script\n");
-    } else {
-      printf("    schedule: %s run %zu: %s\n", sched, f->run, f->schedule);
-    }
-    if (f->expected)
-      printf("    %s %s\n", f->kind == FRAY_FAIL_VARIANCE ? "whole:   " : "expected:", f->expected);
-    if (f->got)
-      printf("    %s %s\n", f->kind == FRAY_FAIL_VARIANCE ? "this:    " : "got:     ", f->got);
-    if (f->show_diff)
-      printf("    %*s^ first difference (byte %zu)\n", (int)(10 + f->caret), "", f->diff_at);
-    if (f->repro)
-      printf("    reproducer: %s\n", f->repro);
-    else if (f->same_as)
-      printf("    same place as failure %d above\n", f->same_as);
-  }
-  if (r->nfailed > r->nfails)
-    printf("  ... and %" PRIu64 " more failing schedules\n", r->nfailed - r->nfails);
+static void print_json_failure(const fray_campaign_failure_t *f, int first) {
+  printf("%s{\"line\":%zu,\"kind\":\"%s\",\"run\":%" PRIu64 ",\"whole\":%s,\"client\":",
+         first ? "" : ",", f->line, fray_fail_kind_name(f->kind), f->run,
+         f->whole ? "true" : "false");
+  json_str(stdout, f->client);
+  fputs(",\"message\":", stdout);
+  json_str(stdout, f->message);
+  fputs(",\"schedule\":", stdout);
+  json_str(stdout, f->schedule);
+  fputs(",\"expected\":", stdout);
+  json_str(stdout, f->expected);
+  fputs(",\"got\":", stdout);
+  json_str(stdout, f->got);
+  if (f->has_diff)
+    printf(",\"diff_at\":%zu", f->diff_at);
+  fputs(",\"reproducer\":", stdout);
+  json_str(stdout, f->reproducer);
+  putc('}', stdout);
 }
 
 static void print_json(const script_result_t *r, const char *sched) {
@@ -968,32 +488,15 @@ static void print_json(const script_result_t *r, const char *sched) {
   json_str(stdout, r->file);
   fputs(",\"handler\":", stdout);
   json_str(stdout, r->handler);
-  printf(",\"schedule\":\"%s\",\"runs\":%" PRIu64 ",\"seconds\":%.6f,\"passed\":%s", sched, r->runs,
-         r->secs, r->nfailed || r->error ? "false" : "true");
+  printf(",\"schedule\":\"%s\",\"runs\":%" PRIu64 ",\"seconds\":%.6f,\"passed\":%s", sched,
+         runs_of(r), secs_of(r), failed_of(r) || r->error ? "false" : "true");
   if (r->error) {
     fputs(",\"error\":", stdout);
     json_str(stdout, r->error);
   }
-  printf(",\"failed_schedules\":%" PRIu64 ",\"failures\":[", r->nfailed);
-  for (size_t i = 0; i < r->nfails; i++) {
-    const failure_t *f = &r->fails[i];
-    printf("%s{\"line\":%zu,\"kind\":\"%s\",\"run\":%zu,\"whole\":%s,\"client\":", i ? "," : "",
-           f->line, fray_fail_kind_name(f->kind), f->run, f->whole ? "true" : "false");
-    json_str(stdout, f->client);
-    fputs(",\"message\":", stdout);
-    json_str(stdout, f->message);
-    fputs(",\"schedule\":", stdout);
-    json_str(stdout, f->schedule);
-    fputs(",\"expected\":", stdout);
-    json_str(stdout, f->json_expected);
-    fputs(",\"got\":", stdout);
-    json_str(stdout, f->json_got);
-    if (f->show_diff)
-      printf(",\"diff_at\":%zu", f->diff_at);
-    fputs(",\"reproducer\":", stdout);
-    json_str(stdout, f->repro);
-    putc('}', stdout);
-  }
+  printf(",\"failed_schedules\":%" PRIu64 ",\"failures\":[", failed_of(r));
+  for (size_t i = 0; i < nfailures_of(r); i++)
+    print_json_failure(&r->report->failures[i], i == 0);
   fputs("]}\n", stdout);
 }
 
@@ -1026,6 +529,30 @@ static void xml_str(FILE *out, const char *s) {
   }
 }
 
+/* A <failure> element: every described failure of the script, as text. */
+static void junit_failure(FILE *fp, const script_result_t *r) {
+  const fray_campaign_failure_t *f = &r->report->failures[0];
+  fprintf(fp, "    <failure type=\"%s\" message=\"", fray_fail_kind_name(f->kind));
+  xml_str(fp, f->message);
+  fputs("\">", fp);
+  for (size_t k = 0; k < nfailures_of(r); k++) {
+    f = &r->report->failures[k];
+    xml_str(fp, r->file);
+    fprintf(fp, ":%zu: %s: ", f->line, fray_fail_kind_name(f->kind));
+    xml_str(fp, f->message);
+    fputs("\nschedule: ", fp);
+    xml_str(fp, !f->whole             ? f->schedule
+                : r->report->own_cuts ? "whole (fails with the script's own cuts)"
+                                      : "whole (fails without any splitting)");
+    if (f->reproducer) {
+      fputs("\nreproducer: ", fp);
+      xml_str(fp, f->reproducer);
+    }
+    fputs("\n", fp);
+  }
+  fputs("</failure>\n", fp);
+}
+
 static int write_junit(const char *path, const script_result_t *rs, int n, const char *sched,
                        double secs) {
   FILE *fp = fopen(path, "w");
@@ -1036,7 +563,7 @@ static int write_junit(const char *path, const script_result_t *rs, int n, const
   int nfail = 0, nerr = 0;
   for (int i = 0; i < n; i++) {
     nerr += rs[i].error != NULL;
-    nfail += !rs[i].error && rs[i].nfailed;
+    nfail += !rs[i].error && failed_of(&rs[i]);
   }
   fprintf(fp,
           "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
@@ -1047,31 +574,13 @@ static int write_junit(const char *path, const script_result_t *rs, int n, const
     const script_result_t *r = &rs[i];
     fprintf(fp, "  <testcase classname=\"replay.%s\" name=\"", sched);
     xml_str(fp, r->file);
-    fprintf(fp, " [%s]\" time=\"%.3f\">\n", sched, r->secs);
+    fprintf(fp, " [%s]\" time=\"%.3f\">\n", sched, secs_of(r));
     if (r->error) {
       fputs("    <error message=\"", fp);
       xml_str(fp, r->error);
       fputs("\"/>\n", fp);
-    } else if (r->nfailed) {
-      const failure_t *f = &r->fails[0];
-      fprintf(fp, "    <failure type=\"%s\" message=\"", fray_fail_kind_name(f->kind));
-      xml_str(fp, f->message);
-      fputs("\">", fp);
-      for (size_t k = 0; k < r->nfails; k++) {
-        f = &r->fails[k];
-        fprintf(fp, "%s:%zu: %s: ", r->file, f->line, fray_fail_kind_name(f->kind));
-        xml_str(fp, f->message);
-        fputs("\nschedule: ", fp);
-        xml_str(fp, !f->whole     ? f->schedule
-                    : r->own_cuts ? "whole (fails with the script's own cuts)"
-                                  : "whole (fails without any splitting)");
-        if (f->repro) {
-          fputs("\nreproducer: ", fp);
-          xml_str(fp, f->repro);
-        }
-        fputs("\n", fp);
-      }
-      fputs("</failure>\n", fp);
+    } else if (failed_of(r) && nfailures_of(r)) {
+      junit_failure(fp, r);
     }
     fputs("  </testcase>\n", fp);
   }
@@ -1085,135 +594,211 @@ static int write_junit(const char *path, const script_result_t *rs, int n, const
 
 /* ---- the command ------------------------------------------------------- */
 
-int fray_cli_replay(int argc, char **argv) {
-  replay_opts_t o = {.sched = SCHED_RANDOM,
-                     .runs = DEFAULT_RUNS,
-                     .seed = DEFAULT_SEED,
-                     .max_cuts = DEFAULT_MAX_CUTS,
-                     .net = {.pace_ms = FRAY_NET_DEFAULT_PACE_MS,
-                             .timeout_ms = FRAY_NET_DEFAULT_TIMEOUT_MS,
-                             .settle_ms = FRAY_NET_DEFAULT_SETTLE_MS}};
-  script_result_t *rs = NULL;
-  void *dl = NULL;
-  int status = FRAY_EXIT_OK;
-  int p = parse_args(argc, argv, &o);
-  if (p) {
-    status = p < 0 ? FRAY_EXIT_USAGE : FRAY_EXIT_OK;
-    goto out;
+/* The options that reach the same target again, for reproducers' headers. */
+typedef struct target_words {
+  const char *w[8];
+  size_t n;
+  char pace[24], timeout[24];
+} target_words_t;
+
+static void target_words(const replay_opts_t *o, target_words_t *tw) {
+  tw->n = 0;
+  if (o->connect) {
+    tw->w[tw->n++] = "--connect";
+    tw->w[tw->n++] = o->connect;
+    if (o->net.pace_ms != FRAY_NET_DEFAULT_PACE_MS) {
+      snprintf(tw->pace, sizeof tw->pace, "%u", o->net.pace_ms);
+      tw->w[tw->n++] = "--pace-ms";
+      tw->w[tw->n++] = tw->pace;
+    }
+    if (o->net.timeout_ms != FRAY_NET_DEFAULT_TIMEOUT_MS) {
+      snprintf(tw->timeout, sizeof tw->timeout, "%u", o->net.timeout_ms);
+      tw->w[tw->n++] = "--timeout-ms";
+      tw->w[tw->n++] = tw->timeout;
+    }
+  } else if (o->plugin || o->handler) {
+    tw->w[tw->n++] = o->plugin ? "--plugin" : "--handler";
+    tw->w[tw->n++] = o->plugin ? o->plugin : o->handler;
   }
-  if (o.list) {
-    list_handlers();
-    goto out;
+}
+
+/* The handler a script runs against (the command line's, else its
+ * @handler), or NULL with r->error set. */
+static const fray_handler_t *script_handler(const fray_handler_t *cmd_h,
+                                            const fray_script_t *script, script_result_t *r,
+                                            int *warned) {
+  const char *sh = fray_script_handler(script);
+  const fray_handler_t *h = cmd_h;
+  if (h && sh && strcmp(sh, h->name) && !*warned) {
+    fprintf(stderr,
+            "fray replay: %s names handler '%s'; using '%s' from the command line instead "
+            "(said once)\n",
+            r->file, sh, h->name);
+    *warned = 1;
   }
-  const fray_handler_t *cmd_h = NULL;
-  if (o.plugin && !(cmd_h = fray_cli_load_plugin("fray replay", o.plugin, &dl))) {
-    status = FRAY_EXIT_USAGE;
-    goto out;
+  if (!h && sh && !(h = fray_example_find(sh)))
+    r->error = xasprintf("%s: @handler names an unknown handler '%s' (fray replay "
+                         "--list-handlers lists them; --plugin loads your own)",
+                         r->file, sh);
+  else if (!h)
+    r->error = xasprintf("%s: no handler: give --handler NAME or --plugin LIB.so, or put "
+                         "'@handler NAME' in the script",
+                         r->file);
+  return h;
+}
+
+/* Everything one script run needs besides the script. */
+typedef struct replay_run {
+  const replay_opts_t *o;
+  fray_campaign_t *campaign;
+  const fray_handler_t *cmd_h;
+  target_words_t words;
+  progress_t pg;
+  int warned;
+} replay_run_t;
+
+/* Loads and runs one script into r. */
+static void replay_one(replay_run_t *run, script_result_t *r) {
+  fray_script_t *script = NULL;
+  fray_script_error_t err;
+  if (fray_script_load(&script, r->file, NULL, &err)) {
+    char msg[600];
+    fray_script_error_format(&err, msg, sizeof msg);
+    fprintf(stderr, "%s\n", msg);
+    r->error = strdup(msg);
+    return;
   }
-  if (o.handler && !(cmd_h = fray_example_find(o.handler))) {
-    fprintf(stderr, "fray replay: unknown handler '%s' (fray replay --list-handlers lists them)\n",
-            o.handler);
-    status = FRAY_EXIT_USAGE;
-    goto out;
+  fray_campaign_target_t t = {
+      .connect = run->o->connect, .net = run->o->net, .args = run->words.w, .nargs = run->words.n};
+  /* --connect needs no handler: the server is the handler. */
+  if (!t.connect)
+    t.handler = script_handler(run->cmd_h, script, r, &run->warned);
+  if (t.connect || t.handler) {
+    r->handler = t.connect ? t.connect : t.handler->name;
+    crash_ctx.file = r->file;
+    run->pg.file = r->file;
+    run->pg.start = run->pg.last = now();
+    fray_campaign_run(run->campaign, script, r->file, &t, &r->report);
+    progress_end(&run->pg);
+    print_notes(r);
+    if (!r->report)
+      r->error = xasprintf("%s: %s", r->file, fray_strerror(FRAY_ENOMEM));
+    else if (r->report->verdict == FRAY_VERDICT_ERROR)
+      r->error = xasprintf("%s: %s", r->file, r->report->error);
   }
-  rs = calloc((size_t)o.nscripts, sizeof *rs);
-  if (!rs) {
-    fprintf(stderr, "fray replay: out of memory\n");
-    status = FRAY_EXIT_USAGE;
-    goto out;
+  if (r->error)
+    fprintf(stderr, "fray replay: %s\n", r->error);
+  fray_script_free(script);
+}
+
+/* The campaign the options ask for. 0, or an exit status after a message. */
+static int new_campaign(const replay_opts_t *o, replay_run_t *run) {
+  fray_campaign_opts_t co;
+  fray_campaign_opts_init(&co);
+  co.strategy = o->mutate ? FRAY_STRATEGY_MUTATE : o->sched;
+  co.runs = o->mutate ? o->mutate : o->runs;
+  co.seed = o->seed;
+  co.max_cuts = o->max_cuts;
+  co.short_writes = o->short_writes;
+  co.keep_going = o->keep_going;
+  co.save_dir = o->save_dir;
+  co.progress = progress_tick;
+  co.user_data = &run->pg;
+  int rc = fray_campaign_new(&run->campaign, &co, NULL);
+  if (rc) {
+    fprintf(stderr, "fray replay: %s\n", fray_strerror(rc));
+    return FRAY_EXIT_USAGE;
   }
-  progress_t pg = {.tty = isatty(STDERR_FILENO)};
-  if (o.save_dir && __sanitizer_set_death_callback)
+  target_words(o, &run->words);
+  run->pg.tty = isatty(STDERR_FILENO);
+  crash_ctx.campaign = run->campaign;
+  crash_ctx.dir = o->save_dir;
+  if (o->save_dir && __sanitizer_set_death_callback)
     __sanitizer_set_death_callback(write_crash_reproducer);
-  const char *sched = o.mutate ? "mutate" : sched_names[o.sched];
-  int passed = 0, failed = 0, errors = 0, warned = 0;
+  return 0;
+}
+
+/* The handler named on the command line, if any. 0, or an exit status. */
+static int command_handler(const replay_opts_t *o, const fray_handler_t **h, void **dl) {
+  if (o->plugin && !(*h = fray_cli_load_plugin("fray replay", o->plugin, dl)))
+    return FRAY_EXIT_USAGE;
+  if (o->handler && !(*h = fray_example_find(o->handler))) {
+    fprintf(stderr, "fray replay: unknown handler '%s' (fray replay --list-handlers lists them)\n",
+            o->handler);
+    return FRAY_EXIT_USAGE;
+  }
+  return 0;
+}
+
+/* Runs every script, prints each result and the summary; the exit status. */
+static int replay_all(replay_run_t *run, script_result_t *rs) {
+  const replay_opts_t *o = run->o;
+  const char *sched = fray_strategy_name(o->mutate ? FRAY_STRATEGY_MUTATE : o->sched);
+  int passed = 0, failed = 0, errors = 0;
+  uint64_t runs = 0;
   double t0 = now();
-  for (int i = 0; i < o.nscripts; i++) {
+  for (int i = 0; i < o->nscripts; i++) {
     script_result_t *r = &rs[i];
-    r->file = o.scripts[i];
-    fray_script_t *script = NULL;
-    fray_script_error_t err;
-    int rc = fray_script_load(&script, r->file, NULL, &err);
-    if (rc) {
-      char msg[600];
-      fray_script_error_format(&err, msg, sizeof msg);
-      fprintf(stderr, "%s\n", msg);
-      r->error = xstrdup(msg);
-    } else {
-      size_t nst;
-      const fray_step_t *st = fray_script_steps(script, &nst);
-      for (size_t k = 0; k < nst && !r->own_cuts; k++)
-        r->own_cuts = st[k].kind == FRAY_STEP_SEND && st[k].ncuts;
-      const char *sh = fray_script_handler(script);
-      /* --connect needs no handler: the simulator only cuts the schedules. */
-      static const fray_handler_t connect_h = {.name = "tcp", .spec = {.mode = FRAY_MODE_RAW}};
-      const fray_handler_t *h = o.connect ? &connect_h : cmd_h;
-      if (!o.connect && h && sh && strcmp(sh, h->name) && !warned) {
-        fprintf(stderr,
-                "fray replay: %s names handler '%s'; using '%s' from the command line instead "
-                "(said once)\n",
-                r->file, sh, h->name);
-        warned = 1;
-      }
-      if (!h && sh && !(h = fray_example_find(sh)))
-        r->error = xasprintf("%s: @handler names an unknown handler '%s' (fray replay "
-                             "--list-handlers lists them; --plugin loads your own)",
-                             r->file, sh);
-      else if (!h)
-        r->error = xasprintf("%s: no handler: give --handler NAME or --plugin LIB.so, or put "
-                             "'@handler NAME' in the script",
-                             r->file);
-      if (h) {
-        r->handler = o.connect ? o.connect : h->name;
-        crash_ctx.dir = o.save_dir;
-        crash_ctx.file = r->file;
-        if (o.mutate)
-          mutate_script(&o, r, script, h, &pg);
-        else
-          replay_script(&o, r, script, h, &pg);
-      }
-      if (r->error)
-        fprintf(stderr, "fray replay: %s\n", r->error);
-    }
-    fray_script_free(script);
-    if (r->error) {
-      errors++;
-      failed++;
-    } else if (r->nfailed) {
-      failed++;
-    } else {
-      passed++;
-    }
-    if (o.json)
+    r->file = o->scripts[i];
+    replay_one(run, r);
+    errors += r->error != NULL;
+    failed += r->error || failed_of(r);
+    passed += !r->error && !failed_of(r);
+    runs += runs_of(r);
+    if (o->json)
       print_json(r, sched);
     else
       print_human(r, sched);
     fflush(stdout);
   }
   double secs = now() - t0;
-  if (o.json) {
-    uint64_t runs = 0;
-    for (int i = 0; i < o.nscripts; i++)
-      runs += rs[i].runs;
+  if (o->json)
     printf("{\"summary\":true,\"passed\":%d,\"failed\":%d,\"errors\":%d,\"runs\":%" PRIu64
            ",\"seconds\":%.6f}\n",
            passed, failed, errors, runs, secs);
-  } else {
+  else
     printf("%d passed, %d failed\n", passed, failed);
-  }
-  if (o.junit && write_junit(o.junit, rs, o.nscripts, sched, secs))
+  if (o->junit && write_junit(o->junit, rs, o->nscripts, sched, secs))
     errors++;
-  status = errors ? FRAY_EXIT_USAGE : failed ? FRAY_EXIT_FAIL : FRAY_EXIT_OK;
+  return errors ? FRAY_EXIT_USAGE : failed ? FRAY_EXIT_FAIL : FRAY_EXIT_OK;
+}
+
+int fray_cli_replay(int argc, char **argv) {
+  replay_opts_t o = {.sched = FRAY_STRATEGY_RANDOM,
+                     .runs = FRAY_CAMPAIGN_DEFAULT_RUNS,
+                     .seed = FRAY_CAMPAIGN_DEFAULT_SEED,
+                     .max_cuts = FRAY_CAMPAIGN_DEFAULT_MAX_CUTS,
+                     .net = {.pace_ms = FRAY_NET_DEFAULT_PACE_MS,
+                             .timeout_ms = FRAY_NET_DEFAULT_TIMEOUT_MS,
+                             .settle_ms = FRAY_NET_DEFAULT_SETTLE_MS}};
+  replay_run_t run = {.o = &o};
+  script_result_t *rs = NULL;
+  void *dl = NULL;
+  int status = parse_args(argc, argv, &o);
+  if (status || o.list) {
+    if (!status)
+      list_handlers();
+    status = status < 0 ? FRAY_EXIT_USAGE : FRAY_EXIT_OK;
+    goto out;
+  }
+  if ((status = command_handler(&o, &run.cmd_h, &dl)) || (status = new_campaign(&o, &run)))
+    goto out;
+  if (!(rs = calloc((size_t)o.nscripts, sizeof *rs))) {
+    fprintf(stderr, "fray replay: out of memory\n");
+    status = FRAY_EXIT_USAGE;
+    goto out;
+  }
+  status = replay_all(&run, rs);
 out:
+  crash_ctx.campaign = NULL;
   for (int i = 0; rs && i < o.nscripts; i++) {
-    for (size_t k = 0; k < rs[i].nfails; k++)
-      failure_free(&rs[i].fails[k]);
-    free(rs[i].fails);
+    fray_campaign_report_free(rs[i].report);
     free(rs[i].error);
   }
   free(rs);
+  fray_campaign_free(run.campaign);
   free(o.scripts);
-  /* The plugin's handler name is in rs (freed above) and in nothing else:
+  /* The plugin's handler name is in nothing that outlives this point:
    * unloading is safe now. */
   if (dl)
     dlclose(dl);

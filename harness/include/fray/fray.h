@@ -11,5 +11,6 @@
 #include "fray/script.h"
 #include "fray/sim.h"
 #include "fray/fuzz.h"
+#include "fray/replay.h"
 
 #endif /* FRAY_FRAY_H */

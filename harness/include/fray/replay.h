@@ -1,0 +1,206 @@
+/* fray/replay.h: the replay campaign. Runs one session script many times
+ * under a strategy (schedules that cut and merge its sends, or malformed
+ * variants of it), judges every run, and hands back a report as data: the
+ * verdict, how many runs were made, and each failure with the schedule that
+ * caused it, the failing line, the expected and received bytes and the
+ * reproducer written for it. `fray replay` is this loop plus printing.
+ *
+ *   fray_campaign_opts_t o;
+ *   fray_campaign_opts_init(&o);              // random, 200 runs, seed 1
+ *   o.save_dir = "out";                       // reproducers go there
+ *   fray_campaign_t *c;
+ *   fray_campaign_new(&c, &o, NULL);
+ *   fray_campaign_target_t t = {.handler = &my_handler};
+ *   fray_campaign_report_t *r;
+ *   int rc = fray_campaign_run(c, script, "chat.fray", &t, &r);
+ *   if (rc == FRAY_EFAILED)
+ *     printf("line %zu: %s\n", r->failures[0].line, r->failures[0].message);
+ *   fray_campaign_report_free(r);
+ *   fray_campaign_free(c);
+ *
+ * Nothing is printed: progress goes through a callback, problems into the
+ * report. Run i of seed s is the same schedule whatever the number of runs,
+ * so a failure found by a long campaign is found again by any campaign
+ * with the same seed that gets that far. */
+#ifndef FRAY_REPLAY_H
+#define FRAY_REPLAY_H
+
+#include "fray/common.h"
+#include "fray/handler.h"
+#include "fray/net.h"
+#include "fray/script.h"
+#include "fray/sim.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct fray_campaign fray_campaign_t;
+
+/* What varies from run to run. Every schedule strategy runs `whole` first,
+ * as the reference the others' transcripts must equal. */
+typedef enum fray_strategy {
+  FRAY_STRATEGY_WHOLE = 0,  /* one read per send (with short writes: `runs` write patterns) */
+  FRAY_STRATEGY_BYTEWISE,   /* one byte per read */
+  FRAY_STRATEGY_RANDOM,     /* `runs` seeded random cuts and merges */
+  FRAY_STRATEGY_EXHAUSTIVE, /* every placement of up to max_cuts cuts, one send at a time */
+  FRAY_STRATEGY_MUTATE      /* `runs` malformed variants (fray/mutate.h), in-process only */
+} fray_strategy_t;
+
+/* "whole", "bytewise", "random", "exhaustive", "mutate"; "unknown" for
+ * other values. Static storage. */
+FRAY_EXTERN const char *fray_strategy_name(fray_strategy_t s);
+
+/* Looks a strategy up by the name above. 0, or FRAY_ENOENT. */
+FRAY_EXTERN int fray_strategy_from_name(const char *name, fray_strategy_t *out);
+
+#define FRAY_CAMPAIGN_DEFAULT_RUNS 200u
+#define FRAY_CAMPAIGN_DEFAULT_SEED 1u
+#define FRAY_CAMPAIGN_DEFAULT_MAX_CUTS 1u
+#define FRAY_CAMPAIGN_DEFAULT_DESCRIBED 64u /* failures described per report */
+#define FRAY_CAMPAIGN_MAX_CUTS 64u
+#define FRAY_CAMPAIGN_TEXT_MAX 4096u /* input bytes of expected/got kept whole */
+#define FRAY_CAMPAIGN_MUTATE_MEM_LIMIT ((size_t)64 << 20)
+
+/* Where a campaign stands, for a progress display. */
+typedef struct fray_campaign_progress {
+  uint64_t runs;    /* runs made so far, the reference included */
+  uint64_t planned; /* runs the strategy plans (saturates at UINT64_MAX) */
+  uint64_t failed;  /* failing runs so far */
+} fray_campaign_progress_t;
+
+/* Called every 64 runs (never per run: the loop stays fast, and reading a
+ * clock is the callback's business). p is borrowed for the call. Returns 0
+ * to go on, nonzero to stop the campaign after this run: the report then
+ * covers the runs made. */
+typedef int (*fray_campaign_progress_cb)(fray_campaign_t *c, const fray_campaign_progress_t *p,
+                                         void *user_data);
+
+/* Configuration, a value type copied by fray_campaign_new(); the strings it
+ * points to are borrowed and must outlive the campaign. */
+typedef struct fray_campaign_opts {
+  fray_strategy_t strategy;
+  uint64_t runs;                      /* random: schedules; whole with short writes: write
+                                       * patterns; mutate: variants (0: the default) */
+  uint64_t seed;                      /* of random schedules, write patterns and mutations */
+  size_t max_cuts;                    /* exhaustive: cuts per send, 1..64 (0: the default) */
+  int short_writes;                   /* the server's writes are taken in small random
+                                       * pieces, sometimes none (simulator only) */
+  int keep_going;                     /* go on after the first failing run */
+  size_t max_described;               /* failures described in a report (0: the default);
+                                       * later ones are only counted */
+  const char *save_dir;               /* reproducers are written here (created if
+                                       * missing); NULL: none */
+  fray_campaign_progress_cb progress; /* NULL: none */
+  void *user_data;                    /* passed back untouched */
+} fray_campaign_opts_t;
+
+/* Sets the defaults: random, 200 runs, seed 1, one cut, no short writes, stop
+ * at the first failure, 64 failures described, no reproducers, no progress. */
+FRAY_EXTERN void fray_campaign_opts_init(fray_campaign_opts_t *opts);
+
+/* What the script runs against: a handler in the simulator, or a real TCP
+ * server. Borrowed for the call to fray_campaign_run(). */
+typedef struct fray_campaign_target {
+  const fray_handler_t *handler; /* in-process; NULL when connect is set */
+  const char *connect;           /* "HOST:PORT" of a real server, or NULL */
+  fray_net_opts_t net;           /* connect: timing (zero: fray_net_opts_init's) */
+  /* The `fray replay` options that reach this target again ("--plugin",
+   * "./h.so" or "--connect", "127.0.0.1:7000"), one word each: reproducers
+   * carry them in the command of their `# replay:` line, so that running
+   * that line fails the same way. May be NULL when nargs is 0 (the
+   * reproducer's @handler line names a built-in handler). */
+  const char *const *args;
+  size_t nargs;
+} fray_campaign_target_t;
+
+typedef enum fray_verdict {
+  FRAY_VERDICT_PASS = 0, /* every run passed */
+  FRAY_VERDICT_FAIL,     /* a run failed: see failures */
+  FRAY_VERDICT_ERROR     /* the campaign could not be carried out: see error */
+} fray_verdict_t;
+
+/* One failing run, described. Every string is NUL-terminated and owned by
+ * the report. */
+typedef struct fray_campaign_failure {
+  fray_fail_kind_t kind;
+  size_t step;          /* failing step index (the step count: at the end) */
+  size_t line;          /* its script line; 0: at the end of the script */
+  uint64_t run;         /* run index; 0 is the whole reference */
+  int whole;            /* it failed under the reference, without splitting */
+  const char *client;   /* the client concerned, or NULL */
+  const char *message;  /* the one-line account of the run */
+  const char *schedule; /* the reads, as fray_sched_describe() writes them;
+                         * for mutate: "mutation I: what was changed" */
+  /* Expected and received bytes, fray-escaped without quotes, up to
+   * FRAY_CAMPAIGN_TEXT_MAX input bytes; NULL when the failure has none. */
+  const char *expected;
+  const char *got;
+  /* Quoted excerpts of the same bytes around the first difference, with
+   * "..." where cut; NULL when the failure has none. */
+  const char *expected_excerpt;
+  const char *got_excerpt;
+  int has_diff;                /* expected and got compare byte for byte: */
+  size_t diff_at;              /* the first differing byte's index in got, */
+  size_t caret;                /* and its column in both excerpts */
+  const char *reproducer;      /* the file written for it, or NULL */
+  const char *reproducer_note; /* why none was written though asked, or NULL */
+  size_t same_as;              /* 1 + index of an earlier failure at the same place
+                                * (kind, line, client), which has the reproducer; 0: none */
+} fray_campaign_failure_t;
+
+/* What a campaign found for one script. Allocated by fray_campaign_run(),
+ * freed by fray_campaign_report_free(); independent of the campaign. */
+typedef struct fray_campaign_report {
+  fray_verdict_t verdict;
+  fray_strategy_t strategy;
+  const char *error; /* ERROR: one line saying why; NULL otherwise */
+  const char *note;  /* a problem with save_dir that belongs to no failure, or NULL */
+  uint64_t runs;     /* runs made, the reference included */
+  uint64_t planned;  /* runs the strategy planned */
+  uint64_t failed;   /* failing runs in all (nfailures describes the first) */
+  double seconds;
+  int own_cuts; /* the script cuts a send itself (`|`): a failure under
+                 * whole is then the cuts' doing */
+  const fray_campaign_failure_t *failures;
+  size_t nfailures;
+} fray_campaign_report_t;
+
+/* Creates a campaign. opts may be NULL (the defaults) and is copied; mem
+ * may be NULL (malloc). Returns 0, FRAY_EINVAL (strategy unknown, max_cuts
+ * over 64) or FRAY_ENOMEM. */
+FRAY_EXTERN int fray_campaign_new(fray_campaign_t **out, const fray_campaign_opts_t *opts,
+                                  const fray_mem_t *mem);
+
+/* Frees c; NULL is allowed. Reports it made stay valid. */
+FRAY_EXTERN void fray_campaign_free(fray_campaign_t *c);
+
+/* Runs the campaign on script (borrowed) against target. name is how the
+ * script is called in reproducers and their headers (its path; NULL:
+ * "script"). *out receives a new report (NULL only when it could not be
+ * allocated). Returns 0 when every run passed, FRAY_EFAILED when a run
+ * failed, or, with the report's error saying why: FRAY_ENOMEM,
+ * FRAY_EINVAL (a target with neither or both of handler and connect, or a
+ * bad address), FRAY_EUNSUPPORTED (mutate or short writes over TCP),
+ * FRAY_ECONNREFUSED, FRAY_ETIMEDOUT, FRAY_EIO (the server could not be
+ * reached). Reproducers are written as failures are found; a file that
+ * cannot be written is a note in the report, not an error. */
+FRAY_EXTERN int fray_campaign_run(fray_campaign_t *c, const fray_script_t *script, const char *name,
+                                  const fray_campaign_target_t *target,
+                                  fray_campaign_report_t **out);
+
+/* The schedule running at this moment, baked into a copy of the script
+ * (cuts as `|`, merges joined): for a crash handler (a sanitizer's death
+ * callback) to leave a reproducer behind when the handler under test takes
+ * the process down. *out is a new script the caller frees. 0, FRAY_ESTATE
+ * (no schedule is running: none, or a malformed variant, whose file
+ * save_dir already holds) or FRAY_ENOMEM. */
+FRAY_EXTERN int fray_campaign_bake_running(const fray_campaign_t *c, fray_script_t **out);
+
+/* Frees a report; NULL is allowed. */
+FRAY_EXTERN void fray_campaign_report_free(fray_campaign_report_t *r);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* FRAY_REPLAY_H */

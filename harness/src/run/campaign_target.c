@@ -1,0 +1,186 @@
+/* The campaign's one adapter to what runs a schedule: the simulator for a
+ * handler in-process, the TCP runner for a real server, the schedule
+ * generators, the minimiser and the mutator. Every call into fray/sim.h,
+ * fray/net.h and fray/mutate.h made for the campaign is in this file, so
+ * that a new way of running a session changes this file only. */
+#include <string.h>
+
+#include "core/internal.h"
+#include "fray/mutate.h"
+#include "run/campaign_internal.h"
+
+struct fray__ctarget {
+  const fray_mem_t *mem;
+  const fray_script_t *script;
+  const fray_handler_t *handler; /* NULL over TCP */
+  fray_sim_t *sim;               /* makes and describes schedules; runs them in-process */
+  fray_net_t *net;               /* or runs them against a server */
+  fray_sched_buf_t *buf;
+  fray_sched_t sched;                   /* the last schedule built */
+  const fray_sched_t *last;             /* the last run's schedule: NULL for whole, or &sched */
+  fray_sim_t *mutant;                   /* the last malformed variant's simulator */
+  const fray_sched_t *volatile running; /* set during a run, for a crash handler */
+};
+
+/* Over TCP the simulator only cuts and describes schedules: it needs a
+ * handler to exist, not to do anything. */
+static const fray_handler_t connect_h = {.name = "tcp", .spec = {.mode = FRAY_MODE_RAW}};
+
+static char *dup_error(const fray_mem_t *mem, const char *s) {
+  size_t n = strlen(s) + 1;
+  char *p = fray__malloc(mem, n);
+  if (p)
+    memcpy(p, s, n);
+  return p;
+}
+
+int fray__ctarget_open(fray__ctarget_t **out, const fray_script_t *script,
+                       const fray_campaign_target_t *ct, const fray_mem_t *mem, char **err) {
+  *out = NULL;
+  *err = NULL;
+  if (!ct->handler == !ct->connect)
+    return FRAY_EINVAL;
+  fray__ctarget_t *t = fray__malloc(mem, sizeof *t);
+  if (!t)
+    return FRAY_ENOMEM;
+  memset(t, 0, sizeof *t);
+  t->mem = mem;
+  t->script = script;
+  t->handler = ct->handler;
+  int rc = fray_sim_new(&t->sim, script, ct->handler ? ct->handler : &connect_h, mem);
+  if (!rc)
+    rc = fray_sched_buf_new(&t->buf, t->sim);
+  if (!rc && ct->connect) {
+    fray_net_opts_t no = ct->net;
+    if (!no.timeout_ms)
+      fray_net_opts_init(&no);
+    rc = fray_net_new(&t->net, script, ct->connect, &no, mem);
+    if (rc && t->net && *fray_net_error(t->net))
+      *err = dup_error(mem, fray_net_error(t->net));
+  }
+  if (rc) {
+    fray__ctarget_close(t);
+    return rc;
+  }
+  *out = t;
+  return 0;
+}
+
+void fray__ctarget_close(fray__ctarget_t *t) {
+  if (!t)
+    return;
+  fray__ctarget_drop_mutant(t);
+  fray_sched_buf_free(t->buf);
+  fray_net_free(t->net);
+  fray_sim_free(t->sim);
+  fray__free(t->mem, t);
+}
+
+uint64_t fray__ctarget_count(const fray__ctarget_t *t, const fray_campaign_opts_t *o) {
+  switch (o->strategy) {
+  case FRAY_STRATEGY_WHOLE:
+    return o->short_writes ? o->runs : 0;
+  case FRAY_STRATEGY_BYTEWISE:
+    return 1;
+  case FRAY_STRATEGY_EXHAUSTIVE: {
+    size_t c = fray_sched_exhaustive_count(t->sim, o->max_cuts);
+    /* Index 0 is whole, run as the reference; under short writes it is
+     * not the same run, so it is run again with them. */
+    return c == SIZE_MAX ? UINT64_MAX : o->short_writes ? (uint64_t)c : (uint64_t)c - 1;
+  }
+  default:
+    return o->runs;
+  }
+}
+
+int fray__ctarget_reference(fray__ctarget_t *t, fray__cresult_t *res) {
+  t->last = NULL;
+  return t->net ? fray_net_run(t->net, NULL, res) : fray_sim_record_reference(t->sim, res);
+}
+
+/* Schedule i of the strategy into t->sched. */
+static int build(fray__ctarget_t *t, const fray_campaign_opts_t *o, uint64_t i, uint64_t seed) {
+  int rc = 0;
+  switch (o->strategy) {
+  case FRAY_STRATEGY_WHOLE:
+    t->sched = (fray_sched_t){.short_writes = 1, .write_seed = seed};
+    return 0;
+  case FRAY_STRATEGY_RANDOM:
+    rc = fray_sched_random(t->buf, seed, o->short_writes);
+    t->sched = *fray_sched_buf_view(t->buf);
+    return rc;
+  case FRAY_STRATEGY_BYTEWISE:
+    rc = fray_sched_bytewise(t->buf);
+    break;
+  default:
+    rc = fray_sched_exhaustive(t->buf, o->max_cuts, (size_t)(o->short_writes ? i : i + 1));
+    break;
+  }
+  t->sched = *fray_sched_buf_view(t->buf);
+  t->sched.short_writes = o->short_writes;
+  t->sched.write_seed = seed;
+  return rc;
+}
+
+int fray__ctarget_run(fray__ctarget_t *t, const fray_campaign_opts_t *o, uint64_t i, uint64_t seed,
+                      fray__cresult_t *res) {
+  int rc = build(t, o, i, seed);
+  t->last = &t->sched;
+  if (rc)
+    return rc;
+  t->running = &t->sched;
+  rc = t->net ? fray_net_run(t->net, &t->sched, res)
+              : fray_sim_check_invariance(t->sim, &t->sched, res);
+  t->running = NULL;
+  return rc;
+}
+
+const char *fray__ctarget_error(const fray__ctarget_t *t) {
+  return t->net ? fray_net_error(t->net) : "";
+}
+
+void fray__ctarget_describe(const fray__ctarget_t *t, char *buf, size_t size) {
+  fray_sched_describe(t->sim, t->last, buf, size);
+}
+
+int fray__ctarget_short_writes(const fray__ctarget_t *t) {
+  return t->last && t->last->short_writes;
+}
+
+int fray__ctarget_reproducer(fray__ctarget_t *t, fray_script_t **out) {
+  int rc =
+      t->net ? fray_sim_bake(t->sim, t->last, out) : fray_sim_minimize(t->sim, t->last, 0, out);
+  /* The reproducer names the handler it failed with, even when the command
+   * line chose it over (or without) the script's @handler. */
+  if (!rc && t->handler && (rc = fray_script_set_handler(*out, t->handler->name))) {
+    fray_script_free(*out);
+    *out = NULL;
+  }
+  return rc;
+}
+
+int fray__ctarget_bake(const fray__ctarget_t *t, fray_script_t **out) {
+  const fray_sched_t *s = t->running;
+  return s ? fray_sim_bake(t->sim, s, out) : FRAY_ESTATE;
+}
+
+int fray__ctarget_mutant(const fray__ctarget_t *t, uint64_t seed, fray_script_t **out,
+                         size_t *canary_at, char *what, size_t what_size) {
+  return fray_mutate(t->script, seed, t->handler->spec.max_frame, out, canary_at, what, what_size);
+}
+
+int fray__ctarget_run_mutant(fray__ctarget_t *t, const fray_script_t *m, size_t canary_at,
+                             fray__cresult_t *res) {
+  fray__ctarget_drop_mutant(t);
+  int rc = fray_sim_new(&t->mutant, m, t->handler, t->mem);
+  if (rc)
+    return rc;
+  fray_sim_expect_from(t->mutant, canary_at);
+  fray_sim_set_mem_limit(t->mutant, FRAY_CAMPAIGN_MUTATE_MEM_LIMIT);
+  return fray_sim_run(t->mutant, NULL, res);
+}
+
+void fray__ctarget_drop_mutant(fray__ctarget_t *t) {
+  fray_sim_free(t->mutant);
+  t->mutant = NULL;
+}
