@@ -1,13 +1,15 @@
-/* bench_replay: how fast `fray replay` runs schedules, in process, the way
- * harness/cli/replay.c does (one simulator and one schedule buffer per
- * script, fray_sim_check_invariance per schedule):
+/* bench_replay: how fast `fray replay` runs schedules, in process. It times
+ * the library's campaign loop (fray/replay.h), the code `fray replay` runs:
  *
  *   - the chat corpus (the .fray scripts in corpus/chat/; a built-in 10-line chat script
- *     when that directory has none) under random schedules: schedule runs
- *     per second, and its cost per run against the `whole` schedule's,
- *     measured in the same run on the same scripts (the reference);
+ *     when that directory has none) under random schedules (a campaign as
+ *     `fray replay --schedule random --runs N --seed 1`): schedule runs per
+ *     second, and its cost per run against a plain loop of `whole` runs
+ *     (fray_sim_run), measured in the same run on the same scripts (the
+ *     reference);
  *   - exhaustive single-cut replay of the whole example corpus (every
- *     corpus/<dir>/ except buggy/, regressions/ and plugin/): total time.
+ *     corpus/<dir>/ except buggy/, regressions/ and plugin/, as
+ *     `fray replay --schedule exhaustive`): total time.
  *
  * Goals (from the issue): >= 50,000 random schedule runs/s on one core for
  * a 10-line chat script, and < 10 s for the exhaustive corpus pass. A goal
@@ -22,6 +24,7 @@
 #include <time.h>
 
 #include "examples.h"
+#include "fray/replay.h"
 #include "fray/script.h"
 #include "fray/sim.h"
 
@@ -48,8 +51,7 @@ static const char fallback_chat[] = "@handler chat\n"
 typedef struct loaded {
   char name[256];
   fray_script_t *script;
-  fray_sim_t *sim;
-  fray_sched_buf_t *buf;
+  const fray_handler_t *handler;
 } loaded_t;
 
 static double now(void) {
@@ -65,10 +67,7 @@ static int prepare(loaded_t *l) {
     fprintf(stderr, "bench_replay: %s: no built-in handler '%s'\n", l->name, hn ? hn : "(none)");
     return -1;
   }
-  if (fray_sim_new(&l->sim, l->script, h, NULL) || fray_sched_buf_new(&l->buf, l->sim)) {
-    fprintf(stderr, "bench_replay: out of memory\n");
-    return -1;
-  }
+  l->handler = h;
   return 0;
 }
 
@@ -102,63 +101,57 @@ static int load_glob(const char *pattern, loaded_t *ls, size_t *n) {
 }
 
 static void unload(loaded_t *ls, size_t n) {
-  for (size_t i = 0; i < n; i++) {
-    fray_sched_buf_free(ls[i].buf);
-    fray_sim_free(ls[i].sim);
+  for (size_t i = 0; i < n; i++)
     fray_script_free(ls[i].script);
-  }
 }
 
-/* Runs `runs` schedules per script (random when random, else whole);
- * returns the seconds taken, or -1 when a run failed. */
-static double replay_loop(loaded_t *ls, size_t n, uint64_t runs, int random) {
+/* The reference: `runs` plain whole runs per script. Seconds, or -1. */
+static double whole_loop(loaded_t *ls, size_t n, uint64_t runs) {
   fray_sim_result_t res;
   double t0 = now();
   for (size_t i = 0; i < n; i++) {
-    if (fray_sim_record_reference(ls[i].sim, &res)) {
-      fprintf(stderr, "bench_replay: %s:%zu: %s\n", ls[i].name, res.line, res.message);
+    fray_sim_t *sim;
+    if (fray_sim_new(&sim, ls[i].script, ls[i].handler, NULL))
       return -1;
-    }
-    for (uint64_t r = 0; r < runs; r++) {
-      int rc;
-      if (random) {
-        if (fray_sched_random(ls[i].buf, r + 1, 0))
-          return -1;
-        rc = fray_sim_check_invariance(ls[i].sim, fray_sched_buf_view(ls[i].buf), &res);
-      } else {
-        rc = fray_sim_run(ls[i].sim, NULL, &res);
-      }
-      if (rc) {
-        fprintf(stderr, "bench_replay: %s:%zu: %s (run %" PRIu64 ")\n", ls[i].name, res.line,
-                res.message ? res.message : fray_strerror(rc), r);
-        return -1;
-      }
-    }
+    int rc = 0;
+    for (uint64_t r = 0; r < runs && !rc; r++)
+      rc = fray_sim_run(sim, NULL, &res);
+    if (rc)
+      fprintf(stderr, "bench_replay: %s:%zu: %s\n", ls[i].name, res.line,
+              res.message ? res.message : fray_strerror(rc));
+    fray_sim_free(sim);
+    if (rc)
+      return -1;
   }
   return now() - t0;
 }
 
-/* Every single-cut schedule of every script. Returns seconds or -1. */
-static double exhaustive_pass(loaded_t *ls, size_t n, uint64_t *total) {
-  fray_sim_result_t res;
+/* One campaign per script, as `fray replay` runs it; *total receives the
+ * runs made. Seconds, or -1 when a script failed. */
+static double campaign_loop(loaded_t *ls, size_t n, const fray_campaign_opts_t *o,
+                            uint64_t *total) {
+  fray_campaign_t *c;
+  if (fray_campaign_new(&c, o, NULL))
+    return -1;
   double t0 = now();
   *total = 0;
-  for (size_t i = 0; i < n; i++) {
-    if (fray_sim_record_reference(ls[i].sim, &res))
-      return -1;
-    size_t count = fray_sched_exhaustive_count(ls[i].sim, 1);
-    for (size_t k = 1; k < count; k++) {
-      if (fray_sched_exhaustive(ls[i].buf, 1, k))
-        return -1;
-      if (fray_sim_check_invariance(ls[i].sim, fray_sched_buf_view(ls[i].buf), &res)) {
-        fprintf(stderr, "bench_replay: %s:%zu: %s (exhaustive %zu)\n", ls[i].name, res.line,
-                res.message ? res.message : "error", k);
-        return -1;
-      }
-    }
-    *total += count;
+  int rc = 0;
+  for (size_t i = 0; i < n && !rc; i++) {
+    fray_campaign_target_t t = {.handler = ls[i].handler};
+    fray_campaign_report_t *r;
+    rc = fray_campaign_run(c, ls[i].script, ls[i].name, &t, &r);
+    if (rc && r && r->nfailures)
+      fprintf(stderr, "bench_replay: %s:%zu: %s (%s run %" PRIu64 ")\n", ls[i].name,
+              r->failures[0].line, r->failures[0].message, fray_strategy_name(o->strategy),
+              r->failures[0].run);
+    else if (rc)
+      fprintf(stderr, "bench_replay: %s: %s\n", ls[i].name, r ? r->error : fray_strerror(rc));
+    *total += r ? r->runs : 0;
+    fray_campaign_report_free(r);
   }
-  return now() - t0;
+  double t = now() - t0;
+  fray_campaign_free(c);
+  return rc ? -1 : t;
 }
 
 int main(int argc, char **argv) {
@@ -182,21 +175,28 @@ int main(int argc, char **argv) {
   printf("bench_replay: %zu chat script(s)%s, %" PRIu64 " runs each%s\n", nchat,
          nchat == 1 && !strcmp(chat[0].name, "<built-in 10-line chat script>") ? " (built-in)" : "",
          runs, quick ? " (--quick)" : "");
-  double tw = replay_loop(chat, nchat, runs, 0);
-  double tr = replay_loop(chat, nchat, runs, 1);
+  fray_campaign_opts_t o;
+  fray_campaign_opts_init(&o);
+  o.strategy = FRAY_STRATEGY_RANDOM;
+  o.runs = runs;
+  o.seed = 1;
+  uint64_t nr, total;
+  double tw = whole_loop(chat, nchat, runs);
+  double tr = campaign_loop(chat, nchat, &o, &nr);
   if (tw < 0 || tr < 0)
     goto done;
   double n = (double)runs * (double)nchat;
-  double rps = n / tr;
+  double rps = (double)nr / tr;
   printf("  whole schedule   : %10.0f runs/s\n", n / tw);
   printf("  random schedules : %10.0f runs/s (goal >= %.0f: %s)\n", rps, GOAL_RANDOM_RUNS_PER_S,
          rps >= GOAL_RANDOM_RUNS_PER_S ? "met" : "MISSED");
-  printf("  random / whole cost per run: %.2f\n", tr / tw);
+  printf("  random / whole cost per run: %.2f\n", (tr / (double)nr) / (tw / n));
 
   if (load_glob(FRAY_SOURCE_DIR "/corpus/*/*.fray", all, &nall))
     goto done;
-  uint64_t total;
-  double te = exhaustive_pass(all, nall, &total);
+  o.strategy = FRAY_STRATEGY_EXHAUSTIVE;
+  o.max_cuts = 1;
+  double te = campaign_loop(all, nall, &o, &total);
   if (te < 0)
     goto done;
   printf("  exhaustive, 1 cut, %zu corpus scripts: %" PRIu64 " schedules in %.3f s "
