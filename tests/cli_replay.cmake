@@ -53,6 +53,16 @@ fray_replay_check(replay.contract.syntax_error syntax 30)
 fray_replay_check(replay.contract.json json 60)
 fray_replay_check(replay.contract.junit junit 60)
 fray_replay_check(replay.contract.save_failures save-failures 120)
+# A reproducer's `# replay:` line replays it, whatever chose the handler
+# (--connect: tests/net.cmake).
+fray_replay_check(replay.contract.repro_command.handler repro-command 60 --handler buggy-splitdelim)
+add_library(fray_plugin_splitdelim MODULE ${PROJECT_SOURCE_DIR}/tests/replay/splitdelim_plugin.c)
+set_target_properties(fray_plugin_splitdelim PROPERTIES PREFIX "" OUTPUT_NAME splitdelim
+  LIBRARY_OUTPUT_DIRECTORY ${PROJECT_BINARY_DIR}/tests)
+target_include_directories(fray_plugin_splitdelim PRIVATE ${PROJECT_SOURCE_DIR}/harness/include)
+target_compile_options(fray_plugin_splitdelim PRIVATE ${FRAY_WARNINGS})
+fray_replay_check(replay.contract.repro_command.plugin repro-command 60
+  --plugin $<TARGET_FILE:fray_plugin_splitdelim>)
 
 # (3) Buggy handlers: each script passes whole and fails split, with a
 # reproducer. tests/replay/split_bug.fray always runs, so this never

@@ -31,6 +31,12 @@ fray_net_test(net.serve.buggy.split 60 --expect 1 serve ${_net_fray} buggy-split
 fray_net_test(net.serve.buggy.whole 60 serve ${_net_fray} buggy-splitdelim --
   @FRAY@ replay --connect 127.0.0.1:@PORT@ --schedule whole
   ${PROJECT_SOURCE_DIR}/corpus/buggy/splitdelim.fray)
+# A reproducer saved under --connect replays with the command in its
+# header, which names the server (tests/replay/check.sh repro-command).
+fray_net_test(net.serve.buggy.repro_command 60 serve ${_net_fray} buggy-splitdelim --
+  sh ${PROJECT_SOURCE_DIR}/tests/replay/check.sh repro-command @FRAY@ ${PROJECT_SOURCE_DIR}
+  ${PROJECT_BINARY_DIR}/tests/replay-work/net.serve.buggy.repro_command
+  --connect 127.0.0.1:@PORT@ --timeout-ms 300)
 
 # (2) Real servers. corpus/redis/ scripts also pass in-process against the
 # resp example (@handler resp). The memcached scripts have no in-process

@@ -90,6 +90,19 @@ cases = root.findall("testcase")
 assert len(cases) == 2 and cases[0].find("failure") is None
 assert cases[1].find("failure") is not None and "split_bug" in cases[1].get("name")
 PY
+  # Markup characters in a script's path are escaped wherever it appears.
+  odd="$work/a<b&c'd\"e>.fray"
+  cp "$here/split_bug.fray" "$odd" || fail "cannot copy to $odd"
+  expect_rc 1 "$fray" replay --junit "$work/odd.xml" --schedule exhaustive "$odd"
+  if command -v xmllint >/dev/null 2>&1; then
+    xmllint --noout "$work/odd.xml" || fail "xmllint: --junit wrote malformed XML"
+  fi
+  python3 - "$work/odd.xml" "$odd" <<'PY' || fail "--junit: malformed XML for a path with markup"
+import sys, xml.etree.ElementTree as ET
+case = ET.parse(sys.argv[1]).getroot().find("testcase")
+assert case.get("name") == sys.argv[2] + " [exhaustive]", case.get("name")
+assert case.find("failure").text.startswith(sys.argv[2] + ":7: mismatch"), case.find("failure").text
+PY
   ;;
 save-failures)
   # The reproducer fails under whole on its own, and is shorter.
@@ -108,6 +121,25 @@ save-failures)
   # A failure without splitting needs no reproducer.
   expect_rc 1 "$fray" replay --save-failures "$work/none" "$here/fail_whole.fray"
   [ -z "$(ls "$work/none" 2>/dev/null)" ] || fail "a whole-schedule failure wrote a reproducer"
+  ;;
+repro-command)
+  # ARGS: the options that choose the target (--handler NAME, --plugin
+  # LIB.so, --connect HOST:PORT [--timeout-ms MS]). The `# replay:` line of
+  # a reproducer is a command that fails again, the same way.
+  expect_rc 1 "$fray" replay "$@" --schedule bytewise --save-failures "$work/repro" \
+    "$src/corpus/buggy/splitdelim.fray"
+  r=$(sed -n 's/^fray replay: reproducer written to //p' "$work/err" | head -n 1)
+  [ -n "$r" ] && [ -f "$r" ] || fail "no reproducer written: $(cat "$work/err")"
+  cmd=$(sed -n 's/^# replay: fray //p' "$r")
+  [ -n "$cmd" ] || fail "no '# replay: fray ...' line in $r"
+  for w in "$@"; do
+    case " $cmd " in *" $w "*) ;; *) fail "'# replay: fray $cmd' lacks '$w'" ;; esac
+  done
+  said=$(sed -n 's/^# failure: .*:[0-9][0-9]*: //p' "$r")
+  [ -n "$said" ] || fail "no '# failure:' line in $r"
+  eval "expect_rc 1 \"\$fray\" $cmd"
+  grep -qF ": $said" "$work/out" ||
+    fail "replayed as its header says, $r does not fail with '$said': $(cat "$work/out")"
   ;;
 plugin)
   # ARGS: the plugin's path, a shared object without the entry point, then
