@@ -121,6 +121,7 @@ int fray_sim_new(fray_sim_t **out, const fray_script_t *script, const fray_handl
   s->ref = fray__malloc(&m, (s->nclients ? s->nclients : 1) * sizeof *s->ref);
   s->send_step = fray__malloc(&m, (s->nsteps ? s->nsteps : 1) * sizeof *s->send_step);
   if (!s->cl || !s->ref || !s->send_step) {
+    s->nclients = 0; /* cl and ref hold garbage: no client buffers to free */
     fray_sim_free(s);
     return FRAY_ENOMEM;
   }
@@ -562,12 +563,13 @@ int fray_sched_buf_new(fray_sched_buf_t **out, const fray_sim_t *sim) {
   b->sends = fray__malloc(&b->mem, n * sizeof *b->sends);
   b->cuts = fray__malloc(&b->mem, n * sizeof *b->cuts);
   b->caps = fray__malloc(&b->mem, n * sizeof *b->caps);
+  if (b->cuts) /* before the check: the free walks it */
+    memset(b->cuts, 0, n * sizeof *b->cuts);
   if (!b->sends || !b->cuts || !b->caps) {
     fray_sched_buf_free(b);
     return FRAY_ENOMEM;
   }
   memset(b->sends, 0, n * sizeof *b->sends);
-  memset(b->cuts, 0, n * sizeof *b->cuts);
   memset(b->caps, 0, n * sizeof *b->caps);
   b->view.sends = b->sends;
   b->view.nsends = sim->nsends;
