@@ -12,6 +12,7 @@
 #include "fray/fuzz.h"
 #include "handlers.h"
 #include "opts.h"
+#include "core/internal.h"
 
 #define MAX_INPUT ((size_t)64 << 20)
 
@@ -22,13 +23,9 @@ static int slurp(const char *cmd, const char *path, uint8_t **out, size_t *len) 
     fprintf(stderr, "fray %s: cannot open %s: %s\n", cmd, path, strerror(errno));
     return -1;
   }
-  size_t cap = 4096, n = 0;
-  uint8_t *b = malloc(cap);
+  size_t cap = 0, n = 0;
+  uint8_t *b = NULL;
   for (;;) {
-    if (!b) {
-      fprintf(stderr, "fray %s: out of memory reading %s\n", cmd, path);
-      break;
-    }
     if (n == cap) {
       if (cap >= MAX_INPUT) {
         fprintf(stderr, "fray %s: %s is larger than %zu bytes\n", cmd, path, MAX_INPUT);
@@ -36,14 +33,13 @@ static int slurp(const char *cmd, const char *path, uint8_t **out, size_t *len) 
         b = NULL;
         break;
       }
-      uint8_t *nb = realloc(b, cap * 2);
-      if (!nb) {
+      /* The default allocator is malloc's: the caller frees with free(). */
+      if (fray__grow(fray_mem_default(), (void **)&b, &cap, cap ? cap + 1 : 4096, 1)) {
+        fprintf(stderr, "fray %s: out of memory reading %s\n", cmd, path);
         free(b);
         b = NULL;
-        continue;
+        break;
       }
-      b = nb;
-      cap *= 2;
     }
     size_t k = fread(b + n, 1, cap - n, f);
     n += k;

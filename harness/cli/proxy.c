@@ -27,6 +27,7 @@
 #include "cli.h"
 #include "opts.h"
 #include "fray/script.h"
+#include "core/internal.h"
 #include "session/record.h"
 
 #if defined(FRAY_HAVE_EVENT) || defined(FRAY_HAVE_LIBEVENT)
@@ -169,16 +170,6 @@ static double now(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-/* xorshift64*: a seeded, reproducible stream of cut positions. */
-static uint64_t rnd(proxy_t *px) {
-  uint64_t x = px->rng;
-  x ^= x >> 12;
-  x ^= x << 25;
-  x ^= x >> 27;
-  px->rng = x;
-  return x * 0x2545f4914f6cdd1dULL;
 }
 
 /* ---- recording ---------------------------------------------------------- */
@@ -377,7 +368,7 @@ static void pipe_kick(pipe_dir_t *p) {
   size_t n = qlen;
   if (p->recut) {
     if (px->split == SPLIT_RANDOM)
-      n = 1 + (size_t)(rnd(px) % qlen);
+      n = 1 + (size_t)(fray__rng_next(&px->rng) % qlen);
     else if (px->split != SPLIT_NONE && px->split < qlen)
       n = px->split;
   }
@@ -736,8 +727,7 @@ static int run_proxy(int argc, char **argv) {
       unsigned long long s = strtoull(v, &end, 0);
       if (errno || *end || end == v)
         return bad("--seed: expected a number, got '%s'", v);
-      /* xorshift must not start at 0. */
-      px.rng = s ? (uint64_t)s : 0x9e3779b97f4a7c15ULL;
+      px.rng = (uint64_t)s;
     } else if (!strcmp(a, "--connect-timeout")) {
       if (parse_ulong(v, 3600, &n) || n == 0)
         return bad("--connect-timeout: expected seconds (1-3600), got '%s'", v);

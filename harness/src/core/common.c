@@ -68,16 +68,27 @@ void fray__mem_init(fray_mem_t *dst, const fray_mem_t *src) {
   *dst = src ? *src : default_mem;
 }
 
-int fray__grow(const fray_mem_t *m, void **p, size_t *cap, size_t need, size_t elem) {
+int fray__grow_max(const fray_mem_t *m, void **p, size_t *cap, size_t need, size_t elem,
+                   size_t max) {
   if (need <= *cap)
     return 0;
+  if (!elem || need > SIZE_MAX / elem)
+    return FRAY_ENOMEM;
   size_t c = *cap ? *cap : 64;
   while (c < need)
-    c *= 2;
+    c = c > SIZE_MAX / 2 ? need : c * 2;
+  if (c > max && need <= max)
+    c = max;
+  if (c > SIZE_MAX / elem)
+    c = need;
   void *np = fray__realloc(m, *p, c * elem);
   if (!np)
     return FRAY_ENOMEM;
   *p = np;
   *cap = c;
   return 0;
+}
+
+int fray__grow(const fray_mem_t *m, void **p, size_t *cap, size_t need, size_t elem) {
+  return fray__grow_max(m, p, cap, need, elem, SIZE_MAX);
 }

@@ -885,17 +885,14 @@ static int append(fray_framer_t *f, const uint8_t *b, size_t k, uint64_t off) {
       f->start = 0;
     }
     if (f->blen + k > f->cap) {
-      size_t want = f->cap ? f->cap : INITIAL_CAP;
-      while (want < f->blen + k)
-        want *= 2;
-      size_t bound = fray_spec_buffer_bound(&f->spec);
-      if (want > bound && f->blen + k <= bound)
-        want = bound;
-      uint8_t *nb = fray__realloc(&f->mem, f->buf, want);
-      if (!nb)
+      /* The first buffer holds at least INITIAL_CAP bytes, and none is
+       * doubled past the longest frame the spec allows. */
+      size_t need = f->blen + k, bound = fray_spec_buffer_bound(&f->spec);
+      size_t first = INITIAL_CAP < bound ? INITIAL_CAP : bound;
+      if (!f->cap && need < first)
+        need = first;
+      if (fray__grow_max(&f->mem, (void **)&f->buf, &f->cap, need, 1, bound))
         return FRAY_ENOMEM;
-      f->buf = nb;
-      f->cap = want;
     }
   }
   memcpy(f->buf + f->start + f->blen, b, k);

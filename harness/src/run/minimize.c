@@ -172,24 +172,9 @@ static int bake(const cand_t *c, answers_t *ans, fray_script_t **out) {
     for (;;) {
       const fray_step_t *st = &c->steps[j];
       size_t need = len + st->len, cneed = ncuts + st->ncuts + c->ncuts[c->send_of_step[j]] + 1;
-      if (need > cap) {
-        uint8_t *nb = fray__realloc(&c->mem, buf, need * 2);
-        if (!nb) {
-          r = FRAY_ENOMEM;
-          break;
-        }
-        buf = nb;
-        cap = need * 2;
-      }
-      if (cneed > ccap) {
-        size_t *ncp = fray__realloc(&c->mem, cuts, cneed * 2 * sizeof *cuts);
-        if (!ncp) {
-          r = FRAY_ENOMEM;
-          break;
-        }
-        cuts = ncp;
-        ccap = cneed * 2;
-      }
+      if ((r = fray__grow(&c->mem, (void **)&buf, &cap, need, 1)) ||
+          (r = fray__grow(&c->mem, (void **)&cuts, &ccap, cneed, sizeof *cuts)))
+        break;
       /* A merge joins the reads: no cut at the seam. Union of the step's own cuts and the
        * schedule's, offset by len. */
       const size_t *a = st->cuts, *b = c->cuts[c->send_of_step[j]];

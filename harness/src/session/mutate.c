@@ -16,13 +16,6 @@ const char *fray_mutation_name(fray_mutation_t m) {
   return (unsigned)m < FRAY_MUT_COUNT ? names[m] : "unknown";
 }
 
-static uint64_t next(uint64_t *s) {
-  uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
-}
-
 typedef struct buf {
   uint8_t *p;
   size_t len;
@@ -59,7 +52,7 @@ static int mutate_bytes(const fray_mem_t *mem, const fray_step_t *st, fray_mutat
   case FRAY_MUT_TRUNCATE:
   case FRAY_MUT_CLOSE_MID:
   case FRAY_MUT_RESET_MID:
-    o = n > 1 ? 1 + (size_t)(next(rng) % (n - 1)) : 0;
+    o = n > 1 ? 1 + (size_t)(fray__rng_next(rng) % (n - 1)) : 0;
     memcpy(out->p, d, o);
     snprintf(note, nsize, "%s %zu -> %zu bytes", fray_mutation_name(*m), n, o);
     break;
@@ -81,12 +74,13 @@ static int mutate_bytes(const fray_mem_t *mem, const fray_step_t *st, fray_mutat
   case FRAY_MUT_INSERT_NUL:
   case FRAY_MUT_INSERT_FF:
   case FRAY_MUT_INSERT_RANDOM: {
-    size_t at = n ? (size_t)(next(rng) % (n + 1)) : 0, k = 1 + (size_t)(next(rng) % 8);
+    size_t at = n ? (size_t)(fray__rng_next(rng) % (n + 1)) : 0,
+           k = 1 + (size_t)(fray__rng_next(rng) % 8);
     memcpy(out->p, d, at);
     for (size_t i = 0; i < k; i++)
       out->p[at + i] = *m == FRAY_MUT_INSERT_NUL  ? 0
                        : *m == FRAY_MUT_INSERT_FF ? 0xff
-                                                  : (uint8_t)next(rng);
+                                                  : (uint8_t)fray__rng_next(rng);
     memcpy(out->p + at + k, d + at, n - at);
     o = n + k;
     snprintf(note, nsize, "%s: %zu bytes at %zu", fray_mutation_name(*m), k, at);
@@ -116,9 +110,9 @@ static int mutate_bytes(const fray_mem_t *mem, const fray_step_t *st, fray_mutat
   case FRAY_MUT_BITFLIP: {
     memcpy(out->p, d, n);
     o = n;
-    size_t k = 1 + (size_t)(next(rng) % 4);
+    size_t k = 1 + (size_t)(fray__rng_next(rng) % 4);
     for (size_t i = 0; i < k && n; i++) {
-      size_t bit = (size_t)(next(rng) % (n * 8));
+      size_t bit = (size_t)(fray__rng_next(rng) % (n * 8));
       out->p[bit / 8] ^= (uint8_t)(1u << (bit % 8));
     }
     snprintf(note, nsize, "%s: %zu bits", fray_mutation_name(*m), k);
@@ -143,14 +137,14 @@ static void plan_mutations(const fray_step_t *steps, size_t n, uint64_t *rng, pl
   size_t nsends = 0;
   for (size_t i = 0; i < n; i++)
     nsends += steps[i].kind == FRAY_STEP_SEND;
-  p->npick = nsends ? 1 + (size_t)(next(rng) % (nsends < 3 ? nsends : 3)) : 0;
+  p->npick = nsends ? 1 + (size_t)(fray__rng_next(rng) % (nsends < 3 ? nsends : 3)) : 0;
   for (size_t k = 0; k < 3; k++) {
     p->pick[k] = SIZE_MAX;
     p->how[k] = FRAY_MUT_TRUNCATE;
   }
   for (size_t k = 0; k < p->npick; k++) {
-    p->pick[k] = (size_t)(next(rng) % nsends);
-    p->how[k] = (fray_mutation_t)(next(rng) % FRAY_MUT_COUNT);
+    p->pick[k] = (size_t)(fray__rng_next(rng) % nsends);
+    p->how[k] = (fray_mutation_t)(fray__rng_next(rng) % FRAY_MUT_COUNT);
   }
 }
 
