@@ -39,12 +39,13 @@ enum { STEP_PROGRESS, STEP_MORE, STEP_STOP };
 
 struct fray_framer {
   fray_spec_t spec;
-  size_t max;        /* resolved spec.max_frame */
-  size_t tiny_limit; /* delim/line: buffered bytes that overflow (0: other modes) */
-  size_t cap_bound;  /* largest buffer bound of the specs used since reset */
-  size_t tiny_room;  /* bytes feed() may append with no check but the delimiter
-                        search: 0 unless the state allows it (tiny_arm) */
-  unsigned gen;      /* bumped by set_spec: tells loops to re-dispatch */
+  fray__set_plan_t plan; /* delims and byteset modes: what the search looks for */
+  size_t max;            /* resolved spec.max_frame */
+  size_t tiny_limit;     /* delim/line: buffered bytes that overflow (0: other modes) */
+  size_t cap_bound;      /* largest buffer bound of the specs used since reset */
+  size_t tiny_room;      /* bytes feed() may append with no check but the delimiter
+                            search: 0 unless the state allows it (tiny_arm) */
+  unsigned gen;          /* bumped by set_spec: tells loops to re-dispatch */
   fray_framer_callbacks_t cb;
   fray_mem_t mem;
   void *user_data;
@@ -734,7 +735,7 @@ static int step_length(fray_framer_t *f, const uint8_t *p, size_t n, uint64_t ba
  * delimiter, keeping only bytes where one may still start. */
 static int step_skip_set(fray_framer_t *f, const uint8_t *p, size_t n, size_t *consumed) {
   size_t mlen = 0, resume;
-  size_t at = fray__set_find(&f->spec, p, n, 0, FRAY__NONE, f->finishing, &mlen, &resume);
+  size_t at = fray__set_find(&f->spec, &f->plan, p, n, 0, FRAY__NONE, f->finishing, &mlen, &resume);
   if (at == FRAY__NONE) {
     f->skip_seen += resume;
     *consumed = resume;
@@ -757,7 +758,8 @@ static int step_set(fray_framer_t *f, const uint8_t *p, size_t n, uint64_t base,
   while (pos < n) {
     const uint8_t *q = p + pos;
     size_t left = n - pos, mlen = 0, resume;
-    size_t at = fray__set_find(&f->spec, q, left, from, last, f->finishing, &mlen, &resume);
+    size_t at =
+        fray__set_find(&f->spec, &f->plan, q, left, from, last, f->finishing, &mlen, &resume);
     if (at == FRAY__NONE && resume <= last) {
       *scan = resume;
       *consumed = pos;
@@ -811,7 +813,11 @@ static int step_text(fray_framer_t *f, const uint8_t *p, size_t n, uint64_t base
   size_t total = hdr + (size_t)len + tl;
   if (n < total)
     return STEP_MORE;
-  if (memcmp(p + hdr + len, f->spec.text.trailer, tl)) {
+  const uint8_t *tr = p + hdr + len;
+  size_t i = 0;
+  while (i < tl && tr[i] == f->spec.text.trailer[i]) /* at most 4 bytes */
+    i++;
+  if (i < tl) {
     stop(f, FRAY_EBADLEN, base, len, "the payload is not followed by its trailer");
     return STEP_STOP;
   }
@@ -916,14 +922,14 @@ static size_t wanted_set(fray_framer_t *f, const uint8_t *c, size_t n, size_t *d
    * no longer one wins there: it gets the longest delimiter's worth of bytes
    * from the delimiter's start (a few bytes of the next frame, at most). */
   if (f->skipping) {
-    size_t s = fray__set_find2(&f->spec, b, bl, c, n, 0, FRAY__NONE, &mlen, &resume);
+    size_t s = fray__set_find2(&f->spec, &f->plan, b, bl, c, n, 0, FRAY__NONE, &mlen, &resume);
     if (s != FRAY__NONE && s < bl)
       return s + maxlen - bl < n ? s + maxlen - bl : n; /* straddling: under 16 bytes */
     *discard = s != FRAY__NONE ? s : resume;
     return s != FRAY__NONE ? 0 : n;
   }
   size_t last = f->max;
-  size_t s = fray__set_find2(&f->spec, b, bl, c, n, f->scan, last, &mlen, &resume);
+  size_t s = fray__set_find2(&f->spec, &f->plan, b, bl, c, n, f->scan, last, &mlen, &resume);
   if (s != FRAY__NONE)
     return s + maxlen - bl < n ? s + maxlen - bl : n;
   size_t limit = last + maxlen; /* this much without a delimiter is an overflow */
@@ -1266,6 +1272,8 @@ static void apply_spec(fray_framer_t *f, const fray_spec_t *spec) {
   normalize(&f->spec);
   f->max = spec_max(spec);
   f->tiny_limit = tiny_limit(spec);
+  if (spec->mode == FRAY_MODE_DELIMS || spec->mode == FRAY_MODE_BYTESET)
+    fray__set_plan(spec, &f->plan);
   if (fray_spec_buffer_bound(spec) > f->cap_bound)
     f->cap_bound = fray_spec_buffer_bound(spec);
 }

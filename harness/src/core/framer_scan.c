@@ -4,10 +4,13 @@
 #include "core/framer_scan.h"
 
 #include <string.h>
-
-static int in_byteset(const fray_spec_t *s, uint8_t b) {
-  return (s->byteset[b >> 3] >> (b & 7)) & 1;
-}
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
+#define HAVE_AVX2_PATH 1
+#endif
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 size_t fray__set_maxlen(const fray_spec_t *s) {
   if (s->mode == FRAY_MODE_BYTESET)
@@ -19,75 +22,140 @@ size_t fray__set_maxlen(const fray_spec_t *s) {
   return m;
 }
 
-/* First start in [from, end] where delimiter i lies whole in p[0..n). */
-static size_t find_one(const uint8_t *p, size_t n, size_t from, size_t end, const uint8_t *d,
-                       size_t dlen) {
-  if (n < dlen || from > n - dlen)
-    return FRAY__NONE;
-  if (end > n - dlen)
-    end = n - dlen;
-  const uint8_t *q = p + from, *e = p + end + 1;
-  while (q < e) {
-    q = memchr(q, d[0], (size_t)(e - q));
-    if (!q)
-      return FRAY__NONE;
-    if (!memcmp(q + 1, d + 1, dlen - 1))
-      return (size_t)(q - p);
-    q++;
+void fray__set_plan(const fray_spec_t *s, fray__set_plan_t *pl) {
+  memset(pl, 0, sizeof *pl);
+  if (s->mode == FRAY_MODE_BYTESET)
+    memcpy(pl->table, s->byteset, sizeof pl->table);
+  else
+    for (size_t i = 0; i < s->delims.n; i++) {
+      uint8_t b = s->delims.bytes[i][0];
+      pl->table[b >> 3] |= (uint8_t)(1u << (b & 7));
+    }
+#ifdef HAVE_AVX2_PATH
+  pl->avx2 = __builtin_cpu_supports("avx2") ? 1 : 0;
+#endif
+  for (unsigned b = 0; b < 256; b++)
+    if ((pl->table[b >> 3] >> (b & 7)) & 1) {
+      if (pl->nneedles < sizeof pl->needles)
+        pl->needles[pl->nneedles] = (uint8_t)b;
+      pl->nneedles++;
+    }
+}
+
+#if defined(__SSE2__)
+/* 32 bytes at p: the bits of those equal to one of k needles (k = 2 or 4;
+ * the caller repeats a needle to fill four). */
+static inline uint64_t eq_mask32(const uint8_t *p, const __m128i *n, unsigned k) {
+  __m128i a = _mm_loadu_si128((const __m128i *)(const void *)p);
+  __m128i b = _mm_loadu_si128((const __m128i *)(const void *)(p + 16));
+  __m128i ma = _mm_or_si128(_mm_cmpeq_epi8(a, n[0]), _mm_cmpeq_epi8(a, n[1]));
+  __m128i mb = _mm_or_si128(_mm_cmpeq_epi8(b, n[0]), _mm_cmpeq_epi8(b, n[1]));
+  if (k > 2) {
+    ma = _mm_or_si128(ma, _mm_or_si128(_mm_cmpeq_epi8(a, n[2]), _mm_cmpeq_epi8(a, n[3])));
+    mb = _mm_or_si128(mb, _mm_or_si128(_mm_cmpeq_epi8(b, n[2]), _mm_cmpeq_epi8(b, n[3])));
   }
+  return (uint64_t)(unsigned)_mm_movemask_epi8(ma) | (uint64_t)(unsigned)_mm_movemask_epi8(mb)
+                                                         << 16;
+}
+#endif
+
+#ifdef HAVE_AVX2_PATH
+/* The vector scan 64 bytes at a time with AVX2, where the CPU has it
+ * (fray__set_plan() asks once): what glibc's memchr does for one byte. */
+__attribute__((target("avx2"))) static size_t scan_avx2(const fray__set_plan_t *pl,
+                                                        const uint8_t *p, size_t t, size_t end) {
+  __m256i n[4];
+  for (unsigned i = 0; i < 4; i++)
+    n[i] = _mm256_set1_epi8((char)pl->needles[i < pl->nneedles ? i : 0]);
+  int four = pl->nneedles > 2;
+  for (; t + 64 <= end; t += 64) {
+    __m256i a = _mm256_loadu_si256((const __m256i *)(const void *)(p + t));
+    __m256i b = _mm256_loadu_si256((const __m256i *)(const void *)(p + t + 32));
+    __m256i ma = _mm256_or_si256(_mm256_cmpeq_epi8(a, n[0]), _mm256_cmpeq_epi8(a, n[1]));
+    __m256i mb = _mm256_or_si256(_mm256_cmpeq_epi8(b, n[0]), _mm256_cmpeq_epi8(b, n[1]));
+    if (four) {
+      ma = _mm256_or_si256(ma,
+                           _mm256_or_si256(_mm256_cmpeq_epi8(a, n[2]), _mm256_cmpeq_epi8(a, n[3])));
+      mb = _mm256_or_si256(mb,
+                           _mm256_or_si256(_mm256_cmpeq_epi8(b, n[2]), _mm256_cmpeq_epi8(b, n[3])));
+    }
+    uint64_t m = (uint64_t)(uint32_t)_mm256_movemask_epi8(ma) |
+                 (uint64_t)(uint32_t)_mm256_movemask_epi8(mb) << 32;
+    if (m)
+      return t + (size_t)__builtin_ctzll(m);
+  }
+  return t; /* fewer than 64 bytes left: the caller goes on */
+}
+#endif
+
+/* First t in [from, end) where a delimiter may start (its first byte is
+ * there), or FRAY__NONE. One first byte: memchr; up to four: a vector scan
+ * 32 bytes at a time; more: the table a byte at a time. */
+static size_t next_start(const fray__set_plan_t *pl, const uint8_t *p, size_t from, size_t end) {
+  size_t t = from;
+  if (t >= end)
+    return FRAY__NONE;
+  if (pl->nneedles == 1) {
+    const uint8_t *q = memchr(p + t, pl->needles[0], end - t);
+    return q ? (size_t)(q - p) : FRAY__NONE;
+  }
+#if defined(__SSE2__)
+  if (pl->nneedles <= sizeof pl->needles) {
+#ifdef HAVE_AVX2_PATH
+    if (pl->avx2 && end - t >= 64) {
+      t = scan_avx2(pl, p, t, end);
+      if (t + 64 <= end)
+        return t; /* found */
+    }
+#endif
+    unsigned k = pl->nneedles <= 2 ? 2 : 4;
+    __m128i n[4];
+    for (unsigned i = 0; i < 4; i++)
+      n[i] = _mm_set1_epi8((char)pl->needles[i < pl->nneedles ? i : 0]);
+    for (; t + 32 <= end; t += 32) {
+      uint64_t m = eq_mask32(p + t, n, k);
+      if (m)
+        return t + (size_t)__builtin_ctzll(m);
+    }
+  }
+#endif
+  for (; t < end; t++)
+    if ((pl->table[p[t] >> 3] >> (p[t] & 7)) & 1)
+      return t;
   return FRAY__NONE;
 }
 
-/* Whether delimiter i starts at t and runs past n with every byte up to n
- * matching: it may still complete. */
-static int partial_at(const uint8_t *p, size_t n, size_t t, const uint8_t *d, size_t dlen) {
-  return t + dlen > n && !memcmp(p + t, d, n - t);
-}
-
-static size_t byteset_find(const fray_spec_t *s, const uint8_t *p, size_t n, size_t from,
-                           size_t last, size_t *mlen, size_t *resume) {
+size_t fray__set_find(const fray_spec_t *s, const fray__set_plan_t *pl, const uint8_t *p, size_t n,
+                      size_t from, size_t last, int final, size_t *mlen, size_t *resume) {
   size_t end = last < n ? last + 1 : n;
-  for (size_t t = from; t < end; t++)
-    if (in_byteset(s, p[t])) {
+  *resume = end > from ? end : from;
+  for (size_t t = from; (t = next_start(pl, p, t, end)) != FRAY__NONE; t++) {
+    if (s->mode == FRAY_MODE_BYTESET) {
       *mlen = 1;
       return t;
     }
-  *resume = end > from ? end : from;
+    /* In list order: the first delimiter that lies whole here wins, unless
+     * one listed before it may still complete here. */
+    for (size_t i = 0; i < s->delims.n; i++) {
+      const uint8_t *d = s->delims.bytes[i];
+      size_t dlen = s->delims.len[i];
+      if (t + dlen <= n) {
+        if (!memcmp(p + t, d, dlen)) {
+          *mlen = dlen;
+          return t;
+        }
+      } else if (!final && !memcmp(p + t, d, n - t)) {
+        *resume = t;
+        return FRAY__NONE;
+      }
+    }
+  }
   return FRAY__NONE;
 }
 
-size_t fray__set_find(const fray_spec_t *s, const uint8_t *p, size_t n, size_t from, size_t last,
-                      int final, size_t *mlen, size_t *resume) {
-  *resume = n;
-  if (s->mode == FRAY_MODE_BYTESET)
-    return byteset_find(s, p, n, from, last, mlen, resume);
-  size_t best = FRAY__NONE, bi = 0;
-  for (size_t i = 0; i < s->delims.n; i++) {
-    size_t e = best == FRAY__NONE ? last : best; /* later starts cannot win */
-    size_t c = find_one(p, n, from, e, s->delims.bytes[i], s->delims.len[i]);
-    if (c != FRAY__NONE && (best == FRAY__NONE || c < best)) {
-      best = c;
-      bi = i;
-    }
-  }
-  if (!final) {
-    /* Only the last longest-1 starts can hold a delimiter cut off by n. */
-    size_t maxlen = fray__set_maxlen(s);
-    size_t t0 = n >= maxlen ? n - maxlen + 1 : 0, t1 = best == FRAY__NONE ? last : best;
-    for (size_t t = t0 > from ? t0 : from; t < n && t <= t1; t++)
-      for (size_t j = 0; j < s->delims.n; j++)
-        if ((t < best || j < bi) && partial_at(p, n, t, s->delims.bytes[j], s->delims.len[j])) {
-          *resume = t;
-          return FRAY__NONE;
-        }
-  }
-  if (best != FRAY__NONE)
-    *mlen = s->delims.len[bi];
-  return best;
-}
-
-size_t fray__set_find2(const fray_spec_t *s, const uint8_t *a, size_t an, const uint8_t *b,
-                       size_t bn, size_t from, size_t last, size_t *mlen, size_t *resume) {
+size_t fray__set_find2(const fray_spec_t *s, const fray__set_plan_t *pl, const uint8_t *a,
+                       size_t an, const uint8_t *b, size_t bn, size_t from, size_t last,
+                       size_t *mlen, size_t *resume) {
   /* Starts inside a: they need at most longest-1 bytes of b, so a small
    * window of both decides them. */
   uint8_t w[2 * FRAY_MAX_DELIM];
@@ -102,7 +170,7 @@ size_t fray__set_find2(const fray_spec_t *s, const uint8_t *a, size_t an, const 
     memcpy(w + alen, b, blen);
     size_t wlast = last < from ? 0 : last - from, r;
     if (last >= from) {
-      size_t hit = fray__set_find(s, w, alen + blen, 0, wlast, 0, mlen, &r);
+      size_t hit = fray__set_find(s, pl, w, alen + blen, 0, wlast, 0, mlen, &r);
       if (hit != FRAY__NONE && hit < alen)
         return from + hit;
       if (hit == FRAY__NONE && r < alen) {
@@ -116,8 +184,8 @@ size_t fray__set_find2(const fray_spec_t *s, const uint8_t *a, size_t an, const 
     *resume = an + bn;
     return FRAY__NONE;
   }
-  size_t r,
-      hit = fray__set_find(s, b, bn, from - an, last == FRAY__NONE ? last : last - an, 0, mlen, &r);
+  size_t r, hit = fray__set_find(s, pl, b, bn, from - an, last == FRAY__NONE ? last : last - an, 0,
+                                 mlen, &r);
   *resume = an + r;
   return hit == FRAY__NONE ? hit : an + hit;
 }
@@ -140,10 +208,11 @@ size_t fray__text_header_max(const fray_spec_t *s) {
 
 /* Matches affix a[0..alen) at p[0..n): 1 whole, 0 so far (n too short), -1
  * no. */
-static int affix(const uint8_t *p, size_t n, const uint8_t *a, size_t alen) {
+static inline int affix(const uint8_t *p, size_t n, const uint8_t *a, size_t alen) {
   size_t k = n < alen ? n : alen;
-  if (memcmp(p, a, k))
-    return -1;
+  for (size_t i = 0; i < k; i++) /* at most 4 bytes: cheaper than a call */
+    if (p[i] != a[i])
+      return -1;
   return k == alen;
 }
 

@@ -11,23 +11,36 @@
 /* The longest delimiter a delims or byteset spec can end a frame with. */
 size_t fray__set_maxlen(const fray_spec_t *s);
 
+/* What a set mode's search looks for first: the bytes a delimiter may
+ * start with, as a table, and (when they are few) as a list for a vector
+ * scan. Made once per spec by fray__set_plan(). */
+typedef struct fray__set_plan {
+  uint8_t table[32];
+  uint8_t needles[4];
+  unsigned nneedles; /* how many first bytes; the list holds them if <= 4 */
+  int avx2;          /* the CPU has AVX2: the scan takes 64 bytes a step */
+} fray__set_plan_t;
+
+void fray__set_plan(const fray_spec_t *s, fray__set_plan_t *pl);
+
 /* The earliest delimiter of a delims or byteset spec that starts in
- * [from, last] and lies whole in p[0..n). Returns its start with *mlen set,
- * or FRAY__NONE. A delimiter that may still complete past n, starting at or
- * before the answer and winning over it, makes the answer wait: FRAY__NONE.
- * *resume is then the first start not yet ruled out (n when all are), where
- * the next search may begin. final: no byte will follow p[n-1], so nothing
- * can complete later. */
-size_t fray__set_find(const fray_spec_t *s, const uint8_t *p, size_t n, size_t from, size_t last,
-                      int final, size_t *mlen, size_t *resume);
+ * [from, last] and lies whole in p[0..n); at one start, the first listed
+ * wins. Returns its start with *mlen set, or FRAY__NONE. A delimiter listed
+ * before any whole one there that may still complete past n makes the
+ * answer wait: FRAY__NONE. *resume is then the first start not yet ruled
+ * out (n, or last + 1, when all are), where the next search may begin.
+ * final: no byte will follow p[n-1], so nothing can complete later. */
+size_t fray__set_find(const fray_spec_t *s, const fray__set_plan_t *pl, const uint8_t *p, size_t n,
+                      size_t from, size_t last, int final, size_t *mlen, size_t *resume);
 
 /* The same over the concatenation a[0..an) ++ b[0..bn), for a frame begun
  * in the framer's buffer (a) and continued in a chunk (b). from must be
  * where a search over a alone stopped (*resume), so that no start before
  * an - (longest - 1) is left to look at. Positions are into the
  * concatenation. */
-size_t fray__set_find2(const fray_spec_t *s, const uint8_t *a, size_t an, const uint8_t *b,
-                       size_t bn, size_t from, size_t last, size_t *mlen, size_t *resume);
+size_t fray__set_find2(const fray_spec_t *s, const fray__set_plan_t *pl, const uint8_t *a,
+                       size_t an, const uint8_t *b, size_t bn, size_t from, size_t last,
+                       size_t *mlen, size_t *resume);
 
 /* A text mode header at p[0..n). Returns 1 with *hdr (its bytes) and *len
  * (the payload length) set; 0 when more bytes are needed; -1 with *why set
