@@ -826,6 +826,43 @@ static void test_sendf_on_a_closing_connection(void **state) {
   fray_server_free(srv);
 }
 
+/* A handler's state sizes and spec are checked before anything is
+ * allocated: conn_size SIZE_MAX once wrapped the connection's allocation
+ * size to a few bytes, and the handler's state lay outside it. */
+static void test_handler_validate_refuses_unusable_handlers(void **state) {
+  (void)state;
+  char why[256];
+  fray_handler_t h = quiet;
+  assert_int_equal(fray_handler_validate(&h, why, sizeof why), 0);
+  assert_string_equal(why, "");
+  h.conn_size = SIZE_MAX;
+  assert_int_equal(fray_handler_validate(&h, why, sizeof why), FRAY_EINVAL);
+  assert_non_null(strstr(why, "conn_size (18446744073709551615 bytes) is over the"));
+  fray_server_t *srv;
+  assert_int_equal(fray_server_new(&srv, &h, NULL), FRAY_EINVAL);
+  assert_null(srv);
+  h.conn_size = FRAY_HANDLER_MAX_STATE;
+  assert_int_equal(fray_handler_validate(&h, NULL, 0), 0);
+  h.conn_size = 0;
+  h.server_size = FRAY_HANDLER_MAX_STATE + 1;
+  assert_int_equal(fray_handler_validate(&h, why, sizeof why), FRAY_EINVAL);
+  assert_non_null(strstr(why, "server_size"));
+  h.server_size = 0;
+  h.spec.mode = (fray_mode_t)99;
+  assert_int_equal(fray_handler_validate(&h, why, sizeof why), FRAY_EINVAL);
+  assert_string_equal(why, "the handler's spec is invalid: unknown mode");
+  assert_int_equal(fray_handler_validate(NULL, why, sizeof why), FRAY_EINVAL);
+
+  /* The handler is borrowed: a size changed after fray_server_new() is
+   * refused at open rather than wrapped. */
+  h = quiet;
+  assert_int_equal(fray_server_new(&srv, &h, NULL), 0);
+  h.conn_size = SIZE_MAX;
+  fray_conn_t *c;
+  assert_int_equal(fray_server_open(srv, "t", NULL, &c), FRAY_EINVAL);
+  fray_server_free(srv);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_frames_in_order),
@@ -844,6 +881,7 @@ int main(void) {
       cmocka_unit_test(test_sendf_other_conversions),
       cmocka_unit_test(test_sendf_past_the_stack_buffer),
       cmocka_unit_test(test_sendf_on_a_closing_connection),
+      cmocka_unit_test(test_handler_validate_refuses_unusable_handlers),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -49,5 +49,21 @@ const fray_handler_t *fray_cli_load_plugin(const char *prog, const char *path, v
     fprintf(stderr, "%s: plugin %s returned a handler without a name\n", prog, path);
     return NULL;
   }
+  char why[256];
+  if (fray_handler_validate(h, why, sizeof why)) {
+    fprintf(stderr, "%s: plugin %s: %s\n", prog, path, why);
+    return NULL;
+  }
+  /* A handler whose server_init fails is as unusable as one with a bad
+   * spec: every command says so here, the same way, with exit status 2,
+   * rather than as a failure of the first run. */
+  fray_server_t *s;
+  int rc = fray_server_new(&s, h, NULL);
+  if (rc) {
+    fprintf(stderr, "%s: plugin %s: the handler's server_init failed: %s\n", prog, path,
+            fray_strerror(rc));
+    return NULL;
+  }
+  fray_server_free(s);
   return h;
 }

@@ -560,7 +560,14 @@ int fray_event_server_new(fray_event_server_t **out, struct event_base *base,
     es->o.backlog = DEFAULT_BACKLOG;
   if (!es->o.log_prefix)
     es->o.log_prefix = "fray serve";
-  int rc = fray_server_new(&es->srv, h, NULL);
+  char why[256];
+  int rc = fray_handler_validate(h, why, sizeof why);
+  if (rc) {
+    set_err(err, errlen, "handler '%s': %s", h->name ? h->name : "?", why);
+    free(es);
+    return rc;
+  }
+  rc = fray_server_new(&es->srv, h, NULL);
   if (rc) {
     set_err(err, errlen, "handler '%s': server_init failed: %s", h->name ? h->name : "?",
             fray_strerror(rc));

@@ -127,9 +127,22 @@ FRAY_EXTERN size_t fray_server_count(const fray_server_t *s); /* open connection
 
 /* ---- what drivers call --------------------------------------------------- */
 
+/* Largest conn_size and server_size a handler may declare (1 GiB): state
+ * sizes beyond it are mistakes (SIZE_MAX would overflow the connection's
+ * allocation), not needs. */
+#define FRAY_HANDLER_MAX_STATE ((size_t)1 << 30)
+
+/* Checks what a driver relies on before it runs handler: a valid spec, conn_size and server_size at
+ * most FRAY_HANDLER_MAX_STATE. Returns 0, or FRAY_EINVAL with a one-line reason written to why
+ * (size whylen, NUL-terminated when whylen > 0; why may be NULL), e.g. "the handler's spec is
+ * invalid: delimiter must be 1 to 16 bytes". A plugin loader calls it to name the problem;
+ * fray_server_new() calls it too. */
+FRAY_EXTERN int fray_handler_validate(const fray_handler_t *handler, char *why, size_t whylen);
+
 /* Creates a server for handler (borrowed: it must outlive the server) and
- * runs server_init. mem may be NULL. Returns 0, FRAY_EINVAL, FRAY_ENOMEM, or
- * server_init's negative code. */
+ * runs server_init. mem may be NULL. Returns 0, FRAY_EINVAL (handler NULL
+ * or invalid: see fray_handler_validate()), FRAY_ENOMEM, or server_init's
+ * negative code. */
 FRAY_EXTERN int fray_server_new(fray_server_t **out, const fray_handler_t *handler,
                                 const fray_mem_t *mem);
 
@@ -139,9 +152,10 @@ FRAY_EXTERN void fray_server_free(fray_server_t *s);
 
 /* Opens a connection (name copied; may be NULL) and runs on_open. driver_data
  * is the driver's own pointer (fray_conn_driver_data). Returns 0 with *out
- * set, or FRAY_ENOMEM. If on_open aborts, *out is still set and the
- * connection is in state CLOSED: the driver sees it through
- * fray_conn_state and releases it with fray_conn_release. */
+ * set, FRAY_EINVAL (s or out NULL, or the handler's conn_size was raised
+ * past FRAY_HANDLER_MAX_STATE after fray_server_new()), or FRAY_ENOMEM. If on_open aborts, *out is
+ * still set and the connection is in state CLOSED: the driver sees it through fray_conn_state and
+ * releases it with fray_conn_release. */
 FRAY_EXTERN int fray_server_open(fray_server_t *s, const char *name, void *driver_data,
                                  fray_conn_t **out);
 

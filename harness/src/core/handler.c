@@ -95,11 +95,29 @@ static int conn_truncated(fray_framer_t *f, const fray_frame_t *fr, void *ud) {
 
 /* ---- server -------------------------------------------------------------- */
 
+int fray_handler_validate(const fray_handler_t *h, char *why, size_t whylen) {
+  char buf[160] = "";
+  const char *spec_why = NULL;
+  if (!h)
+    snprintf(buf, sizeof buf, "no handler");
+  else if (fray_spec_validate(&h->spec, &spec_why))
+    snprintf(buf, sizeof buf, "the handler's spec is invalid: %s", spec_why);
+  else if (h->conn_size > FRAY_HANDLER_MAX_STATE)
+    snprintf(buf, sizeof buf, "the handler's conn_size (%zu bytes) is over the %zu-byte limit",
+             h->conn_size, FRAY_HANDLER_MAX_STATE);
+  else if (h->server_size > FRAY_HANDLER_MAX_STATE)
+    snprintf(buf, sizeof buf, "the handler's server_size (%zu bytes) is over the %zu-byte limit",
+             h->server_size, FRAY_HANDLER_MAX_STATE);
+  if (why && whylen)
+    snprintf(why, whylen, "%s", buf);
+  return buf[0] ? FRAY_EINVAL : 0;
+}
+
 int fray_server_new(fray_server_t **out, const fray_handler_t *h, const fray_mem_t *mem) {
   if (!out)
     return FRAY_EINVAL;
   *out = NULL;
-  if (!h || fray_spec_validate(&h->spec, NULL))
+  if (fray_handler_validate(h, NULL, 0))
     return FRAY_EINVAL;
   fray_mem_t m;
   fray__mem_init(&m, mem);
@@ -170,6 +188,10 @@ int fray_server_open(fray_server_t *s, const char *name, void *driver_data, fray
     return FRAY_EINVAL;
   *out = NULL;
   const fray_handler_t *h = s->h;
+  /* Checked by fray_server_new() already; the handler is borrowed, and a
+   * size changed since must not wrap the sum below. */
+  if (h->conn_size > FRAY_HANDLER_MAX_STATE)
+    return FRAY_EINVAL;
   /* One block: the struct, the name, then the handler's state (aligned for
    * any type). A connection is opened for every client of every run a fuzz
    * target makes, so each allocation saved counts, most under ASan. The
