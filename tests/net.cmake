@@ -39,12 +39,11 @@ fray_net_test(net.serve.buggy.repro_command 60 serve ${_net_fray} buggy-splitdel
   --connect 127.0.0.1:@PORT@ --timeout-ms 300)
 
 # (2) Real servers. corpus/redis/ scripts also pass in-process against the
-# resp example (@handler resp). The memcached scripts have no in-process
-# handler, so they live in tests/net/memcached/: every corpus/*/*.fray is
-# replayed in-process by tests/cli_replay.cmake and bench_replay.
+# resp example (@handler resp). corpus/memcached/ scripts have no in-process
+# handler: tests/cli_replay.cmake and bench_replay leave them out.
 file(GLOB _net_redis CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/corpus/redis/*.fray)
-file(GLOB _net_mc CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/tests/net/memcached/*.fray)
-foreach(sched bytewise random)
+file(GLOB _net_mc CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/corpus/memcached/*.fray)
+foreach(sched whole bytewise random)
   fray_net_test(net.redis.${sched} 120 redis ${_net_fray} --
     @FRAY@ replay --connect 127.0.0.1:@PORT@ --schedule ${sched} --runs 10 --seed 1 ${_net_redis})
   fray_net_test(net.memcached.${sched} 120 memcached ${_net_fray} --
