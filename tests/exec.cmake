@@ -1,0 +1,75 @@
+# Servers for the `--exec` shim's tests (label `exec`): the same small line
+# protocol (tests/exec/README.md) in several readiness styles, each with a
+# correct twin and buggy twins (`--bug NAME`). Today's tests replay
+# tests/exec/scripts/ against every correct twin with `--connect`; the
+# memcached scripts (corpus/memcached/) run in tests/net.cmake.
+if(NOT TARGET fray_cli)
+  return()
+endif()
+
+find_package(Threads REQUIRED)
+add_library(fray_exec_proto STATIC ${PROJECT_SOURCE_DIR}/tests/exec/proto.c)
+target_compile_options(fray_exec_proto PRIVATE ${FRAY_WARNINGS})
+target_link_libraries(fray_exec_proto PUBLIC Threads::Threads)
+
+# exec-<style> from tests/exec/srv_<style>.c.
+set(_exec_styles poll select epoll thread)
+pkg_check_modules(EXEC_LIBEVENT QUIET IMPORTED_TARGET libevent_core)
+if(EXEC_LIBEVENT_FOUND)
+  list(APPEND _exec_styles libevent)
+endif()
+foreach(style ${_exec_styles})
+  add_executable(exec_${style} ${PROJECT_SOURCE_DIR}/tests/exec/srv_${style}.c)
+  target_compile_options(exec_${style} PRIVATE ${FRAY_WARNINGS})
+  target_link_libraries(exec_${style} PRIVATE fray_exec_proto)
+  set_target_properties(exec_${style} PROPERTIES OUTPUT_NAME exec-${style}
+                        RUNTIME_OUTPUT_DIRECTORY ${PROJECT_BINARY_DIR}/tests/exec)
+endforeach()
+if(EXEC_LIBEVENT_FOUND)
+  target_link_libraries(exec_libevent PRIVATE PkgConfig::EXEC_LIBEVENT)
+endif()
+
+# The servers as commands: exec-<style> binaries, the asyncio server, and a
+# Node server where `node` is installed.
+# _exec_cmd_<name> is server <name>'s command, without its port.
+set(_exec_servers ${_exec_styles})
+foreach(style ${_exec_styles})
+  set(_exec_cmd_${style} $<TARGET_FILE:exec_${style}>)
+endforeach()
+find_package(Python3 COMPONENTS Interpreter QUIET)
+if(Python3_Interpreter_FOUND)
+  list(APPEND _exec_servers asyncio)
+  set(_exec_cmd_asyncio ${Python3_EXECUTABLE} ${PROJECT_SOURCE_DIR}/tests/exec/server.py)
+endif()
+find_program(FRAY_NODE NAMES node nodejs)
+if(FRAY_NODE)
+  list(APPEND _exec_servers node)
+  set(_exec_cmd_node ${FRAY_NODE} ${PROJECT_SOURCE_DIR}/tests/exec/server.js)
+endif()
+
+# Every correct twin passes every script under whole, bytewise and random
+# schedules over TCP; tests/exec/run.sh also checks that SIGTERM stops the
+# server with status 0 and that nothing of it is left running. (Whether
+# `--connect` catches the buggy twins depends on timing: measured by
+# tests/exec/baseline.sh and tabled in tests/exec/README.md, not asserted.)
+file(GLOB _exec_scripts CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/tests/exec/scripts/*.fray)
+set(_exec_sched_whole --schedule whole)
+set(_exec_sched_bytewise --schedule bytewise)
+set(_exec_sched_random --schedule random --runs 20 --seed 1)
+set(_exec_usage "")
+foreach(style ${_exec_servers})
+  string(JOIN " " _cmd ${_exec_cmd_${style}})
+  list(APPEND _exec_usage "${_cmd}")
+  foreach(sched whole bytewise random)
+    add_test(NAME exec.connect.${style}.${sched}
+      COMMAND bash ${PROJECT_SOURCE_DIR}/tests/exec/run.sh ${_exec_cmd_${style}} {port} --
+              $<TARGET_FILE:fray_cli> replay --connect 127.0.0.1:@PORT@ ${_exec_sched_${sched}}
+              ${_exec_scripts})
+    set_tests_properties(exec.connect.${style}.${sched} PROPERTIES TIMEOUT 60 LABELS "exec;net")
+  endforeach()
+endforeach()
+
+# A misspelt --bug is a usage error (exit 2), never a correct twin running
+# under a buggy twin's name.
+add_test(NAME exec.usage COMMAND bash ${PROJECT_SOURCE_DIR}/tests/exec/usage.sh ${_exec_usage})
+set_tests_properties(exec.usage PROPERTIES TIMEOUT 30 LABELS exec)

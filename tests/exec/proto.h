@@ -1,0 +1,98 @@
+/* The line protocol of the exec test servers (tests/exec/README.md), shared
+ * by every C server style: command execution, the per-connection input
+ * buffer, output flushing, and the planted bugs. A server style contributes
+ * only its readiness loop (poll, select, epoll, libevent, threads), so its
+ * correct and buggy twins differ in exactly one place.
+ *
+ *   exec_args_t a;  exec_parse_args(&a, argc, argv);   usage errors exit 2
+ *   int lfd = exec_listen(a.port);                      prints "listening on ..."
+ *   int sfd = exec_signals();                           readable after SIGTERM/SIGINT
+ *   ... per read: exec_feed(&conn, buf, n); exec_flush(&conn, fd); ...
+ *
+ * Nothing here is fray's API: these are test fixtures, built as ordinary
+ * programs that know nothing about fray. */
+#ifndef FRAY_TESTS_EXEC_PROTO_H
+#define FRAY_TESTS_EXEC_PROTO_H
+
+#include <stddef.h>
+
+#define EXEC_MAX_LINE 256   /* bytes of a line, its "\r\n" or "\n" not counted */
+#define EXEC_READ_SIZE 4096 /* what every C server asks read() for */
+
+/* The planted bugs (--bug NAME). */
+typedef enum exec_bug {
+  EXEC_BUG_NONE,
+  EXEC_BUG_ONELINE,    /* "if" instead of "while": one line handled per read */
+  EXEC_BUG_DROPTAIL,   /* an unterminated tail is dropped at the end of a read */
+  EXEC_BUG_MAX64,      /* a read over 64 bytes is refused as a whole */
+  EXEC_BUG_SHORTWRITE, /* a short write's unwritten rest is dropped */
+  EXEC_BUG_QUITREST,   /* lines read together with QUIT still run after it */
+} exec_bug_t;
+
+typedef struct exec_args {
+  unsigned port;  /* 0: the kernel picks one */
+  exec_bug_t bug; /* EXEC_BUG_NONE for the correct twin */
+} exec_args_t;
+
+/* One connection's protocol state. Zero it (exec_conn_init) per connection;
+ * exec_conn_free releases its output buffer. */
+typedef struct exec_conn {
+  char in[EXEC_MAX_LINE + 2]; /* the unfinished line: content and a "\r" fit */
+  size_t in_len;
+  int too_long; /* the unfinished line overflowed `in`: refuse it at its "\n" */
+  char *out;    /* replies not yet written */
+  size_t out_len, out_cap;
+  int closing; /* QUIT seen or peer's EOF: flush, then close */
+  exec_bug_t bug;
+} exec_conn_t;
+
+/* Parses `PROG PORT [--bug NAME]`; prints usage and exits 2 on errors.
+ * `bugs` lists the bugs this style implements (EXEC_BUG_NONE-terminated):
+ * any other --bug is a usage error, so a test cannot silently run a correct
+ * twin under a buggy name. */
+void exec_parse_args(exec_args_t *a, int argc, char **argv, const exec_bug_t *bugs);
+
+/* A listening TCP socket on 127.0.0.1:port, non-blocking when `nonblock`.
+ * Prints "listening on 127.0.0.1:PORT" (the real port) on stdout and flushes
+ * it, so a test reads the port from the first line. Exits 1 on failure. */
+int exec_listen(unsigned port, int nonblock);
+
+/* Installs SIGTERM/SIGINT handlers and ignores SIGPIPE. Returns the read end
+ * of a self-pipe that becomes readable when a stop signal arrives: add it to
+ * the readiness set, and the loop wakes without races. */
+int exec_signals(void);
+
+void exec_conn_init(exec_conn_t *c, exec_bug_t bug);
+void exec_conn_free(exec_conn_t *c);
+
+/* Feeds the bytes of ONE read (the bugs are per read, as in real code).
+ * Executes the complete lines and appends their replies to c->out; sets
+ * c->closing after QUIT. */
+void exec_feed(exec_conn_t *c, const char *p, size_t n);
+
+/* Executes one line (without its line end) and appends the reply; for
+ * servers that split lines themselves (libevent's evbuffer_readln). Returns
+ * 1 after QUIT, else 0. */
+int exec_line(exec_conn_t *c, const char *line, size_t len);
+
+/* Appends the over-the-limit reply, for servers that detect long lines
+ * themselves. */
+void exec_too_long(exec_conn_t *c);
+
+/* Appends bytes to c->out. */
+void exec_out(exec_conn_t *c, const char *p, size_t n);
+
+/* Which call a server reads with, so that the servers between them use
+ * every read call a preload shim must intercept. */
+typedef enum exec_io { EXEC_IO_READ, EXEC_IO_RECV, EXEC_IO_READV, EXEC_IO_RECVMSG } exec_io_t;
+
+/* Reads once (at most EXEC_READ_SIZE bytes) with `io` and feeds what came.
+ * Returns 1 when bytes were fed, 0 when none were ready (EAGAIN, EINTR) or
+ * the connection ended; at EOF or on an error it sets c->closing. */
+int exec_read(exec_conn_t *c, int fd, exec_io_t io);
+
+/* Writes c->out to fd. Returns 0 when everything is written, 1 when the
+ * socket took only part (wait for writability), -1 on a write error. */
+int exec_flush(exec_conn_t *c, int fd);
+
+#endif
