@@ -26,8 +26,16 @@ work=${WORK:-$(mktemp -d)}/fray-objs
 mkdir -p "$OUT" "$work"
 command -v zip >/dev/null || { echo "oss-fuzz-build: zip is needed (apt-get install zip)" >&2; exit 2; }
 
+# fray/version.h, generated as CMake does (CMakeLists.txt's configure_file)
+# from the one place the version is written, project(VERSION) there.
+read -r vmaj vmin vpat < <(sed -nE 's/^project\(fray VERSION ([0-9]+)\.([0-9]+)\.([0-9]+).*/\1 \2 \3/p' \
+  "$root/CMakeLists.txt")
+mkdir -p "$work/include/fray"
+sed -e "s/@PROJECT_VERSION_MAJOR@/$vmaj/g" -e "s/@PROJECT_VERSION_MINOR@/$vmin/g" \
+  -e "s/@PROJECT_VERSION_PATCH@/$vpat/g" "$root/harness/cmake/version.h.in" >"$work/include/fray/version.h"
+
 common=(-std=c11 -D_DEFAULT_SOURCE -DFUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION=1 -DFRAY_SANITIZED=1
-  -I"$root/harness/include" -I"$root/harness/src" -I"$root/examples")
+  -I"$root/harness/include" -I"$work/include" -I"$root/harness/src" -I"$root/examples")
 # libfray twice, split as targets/CMakeLists.txt splits it. The library
 # targets (framer, script, outq) test libfray itself: all of it with $CFLAGS.
 # Every other target tests a handler: the handlers with $CFLAGS, the runtime
