@@ -25,7 +25,7 @@ set -euo pipefail
 CORE_PKGS=(
   build-essential gcc cmake pkg-config
   clang llvm lld-14 libclang-rt-14-dev
-  libcmocka-dev libevent-dev libpcap-dev
+  libcmocka-dev libevent-dev libpcap-dev libpcre2-dev
   afl++ python3
   zip unzip
   clang-format

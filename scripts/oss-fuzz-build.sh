@@ -90,7 +90,8 @@ for src in "$root"/targets/fuzz_*.c; do
   lib=$work/libfray_session.a
   case $name in fuzz_framer | fuzz_script | fuzz_outq) lib=$work/libfray_full.a ;; esac
   # shellcheck disable=SC2086 # LIB_FUZZING_ENGINE may be a flag or a path
-  $CC $CFLAGS "$work/$name.o" -o "$OUT/$name" $LIB_FUZZING_ENGINE "$lib" -ldl
+  # libfray matches regexes with PCRE2 (libpcre2-dev in the build image).
+  $CC $CFLAGS "$work/$name.o" -o "$OUT/$name" $LIB_FUZZING_ENGINE "$lib" -lpcre2-8 -ldl
   rm -f "$OUT/${name}_seed_corpus.zip"
   for d in "$root/corpus/$name/seeds" "$root/corpus/regressions/$name"; do
     [ -d "$d" ] && (cd "$d" && zip -q -j -r "$OUT/${name}_seed_corpus.zip" .)

@@ -225,19 +225,34 @@ static const err_case_t err_cases[] = {
     {A "alice < ~ abc", FRAY_ESYNTAX, "t.fray:2:11: expected a quoted regular expression after '~'",
      "regex unquoted"},
     {A "alice < ~ \"a[b\"", FRAY_ESYNTAX,
-     "t.fray:2:11: invalid regular expression: Unmatched [, [^, [:, [., or [=", "bad regex"},
+     "t.fray:2:11: invalid regular expression (at pattern byte 2): unterminated bracket "
+     "expression (expected ']')",
+     "bad regex"},
     {A "alice < ~ \"a\\0b\"", FRAY_ESYNTAX, "t.fray:2:11: a pattern cannot contain a NUL byte",
      "NUL in regex"},
-    /* glibc's regcomp copies repeated subexpressions: these took the
-     * fuzz_script target past 2 GB (corpus/regressions/fuzz_script/). */
-    {A "alice < ~ \"(a{100}){100}\"", FRAY_ESYNTAX,
-     "t.fray:2:11: invalid regular expression: the pattern repeats too much: it would expand to "
-     "more than 4096 elements (nested or stacked repeats multiply)",
-     "nested repeats"},
-    {A "alice < ~ \"-x+++++++++++++\\r\\n\"", FRAY_ESYNTAX,
-     "t.fray:2:11: invalid regular expression: the pattern repeats too much: it would expand to "
-     "more than 4096 elements (nested or stacked repeats multiply)",
-     "stacked pluses"},
+    /* The regex size guard read past the end of `[[:` (an ASan report). */
+    {A "alice < ~ \"[[:\"", FRAY_ESYNTAX,
+     "t.fray:2:11: invalid regular expression (at pattern byte 2): unterminated '[:' in the "
+     "bracket expression at byte 1",
+     "unterminated class"},
+    {A "alice < ~ \"(a)\\\\1\"", FRAY_ESYNTAX,
+     "t.fray:2:11: invalid regular expression (at pattern byte 4): backreferences ('\\1') are "
+     "not supported (they make matching exponential)",
+     "backreference"},
+    {A "alice < ~ \"a|*b\"", FRAY_ESYNTAX,
+     "t.fray:2:11: invalid regular expression (at pattern byte 3): nothing to repeat before '*'",
+     "nothing to repeat"},
+    {A "alice < ~ \"x{2,1}\"", FRAY_ESYNTAX,
+     "t.fray:2:11: invalid regular expression (at pattern byte 2): invalid repeat '{2,1}' (the "
+     "maximum is below the minimum)",
+     "reversed interval"},
+    {A "alice < ~ \"((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((("
+       "((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((("
+       "((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((("
+       "x\"",
+     FRAY_ERANGE,
+     "t.fray:2:11: regular expression over a limit: parentheses nested deeper than 200",
+     "deep nesting"},
     {A "alice < glob x", FRAY_ESYNTAX, "t.fray:2:14: expected a quoted glob pattern after 'glob'",
      "glob unquoted"},
     {A "alice < glob \"x\" y", FRAY_ESYNTAX,

@@ -84,6 +84,11 @@ typedef struct fray_step {
   size_t len;
   const size_t *cuts;
   size_t ncuts;
+  /* EXPECT_REGEX steps held by a script: the pattern compiled when the step
+   * entered the script, owned by it, so it is compiled once however often
+   * the script runs. NULL in steps built by the caller (those are compiled
+   * when matched); fray_script_add_step() ignores what it is given. */
+  const struct fray_regex *regex;
 } fray_step_t;
 
 /* Parser options, a value type. Zero-initialise (or fray_script_opts_init())

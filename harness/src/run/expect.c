@@ -4,18 +4,35 @@
 
 #include <fnmatch.h>
 #include <stdarg.h>
-#include <regex.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "core/escape_internal.h"
 #include "core/internal.h"
+#include "session/regex_internal.h"
 
 size_t fray__first_diff(const uint8_t *a, const uint8_t *b, size_t n) {
   size_t i = 0;
   while (i < n && a[i] == b[i])
     i++;
   return i;
+}
+
+/* Matches the regex of st against line[0..n): compiled once in its script,
+ * or here for a step built by hand (an invalid one never matches). */
+static int match_regex(const fray_mem_t *mem, const fray_step_t *st, const uint8_t *line,
+                       size_t n) {
+  if (st->regex)
+    return fray__regex_match(st->regex, line, n);
+  fray__regex_t *re;
+  char msg[160];
+  size_t at;
+  int rc = fray__regex_compile(&re, mem, (const char *)st->data, st->len, msg, sizeof msg, &at);
+  if (rc)
+    return rc == FRAY_ENOMEM ? rc : 0;
+  rc = fray__regex_match(re, line, n);
+  fray__regex_free(re);
+  return rc;
 }
 
 int fray__match_line(const fray_mem_t *mem, const fray_step_t *st, const uint8_t *got, size_t avail,
@@ -27,31 +44,14 @@ int fray__match_line(const fray_mem_t *mem, const fray_step_t *st, const uint8_t
   *linelen = n;
   if (memchr(got, 0, n))
     return 0; /* patterns are C strings: a NUL in the line cannot match */
+  if (st->kind != FRAY_STEP_EXPECT_GLOB)
+    return match_regex(mem, st, got, n);
   char *line = fray__malloc(mem, n + 1);
   if (!line)
     return FRAY_ENOMEM;
   memcpy(line, got, n);
   line[n] = 0;
-  int ok;
-  if (st->kind == FRAY_STEP_EXPECT_GLOB) {
-    ok = fnmatch((const char *)st->data, line, 0) == 0;
-  } else {
-    /* Anchored at both ends: the whole line must match. */
-    size_t plen = st->len + 7;
-    char *pat = fray__malloc(mem, plen);
-    if (!pat) {
-      fray__free(mem, line);
-      return FRAY_ENOMEM;
-    }
-    snprintf(pat, plen, "^(%s)$", (const char *)st->data);
-    regex_t re;
-    ok = regcomp(&re, pat, REG_EXTENDED | REG_NOSUB) == 0;
-    if (ok) {
-      ok = regexec(&re, line, 0, NULL, 0) == 0;
-      regfree(&re);
-    }
-    fray__free(mem, pat);
-  }
+  int ok = fnmatch((const char *)st->data, line, 0) == 0;
   fray__free(mem, line);
   return ok;
 }
@@ -133,13 +133,21 @@ int fray__expect_check(const fray_mem_t *mem, const fray_step_t *st, const fray_
   res->diff_at = 0;
   if (ok == FRAY_ENOMEM)
     return ok;
+  /* Patterns are printed escaped: a CR or an escape sequence in one must
+   * not reach the terminal. */
+  fray__escape_quoted(e, sizeof e, st->data, st->len);
   if (ok == FRAY_EAGAIN) /* no whole line came */
-    return verdict(res, short_kind, msg, size, "%s expected a line matching \"%s\", got %s then %s",
-                   c->who, (const char *)st->data, fray__escape_quoted(g, sizeof g, got, avail),
-                   then);
+    return verdict(res, short_kind, msg, size, "%s expected a line matching %s, got %s then %s",
+                   c->who, e, fray__escape_quoted(g, sizeof g, got, avail), then);
+  if (ok == FRAY_ERANGE)
+    return verdict(res, FRAY_FAIL_MISMATCH, msg, size,
+                   "%s expected a line matching %s (line %zu, column %zu), but matching this line "
+                   "needs more than %d regex states (fray's limit), got %s",
+                   c->who, e, st->line, st->column, FRAY__REGEX_MAX_STATES,
+                   fray__escape_quoted(g, sizeof g, got, linelen));
   if (!ok)
-    return verdict(res, FRAY_FAIL_MISMATCH, msg, size, "%s expected a line matching \"%s\", got %s",
-                   c->who, (const char *)st->data, fray__escape_quoted(g, sizeof g, got, linelen));
+    return verdict(res, FRAY_FAIL_MISMATCH, msg, size, "%s expected a line matching %s, got %s",
+                   c->who, e, fray__escape_quoted(g, sizeof g, got, linelen));
   *c->pos += linelen;
   return 0;
 }

@@ -4,12 +4,12 @@
  * (script_write.c) prints always parses back. */
 #include "fray/script.h"
 
-#include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/internal.h"
+#include "session/regex_internal.h"
 #include "session/script_internal.h"
 
 static const char *const keywords[] = {"open", "close", "reset", "hex", "file", "eof", "glob"};
@@ -86,130 +86,6 @@ int fray__script_check_handler(const uint8_t *h, size_t n) {
   return 0;
 }
 
-/* Validates a regex pattern (NUL-terminated). Returns 0, FRAY_ESYNTAX with
- * the reason in msg, or FRAY_ENOMEM. regcomp() allocates with the C library,
- * but the compiled form is freed at once, so nothing outlives the call. */
-/* glibc's regcomp() copies a repeated subexpression once per repetition
- * (`x{n,m}` m times, `x+` as `xx*`), so stacked or nested repeats grow
- * exponentially: a 90-byte pattern of `+`s took the fuzzer past 2 GB.
- * This bounds the elements the compiled pattern can expand to, reading the
- * ERE coarsely (brackets and escapes as one element, alternatives summed),
- * which overestimates and never underestimates. */
-#define REGEX_MAX_ELEMENTS 4096
-
-static size_t sat_mul(size_t a, size_t b) {
-  return b && a > (REGEX_MAX_ELEMENTS + 1) / b ? REGEX_MAX_ELEMENTS + 1 : a * b;
-}
-
-static int regex_expands_too_much(const char *p) {
-  size_t total[32], last[32]; /* per group depth: the elements so far, and the last atom's */
-  int depth = 0;
-  total[0] = last[0] = 0;
-  for (size_t i = 0; p[i]; i++) {
-    size_t atom = 1; /* an element, or a group's elements; quant: a repeat instead */
-    int quant = 0;
-    unsigned long lo = 0, hi = 0;
-    switch (p[i]) {
-    case '\\':
-      if (p[i + 1])
-        i++;
-      break;
-    case '[': {
-      size_t j = i + 1;
-      if (p[j] == '^')
-        j++;
-      if (p[j] == ']')
-        j++;
-      for (; p[j] && p[j] != ']'; j++)
-        if (p[j] == '[' && (p[j + 1] == ':' || p[j + 1] == '.' || p[j + 1] == '=')) {
-          char end = p[j + 1];
-          for (j += 2; p[j] && !(p[j] == end && p[j + 1] == ']'); j++)
-            ;
-          if (p[j])
-            j++;
-        }
-      i = p[j] ? j : j - 1;
-      break;
-    }
-    case '(':
-      if (++depth == 32)
-        return 1;
-      total[depth] = last[depth] = 0;
-      continue;
-    case ')':
-      if (depth)
-        atom = total[depth--];
-      break;
-    case '|':
-      last[depth] = 0;
-      continue;
-    case '+': /* x+ compiles as xx* */
-      quant = 1;
-      lo = hi = 2;
-      break;
-    case '*':
-    case '?':
-      continue;
-    case '{': {
-      char *end;
-      lo = strtoul(p + i + 1, &end, 10);
-      hi = lo + 1;
-      if (*end == ',') {
-        char *e2;
-        unsigned long m = strtoul(end + 1, &e2, 10);
-        if (e2 != end + 1)
-          hi = m;
-        end = e2;
-      } else {
-        hi = lo;
-      }
-      if (*end == '}') { /* else not an interval: a literal '{' */
-        quant = 1;
-        i = (size_t)(end - p);
-      }
-      break;
-    }
-    default:
-      break;
-    }
-    if (!quant) {
-      total[depth] =
-          total[depth] + atom > REGEX_MAX_ELEMENTS ? REGEX_MAX_ELEMENTS + 1 : total[depth] + atom;
-      last[depth] = atom;
-    } else {
-      size_t k = hi > lo ? hi : lo;
-      size_t grown = sat_mul(last[depth], k ? k : 1);
-      total[depth] = total[depth] - last[depth] + grown > REGEX_MAX_ELEMENTS
-                         ? REGEX_MAX_ELEMENTS + 1
-                         : total[depth] - last[depth] + grown;
-      last[depth] = grown;
-    }
-    if (total[depth] > REGEX_MAX_ELEMENTS)
-      return 1;
-  }
-  return 0;
-}
-
-int fray__script_check_regex(const char *pattern, char *msg, size_t msgsize) {
-  if (regex_expands_too_much(pattern)) {
-    snprintf(msg, msgsize,
-             "the pattern repeats too much: it would expand to more than %d "
-             "elements (nested or stacked repeats multiply)",
-             REGEX_MAX_ELEMENTS);
-    return FRAY_ESYNTAX;
-  }
-  regex_t re;
-  int rc = regcomp(&re, pattern, REG_EXTENDED | REG_NOSUB);
-  if (rc == 0) {
-    regfree(&re);
-    return 0;
-  }
-  if (rc == REG_ESPACE)
-    return FRAY_ENOMEM;
-  regerror(rc, &re, msg, msgsize);
-  return FRAY_ESYNTAX;
-}
-
 /* ----------------------------------------------------------- the script */
 
 int fray_script_new(fray_script_t **out, const fray_mem_t *mem) {
@@ -231,6 +107,7 @@ int fray_script_new(fray_script_t **out, const fray_mem_t *mem) {
 
 static void free_steps(const fray_mem_t *m, steparr_t *a, int borrowed) {
   for (size_t i = 0; i < a->n; i++) {
+    fray__regex_free((fray__regex_t *)a->v[i].regex);
     if (!borrowed)
       fray__free(m, (void *)a->v[i].data);
     fray__free(m, (void *)a->v[i].cuts);
@@ -457,11 +334,14 @@ static int add_step_copy(fray_script_t *s, const fray_step_t *st, int canary) {
       memcpy(data, st->data, st->len);
     data[st->len] = 0;
     if (k == FRAY_STEP_EXPECT_REGEX) {
-      rc = fray__script_check_regex((const char *)data, msg, sizeof msg);
+      size_t at;
+      fray__regex_t *re;
+      rc = fray__regex_compile(&re, &s->mem, (const char *)data, st->len, msg, sizeof msg, &at);
       if (rc) {
         fray__free(&s->mem, data);
         return rc == FRAY_ENOMEM ? rc : FRAY_EINVAL;
       }
+      copy.regex = re;
     }
     copy.data = data;
     copy.len = st->len;
@@ -469,6 +349,7 @@ static int add_step_copy(fray_script_t *s, const fray_step_t *st, int canary) {
   if (k == FRAY_STEP_SEND && st->ncuts) {
     cuts = fray__malloc(&s->mem, st->ncuts * sizeof *cuts);
     if (!cuts) {
+      fray__regex_free((fray__regex_t *)copy.regex);
       fray__free(&s->mem, data);
       return FRAY_ENOMEM;
     }

@@ -45,9 +45,6 @@ int fray__script_is_keyword(const char *w, size_t n);
 int fray__script_bare_handler_char(int c);
 /* 0 if h[0..n) is a valid @handler name, else FRAY_EINVAL. */
 int fray__script_check_handler(const uint8_t *h, size_t n);
-/* Validates a regex pattern (NUL-terminated): 0, FRAY_ESYNTAX with the
- * reason in msg, or FRAY_ENOMEM. */
-int fray__script_check_regex(const char *pattern, char *msg, size_t msgsize);
 /* Finds or adds client name[0..n) (already validated): 0, FRAY_ERANGE past
  * the client limit, FRAY_ENOMEM. */
 int fray__script_intern_client(fray_script_t *s, const char *name, size_t n, size_t *index);

@@ -18,6 +18,7 @@
 
 #include "core/escape_internal.h"
 #include "core/internal.h"
+#include "session/regex_internal.h"
 #include "session/script_internal.h"
 
 #if defined(__GNUC__)
@@ -60,8 +61,9 @@ typedef struct parser {
   int deny_files;
   size_t total; /* expanded bytes so far, checked against max_bytes */
   size_t handler_line;
-  bytevec_t data; /* the statement being parsed */
-  size_t *cuts;   /* its cut offsets */
+  bytevec_t data;       /* the statement being parsed */
+  fray__regex_t *regex; /* its compiled pattern, for `~` */
+  size_t *cuts;         /* its cut offsets */
   size_t ncuts, capcuts;
   fray_script_error_t *err;
 } parser_t;
@@ -476,9 +478,13 @@ static int read_pattern(parser_t *p, const char *what, int regex) {
     return fail(p, FRAY_ESYNTAX, at, "a pattern cannot contain a NUL byte");
   if (regex) {
     char msg[160];
-    rc = fray__script_check_regex((const char *)p->data.p, msg, sizeof msg);
+    size_t byte;
+    rc = fray__regex_compile(&p->regex, &p->s->mem, (const char *)p->data.p, p->data.len, msg,
+                             sizeof msg, &byte);
+    if (rc == FRAY_ESYNTAX)
+      return fail(p, rc, at, "invalid regular expression (at pattern byte %zu): %s", byte + 1, msg);
     if (rc)
-      return fail(p, rc, at, "invalid regular expression: %s", msg);
+      return fail(p, rc, at, "regular expression over a limit: %s", msg);
   }
   return 0;
 }
@@ -513,6 +519,8 @@ static int emit_step(parser_t *p, int canary, fray_step_kind_t kind, size_t clie
     st.len = p->data.len;
     st.cuts = cuts;
     st.ncuts = p->ncuts;
+    st.regex = p->regex;
+    p->regex = NULL;
     p->data = (bytevec_t){0};
     p->ncuts = 0;
   }
@@ -835,6 +843,7 @@ int fray_script_parse(fray_script_t **out, const char *text, size_t len, const c
   fray__free(&s->mem, p.base_dir);
   fray__free(&s->mem, p.data.p);
   fray__free(&s->mem, p.cuts);
+  fray__regex_free(p.regex);
   if (rc) {
     fray_script_free(s);
     return rc;
