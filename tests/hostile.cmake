@@ -36,3 +36,29 @@ fray_hostile(24-regex-backref-blowup error)
 fray_hostile(58-regex-nul error)
 fray_hostile(59-glob-exponential fail)
 fray_hostile(69-regex-alternation-many fail)
+
+# `file` pieces (session/script_parse.c): only regular files, and by default
+# only inside the script's own directory (--files-under, --no-files).
+# NAME.anywhere: the same under --files-under / (WANT2): devices, directories
+# and /proc/self/mem are still refused; /etc/passwd is then read and sent,
+# and the echo server's answer fails the script.
+foreach(row 12-file-devzero:error 13-file-dir:error 14-file-missing:error
+            16-file-traversal:fail 17-file-urandom:error 18-file-proc-mem:error)
+  string(REPLACE ":" ";" row ${row})
+  list(GET row 0 n)
+  list(GET row 1 anywhere)
+  fray_hostile(${n} error)
+  add_test(NAME hostile.${n}.anywhere
+    COMMAND sh ${_hostile}/check.sh $<TARGET_FILE:fray_cli> ${_hostile}/${n}.fray ${anywhere}
+            ${_hostile_ms} --files-under /)
+  set_tests_properties(hostile.${n}.anywhere PROPERTIES TIMEOUT 30 LABELS hostile)
+endforeach()
+fray_hostile(15-file-fifo error)
+set_tests_properties(hostile.15-file-fifo PROPERTIES ENVIRONMENT FRAY_HOSTILE_FIFO=fifo1)
+add_test(NAME hostile.16-file-traversal.no-files
+  COMMAND sh ${_hostile}/check.sh $<TARGET_FILE:fray_cli> ${_hostile}/16-file-traversal.fray
+          error ${_hostile_ms} --no-files)
+set_tests_properties(hostile.16-file-traversal.no-files PROPERTIES TIMEOUT 30 LABELS hostile)
+
+# A UTF-8 byte order mark before the first line is skipped.
+fray_hostile(46-bom pass)

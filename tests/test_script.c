@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "fray/script.h"
 
@@ -115,6 +116,8 @@ static const ok_case_t ok_cases[] = {
      "half close then eof"},
     {"open a\nreset a\nopen a\na > \"x\"\n",
      "1:1 open a\n2:1 reset a\n3:1 open a\n4:1 send a \"x\"\n", "reset and reopen"},
+    {"\xef\xbb\xbfopen a\na > \"x\"\n", "1:1 open a\n2:1 send a \"x\"\n",
+     "UTF-8 byte order mark skipped"},
     {"open a\na < ~ \"PONG [0-9]+\\r\\n\"\na < glob \"* joined\\n\"\n",
      "1:1 open a\n2:1 expect-regex a \"PONG [0-9]+\\x0d\\x0a\"\n"
      "3:1 expect-glob a \"* joined\\x0a\"\n",
@@ -486,12 +489,44 @@ static void test_file_pieces(void **state) {
   assert_string_equal(fmt_err(&err),
                       "t.fray:2:5: 'file' pieces are not allowed here (deny_files is set)");
 
-  /* An endless file stops at the byte budget. */
+  /* A big file stops at the byte budget. */
   fray_script_opts_init(&o);
   o.max_bytes = 100000;
-  assert_int_equal(parse_str(&s, "open a\na > file /dev/zero", &o, &err), FRAY_ERANGE);
+  static uint8_t big[150000];
+  write_file(TMPDIR "/big.bin", big, sizeof big);
+  assert_int_equal(parse_str(&s, "open a\na > file " TMPDIR "/big.bin", &o, &err), FRAY_ERANGE);
   assert_string_equal(fmt_err(&err),
                       "t.fray:2:5: script data over the limit of 100000 bytes (max_bytes)");
+
+  /* Only regular files: a device never ends, a FIFO blocked the parser
+   * forever (robustness audit, hostile/12-18). */
+  assert_int_equal(parse_str(&s, "open a\na > file /dev/zero", &o, &err), FRAY_EIO);
+  assert_string_equal(fmt_err(&err), "t.fray:2:5: cannot use \"/dev/zero\" as a file piece: a "
+                                     "character device, not a regular file");
+  unlink(TMPDIR "/fifo");
+  assert_int_equal(mkfifo(TMPDIR "/fifo", 0600), 0);
+  assert_int_equal(parse_str(&s, "open a\na > file " TMPDIR "/fifo", &o, &err), FRAY_EIO);
+  assert_string_equal(fmt_err(&err), "t.fray:2:5: cannot use \"" TMPDIR
+                                     "/fifo\" as a file piece: a FIFO, not a regular file");
+
+  /* files_under: paths resolved (links, ..) must stay inside. */
+  fray_script_opts_init(&o);
+  o.files_under = TMPDIR "/sub";
+  o.base_dir = TMPDIR "/sub";
+  assert_int_equal(parse_str(&s, "open a\na > file ../sub/data.bin", &o, &err), 0);
+  fray_script_free(s);
+  assert_int_equal(parse_str(&s, "open a\na > file ../big.bin", &o, &err), FRAY_ESYNTAX);
+  assert_string_equal(fmt_err(&err),
+                      "t.fray:2:5: file \"" TMPDIR "/sub/../big.bin\" is outside \"" TMPDIR
+                      "/sub\", where file pieces are allowed (it resolves to \"" TMPDIR
+                      "/big.bin\")");
+  unlink(TMPDIR "/sub/link.bin");
+  assert_int_equal(symlink("../big.bin", TMPDIR "/sub/link.bin"), 0);
+  assert_int_equal(parse_str(&s, "open a\na > file link.bin", &o, &err), FRAY_ESYNTAX);
+  assert_int_equal(parse_str(&s, "open a\na > file /etc/passwd", &o, &err), FRAY_ESYNTAX);
+  o.files_under = TMPDIR "/nope";
+  assert_int_equal(parse_str(&s, "open a\n", &o, &err), FRAY_ENOENT);
+  assert_int_equal(err.line, 0);
 
   /* Script errors from load name the script's path. */
   write_file(TMPDIR "/bad.fray", "open a\nopen a\n", 14);

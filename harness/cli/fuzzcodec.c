@@ -13,6 +13,7 @@
 #include "handlers.h"
 #include "opts.h"
 #include "core/internal.h"
+#include "scriptload.h"
 
 #define MAX_INPUT ((size_t)64 << 20)
 
@@ -62,7 +63,7 @@ static int slurp(const char *cmd, const char *path, uint8_t **out, size_t *len) 
 }
 
 static void encode_usage(FILE *out) {
-  fprintf(out, "usage: fray fuzz-encode [--lossy] SCRIPT.fray > INPUT\n"
+  fprintf(out, "usage: fray fuzz-encode [--lossy] [--files-under DIR] SCRIPT.fray > INPUT\n"
                "\n"
                "Encodes a session script as a fuzz input for fray's handler targets:\n"
                "payload bytes at the front, the session's decisions (client, lengths,\n"
@@ -74,7 +75,7 @@ static void encode_usage(FILE *out) {
                "expectations and half-closes (`> eof`) have no encoding either: exit 2,\n"
                "unless --lossy leaves them out (fine for seeds: the fuzz driver checks\n"
                "no expectation).\n"
-               "\n"
+               "\n" FRAY_CLI_FILES_HELP "\n"
                "example: fray fuzz-encode corpus/chat/session.fray > seeds/session.bin\n");
 }
 
@@ -82,7 +83,9 @@ int fray_cli_fuzz_encode(int argc, char **argv) {
   unsigned flags = 0;
   const char *path = NULL;
   fray_cli_args_t args;
-  fray_cli_args_init(&args, "fuzz-encode", NULL, 0, encode_usage, argc, argv);
+  fray_cli_files_t files = {0};
+  static const char *const with_value[] = {FRAY_CLI_FILES_UNDER};
+  fray_cli_args_init(&args, "fuzz-encode", with_value, 1, encode_usage, argc, argv);
   for (fray_cli_arg_t k; (k = fray_cli_next_arg(&args)) != FRAY_CLI_ARG_END;) {
     if (k == FRAY_CLI_ARG_HELP || k == FRAY_CLI_ARG_ERROR)
       return fray_cli_stop_status(k);
@@ -90,6 +93,7 @@ int fray_cli_fuzz_encode(int argc, char **argv) {
       path = args.val;
     } else if (k == FRAY_CLI_ARG_OPTION && !strcmp(args.name, "--lossy")) {
       flags |= FRAY_FUZZ_LOSSY;
+    } else if (k == FRAY_CLI_ARG_OPTION && fray_cli_files_option(&files, args.name, args.val)) {
     } else {
       if (k == FRAY_CLI_ARG_OPERAND)
         fray_cli_usage_error("fuzz-encode", "one SCRIPT at a time ('%s' is extra)", args.val);
@@ -104,7 +108,7 @@ int fray_cli_fuzz_encode(int argc, char **argv) {
   }
   fray_script_t *s;
   fray_script_error_t err;
-  if (fray_script_load(&s, path, NULL, &err)) {
+  if (fray_cli_script_load(&s, path, &files, &err)) {
     char msg[600];
     fprintf(stderr, "%s\n", fray_script_error_format(&err, msg, sizeof msg));
     return FRAY_EXIT_USAGE;

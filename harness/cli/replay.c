@@ -22,6 +22,7 @@
 
 #include "cli.h"
 #include "opts.h"
+#include "scriptload.h"
 #include "examples.h"
 #include "handlers.h"
 #include "fray/handler.h"
@@ -42,8 +43,9 @@ typedef struct replay_opts {
   size_t max_cuts;
   uint64_t mutate; /* --mutate N: malformed variants instead of schedules */
   int short_writes, keep_going, json, list;
-  const char *connect; /* --connect HOST:PORT: a real server instead of the simulator */
-  fray_net_opts_t net; /* --pace-ms, --timeout-ms */
+  const char *connect;    /* --connect HOST:PORT: a real server instead of the simulator */
+  fray_net_opts_t net;    /* --pace-ms, --timeout-ms */
+  fray_cli_files_t files; /* --files-under, --no-files */
   char **scripts;
   int nscripts;
 } replay_opts_t;
@@ -152,6 +154,7 @@ static void usage(FILE *out) {
           "  --timeout-ms MS     wait for connecting and for each expectation (default\n"
           "                      2000); a wait that runs out is reported as a failure\n"
           "\n"
+          "`file` pieces:\n" FRAY_CLI_FILES_HELP "\n"
           "reporting:\n"
           "  --keep-going        go on after the first failing schedule of a script\n"
           "  --save-failures DIR write a minimal reproducer .fray for each failure into DIR\n"
@@ -192,8 +195,9 @@ static int parse_u64(const char *s, uint64_t *out) {
 }
 
 static const char *const opts_with_value[] = {
-    "--handler", "--plugin",        "--schedule", "--runs",    "--seed",    "--max-cuts",
-    "--junit",   "--save-failures", "--mutate",   "--connect", "--pace-ms", "--timeout-ms"};
+    "--handler",  "--plugin",     "--schedule",        "--runs",   "--seed",
+    "--max-cuts", "--junit",      "--save-failures",   "--mutate", "--connect",
+    "--pace-ms",  "--timeout-ms", FRAY_CLI_FILES_UNDER};
 
 static int parse_opt(replay_opts_t *o, const char *name, const char *val) {
   uint64_t v;
@@ -243,6 +247,7 @@ static int parse_opt(replay_opts_t *o, const char *name, const char *val) {
     o->json = 1;
   } else if (!strcmp(name, "--list-handlers")) {
     o->list = 1;
+  } else if (fray_cli_files_option(&o->files, name, val)) {
   } else {
     return usage_error("unknown option '%s'", name);
   }
@@ -661,7 +666,7 @@ typedef struct replay_run {
 static void replay_one(replay_run_t *run, script_result_t *r) {
   fray_script_t *script = NULL;
   fray_script_error_t err;
-  if (fray_script_load(&script, r->file, NULL, &err)) {
+  if (fray_cli_script_load(&script, r->file, &run->o->files, &err)) {
     char msg[600];
     fray_script_error_format(&err, msg, sizeof msg);
     fprintf(stderr, "%s\n", msg);

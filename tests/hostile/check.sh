@@ -7,13 +7,17 @@
 #   fail   exit 1 (a verdict)
 #   error  exit 2 with a located error: a line "SCRIPT:LINE:COLUMN: ..."
 # A hang is killed after 10 s and reported; a crash is any other exit.
-# The script runs from a scratch copy of its directory's file when
-# FRAY_HOSTILE_WORK is set (tests that need a FIFO beside it).
+# With FRAY_HOSTILE_FIFO=NAME the script runs from a scratch directory
+# holding a copy of it and a FIFO called NAME (`file NAME` must not block).
 set -u
 fray=$1 script=$2 want=$3 max_ms=$4
 shift 4
 out=${TMPDIR:-/tmp}/fray-hostile.$$
-trap 'rm -f "$out".o "$out".e' EXIT
+trap 'rm -rf "$out".o "$out".e "$out".d' EXIT
+if [ -n "${FRAY_HOSTILE_FIFO:-}" ]; then
+  mkdir "$out".d && cp "$script" "$out".d/ && mkfifo "$out.d/$FRAY_HOSTILE_FIFO" || exit 1
+  script=$out.d/$(basename "$script")
+fi
 t0=$(date +%s%N)
 timeout -s KILL 10 "$fray" replay --schedule random --runs 20 --seed 1 "$@" "$script" \
   >"$out".o 2>"$out".e </dev/null

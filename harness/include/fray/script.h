@@ -107,6 +107,13 @@ typedef struct fray_script_opts {
   /* Nonzero: `file` pieces are a syntax error. Set it when parsing scripts
    * from untrusted sources (fuzzers, uploads) so they cannot read files. */
   int deny_files;
+  /* Not NULL: a `file` piece must name a file inside this directory once
+   * every symbolic link and `..` is resolved (FRAY_ESYNTAX otherwise), so
+   * `file ../../etc/passwd` or a planted link cannot reach out. NULL: any
+   * path. The fray CLI passes the script's own directory unless told
+   * otherwise (--files-under). Copied during the call. Whatever this says,
+   * only regular files are read: a FIFO, device or directory is FRAY_EIO. */
+  const char *files_under;
 } fray_script_opts_t;
 
 /* Clears *opts (all defaults). */
@@ -136,10 +143,13 @@ FRAY_EXTERN char *fray_script_error_format(const fray_script_error_t *err, char 
  * On failure *out is NULL and err (if not NULL) says where and why.
  * Returns 0, or:
  *   FRAY_ESYNTAX  the text is not a valid script (also: unknown directive,
- *                 invalid escape, a client used before `open`, ...)
+ *                 invalid escape, a client used before `open`, a `file`
+ *                 piece denied by deny_files or outside files_under, ...)
  *   FRAY_ERANGE   a limit of opts was exceeded (the position is where)
- *   FRAY_ENOENT   a `file` piece names a file that does not exist
- *   FRAY_EIO      a `file` piece could not be read
+ *   FRAY_ENOENT   a `file` piece names a file that does not exist (or
+ *                 opts->files_under does not exist: no position then)
+ *   FRAY_EIO      a `file` piece could not be read, or is not a regular
+ *                 file (a FIFO, device, directory, socket)
  *   FRAY_ENOMEM   an allocation failed (nothing leaks)
  *   FRAY_EINVAL   out or text is NULL */
 FRAY_EXTERN int fray_script_parse(fray_script_t **out, const char *text, size_t len,

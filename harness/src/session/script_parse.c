@@ -11,10 +11,14 @@
 #include "fray/script.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "core/escape_internal.h"
 #include "core/internal.h"
@@ -59,7 +63,8 @@ typedef struct parser {
   char *base_dir; /* NULL: relative to the current directory */
   size_t max_bytes, max_repeat;
   int deny_files;
-  size_t total; /* expanded bytes so far, checked against max_bytes */
+  char *files_under; /* resolved; NULL: anywhere */
+  size_t total;      /* expanded bytes so far, checked against max_bytes */
   size_t handler_line;
   bytevec_t data;       /* the statement being parsed */
   fray__regex_t *regex; /* its compiled pattern, for `~` */
@@ -236,6 +241,81 @@ static int read_hex(parser_t *p) {
   }
 }
 
+static const char *file_kind(mode_t mode) {
+  return S_ISDIR(mode)    ? "a directory"
+         : S_ISFIFO(mode) ? "a FIFO"
+         : S_ISCHR(mode)  ? "a character device"
+         : S_ISBLK(mode)  ? "a block device"
+         : S_ISSOCK(mode) ? "a socket"
+                          : "not a regular file";
+}
+
+/* Opens the file of a `file` piece for reading, or fails located at kw.
+ * Only regular files: a FIFO would block the parser forever and a device
+ * never ends. O_NONBLOCK makes the open itself return at once on a FIFO
+ * (regular files ignore it). Under files_under, the path with every link
+ * resolved must lie inside that directory, and that resolved path is what
+ * is opened, without following a link planted since. */
+static int open_piece(parser_t *p, const char *full, size_t kw, int *fd) {
+  char real[PATH_MAX];
+  const char *target = full;
+  int flags = O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC;
+  if (p->files_under) {
+    if (!realpath(full, real)) {
+      int e = errno;
+      return fail(p, e == ENOENT ? FRAY_ENOENT : FRAY_EIO, kw, "cannot open file \"%s\": %s", full,
+                  strerror(e));
+    }
+    size_t n = strlen(p->files_under);
+    if (strcmp(p->files_under, "/") &&
+        (strncmp(real, p->files_under, n) || (real[n] != '/' && real[n] != '\0')))
+      return fail(p, FRAY_ESYNTAX, kw,
+                  "file \"%s\" is outside \"%s\", where file pieces are allowed (it resolves to "
+                  "\"%s\")",
+                  full, p->files_under, real);
+    target = real;
+    flags |= O_NOFOLLOW;
+  }
+  *fd = open(target, flags);
+  if (*fd < 0) {
+    int e = errno;
+    return fail(p, e == ENOENT ? FRAY_ENOENT : FRAY_EIO, kw, "cannot open file \"%s\": %s", full,
+                strerror(e));
+  }
+  struct stat st;
+  if (fstat(*fd, &st) == 0 && S_ISREG(st.st_mode))
+    return 0;
+  close(*fd);
+  *fd = -1;
+  return fail(p, FRAY_EIO, kw, "cannot use \"%s\" as a file piece: %s, not a regular file", full,
+              file_kind(st.st_mode));
+}
+
+/* Appends the contents of the regular file at full. */
+static int append_file(parser_t *p, const char *full, size_t kw) {
+  int fd = -1, rc = open_piece(p, full, kw, &fd);
+  if (rc)
+    return rc;
+  uint8_t buf[FILE_CHUNK];
+  for (;;) {
+    ssize_t got = read(fd, buf, sizeof buf);
+    if (got < 0 && errno == EINTR)
+      continue;
+    if (got < 0) {
+      int e = errno;
+      rc = fail(p, FRAY_EIO, kw, "cannot read file \"%s\": %s", full, strerror(e));
+      break;
+    }
+    if (got == 0)
+      break;
+    rc = append(p, buf, (size_t)got, kw);
+    if (rc)
+      break;
+  }
+  close(fd);
+  return rc;
+}
+
 /* `file PATH` or `file "PATH"`: appends the file's bytes. */
 static int read_file_piece(parser_t *p, size_t kw) {
   const fray_mem_t *m = &p->s->mem;
@@ -294,33 +374,7 @@ static int read_file_piece(parser_t *p, size_t kw) {
     memcpy(full + blen + 1, path, plen + 1);
     fray__free(m, path);
   }
-
-  FILE *f = fopen(full, "rb");
-  if (!f) {
-    int e = errno;
-    rc = fail(p, e == ENOENT ? FRAY_ENOENT : FRAY_EIO, kw, "cannot open file \"%s\": %s", full,
-              strerror(e));
-    fray__free(m, full);
-    return rc;
-  }
-  uint8_t buf[FILE_CHUNK];
-  rc = 0;
-  for (;;) {
-    size_t got = fread(buf, 1, sizeof buf, f);
-    if (got) {
-      rc = append(p, buf, got, kw);
-      if (rc)
-        break;
-    }
-    if (got < sizeof buf) {
-      if (ferror(f)) {
-        int e = errno;
-        rc = fail(p, FRAY_EIO, kw, "cannot read file \"%s\": %s", full, strerror(e));
-      }
-      break;
-    }
-  }
-  fclose(f);
+  rc = append_file(p, full, kw);
   fray__free(m, full);
   return rc;
 }
@@ -782,6 +836,41 @@ static int dir_of(const fray_mem_t *m, const char *filename, char **out) {
   return 0;
 }
 
+static char *copy_str(const fray_mem_t *m, const char *str) {
+  size_t n = strlen(str) + 1;
+  char *c = fray__malloc(m, n);
+  if (c)
+    memcpy(c, str, n);
+  return c;
+}
+
+/* The directory `file` pieces are relative to, and the one they must lie
+ * under (resolved once, so each piece compares real paths). */
+static int setup_dirs(parser_t *p, const fray_script_opts_t *o, const char *filename) {
+  const fray_mem_t *m = &p->s->mem;
+  int rc = 0;
+  if (o->base_dir)
+    rc = (p->base_dir = copy_str(m, o->base_dir)) ? 0 : FRAY_ENOMEM;
+  else
+    rc = dir_of(m, filename, &p->base_dir);
+  if (!rc && o->files_under) {
+    char real[PATH_MAX];
+    if (!realpath(o->files_under, real)) {
+      int e = errno;
+      char msg[256];
+      snprintf(msg, sizeof msg, "cannot use \"%.150s\" as the directory of file pieces: %s",
+               o->files_under, strerror(e));
+      rc = e == ENOENT ? FRAY_ENOENT : FRAY_EIO;
+      set_err(p->err, rc, filename, 0, 0, msg);
+      return rc;
+    }
+    rc = (p->files_under = copy_str(m, real)) ? 0 : FRAY_ENOMEM;
+  }
+  if (rc)
+    set_err(p->err, rc, filename, 0, 0, "out of memory");
+  return rc;
+}
+
 int fray_script_parse(fray_script_t **out, const char *text, size_t len, const char *filename,
                       const fray_script_opts_t *opts, fray_script_error_t *err) {
   if (!out || (!text && len)) {
@@ -826,21 +915,15 @@ int fray_script_parse(fray_script_t **out, const char *text, size_t len, const c
   };
   if (p.max_bytes > SIZE_MAX - 2)
     p.max_bytes = SIZE_MAX - 2; /* need() adds one for the NUL */
-  if (o.base_dir) {
-    size_t n = strlen(o.base_dir);
-    p.base_dir = fray__malloc(&s->mem, n + 1);
-    if (p.base_dir)
-      memcpy(p.base_dir, o.base_dir, n + 1);
-    else
-      rc = FRAY_ENOMEM;
-  } else {
-    rc = dir_of(&s->mem, filename, &p.base_dir);
-  }
-  if (rc)
-    set_err(err, rc, filename, 0, 0, "out of memory");
-  else
+  /* A UTF-8 byte order mark (editors on Windows write one) is not text:
+   * columns on the first line count from after it. */
+  if (len >= 3 && !memcmp(text, "\xef\xbb\xbf", 3))
+    p.pos = p.line_start = 3;
+  rc = setup_dirs(&p, &o, filename);
+  if (!rc)
     rc = parse_all(&p);
   fray__free(&s->mem, p.base_dir);
+  fray__free(&s->mem, p.files_under);
   fray__free(&s->mem, p.data.p);
   fray__free(&s->mem, p.cuts);
   fray__regex_free(p.regex);
