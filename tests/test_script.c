@@ -422,6 +422,126 @@ static void test_large_repetition(void **state) {
   fray_script_free(s);
 }
 
+/* ------------------------------------------- what fray writes, it reads */
+
+static uint32_t xorshift(uint32_t *x) {
+  *x ^= *x << 13;
+  *x ^= *x >> 17;
+  *x ^= *x << 5;
+  return *x;
+}
+
+/* Builds a script of steps sends from client a, each of len bytes made by
+ * fill(). */
+static fray_script_t *built(size_t steps, size_t len, void (*fill)(uint8_t *, size_t, uint32_t *),
+                            uint32_t seed) {
+  fray_script_t *s;
+  size_t a;
+  assert_int_equal(fray_script_new(&s, NULL), 0);
+  assert_int_equal(fray_script_add_client(s,
+                                          "c1023456789012345678901234567890123456789012345678901"
+                                          "234567890",
+                                          &a),
+                   0);
+  assert_int_equal(fray_script_add_step(s, &(fray_step_t){.kind = FRAY_STEP_OPEN, .client = a}), 0);
+  uint8_t *d = malloc(len);
+  assert_non_null(d);
+  for (size_t k = 0; k < steps; k++) {
+    fill(d, len, &seed);
+    assert_int_equal(
+        fray_script_add_step(
+            s, &(fray_step_t){.kind = FRAY_STEP_SEND, .client = a, .data = d, .len = len}),
+        0);
+  }
+  free(d);
+  return s;
+}
+
+static void fill_random(uint8_t *d, size_t n, uint32_t *x) {
+  for (size_t i = 0; i < n; i++)
+    d[i] = (uint8_t)xorshift(x);
+}
+
+static void fill_half_binary(uint8_t *d, size_t n, uint32_t *x) {
+  (void)x;
+  for (size_t i = 0; i < n; i++)
+    d[i] = i % 2 ? '\n' : (uint8_t)(0x80 + i % 64); /* escapes: \xHH and \n */
+}
+
+static void fill_short_stretches(uint8_t *d, size_t n, uint32_t *x) {
+  (void)x;
+  for (size_t i = 0; i < n; i++)
+    d[i] = i % 23 < 7 ? (uint8_t)(0x80 + i % 23) : 'a'; /* 7 binary, 16 equal */
+}
+
+static void fill_mixed(uint8_t *d, size_t n, uint32_t *x) {
+  for (size_t i = 0; i < n;) {
+    size_t run = 1 + xorshift(x) % 40;
+    uint8_t b = (uint8_t)xorshift(x), cls = (uint8_t)(xorshift(x) % 3);
+    for (size_t k = 0; k < run && i < n; k++, i++)
+      d[i] = cls == 0 ? b : cls == 1 ? (uint8_t)xorshift(x) : (uint8_t)("\r\n\t\0\"\\a"[k % 7]);
+  }
+}
+
+/* The canonical writer's text stays within the bound the default max_text
+ * is sized for (fray/script.h): 3.5 bytes per data byte plus 128 per step,
+ * on the encodings' worst cases (binary, half escapes, short binary
+ * stretches between runs, one-byte steps, long client names). */
+static void test_write_text_bound(void **state) {
+  (void)state;
+  static const struct {
+    void (*fill)(uint8_t *, size_t, uint32_t *);
+    size_t steps, len;
+  } rows[] = {{fill_random, 4, 10000},          {fill_half_binary, 4, 10000},
+              {fill_short_stretches, 4, 10000}, {fill_random, 2000, 1},
+              {fill_half_binary, 2000, 7},      {fill_short_stretches, 500, 30},
+              {fill_mixed, 50, 3000},           {fill_mixed, 3000, 9}};
+  for (size_t r = 0; r < sizeof rows / sizeof rows[0]; r++) {
+    fray_script_t *s = built(rows[r].steps, rows[r].len, rows[r].fill, 7 + (uint32_t)r);
+    char *text;
+    size_t len;
+    assert_int_equal(fray_script_write_mem(s, &text, &len), 0);
+    size_t bound = rows[r].steps * rows[r].len * 7 / 2 + (rows[r].steps + 1) * 128;
+    if (len > bound)
+      fail_msg("row %zu: %zu text bytes for %zu data bytes in %zu steps (bound %zu)", r, len,
+               rows[r].steps * rows[r].len, rows[r].steps, bound);
+    fray_script_text_free(s, text);
+    fray_script_free(s);
+  }
+  /* The default text limit holds the bound at the byte and step limits. */
+  assert_true(FRAY_SCRIPT_DEFAULT_MAX_TEXT >=
+              FRAY_SCRIPT_DEFAULT_MAX_BYTES / 2 * 7 + FRAY_SCRIPT_DEFAULT_MAX_STEPS * 128);
+}
+
+static void write_file(const char *path, const void *data, size_t n);
+#define TMPDIR FRAY_BINARY_DIR "/test_script_tmp"
+
+/* A recording past the old 64 MiB text limit (audit: import-pcap and proxy
+ * --record wrote up to 256 MiB, replay refused scripts over 64 MiB of text
+ * and binary data past ~32 MB) loads back with the defaults, from memory
+ * and from a file. */
+static void test_big_recording_loads(void **state) {
+  (void)state;
+  fray_script_t *s = built(4, 9u << 20, fill_random, 1), *back;
+  char *text;
+  size_t len;
+  assert_int_equal(fray_script_write_mem(s, &text, &len), 0);
+  assert_true(len > (70u << 20)); /* hex: two text bytes per data byte */
+  fray_script_error_t err;
+  assert_int_equal(fray_script_parse(&back, text, len, "big.fray", NULL, &err), 0);
+  assert_true(fray_script_equal(s, back));
+  fray_script_free(back);
+  mkdir(TMPDIR, 0777);
+  write_file(TMPDIR "/big.fray", text, len);
+  fray_script_text_free(s, text);
+  int rc = fray_script_load(&back, TMPDIR "/big.fray", NULL, &err);
+  unlink(TMPDIR "/big.fray");
+  assert_int_equal(rc, 0);
+  assert_true(fray_script_equal(s, back));
+  fray_script_free(back);
+  fray_script_free(s);
+}
+
 /* --------------------------------------------------------- file pieces */
 
 static void write_file(const char *path, const void *data, size_t n) {
@@ -431,8 +551,6 @@ static void write_file(const char *path, const void *data, size_t n) {
   assert_int_equal(fwrite(data, 1, n, f), n);
   assert_int_equal(fclose(f), 0);
 }
-
-#define TMPDIR FRAY_BINARY_DIR "/test_script_tmp"
 
 static void test_file_pieces(void **state) {
   (void)state;
@@ -999,6 +1117,8 @@ int main(void) {
       cmocka_unit_test(test_parse_args),
       cmocka_unit_test(test_limits),
       cmocka_unit_test(test_large_repetition),
+      cmocka_unit_test(test_write_text_bound),
+      cmocka_unit_test(test_big_recording_loads),
       cmocka_unit_test(test_file_pieces),
       cmocka_unit_test(test_write_table),
       cmocka_unit_test(test_write_file),

@@ -39,8 +39,12 @@ extern "C" {
 typedef struct fray_script fray_script_t;
 
 /* Defaults used when the matching fray_script_opts_t field is 0. */
-#define FRAY_SCRIPT_DEFAULT_MAX_BYTES ((size_t)256 << 20)  /* expanded data */
-#define FRAY_SCRIPT_DEFAULT_MAX_TEXT ((size_t)64 << 20)    /* script text */
+#define FRAY_SCRIPT_DEFAULT_MAX_BYTES ((size_t)256 << 20) /* expanded data */
+/* Script text: room for what fray_script_write() makes of any script within
+ * the byte and step defaults without read boundaries, so every recording by
+ * proxy --record and import-pcap loads back: the writer spends at most 3.5
+ * text bytes per data byte plus 128 per step (and 24 per `|`). */
+#define FRAY_SCRIPT_DEFAULT_MAX_TEXT ((size_t)1 << 30)
 #define FRAY_SCRIPT_DEFAULT_MAX_REPEAT ((size_t)256 << 20) /* one `* N` */
 #define FRAY_SCRIPT_DEFAULT_MAX_STEPS ((size_t)1 << 20)    /* steps + canary */
 #define FRAY_SCRIPT_DEFAULT_MAX_CLIENTS ((size_t)1024)

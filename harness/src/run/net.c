@@ -26,7 +26,9 @@
 #include "core/internal.h"
 #include "session/reads_internal.h"
 
-#define RX_BOUND ((size_t)64 << 20) /* per client, beyond it: FRAY_FAIL_BOUND */
+/* Per client, beyond it: FRAY_FAIL_BOUND. As much as a script may expect
+ * (fray/script.h), so a recorded download replays. */
+#define RX_BOUND FRAY_SCRIPT_DEFAULT_MAX_BYTES
 #define RECV_CHUNK 65536
 
 enum { END_OPEN = 0, END_FIN = 1, END_RST = 2 };

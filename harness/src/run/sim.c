@@ -18,7 +18,9 @@
 #include "session/reads_internal.h"
 #include "run/sim_internal.h"
 
-#define OUTPUT_BOUND ((size_t)64 << 20) /* per client, beyond it: FRAY_FAIL_BOUND */
+/* Per client, beyond it: FRAY_FAIL_BOUND. As much as a script may expect
+ * (fray/script.h), so a recorded download replays. */
+#define OUTPUT_BOUND FRAY_SCRIPT_DEFAULT_MAX_BYTES
 
 enum { END_OPEN = 0, END_FIN = 1, END_RST = 2 };
 

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -935,34 +936,18 @@ int fray_script_parse(fray_script_t **out, const char *text, size_t len, const c
   return 0;
 }
 
-int fray_script_load(fray_script_t **out, const char *path, const fray_script_opts_t *opts,
-                     fray_script_error_t *err) {
-  if (out)
-    *out = NULL;
-  if (!out || !path) {
-    set_err(err, FRAY_EINVAL, path, 0, 0, "invalid argument");
-    return FRAY_EINVAL;
-  }
+/* Reads a non-regular script (a pipe, /dev/stdin) from fd into a buffer of
+ * at most max_text + one chunk, then parses it. */
+static int load_read(fray_script_t **out, int fd, const char *path, const fray_script_opts_t *opts,
+                     size_t max_text, fray_script_error_t *err) {
   fray_mem_t m;
   fray__mem_init(&m, opts ? opts->mem : NULL);
-  size_t max_text = opts && opts->max_text ? opts->max_text : FRAY_SCRIPT_DEFAULT_MAX_TEXT;
-  if (max_text > SIZE_MAX / 2)
-    max_text = SIZE_MAX / 2; /* keeps max_text + FILE_CHUNK from wrapping */
   char msg[256];
-  FILE *f = fopen(path, "rb");
-  if (!f) {
-    int e = errno;
-    int code = e == ENOENT ? FRAY_ENOENT : FRAY_EIO;
-    snprintf(msg, sizeof msg, "cannot open script: %s", strerror(e));
-    set_err(err, code, path, 0, 0, msg);
-    return code;
-  }
   char *buf = NULL;
   size_t len = 0, cap = 0;
   int rc = 0;
   for (;;) {
     if (cap - len < FILE_CHUNK) {
-      /* Never hold more than max_text + one chunk, whatever the file. */
       size_t ncap = cap ? cap * 2 : FILE_CHUNK;
       if (ncap > max_text + FILE_CHUNK)
         ncap = max_text + FILE_CHUNK;
@@ -977,27 +962,72 @@ int fray_script_load(fray_script_t **out, const char *path, const fray_script_op
       buf = v;
       cap = ncap;
     }
-    size_t got = fread(buf + len, 1, FILE_CHUNK, f);
-    len += got;
+    ssize_t got = read(fd, buf + len, FILE_CHUNK);
+    if (got < 0 && errno == EINTR)
+      continue;
+    if (got < 0) {
+      rc = FRAY_EIO;
+      snprintf(msg, sizeof msg, "cannot read script: %s", strerror(errno));
+      set_err(err, rc, path, 0, 0, msg);
+      break;
+    }
+    len += (size_t)got;
     if (len > max_text) {
       rc = FRAY_ERANGE;
       snprintf(msg, sizeof msg, "script longer than the limit of %zu bytes (max_text)", max_text);
       set_err(err, rc, path, 0, 0, msg);
       break;
     }
-    if (got < FILE_CHUNK) {
-      if (ferror(f)) {
-        int e = errno;
-        rc = FRAY_EIO;
-        snprintf(msg, sizeof msg, "cannot read script: %s", strerror(e));
-        set_err(err, rc, path, 0, 0, msg);
-      }
+    if (got == 0)
       break;
-    }
   }
-  fclose(f);
   if (!rc)
     rc = fray_script_parse(out, buf, len, path, opts, err);
   fray__free(&m, buf);
+  return rc;
+}
+
+int fray_script_load(fray_script_t **out, const char *path, const fray_script_opts_t *opts,
+                     fray_script_error_t *err) {
+  if (out)
+    *out = NULL;
+  if (!out || !path) {
+    set_err(err, FRAY_EINVAL, path, 0, 0, "invalid argument");
+    return FRAY_EINVAL;
+  }
+  size_t max_text = opts && opts->max_text ? opts->max_text : FRAY_SCRIPT_DEFAULT_MAX_TEXT;
+  if (max_text > SIZE_MAX / 2)
+    max_text = SIZE_MAX / 2; /* keeps max_text + FILE_CHUNK from wrapping */
+  char msg[256];
+  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+  struct stat st;
+  if (fd < 0 || fstat(fd, &st) != 0) {
+    int e = errno, code = e == ENOENT ? FRAY_ENOENT : FRAY_EIO;
+    snprintf(msg, sizeof msg, "cannot open script: %s", strerror(e));
+    set_err(err, code, path, 0, 0, msg);
+    if (fd >= 0)
+      close(fd);
+    return code;
+  }
+  int rc;
+  if (!S_ISREG(st.st_mode) || st.st_size == 0) {
+    rc = load_read(out, fd, path, opts, max_text, err);
+  } else if ((uint64_t)st.st_size > max_text) {
+    rc = FRAY_ERANGE;
+    snprintf(msg, sizeof msg, "script longer than the limit of %zu bytes (max_text)", max_text);
+    set_err(err, rc, path, 0, 0, msg);
+  } else {
+    /* A regular file is mapped, not copied: a recording of a gigabyte of
+     * text costs page cache, not heap, while it is parsed. */
+    size_t len = (size_t)st.st_size;
+    void *text = mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0);
+    if (text == MAP_FAILED) {
+      rc = load_read(out, fd, path, opts, max_text, err);
+    } else {
+      rc = fray_script_parse(out, text, len, path, opts, err);
+      munmap(text, len);
+    }
+  }
+  close(fd);
   return rc;
 }
