@@ -35,6 +35,11 @@ static void usage(FILE *out) {
         "  --idle-timeout S     close a connection idle for S seconds (default: never)\n"
         "  --max-output BYTES   reset a peer with more than BYTES queued for it\n"
         "                       (default 16777216)\n"
+        "  --max-output-total BYTES\n"
+        "                       bound the output queued for all peers together: past\n"
+        "                       it the peers holding the most are reset first, so\n"
+        "                       memory stays bounded however many stop reading\n"
+        "                       (default 134217728)\n"
         "  --verbose            log every connection opened and closed\n"
         "  --quiet              log nothing\n"
         "\n"
@@ -103,8 +108,9 @@ int fray_cli_serve(int argc, char **argv) {
   const char *hname = NULL, *plugin = NULL, *listen = NULL;
   fray_event_opts_t opts;
   fray_event_opts_init(&opts);
-  static const char *const with_value[] = {"--handler",   "--plugin",       "--listen",
-                                           "--max-conns", "--idle-timeout", "--max-output"};
+  static const char *const with_value[] = {"--handler",         "--plugin",       "--listen",
+                                           "--max-conns",       "--idle-timeout", "--max-output",
+                                           "--max-output-total"};
   fray_cli_args_t args;
   fray_cli_args_init(&args, "serve", with_value, sizeof with_value / sizeof with_value[0], usage,
                      argc, argv);
@@ -136,6 +142,10 @@ int fray_cli_serve(int argc, char **argv) {
       if (parse_size(val, &v) || v == 0)
         return bad("--max-output needs a byte count of at least 1, not '%s'", val);
       opts.max_output = v;
+    } else if (!strcmp(a, "--max-output-total")) {
+      if (parse_size(val, &v) || v == 0)
+        return bad("--max-output-total needs a byte count of at least 1, not '%s'", val);
+      opts.max_output_total = v;
     } else if (!strcmp(a, "--idle-timeout")) {
       char *end;
       errno = 0;
@@ -208,11 +218,13 @@ int fray_cli_serve(int argc, char **argv) {
   fray_event_server_stats(st.es, &s);
   if (opts.log_level >= FRAY_EVENT_LOG_CONNS)
     fprintf(stderr,
-            "fray serve: %llu connections (%llu refused, %llu dropped as too slow, %llu timed "
-            "out), %llu bytes in, %llu out\n",
+            "fray serve: %llu connections (%llu refused, %llu dropped as too slow, %llu reset "
+            "over the output budget, %llu timed out), %llu bytes in, %llu out; at most %zu bytes "
+            "queued\n",
             (unsigned long long)s.accepted, (unsigned long long)s.refused,
-            (unsigned long long)s.dropped, (unsigned long long)s.timeouts,
-            (unsigned long long)s.bytes_in, (unsigned long long)s.bytes_out);
+            (unsigned long long)s.dropped, (unsigned long long)s.over_budget,
+            (unsigned long long)s.timeouts, (unsigned long long)s.bytes_in,
+            (unsigned long long)s.bytes_out, s.queued_peak);
   status = FRAY_EXIT_OK;
 done:
   if (sigint)

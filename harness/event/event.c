@@ -8,7 +8,12 @@
  * queue's high-water mark sees it and the water callback stops reading from
  * that peer; past opts.max_output the peer is dropped, so memory stays
  * bounded whoever sends to it (a chat room broadcasting to a peer that never
- * reads).
+ * reads). That bound is per peer; opts.max_output_total bounds them all: each
+ * connection's queued bytes (its output queue plus its bufferevent) are
+ * summed as pump() sees them, and when the sum passes the budget the sweep
+ * resets the peers holding the most until it is under again. A slow peer is
+ * the one holding output, so well-behaved peers, which hold little, are
+ * spared.
  *
  * Handlers may send to other connections (broadcast) from any callback, so
  * after input the server arms one "sweep" per event-loop iteration that
@@ -28,6 +33,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
@@ -41,7 +47,16 @@
 #define DEFAULT_LINGER_MS 2000u
 #define DEFAULT_STOP_MS 5000u
 #define DEFAULT_BACKLOG 1024
-#define ACCEPT_RETRY_MS 100 /* pause after an accept error (out of fds) */
+#define ACCEPT_RETRY_MS 100    /* pause after an accept error (out of fds) */
+#define LOG_INTERVAL_MS 1000.0 /* repeated log lines: one per interval */
+
+/* A log line that can repeat many times a second (out of descriptors, a
+ * flood of slow peers) is printed at most once per LOG_INTERVAL_MS; the
+ * next printed line says how many were held back. */
+typedef struct ratelog {
+  double last_ms; /* when the last line was printed; < 0: never */
+  unsigned long held;
+} ratelog_t;
 
 typedef struct econn {
   fray_event_server_t *es;
@@ -54,6 +69,7 @@ typedef struct econn {
   int closing;       /* released: waiting for the bufferevent to empty, then FIN */
   int draining;      /* FIN sent: discarding input until the peer's FIN */
   size_t kernel_out; /* unsent bytes in the kernel at the last idle check */
+  size_t counted;    /* queued bytes as last added to es->queued */
   char peer[64];     /* "ADDR:PORT", for log lines and the connection's name */
 } econn_t;
 
@@ -70,7 +86,9 @@ struct fray_event_server {
   struct event *retry; /* re-enables accepting after an accept error */
   struct event *stop_timer;
   int stopping, stopped;
+  size_t queued; /* sum of every econn's counted */
   fray_event_stats_t st;
+  ratelog_t log_budget, log_accept;
 };
 
 static void pump(econn_t *e);
@@ -95,6 +113,35 @@ __attribute__((format(printf, 4, 5))) static void elog(const fray_event_server_t
   else
     fprintf(f, "%s: %s\n", es->o.log_prefix, line);
   fflush(f);
+}
+
+static double mono_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+/* 1 when a line may be printed now, with *held set to the lines held back
+ * since the last one; 0 when this one is held back (counted). */
+static int rate_ok(ratelog_t *r, unsigned long *held) {
+  double t = mono_ms();
+  if (r->last_ms >= 0 && t - r->last_ms < LOG_INTERVAL_MS) {
+    r->held++;
+    return 0;
+  }
+  *held = r->held;
+  r->held = 0;
+  r->last_ms = t;
+  return 1;
+}
+
+/* Writes "; N more <what> since the last such line" for a rate-limited
+ * line into buf, or "" when none was held back. Returns buf. */
+static const char *held_note(char *buf, size_t size, unsigned long held, const char *what) {
+  buf[0] = '\0';
+  if (held)
+    snprintf(buf, size, "; %lu more %s since the last such line", held, what);
+  return buf;
 }
 
 static void format_peer(const struct sockaddr *sa, char *buf, size_t size) {
@@ -133,6 +180,54 @@ static void check_stopped(fray_event_server_t *es) {
   elog(es, FRAY_EVENT_LOG_CONNS, NULL, "stopped");
   if (es->o.on_stopped)
     es->o.on_stopped(es, es->o.user_data);
+}
+
+/* ---- the output budget ------------------------------------------------------ */
+
+/* Brings e's share of es->queued up to date. */
+static void account(econn_t *e) {
+  fray_event_server_t *es = e->es;
+  size_t now =
+      (e->c ? fray_conn_pending(e->c) : 0) + evbuffer_get_length(bufferevent_get_output(e->bev));
+  es->queued = es->queued - e->counted + now;
+  e->counted = now;
+  if (es->queued > es->st.queued_peak)
+    es->st.queued_peak = es->queued;
+}
+
+/* Resets the peers holding the most output until the total is within
+ * max_output_total. Called from the sweep, outside any walk over the
+ * connections: resetting one frees it, and its on_close may send to the
+ * others. */
+static void enforce_budget(fray_event_server_t *es) {
+  while (es->queued > es->o.max_output_total) {
+    /* Counts go stale as the kernel takes bytes: refresh them all, which
+     * also finds the largest. */
+    econn_t *worst = NULL;
+    for (econn_t *e = es->head; e; e = e->next) {
+      account(e);
+      if (!worst || e->counted > worst->counted)
+        worst = e;
+    }
+    if (es->queued <= es->o.max_output_total || !worst || !worst->counted)
+      return;
+    es->st.over_budget++;
+    unsigned long held;
+    char note[96];
+    if (rate_ok(&es->log_budget, &held))
+      elog(es, FRAY_EVENT_LOG_ERRORS, worst->peer,
+           "output budget exceeded: %zu bytes queued for %zu peers (max %zu); resetting this "
+           "peer, which holds the most (%zu bytes); such resets are logged at most once a "
+           "second%s",
+           es->queued, es->nlive, es->o.max_output_total, worst->counted,
+           held_note(note, sizeof note, held, "peers reset"));
+    if (worst->c) {
+      fray_conn_abort(worst->c);
+      pump(worst); /* frees it */
+    } else {
+      econn_destroy(worst, 1);
+    }
+  }
 }
 
 /* ---- moving bytes ---------------------------------------------------------- */
@@ -215,6 +310,7 @@ static void pump(econn_t *e) {
   fray_event_server_t *es = e->es;
   fray_conn_t *c = e->c;
   if (!c) {
+    account(e);
     finish_close(e);
     return;
   }
@@ -232,6 +328,9 @@ static void pump(econn_t *e) {
       fray_conn_abort(c);
     }
   }
+  account(e);
+  if (es->queued > es->o.max_output_total)
+    arm_sweep(es); /* which enforces the budget */
   if (!fray_conn_should_close(c))
     return;
   int rst = fray_conn_was_aborted(c);
@@ -269,6 +368,8 @@ static void on_sweep(evutil_socket_t fd, short what, void *arg) {
     if (e->c && (fray_conn_pending(e->c) || fray_conn_should_close(e->c)))
       pump(e);
   }
+  if (es->queued > es->o.max_output_total)
+    enforce_budget(es);
 }
 
 /* ---- bufferevent callbacks --------------------------------------------------- */
@@ -384,6 +485,7 @@ static void econn_destroy(econn_t *e, int rst) {
     setsockopt(bufferevent_getfd(e->bev), SOL_SOCKET, SO_LINGER, &l, sizeof l);
   }
   elog(es, FRAY_EVENT_LOG_CONNS, e->peer, "%s", rst ? "reset" : "closed");
+  es->queued -= e->counted;
   bufferevent_free(e->bev);
   if (e->prev)
     e->prev->next = e->next;
@@ -465,8 +567,13 @@ static void on_retry(evutil_socket_t fd, short what, void *arg) {
 static void on_accept_error(struct evconnlistener *lis, void *arg) {
   fray_event_server_t *es = arg;
   int err = EVUTIL_SOCKET_ERROR();
-  elog(es, FRAY_EVENT_LOG_ERRORS, NULL, "accept failed: %s; pausing accepts for %d ms",
-       evutil_socket_error_to_string(err), ACCEPT_RETRY_MS);
+  /* Out of descriptors this repeats every ACCEPT_RETRY_MS while it lasts. */
+  unsigned long held;
+  char note[96];
+  if (rate_ok(&es->log_accept, &held))
+    elog(es, FRAY_EVENT_LOG_ERRORS, NULL, "accept failed: %s; pausing accepts for %d ms%s",
+         evutil_socket_error_to_string(err), ACCEPT_RETRY_MS,
+         held_note(note, sizeof note, held, "accept failures"));
   /* Out of descriptors: the pending connection stays readable, so going
    * on at once would spin. */
   evconnlistener_disable(lis);
@@ -552,6 +659,9 @@ int fray_event_server_new(fray_event_server_t **out, struct event_base *base,
     fray_event_opts_init(&es->o);
   if (!es->o.max_output)
     es->o.max_output = FRAY_EVENT_DEFAULT_MAX_OUTPUT;
+  if (!es->o.max_output_total)
+    es->o.max_output_total = FRAY_EVENT_DEFAULT_MAX_OUTPUT_TOTAL;
+  es->log_budget.last_ms = es->log_accept.last_ms = -1;
   if (!es->o.linger_ms)
     es->o.linger_ms = DEFAULT_LINGER_MS;
   if (!es->o.stop_timeout_ms)
@@ -651,6 +761,7 @@ void fray_event_server_stats(const fray_event_server_t *es, fray_event_stats_t *
     return;
   *st = es->st;
   st->open = es->nlive;
+  st->queued = es->queued;
 }
 
 void fray_event_server_free(fray_event_server_t *es) {

@@ -10,10 +10,12 @@
  * peer reset and peer EOF mid-frame; max_conns; the idle timeout (and that
  * a slow download is not idle, while a stalled one is); back-pressure (reading paused while a
  * peer's output queue is over its high-water mark, resumed once it drains); the max_output drop of
- * a slow peer; graceful stop (flush, then on_stopped; reset after stop_timeout_ms); free with live
- * connections; bad listen addresses. Every test ends with on_close count == on_open count (and the
- * ASan build checks for leaks). The adapter takes no fray_mem_t, so there is no fail-malloc loop
- * here. */
+ * a slow peer; the server-wide output budget over 200 peers that never read (the fullest reset
+ * first, the reader and the sender spared, the log rate-limited); accept failures out of
+ * descriptors logged at most once a second; graceful stop (flush, then on_stopped; reset after
+ * stop_timeout_ms); free with live connections; bad listen addresses. Every test ends with on_close
+ * count == on_open count (and the ASan build checks for leaks). The adapter takes no fray_mem_t, so
+ * there is no fail-malloc loop here. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -30,6 +32,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -84,7 +87,8 @@ static int is_cmd(const uint8_t *d, size_t n, const char *cmd) {
 
 /* Lines are commands: "quit" (flood, "bye", then close), "go" (flood),
  * "mid" (MID_LEN bytes of the flood pattern),
- * "bcast" (flood every other connection, reply "ok"), "boom" (return < 0);
+ * "bcast" (flood every other connection, reply "ok"), "b4k" (4096 bytes of
+ * the pattern to every other connection, reply "ok"), "boom" (return < 0);
  * anything else is echoed with "\n". */
 static int cmd_frame(fray_conn_t *c, const uint8_t *d, size_t n, void *st) {
   (void)st;
@@ -103,6 +107,12 @@ static int cmd_frame(fray_conn_t *c, const uint8_t *d, size_t n, void *st) {
   if (is_cmd(d, n, "bcast")) {
     for (fray_conn_t *o = fray_server_first(fray_conn_server(c)); o; o = fray_server_next(o))
       if (o != c && send_flood(o))
+        return -1;
+    return fray_conn_send(c, "ok\n", 3);
+  }
+  if (is_cmd(d, n, "b4k")) {
+    for (fray_conn_t *o = fray_server_first(fray_conn_server(c)); o; o = fray_server_next(o))
+      if (o != c && fray_conn_send(o, pattern, 4096))
         return -1;
     return fray_conn_send(c, "ok\n", 3);
   }
@@ -898,6 +908,88 @@ static void test_event_slow_peer_dropped(void **state) {
   finish(fx);
 }
 
+/* Many peers that never read, each under its own max_output: together they
+ * would hold 200 times max_output. The server-wide budget resets the peers
+ * holding the most, keeps the total near the budget, logs it at most once a
+ * second, and spares the sender and a peer that reads, which get every
+ * byte. */
+static void test_event_output_budget_bounds_many_slow_peers(void **state) {
+  enum { SLOW = 200, ROUNDS = 40 };
+  const size_t budget = (size_t)2 << 20;
+  fx_t *fx = *state;
+  fray_event_opts_t o;
+  opts_for_test(fx, &o);
+  o.log_level = FRAY_EVENT_LOG_ERRORS;
+  o.max_output = (size_t)1 << 20;
+  o.max_output_total = budget;
+  start(fx, &cmd_handler, &o);
+  int slow[SLOW];
+  for (int i = 0; i < SLOW; i++) {
+    client_t *cl = client_connect(fx, 0, 4096);
+    slow[i] = cl->fd;
+    cl->fd = -1; /* the fixture's slot is reused; the test closes these */
+  }
+  client_t *good = client_connect(fx, 1, 0);
+  client_t *sender = client_connect(fx, 2, 0);
+  WAIT_FOR(fx, stats(fx).open == SLOW + 2, 5000);
+  size_t want = 0;
+  for (int r = 0; r < ROUNDS; r++) {
+    client_send_str(sender, "b4k\n");
+    want += 4096;
+    WAIT_FOR(fx, sender->len == 3 * (size_t)(r + 1) && good->len == want, 5000);
+  }
+  fray_event_stats_t st = stats(fx);
+  /* Unbounded, the slow peers would hold about SLOW * ROUNDS * 4096 = 32 MB
+   * minus what their sockets took. */
+  assert_true(st.over_budget > 0);
+  assert_true(st.queued <= budget);
+  assert_true(st.queued_peak <= budget + (size_t)SLOW * 4096);
+  assert_int_equal(st.dropped, 0); /* no peer reached its own max_output */
+  for (int r = 0; r < ROUNDS; r++)
+    assert_flood(good, (size_t)r * 4096, 4096); /* every round, whole and in order */
+  const char *log = log_text(fx);
+  const char *line = strstr(log, "output budget exceeded");
+  assert_non_null(line);
+  assert_null(strstr(line + 1, "output budget exceeded")); /* a second had not passed */
+  assert_true(fx->k.reasons[FRAY_CLOSE_ABORT] == (int)st.over_budget);
+  for (int i = 0; i < SLOW; i++)
+    close(slow[i]);
+  finish(fx);
+}
+
+/* Out of descriptors, accept fails every time the listener is re-enabled
+ * (each ACCEPT_RETRY_MS, 100 ms): the line is logged at most once a second,
+ * and the next one counts those held back. */
+static void test_event_accept_failures_rate_limited(void **state) {
+  fx_t *fx = *state;
+  fray_event_opts_t o;
+  opts_for_test(fx, &o);
+  o.log_level = FRAY_EVENT_LOG_ERRORS;
+  start(fx, &cmd_handler, &o);
+  client_t *a = client_connect(fx, 0, 0); /* waits in the listen backlog */
+  struct rlimit was;
+  assert_int_equal(getrlimit(RLIMIT_NOFILE, &was), 0);
+  int lowest = dup(0); /* the descriptor accept() would get */
+  assert_true(lowest >= 0);
+  close(lowest);
+  struct rlimit low = {.rlim_cur = (rlim_t)lowest, .rlim_max = was.rlim_max};
+  assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
+  run_for(fx, 1500);
+  assert_int_equal(setrlimit(RLIMIT_NOFILE, &was), 0);
+  const char *log = log_text(fx);
+  int lines = 0;
+  for (const char *p = log; (p = strstr(p, "accept failed: ")); p++)
+    lines++;
+  /* 15 failures in 1.5 s; unlimited, each was a line. */
+  assert_true(lines >= 1 && lines <= 2);
+  if (lines == 2)
+    assert_non_null(strstr(log, "more accept failures since the last such line"));
+  WAIT_FOR(fx, stats(fx).accepted == 1, 2000);
+  client_send_str(a, "hi\n");
+  WAIT_FOR(fx, client_got(a, "hi\n"), 2000);
+  finish(fx);
+}
+
 /* fray_event_server_stop(): no new connections; queued output is flushed
  * to peers that read, then FIN; on_stopped runs once when all are gone. */
 static void test_event_stop_flushes(void **state) {
@@ -999,6 +1091,9 @@ int main(void) {
                                       teardown),
       cmocka_unit_test_setup_teardown(test_event_backpressure_pauses_reading, setup, teardown),
       cmocka_unit_test_setup_teardown(test_event_slow_peer_dropped, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_event_output_budget_bounds_many_slow_peers, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(test_event_accept_failures_rate_limited, setup, teardown),
       cmocka_unit_test_setup_teardown(test_event_stop_flushes, setup, teardown),
       cmocka_unit_test_setup_teardown(test_event_stop_timeout_resets, setup, teardown),
       cmocka_unit_test_setup_teardown(test_event_free_with_live_conns, setup, teardown),

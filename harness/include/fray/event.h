@@ -16,6 +16,11 @@
  *   event_base_dispatch(base);       // until opts.on_stopped breaks the loop
  *   fray_event_server_free(es);
  *
+ * Memory: output a peer does not take waits in its queue; a peer with more
+ * than opts.max_output queued is reset, and when all peers together hold
+ * more than opts.max_output_total, those holding the most are reset until
+ * the total is under it again (logged, at most one line a second).
+ *
  * Connection lifetime: a handler's fray_conn_close() flushes, shuts the
  * write side down (FIN), then discards what the peer still sends until it
  * closes too (or a short linger time passes), so that the peer reads every
@@ -61,6 +66,12 @@ typedef struct fray_event_opts {
                              * for this long is closed; 0: never */
   size_t max_output;        /* bytes queued for one peer beyond which it is
                              * dropped as too slow (reset); 0: 16 MiB */
+  size_t max_output_total;  /* bytes queued for all peers together (output
+                             * queues and socket buffers in the process):
+                             * past it, the peers holding the most are reset
+                             * first until the total is back under it, so
+                             * memory is bounded however many peers stop
+                             * reading; 0: 128 MiB */
   unsigned linger_ms;       /* after the server's FIN, how long to wait for the
                              * peer's; 0: 2000 */
   unsigned stop_timeout_ms; /* fray_event_server_stop(): connections still
@@ -74,6 +85,7 @@ typedef struct fray_event_opts {
 } fray_event_opts_t;
 
 #define FRAY_EVENT_DEFAULT_MAX_OUTPUT ((size_t)16 << 20)
+#define FRAY_EVENT_DEFAULT_MAX_OUTPUT_TOTAL ((size_t)128 << 20)
 
 /* Clears *opts: all defaults, log level ERRORS. */
 FRAY_EXTERN void fray_event_opts_init(fray_event_opts_t *opts);
@@ -109,12 +121,17 @@ FRAY_EXTERN void fray_event_server_stop(fray_event_server_t *es);
 
 /* Counters, for tests and logs. */
 typedef struct fray_event_stats {
-  uint64_t accepted; /* connections accepted */
-  uint64_t refused;  /* refused over max_conns */
-  uint64_t dropped;  /* reset for exceeding max_output */
-  uint64_t timeouts; /* closed by the idle timeout */
+  uint64_t accepted;    /* connections accepted */
+  uint64_t refused;     /* refused over max_conns */
+  uint64_t dropped;     /* reset for exceeding max_output */
+  uint64_t over_budget; /* reset to bring the total under max_output_total */
+  uint64_t timeouts;    /* closed by the idle timeout */
   uint64_t bytes_in, bytes_out;
-  size_t open; /* connections alive now (including those closing) */
+  size_t open;        /* connections alive now (including those closing) */
+  size_t queued;      /* bytes queued for all peers now (as last seen) */
+  size_t queued_peak; /* the most ever seen queued; it can pass
+                       * max_output_total by what one event-loop round
+                       * queues (a broadcast) before the resets */
 } fray_event_stats_t;
 FRAY_EXTERN void fray_event_server_stats(const fray_event_server_t *es, fray_event_stats_t *st);
 
