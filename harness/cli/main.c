@@ -17,6 +17,7 @@ static const fray_cli_cmd_t commands[] = {
     {"proxy", "forward TCP traffic, re-cut it (split/merge/delay) and record it as .fray",
      fray_cli_proxy},
     {"serve", "serve a handler on TCP with libevent (--listen HOST:PORT)", fray_cli_serve},
+    {"exec", "run a program under the shim: its socket reads cut, its writes short", fray_cli_exec},
     {"import-pcap", "turn a TCP capture (pcap/pcapng) into a .fray script", fray_cli_import_pcap},
 };
 

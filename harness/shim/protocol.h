@@ -1,0 +1,77 @@
+/* The control protocol between fray and libfray-shim.so, compiled by both.
+ *
+ * fray creates a SOCK_SEQPACKET socketpair, keeps one end and leaves the
+ * other open across exec; FRAY_SHIM_FD names it in the server's
+ * environment. Every message is one fray_shim_msg_t (sequenced packets keep
+ * them whole, so the threads and processes of a server can all write to the
+ * channel without interleaving). The shim never waits on the channel: it
+ * drains what fray sent without blocking, inside the intercepted calls, and
+ * it starts no thread.
+ *
+ * Exact schedules run in lockstep:
+ *
+ *   fray                                  shim (in the server)
+ *   ---------------------------------     -------------------------------
+ *                                    <--  HELLO (pid)
+ *   connect() a client               -->  (the server's accept)
+ *                                    <--  ACCEPT conn, peer port
+ *   PIECE peer port, n               -->
+ *   send(n bytes) on the TCP socket  -->  (reads capped to what is left of
+ *                                         the piece, completed when the
+ *                                         piece arrived in parts)
+ *                                    <--  READ conn, size, asked
+ *                                    <--  WRITE conn, size (each write)
+ *                                    <--  IDLE consumed, written (every
+ *                                         watched thread blocked waiting,
+ *                                         every piece consumed)
+ *   next piece only after IDLE ...
+ *
+ * fray sends PIECE before the bytes, so when the server sees the bytes the
+ * shim already knows the boundary. Connections are named by the peer's
+ * port (fray's local port), which both ends know without a round trip. */
+#ifndef FRAY_SHIM_PROTOCOL_H
+#define FRAY_SHIM_PROTOCOL_H
+
+#include <stdint.h>
+
+#define FRAY_SHIM_PROTOCOL_VERSION 1
+
+/* Environment variables the shim reads (all optional). */
+#define FRAY_SHIM_ENV_FD "FRAY_SHIM_FD"         /* the control channel's fd */
+#define FRAY_SHIM_ENV_PORT "FRAY_SHIM_PORT"     /* only this listening port */
+#define FRAY_SHIM_ENV_ROLE "FRAY_SHIM_ROLE"     /* "server" (default) or "client" */
+#define FRAY_SHIM_ENV_READS "FRAY_SHIM_READS"   /* a --reads policy (policy.h) */
+#define FRAY_SHIM_ENV_WRITES "FRAY_SHIM_WRITES" /* a --writes policy */
+#define FRAY_SHIM_ENV_LOG "FRAY_SHIM_LOG"       /* append what is served to this file */
+
+typedef enum fray_shim_msg_type {
+  /* shim -> fray */
+  FRAY_SHIM_MSG_HELLO = 1, /* loaded: a = protocol version */
+  FRAY_SHIM_MSG_ACCEPT,    /* conn accepted: a = peer port, b = local port */
+  FRAY_SHIM_MSG_READ,      /* conn: a = bytes served (0: end of stream), b = bytes asked */
+  FRAY_SHIM_MSG_WRITE,     /* conn: a = bytes accepted, b = bytes offered */
+  FRAY_SHIM_MSG_CLOSE,     /* conn: the server closed its descriptor */
+  FRAY_SHIM_MSG_IDLE,      /* quiescent: a = bytes consumed, b = bytes written, in all */
+  FRAY_SHIM_MSG_INEXACT,   /* conn: a read could not be served as scheduled; a = code */
+  /* fray -> shim */
+  FRAY_SHIM_MSG_PIECE = 32, /* conn = peer port: the next read is a bytes */
+  FRAY_SHIM_MSG_WFAULT      /* a = 1: short writes seeded by b; a = 0: none */
+} fray_shim_msg_type_t;
+
+/* FRAY_SHIM_MSG_INEXACT codes. */
+enum {
+  FRAY_SHIM_INEXACT_PARTIAL = 1, /* the piece did not arrive whole in time */
+  FRAY_SHIM_INEXACT_UNANNOUNCED  /* bytes arrived that no PIECE announced */
+};
+
+typedef struct fray_shim_msg {
+  uint32_t type; /* fray_shim_msg_type_t */
+  uint32_t conn; /* the shim's connection number (1, 2, ...), or a port */
+  uint32_t pid;  /* the sending process (shim -> fray) */
+  uint32_t pad;
+  uint64_t a, b;
+} fray_shim_msg_t;
+
+_Static_assert(sizeof(fray_shim_msg_t) == 32, "fray_shim_msg_t is 32 bytes on the wire");
+
+#endif

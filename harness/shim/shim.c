@@ -1,0 +1,935 @@
+/* libfray-shim.so: preloaded into an unmodified program (LD_PRELOAD), it
+ * sits on the program's socket calls and shapes what its reads return and
+ * what its writes accept on client connections: the sockets accepted on a
+ * listening TCP port (FRAY_SHIM_PORT, or any), or with FRAY_SHIM_ROLE=client
+ * the TCP connections the program makes. Everything else is left to the
+ * real kernel: the sockets, accept, poll and epoll stay real, so any event
+ * loop keeps working; a capped read leaves the rest of the bytes in the
+ * kernel, where the next read (and the next readiness check) finds them.
+ *
+ * Two modes:
+ * - a standing policy (FRAY_SHIM_READS, FRAY_SHIM_WRITES: `fray exec`),
+ *   applied alone by the shim to every client connection;
+ * - exact schedules (FRAY_SHIM_FD: `fray replay --exec`): fray announces
+ *   each piece on the control channel (protocol.h) before sending it, every
+ *   read is capped to what is left of the current piece, and the shim
+ *   reports reads, writes, connections and quiescence back.
+ *
+ * The shim starts no thread: it works inside the intercepted calls of the
+ * program's own threads, under one lock. It links nothing but libc (and
+ * libdl on old glibc): the real functions come from dlsym(RTLD_NEXT). */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/select.h>
+#include <sys/sendfile.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "policy.h"
+#include "protocol.h"
+
+#define SHIM_EXPORT __attribute__((visibility("default")))
+#define MAX_FD 65536      /* descriptors at or past it are never shaped */
+#define MAX_IOV 64        /* a read or write window's pieces */
+#define COMPLETE_MS 1000  /* how long a read waits for the rest of a piece */
+#define LOG_FLUSH_AT 8192 /* bytes of log buffered before a write */
+
+/* What the shim knows about one descriptor. */
+typedef struct sfd {
+  uint32_t conn;         /* nonzero: a client connection, numbered from 1 */
+  uint8_t listen;        /* accept()ed on: 0 unknown, 1 shaped, 2 not */
+  uint8_t et;            /* registered edge-triggered (not one-shot) */
+  uint16_t peer_port;    /* the client's port (fray's local port) */
+  int epfd;              /* where it was last registered, or -1 */
+  struct epoll_event ev; /* that registration */
+  uint64_t rrng;         /* its random read cuts */
+  uint64_t wrng;         /* its short writes */
+  uint64_t piece;        /* exact mode: bytes left of the announced piece */
+} sfd_t;
+
+static struct {
+  ssize_t (*recvmsg)(int, struct msghdr *, int);
+  ssize_t (*sendmsg)(int, const struct msghdr *, int);
+  ssize_t (*read)(int, void *, size_t);
+  ssize_t (*write)(int, const void *, size_t);
+  ssize_t (*readv)(int, const struct iovec *, int);
+  ssize_t (*writev)(int, const struct iovec *, int);
+  ssize_t (*sendfile)(int, int, off_t *, size_t);
+  int (*accept4)(int, struct sockaddr *, socklen_t *, int);
+  int (*connect)(int, const struct sockaddr *, socklen_t);
+  int (*close)(int);
+  int (*dup2)(int, int);
+  int (*dup3)(int, int, int);
+  int (*poll)(struct pollfd *, nfds_t, int);
+  int (*ppoll)(struct pollfd *, nfds_t, const struct timespec *, const sigset_t *);
+  int (*select)(int, fd_set *, fd_set *, fd_set *, struct timeval *);
+  int (*pselect)(int, fd_set *, fd_set *, fd_set *, const struct timespec *, const sigset_t *);
+  int (*epoll_wait)(int, struct epoll_event *, int, int);
+  int (*epoll_pwait)(int, struct epoll_event *, int, int, const sigset_t *);
+  int (*epoll_ctl)(int, int, int, struct epoll_event *);
+} real;
+
+enum { T_UNKNOWN = 0, T_RUNNING, T_WAITING };
+
+static struct {
+  pthread_mutex_t lock;
+  int ready; /* real functions resolved, environment read */
+  fray__shim_policy_t pol;
+  int port; /* FRAY_SHIM_PORT, 0: every TCP port */
+  int role_client;
+  int ctl;   /* control channel, -1: none */
+  int exact; /* this process serves exact schedules */
+  int logfd; /* -1: no log */
+  char logbuf[LOG_FLUSH_AT + 256];
+  size_t loglen;
+  uint32_t nconn;
+  int running;      /* watched threads not blocked in a wait */
+  uint64_t pending; /* announced bytes not yet read */
+  uint64_t consumed, written;
+  uint64_t activity, idle_reported;
+  uint64_t wfault_rng; /* exact mode: the run's write faults */
+  int wfault;
+  pthread_key_t thread_key;
+} g = {.lock = PTHREAD_MUTEX_INITIALIZER, .ctl = -1, .logfd = -1};
+
+/* glibc's _FORTIFY_SOURCE entry points: fortified programs call these
+ * instead of read, recv, recvfrom and poll, and glibc's own versions call
+ * its internal functions, out of the shim's reach. */
+ssize_t __read_chk(int fd, void *buf, size_t len, size_t buflen);
+ssize_t __recv_chk(int fd, void *buf, size_t len, size_t buflen, int flags);
+ssize_t __recvfrom_chk(int fd, void *buf, size_t len, size_t buflen, int flags,
+                       struct sockaddr *from, socklen_t *fromlen);
+int __poll_chk(struct pollfd *p, nfds_t n, int timeout, size_t plen);
+int __ppoll_chk(struct pollfd *p, nfds_t n, const struct timespec *t, const sigset_t *mask,
+                size_t plen);
+
+static sfd_t fds[MAX_FD];
+static int port_fd[65536]; /* peer port -> fd + 1 (exact mode) */
+static __thread int t_state;
+
+/* ---- setup ------------------------------------------------------------------ */
+
+#define RESOLVE(name) real.name = (__typeof__(real.name))dlsym(RTLD_NEXT, #name)
+
+static void resolve(void) {
+  RESOLVE(recvmsg);
+  RESOLVE(sendmsg);
+  RESOLVE(read);
+  RESOLVE(write);
+  RESOLVE(readv);
+  RESOLVE(writev);
+  RESOLVE(sendfile);
+  RESOLVE(accept4);
+  RESOLVE(connect);
+  RESOLVE(close);
+  RESOLVE(dup2);
+  RESOLVE(dup3);
+  RESOLVE(poll);
+  RESOLVE(ppoll);
+  RESOLVE(select);
+  RESOLVE(pselect);
+  RESOLVE(epoll_wait);
+  RESOLVE(epoll_pwait);
+  RESOLVE(epoll_ctl);
+}
+
+static void send_msg(uint32_t type, uint32_t conn, uint64_t a, uint64_t b) {
+  if (g.ctl < 0)
+    return;
+  fray_shim_msg_t m = {.type = type, .conn = conn, .pid = (uint32_t)getpid(), .a = a, .b = b};
+  struct iovec v = {&m, sizeof m};
+  struct msghdr mh = {.msg_iov = &v, .msg_iovlen = 1};
+  while (real.sendmsg(g.ctl, &mh, MSG_NOSIGNAL) < 0 && errno == EINTR)
+    ;
+}
+
+static void log_flush(void) {
+  size_t off = 0;
+  while (off < g.loglen) {
+    ssize_t w = real.write(g.logfd, g.logbuf + off, g.loglen - off);
+    if (w <= 0 && errno != EINTR)
+      break;
+    if (w > 0)
+      off += (size_t)w;
+  }
+  g.loglen = 0;
+}
+
+/* Appends one line to the log (caller holds the lock). */
+__attribute__((format(printf, 1, 2))) static void logf_locked(const char *fmt, ...) {
+  if (g.logfd < 0)
+    return;
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vsnprintf(g.logbuf + g.loglen, sizeof g.logbuf - g.loglen, fmt, ap);
+  va_end(ap);
+  if (n > 0)
+    g.loglen += (size_t)n < sizeof g.logbuf - g.loglen ? (size_t)n : sizeof g.logbuf - g.loglen - 1;
+  if (g.loglen >= LOG_FLUSH_AT)
+    log_flush();
+}
+
+static void thread_gone(void *arg) {
+  (void)arg;
+  pthread_mutex_lock(&g.lock);
+  if (t_state == T_RUNNING)
+    g.running--;
+  t_state = T_UNKNOWN;
+  pthread_mutex_unlock(&g.lock);
+}
+
+static void at_fork_child(void) {
+  /* The child's copy of the lock may be held by a thread that no longer
+   * exists in it; the state is the parent's. A forked child keeps its
+   * standing policy but does not take part in exact schedules: fray sees
+   * its reports by pid and calls the run inexact. */
+  pthread_mutex_init(&g.lock, NULL);
+  g.exact = 0;
+  g.running = 0;
+  t_state = T_UNKNOWN;
+}
+
+static void read_env(void) {
+  const char *s;
+  if ((s = getenv(FRAY_SHIM_ENV_READS)) && *s)
+    fray__shim_parse_reads(&g.pol, s);
+  if ((s = getenv(FRAY_SHIM_ENV_WRITES)) && *s)
+    fray__shim_parse_writes(&g.pol, s);
+  if ((s = getenv(FRAY_SHIM_ENV_PORT)) && *s)
+    g.port = atoi(s);
+  if ((s = getenv(FRAY_SHIM_ENV_ROLE)) && !strcmp(s, "client"))
+    g.role_client = 1;
+  if ((s = getenv(FRAY_SHIM_ENV_LOG)) && *s)
+    g.logfd = open(s, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  if ((s = getenv(FRAY_SHIM_ENV_FD)) && *s) {
+    g.ctl = atoi(s);
+    if (fcntl(g.ctl, F_GETFD) < 0)
+      g.ctl = -1;
+    g.exact = g.ctl >= 0;
+  }
+}
+
+__attribute__((constructor)) static void shim_init(void) {
+  pthread_mutex_lock(&g.lock);
+  if (!g.ready) {
+    resolve();
+    read_env();
+    pthread_key_create(&g.thread_key, thread_gone);
+    pthread_atfork(NULL, NULL, at_fork_child);
+    g.ready = 1;
+    send_msg(FRAY_SHIM_MSG_HELLO, 0, FRAY_SHIM_PROTOCOL_VERSION, 0);
+    logf_locked("pid %d: libfray-shim loaded\n", (int)getpid());
+  }
+  pthread_mutex_unlock(&g.lock);
+}
+
+__attribute__((destructor)) static void shim_fini(void) {
+  pthread_mutex_lock(&g.lock);
+  if (g.logfd >= 0)
+    log_flush();
+  pthread_mutex_unlock(&g.lock);
+}
+
+/* Calls that come before the constructor ran (other libraries' own
+ * constructors) still find the real functions. */
+static inline void ensure(void) {
+  if (__builtin_expect(!__atomic_load_n(&g.ready, __ATOMIC_ACQUIRE), 0))
+    shim_init();
+}
+
+static inline sfd_t *conn_of(int fd) {
+  return fd >= 0 && fd < MAX_FD && fds[fd].conn ? &fds[fd] : NULL;
+}
+
+/* ---- the control channel and quiescence (exact mode) ------------------------ */
+
+static void apply_msg(const fray_shim_msg_t *m) {
+  if (m->type == FRAY_SHIM_MSG_PIECE && m->conn < 65536 && port_fd[m->conn]) {
+    sfd_t *s = &fds[port_fd[m->conn] - 1];
+    s->piece += m->a;
+    g.pending += m->a;
+  } else if (m->type == FRAY_SHIM_MSG_WFAULT) {
+    g.wfault = m->a != 0;
+    g.wfault_rng = m->b ^ 0x5eed;
+  }
+}
+
+/* Takes what fray sent, without waiting (caller holds the lock). */
+static void drain_ctl(void) {
+  if (!g.exact)
+    return;
+  fray_shim_msg_t m;
+  for (;;) {
+    struct iovec v = {&m, sizeof m};
+    struct msghdr mh = {.msg_iov = &v, .msg_iovlen = 1};
+    ssize_t r = real.recvmsg(g.ctl, &mh, MSG_DONTWAIT);
+    if (r == (ssize_t)sizeof m)
+      apply_msg(&m);
+    else if (r < 0 && errno == EINTR)
+      continue;
+    else
+      return;
+  }
+}
+
+/* A thread the shim has not seen yet is running from now on; it leaves
+ * the count when it exits. */
+static void thread_seen(void) {
+  if (t_state != T_UNKNOWN)
+    return;
+  t_state = T_RUNNING;
+  g.running++;
+  pthread_setspecific(g.thread_key, &g);
+}
+
+/* Quiescent: every watched thread is blocked waiting and every announced
+ * byte has been read. Reported once per change of activity. */
+static void maybe_idle(void) {
+  if (g.running == 0 && g.pending == 0 && g.activity != g.idle_reported) {
+    g.idle_reported = g.activity;
+    send_msg(FRAY_SHIM_MSG_IDLE, 0, g.consumed, g.written);
+  }
+}
+
+/* A thread is about to block (poll, epoll_wait, select, accept or a
+ * blocking read). Returns whether wait_leave() must follow. */
+static int wait_enter(void) {
+  if (!g.exact && g.logfd < 0)
+    return 0;
+  pthread_mutex_lock(&g.lock);
+  if (g.logfd >= 0 && g.loglen)
+    log_flush(); /* the log is current whenever the program waits */
+  if (g.exact) {
+    drain_ctl();
+    thread_seen();
+    if (t_state == T_RUNNING)
+      g.running--;
+    t_state = T_WAITING;
+    maybe_idle();
+  }
+  pthread_mutex_unlock(&g.lock);
+  return 1;
+}
+
+static void wait_leave(int entered) {
+  if (!entered)
+    return;
+  int e = errno;
+  pthread_mutex_lock(&g.lock);
+  if (t_state == T_WAITING) {
+    t_state = T_RUNNING;
+    g.running++;
+  }
+  pthread_mutex_unlock(&g.lock);
+  errno = e;
+}
+
+/* ---- connections --------------------------------------------------------------- */
+
+static int is_tcp(int fd, int *port, int local) {
+  struct sockaddr_storage ss;
+  socklen_t sl = sizeof ss;
+  int type = 0;
+  socklen_t tl = sizeof type;
+  if ((local ? getsockname(fd, (struct sockaddr *)&ss, &sl)
+             : getpeername(fd, (struct sockaddr *)&ss, &sl)) < 0 ||
+      getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tl) < 0 || type != SOCK_STREAM)
+    return 0;
+  if (ss.ss_family == AF_INET)
+    *port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+  else if (ss.ss_family == AF_INET6)
+    *port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+  else
+    return 0;
+  return 1;
+}
+
+/* fd is a new client connection (caller holds the lock). */
+static void track(int fd, const char *how) {
+  if (fd < 0 || fd >= MAX_FD)
+    return;
+  int peer = 0;
+  if (!is_tcp(fd, &peer, 0))
+    return;
+  sfd_t *s = &fds[fd];
+  memset(s, 0, sizeof *s);
+  s->epfd = -1;
+  s->conn = ++g.nconn;
+  s->peer_port = (uint16_t)peer;
+  s->rrng = fray__shim_stream(g.pol.read_seed, s->conn);
+  s->wrng = fray__shim_stream(g.pol.write_seed ^ 0x5eed, s->conn);
+  port_fd[peer] = fd + 1;
+  g.activity++;
+  thread_seen();
+  send_msg(FRAY_SHIM_MSG_ACCEPT, s->conn, (uint64_t)peer, (uint64_t)g.port);
+  logf_locked("conn %u %s peer port %d (pid %d)\n", s->conn, how, peer, (int)getpid());
+}
+
+/* The descriptor fd goes away (close, or dup2/dup3 over it). */
+static void forget(int fd) {
+  if (fd < 0 || fd >= MAX_FD)
+    return;
+  sfd_t *s = &fds[fd];
+  if (!s->conn && !s->listen && s->epfd < 0)
+    return;
+  pthread_mutex_lock(&g.lock);
+  if (s->conn) {
+    g.pending -= s->piece;
+    g.activity++;
+    if (port_fd[s->peer_port] == fd + 1)
+      port_fd[s->peer_port] = 0;
+    send_msg(FRAY_SHIM_MSG_CLOSE, s->conn, 0, 0);
+    logf_locked("conn %u close\n", s->conn);
+  }
+  memset(s, 0, sizeof *s);
+  s->epfd = -1;
+  pthread_mutex_unlock(&g.lock);
+}
+
+/* Whether connections accepted on lfd are shaped: TCP, and on the port
+ * fray names when it names one. Cached per listening descriptor. */
+static int listen_shaped(int lfd) {
+  if (lfd < 0 || lfd >= MAX_FD || g.role_client)
+    return 0;
+  if (!fds[lfd].listen) {
+    int port = 0;
+    fds[lfd].listen = is_tcp(lfd, &port, 1) && (!g.port || port == g.port) ? 1 : 2;
+  }
+  return fds[lfd].listen == 1;
+}
+
+/* Edge-triggered registrations see no new edge for bytes the shim left in
+ * the kernel (or for room it pretended was missing): re-arming with
+ * EPOLL_CTL_MOD makes the kernel check the descriptor again and report it
+ * if it is ready, as an edge would. */
+static void rearm(sfd_t *s, int fd) {
+  if (s->et && s->epfd >= 0) {
+    struct epoll_event ev = s->ev;
+    real.epoll_ctl(s->epfd, EPOLL_CTL_MOD, fd, &ev);
+  }
+}
+
+static int nonblocking(int fd, int flags) {
+  return (flags & MSG_DONTWAIT) || (fcntl(fd, F_GETFL) & O_NONBLOCK);
+}
+
+/* ---- reads ---------------------------------------------------------------------- */
+
+/* out = the bytes [skip, skip + cap) of the buffers in; returns their count. */
+static int iov_window(const struct iovec *in, size_t nin, size_t skip, size_t cap,
+                      struct iovec *out) {
+  int n = 0;
+  for (size_t i = 0; i < nin && cap && n < MAX_IOV; i++) {
+    size_t l = in[i].iov_len;
+    if (skip >= l) {
+      skip -= l;
+      continue;
+    }
+    size_t take = l - skip < cap ? l - skip : cap;
+    out[n].iov_base = (char *)in[i].iov_base + skip;
+    out[n++].iov_len = take;
+    skip = 0;
+    cap -= take;
+  }
+  return n;
+}
+
+static size_t iov_total(const struct iovec *v, size_t n) {
+  size_t t = 0;
+  for (size_t i = 0; i < n; i++)
+    t += v[i].iov_len;
+  return t;
+}
+
+/* One real read of at most cap bytes into mh's buffers from offset skip. */
+static ssize_t read_window(int fd, struct msghdr *mh, int flags, size_t skip, size_t cap) {
+  struct iovec win[MAX_IOV];
+  struct msghdr w = *mh;
+  w.msg_iov = win;
+  w.msg_iovlen = (size_t)iov_window(mh->msg_iov, mh->msg_iovlen, skip, cap, win);
+  if (skip) {
+    w.msg_name = NULL;
+    w.msg_namelen = 0;
+    w.msg_control = NULL;
+    w.msg_controllen = 0;
+  }
+  ssize_t r = real.recvmsg(fd, &w, flags);
+  if (!skip) {
+    mh->msg_namelen = w.msg_namelen;
+    mh->msg_controllen = w.msg_controllen;
+    mh->msg_flags = w.msg_flags;
+  }
+  return r;
+}
+
+/* Exact mode: the rest of a piece that arrived in parts is on its way
+ * (fray sent it whole): wait for it, so that the server reads the piece in
+ * one read as the schedule says. */
+static ssize_t complete_piece(int fd, struct msghdr *mh, int flags, size_t got, size_t cap) {
+  struct timespec t0;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  while (got < cap) {
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    real.poll(&p, 1, 10);
+    ssize_t r = read_window(fd, mh, flags | MSG_DONTWAIT, got, cap - got);
+    if (r > 0)
+      got += (size_t)r;
+    else if (r == 0 || (errno != EAGAIN && errno != EINTR))
+      break;
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    if ((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000 > COMPLETE_MS)
+      break;
+  }
+  return (ssize_t)got;
+}
+
+/* How much one read on s may return under the standing policy. For random
+ * cuts the pending bytes are peeked into the caller's own buffer (the read
+ * overwrites them) so that cuts land where framing bugs live. */
+static ssize_t policy_cap(sfd_t *s, int fd, struct msghdr *mh, int flags, size_t len, size_t *cap) {
+  *cap = len;
+  if (g.pol.reads == FRAY_SHIM_READS_MAX) {
+    *cap = len < g.pol.max ? len : g.pol.max;
+  } else if (g.pol.reads == FRAY_SHIM_READS_RANDOM && mh->msg_iov[0].iov_len) {
+    struct iovec first = mh->msg_iov[0];
+    struct msghdr p = {.msg_iov = &first, .msg_iovlen = 1};
+    ssize_t n = real.recvmsg(fd, &p, (flags & ~MSG_WAITALL) | MSG_PEEK);
+    if (n <= 0)
+      return n; /* nothing there (EAGAIN), end of stream, or an error */
+    pthread_mutex_lock(&g.lock);
+    *cap = fray__shim_random_cut(&s->rrng, first.iov_base, (size_t)n);
+    pthread_mutex_unlock(&g.lock);
+  }
+  return 1;
+}
+
+/* Exact mode: the cap is what is left of the announced piece. A read with
+ * nothing announced would block (a thread waiting for fray) or find
+ * nothing; returns whether it counts as a wait. */
+static int exact_cap(sfd_t *s, int fd, int flags, size_t len, size_t *cap) {
+  pthread_mutex_lock(&g.lock);
+  thread_seen();
+  drain_ctl();
+  size_t left = (size_t)s->piece;
+  pthread_mutex_unlock(&g.lock);
+  *cap = left && left < len ? left : len;
+  return !left && !nonblocking(fd, flags);
+}
+
+static void report_read(sfd_t *s, int fd, ssize_t r, size_t asked, size_t cap, int flags) {
+  if (r < 0 || (flags & MSG_PEEK))
+    return;
+  pthread_mutex_lock(&g.lock);
+  g.activity++;
+  if (g.exact) {
+    uint64_t take = (uint64_t)r < s->piece ? (uint64_t)r : s->piece;
+    if ((uint64_t)r > s->piece)
+      send_msg(FRAY_SHIM_MSG_INEXACT, s->conn, FRAY_SHIM_INEXACT_UNANNOUNCED, (uint64_t)r);
+    s->piece -= take;
+    g.pending -= take;
+    g.consumed += (uint64_t)r;
+    send_msg(FRAY_SHIM_MSG_READ, s->conn, (uint64_t)r, asked);
+  }
+  if (r == 0)
+    logf_locked("conn %u read eof\n", s->conn);
+  else
+    logf_locked("conn %u read %zd (asked %zu)\n", s->conn, r, asked);
+  pthread_mutex_unlock(&g.lock);
+  if (r > 0 && (size_t)r == cap && cap < asked)
+    rearm(s, fd);
+}
+
+/* Every read of a client connection comes here, as a recvmsg. */
+static ssize_t shaped_read(sfd_t *s, int fd, struct msghdr *mh, int flags) {
+  size_t len = iov_total(mh->msg_iov, mh->msg_iovlen), cap = len;
+  if (!len || (flags & MSG_WAITALL))
+    return real.recvmsg(fd, mh, flags);
+  int waits = 0;
+  if (g.exact) {
+    waits = exact_cap(s, fd, flags, len, &cap);
+  } else {
+    ssize_t p = policy_cap(s, fd, mh, flags, len, &cap);
+    if (p <= 0) {
+      report_read(s, fd, p, len, len, flags);
+      return p;
+    }
+  }
+  int entered = waits ? wait_enter() : 0;
+  ssize_t r = read_window(fd, mh, flags, 0, cap);
+  wait_leave(entered);
+  if (g.exact && r > 0 && (size_t)r < cap && s->piece)
+    r = complete_piece(fd, mh, flags, (size_t)r, cap);
+  int e = errno;
+  report_read(s, fd, r, len, cap, flags);
+  errno = e;
+  return r;
+}
+
+static ssize_t read_buf(int fd, void *buf, size_t len, int flags, struct sockaddr *from,
+                        socklen_t *fromlen) {
+  struct iovec v = {buf, len};
+  struct msghdr mh = {
+      .msg_name = from, .msg_namelen = fromlen ? *fromlen : 0, .msg_iov = &v, .msg_iovlen = 1};
+  ssize_t r = shaped_read(&fds[fd], fd, &mh, flags);
+  if (fromlen && r >= 0)
+    *fromlen = mh.msg_namelen;
+  return r;
+}
+
+SHIM_EXPORT ssize_t read(int fd, void *buf, size_t len) {
+  ensure();
+  if (!conn_of(fd))
+    return real.read(fd, buf, len);
+  return read_buf(fd, buf, len, 0, NULL, NULL);
+}
+
+SHIM_EXPORT ssize_t __read_chk(int fd, void *buf, size_t len, size_t buflen) {
+  if (len > buflen)
+    abort(); /* what _FORTIFY_SOURCE's check does: a buffer overflow */
+  return read(fd, buf, len);
+}
+
+SHIM_EXPORT ssize_t recv(int fd, void *buf, size_t len, int flags) {
+  ensure();
+  struct iovec v = {buf, len};
+  struct msghdr mh = {.msg_iov = &v, .msg_iovlen = 1};
+  if (!conn_of(fd))
+    return real.recvmsg(fd, &mh, flags);
+  return read_buf(fd, buf, len, flags, NULL, NULL);
+}
+
+SHIM_EXPORT ssize_t __recv_chk(int fd, void *buf, size_t len, size_t buflen, int flags) {
+  if (len > buflen)
+    abort();
+  return recv(fd, buf, len, flags);
+}
+
+SHIM_EXPORT ssize_t recvfrom(int fd, void *buf, size_t len, int flags, struct sockaddr *from,
+                             socklen_t *fromlen) {
+  ensure();
+  if (!conn_of(fd)) {
+    struct iovec v = {buf, len};
+    struct msghdr mh = {
+        .msg_name = from, .msg_namelen = fromlen ? *fromlen : 0, .msg_iov = &v, .msg_iovlen = 1};
+    ssize_t r = real.recvmsg(fd, &mh, flags);
+    if (fromlen && r >= 0)
+      *fromlen = mh.msg_namelen;
+    return r;
+  }
+  return read_buf(fd, buf, len, flags, from, fromlen);
+}
+
+SHIM_EXPORT ssize_t __recvfrom_chk(int fd, void *buf, size_t len, size_t buflen, int flags,
+                                   struct sockaddr *from, socklen_t *fromlen) {
+  if (len > buflen)
+    abort();
+  return recvfrom(fd, buf, len, flags, from, fromlen);
+}
+
+SHIM_EXPORT ssize_t recvmsg(int fd, struct msghdr *mh, int flags) {
+  ensure();
+  if (!conn_of(fd))
+    return real.recvmsg(fd, mh, flags);
+  return shaped_read(&fds[fd], fd, mh, flags);
+}
+
+SHIM_EXPORT ssize_t readv(int fd, const struct iovec *iov, int iovcnt) {
+  ensure();
+  if (!conn_of(fd) || iovcnt <= 0)
+    return real.readv(fd, iov, iovcnt);
+  struct msghdr mh = {.msg_iov = (struct iovec *)iov, .msg_iovlen = (size_t)iovcnt};
+  return shaped_read(&fds[fd], fd, &mh, 0);
+}
+
+/* ---- writes ---------------------------------------------------------------------- */
+
+/* How much of len bytes this write may hand to the kernel: len, 1-16 under
+ * short writes, 0 for an EAGAIN. */
+static size_t write_cap(sfd_t *s, int fd, int flags, size_t len) {
+  int faults = g.exact ? g.wfault : g.pol.short_writes;
+  if (!faults || !len)
+    return len;
+  int nb = nonblocking(fd, flags);
+  pthread_mutex_lock(&g.lock);
+  size_t take = fray__shim_write_take(g.exact ? &g.wfault_rng : &s->wrng, len, nb);
+  pthread_mutex_unlock(&g.lock);
+  return take;
+}
+
+static void report_write(sfd_t *s, ssize_t r, size_t offered) {
+  pthread_mutex_lock(&g.lock);
+  g.activity++;
+  if (r > 0) {
+    g.written += (uint64_t)r;
+    send_msg(FRAY_SHIM_MSG_WRITE, s->conn, (uint64_t)r, offered);
+    logf_locked("conn %u write %zd of %zu\n", s->conn, r, offered);
+  } else if (r < 0 && errno == EAGAIN) {
+    logf_locked("conn %u write EAGAIN (%zu offered)\n", s->conn, offered);
+  }
+  pthread_mutex_unlock(&g.lock);
+}
+
+/* Every write of a client connection comes here, as a sendmsg. */
+static ssize_t shaped_write(sfd_t *s, int fd, const struct msghdr *mh, int flags) {
+  size_t len = iov_total(mh->msg_iov, mh->msg_iovlen);
+  size_t cap = write_cap(s, fd, flags, len);
+  ssize_t r;
+  if (!cap && len) {
+    errno = EAGAIN;
+    r = -1;
+  } else {
+    struct iovec win[MAX_IOV];
+    struct msghdr w = *mh;
+    w.msg_iov = win;
+    w.msg_iovlen = (size_t)iov_window(mh->msg_iov, mh->msg_iovlen, 0, cap, win);
+    r = real.sendmsg(fd, &w, flags);
+  }
+  int e = errno;
+  report_write(s, r, len);
+  if (cap < len)
+    rearm(s, fd); /* room the server was told was missing is there */
+  errno = e;
+  return r;
+}
+
+static ssize_t write_buf(int fd, const void *buf, size_t len, int flags, const struct sockaddr *to,
+                         socklen_t tolen) {
+  struct iovec v = {(void *)buf, len};
+  struct msghdr mh = {.msg_name = (void *)to, .msg_namelen = tolen, .msg_iov = &v, .msg_iovlen = 1};
+  if (!conn_of(fd))
+    return real.sendmsg(fd, &mh, flags);
+  return shaped_write(&fds[fd], fd, &mh, flags);
+}
+
+SHIM_EXPORT ssize_t write(int fd, const void *buf, size_t len) {
+  ensure();
+  if (!conn_of(fd))
+    return real.write(fd, buf, len);
+  return write_buf(fd, buf, len, 0, NULL, 0);
+}
+
+SHIM_EXPORT ssize_t send(int fd, const void *buf, size_t len, int flags) {
+  ensure();
+  return write_buf(fd, buf, len, flags, NULL, 0);
+}
+
+SHIM_EXPORT ssize_t sendto(int fd, const void *buf, size_t len, int flags,
+                           const struct sockaddr *to, socklen_t tolen) {
+  ensure();
+  return write_buf(fd, buf, len, flags, to, tolen);
+}
+
+SHIM_EXPORT ssize_t sendmsg(int fd, const struct msghdr *mh, int flags) {
+  ensure();
+  if (!conn_of(fd))
+    return real.sendmsg(fd, mh, flags);
+  return shaped_write(&fds[fd], fd, mh, flags);
+}
+
+SHIM_EXPORT ssize_t writev(int fd, const struct iovec *iov, int iovcnt) {
+  ensure();
+  if (!conn_of(fd) || iovcnt <= 0)
+    return real.writev(fd, iov, iovcnt);
+  struct msghdr mh = {.msg_iov = (struct iovec *)iov, .msg_iovlen = (size_t)iovcnt};
+  return shaped_write(&fds[fd], fd, &mh, 0);
+}
+
+/* sendfile to a client connection is capped like a write (the bytes come
+ * from a file, so there is nothing to cut but the count). */
+SHIM_EXPORT ssize_t sendfile(int out, int in, off_t *off, size_t count) {
+  ensure();
+  sfd_t *s = conn_of(out);
+  if (!s)
+    return real.sendfile(out, in, off, count);
+  size_t cap = write_cap(s, out, 0, count);
+  ssize_t r;
+  if (!cap && count) {
+    errno = EAGAIN;
+    r = -1;
+  } else {
+    r = real.sendfile(out, in, off, cap);
+  }
+  int e = errno;
+  report_write(s, r, count);
+  errno = e;
+  return r;
+}
+
+SHIM_EXPORT ssize_t sendfile64(int out, int in, off_t *off, size_t count) {
+  return sendfile(out, in, off, count);
+}
+
+/* ---- connections: accept, connect, close ------------------------------------------ */
+
+static int accepted(int lfd, int fd) {
+  if (fd >= 0 && listen_shaped(lfd)) {
+    int e = errno;
+    pthread_mutex_lock(&g.lock);
+    track(fd, "accept");
+    pthread_mutex_unlock(&g.lock);
+    errno = e;
+  }
+  return fd;
+}
+
+SHIM_EXPORT int accept4(int lfd, struct sockaddr *addr, socklen_t *len, int flags) {
+  ensure();
+  int entered = listen_shaped(lfd) && !(fcntl(lfd, F_GETFL) & O_NONBLOCK) ? wait_enter() : 0;
+  int fd = real.accept4(lfd, addr, len, flags);
+  wait_leave(entered);
+  return accepted(lfd, fd);
+}
+
+SHIM_EXPORT int accept(int lfd, struct sockaddr *addr, socklen_t *len) {
+  return accept4(lfd, addr, len, 0);
+}
+
+SHIM_EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len) {
+  ensure();
+  int r = real.connect(fd, addr, len);
+  if (g.role_client && (r == 0 || errno == EINPROGRESS) && addr &&
+      (addr->sa_family == AF_INET || addr->sa_family == AF_INET6)) {
+    int e = errno;
+    int port = ntohs(((const struct sockaddr_in *)addr)->sin_port); /* same offset in v6 */
+    if (!g.port || port == g.port) {
+      pthread_mutex_lock(&g.lock);
+      track(fd, "connect");
+      pthread_mutex_unlock(&g.lock);
+    }
+    errno = e;
+  }
+  return r;
+}
+
+SHIM_EXPORT int close(int fd) {
+  ensure();
+  /* Daemons close every descriptor at start; the shim's own stay open. */
+  if (fd >= 0 && (fd == g.ctl || fd == g.logfd))
+    return 0;
+  forget(fd);
+  return real.close(fd);
+}
+
+SHIM_EXPORT int dup2(int from, int to) {
+  ensure();
+  if (to == g.ctl || to == g.logfd) {
+    errno = EBUSY;
+    return -1;
+  }
+  forget(to);
+  return real.dup2(from, to);
+}
+
+SHIM_EXPORT int dup3(int from, int to, int flags) {
+  ensure();
+  if (to == g.ctl || to == g.logfd) {
+    errno = EBUSY;
+    return -1;
+  }
+  forget(to);
+  return real.dup3(from, to, flags);
+}
+
+/* ---- readiness: every blocking wait is where quiescence shows ----------------------- */
+
+SHIM_EXPORT int epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev) {
+  ensure();
+  int r = real.epoll_ctl(epfd, op, fd, ev);
+  if (r == 0 && fd >= 0 && fd < MAX_FD) {
+    pthread_mutex_lock(&g.lock);
+    sfd_t *s = &fds[fd];
+    if (op == EPOLL_CTL_DEL || !ev) {
+      s->epfd = -1;
+      s->et = 0;
+    } else {
+      s->epfd = epfd;
+      s->ev = *ev;
+      s->et = (ev->events & EPOLLET) && !(ev->events & (EPOLLONESHOT | EPOLLEXCLUSIVE));
+    }
+    pthread_mutex_unlock(&g.lock);
+  }
+  return r;
+}
+
+SHIM_EXPORT int epoll_wait(int epfd, struct epoll_event *evs, int n, int timeout) {
+  ensure();
+  int entered = timeout ? wait_enter() : 0;
+  int r = real.epoll_wait(epfd, evs, n, timeout);
+  wait_leave(entered);
+  return r;
+}
+
+SHIM_EXPORT int epoll_pwait(int epfd, struct epoll_event *evs, int n, int timeout,
+                            const sigset_t *mask) {
+  ensure();
+  int entered = timeout ? wait_enter() : 0;
+  int r = real.epoll_pwait(epfd, evs, n, timeout, mask);
+  wait_leave(entered);
+  return r;
+}
+
+SHIM_EXPORT int poll(struct pollfd *p, nfds_t n, int timeout) {
+  ensure();
+  int entered = timeout ? wait_enter() : 0;
+  int r = real.poll(p, n, timeout);
+  wait_leave(entered);
+  return r;
+}
+
+SHIM_EXPORT int __poll_chk(struct pollfd *p, nfds_t n, int timeout, size_t plen) {
+  if (plen / sizeof *p < n)
+    abort();
+  return poll(p, n, timeout);
+}
+
+static int ts_zero(const struct timespec *t) {
+  return t && !t->tv_sec && !t->tv_nsec;
+}
+
+SHIM_EXPORT int ppoll(struct pollfd *p, nfds_t n, const struct timespec *t, const sigset_t *mask) {
+  ensure();
+  int entered = !ts_zero(t) ? wait_enter() : 0;
+  int r = real.ppoll(p, n, t, mask);
+  wait_leave(entered);
+  return r;
+}
+
+SHIM_EXPORT int __ppoll_chk(struct pollfd *p, nfds_t n, const struct timespec *t,
+                            const sigset_t *mask, size_t plen) {
+  if (plen / sizeof *p < n)
+    abort();
+  return ppoll(p, n, t, mask);
+}
+
+SHIM_EXPORT int select(int n, fd_set *r, fd_set *w, fd_set *x, struct timeval *t) {
+  ensure();
+  int entered = !(t && !t->tv_sec && !t->tv_usec) ? wait_enter() : 0;
+  int rc = real.select(n, r, w, x, t);
+  wait_leave(entered);
+  return rc;
+}
+
+SHIM_EXPORT int pselect(int n, fd_set *r, fd_set *w, fd_set *x, const struct timespec *t,
+                        const sigset_t *mask) {
+  ensure();
+  int entered = !ts_zero(t) ? wait_enter() : 0;
+  int rc = real.pselect(n, r, w, x, t, mask);
+  wait_leave(entered);
+  return rc;
+}

@@ -1,0 +1,34 @@
+# The preload shim (harness/shim/, docs/exec.md), label `shim`: its policy
+# logic as a unit test, and `fray exec` against real programs started on
+# free loopback ports by tests/shim/exec.sh (stopped also on failure).
+if(NOT TARGET fray_shim OR NOT TARGET fray_cli)
+  return()
+endif()
+
+# unit.shim_policy tests the shim's policy code, which is no part of libfray.
+target_sources(test_shim_policy PRIVATE ${PROJECT_SOURCE_DIR}/harness/shim/policy.c)
+
+set(_shim_sh ${PROJECT_SOURCE_DIR}/tests/shim/exec.sh)
+function(fray_shim_test name timeout)
+  add_test(NAME ${name} COMMAND bash ${_shim_sh} $<TARGET_FILE:fray_cli> ${ARGN})
+  set_tests_properties(${name} PROPERTIES TIMEOUT ${timeout} LABELS shim SKIP_RETURN_CODE 77)
+endfunction()
+
+# redis-benchmark against a redis-server whose every read is one byte (the
+# log shows each), then with random cuts and short writes (1-16 bytes, EAGAIN).
+fray_shim_test(shim.exec.redis.reads1 240 redis-reads1)
+fray_shim_test(shim.exec.redis.short 240 redis-short)
+# memcached: a pipelining client and the text-protocol scripts, bytewise
+# reads and short writes.
+fray_shim_test(shim.exec.memcached 120 memcached)
+# Usage errors, static binaries, exit statuses and signals passed on.
+fray_shim_test(shim.exec.errors 60 errors)
+
+# A server built with gcc's dynamic ASan runtime, which must come first in
+# LD_PRELOAD (clang links its runtime statically by default: no such need).
+if(CMAKE_C_COMPILER_ID STREQUAL "GNU")
+  add_executable(shim_echo_asan ${PROJECT_SOURCE_DIR}/tests/shim/echo_server.c)
+  target_compile_options(shim_echo_asan PRIVATE -fsanitize=address -fno-omit-frame-pointer)
+  target_link_options(shim_echo_asan PRIVATE -fsanitize=address)
+  fray_shim_test(shim.exec.asan 60 asan $<TARGET_FILE:shim_echo_asan>)
+endif()
