@@ -147,9 +147,17 @@ static void forward(int sig, siginfo_t *si, void *uc) {
     kill((pid_t)child_pid, sig);
 }
 
+/* Starts COMMAND and waits for it. The forwarded signals are blocked
+ * until the child's pid is known, so one arriving meanwhile is passed on
+ * rather than lost. */
 static int run(const fray__exec_prog_t *prog, char **argv) {
   static const int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2};
   struct sigaction sa = {0};
+  sigset_t block, old;
+  sigemptyset(&block);
+  for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
+    sigaddset(&block, sigs[i]);
+  sigprocmask(SIG_BLOCK, &block, &old);
   sa.sa_sigaction = forward;
   sa.sa_flags = SA_SIGINFO | SA_RESTART;
   sigemptyset(&sa.sa_mask);
@@ -157,20 +165,22 @@ static int run(const fray__exec_prog_t *prog, char **argv) {
     sigaction(sigs[i], &sa, NULL);
   fflush(NULL);
   pid_t pid = fork();
-  if (pid < 0) {
-    fprintf(stderr, "fray exec: fork: %s\n", strerror(errno));
-    return FRAY_EXIT_USAGE;
-  }
   if (pid == 0) {
     sa.sa_handler = SIG_DFL;
     sa.sa_flags = 0;
     for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
       sigaction(sigs[i], &sa, NULL);
+    sigprocmask(SIG_SETMASK, &old, NULL);
     execv(prog->path, argv);
     fprintf(stderr, "fray exec: cannot run %s: %s\n", prog->path, strerror(errno));
     _exit(127);
   }
-  child_pid = pid;
+  child_pid = pid > 0 ? pid : 0;
+  sigprocmask(SIG_SETMASK, &old, NULL);
+  if (pid < 0) {
+    fprintf(stderr, "fray exec: fork: %s\n", strerror(errno));
+    return FRAY_EXIT_USAGE;
+  }
   int st;
   while (waitpid(pid, &st, 0) < 0)
     if (errno != EINTR)

@@ -153,7 +153,10 @@ print(got.decode(), end="")' "$port")
     # A signal sent to fray exec reaches the program.
     "$fray" exec -- sleep 30 &
     pid=$!
-    sleep 0.3
+    for _ in $(seq 100); do
+      [ -n "$(cat "/proc/$pid/task/$pid/children" 2>/dev/null)" ] && break
+      sleep 0.05
+    done
     kill -TERM "$pid"
     wait "$pid"
     rc=$?
