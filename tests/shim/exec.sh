@@ -108,7 +108,7 @@ case $case in
       -l 127.0.0.1
     python3 "$(dirname "$0")/mc_client.py" "$port" 300 || fail "the memcached client failed"
     "$fray" replay --connect "127.0.0.1:$port" --schedule whole \
-      "$(dirname "$0")"/../net/memcached/*.fray || fail "the memcached scripts failed"
+      "$(dirname "$0")"/../../corpus/memcached/*.fray || fail "the memcached scripts failed"
     stop
     reads_all 1 10000
     ;;
