@@ -32,13 +32,6 @@ int fray_strategy_from_name(const char *name, fray_strategy_t *out) {
   return FRAY_ENOENT;
 }
 
-uint64_t fray__campaign_seed(uint64_t seed, uint64_t i) {
-  uint64_t z = seed + (i + 1) * 0x9e3779b97f4a7c15ULL;
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
-}
-
 void fray_campaign_opts_init(fray_campaign_opts_t *o) {
   memset(o, 0, sizeof *o);
   o->strategy = FRAY_STRATEGY_RANDOM;
@@ -133,9 +126,11 @@ static int run_schedules(fray__cjob_t *j) {
   int rc = fray__ctarget_reference(j->t, &res);
   if (rc == FRAY_EFAILED)
     return schedule_failed(j, &res, 0, 1);
+  /* Run i's seed is the i-th draw of the seed's sequence, reached without
+   * drawing the others: run i of seed s is the same whatever the run count. */
   for (uint64_t i = 0; !rc && i < n; i++) {
     j->c->running = j->t;
-    rc = fray__ctarget_run(j->t, o, i, fray__campaign_seed(o->seed, i), &res);
+    rc = fray__ctarget_run(j->t, o, i, fray__rng_at(o->seed, i), &res);
     j->c->running = NULL;
     r->runs++;
     if (rc == FRAY_EFAILED) {
@@ -157,8 +152,8 @@ static int run_mutant(fray__cjob_t *j, uint64_t i) {
   size_t canary_at;
   char what[512], path[PATH_SIZE], desc[600];
   fray__cresult_t res;
-  int rc = fray__ctarget_mutant(j->t, fray__campaign_seed(j->c->o.seed, i), &m, &canary_at, what,
-                                sizeof what);
+  int rc =
+      fray__ctarget_mutant(j->t, fray__rng_at(j->c->o.seed, i), &m, &canary_at, what, sizeof what);
   if (rc)
     return rc;
   int kept = fray__crepro_mutant(j, m, i, what, path, sizeof path);

@@ -73,10 +73,6 @@ struct fray_campaign {
   const fray__ctarget_t *running; /* during a schedule run, for bake_running */
 };
 
-/* Seed of run i: splitmix64 over (seed, i), so that run i of seed s is the
- * same schedule whatever the number of runs. */
-uint64_t fray__campaign_seed(uint64_t seed, uint64_t i);
-
 /* One script's campaign in progress: what the parts share. */
 typedef struct fray__cjob {
   fray_campaign_t *c;
