@@ -21,29 +21,51 @@ typedef struct buf {
   size_t len;
 } buf_t;
 
+/* Bytes the mutant of an n-byte send by m can need. */
+static size_t mutant_cap(size_t n, fray_mutation_t m, size_t max_frame) {
+  switch (m) {
+  case FRAY_MUT_DUPLICATE:
+    return 2 * n;
+  case FRAY_MUT_INSERT_NUL:
+  case FRAY_MUT_INSERT_FF:
+  case FRAY_MUT_INSERT_RANDOM:
+    return n + 8;
+  case FRAY_MUT_OVERSIZE: {
+    size_t cap = 2 * max_frame + 64 < OVERSIZE_CAP ? 2 * max_frame + 64 : OVERSIZE_CAP;
+    return cap < n ? n : cap;
+  }
+  default:
+    return n;
+  }
+}
+
+/* Repeats d's body (its delimiter kept at the end) into out[cap] until
+ * past max_frame or cap; returns the bytes written. */
+static size_t oversize(uint8_t *out, size_t cap, const uint8_t *d, size_t n, size_t max_frame) {
+  size_t tail = 0, o = 0;
+  while (tail < n && tail < 2 && (d[n - 1 - tail] == '\n' || d[n - 1 - tail] == '\r'))
+    tail++;
+  size_t body = n - tail;
+  while (o + tail < cap && o <= max_frame) {
+    size_t k = body ? body : 1;
+    if (k > cap - tail - o)
+      k = cap - tail - o;
+    if (body)
+      memcpy(out + o, d, k);
+    else
+      memset(out + o, 'x', k);
+    o += k;
+  }
+  memcpy(out + o, d + body, tail);
+  return o + tail;
+}
+
 /* The mutated bytes of one send into *out (allocated with mem). Returns 0
  * or FRAY_ENOMEM; *m may be changed to what could be done. */
 static int mutate_bytes(const fray_mem_t *mem, const fray_step_t *st, fray_mutation_t *m,
                         uint64_t *rng, size_t max_frame, buf_t *out, char *note, size_t nsize) {
   const uint8_t *d = st->data;
-  size_t n = st->len, cap = 0;
-  switch (*m) {
-  case FRAY_MUT_DUPLICATE:
-    cap = 2 * n;
-    break;
-  case FRAY_MUT_INSERT_NUL:
-  case FRAY_MUT_INSERT_FF:
-  case FRAY_MUT_INSERT_RANDOM:
-    cap = n + 8;
-    break;
-  case FRAY_MUT_OVERSIZE:
-    cap = 2 * max_frame + 64 < OVERSIZE_CAP ? 2 * max_frame + 64 : OVERSIZE_CAP;
-    if (cap < n)
-      cap = n;
-    break;
-  default:
-    cap = n;
-  }
+  size_t n = st->len, cap = mutant_cap(n, *m, max_frame);
   out->p = fray__malloc(mem, cap);
   if (!out->p)
     return FRAY_ENOMEM;
@@ -86,27 +108,10 @@ static int mutate_bytes(const fray_mem_t *mem, const fray_step_t *st, fray_mutat
     snprintf(note, nsize, "%s: %zu bytes at %zu", fray_mutation_name(*m), k, at);
     break;
   }
-  case FRAY_MUT_OVERSIZE: {
-    /* Repeat the send's body (its delimiter kept at the end) past the max. */
-    size_t tail = 0;
-    while (tail < n && tail < 2 && (d[n - 1 - tail] == '\n' || d[n - 1 - tail] == '\r'))
-      tail++;
-    size_t body = n - tail;
-    while (o + tail < cap && o <= max_frame) {
-      size_t k = body ? body : 1;
-      if (k > cap - tail - o)
-        k = cap - tail - o;
-      if (body)
-        memcpy(out->p + o, d, k);
-      else
-        memset(out->p + o, 'x', k);
-      o += k;
-    }
-    memcpy(out->p + o, d + body, tail);
-    o += tail;
+  case FRAY_MUT_OVERSIZE:
+    o = oversize(out->p, cap, d, n, max_frame);
     snprintf(note, nsize, "%s %zu -> %zu bytes", fray_mutation_name(*m), n, o);
     break;
-  }
   case FRAY_MUT_BITFLIP: {
     memcpy(out->p, d, n);
     o = n;
