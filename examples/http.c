@@ -7,13 +7,21 @@
  * next request that arrived in the same read as the headers are framed
  * under the new spec (compare buggy/modeswitch.c).
  *
+ * A "Transfer-Encoding: chunked" body is framed a chunk at a time in the
+ * framer's text-length mode (fray_spec_http_chunk(): hex size, extensions
+ * after ';', CRLF, data, CRLF), collected up to HTTP_MAX_BODY, and ended by
+ * the zero-size chunk, after which the trailer section is read line by line
+ * to its empty line.
+ *
  * Answers: 200 with body = the request's body if it had one, else the
- * request target; 400 (malformed request line, header, Content-Length;
- * then close), 413 (head or body too large; then close), 501 (a
- * Transfer-Encoding: chunked bodies are not supported; then close).
+ * request target; 400 (malformed request line, header, Content-Length,
+ * chunk, or both Content-Length and chunked; then close), 413 (head or body
+ * too large; then close), 501 (a transfer coding other than chunked; then
+ * close).
  * Keep-alive by default in HTTP/1.1; "Connection: close" or HTTP/1.0 closes
  * after the answer. Requests pipelined in one read are answered in order. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "examples.h"
@@ -22,9 +30,13 @@
 #define HTTP_MAX_BODY 65536
 #define HTTP_MAX_TARGET 256
 
+enum { HTTP_HEAD, HTTP_BODY, HTTP_CHUNK, HTTP_TRAILER }; /* what the next frame is */
+
 typedef struct http_conn {
-  int in_body; /* the next frame is a body */
+  int phase;
   int close_after;
+  uint8_t *chunked; /* a chunked body collected so far (malloc'd) */
+  size_t chunked_len;
   char target[HTTP_MAX_TARGET + 1];
 } http_conn_t;
 
@@ -41,6 +53,13 @@ static int http_fail(fray_conn_t *c, int status, const char *reason) {
   fray_conn_close(c);
   return r;
 }
+
+static const fray_spec_t http_trailer_spec = {
+    .mode = FRAY_MODE_DELIM,
+    .max_frame = HTTP_MAX_HEAD,
+    .on_overflow = FRAY_OVERFLOW_ERROR,
+    .delim = {.bytes = "\r\n", .len = 2},
+};
 
 static int http_reply(fray_conn_t *c, http_conn_t *st, const uint8_t *body, size_t len) {
   int r = fray_conn_sendf(c, "HTTP/1.1 200 OK\r\nContent-Length: %zu\r\n%s\r\n", len,
@@ -103,6 +122,7 @@ static int http_head(fray_conn_t *c, http_conn_t *st, const uint8_t *p, size_t l
   /* Header lines, each "Name: value" ended by "\r\n" (the last one's
    * "\r\n" was part of the delimiter). */
   long long clen = -1;
+  int chunked = 0;
   const uint8_t *q = eol;
   while (q < end) {
     if (end - q < 2 || q[0] != '\r' || q[1] != '\n')
@@ -136,45 +156,105 @@ static int http_head(fray_conn_t *c, http_conn_t *st, const uint8_t *p, size_t l
         return http_fail(c, 400, "Bad Request");
       clen = n;
     } else if (http_name_is(q, nl, "transfer-encoding")) {
-      return http_fail(c, 501, "Not Implemented");
+      if (!http_value_is(v, vl, "chunked"))
+        return http_fail(c, 501, "Not Implemented");
+      chunked = 1;
     } else if (http_name_is(q, nl, "connection") && http_value_is(v, vl, "close")) {
       st->close_after = 1;
     }
     q = le;
   }
+  if (chunked && clen >= 0) /* two framings of one body: a smuggling vector */
+    return http_fail(c, 400, "Bad Request");
   if (clen > HTTP_MAX_BODY)
     return http_fail(c, 413, "Content Too Large");
+  if (chunked) {
+    fray_spec_t chunk = fray_spec_http_chunk();
+    chunk.max_frame = HTTP_MAX_BODY;
+    st->phase = HTTP_CHUNK;
+    st->chunked_len = 0;
+    return fray_conn_set_spec(c, &chunk);
+  }
   if (clen > 0) {
     fray_spec_t body = fray_spec_count((size_t)clen);
     body.max_frame = (size_t)clen;
-    st->in_body = 1;
+    st->phase = HTTP_BODY;
     return fray_conn_set_spec(c, &body);
   }
   return http_reply(c, st, (const uint8_t *)st->target, strlen(st->target));
 }
 
+/* One chunk of a chunked body: collected, or (size 0) the end of the
+ * data, after which come the trailer fields. */
+static int http_chunk(fray_conn_t *c, http_conn_t *st, const uint8_t *data, size_t len) {
+  if (len == 0) {
+    st->phase = HTTP_TRAILER;
+    return fray_conn_set_spec(c, &http_trailer_spec);
+  }
+  if (len > HTTP_MAX_BODY - st->chunked_len)
+    return http_fail(c, 413, "Content Too Large");
+  if (!st->chunked && !(st->chunked = malloc(HTTP_MAX_BODY)))
+    return FRAY_ENOMEM;
+  memcpy(st->chunked + st->chunked_len, data, len);
+  st->chunked_len += len;
+  return 0;
+}
+
+/* A trailer field ("Name: value"), or the empty line ending the message. */
+static int http_trailer(fray_conn_t *c, http_conn_t *st, const uint8_t *data, size_t len) {
+  if (len) {
+    const uint8_t *colon = memchr(data, ':', len);
+    if (!colon || colon == data)
+      return http_fail(c, 400, "Bad Request");
+    return 0;
+  }
+  st->phase = HTTP_HEAD;
+  int r = fray_conn_set_spec(c, &http_head_spec);
+  if (!r)
+    r = http_reply(c, st, st->chunked ? st->chunked : (const uint8_t *)"", st->chunked_len);
+  free(st->chunked);
+  st->chunked = NULL;
+  return r;
+}
+
 static int http_frame(fray_conn_t *c, const uint8_t *data, size_t len, void *vst) {
   http_conn_t *st = vst;
-  if (st->in_body) {
-    st->in_body = 0;
+  if (st->phase == HTTP_BODY) {
+    st->phase = HTTP_HEAD;
     int r = fray_conn_set_spec(c, &http_head_spec);
     return r ? r : http_reply(c, st, data, len);
   }
+  if (st->phase == HTTP_CHUNK)
+    return http_chunk(c, st, data, len);
+  if (st->phase == HTTP_TRAILER)
+    return http_trailer(c, st, data, len);
   if (len == 0) /* "\r\n\r\n" alone: no request line */
     return http_fail(c, 400, "Bad Request");
   return http_head(c, st, data, len);
 }
 
-static int http_error(fray_conn_t *c, const fray_frame_error_t *err, void *st) {
-  (void)st;
-  (void)err;
-  /* The head outgrew HTTP_MAX_HEAD (the body's count can never overflow). */
+static int http_error(fray_conn_t *c, const fray_frame_error_t *err, void *vst) {
+  http_conn_t *st = vst;
+  /* In a chunked body: a chunk over the limit, or a malformed size line or
+   * missing CRLF after the data. Elsewhere the head or a trailer field
+   * outgrew HTTP_MAX_HEAD (a counted body can never overflow). */
+  if (st->phase == HTTP_CHUNK && err->size <= HTTP_MAX_BODY)
+    return http_fail(c, 400, "Bad Request");
   return http_fail(c, 413, "Content Too Large");
+}
+
+static void http_close(fray_conn_t *c, fray_close_reason_t reason, void *vst) {
+  (void)c;
+  (void)reason;
+  http_conn_t *st = vst;
+  free(st->chunked);
+  st->chunked = NULL;
 }
 
 const fray_handler_t fray_example_http = {
     .name = "http",
-    .summary = "HTTP/1.1 requests: head to \\r\\n\\r\\n, Content-Length body, keep-alive, 400/413",
+    .summary = "HTTP/1.1 requests: head to \\r\\n\\r\\n, Content-Length or chunked body, "
+               "keep-alive, 400/413",
     .spec = {.mode = FRAY_MODE_DELIM,
              .max_frame = HTTP_MAX_HEAD,
              .on_overflow = FRAY_OVERFLOW_ERROR,
@@ -182,4 +262,5 @@ const fray_handler_t fray_example_http = {
     .conn_size = sizeof(http_conn_t),
     .on_frame = http_frame,
     .on_error = http_error,
+    .on_close = http_close,
 };

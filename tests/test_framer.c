@@ -463,10 +463,11 @@ static const char *ref_text(const fray_spec_t *sp, const uint8_t *p, size_t n, s
       pos += total;
       continue;
     }
+    size_t have = n - pos > hdr + v ? n - pos - hdr - (size_t)v : 0;
+    if (memcmp(p + pos + hdr + v, sp->text.trailer, have < trl ? have : trl))
+      goto bad;
     if (n - pos < total)
       return ref_truncated(t, p, pos, n);
-    if (memcmp(p + pos + hdr + v, sp->text.trailer, trl))
-      goto bad;
     tr_printf(t, "off=%zu frame len=%llu ", pos, v);
     tr_bytes(t, p + pos + hdr, (size_t)v);
     tr_printf(t, "\n");

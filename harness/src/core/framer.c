@@ -811,12 +811,14 @@ static int step_text(fray_framer_t *f, const uint8_t *p, size_t n, uint64_t base
     return STEP_PROGRESS;
   }
   size_t total = hdr + (size_t)len + tl;
-  if (n < total)
-    return STEP_MORE;
+  /* The trailer is checked as far as it has come, so a wrong byte stops the
+   * framer when it arrives, not when the rest of the trailer does. */
   const uint8_t *tr = p + hdr + len;
-  size_t i = 0;
-  while (i < tl && tr[i] == f->spec.text.trailer[i]) /* at most 4 bytes */
+  size_t i = 0, have = n > hdr + len ? n - hdr - (size_t)len : 0;
+  while (i < tl && i < have && tr[i] == f->spec.text.trailer[i]) /* at most 4 bytes */
     i++;
+  if (i < tl && i == have)
+    return STEP_MORE;
   if (i < tl) {
     stop(f, FRAY_EBADLEN, base, len, "the payload is not followed by its trailer");
     return STEP_STOP;
