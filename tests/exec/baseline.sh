@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
-# tests/exec/baseline.sh: which buggy twins a schedule catches. For every
-# server style and bug, starts the twin (run.sh) and replays
-# tests/exec/scripts/ with the given fray options, under several seeds;
-# prints one markdown table row per twin with the seeds that caught it and,
-# per catching seed, the fewest runs a failing script took (its `N runs`,
-# the reference `whole` run included).
+# tests/exec/baseline.sh: which buggy twins a schedule catches, and how
+# often. For every server style and bug, starts the twin (run.sh) and
+# replays tests/exec/scripts/ with the given fray options plus --keep-going
+# --json, once per seed; prints one markdown table row per twin with, per
+# seed, the failing schedules out of all schedules run (the reference
+# `whole` run included), or "-" when none failed.
 #
 #   baseline.sh BUILD-DIR [SEEDS] -- FRAY-REPLAY-OPTS...
-#   baseline.sh build --  --schedule random --runs 20
+#   baseline.sh build "1 2 3" -- --schedule random --runs 20
 #
 # @PORT@ in the options is the server's port; without any --connect/--exec
 # option, `--connect 127.0.0.1:@PORT@` is added. Not a ctest entry: over
@@ -21,28 +21,39 @@ opts=("$@")
 case " ${opts[*]} " in *" --connect "* | *" --exec "*) ;; *) opts=(--connect 127.0.0.1:@PORT@ "${opts[@]}") ;; esac
 here=$(cd "$(dirname "$0")" && pwd)
 scripts=("$here"/scripts/*.fray)
-c_bugs="oneline droptail max64 shortwrite quitrest"
-echo "| server | bug | caught by seeds ($seeds): runs to the failure |"
+# Failing schedules / schedules run, from fray's --json lines on stdin.
+tally() {
+  python3 -c '
+import json, sys
+runs = failed = 0
+for line in sys.stdin:
+    if line.startswith("{\"file\""):
+        r = json.loads(line)
+        runs += r["runs"]
+        failed += r.get("failed_schedules", 0)
+print("%d/%d" % (failed, runs) if failed else "-")'
+}
+echo "| server | bug | failing schedules, seed $(echo "$seeds" | sed 's/ /, seed /g') |"
 echo "|---|---|---|"
 for style in ${STYLES:-poll select epoll thread libevent asyncio node}; do
+  bugs="oneline droptail max64 shortwrite quitrest"
   if [ "$style" = asyncio ]; then
     server=(python3 "$here/server.py" {port}) bugs="oneline droptail max64 quitrest"
   elif [ "$style" = node ]; then
     command -v node >/dev/null || continue
     server=(node "$here/server.js" {port}) bugs="oneline droptail max64 quitrest"
   else
-    server=("$build/tests/exec/exec-$style" {port}) bugs=$c_bugs
+    server=("$build/tests/exec/exec-$style" {port})
     [ -x "${server[0]}" ] || continue
     [ "$style" = libevent ] && bugs="oneline droptail max64 quitrest"
   fi
   for bug in $bugs; do
-    caught=""
+    row=""
     for seed in $seeds; do
-      out=$(bash "$here/run.sh" "${server[@]}" --bug "$bug" -- \
-        "$build/fray" replay "${opts[@]}" --seed "$seed" "${scripts[@]}" 2>&1) && continue
-      runs=$(printf '%s\n' "$out" | awk '$1 == "FAIL" && $5 == "runs" { print $4 }' | sort -n | head -n1)
-      caught="$caught $seed:${runs:-?}"
+      t=$(bash "$here/run.sh" --expect 1 "${server[@]}" --bug "$bug" -- "$build/fray" replay \
+        "${opts[@]}" --seed "$seed" --keep-going --json "${scripts[@]}" 2>/dev/null | tally)
+      row="$row${row:+, }$t"
     done
-    echo "| $style | $bug | ${caught:- none} |"
+    echo "| $style | $bug | $row |"
   done
 done

@@ -88,8 +88,8 @@ async def serve_reads(reader, writer, bug):
             await writer.drain()
             continue
         *lines, tail = (tail + data).split(b"\n")
-        if bug == "oneline":
-            lines, tail = lines[:1], b""  # BUG: one line per read
+        if bug == "oneline" and lines:
+            lines, tail = lines[:1], b""  # BUG: one line per read, the rest lost
         if bug == "droptail":
             tail = b""  # BUG: the unterminated end of a read is lost
         for line in lines:
