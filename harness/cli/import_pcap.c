@@ -19,9 +19,11 @@
 #include "opts.h"
 #include "fray/pcap.h"
 #include "fray/script.h"
+#include "session/record.h"
 
 #ifdef FRAY_HAVE_PCAP
 #include <pcap/pcap.h>
+#include <sys/stat.h>
 #endif
 
 #define MAX_NOTES_SHOWN 20 /* per run; the rest are counted */
@@ -128,6 +130,102 @@ static void print_losses(const fray_pcap_stats_t *st, int read_failed) {
           st->bytes_missing + st->bytes_lost, st->bytes_missing, st->bytes_lost);
 }
 
+/* Feeds every packet of pc to im. Returns FRAY_EXIT_OK, FRAY_EXIT_USAGE
+ * when the file could not be read to its end (what was read is kept), or
+ * -1 when the importer failed (said on stderr). */
+static int feed_packets(pcap_t *pc, int lt, fray_pcap_import_t *im, const char *path) {
+  uint64_t npkt = 0;
+  for (;;) {
+    /* Where the next record starts, for the error message: libpcap says
+     * only that the file is truncated, not where. */
+    long at = -1;
+    FILE *fp = pcap_file(pc);
+    if (fp)
+      at = ftell(fp);
+    struct pcap_pkthdr *h;
+    const u_char *data;
+    int r = pcap_next_ex(pc, &h, &data);
+    if (r == PCAP_ERROR_BREAK)
+      return FRAY_EXIT_OK;
+    if (r != 1) {
+      fprintf(stderr,
+              "fray import-pcap: %s: packet %" PRIu64 " (byte offset %ld): %s; the %" PRIu64
+              " packets before it were imported\n",
+              path, npkt + 1, at, r == PCAP_ERROR ? pcap_geterr(pc) : "read error", npkt);
+      return FRAY_EXIT_USAGE;
+    }
+    npkt++;
+    int rc = fray_pcap_import_packet(im, lt, data, h->caplen, h->len);
+    if (rc) {
+      fprintf(stderr, "fray import-pcap: %s: packet %" PRIu64 ": %s\n", path, npkt,
+              fray_strerror(rc));
+      return -1;
+    }
+  }
+}
+
+/* The summary line and the verdict on losses: returns the exit status. */
+static int report(const char *path, const fray_pcap_stats_t *st, int status, int allow_loss) {
+  /* One summary line: what was used, what was skipped, what was lost. */
+  fprintf(stderr,
+          "fray import-pcap: %s: %" PRIu64 " packets, %" PRIu64 " TCP; %" PRIu64
+          " connections, %" PRIu64 " bytes to the server, %" PRIu64 " to clients; skipped: %" PRIu64
+          " non-IP, %" PRIu64 " non-TCP, %" PRIu64 " fragments, %" PRIu64 " malformed, %" PRIu64
+          " connections off the server port; %" PRIu64 " retransmitted, %" PRIu64
+          " overlapping, %" PRIu64 " out-of-order segments",
+          path, st->packets, st->tcp_packets, st->flows, st->bytes_to_server, st->bytes_to_client,
+          st->non_ip, st->non_tcp, st->fragments, st->malformed, st->flows_skipped,
+          st->retransmitted, st->overlapping, st->out_of_order);
+  print_losses(st, status != FRAY_EXIT_OK);
+  if (!st->errors || status != FRAY_EXIT_OK)
+    return status;
+  if (allow_loss) {
+    fprintf(stderr,
+            "fray import-pcap: %s: the script misses bytes of the capture (accepted: "
+            "--allow-loss)\n",
+            path);
+    return status;
+  }
+  fprintf(stderr,
+          "fray import-pcap: %s: the script misses bytes of the capture (see above); "
+          "--allow-loss accepts that\n",
+          path);
+  return FRAY_EXIT_USAGE;
+}
+
+/* Writes s to outpath (stdout when NULL). A regular file (or a new one) is
+ * written by the recorder's writer, so a failed run never leaves half a
+ * script and no planted link is followed; what else the user names (a
+ * device, a FIFO, a link) is written as it is. 0 or -1 (said on stderr). */
+static int write_out(const fray_script_t *s, const char *outpath) {
+  struct stat sb;
+  if (outpath && (lstat(outpath, &sb) != 0 || S_ISREG(sb.st_mode))) {
+    char err[512];
+    if (fray__rec_write_file(s, outpath, err, sizeof err)) {
+      fprintf(stderr, "fray import-pcap: %s\n", err);
+      return -1;
+    }
+    return 0;
+  }
+  FILE *out = stdout;
+  if (outpath && !(out = fopen(outpath, "w"))) {
+    fprintf(stderr, "fray import-pcap: cannot create %s: %s\n", outpath, strerror(errno));
+    return -1;
+  }
+  int rc = fray_script_write(s, out);
+  if (out != stdout) {
+    if (fclose(out) != 0 && !rc)
+      rc = FRAY_EIO;
+  } else if (fflush(out) != 0 && !rc) {
+    rc = FRAY_EIO;
+  }
+  if (rc) {
+    fprintf(stderr, "fray import-pcap: writing the script: %s\n", fray_strerror(rc));
+    return -1;
+  }
+  return 0;
+}
+
 static int run(const char *path, unsigned server_port, const char *outpath, int allow_loss) {
   char errbuf[PCAP_ERRBUF_SIZE] = "";
   pcap_t *pc = pcap_open_offline(path, errbuf);
@@ -167,39 +265,12 @@ static int run(const char *path, unsigned server_port, const char *outpath, int 
     return FRAY_EXIT_USAGE;
   }
 
-  int status = FRAY_EXIT_OK;
-  uint64_t npkt = 0;
-  for (;;) {
-    /* Where the next record starts, for the error message: libpcap says
-     * only that the file is truncated, not where. */
-    long at = -1;
-    FILE *fp = pcap_file(pc);
-    if (fp)
-      at = ftell(fp);
-    struct pcap_pkthdr *h;
-    const u_char *data;
-    int r = pcap_next_ex(pc, &h, &data);
-    if (r == PCAP_ERROR_BREAK)
-      break;
-    if (r != 1) {
-      fprintf(stderr,
-              "fray import-pcap: %s: packet %" PRIu64 " (byte offset %ld): %s; the %" PRIu64
-              " packets before it were imported\n",
-              path, npkt + 1, at, r == PCAP_ERROR ? pcap_geterr(pc) : "read error", npkt);
-      status = FRAY_EXIT_USAGE;
-      break;
-    }
-    npkt++;
-    rc = fray_pcap_import_packet(im, lt, data, h->caplen, h->len);
-    if (rc) {
-      fprintf(stderr, "fray import-pcap: %s: packet %" PRIu64 ": %s\n", path, npkt,
-              fray_strerror(rc));
-      fray_pcap_import_free(im);
-      pcap_close(pc);
-      return FRAY_EXIT_USAGE;
-    }
-  }
+  int status = feed_packets(pc, lt, im, path);
   pcap_close(pc);
+  if (status < 0) {
+    fray_pcap_import_free(im);
+    return FRAY_EXIT_USAGE;
+  }
 
   fray_script_t *s = NULL;
   rc = fray_pcap_import_finish(im, &s);
@@ -212,58 +283,16 @@ static int run(const char *path, unsigned server_port, const char *outpath, int 
   }
   if (nctx.hidden)
     fprintf(stderr, "fray import-pcap: %s: %u more notes not shown\n", path, nctx.hidden);
-
-  /* One summary line: what was used, what was skipped, what was lost. */
-  fprintf(stderr,
-          "fray import-pcap: %s: %" PRIu64 " packets, %" PRIu64 " TCP; %" PRIu64
-          " connections, %" PRIu64 " bytes to the server, %" PRIu64 " to clients; skipped: %" PRIu64
-          " non-IP, %" PRIu64 " non-TCP, %" PRIu64 " fragments, %" PRIu64 " malformed, %" PRIu64
-          " connections off the server port; %" PRIu64 " retransmitted, %" PRIu64
-          " overlapping, %" PRIu64 " out-of-order segments",
-          path, st.packets, st.tcp_packets, st.flows, st.bytes_to_server, st.bytes_to_client,
-          st.non_ip, st.non_tcp, st.fragments, st.malformed, st.flows_skipped, st.retransmitted,
-          st.overlapping, st.out_of_order);
-  print_losses(&st, status != FRAY_EXIT_OK);
-  if (st.errors && status == FRAY_EXIT_OK) {
-    if (allow_loss) {
-      fprintf(stderr,
-              "fray import-pcap: %s: the script misses bytes of the capture (accepted: "
-              "--allow-loss)\n",
-              path);
-    } else {
-      fprintf(stderr,
-              "fray import-pcap: %s: the script misses bytes of the capture (see above); "
-              "--allow-loss accepts that\n",
-              path);
-      status = FRAY_EXIT_USAGE;
-    }
-  }
+  status = report(path, &st, status, allow_loss);
   if (!st.flows) {
     fprintf(stderr, "fray import-pcap: %s: no TCP connection in the capture%s\n", path,
             server_port ? " on the server port" : "");
     fray_script_free(s);
     return FRAY_EXIT_USAGE;
   }
-
-  FILE *out = stdout;
-  if (outpath && !(out = fopen(outpath, "w"))) {
-    fprintf(stderr, "fray import-pcap: cannot create %s: %s\n", outpath, strerror(errno));
-    fray_script_free(s);
-    return FRAY_EXIT_USAGE;
-  }
-  rc = fray_script_write(s, out);
-  if (out != stdout) {
-    if (fclose(out) != 0 && !rc)
-      rc = FRAY_EIO;
-  } else if (fflush(out) != 0 && !rc) {
-    rc = FRAY_EIO;
-  }
+  rc = write_out(s, outpath);
   fray_script_free(s);
-  if (rc) {
-    fprintf(stderr, "fray import-pcap: writing the script: %s\n", fray_strerror(rc));
-    return FRAY_EXIT_USAGE;
-  }
-  return status;
+  return rc ? FRAY_EXIT_USAGE : status;
 }
 #endif /* FRAY_HAVE_PCAP */
 
