@@ -32,3 +32,12 @@ if(CMAKE_C_COMPILER_ID STREQUAL "GNU")
   target_link_options(shim_echo_asan PRIVATE -fsanitize=address)
   fray_shim_test(shim.exec.asan 60 asan $<TARGET_FILE:shim_echo_asan>)
 endif()
+
+# unit.exec_ctl drives tests/exec/'s servers through the shim's control
+# channel: they and the shim must be built first.
+foreach(t fray_shim exec_poll exec_epoll exec_select exec_thread)
+  if(TARGET ${t})
+    add_dependencies(test_exec_ctl ${t})
+  endif()
+endforeach()
+set_tests_properties(unit.exec_ctl PROPERTIES LABELS "unit;shim" TIMEOUT 120)

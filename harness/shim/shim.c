@@ -529,7 +529,13 @@ static int exact_cap(sfd_t *s, int fd, int flags, size_t len, size_t *cap) {
   size_t left = (size_t)s->piece;
   pthread_mutex_unlock(&g.lock);
   *cap = left && left < len ? left : len;
-  return !left && !nonblocking(fd, flags);
+  if (left || nonblocking(fd, flags))
+    return 0;
+  /* It blocks only if nothing (not even an end of stream) is there. */
+  char c;
+  struct iovec v = {&c, 1};
+  struct msghdr p = {.msg_iov = &v, .msg_iovlen = 1};
+  return real.recvmsg(fd, &p, MSG_PEEK | MSG_DONTWAIT) < 0 && errno == EAGAIN;
 }
 
 static void report_read(sfd_t *s, int fd, ssize_t r, size_t asked, size_t cap, int flags) {
@@ -573,8 +579,17 @@ static ssize_t shaped_read(sfd_t *s, int fd, struct msghdr *mh, int flags) {
   int entered = waits ? wait_enter() : 0;
   ssize_t r = read_window(fd, mh, flags, 0, cap);
   wait_leave(entered);
-  if (g.exact && r > 0 && (size_t)r < cap && s->piece)
-    r = complete_piece(fd, mh, flags, (size_t)r, cap);
+  if (g.exact && r > 0) {
+    /* A read that blocked began before fray announced the piece it
+     * returns: the announcement is in the channel by now. */
+    pthread_mutex_lock(&g.lock);
+    drain_ctl();
+    size_t left = (size_t)s->piece;
+    pthread_mutex_unlock(&g.lock);
+    size_t want = left < len ? left : len;
+    if ((size_t)r < want)
+      r = complete_piece(fd, mh, flags, (size_t)r, want);
+  }
   int e = errno;
   report_read(s, fd, r, len, cap, flags);
   errno = e;
@@ -790,7 +805,11 @@ static int accepted(int lfd, int fd) {
 
 SHIM_EXPORT int accept4(int lfd, struct sockaddr *addr, socklen_t *len, int flags) {
   ensure();
-  int entered = listen_shaped(lfd) && !(fcntl(lfd, F_GETFL) & O_NONBLOCK) ? wait_enter() : 0;
+  struct pollfd p = {.fd = lfd, .events = POLLIN};
+  int entered = listen_shaped(lfd) && !(fcntl(lfd, F_GETFL) & O_NONBLOCK) &&
+                        (!g.exact || real.poll(&p, 1, 0) == 0)
+                    ? wait_enter()
+                    : 0;
   int fd = real.accept4(lfd, addr, len, flags);
   wait_leave(entered);
   return accepted(lfd, fd);
@@ -867,8 +886,24 @@ SHIM_EXPORT int epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev) {
   return r;
 }
 
+/* In exact mode a wait counts as quiescence only if it is going to block:
+ * a server waiting for room to write (after an EAGAIN) or with events
+ * already pending is not idle. So the wait is first made without a
+ * timeout; only when nothing is ready is quiescence reported and the real
+ * wait made. */
+#define PROBE(call)                                                                                \
+  do {                                                                                             \
+    if (g.exact) {                                                                                 \
+      int probe_ = (call);                                                                         \
+      if (probe_ != 0)                                                                             \
+        return probe_;                                                                             \
+    }                                                                                              \
+  } while (0)
+
 SHIM_EXPORT int epoll_wait(int epfd, struct epoll_event *evs, int n, int timeout) {
   ensure();
+  if (timeout)
+    PROBE(real.epoll_wait(epfd, evs, n, 0));
   int entered = timeout ? wait_enter() : 0;
   int r = real.epoll_wait(epfd, evs, n, timeout);
   wait_leave(entered);
@@ -878,6 +913,8 @@ SHIM_EXPORT int epoll_wait(int epfd, struct epoll_event *evs, int n, int timeout
 SHIM_EXPORT int epoll_pwait(int epfd, struct epoll_event *evs, int n, int timeout,
                             const sigset_t *mask) {
   ensure();
+  if (timeout)
+    PROBE(real.epoll_pwait(epfd, evs, n, 0, mask));
   int entered = timeout ? wait_enter() : 0;
   int r = real.epoll_pwait(epfd, evs, n, timeout, mask);
   wait_leave(entered);
@@ -886,6 +923,8 @@ SHIM_EXPORT int epoll_pwait(int epfd, struct epoll_event *evs, int n, int timeou
 
 SHIM_EXPORT int poll(struct pollfd *p, nfds_t n, int timeout) {
   ensure();
+  if (timeout)
+    PROBE(real.poll(p, n, 0));
   int entered = timeout ? wait_enter() : 0;
   int r = real.poll(p, n, timeout);
   wait_leave(entered);
@@ -904,6 +943,9 @@ static int ts_zero(const struct timespec *t) {
 
 SHIM_EXPORT int ppoll(struct pollfd *p, nfds_t n, const struct timespec *t, const sigset_t *mask) {
   ensure();
+  static const struct timespec zero;
+  if (!ts_zero(t))
+    PROBE(real.ppoll(p, n, &zero, mask));
   int entered = !ts_zero(t) ? wait_enter() : 0;
   int r = real.ppoll(p, n, t, mask);
   wait_leave(entered);
@@ -917,8 +959,32 @@ SHIM_EXPORT int __ppoll_chk(struct pollfd *p, nfds_t n, const struct timespec *t
   return ppoll(p, n, t, mask);
 }
 
+/* select's sets are rewritten by a probe that finds nothing: restored. */
+static int select_probe(int n, fd_set *r, fd_set *w, fd_set *x) {
+  fd_set sr, sw, sx;
+  if (r)
+    sr = *r;
+  if (w)
+    sw = *w;
+  if (x)
+    sx = *x;
+  struct timeval zero = {0, 0};
+  int rc = real.select(n, r, w, x, &zero);
+  if (rc == 0) {
+    if (r)
+      *r = sr;
+    if (w)
+      *w = sw;
+    if (x)
+      *x = sx;
+  }
+  return rc;
+}
+
 SHIM_EXPORT int select(int n, fd_set *r, fd_set *w, fd_set *x, struct timeval *t) {
   ensure();
+  if (!(t && !t->tv_sec && !t->tv_usec))
+    PROBE(select_probe(n, r, w, x));
   int entered = !(t && !t->tv_sec && !t->tv_usec) ? wait_enter() : 0;
   int rc = real.select(n, r, w, x, t);
   wait_leave(entered);
@@ -928,6 +994,8 @@ SHIM_EXPORT int select(int n, fd_set *r, fd_set *w, fd_set *x, struct timeval *t
 SHIM_EXPORT int pselect(int n, fd_set *r, fd_set *w, fd_set *x, const struct timespec *t,
                         const sigset_t *mask) {
   ensure();
+  if (!ts_zero(t))
+    PROBE(select_probe(n, r, w, x));
   int entered = !ts_zero(t) ? wait_enter() : 0;
   int rc = real.pselect(n, r, w, x, t, mask);
   wait_leave(entered);

@@ -9,6 +9,7 @@
 #define FRAY_EXEC_INTERNAL_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "fray/common.h"
@@ -54,5 +55,115 @@ int fray__exec_preload(const fray__exec_prog_t *prog, const char *shim, const ch
 /* One line saying why the shim cannot enter prog (a static ELF binary), or
  * NULL when it can (as far as fray can tell: scripts and dynamic ELF). */
 const char *fray__exec_unfit(const fray__exec_prog_t *prog);
+
+/* ---- the server process ---------------------------------------------------- */
+
+typedef struct fray__server_opts {
+  const char *command;       /* the --exec COMMAND; {port} becomes the port */
+  unsigned start_timeout_ms; /* for the shim's hello and the listening port */
+  unsigned stop_grace_ms;    /* SIGTERM, then SIGKILL after this */
+  const char *log_path;      /* the server's stdout and stderr; NULL: a temp file */
+} fray__server_opts_t;
+
+typedef struct fray__server fray__server_t;
+
+/* Defaults: 10 s to start, 2 s of grace. */
+void fray__server_opts_init(fray__server_opts_t *o);
+
+/* Checks the command (split, found, fit for the shim, shim found) without
+ * starting it. o is copied (command included). Returns 0, FRAY_ESYNTAX,
+ * FRAY_ENOENT, FRAY_EUNSUPPORTED (a static binary), FRAY_ENOMEM; err says
+ * what in one line. */
+int fray__server_new(fray__server_t **out, const fray__server_opts_t *o, const fray_mem_t *mem,
+                     char *err, size_t errlen);
+
+/* Stops the server (if running) and frees everything; the temporary log
+ * is removed. NULL accepted. */
+void fray__server_free(fray__server_t *s);
+
+/* Starts the command on a free loopback port in a process group of its
+ * own (killed with fray if fray dies), its output to the log file, under
+ * the shim with a control channel, and waits until the shim said hello
+ * and the port listens (seen in the kernel's tables, so no connection is
+ * spent on probing). A running server is stopped first. Returns 0,
+ * FRAY_EIO (it died at start: err says how), FRAY_ETIMEDOUT (it did not
+ * listen on the port in time: it listens elsewhere, or is slow),
+ * FRAY_EUNSUPPORTED (it listens but the shim did not load). On failure the
+ * server is stopped; fray__server_tail() shows its last words. */
+int fray__server_start(fray__server_t *s, char *err, size_t errlen);
+
+/* SIGTERM to the group, SIGKILL after the grace period, then whatever is
+ * left of the group. Returns the leader's wait status (0 if not running).
+ * No process of the group is left. */
+int fray__server_stop(fray__server_t *s);
+
+/* Whether the server still runs (reaps it when it ended). */
+int fray__server_alive(fray__server_t *s);
+
+/* "exited with status N" / "was killed by signal N (Name)" after it ended. */
+void fray__server_describe_exit(const fray__server_t *s, char *buf, size_t n);
+
+int fray__server_port(const fray__server_t *s); /* the port the server was given */
+int fray__server_ctl(const fray__server_t *s);  /* fray's end of the channel, or -1 */
+pid_t fray__server_pid(const fray__server_t *s);
+
+/* The last `lines` lines of the server's log into buf (NUL-terminated,
+ * at most n - 1 bytes); returns their length. */
+size_t fray__server_tail(const fray__server_t *s, char *buf, size_t n, size_t lines);
+
+/* ---- exact schedules: the client side of the lockstep ------------------------ */
+
+/* A run that could not be carried out as scheduled (the server read other
+ * pieces than announced, a forked process served the connection, a piece
+ * was not read in time): it proves nothing either way. Positive, so that it
+ * is never mistaken for an error code; fray__xctl_error() says why. */
+#define FRAY__XCTL_INEXACT 1
+
+/* What the server sends goes to the caller through these, from inside any
+ * operation (a server answers whom it likes). */
+typedef struct fray__xctl_cb {
+  void (*received)(void *ctx, size_t client, const uint8_t *p, size_t n);
+  void (*ended)(void *ctx, size_t client, int reset); /* FIN (0) or RST (1) */
+  void *ctx;
+} fray__xctl_cb_t;
+
+typedef struct fray__xctl fray__xctl_t;
+
+/* A controller for nclients script clients against srv (borrowed, started:
+ * its control channel is used). timeout_ms bounds every wait: the backstop
+ * for what the shim cannot see. 0 or FRAY_ENOMEM. */
+int fray__xctl_new(fray__xctl_t **out, fray__server_t *srv, size_t nclients,
+                   const fray__xctl_cb_t *cb, unsigned timeout_ms, const fray_mem_t *mem);
+void fray__xctl_free(fray__xctl_t *x);
+
+/* A run starts: the shim's write faults for it (short writes seeded by
+ * seed, or none). 0 or FRAY_EIO (the channel is gone). */
+int fray__xctl_begin(fray__xctl_t *x, int short_writes, uint64_t seed);
+
+/* Client i connects; returns once the shim reported the accept and the
+ * server is quiescent again (its greeting, if any, sent). */
+int fray__xctl_open(fray__xctl_t *x, size_t i);
+
+/* One scheduled read: PIECE, the bytes on TCP, then wait until the shim
+ * reports them read, exactly, and the server quiescent. */
+int fray__xctl_send(fray__xctl_t *x, size_t i, const uint8_t *p, size_t len);
+
+int fray__xctl_shutdown(fray__xctl_t *x, size_t i);         /* `> eof` */
+int fray__xctl_close(fray__xctl_t *x, size_t i, int reset); /* `close` / `reset` */
+
+/* Waits until ready(cb.ctx, client) holds, the server ended that client's
+ * connection, the server is quiescent with all its output arrived, or ms
+ * pass. ready may be NULL (a settle: quiescence or time). */
+int fray__xctl_wait(fray__xctl_t *x, unsigned ms, int (*ready)(void *ctx, size_t client),
+                    size_t client);
+
+/* The run ends: every connection closed. */
+int fray__xctl_end(fray__xctl_t *x);
+
+/* Every operation returns 0, FRAY__XCTL_INEXACT, FRAY_EIO (the server died:
+ * fray__xctl_crashed() is set; or the channel broke), FRAY_ECONNREFUSED;
+ * fray__xctl_error() has the one-line account. */
+const char *fray__xctl_error(const fray__xctl_t *x);
+int fray__xctl_crashed(const fray__xctl_t *x);
 
 #endif

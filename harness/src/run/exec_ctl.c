@@ -1,0 +1,404 @@
+/* The client side of exact schedules against a server under the shim:
+ * lockstep over real TCP, with the shim's reports as the truth about what
+ * the server read and wrote (protocol.h, docs/exec.md). */
+#include "run/exec_internal.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/internal.h"
+#include "../shim/protocol.h"
+
+enum { END_OPEN = 0, END_FIN, END_RST };
+
+typedef struct xclient {
+  int fd;         /* -1: not connected */
+  uint16_t port;  /* its local port: the server's peer port */
+  uint32_t conn;  /* the shim's number, 0 until the accept is reported */
+  int end;        /* how the server ended it: END_* */
+  int gone;       /* the script closed it: bytes are read and dropped */
+  uint64_t rx;    /* bytes received this connection */
+  uint64_t wrote; /* bytes the shim saw the server write to it */
+} xclient_t;
+
+struct fray__xctl {
+  fray_mem_t mem;
+  fray__server_t *srv;
+  fray__xctl_cb_t cb;
+  unsigned timeout_ms;
+  size_t n;
+  xclient_t *cl;
+  struct pollfd *pfd;
+  uint64_t announced; /* bytes announced this server life */
+  size_t piece_client;
+  uint64_t piece_left; /* of the piece in flight */
+  int idle;            /* quiescent since the last report of activity */
+  int blind;           /* the server never goes quiescent: timeouts only */
+  pid_t server_pid;    /* the process that accepted the connections */
+  int inexact, crashed;
+  char err[320];
+};
+
+static uint64_t now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+__attribute__((format(printf, 2, 3))) static int inexact(fray__xctl_t *x, const char *fmt, ...) {
+  if (x->inexact)
+    return FRAY__XCTL_INEXACT;
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(x->err, sizeof x->err, fmt, ap);
+  va_end(ap);
+  x->inexact = 1;
+  return FRAY__XCTL_INEXACT;
+}
+
+int fray__xctl_new(fray__xctl_t **out, fray__server_t *srv, size_t nclients,
+                   const fray__xctl_cb_t *cb, unsigned timeout_ms, const fray_mem_t *mem) {
+  fray_mem_t m;
+  fray__mem_init(&m, mem);
+  *out = NULL;
+  fray__xctl_t *x = fray__malloc(&m, sizeof *x);
+  if (!x)
+    return FRAY_ENOMEM;
+  memset(x, 0, sizeof *x);
+  x->mem = m;
+  x->srv = srv;
+  x->cb = *cb;
+  x->timeout_ms = timeout_ms;
+  x->n = nclients;
+  x->cl = fray__malloc(&m, (nclients + 1) * sizeof *x->cl);
+  x->pfd = fray__malloc(&m, (nclients + 2) * sizeof *x->pfd);
+  if (!x->cl || !x->pfd) {
+    fray__xctl_free(x);
+    return FRAY_ENOMEM;
+  }
+  for (size_t i = 0; i < nclients; i++)
+    x->cl[i] = (xclient_t){.fd = -1};
+  *out = x;
+  return 0;
+}
+
+void fray__xctl_free(fray__xctl_t *x) {
+  if (!x)
+    return;
+  if (x->cl)
+    fray__xctl_end(x);
+  fray__free(&x->mem, x->cl);
+  fray__free(&x->mem, x->pfd);
+  fray_mem_t m = x->mem;
+  fray__free(&m, x);
+}
+
+const char *fray__xctl_error(const fray__xctl_t *x) {
+  return x->err;
+}
+
+int fray__xctl_crashed(const fray__xctl_t *x) {
+  return x->crashed;
+}
+
+/* ---- what the shim says ----------------------------------------------------------- */
+
+static xclient_t *by_conn(fray__xctl_t *x, uint32_t conn, size_t *idx) {
+  for (size_t i = 0; i < x->n; i++)
+    if (x->cl[i].conn == conn && x->cl[i].fd >= 0) {
+      *idx = i;
+      return &x->cl[i];
+    }
+  return NULL;
+}
+
+/* A served read: it must lie inside the piece in flight, and be all of it
+ * unless the server itself asked for less. */
+static int on_read(fray__xctl_t *x, const fray_shim_msg_t *m) {
+  size_t i;
+  xclient_t *c = by_conn(x, m->conn, &i);
+  if (!c || !m->a)
+    return 0;
+  if ((pid_t)m->pid != x->server_pid)
+    return inexact(x,
+                   "a forked process (pid %u) read the server's connection: exact schedules "
+                   "follow one process",
+                   m->pid);
+  if (i != x->piece_client || m->a > x->piece_left)
+    return inexact(x, "the server read %llu bytes that no piece announced",
+                   (unsigned long long)m->a);
+  if (m->a < x->piece_left && m->a < m->b)
+    return inexact(x, "the server read %llu of a %llu-byte piece (it asked for %llu)",
+                   (unsigned long long)m->a, (unsigned long long)x->piece_left,
+                   (unsigned long long)m->b);
+  x->piece_left -= m->a;
+  return 0;
+}
+
+static int on_msg(fray__xctl_t *x, const fray_shim_msg_t *m) {
+  size_t i;
+  xclient_t *c;
+  if (m->type != FRAY_SHIM_MSG_IDLE && m->type != FRAY_SHIM_MSG_HELLO)
+    x->idle = 0;
+  switch (m->type) {
+  case FRAY_SHIM_MSG_ACCEPT:
+    for (i = 0; i < x->n; i++)
+      if (x->cl[i].fd >= 0 && x->cl[i].port == m->a) {
+        x->cl[i].conn = m->conn;
+        x->server_pid = (pid_t)m->pid;
+      }
+    return 0;
+  case FRAY_SHIM_MSG_READ:
+    return on_read(x, m);
+  case FRAY_SHIM_MSG_WRITE:
+    if ((c = by_conn(x, m->conn, &i)))
+      c->wrote += m->a;
+    return 0;
+  case FRAY_SHIM_MSG_IDLE:
+    x->idle = m->a >= x->announced;
+    return 0;
+  case FRAY_SHIM_MSG_INEXACT:
+    return inexact(x, "the shim could not serve a read as scheduled (%s)",
+                   m->a == FRAY_SHIM_INEXACT_PARTIAL ? "the piece did not arrive whole in time"
+                                                     : "bytes arrived that no piece announced");
+  default:
+    return 0;
+  }
+}
+
+/* ---- the sockets -------------------------------------------------------------------- */
+
+static void client_read(fray__xctl_t *x, size_t i) {
+  xclient_t *c = &x->cl[i];
+  uint8_t buf[65536];
+  for (;;) {
+    ssize_t r = recv(c->fd, buf, sizeof buf, MSG_DONTWAIT);
+    if (r > 0) {
+      c->rx += (uint64_t)r;
+      if (!c->gone && x->cb.received)
+        x->cb.received(x->cb.ctx, i, buf, (size_t)r);
+      continue;
+    }
+    if (r < 0 && errno == EINTR)
+      continue;
+    if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+      return;
+    c->end = r == 0 ? END_FIN : END_RST;
+    if (!c->gone && x->cb.ended)
+      x->cb.ended(x->cb.ctx, i, c->end == END_RST);
+    if (c->gone) {
+      close(c->fd);
+      c->fd = -1;
+    }
+    return;
+  }
+}
+
+/* Waits up to ms for the shim's messages and the server's bytes and takes
+ * them in. Returns 0, FRAY__XCTL_INEXACT, or FRAY_EIO when the server died
+ * (x->crashed; the error says how). */
+static int pump(fray__xctl_t *x, int ms) {
+  size_t np = 0;
+  int ctl = fray__server_ctl(x->srv);
+  x->pfd[np++] = (struct pollfd){.fd = ctl, .events = POLLIN};
+  for (size_t i = 0; i < x->n; i++)
+    if (x->cl[i].fd >= 0 && x->cl[i].end == END_OPEN)
+      x->pfd[np++] = (struct pollfd){.fd = x->cl[i].fd, .events = POLLIN};
+  int r = poll(x->pfd, (nfds_t)np, ms);
+  if (r < 0 && errno != EINTR)
+    return snprintf(x->err, sizeof x->err, "poll: %s", strerror(errno)), FRAY_EIO;
+  for (size_t i = 0; i < x->n; i++)
+    if (x->cl[i].fd >= 0 && x->cl[i].end == END_OPEN)
+      client_read(x, i);
+  fray_shim_msg_t m;
+  int rc = 0;
+  while (recv(ctl, &m, sizeof m, MSG_DONTWAIT) == (ssize_t)sizeof m)
+    if (!rc)
+      rc = on_msg(x, &m);
+  if (rc)
+    return rc;
+  if ((x->pfd[0].revents & (POLLHUP | POLLERR)) || !fray__server_alive(x->srv)) {
+    char how[96];
+    /* The channel closes as the server dies: give the kernel a moment to
+     * make it a zombie, so the account says how it died. */
+    for (int k = 0; k < 100 && fray__server_alive(x->srv); k++)
+      poll(NULL, 0, 2);
+    if (!fray__server_alive(x->srv))
+      fray__server_describe_exit(x->srv, how, sizeof how);
+    else
+      snprintf(how, sizeof how, "closed the shim's channel");
+    x->crashed = 1;
+    snprintf(x->err, sizeof x->err, "the server %s", how);
+    return FRAY_EIO;
+  }
+  return 0;
+}
+
+/* Quiescent: the shim said so after the last activity, no piece is in
+ * flight, and every byte it saw written has arrived. */
+static int quiescent(const fray__xctl_t *x) {
+  if (!x->idle || x->piece_left)
+    return 0;
+  for (size_t i = 0; i < x->n; i++)
+    if (x->cl[i].fd >= 0 && x->cl[i].end == END_OPEN && x->cl[i].rx < x->cl[i].wrote)
+      return 0;
+  return 1;
+}
+
+/* Pumps until done(ctx, client) holds, or (use_idle) the server is
+ * quiescent or has ended that client's connection, or ms pass. */
+static int pump_until(fray__xctl_t *x, unsigned ms, int (*done)(void *, size_t), void *ctx,
+                      size_t client, int use_idle) {
+  uint64_t deadline = now_ms() + ms;
+  for (;;) {
+    if (done && done(ctx, client))
+      return 0;
+    if (use_idle &&
+        ((!x->blind && quiescent(x)) || (client < x->n && x->cl[client].end != END_OPEN)))
+      return 0;
+    uint64_t t = now_ms();
+    if (t >= deadline)
+      return 0;
+    int rc = pump(x, (int)(deadline - t < 50 ? deadline - t : 50));
+    if (rc)
+      return rc;
+  }
+}
+
+/* ---- the operations ----------------------------------------------------------------- */
+
+int fray__xctl_begin(fray__xctl_t *x, int short_writes, uint64_t seed) {
+  x->inexact = x->crashed = 0;
+  x->err[0] = 0;
+  x->piece_left = 0;
+  fray_shim_msg_t m = {.type = FRAY_SHIM_MSG_WFAULT, .a = short_writes ? 1 : 0, .b = seed};
+  if (send(fray__server_ctl(x->srv), &m, sizeof m, MSG_NOSIGNAL) != (ssize_t)sizeof m)
+    return snprintf(x->err, sizeof x->err, "the shim's channel is closed"), FRAY_EIO;
+  return 0;
+}
+
+static int accepted(void *ctx, size_t i) {
+  return ((fray__xctl_t *)ctx)->cl[i].conn != 0;
+}
+
+int fray__xctl_open(fray__xctl_t *x, size_t i) {
+  xclient_t *c = &x->cl[i];
+  fray__xctl_close(x, i, 0);
+  *c = (xclient_t){.fd = -1};
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
+  struct sockaddr_in a = {.sin_family = AF_INET,
+                          .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
+                          .sin_port = htons((uint16_t)fray__server_port(x->srv))};
+  socklen_t al = sizeof a;
+  if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof a) ||
+      getsockname(fd, (struct sockaddr *)&a, &al)) {
+    snprintf(x->err, sizeof x->err, "cannot connect to the server on 127.0.0.1:%d: %s",
+             fray__server_port(x->srv), strerror(errno));
+    if (fd >= 0)
+      close(fd);
+    return FRAY_ECONNREFUSED;
+  }
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  c->fd = fd;
+  c->port = ntohs(a.sin_port);
+  x->idle = 0;
+  int rc = pump_until(x, x->timeout_ms, accepted, x, i, 0);
+  if (!rc && !c->conn)
+    return inexact(x, "the server did not accept a connection within %u ms", x->timeout_ms);
+  /* What the server does on a new connection (a greeting) is done before
+   * the script goes on, as the simulator's open is. */
+  return rc ? rc : pump_until(x, x->timeout_ms, NULL, NULL, x->n, 1);
+}
+
+static int piece_read(void *ctx, size_t i) {
+  fray__xctl_t *x = ctx;
+  return !x->piece_left && (x->idle || x->blind || x->cl[i].end != END_OPEN);
+}
+
+/* One scheduled read: announced, sent whole, then read by the server and
+ * followed by quiescence before anything else happens. */
+int fray__xctl_send(fray__xctl_t *x, size_t i, const uint8_t *p, size_t len) {
+  xclient_t *c = &x->cl[i];
+  if (c->fd < 0 || c->end != END_OPEN || !len)
+    return 0; /* bytes to a connection the server ended go nowhere */
+  fray_shim_msg_t m = {.type = FRAY_SHIM_MSG_PIECE, .conn = c->port, .a = len};
+  if (send(fray__server_ctl(x->srv), &m, sizeof m, MSG_NOSIGNAL) != (ssize_t)sizeof m)
+    return snprintf(x->err, sizeof x->err, "the shim's channel is closed"), FRAY_EIO;
+  x->announced += len;
+  x->piece_client = i;
+  x->piece_left = len;
+  x->idle = 0;
+  for (size_t off = 0; off < len;) {
+    ssize_t w = send(c->fd, p + off, len - off, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (w > 0) {
+      off += (size_t)w;
+    } else if (w < 0 && (errno == EAGAIN || errno == EINTR)) {
+      int rc = pump(x, 10); /* the server reads it in parts: its buffer is smaller */
+      if (rc)
+        return rc;
+    } else {
+      x->piece_left = 0; /* the server closed: the rest goes nowhere */
+      return 0;
+    }
+  }
+  int rc = pump_until(x, x->timeout_ms, piece_read, x, i, 0);
+  if (rc)
+    return rc;
+  if (x->piece_left && c->end == END_OPEN)
+    return inexact(x, "the server did not read a %zu-byte piece within %u ms (%llu left)", len,
+                   x->timeout_ms, (unsigned long long)x->piece_left);
+  x->piece_left = 0;
+  if (!x->idle)
+    x->blind = 1; /* read but never quiescent: from now on, timeouts */
+  return 0;
+}
+
+int fray__xctl_shutdown(fray__xctl_t *x, size_t i) {
+  if (x->cl[i].fd >= 0)
+    shutdown(x->cl[i].fd, SHUT_WR);
+  x->idle = 0;
+  return 0;
+}
+
+int fray__xctl_close(fray__xctl_t *x, size_t i, int reset) {
+  xclient_t *c = &x->cl[i];
+  if (c->fd < 0)
+    return 0;
+  if (reset) {
+    struct linger l = {1, 0};
+    setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &l, sizeof l);
+    close(c->fd);
+    c->fd = -1;
+  } else {
+    shutdown(c->fd, SHUT_WR); /* a FIN; what still comes is read and dropped */
+    if (c->end != END_OPEN) {
+      close(c->fd);
+      c->fd = -1;
+    }
+  }
+  c->gone = 1;
+  x->idle = 0;
+  return 0;
+}
+
+int fray__xctl_wait(fray__xctl_t *x, unsigned ms, int (*ready)(void *ctx, size_t client),
+                    size_t client) {
+  return pump_until(x, ms, ready, x->cb.ctx, client, 1);
+}
+
+int fray__xctl_end(fray__xctl_t *x) {
+  for (size_t i = 0; i < x->n; i++)
+    if (x->cl[i].fd >= 0) {
+      close(x->cl[i].fd);
+      x->cl[i].fd = -1;
+    }
+  return 0;
+}
