@@ -202,6 +202,22 @@ static void client_read(fray__xctl_t *x, size_t i) {
   }
 }
 
+/* The server died, or closed the shim's channel. Returns FRAY_EIO. */
+static int server_gone(fray__xctl_t *x) {
+  char how[96];
+  /* The channel closes as the server dies: give the kernel a moment to
+   * make it a zombie, so the account says how it died. */
+  for (int k = 0; k < 100 && fray__server_alive(x->srv); k++)
+    poll(NULL, 0, 2);
+  if (!fray__server_alive(x->srv))
+    fray__server_describe_exit(x->srv, how, sizeof how);
+  else
+    snprintf(how, sizeof how, "closed the shim's channel");
+  x->crashed = 1;
+  snprintf(x->err, sizeof x->err, "the server %s", how);
+  return FRAY_EIO;
+}
+
 /* Waits up to ms for the shim's messages and the server's bytes and takes
  * them in. Returns 0, FRAY__XCTL_INEXACT, or FRAY_EIO when the server died
  * (x->crashed; the error says how). */
@@ -225,20 +241,8 @@ static int pump(fray__xctl_t *x, int ms) {
       rc = on_msg(x, &m);
   if (rc)
     return rc;
-  if ((x->pfd[0].revents & (POLLHUP | POLLERR)) || !fray__server_alive(x->srv)) {
-    char how[96];
-    /* The channel closes as the server dies: give the kernel a moment to
-     * make it a zombie, so the account says how it died. */
-    for (int k = 0; k < 100 && fray__server_alive(x->srv); k++)
-      poll(NULL, 0, 2);
-    if (!fray__server_alive(x->srv))
-      fray__server_describe_exit(x->srv, how, sizeof how);
-    else
-      snprintf(how, sizeof how, "closed the shim's channel");
-    x->crashed = 1;
-    snprintf(x->err, sizeof x->err, "the server %s", how);
-    return FRAY_EIO;
-  }
+  if ((x->pfd[0].revents & (POLLHUP | POLLERR)) || !fray__server_alive(x->srv))
+    return server_gone(x);
   return 0;
 }
 
@@ -281,7 +285,7 @@ int fray__xctl_begin(fray__xctl_t *x, int short_writes, uint64_t seed) {
   x->piece_left = 0;
   fray_shim_msg_t m = {.type = FRAY_SHIM_MSG_WFAULT, .a = short_writes ? 1 : 0, .b = seed};
   if (send(fray__server_ctl(x->srv), &m, sizeof m, MSG_NOSIGNAL) != (ssize_t)sizeof m)
-    return snprintf(x->err, sizeof x->err, "the shim's channel is closed"), FRAY_EIO;
+    return server_gone(x);
   return 0;
 }
 
@@ -331,7 +335,7 @@ int fray__xctl_send(fray__xctl_t *x, size_t i, const uint8_t *p, size_t len) {
     return 0; /* bytes to a connection the server ended go nowhere */
   fray_shim_msg_t m = {.type = FRAY_SHIM_MSG_PIECE, .conn = c->port, .a = len};
   if (send(fray__server_ctl(x->srv), &m, sizeof m, MSG_NOSIGNAL) != (ssize_t)sizeof m)
-    return snprintf(x->err, sizeof x->err, "the shim's channel is closed"), FRAY_EIO;
+    return server_gone(x);
   x->announced += len;
   x->piece_client = i;
   x->piece_left = len;
