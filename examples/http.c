@@ -94,6 +94,48 @@ static int http_value_is(const uint8_t *p, size_t len, const char *v) {
   return http_name_is(p, len, v); /* same rule: case-insensitive, exact */
 }
 
+static const char *http_reason(int status) {
+  return status == 413 ? "Content Too Large" : status == 501 ? "Not Implemented" : "Bad Request";
+}
+
+/* One header line q[0..le): 0, or the status to fail the request with.
+ * Notes a Content-Length in *clen, chunked transfer coding in *chunked. */
+static int http_header(http_conn_t *st, const uint8_t *q, const uint8_t *le, long long *clen,
+                       int *chunked) {
+  const uint8_t *colon = memchr(q, ':', (size_t)(le - q));
+  if (!colon || colon == q)
+    return 400;
+  for (const uint8_t *n = q; n < colon; n++)
+    if (!http_tchar(*n))
+      return 400;
+  const uint8_t *v = colon + 1, *ve = le;
+  while (v < ve && (*v == ' ' || *v == '\t'))
+    v++;
+  while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t'))
+    ve--;
+  size_t nl = (size_t)(colon - q), vl = (size_t)(ve - v);
+  if (http_name_is(q, nl, "content-length")) {
+    long long n = 0;
+    if (vl == 0 || vl > 10)
+      return vl > 10 ? 413 : 400;
+    for (size_t i = 0; i < vl; i++) {
+      if (v[i] < '0' || v[i] > '9')
+        return 400;
+      n = n * 10 + (v[i] - '0');
+    }
+    if (*clen >= 0 && *clen != n) /* conflicting lengths: a smuggling vector */
+      return 400;
+    *clen = n;
+  } else if (http_name_is(q, nl, "transfer-encoding")) {
+    if (!http_value_is(v, vl, "chunked"))
+      return 501;
+    *chunked = 1;
+  } else if (http_name_is(q, nl, "connection") && http_value_is(v, vl, "close")) {
+    st->close_after = 1;
+  }
+  return 0;
+}
+
 static int http_head(fray_conn_t *c, http_conn_t *st, const uint8_t *p, size_t len) {
   const uint8_t *end = p + len;
   /* Request line: METHOD SP TARGET SP HTTP/1.x, no bare "\n" anywhere. */
@@ -123,46 +165,16 @@ static int http_head(fray_conn_t *c, http_conn_t *st, const uint8_t *p, size_t l
    * "\r\n" was part of the delimiter). */
   long long clen = -1;
   int chunked = 0;
-  const uint8_t *q = eol;
-  while (q < end) {
+  for (const uint8_t *q = eol, *le; q < end; q = le) {
     if (end - q < 2 || q[0] != '\r' || q[1] != '\n')
       return http_fail(c, 400, "Bad Request");
     q += 2;
-    const uint8_t *le = q;
+    le = q;
     while (le < end && *le != '\r' && *le != '\n')
       le++;
-    const uint8_t *colon = memchr(q, ':', (size_t)(le - q));
-    if (!colon || colon == q)
-      return http_fail(c, 400, "Bad Request");
-    for (const uint8_t *n = q; n < colon; n++)
-      if (!http_tchar(*n))
-        return http_fail(c, 400, "Bad Request");
-    const uint8_t *v = colon + 1, *ve = le;
-    while (v < ve && (*v == ' ' || *v == '\t'))
-      v++;
-    while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t'))
-      ve--;
-    size_t nl = (size_t)(colon - q), vl = (size_t)(ve - v);
-    if (http_name_is(q, nl, "content-length")) {
-      long long n = 0;
-      if (vl == 0 || vl > 10)
-        return http_fail(c, vl > 10 ? 413 : 400, vl > 10 ? "Content Too Large" : "Bad Request");
-      for (size_t i = 0; i < vl; i++) {
-        if (v[i] < '0' || v[i] > '9')
-          return http_fail(c, 400, "Bad Request");
-        n = n * 10 + (v[i] - '0');
-      }
-      if (clen >= 0 && clen != n) /* conflicting lengths: a smuggling vector */
-        return http_fail(c, 400, "Bad Request");
-      clen = n;
-    } else if (http_name_is(q, nl, "transfer-encoding")) {
-      if (!http_value_is(v, vl, "chunked"))
-        return http_fail(c, 501, "Not Implemented");
-      chunked = 1;
-    } else if (http_name_is(q, nl, "connection") && http_value_is(v, vl, "close")) {
-      st->close_after = 1;
-    }
-    q = le;
+    int status = http_header(st, q, le, &clen, &chunked);
+    if (status)
+      return http_fail(c, status, http_reason(status));
   }
   if (chunked && clen >= 0) /* two framings of one body: a smuggling vector */
     return http_fail(c, 400, "Bad Request");

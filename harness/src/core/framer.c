@@ -1083,6 +1083,29 @@ static inline int tiny_append(fray_framer_t *f, const uint8_t *c, size_t n) {
   return 1;
 }
 
+/* Skip mode: drops the first `discard` bytes of buffer ++ c[pos..n). With a
+ * delimiter ahead (to_delim) the chunk goes on from there, and the next
+ * step() ends the skip; without, the whole chunk is taken and only its
+ * tail, where a delimiter may still start, is kept. Returns the new
+ * position in c, or FRAY__NONE when the tail could not be kept (out of
+ * memory). */
+static size_t skip_discard(fray_framer_t *f, const uint8_t *c, size_t pos, size_t n, size_t discard,
+                           int to_delim) {
+  size_t bl = f->blen, lv = discard - 1, keep = to_delim ? 0 : bl + (n - pos) - discard;
+  uint8_t tail[FRAY_MAX_DELIM];
+  for (size_t i = 0; i < keep; i++) {
+    size_t v = discard + i;
+    tail[i] = v < bl ? f->buf[f->start + v] : c[pos + v - bl];
+  }
+  f->skip_last = lv < bl ? f->buf[f->start + lv] : c[pos + lv - bl];
+  f->skip_seen += discard;
+  f->blen = 0;
+  f->start = 0;
+  if (to_delim)
+    return pos + discard - bl;
+  return append(f, tail, keep, f->fed + n - keep) < 0 ? FRAY__NONE : n;
+}
+
 /* Runs framing over the buffer and then c[0..n). Returns the bytes of c
  * consumed; stops early on a control flag. */
 static size_t run(fray_framer_t *f, const uint8_t *c, size_t n) {
@@ -1105,33 +1128,16 @@ static size_t run(fray_framer_t *f, const uint8_t *c, size_t n) {
         break;
       size_t discard;
       size_t want = wanted_from_chunk(f, c + pos, n - pos, &discard);
-      if (discard && !want) {
-        /* Skip mode, a delimiter ahead in the chunk: drop the buffer and
-         * the chunk up to it; the next step() ends the skip there. */
-        size_t lv = discard - 1;
-        f->skip_last = lv < f->blen ? f->buf[f->start + lv] : c[pos + lv - f->blen];
-        f->skip_seen += discard;
-        pos += discard - f->blen;
-        f->blen = 0;
-        f->start = 0;
-        continue;
-      }
       if (discard) {
-        /* Skip mode, no delimiter yet: keep the tail of buffer ++ chunk. */
-        size_t total = f->blen + (n - pos), keep = total - discard;
-        uint8_t tail[FRAY_MAX_DELIM];
-        for (size_t i = 0; i < keep; i++) {
-          size_t v = discard + i;
-          tail[i] = v < f->blen ? f->buf[f->start + v] : c[pos + v - f->blen];
-        }
-        size_t lv = discard - 1;
-        f->skip_last = lv < f->blen ? f->buf[f->start + lv] : c[pos + lv - f->blen];
-        f->skip_seen += discard;
-        f->blen = 0;
-        f->start = 0;
-        pos = n;
-        if (append(f, tail, keep, c_off + n - keep) < 0)
+        int to_delim = !want;
+        size_t np = skip_discard(f, c, pos, n, discard, to_delim);
+        if (np == FRAY__NONE) {
+          pos = n;
           goto oom;
+        }
+        pos = np;
+        if (to_delim)
+          continue;
         break;
       }
       if (!want)
