@@ -108,6 +108,38 @@ function(fray_cli_addr_cases cmd opt what first)
 endfunction()
 fray_cli_addr_cases(replay --connect "" 0 x.fray)
 
+# One spelling of values everywhere (harness/cli/opts.c): times are
+# milliseconds with an optional unit (2000, 2000ms, 2s), older spellings
+# (--timeout-ms, --pace-ms) still work, seeds are decimal or 0x hex. The
+# accepted forms run a replay in-process; a wrong value names the option as
+# typed and the value.
+set(_opts_chat ${PROJECT_SOURCE_DIR}/corpus/chat/session.fray)
+foreach(form "--timeout;2s" "--timeout;2000" "--timeout;2000ms" "--timeout-ms;2000"
+             "--pace;0.002s" "--pace-ms;2" "--seed;0x10" "--seed;18446744073709551615")
+  list(GET form 0 o)
+  list(GET form 1 v)
+  string(REGEX REPLACE "^--" "" n "${o}.${v}")
+  fray_cli_opts_case(replay.accepts.${n} 0 "^$"
+    replay --handler chat --schedule random --runs 2 ${o} ${v} ${_opts_chat})
+endforeach()
+fray_cli_opts_case(replay.timeout_bad_unit 2
+  "^fray replay: --timeout needs a time from 1 to 3600000 ms \\(N milliseconds, Nms or Ns\\), not '2x' \\(see fray replay --help\\)$"
+  replay --timeout 2x x.fray)
+fray_cli_opts_case(replay.timeout_ms_zero 2
+  "^fray replay: --timeout-ms needs a time from 1 to 3600000 ms .*, not '0'" replay --timeout-ms 0 x.fray)
+fray_cli_opts_case(replay.pace_too_long 2
+  "^fray replay: --pace needs a time from 0 to 3600000 ms .*, not '3601s'" replay --pace=3601s x.fray)
+fray_cli_opts_case(replay.seed_negative 2
+  "^fray replay: --seed needs a seed \\(decimal, or hex after 0x, up to 64 bits\\), not '-1' \\(see fray replay --help\\)$"
+  replay --seed -1 x.fray)
+fray_cli_opts_case(replay.seed_hex_overflow 2
+  "^fray replay: --seed needs a seed .*, not '0x1ffffffffffffffff'" replay --seed 0x1ffffffffffffffff x.fray)
+fray_cli_opts_case(replay.runs_zero 2
+  "^fray replay: --runs needs a count of at least 1, not '0' \\(see fray replay --help\\)$"
+  replay --runs 0 x.fray)
+fray_cli_opts_case(replay.max_cuts_range 2
+  "^fray replay: --max-cuts needs a count from 1 to 64, not '65'" replay --max-cuts 65 x.fray)
+
 # fray serve and fray proxy exist only with libevent (tests/net.cmake).
 if(NOT TARGET fray_event)
   return()
@@ -136,3 +168,27 @@ fray_cli_opts_case(proxy.seed_needs_value 2
 fray_cli_addr_cases(serve --listen "listen " 1 --handler echo)
 fray_cli_addr_cases(proxy --listen "listen " 1 --upstream 127.0.0.1:9)
 fray_cli_addr_cases(proxy --upstream "" 0 --listen 127.0.0.1:0)
+
+# Times, seeds and counts in serve and proxy, new and old spellings.
+fray_cli_opts_case(serve.idle_zero 2
+  "^fray serve: --idle needs a time from 1 to 2147483647 ms .*, not '0'" serve --handler echo --idle 0)
+fray_cli_opts_case(serve.idle_timeout_bad 2
+  "^fray serve: --idle-timeout needs a time from 1 to 2147483647 ms \\(N seconds, Nms or Ns\\), not 'soon'"
+  serve --handler echo --idle-timeout soon)
+fray_cli_opts_case(proxy.timeout_zero 2
+  "^fray proxy: --timeout needs a time from 1 to 3600000 ms .*, not '0ms'"
+  proxy --listen 127.0.0.1:0 --upstream 127.0.0.1:9 --timeout 0ms)
+fray_cli_opts_case(proxy.connect_timeout_too_long 2
+  "^fray proxy: --connect-timeout needs a time from 1 to 3600000 ms \\(N seconds, Nms or Ns\\), not '3601'"
+  proxy --listen 127.0.0.1:0 --upstream 127.0.0.1:9 --connect-timeout 3601)
+fray_cli_opts_case(proxy.delay_too_long 2
+  "^fray proxy: --delay needs a time from 0 to 60000 ms .*, not '61s'"
+  proxy --listen 127.0.0.1:0 --upstream 127.0.0.1:9 --delay 61s)
+fray_cli_opts_case(proxy.seed_octal_junk 2
+  "^fray proxy: --seed needs a seed .*, not '1x'" proxy --listen 127.0.0.1:0 --upstream 127.0.0.1:9 --seed 1x)
+fray_cli_opts_case(proxy.max_conns_zero 2
+  "^fray proxy: --max-conns needs a count of at least 1, not '0'"
+  proxy --listen 127.0.0.1:0 --upstream 127.0.0.1:9 --max-conns 0)
+fray_cli_opts_case(proxy.exit_after_zero 2
+  "^fray proxy: --exit-after needs a count of at least 1, not '0'"
+  proxy --listen 127.0.0.1:0 --upstream 127.0.0.1:9 --exit-after 0)

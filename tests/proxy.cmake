@@ -41,6 +41,7 @@ if(TARGET fray_event AND FRAY_PYTHON3)
   fray_proxy_check(net.proxy.record.merge 120 proxy-record --merge --delay 5 --split 3)
   fray_proxy_check(net.proxy.record.sigterm 120 proxy-sigterm)
   fray_proxy_check(net.proxy.errors 120 proxy-errors)
+  fray_proxy_check(net.proxy.limits 60 proxy-limits)
   fray_proxy_check(net.proxy.record.safe 60 proxy-record-safe)
   # Byte-exact bulk transfer (SHA-256 both ways): 64 MiB here; the 1 GiB
   # run is by hand (docs/proxy-pcap.md).

@@ -162,7 +162,8 @@ static void usage(FILE *out) {
 int fray_cli_doctor(int argc, char **argv) {
   int json = 0;
   fray_cli_args_t args;
-  fray_cli_args_init(&args, "doctor", NULL, 0, usage, argc, argv);
+  static const fray_cli_opt_t opts_table[] = {{"--json", FRAY_CLI_FLAG, 0, 0, NULL}};
+  fray_cli_args_init(&args, "doctor", FRAY_CLI_TABLE(opts_table), usage, argc, argv);
   for (fray_cli_arg_t k; (k = fray_cli_next_arg(&args)) != FRAY_CLI_ARG_END;) {
     if (k == FRAY_CLI_ARG_HELP || k == FRAY_CLI_ARG_ERROR)
       return fray_cli_stop_status(k);
@@ -170,11 +171,7 @@ int fray_cli_doctor(int argc, char **argv) {
       fray_cli_usage_error("doctor", "unexpected argument '%s'", args.val);
       return FRAY_EXIT_USAGE;
     }
-    if (strcmp(args.name, "--json")) {
-      fray_cli_usage_error("doctor", "unknown option '%s'", args.name);
-      return FRAY_EXIT_USAGE;
-    }
-    json = 1;
+    json = 1; /* --json, the only option */
   }
   check_t c[8];
   size_t n = 0;

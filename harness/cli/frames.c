@@ -279,40 +279,12 @@ static int on_truncated(fray_framer_t *f, const fray_frame_t *fr, void *ud) {
 
 /* ---- argument parsing ------------------------------------------------- */
 
-/* Unsigned decimal, digits only (no sign, no blanks), no overflow. */
-static int parse_u64(const char *s, uint64_t *out) {
-  uint64_t v = 0;
-  if (!*s)
-    return -1;
-  for (; *s; s++) {
-    if (*s < '0' || *s > '9')
-      return -1;
-    unsigned d = (unsigned)(*s - '0');
-    if (v > (UINT64_MAX - d) / 10)
-      return -1;
-    v = v * 10 + d;
-  }
-  *out = v;
-  return 0;
-}
-
-/* A count that must be at least 1 and fit in size_t. */
-static int parse_positive(const char *opt, const char *s, size_t *out) {
-  uint64_t v;
-  if (parse_u64(s, &v) || v == 0 || v > SIZE_MAX / 4) {
-    usage_error("%s needs a positive integer, got '%s'", opt, s);
-    return -1;
-  }
-  *out = (size_t)v;
-  return 0;
-}
-
 static int parse_signed(const char *opt, const char *s, int64_t *out) {
   int neg = *s == '-';
   uint64_t v;
   if (*s == '-' || *s == '+')
     s++;
-  if (parse_u64(s, &v) || v > (neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX)) {
+  if (fray_cli_parse_u64(s, &v) || v > (neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX)) {
     usage_error("%s needs a signed integer, got '%s'", opt, neg ? s - 1 : s);
     return -1;
   }
@@ -356,7 +328,7 @@ static size_t *parse_chunks(const char *s, size_t *n) {
       *comma = 0;
     uint64_t x;
     /* A chunk is read whole into one buffer, hence the cap. */
-    if (parse_u64(p, &x) || x == 0 || x > MAX_CHUNK) {
+    if (fray_cli_parse_u64(p, &x) || x == 0 || x > MAX_CHUNK) {
       fprintf(stderr,
               "fray frames: --chunks needs integers from 1 to %zu separated by "
               "commas, got '%s' in '%s' (see fray frames --help)\n",
@@ -408,13 +380,26 @@ static int set_mode(frames_opts_t *o, const char *opt, fray_mode_t mode) {
   return 0;
 }
 
-static const char *const opts_with_value[] = {"--delim",  "--count",         "--length",
-                                              "--max",    "--on-overflow",   "--chunks",
-                                              "--format", "--length-offset", "--length-adjust"};
+static const fray_cli_opt_t opts_table[] = {
+    {"--line", FRAY_CLI_FLAG, 0, 0, NULL},
+    {"--raw", FRAY_CLI_FLAG, 0, 0, NULL},
+    {"--delim", FRAY_CLI_TEXT, 0, 0, NULL},
+    {"--count", FRAY_CLI_COUNT, 1, SIZE_MAX / 4, NULL},
+    {"--length", FRAY_CLI_TEXT, 0, 0, NULL},
+    {"--max", FRAY_CLI_COUNT, 1, SIZE_MAX / 4, NULL},
+    {"--on-overflow", FRAY_CLI_TEXT, 0, 0, NULL},
+    {"--keep-delim", FRAY_CLI_FLAG, 0, 0, NULL},
+    {"--keep-header", FRAY_CLI_FLAG, 0, 0, NULL},
+    {"--length-offset", FRAY_CLI_COUNT, 0, FRAY_MAX_LENGTH_OFFSET, NULL},
+    {"--length-adjust", FRAY_CLI_TEXT, 0, 0, NULL},
+    {"--chunks", FRAY_CLI_TEXT, 0, 0, NULL},
+    {"--format", FRAY_CLI_TEXT, 0, 0, NULL},
+};
 
-/* One option (name without "=value", val NULL for flags). Returns -1 after a
+/* One option, counts already read and checked (opts.h). Returns -1 after a
  * usage message. */
-static int parse_opt(frames_opts_t *o, const char *name, const char *val) {
+static int parse_opt(frames_opts_t *o, const fray_cli_args_t *a) {
+  const char *name = a->name, *val = a->val;
   if (!strcmp(name, "--line"))
     return set_mode(o, "--line", FRAY_MODE_LINE);
   if (!strcmp(name, "--raw"))
@@ -436,9 +421,8 @@ static int parse_opt(frames_opts_t *o, const char *name, const char *val) {
     return 0;
   }
   if (!strcmp(name, "--count")) {
-    if (set_mode(o, "--count", FRAY_MODE_COUNT))
-      return -1;
-    return parse_positive("--count", val, &o->count);
+    o->count = (size_t)a->num;
+    return set_mode(o, "--count", FRAY_MODE_COUNT);
   }
   if (!strcmp(name, "--length")) {
     if (set_mode(o, "--length", FRAY_MODE_LENGTH))
@@ -451,7 +435,8 @@ static int parse_opt(frames_opts_t *o, const char *name, const char *val) {
   }
   if (!strcmp(name, "--max")) {
     o->have_max = 1;
-    return parse_positive("--max", val, &o->max);
+    o->max = (size_t)a->num;
+    return 0;
   }
   if (!strcmp(name, "--on-overflow")) {
     if (!strcmp(val, "error"))
@@ -473,10 +458,7 @@ static int parse_opt(frames_opts_t *o, const char *name, const char *val) {
     return 0;
   }
   if (!strcmp(name, "--length-offset")) {
-    uint64_t v;
-    if (parse_u64(val, &v) || v > FRAY_MAX_LENGTH_OFFSET)
-      return usage_error("--length-offset needs an integer from 0 to 65536, got '%s'", val);
-    o->length_offset = (size_t)v;
+    o->length_offset = (size_t)a->num;
     if (!o->length_opt)
       o->length_opt = "--length-offset";
     return 0;
@@ -507,8 +489,7 @@ static int parse_opt(frames_opts_t *o, const char *name, const char *val) {
  * when the command should run. */
 static int parse_args(int argc, char **argv, frames_opts_t *o) {
   fray_cli_args_t args;
-  fray_cli_args_init(&args, "frames", opts_with_value,
-                     sizeof opts_with_value / sizeof opts_with_value[0], usage, argc, argv);
+  fray_cli_args_init(&args, "frames", FRAY_CLI_TABLE(opts_table), usage, argc, argv);
   for (;;) {
     fray_cli_arg_t k = fray_cli_next_arg(&args);
     if (k == FRAY_CLI_ARG_END)
@@ -521,7 +502,7 @@ static int parse_args(int argc, char **argv, frames_opts_t *o) {
       o->file = args.val;
       continue;
     }
-    if (parse_opt(o, args.name, args.val))
+    if (parse_opt(o, &args))
       return -1;
   }
   if (!o->mode_opt)

@@ -300,10 +300,14 @@ int fray_cli_import_pcap(int argc, char **argv) {
   const char *file = NULL, *outpath = NULL;
   unsigned long port = 0;
   int allow_loss = 0;
-  static const char *const with_value[] = {"--server-port", "-o", "--output"};
+  static const fray_cli_opt_t opts_table[] = {
+      {"--server-port", FRAY_CLI_PORT, 0, 0, NULL},
+      {"--output", FRAY_CLI_TEXT, 0, 0, NULL},
+      {"-o", FRAY_CLI_TEXT, 0, 0, "--output"},
+      {"--allow-loss", FRAY_CLI_FLAG, 0, 0, NULL},
+  };
   fray_cli_args_t args;
-  fray_cli_args_init(&args, "import-pcap", with_value, sizeof with_value / sizeof with_value[0],
-                     usage, argc, argv);
+  fray_cli_args_init(&args, "import-pcap", FRAY_CLI_TABLE(opts_table), usage, argc, argv);
   for (fray_cli_arg_t k; (k = fray_cli_next_arg(&args)) != FRAY_CLI_ARG_END;) {
     if (k == FRAY_CLI_ARG_HELP || k == FRAY_CLI_ARG_ERROR)
       return fray_cli_stop_status(k);
@@ -316,20 +320,11 @@ int fray_cli_import_pcap(int argc, char **argv) {
       }
       file = v;
     } else if (!strcmp(args.name, "--server-port")) {
-      char *end;
-      errno = 0;
-      port = strtoul(v, &end, 10);
-      if (errno || *end || end == v || port < 1 || port > 65535) {
-        fray_cli_usage_error("import-pcap", "--server-port: '%s' is not a port (1-65535)", v);
-        return FRAY_EXIT_USAGE;
-      }
-    } else if (!strcmp(args.name, "-o") || !strcmp(args.name, "--output")) {
+      port = (unsigned long)args.num;
+    } else if (!strcmp(args.name, "--output")) {
       outpath = v;
     } else if (!strcmp(args.name, "--allow-loss")) {
       allow_loss = 1;
-    } else {
-      fray_cli_usage_error("import-pcap", "unknown option '%s'", args.name);
-      return FRAY_EXIT_USAGE;
     }
   }
   if (!file) {

@@ -65,34 +65,53 @@ static void usage(FILE *out) {
         "                        bytes), random (each send a random prefix of what\n"
         "                        is waiting, seeded)\n"
         "  --split-both          re-cut server-to-client bytes the same way\n"
-        "  --merge               hold bytes for --delay ms (default 20) and send what\n"
+        "  --merge               hold bytes for --delay (default 20ms) and send what\n"
         "                        gathered as one piece: consecutive sends merge\n"
-        "  --delay MS            wait MS milliseconds between two pieces (pacing, so\n"
-        "                        the receiver reads them separately)\n"
-        "  --seed S              seed of --split random (default 1)\n"
+        "  --delay T             wait T between two pieces (pacing, so the receiver\n"
+        "                        reads them separately; at most 60s)\n"
+        "  --seed S              seed of --split random, decimal or 0x hex (default 1)\n"
         "  --record FILE.fray    write the recorded session to FILE (rewritten as\n"
         "                        it grows; complete at exit, SIGINT, SIGTERM and\n"
         "                        upstream failure). Recording stops, with a warning,\n"
         "                        past 256 MiB of data. FILE must be a regular file\n"
         "                        or not exist (links and devices are refused)\n"
-        "  --connect-timeout S   give up connecting upstream after S s (default 10)\n"
-        "  --max-conns N         stop after N connections have ended (default: run\n"
+        "  --timeout T           give up connecting upstream after T (default 10s)\n"
+        "  --max-conns N         at most N connections open at once: one more is\n"
+        "                        closed at once, logged (default: no limit)\n"
+        "  --exit-after N        stop after N connections have ended (default: run\n"
         "                        until SIGINT/SIGTERM)\n"
         "  --verbose             log every connection opened and closed (stderr)\n"
         "\n"
+        "A time T is milliseconds: 20, 20ms or 0.02s. `--connect-timeout S`\n"
+        "(seconds) is the older spelling of --timeout.\n"
+        "\n"
         "Prints `listening on HOST:PORT` (with the port chosen) on stdout when ready.\n"
         "\n"
-        "exit status: 0 stopped by SIGINT/SIGTERM or --max-conns; 2 usage error,\n"
+        "exit status: 0 stopped by SIGINT/SIGTERM or --exit-after; 2 usage error,\n"
         "address that cannot be listened on (in use, ...) or resolved, recording\n"
         "that cannot be written. An unreachable upstream is reported per connection\n"
         "(the client is closed) and does not stop the proxy.\n",
         out);
 }
 
-/* The options that take a value; both argv loops below read with it. */
-static const char *const with_value[] = {"--listen",          "--upstream", "--split",
-                                         "--delay",           "--seed",     "--record",
-                                         "--connect-timeout", "--max-conns"};
+/* Both argv loops below read with this table. Times are milliseconds
+ * (`20`, `20ms`, `0.02s`); --connect-timeout is the older spelling of
+ * --timeout, whose bare number meant seconds and still does. */
+static const fray_cli_opt_t opts_table[] = {
+    {"--listen", FRAY_CLI_LISTEN, 0, 0, NULL},
+    {"--upstream", FRAY_CLI_CONNECT, 0, 0, NULL},
+    {"--split", FRAY_CLI_TEXT, 0, 0, NULL},
+    {"--split-both", FRAY_CLI_FLAG, 0, 0, NULL},
+    {"--merge", FRAY_CLI_FLAG, 0, 0, NULL},
+    {"--delay", FRAY_CLI_MS, 0, 60000, NULL},
+    {"--seed", FRAY_CLI_SEED, 0, 0, NULL},
+    {"--record", FRAY_CLI_TEXT, 0, 0, NULL},
+    {"--timeout", FRAY_CLI_MS, 1, 3600000, NULL},
+    {"--connect-timeout", FRAY_CLI_SECONDS, 1, 3600000, "--timeout"},
+    {"--max-conns", FRAY_CLI_COUNT, 1, FRAY_CLI_MANY, NULL},
+    {"--exit-after", FRAY_CLI_COUNT, 1, FRAY_CLI_MANY, NULL},
+    {"--verbose", FRAY_CLI_FLAG, 0, 0, NULL},
+};
 
 #ifdef PROXY_BUILT
 
@@ -139,9 +158,11 @@ struct proxy {
   size_t split; /* SPLIT_NONE, SPLIT_RANDOM or max piece size */
   int split_both, merge, verbose;
   unsigned delay_ms;
-  unsigned connect_timeout;
+  unsigned connect_timeout_ms;
   uint64_t rng;
-  size_t max_conns, ended, accepted;
+  size_t max_conns;  /* open connections at most (0: no limit) */
+  size_t exit_after; /* stop once this many have ended (0: never) */
+  size_t ended, accepted;
   conn_t *conns;
   /* recording */
   const char *record_path; /* NULL: not recording */
@@ -322,7 +343,7 @@ static void conn_free(conn_t *c, int reset_client, int reset_server) {
     logmsg("connection %zu from %s ended", c->id, c->peer);
   free(c);
   px->ended++;
-  if (px->max_conns && px->ended >= px->max_conns)
+  if (px->exit_after && px->ended >= px->exit_after)
     event_base_loopbreak(px->base);
 }
 
@@ -549,6 +570,16 @@ static void accept_cb(struct evconnlistener *lis, evutil_socket_t fd, struct soc
                       int salen, void *arg) {
   (void)lis;
   proxy_t *px = arg;
+  /* As in `fray serve`: one connection past --max-conns is closed at once. */
+  if (px->max_conns && px->accepted - px->ended >= px->max_conns) {
+    char host[INET6_ADDRSTRLEN] = "?", serv[16] = "?";
+    getnameinfo(sa, (socklen_t)salen, host, sizeof host, serv, sizeof serv,
+                NI_NUMERICHOST | NI_NUMERICSERV);
+    logmsg("%s:%s: refused: %zu connections open (--max-conns %zu)", host, serv,
+           px->accepted - px->ended, px->max_conns);
+    evutil_closesocket(fd);
+    return;
+  }
   conn_t *c = calloc(1, sizeof *c);
   if (!c) {
     evutil_closesocket(fd);
@@ -601,7 +632,8 @@ static void accept_cb(struct evconnlistener *lis, evutil_socket_t fd, struct soc
   set_nodelay(cl);
   /* Nothing is read from the client until upstream is connected, so what it
    * sends early is recorded after its `open`. */
-  struct timeval tmo = {.tv_sec = px->connect_timeout, .tv_usec = 0};
+  struct timeval tmo = {.tv_sec = px->connect_timeout_ms / 1000,
+                        .tv_usec = (px->connect_timeout_ms % 1000) * 1000};
   bufferevent_set_timeouts(up, NULL, &tmo);
   if (bufferevent_socket_connect(up, (struct sockaddr *)&px->up, (int)px->uplen) < 0) {
     logmsg("connection %zu from %s: upstream %s unreachable: %s", c->id, c->peer, px->up_text,
@@ -640,16 +672,6 @@ bad(const char *fmt, ...) {
   return FRAY_EXIT_USAGE;
 }
 
-static int parse_ulong(const char *s, unsigned long max, unsigned long *out) {
-  char *end;
-  errno = 0;
-  unsigned long v = strtoul(s, &end, 10);
-  if (errno || end == s || *end || v > max || s[0] == '-')
-    return -1;
-  *out = v;
-  return 0;
-}
-
 /* Resolves HOST:PORT ([V6]:PORT for IPv6) into *ss. Returns 0 or -1 with a
  * message printed. */
 static int resolve(const char *what, const char *spec, int passive, struct sockaddr_storage *ss,
@@ -683,17 +705,16 @@ static int run_proxy(int argc, char **argv) {
   proxy_t px;
   memset(&px, 0, sizeof px);
   px.rng = 1;
-  px.connect_timeout = 10;
+  px.connect_timeout_ms = 10000;
   fray_cli_args_t args;
-  fray_cli_args_init(&args, "proxy", with_value, sizeof with_value / sizeof with_value[0], usage,
-                     argc, argv);
+  fray_cli_args_init(&args, "proxy", FRAY_CLI_TABLE(opts_table), usage, argc, argv);
   for (fray_cli_arg_t k; (k = fray_cli_next_arg(&args)) != FRAY_CLI_ARG_END;) {
     if (k == FRAY_CLI_ARG_HELP || k == FRAY_CLI_ARG_ERROR)
       return fray_cli_stop_status(k);
     if (k == FRAY_CLI_ARG_OPERAND)
       return bad("unexpected argument '%s'", args.val);
     const char *a = args.name, *v = args.val;
-    unsigned long n;
+    uint64_t n;
     if (!strcmp(a, "--split-both")) {
       px.split_both = 1;
     } else if (!strcmp(a, "--merge")) {
@@ -713,31 +734,20 @@ static int run_proxy(int argc, char **argv) {
         px.split = SPLIT_RANDOM;
       else if (!strcmp(v, "bytewise"))
         px.split = 1;
-      else if (!parse_ulong(v, (unsigned long)1 << 30, &n) && n > 0)
-        px.split = n;
+      else if (!fray_cli_parse_u64(v, &n) && n > 0 && n <= (uint64_t)1 << 30)
+        px.split = (size_t)n;
       else
         return bad("--split: expected none, random, bytewise or a size in bytes, got '%s'", v);
     } else if (!strcmp(a, "--delay")) {
-      if (parse_ulong(v, 60000, &n))
-        return bad("--delay: expected milliseconds (0-60000), got '%s'", v);
-      px.delay_ms = (unsigned)n;
+      px.delay_ms = (unsigned)args.num;
     } else if (!strcmp(a, "--seed")) {
-      char *end;
-      errno = 0;
-      unsigned long long s = strtoull(v, &end, 0);
-      if (errno || *end || end == v)
-        return bad("--seed: expected a number, got '%s'", v);
-      px.rng = (uint64_t)s;
-    } else if (!strcmp(a, "--connect-timeout")) {
-      if (parse_ulong(v, 3600, &n) || n == 0)
-        return bad("--connect-timeout: expected seconds (1-3600), got '%s'", v);
-      px.connect_timeout = (unsigned)n;
+      px.rng = args.num;
+    } else if (!strcmp(a, "--timeout")) {
+      px.connect_timeout_ms = (unsigned)args.num;
     } else if (!strcmp(a, "--max-conns")) {
-      if (parse_ulong(v, (unsigned long)1 << 30, &n) || n == 0)
-        return bad("--max-conns: expected a positive count, got '%s'", v);
-      px.max_conns = n;
-    } else {
-      return bad("unknown option '%s'", a);
+      px.max_conns = (size_t)args.num;
+    } else if (!strcmp(a, "--exit-after")) {
+      px.exit_after = (size_t)args.num;
     }
   }
   if (!listen_spec)
@@ -840,8 +850,7 @@ int fray_cli_proxy(int argc, char **argv) {
   /* Only --help can succeed here; the options are not checked, since none
    * of them could run anyway. */
   fray_cli_args_t args;
-  fray_cli_args_init(&args, "proxy", with_value, sizeof with_value / sizeof with_value[0], usage,
-                     argc, argv);
+  fray_cli_args_init(&args, "proxy", FRAY_CLI_TABLE(opts_table), usage, argc, argv);
   for (fray_cli_arg_t k; (k = fray_cli_next_arg(&args)) != FRAY_CLI_ARG_END;) {
     if (k == FRAY_CLI_ARG_HELP || k == FRAY_CLI_ARG_ERROR)
       return fray_cli_stop_status(k);

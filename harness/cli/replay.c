@@ -44,7 +44,7 @@ typedef struct replay_opts {
   uint64_t mutate; /* --mutate N: malformed variants instead of schedules */
   int short_writes, keep_going, json, list;
   const char *connect;    /* --connect HOST:PORT: a real server instead of the simulator */
-  fray_net_opts_t net;    /* --pace-ms, --timeout-ms */
+  fray_net_opts_t net;    /* --pace, --timeout */
   fray_cli_files_t files; /* --files-under, --no-files */
   char **scripts;
   int nscripts;
@@ -128,7 +128,8 @@ static void usage(FILE *out) {
           "  --schedule exhaustive  every placement of up to --max-cuts cuts in each\n"
           "                         send, one send at a time\n"
           "  --runs N            random schedules to run (default %u)\n"
-          "  --seed S            seed of the random schedules and short writes (default %u)\n"
+          "  --seed S            seed of the random schedules and short writes, decimal\n"
+          "                      or 0x hex (default %u)\n"
           "  --max-cuts K        exhaustive: cuts per send (default %u)\n"
           "  --short-writes      the server's writes are taken in small random pieces,\n"
           "                      sometimes none (EAGAIN); with whole, --runs write seeds\n"
@@ -149,10 +150,12 @@ static void usage(FILE *out) {
           "                      schedules: each read is its own send() (TCP_NODELAY),\n"
           "                      merged sends one send(); fresh connections every run;\n"
           "                      the expectations are the oracle (see docs/net.md)\n"
-          "  --pace-ms MS        pause after each send() so the server reads it alone\n"
-          "                      (default 2)\n"
-          "  --timeout-ms MS     wait for connecting and for each expectation (default\n"
-          "                      2000); a wait that runs out is reported as a failure\n"
+          "  --pace T            pause after each send() so the server reads it alone\n"
+          "                      (default 2ms)\n"
+          "  --timeout T         wait for connecting and for each expectation (default\n"
+          "                      2000ms); a wait that runs out is reported as a failure\n"
+          "  A time T is milliseconds: 2000, 2000ms or 2s (--pace-ms and --timeout-ms\n"
+          "  are older spellings of --pace and --timeout).\n"
           "\n"
           "`file` pieces:\n" FRAY_CLI_FILES_HELP "\n"
           "reporting:\n"
@@ -178,29 +181,33 @@ static void usage(FILE *out) {
 
 /* ---- argument parsing ------------------------------------------------- */
 
-static int parse_u64(const char *s, uint64_t *out) {
-  uint64_t v = 0;
-  if (!*s)
-    return -1;
-  for (; *s; s++) {
-    if (*s < '0' || *s > '9')
-      return -1;
-    unsigned d = (unsigned)(*s - '0');
-    if (v > (UINT64_MAX - d) / 10)
-      return -1;
-    v = v * 10 + d;
-  }
-  *out = v;
-  return 0;
-}
+/* Times are milliseconds (`2000`, `2000ms`, `2s`); --pace-ms and
+ * --timeout-ms are the older spellings of --pace and --timeout. */
+static const fray_cli_opt_t opts_table[] = {
+    {"--handler", FRAY_CLI_TEXT, 0, 0, NULL},
+    {"--plugin", FRAY_CLI_TEXT, 0, 0, NULL},
+    {"--schedule", FRAY_CLI_TEXT, 0, 0, NULL},
+    {"--runs", FRAY_CLI_COUNT, 1, FRAY_CLI_MANY, NULL},
+    {"--seed", FRAY_CLI_SEED, 0, 0, NULL},
+    {"--max-cuts", FRAY_CLI_COUNT, 1, 64, NULL},
+    {"--mutate", FRAY_CLI_COUNT, 1, FRAY_CLI_MANY, NULL},
+    {"--connect", FRAY_CLI_CONNECT, 0, 0, NULL},
+    {"--pace", FRAY_CLI_MS, 0, 3600000, NULL},
+    {"--pace-ms", FRAY_CLI_MS, 0, 3600000, "--pace"},
+    {"--timeout", FRAY_CLI_MS, 1, 3600000, NULL},
+    {"--timeout-ms", FRAY_CLI_MS, 1, 3600000, "--timeout"},
+    {"--junit", FRAY_CLI_TEXT, 0, 0, NULL},
+    {"--save-failures", FRAY_CLI_TEXT, 0, 0, NULL},
+    {"--short-writes", FRAY_CLI_FLAG, 0, 0, NULL},
+    {"--keep-going", FRAY_CLI_FLAG, 0, 0, NULL},
+    {"--json", FRAY_CLI_FLAG, 0, 0, NULL},
+    {"--list-handlers", FRAY_CLI_FLAG, 0, 0, NULL},
+    FRAY_CLI_FILES_OPTS,
+};
 
-static const char *const opts_with_value[] = {
-    "--handler",  "--plugin",     "--schedule",        "--runs",   "--seed",
-    "--max-cuts", "--junit",      "--save-failures",   "--mutate", "--connect",
-    "--pace-ms",  "--timeout-ms", FRAY_CLI_FILES_UNDER};
-
-static int parse_opt(replay_opts_t *o, const char *name, const char *val) {
-  uint64_t v;
+/* One option, its value already read and checked (opts.h). */
+static int parse_opt(replay_opts_t *o, const fray_cli_args_t *a) {
+  const char *name = a->name, *val = a->val;
   if (!strcmp(name, "--handler")) {
     o->handler = val;
   } else if (!strcmp(name, "--plugin")) {
@@ -210,31 +217,19 @@ static int parse_opt(replay_opts_t *o, const char *name, const char *val) {
     if (fray_strategy_from_name(val, &o->sched) || o->sched == FRAY_STRATEGY_MUTATE)
       return usage_error("unknown schedule '%s' (whole, bytewise, random or exhaustive)", val);
   } else if (!strcmp(name, "--runs")) {
-    if (parse_u64(val, &v) || v == 0 || v > SIZE_MAX / 2)
-      return usage_error("--runs needs a count of at least 1, not '%s'", val);
-    o->runs = v;
+    o->runs = a->num;
   } else if (!strcmp(name, "--seed")) {
-    if (parse_u64(val, &v))
-      return usage_error("--seed needs an unsigned number, not '%s'", val);
-    o->seed = v;
+    o->seed = a->num;
   } else if (!strcmp(name, "--max-cuts")) {
-    if (parse_u64(val, &v) || v == 0 || v > 64)
-      return usage_error("--max-cuts needs a count from 1 to 64, not '%s'", val);
-    o->max_cuts = (size_t)v;
+    o->max_cuts = (size_t)a->num;
   } else if (!strcmp(name, "--mutate")) {
-    if (parse_u64(val, &v) || v == 0 || v > SIZE_MAX / 2)
-      return usage_error("--mutate needs a count of at least 1, not '%s'", val);
-    o->mutate = v;
+    o->mutate = a->num;
   } else if (!strcmp(name, "--connect")) {
-    fray_addr_t a;
-    if (fray_cli_addr("replay", name, NULL, val, 0, &a))
-      return -1;
     o->connect = val;
-  } else if (!strcmp(name, "--pace-ms") || !strcmp(name, "--timeout-ms")) {
-    if (parse_u64(val, &v) || v > 3600000 || (v == 0 && name[2] == 't'))
-      return usage_error("%s needs milliseconds (%s to 3600000), not '%s'", name,
-                         name[2] == 't' ? "1" : "0", val);
-    *(name[2] == 't' ? &o->net.timeout_ms : &o->net.pace_ms) = (unsigned)v;
+  } else if (!strcmp(name, "--pace")) {
+    o->net.pace_ms = (unsigned)a->num;
+  } else if (!strcmp(name, "--timeout")) {
+    o->net.timeout_ms = (unsigned)a->num;
   } else if (!strcmp(name, "--junit")) {
     o->junit = val;
   } else if (!strcmp(name, "--save-failures")) {
@@ -248,8 +243,6 @@ static int parse_opt(replay_opts_t *o, const char *name, const char *val) {
   } else if (!strcmp(name, "--list-handlers")) {
     o->list = 1;
   } else if (fray_cli_files_option(&o->files, name, val)) {
-  } else {
-    return usage_error("unknown option '%s'", name);
   }
   return 0;
 }
@@ -260,8 +253,7 @@ static int parse_args(int argc, char **argv, replay_opts_t *o) {
   if (!o->scripts)
     return usage_error("out of memory");
   fray_cli_args_t args;
-  fray_cli_args_init(&args, "replay", opts_with_value,
-                     sizeof opts_with_value / sizeof opts_with_value[0], usage, argc, argv);
+  fray_cli_args_init(&args, "replay", FRAY_CLI_TABLE(opts_table), usage, argc, argv);
   for (;;) {
     fray_cli_arg_t k = fray_cli_next_arg(&args);
     if (k == FRAY_CLI_ARG_END)
@@ -272,7 +264,7 @@ static int parse_args(int argc, char **argv, replay_opts_t *o) {
       o->scripts[o->nscripts++] = (char *)args.val;
       continue;
     }
-    if (parse_opt(o, args.name, args.val))
+    if (parse_opt(o, &args))
       return -1;
   }
   if (o->list)

@@ -9,14 +9,20 @@
 #include <stdio.h>
 
 #include "fray/script.h"
+#include "opts.h"
 
 typedef struct fray_cli_files {
   const char *under; /* --files-under DIR; NULL: the script's directory */
   int deny;          /* --no-files */
 } fray_cli_files_t;
 
-/* The option taking a value, for the command's list of such options. */
 #define FRAY_CLI_FILES_UNDER "--files-under"
+
+/* The two options' entries, for the command's option table (opts.h). */
+#define FRAY_CLI_FILES_OPTS                                                                        \
+  {FRAY_CLI_FILES_UNDER, FRAY_CLI_TEXT, 0, 0, NULL}, {                                             \
+    "--no-files", FRAY_CLI_FLAG, 0, 0, NULL                                                        \
+  }
 
 /* Takes option name (with its value val, or NULL) if it is one of ours:
  * 1 taken, 0 not ours. */

@@ -31,8 +31,9 @@ static void usage(FILE *out) {
         "  --handler NAME       a built-in handler (fray replay --list-handlers)\n"
         "  --plugin LIB.so      a shared object exporting " FRAY_PLUGIN_SYMBOL "()\n"
         "  --listen HOST:PORT   address to listen on; PORT 0 picks a free port\n"
-        "  --max-conns N        refuse connections beyond N open ones (default: no limit)\n"
-        "  --idle-timeout S     close a connection idle for S seconds (default: never)\n"
+        "  --max-conns N        at most N connections open at once: one more is\n"
+        "                       closed at once, logged (default: no limit)\n"
+        "  --idle T             close a connection idle for T (default: never)\n"
         "  --max-output BYTES   reset a peer with more than BYTES queued for it\n"
         "                       (default 16777216)\n"
         "  --max-output-total BYTES\n"
@@ -42,6 +43,9 @@ static void usage(FILE *out) {
         "                       (default 134217728)\n"
         "  --verbose            log every connection opened and closed\n"
         "  --quiet              log nothing\n"
+        "\n"
+        "A time T is milliseconds: 300, 300ms or 0.3s. `--idle-timeout S` (seconds)\n"
+        "is the older spelling of --idle.\n"
         "\n"
         "Prints `listening on HOST:PORT` (the port chosen) on stdout once ready.\n"
         "SIGINT or SIGTERM stops it gracefully (output flushed, connections\n"
@@ -59,16 +63,6 @@ __attribute__((format(printf, 1, 2))) static int bad(const char *fmt, ...) {
   fray_cli_vusage_error("serve", fmt, ap);
   va_end(ap);
   return FRAY_EXIT_USAGE;
-}
-
-static int parse_size(const char *s, size_t *out) {
-  char *end;
-  errno = 0;
-  unsigned long long v = strtoull(s, &end, 10);
-  if (!*s || *end || errno || s[0] == '-' || v > SIZE_MAX)
-    return -1;
-  *out = (size_t)v;
-  return 0;
 }
 
 typedef struct serve_state {
@@ -104,59 +98,54 @@ static void raise_nofile(void) {
   }
 }
 
+/* Times are milliseconds (`300`, `300ms`, `0.3s`). --idle-timeout is the
+ * older spelling of --idle, whose bare number meant seconds and still does;
+ * the cap keeps the milliseconds within the int libevent's timeval takes. */
+static const fray_cli_opt_t opts_table[] = {
+    {"--handler", FRAY_CLI_TEXT, 0, 0, NULL},
+    {"--plugin", FRAY_CLI_TEXT, 0, 0, NULL},
+    {"--listen", FRAY_CLI_LISTEN, 0, 0, NULL},
+    {"--max-conns", FRAY_CLI_COUNT, 1, FRAY_CLI_MANY, NULL},
+    {"--max-output", FRAY_CLI_COUNT, 1, FRAY_CLI_MANY, NULL},
+    {"--max-output-total", FRAY_CLI_COUNT, 1, FRAY_CLI_MANY, NULL},
+    {"--idle", FRAY_CLI_MS, 1, INT32_MAX, NULL},
+    {"--idle-timeout", FRAY_CLI_SECONDS, 1, INT32_MAX, "--idle"},
+    {"--verbose", FRAY_CLI_FLAG, 0, 0, NULL},
+    {"-v", FRAY_CLI_FLAG, 0, 0, "--verbose"},
+    {"--quiet", FRAY_CLI_FLAG, 0, 0, NULL},
+    {"-q", FRAY_CLI_FLAG, 0, 0, "--quiet"},
+};
+
 int fray_cli_serve(int argc, char **argv) {
   const char *hname = NULL, *plugin = NULL, *listen = NULL;
   fray_event_opts_t opts;
   fray_event_opts_init(&opts);
-  static const char *const with_value[] = {"--handler",         "--plugin",       "--listen",
-                                           "--max-conns",       "--idle-timeout", "--max-output",
-                                           "--max-output-total"};
   fray_cli_args_t args;
-  fray_cli_args_init(&args, "serve", with_value, sizeof with_value / sizeof with_value[0], usage,
-                     argc, argv);
+  fray_cli_args_init(&args, "serve", FRAY_CLI_TABLE(opts_table), usage, argc, argv);
   for (fray_cli_arg_t k; (k = fray_cli_next_arg(&args)) != FRAY_CLI_ARG_END;) {
     if (k == FRAY_CLI_ARG_HELP || k == FRAY_CLI_ARG_ERROR)
       return fray_cli_stop_status(k);
     if (k == FRAY_CLI_ARG_OPERAND)
       return bad("unexpected argument '%s'", args.val);
     const char *a = args.name, *val = args.val;
-    size_t v;
-    if (!strcmp(a, "--verbose") || !strcmp(a, "-v")) {
+    if (!strcmp(a, "--verbose")) {
       opts.log_level = FRAY_EVENT_LOG_CONNS;
-    } else if (!strcmp(a, "--quiet") || !strcmp(a, "-q")) {
+    } else if (!strcmp(a, "--quiet")) {
       opts.log_level = FRAY_EVENT_LOG_QUIET;
     } else if (!strcmp(a, "--handler")) {
       hname = val;
     } else if (!strcmp(a, "--plugin")) {
       plugin = val;
     } else if (!strcmp(a, "--listen")) {
-      fray_addr_t addr;
-      if (fray_cli_addr("serve", a, "listen", val, FRAY_ADDR_ANY_PORT, &addr))
-        return FRAY_EXIT_USAGE;
       listen = val;
     } else if (!strcmp(a, "--max-conns")) {
-      if (parse_size(val, &v) || v == 0)
-        return bad("--max-conns needs a count of at least 1, not '%s'", val);
-      opts.max_conns = v;
+      opts.max_conns = (size_t)args.num;
     } else if (!strcmp(a, "--max-output")) {
-      if (parse_size(val, &v) || v == 0)
-        return bad("--max-output needs a byte count of at least 1, not '%s'", val);
-      opts.max_output = v;
+      opts.max_output = (size_t)args.num;
     } else if (!strcmp(a, "--max-output-total")) {
-      if (parse_size(val, &v) || v == 0)
-        return bad("--max-output-total needs a byte count of at least 1, not '%s'", val);
-      opts.max_output_total = v;
-    } else if (!strcmp(a, "--idle-timeout")) {
-      char *end;
-      errno = 0;
-      double s = strtod(val, &end);
-      if (!*val || *end || errno || !(s > 0) || s > 86400.0 * 365)
-        return bad("--idle-timeout needs seconds above 0, not '%s'", val);
-      opts.idle_timeout_ms = (unsigned)(s * 1000.0 + 0.5);
-      if (!opts.idle_timeout_ms)
-        opts.idle_timeout_ms = 1;
-    } else {
-      return bad("unknown option '%s'", a);
+      opts.max_output_total = (size_t)args.num;
+    } else if (!strcmp(a, "--idle")) {
+      opts.idle_timeout_ms = (unsigned)args.num;
     }
   }
   if (!hname && !plugin)
@@ -241,6 +230,24 @@ done:
 }
 
 #else /* !FRAY_HAVE_EVENT */
+
+/* Times are milliseconds (`300`, `300ms`, `0.3s`). --idle-timeout is the
+ * older spelling of --idle, whose bare number meant seconds and still does;
+ * the cap keeps the milliseconds within the int libevent's timeval takes. */
+static const fray_cli_opt_t opts_table[] = {
+    {"--handler", FRAY_CLI_TEXT, 0, 0, NULL},
+    {"--plugin", FRAY_CLI_TEXT, 0, 0, NULL},
+    {"--listen", FRAY_CLI_LISTEN, 0, 0, NULL},
+    {"--max-conns", FRAY_CLI_COUNT, 1, FRAY_CLI_MANY, NULL},
+    {"--max-output", FRAY_CLI_COUNT, 1, FRAY_CLI_MANY, NULL},
+    {"--max-output-total", FRAY_CLI_COUNT, 1, FRAY_CLI_MANY, NULL},
+    {"--idle", FRAY_CLI_MS, 1, INT32_MAX, NULL},
+    {"--idle-timeout", FRAY_CLI_SECONDS, 1, INT32_MAX, "--idle"},
+    {"--verbose", FRAY_CLI_FLAG, 0, 0, NULL},
+    {"-v", FRAY_CLI_FLAG, 0, 0, "--verbose"},
+    {"--quiet", FRAY_CLI_FLAG, 0, 0, NULL},
+    {"-q", FRAY_CLI_FLAG, 0, 0, "--quiet"},
+};
 
 int fray_cli_serve(int argc, char **argv) {
   (void)argc;

@@ -56,6 +56,10 @@ check port-in-use 2 "cannot listen on 127\.0\.0\.1:$p1: Address already in use" 
 check never-answers 1 "nothing more within 200 ms \(--timeout-ms\)" \
   "$fray" replay --connect "127.0.0.1:$p1" --timeout-ms 200 --schedule whole "$sd/silent.fray"
 
+# The same with the unified spelling: --timeout takes a time with a unit.
+check never-answers-unit 1 "nothing more within 200 ms" \
+  "$fray" replay --connect "127.0.0.1:$p1" --timeout 0.2s --schedule whole "$sd/silent.fray"
+
 serve b.out --handler chat --max-conns 1
 # A server that closes early: the failure is "closed", exit 1.
 check closes-early 1 "closed: b expected \"OK nick b\\\\r\\\\n\", got \"\" then the server closed" \
@@ -67,6 +71,10 @@ grep -q "refused: 1 connections open (--max-conns 1)" "$work/b.out.err" &&
 serve c.out --handler chat --idle-timeout 0.3
 check idle-timeout 0 "1 passed, 0 failed" \
   "$fray" replay --connect "127.0.0.1:$port" --schedule whole "$sd/idle.fray"
+# --idle is --idle-timeout in milliseconds (300, 300ms, 0.3s).
+serve e.out --handler chat --idle 300
+check idle-ms 0 "1 passed, 0 failed" \
+  "$fray" replay --connect "127.0.0.1:$port" --timeout 2s --pace 1ms --schedule whole "$sd/idle.fray"
 
 # Graceful stop: SIGTERM ends fray serve with status 0, promptly.
 serve d.out --handler chat

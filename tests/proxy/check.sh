@@ -202,6 +202,62 @@ PY
   echo "proxy errors: ok"
   ;;
 
+proxy-limits) # --max-conns caps open connections (as in fray serve); --exit-after N stops
+  # the proxy once N have ended; times in the unified spelling (--timeout 2s, --delay 1ms)
+  start srv python3 "$here/netserver.py" line; sport=$port
+  start px "$fray" proxy --listen 127.0.0.1:0 --upstream "127.0.0.1:$sport" --max-conns 1 \
+    --exit-after 2 --timeout 2s --delay 1ms
+  px=$pid
+  python3 - "$port" <<'PY' || { cat px.err; fail "--max-conns 1 did not refuse a second connection"; }
+import socket, sys, time
+port = int(sys.argv[1])
+def conn():
+    s = socket.create_connection(("127.0.0.1", port), timeout=10)
+    s.settimeout(10)
+    return s
+def echoes(s):
+    s.sendall(b"hi\r\n")
+    got = b""
+    while len(got) < 9:
+        d = s.recv(100)
+        if not d:
+            return False
+        got += d
+    return got == b"ECHO hi\r\n"
+def closed_at_once(s):
+    try:
+        return s.recv(100) == b""
+    except ConnectionResetError:
+        return True
+a = conn()
+assert echoes(a), "first connection"
+b = conn()
+assert closed_at_once(b), "second connection was served"
+a.close()
+# The slot frees once the proxy has seen the first end: try for up to 5 s.
+for _ in range(50):
+    c = conn()
+    try:
+        if echoes(c):
+            break
+    except (ConnectionResetError, socket.timeout):
+        pass
+    c.close()
+    time.sleep(0.1)
+else:
+    sys.exit("no connection accepted after the first ended")
+c.close()
+PY
+  grep -q "refused: 1 connections open (--max-conns 1)" px.err || { cat px.err; fail "refusal not logged"; }
+  i=0
+  while kill -0 "$px" 2>/dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+  kill -0 "$px" 2>/dev/null && fail "--exit-after 2: still running after two connections ended"
+  wait "$px"
+  rc=$?
+  [ $rc -eq 0 ] || { cat px.err; fail "--exit-after: exit $rc"; }
+  echo "proxy limits: ok"
+  ;;
+
 proxy-record-safe) # --record writes only its own file: no link followed, no device replaced
   free=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
   echo "IMPORTANT CONTENT" >victim.txt
