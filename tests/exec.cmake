@@ -1,8 +1,9 @@
 # Servers for the `--exec` shim's tests (label `exec`): the same small line
 # protocol (tests/exec/README.md) in several readiness styles, each with a
-# correct twin and buggy twins (`--bug NAME`). Today's tests replay
-# tests/exec/scripts/ against every correct twin with `--connect`; the
-# memcached scripts (corpus/memcached/) run in tests/net.cmake.
+# correct twin and buggy twins (`--bug NAME`). The tests replay
+# tests/exec/scripts/ against every correct twin with `--connect`, and
+# under `fray exec`'s standing policies; the memcached scripts
+# (corpus/memcached/) run in tests/net.cmake.
 if(NOT TARGET fray_cli)
   return()
 endif()
@@ -62,12 +63,52 @@ foreach(style ${_exec_servers})
   list(APPEND _exec_usage "${_cmd}")
   foreach(sched whole bytewise random)
     add_test(NAME exec.connect.${style}.${sched}
-      COMMAND bash ${PROJECT_SOURCE_DIR}/tests/exec/run.sh ${_exec_cmd_${style}} {port} --
+      COMMAND bash ${PROJECT_SOURCE_DIR}/tests/exec/run.sh ${_exec_cmd_${style}} {port} --then
               $<TARGET_FILE:fray_cli> replay --connect 127.0.0.1:@PORT@ ${_exec_sched_${sched}}
               ${_exec_scripts})
     set_tests_properties(exec.connect.${style}.${sched} PROPERTIES TIMEOUT 60 LABELS "exec;net")
   endforeach()
 endforeach()
+
+# Under the shim (`fray exec`, a standing policy on every connection the
+# server accepts; the client replays `whole`): every correct twin passes
+# with one-byte reads, random cuts, and short writes; the twins whose bug
+# those policies expose whatever the timing are caught: droptail by one-byte
+# reads, shortwrite by short writes. (oneline, max64 and quitrest need
+# lines merged into one read: the shim's cuts never merge, so they are left
+# to `fray replay --exec` schedules.)
+if(TARGET fray_shim)
+  set(_exec_pol_reads1 --reads 1)
+  set(_exec_pol_random --reads random:1)
+  set(_exec_pol_short --writes short:1)
+  set(_exec_fray $<TARGET_FILE:fray_cli>)
+  foreach(style ${_exec_servers})
+    set(_cases reads1 random short droptail)
+    if(style MATCHES "^(poll|select|epoll|thread)$")
+      list(APPEND _cases shortwrite)
+    endif()
+    foreach(case ${_cases})
+      set(_expect 0)
+      set(_bug "")
+      set(_pol ${_exec_pol_${case}})
+      if(case STREQUAL droptail)
+        set(_expect 1)
+        set(_bug --bug droptail)
+        set(_pol ${_exec_pol_reads1})
+      elseif(case STREQUAL shortwrite)
+        set(_expect 1)
+        set(_bug --bug shortwrite)
+        set(_pol ${_exec_pol_short})
+      endif()
+      add_test(NAME exec.shim.${style}.${case}
+        COMMAND bash ${PROJECT_SOURCE_DIR}/tests/exec/run.sh --expect ${_expect}
+                ${_exec_fray} exec ${_pol} -- ${_exec_cmd_${style}} {port} ${_bug} --then
+                ${_exec_fray} replay --connect 127.0.0.1:@PORT@ --timeout-ms 1000 --schedule whole
+                ${_exec_scripts})
+      set_tests_properties(exec.shim.${style}.${case} PROPERTIES TIMEOUT 60 LABELS "exec;shim")
+    endforeach()
+  endforeach()
+endif()
 
 # A misspelt --bug is a usage error (exit 2), never a correct twin running
 # under a buggy twin's name.

@@ -12,7 +12,8 @@
 # @PORT@ in the options is the server's port; without any --connect/--exec
 # option, `--connect 127.0.0.1:@PORT@` is added. Not a ctest entry: over
 # TCP the verdicts depend on timing, so this measures, it does not assert.
-# STYLES="poll node" limits the servers (default: all of them).
+# STYLES="poll node" limits the servers (default: all of them); WRAP="fray
+# exec --reads 1 --" starts each server under that command (split at spaces).
 set -u
 build=$1 seeds=${2:-1 2 3}
 shift 2
@@ -20,6 +21,7 @@ shift 2
 opts=("$@")
 case " ${opts[*]} " in *" --connect "* | *" --exec "*) ;; *) opts=(--connect 127.0.0.1:@PORT@ "${opts[@]}") ;; esac
 here=$(cd "$(dirname "$0")" && pwd)
+read -r -a wrap <<<"${WRAP:-}"
 scripts=("$here"/scripts/*.fray)
 # Failing schedules / schedules run, from fray's --json lines on stdin.
 tally() {
@@ -50,7 +52,7 @@ for style in ${STYLES:-poll select epoll thread libevent asyncio node}; do
   for bug in $bugs; do
     row=""
     for seed in $seeds; do
-      t=$(bash "$here/run.sh" --expect 1 "${server[@]}" --bug "$bug" -- "$build/fray" replay \
+      t=$(bash "$here/run.sh" --expect 1 "${wrap[@]}" "${server[@]}" --bug "$bug" --then "$build/fray" replay \
         "${opts[@]}" --seed "$seed" --keep-going --json "${scripts[@]}" 2>/dev/null | tally)
       row="$row${row:+, }$t"
     done

@@ -2,7 +2,7 @@
 # tests/exec/run.sh: starts one exec test server, runs a command against it,
 # stops it, and checks that it stopped cleanly and left nothing behind.
 #
-#   run.sh [--expect N] SERVER-CMD... -- CMD...
+#   run.sh [--expect N] SERVER-CMD... --then CMD...
 #
 # SERVER-CMD is started in a session of its own with {port} replaced by 0:
 # the server binds a port the kernel picks and prints "listening on
@@ -15,8 +15,9 @@ set -u
 expect=0
 if [ "${1:-}" = --expect ]; then expect=$2; shift 2; fi
 server=()
-while [ $# -gt 0 ] && [ "$1" != -- ]; do server+=("${1//\{port\}/0}"); shift; done
-[ "${1:-}" = -- ] && [ ${#server[@]} -gt 0 ] || { echo "usage: run.sh [--expect N] SERVER-CMD... -- CMD..." >&2; exit 2; }
+# (--then, not --: a SERVER-CMD may hold a --, as `fray exec -- SERVER` does.)
+while [ $# -gt 0 ] && [ "$1" != --then ]; do server+=("${1//\{port\}/0}"); shift; done
+[ "${1:-}" = --then ] && [ ${#server[@]} -gt 0 ] || { echo "usage: run.sh [--expect N] SERVER-CMD... --then CMD..." >&2; exit 2; }
 shift
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/fray-exec.XXXXXX")

@@ -45,7 +45,7 @@ function serve(sock, bug) {
   let tooLong = false; // the unfinished line is over the limit: refuse it at its end
   let quit = false;
   sock.on('data', (data) => {
-    if (quit && bug !== 'quitrest') return;
+    if (quit) return;
     if (bug === 'max64' && data.length > 64) {
       sock.write('ERR line too long\r\n'); // BUG: a read taken for a line
       return;
