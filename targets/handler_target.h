@@ -13,6 +13,7 @@
 #include <stdlib.h>
 
 #include "examples.h"
+#include "fray/driver.h"
 #include "fray/fuzz.h"
 
 #define FRAY_FUZZ_MAX_INPUT 65536

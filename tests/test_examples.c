@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fray/driver.h"
 #include "fray/handler.h"
 #include "fray/script.h"
 

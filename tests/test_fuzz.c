@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "fray/fuzz.h"
+#include "fray/sim.h"
 
 static int echo_frame(fray_conn_t *c, const uint8_t *d, size_t n, void *st) {
   (void)st;
@@ -83,7 +84,7 @@ static void test_decode_any_bytes_is_a_valid_session(void **state) {
     size_t n = rbyte() % sizeof buf;
     fill(buf, n);
     fray_fuzz_session_t *s;
-    assert_int_equal(fray_fuzz_decode(&s, buf, n, "x"), 0);
+    assert_int_equal(fray_fuzz_decode(&s, buf, n, "x", NULL), 0);
     fray_sim_t *sim;
     assert_int_equal(fray_sim_new(&sim, fray_fuzz_session_script(s), &echo, NULL), 0);
     const fray_sched_t *sched = fray_fuzz_session_sched(s);
@@ -113,8 +114,8 @@ static void test_payload_mutation_keeps_schedule(void **state) {
   memcpy(mutant, in, sizeof in);
   mutant[2] = 'X'; /* mutate the payload only */
   fray_fuzz_session_t *a, *b;
-  assert_int_equal(fray_fuzz_decode(&a, in, sizeof in, NULL), 0);
-  assert_int_equal(fray_fuzz_decode(&b, mutant, sizeof mutant, NULL), 0);
+  assert_int_equal(fray_fuzz_decode(&a, in, sizeof in, NULL, NULL), 0);
+  assert_int_equal(fray_fuzz_decode(&b, mutant, sizeof mutant, NULL, NULL), 0);
   size_t na, nb;
   const fray_step_t *sa = fray_script_steps(fray_fuzz_session_script(a), &na);
   const fray_step_t *sb = fray_script_steps(fray_fuzz_session_script(b), &nb);
@@ -161,7 +162,7 @@ static void test_encode_decode_round_trip(void **state) {
   size_t len;
   assert_int_equal(fray_fuzz_encode(s, 0, NULL, &enc, &len), 0);
   fray_fuzz_session_t *d;
-  assert_int_equal(fray_fuzz_decode(&d, enc, len, NULL), 0);
+  assert_int_equal(fray_fuzz_decode(&d, enc, len, NULL, NULL), 0);
   /* The decoded session replays the same: expectations on, it passes, and
    * its transcript equals the original's. */
   assert_int_equal(fray_sim_new(&sim, fray_fuzz_session_script(d), &echo, NULL), 0);

@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fray/driver.h"
 #include "fray/handler.h"
 
 #include "failmem.h"

@@ -144,12 +144,12 @@ static void test_sched_exhaustive_enumeration(void **state) {
   fray_sim_t *sim;
   assert_int_equal(fray_sim_new(&sim, s, &echo, NULL), 0);
   /* Sends of 5 and 3 bytes: 4 + 2 single cuts, plus whole. */
-  assert_int_equal(fray_sched_exhaustive_count(sim, 1), 1 + 4 + 2);
+  assert_int_equal(fray_sched_exhaustive_count(s, 1), 1 + 4 + 2);
   /* Up to two cuts: C(4,1)+C(4,2) + C(2,1)+C(2,2) + 1. */
-  size_t n2 = fray_sched_exhaustive_count(sim, 2);
+  size_t n2 = fray_sched_exhaustive_count(s, 2);
   assert_int_equal(n2, 1 + 4 + 6 + 2 + 1);
   fray_sched_buf_t *b;
-  assert_int_equal(fray_sched_buf_new(&b, sim), 0);
+  assert_int_equal(fray_sched_buf_new(&b, s, NULL), 0);
   /* Every schedule distinct, every cut in range and sorted; all pass. */
   char seen[16][32];
   for (size_t i = 0; i < n2; i++) {
@@ -185,7 +185,7 @@ static void test_sched_bytewise_reads(void **state) {
   fray_sim_t *sim;
   assert_int_equal(fray_sim_new(&sim, s, &echo, NULL), 0);
   fray_sched_buf_t *b;
-  assert_int_equal(fray_sched_buf_new(&b, sim), 0);
+  assert_int_equal(fray_sched_buf_new(&b, s, NULL), 0);
   assert_int_equal(fray_sched_bytewise(b), 0);
   fray_sim_result_t res;
   assert_int_equal(fray_sim_run(sim, fray_sched_buf_view(b), &res), 0);
@@ -200,13 +200,13 @@ static void test_sched_merge_makes_one_read(void **state) {
   fray_script_t *s = parse(chat_script);
   fray_sim_t *sim;
   assert_int_equal(fray_sim_new(&sim, s, &echo, NULL), 0);
-  const fray_sched_send_t sends[3] = {{NULL, 0, 1}, {NULL, 0, 0}, {NULL, 0, 0}};
+  const fray_sched_send_t sends[3] = {{NULL, 0, 1, 0}, {NULL, 0, 0, 0}, {NULL, 0, 0, 0}};
   fray_sched_t sched = {.sends = sends, .nsends = 3};
   fray_sim_result_t res;
   assert_int_equal(fray_sim_run(sim, &sched, &res), 0);
   assert_int_equal(res.reads, 2);
   char d[256];
-  assert_non_null(strstr(fray_sched_describe(sim, &sched, d, sizeof d), "merged"));
+  assert_non_null(strstr(fray_sched_describe(s, &sched, d, sizeof d), "merged"));
   fray_sim_free(sim);
   fray_script_free(s);
 }
@@ -254,7 +254,7 @@ static void test_bake_answers_writes_the_whole_runs_answers(void **state) {
                      "a < \"WRONG\"\n"
                      "a > \"QUIT\\r\\n\"\n";
   size_t cut = 3;
-  const fray_sched_send_t sends[2] = {{&cut, 1, 0}, {NULL, 0, 0}};
+  const fray_sched_send_t sends[2] = {{&cut, 1, 0, 0}, {NULL, 0, 0, 0}};
   fray_sched_t sched = {.sends = sends, .nsends = 2};
   char *w = bake_answers_text(text, &echo, &sched);
   assert_non_null(strstr(w, "a > \"hel\" | \"lo\\r\\n\"\na < \"hello\\r\\n\"\n"));
@@ -271,7 +271,7 @@ static void test_bake_answers_catches_the_split_bug(void **state) {
    * one-read handler answers one line whole and two when cut. */
   const char *text = "open a\na > \"ab\\ncd\\n\"\n";
   size_t cut = 3;
-  const fray_sched_send_t sends[1] = {{&cut, 1, 0}};
+  const fray_sched_send_t sends[1] = {{&cut, 1, 0, 0}};
   fray_sched_t sched = {.sends = sends, .nsends = 1};
   char *w = bake_answers_text(text, &oneread, &sched);
   /* Its whole answer: the read echoed as one line. */
@@ -280,7 +280,7 @@ static void test_bake_answers_catches_the_split_bug(void **state) {
   free(w);
   /* Merged sends: the answers to both come after the joined send. */
   const char *two = "open a\na > \"x\\n\"\na > \"y\\n\"\n";
-  const fray_sched_send_t merged[2] = {{NULL, 0, 1}, {NULL, 0, 0}};
+  const fray_sched_send_t merged[2] = {{NULL, 0, 1, 0}, {NULL, 0, 0, 0}};
   fray_sched_t msched = {.sends = merged, .nsends = 2};
   w = bake_answers_text(two, &echo, &msched);
   assert_non_null(strstr(w, "a > \"x\\ny\\n\"\na < \"x\\r\\ny\\r\\n\"\n"));
@@ -294,7 +294,7 @@ static void test_random_and_short_writes_keep_correct_handler_green(void **state
   fray_sim_t *sim;
   assert_int_equal(fray_sim_new(&sim, s, &echo, NULL), 0);
   fray_sched_buf_t *b;
-  assert_int_equal(fray_sched_buf_new(&b, sim), 0);
+  assert_int_equal(fray_sched_buf_new(&b, s, NULL), 0);
   fray_sim_result_t res;
   assert_int_equal(fray_sim_record_reference(sim, &res), 0);
   for (uint64_t seed = 0; seed < 500; seed++) {
@@ -303,16 +303,16 @@ static void test_random_and_short_writes_keep_correct_handler_green(void **state
     if (r) {
       char d[512];
       print_error("seed %llu: %s\n%s\n", (unsigned long long)seed, res.message,
-                  fray_sched_describe(sim, fray_sched_buf_view(b), d, sizeof d));
+                  fray_sched_describe(s, fray_sched_buf_view(b), d, sizeof d));
       fail();
     }
   }
   /* The same seed gives the same schedule. */
   char d1[512], d2[512];
   fray_sched_random(b, 42, 0);
-  fray_sched_describe(sim, fray_sched_buf_view(b), d1, sizeof d1);
+  fray_sched_describe(s, fray_sched_buf_view(b), d1, sizeof d1);
   fray_sched_random(b, 42, 0);
-  fray_sched_describe(sim, fray_sched_buf_view(b), d2, sizeof d2);
+  fray_sched_describe(s, fray_sched_buf_view(b), d2, sizeof d2);
   assert_string_equal(d1, d2);
   fray_sched_buf_free(b);
   fray_sim_free(sim);
@@ -335,7 +335,7 @@ static void test_random_catches_oneread_and_minimizes(void **state) {
   fray_sim_result_t res;
   assert_int_equal(fray_sim_record_reference(sim, &res), 0); /* whole passes: the bug hides */
   fray_sched_buf_t *b;
-  assert_int_equal(fray_sched_buf_new(&b, sim), 0);
+  assert_int_equal(fray_sched_buf_new(&b, s, NULL), 0);
   uint64_t seed;
   int found = 0;
   for (seed = 1; seed <= 20 && !found; seed++) {
@@ -380,8 +380,8 @@ static void test_exhaustive_catches_split(void **state) {
   fray_sim_t *sim;
   assert_int_equal(fray_sim_new(&sim, s, &oneread, NULL), 0);
   fray_sched_buf_t *b;
-  assert_int_equal(fray_sched_buf_new(&b, sim), 0);
-  size_t n = fray_sched_exhaustive_count(sim, 1), fails = 0;
+  assert_int_equal(fray_sched_buf_new(&b, s, NULL), 0);
+  size_t n = fray_sched_exhaustive_count(s, 1), fails = 0;
   assert_int_equal(n, 4);
   fray_sim_result_t res;
   for (size_t i = 0; i < n; i++) {

@@ -10,6 +10,7 @@
 #include "cli.h"
 #include "examples.h"
 #include "fray/fuzz.h"
+#include "fray/sim.h"
 #include "handlers.h"
 #include "opts.h"
 #include "core/internal.h"
@@ -266,7 +267,7 @@ int fray_cli_fuzz_decode(int argc, char **argv) {
     }
   } else {
     fray_fuzz_session_t *sess;
-    r = fray_fuzz_decode(&sess, in, len, handler);
+    r = fray_fuzz_decode(&sess, in, len, handler, NULL);
     if (!r) {
       if (fray_fuzz_session_sched(sess)->short_writes)
         fprintf(stderr,

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fray/driver.h"
+
 const fray_handler_t *fray_cli_load_plugin(const char *prog, const char *path, void **dl) {
   *dl = NULL;
   /* dlopen() searches the library path for a bare name; a user who types

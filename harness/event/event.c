@@ -21,6 +21,7 @@
 #include "fray/event.h"
 
 #include "fray/addr.h"
+#include "fray/driver.h"
 
 #include <arpa/inet.h>
 #include <errno.h>

@@ -2,8 +2,9 @@
 # tests/arch/check.sh ROOT WHAT: the tree's own rules, as tests.
 #   layers  harness/src/core/ (the runtime a handler runs on) includes nothing
 #           from session/ or run/, nor a public header of theirs; session/
-#           includes nothing from run/. The data flow reads off the folders
-#           only while this holds (docs/architecture.md).
+#           includes nothing from run/, nor a public header of the run layer
+#           (the player, its transports, verdicts). The data flow reads off
+#           the folders only while this holds (docs/architecture.md).
 #   format  every tracked C file matches .clang-format (clang-format 14).
 set -uo pipefail
 root=${1:?ROOT} what=${2:?layers|format}
@@ -14,7 +15,9 @@ case $what in
     # Public headers of the runtime layer (version.h, generated from
     # project(VERSION), depends on nothing); every other fray/*.h belongs to
     # a layer above it.
-    core_public='fray/(common|framer|outq|handler|version)\.h'
+    core_public='fray/(common|framer|outq|handler|driver|version)\.h'
+    # Public headers of the run layer: what runs a session and judges it.
+    run_public='fray/(player|sim|net|result)\.h'
     while IFS= read -r hit; do
       file=${hit%%:*}
       inc=$(sed -E 's/.*#include "([^"]+)".*/\1/' <<<"$hit")
@@ -28,11 +31,12 @@ case $what in
         harness/src/session/*)
           case $inc in
             run/*) echo "$hit: session/ includes $inc from run/"; bad=1 ;;
+            fray/*) [[ $inc =~ ^$run_public$ ]] && { echo "$hit: session/ includes $inc, a header of the run layer"; bad=1; } ;;
           esac ;;
       esac
     done < <(grep -rn '#include "' harness/src/core harness/src/session)
     # Public headers of the runtime must not reach upward either.
-    for h in common framer outq handler; do
+    for h in common framer outq handler driver; do
       grep -nE '#include "fray/' "harness/include/fray/$h.h" | grep -vE "\"$core_public\"" |
         sed "s|^|harness/include/fray/$h.h:|;s|\$|: a runtime header includes a header of a layer above|" |
         grep . && bad=1

@@ -40,6 +40,7 @@
 #include <event2/event.h>
 
 #include "fray/event.h"
+#include "fray/driver.h"
 #include "fray/handler.h"
 
 /* ---- handler under test ------------------------------------------------- */

@@ -45,7 +45,8 @@ typedef ptrdiff_t fray_ssize_t;
   XX(ECONNRESET, -17, "connection reset by peer")                                                  \
   XX(ERANGE, -18, "value out of range")                                                            \
   XX(EPROTO, -19, "protocol error")                                                                \
-  XX(EUNSUPPORTED, -20, "not supported")
+  XX(EUNSUPPORTED, -20, "not supported")                                                           \
+  XX(EINEXACT, -21, "the run could not be carried out as scheduled")
 
 enum fray_errno {
 #define FRAY_ERR_ENUM_(name, val, msg) FRAY_##name = (val),

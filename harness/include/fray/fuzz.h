@@ -29,8 +29,9 @@
 
 #include "fray/common.h"
 #include "fray/handler.h"
+#include "fray/result.h"
+#include "fray/sched.h"
 #include "fray/script.h"
-#include "fray/sim.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -49,16 +50,17 @@ typedef struct fray_fuzz_session fray_fuzz_session_t;
  * (nothing is copied: this runs for every fuzz input), so data must stay
  * unchanged while the session lives. Clients are named c0..c3 by their
  * number in the encoding and join the script when first used. Never fails
- * on content; FRAY_ENOMEM only. handler (may be NULL) becomes the script's
- * @handler. */
+ * on content; FRAY_ENOMEM only (nothing leaks). handler (may be NULL)
+ * becomes the script's @handler. mem (may be NULL) makes every allocation
+ * of the session, its script included. */
 FRAY_EXTERN int fray_fuzz_decode(fray_fuzz_session_t **out, const uint8_t *data, size_t len,
-                                 const char *handler);
+                                 const char *handler, const fray_mem_t *mem);
 FRAY_EXTERN void fray_fuzz_session_free(fray_fuzz_session_t *s);
 
 /* The session's script (borrowed from the session). */
 FRAY_EXTERN const fray_script_t *fray_fuzz_session_script(const fray_fuzz_session_t *s);
 
-/* The session's schedule for a sim made on its script. Borrowed; valid
+/* The session's schedule for a player (sim) made on its script. Borrowed; valid
  * while the session is. */
 FRAY_EXTERN const fray_sched_t *fray_fuzz_session_sched(const fray_fuzz_session_t *s);
 

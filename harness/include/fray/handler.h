@@ -1,4 +1,6 @@
-/* fray/handler.h: protocol handlers and the connections they serve.
+/* fray/handler.h: protocol handlers and the connections they serve: the
+ * handler author's API. What drives a handler (creating servers, feeding
+ * connections, flushing their output) is in fray/driver.h.
  *
  * A handler is a table of callbacks plus the sizes of the per-connection and
  * per-server state fray allocates (zeroed) for it. The same handler object
@@ -15,8 +17,8 @@
  *     .name = "echo", .on_frame = echo_frame, .spec = {.mode = FRAY_MODE_LINE, ...},
  *   };
  *
- * Callback return values: 0 to go on; a negative code aborts that
- * connection (it is reset, as after fray_conn_abort()). */
+ * Every callback has a named type below with its return contract; a NULL
+ * member is skipped. */
 #ifndef FRAY_HANDLER_H
 #define FRAY_HANDLER_H
 
@@ -49,6 +51,48 @@ typedef enum fray_conn_state {
   FRAY_CONN_CLOSED    /* gone: only its id and name remain readable until freed */
 } fray_conn_state_t;
 
+/* ---- callbacks ----------------------------------------------------------
+ * Pointers handed to a callback are borrowed for the call only. conn_state
+ * and server_state are the zeroed blocks of conn_size and server_size bytes
+ * fray allocated; fray frees them after on_close and server_free. */
+
+/* The server is being created. Returns 0, or a negative code: the server is
+ * not created and fray_server_new() returns that code (server_free is not
+ * called). */
+typedef int (*fray_server_init_cb)(fray_server_t *s, void *server_state);
+
+/* The server is being freed, after every connection's on_close: release
+ * what server_state holds. */
+typedef void (*fray_server_free_cb)(fray_server_t *s, void *server_state);
+
+/* A connection opened; it may send a greeting. Returns 0 to go on, or a
+ * negative code: the connection is aborted (reset, as after
+ * fray_conn_abort()) and on_close runs with FRAY_CLOSE_ABORT. */
+typedef int (*fray_conn_open_cb)(fray_conn_t *c, void *conn_state);
+
+/* One frame, data[0..len) (delimiter stripped unless the spec keeps it).
+ * Returns 0 to go on, or a negative code: the connection is aborted. The
+ * framing may be changed from here (fray_conn_set_spec): it applies to the
+ * bytes right after this frame. */
+typedef int (*fray_conn_frame_cb)(fray_conn_t *c, const uint8_t *data, size_t len,
+                                  void *conn_state);
+
+/* A framing error. Fatal errors (err->fatal) close the connection after the
+ * callback (it may still send an error reply: it is flushed); for a skipped
+ * oversized frame the connection goes on. Returns 0, or a negative code:
+ * the connection is aborted (reply dropped). */
+typedef int (*fray_conn_error_cb)(fray_conn_t *c, const fray_frame_error_t *err, void *conn_state);
+
+/* The peer closed while a frame was unfinished: its bytes so far. Returns
+ * 0 (the connection closes once its output is flushed), or a negative
+ * code: it is aborted. */
+typedef int (*fray_conn_truncated_cb)(fray_conn_t *c, const uint8_t *data, size_t len,
+                                      void *conn_state);
+
+/* The connection is gone, for reason: release what conn_state holds. No
+ * sends (they fail with FRAY_ECLOSED). Runs exactly once per connection. */
+typedef void (*fray_conn_close_cb)(fray_conn_t *c, fray_close_reason_t reason, void *conn_state);
+
 typedef struct fray_handler {
   const char *name;    /* what --handler selects; static storage */
   const char *summary; /* one line for listings; may be NULL */
@@ -56,24 +100,15 @@ typedef struct fray_handler {
   size_t conn_size;    /* bytes of zeroed per-connection state (may be 0) */
   size_t server_size;  /* bytes of zeroed per-server state (may be 0) */
 
-  /* Server life. server_init may fail (negative: the server is not created). */
-  int (*server_init)(fray_server_t *s, void *server_state);
-  void (*server_free)(fray_server_t *s, void *server_state);
-
-  /* A connection opened; it may send a greeting. */
-  int (*on_open)(fray_conn_t *c, void *conn_state);
-  /* One frame. data is borrowed for the call only. */
-  int (*on_frame)(fray_conn_t *c, const uint8_t *data, size_t len, void *conn_state);
-  /* A framing error. Fatal errors (err->fatal) close the connection after
-   * the callback (which may still send an error reply: it is flushed); for
-   * skipped oversized frames the connection goes on unless it returns < 0.
-   * When NULL, fatal errors close the connection and skipped frames are
+  fray_server_init_cb server_init;
+  fray_server_free_cb server_free;
+  fray_conn_open_cb on_open;
+  fray_conn_frame_cb on_frame;
+  /* When NULL, fatal errors close the connection and skipped frames are
    * ignored. */
-  int (*on_error)(fray_conn_t *c, const fray_frame_error_t *err, void *conn_state);
-  /* The peer closed while a frame was unfinished: its bytes, borrowed. */
-  int (*on_truncated)(fray_conn_t *c, const uint8_t *data, size_t len, void *conn_state);
-  /* The connection is gone: release what conn_state holds. No sends. */
-  void (*on_close)(fray_conn_t *c, fray_close_reason_t reason, void *conn_state);
+  fray_conn_error_cb on_error;
+  fray_conn_truncated_cb on_truncated;
+  fray_conn_close_cb on_close;
 } fray_handler_t;
 
 /* ---- what handlers call ------------------------------------------------ */
@@ -125,7 +160,7 @@ FRAY_EXTERN fray_conn_t *fray_server_next(fray_conn_t *c);
 FRAY_EXTERN fray_conn_t *fray_server_find(fray_server_t *s, uint64_t id);
 FRAY_EXTERN size_t fray_server_count(const fray_server_t *s); /* open connections */
 
-/* ---- what drivers call --------------------------------------------------- */
+/* ---- checking a handler ------------------------------------------------- */
 
 /* Largest conn_size and server_size a handler may declare (1 GiB): state
  * sizes beyond it are mistakes (SIZE_MAX would overflow the connection's
@@ -138,65 +173,6 @@ FRAY_EXTERN size_t fray_server_count(const fray_server_t *s); /* open connection
  * invalid: delimiter must be 1 to 16 bytes". A plugin loader calls it to name the problem;
  * fray_server_new() calls it too. */
 FRAY_EXTERN int fray_handler_validate(const fray_handler_t *handler, char *why, size_t whylen);
-
-/* Creates a server for handler (borrowed: it must outlive the server) and
- * runs server_init. mem may be NULL. Returns 0, FRAY_EINVAL (handler NULL
- * or invalid: see fray_handler_validate()), FRAY_ENOMEM, or server_init's
- * negative code. */
-FRAY_EXTERN int fray_server_new(fray_server_t **out, const fray_handler_t *handler,
-                                const fray_mem_t *mem);
-
-/* Closes every connection (on_close with FRAY_CLOSE_SHUTDOWN), runs
- * server_free and frees everything. NULL accepted. */
-FRAY_EXTERN void fray_server_free(fray_server_t *s);
-
-/* Opens a connection (name copied; may be NULL) and runs on_open. driver_data
- * is the driver's own pointer (fray_conn_driver_data). Returns 0 with *out
- * set, FRAY_EINVAL (s or out NULL, or the handler's conn_size was raised
- * past FRAY_HANDLER_MAX_STATE after fray_server_new()), or FRAY_ENOMEM. If on_open aborts, *out is
- * still set and the connection is in state CLOSED: the driver sees it through fray_conn_state and
- * releases it with fray_conn_release. */
-FRAY_EXTERN int fray_server_open(fray_server_t *s, const char *name, void *driver_data,
-                                 fray_conn_t **out);
-
-/* Bytes arrived from the peer: framed and delivered to the handler. Returns
- * 0, or FRAY_ECLOSED when the connection no longer reads (closing, closed:
- * the bytes are dropped, as a real socket would after shutdown). */
-FRAY_EXTERN int fray_conn_input(fray_conn_t *c, const uint8_t *data, size_t len);
-
-/* The peer closed its side: an unfinished frame goes to on_truncated; the
- * connection then closes (FRAY_CLOSE_PEER) once its output is flushed. */
-FRAY_EXTERN int fray_conn_input_eof(fray_conn_t *c);
-
-/* The peer reset the connection: closed at once, output dropped. */
-FRAY_EXTERN void fray_conn_input_reset(fray_conn_t *c);
-
-/* Writes pending output through w (which may take part or none).
- * Returns bytes written or a negative code from the writer. */
-FRAY_EXTERN fray_ssize_t fray_conn_flush(fray_conn_t *c, fray_write_fn w, void *ctx);
-
-/* 1 when the driver has nothing to do for c right now: open, nothing
- * queued, not ending. Drivers with many connections skip those. */
-FRAY_EXTERN int fray_conn_idle(const fray_conn_t *c);
-
-/* Bytes queued for the peer and not yet written. */
-FRAY_EXTERN size_t fray_conn_pending(const fray_conn_t *c);
-
-/* 1 when the driver should shut the socket down now: the connection is
- * closing and its output is all written, or it was aborted/reset. The
- * driver then calls fray_conn_release. */
-FRAY_EXTERN int fray_conn_should_close(const fray_conn_t *c);
-
-/* 1 when the connection was aborted or reset (a TCP RST rather than FIN). */
-FRAY_EXTERN int fray_conn_was_aborted(const fray_conn_t *c);
-
-/* Ends the connection for good (on_close if not yet run) and frees it. */
-FRAY_EXTERN void fray_conn_release(fray_conn_t *c);
-
-FRAY_EXTERN void *fray_conn_driver_data(const fray_conn_t *c);
-
-/* Bytes the connection's framer holds right now (memory-bound oracle). */
-FRAY_EXTERN size_t fray_conn_buffered(const fray_conn_t *c);
 
 /* ---- plugins --------------------------------------------------------------- */
 

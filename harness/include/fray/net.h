@@ -1,6 +1,7 @@
 /* fray/net.h: replays a session script against a real TCP server, in any
- * language, under the same schedules as the simulator (fray/sim.h), with
- * the same verdicts (fray_sim_result_t).
+ * language, under the same schedules (fray/sched.h) as the simulator, with
+ * the same verdicts (fray/result.h): the session player (fray/player.h)
+ * over a TCP transport.
  *
  * Each read the schedule cuts a send into becomes its own send() on a
  * TCP_NODELAY socket followed by a pacing gap, so the server sees the cut;
@@ -14,7 +15,7 @@
  *   fray_net_opts_t o;
  *   fray_net_opts_init(&o);
  *   if (fray_net_new(&net, script, "127.0.0.1:6379", &o, NULL) == 0) {
- *     fray_sim_result_t res;
+ *     fray_result_t res;
  *     int rc = fray_net_run(net, NULL, &res);   // NULL: whole
  *     if (rc == FRAY_EFAILED) printf("line %zu: %s\n", res.line, res.message);
  *     else if (rc) printf("%s\n", fray_net_error(net));
@@ -34,8 +35,10 @@
 #define FRAY_NET_H
 
 #include "fray/common.h"
+#include "fray/player.h"
+#include "fray/result.h"
+#include "fray/sched.h"
 #include "fray/script.h"
-#include "fray/sim.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -79,7 +82,11 @@ FRAY_EXTERN void fray_net_free(fray_net_t *net);
  * FRAY_ENOMEM, FRAY_EINVAL (sched does not fit the script). A wait for an
  * expectation that times out is a failure (FRAY_FAIL_MISSING or
  * FRAY_FAIL_NOT_CLOSED) whose message names the timeout. */
-FRAY_EXTERN int fray_net_run(fray_net_t *net, const fray_sched_t *sched, fray_sim_result_t *res);
+FRAY_EXTERN int fray_net_run(fray_net_t *net, const fray_sched_t *sched, fray_result_t *res);
+
+/* The player the runner runs (borrowed; valid while net is): for
+ * fray_player_record_reference(), fray_player_transcript(), ... */
+FRAY_EXTERN fray_player_t *fray_net_player(fray_net_t *net);
 
 /* The last setup error, one line without a newline; "" if none. Owned by
  * the runner. */

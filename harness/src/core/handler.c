@@ -3,6 +3,7 @@
  * handler and an output queue the handler sends into; the driver moves the
  * bytes. */
 #include "fray/handler.h"
+#include "fray/driver.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -13,7 +13,7 @@ struct fray__ctarget {
   const fray_mem_t *mem;
   const fray_script_t *script;
   const fray_handler_t *handler; /* NULL over TCP */
-  fray_sim_t *sim;               /* makes and describes schedules; runs them in-process */
+  fray_sim_t *sim;               /* runs schedules in-process (NULL over TCP) */
   fray_net_t *net;               /* or runs them against a server */
   fray_sched_buf_t *buf;
   fray_sched_t sched;                   /* the last schedule built */
@@ -21,10 +21,6 @@ struct fray__ctarget {
   fray_sim_t *mutant;                   /* the last malformed variant's simulator */
   const fray_sched_t *volatile running; /* set during a run, for a crash handler */
 };
-
-/* Over TCP the simulator only cuts and describes schedules: it needs a
- * handler to exist, not to do anything. */
-static const fray_handler_t connect_h = {.name = "tcp", .spec = {.mode = FRAY_MODE_RAW}};
 
 static char *dup_error(const fray_mem_t *mem, const char *s) {
   size_t n = strlen(s) + 1;
@@ -47,9 +43,10 @@ int fray__ctarget_open(fray__ctarget_t **out, const fray_script_t *script,
   t->mem = mem;
   t->script = script;
   t->handler = ct->handler;
-  int rc = fray_sim_new(&t->sim, script, ct->handler ? ct->handler : &connect_h, mem);
+  /* Schedules come from the script; the simulator runs them in-process. */
+  int rc = ct->handler ? fray_sim_new(&t->sim, script, ct->handler, mem) : 0;
   if (!rc)
-    rc = fray_sched_buf_new(&t->buf, t->sim);
+    rc = fray_sched_buf_new(&t->buf, script, mem);
   if (!rc && ct->connect) {
     fray_net_opts_t no = ct->net;
     if (!no.timeout_ms)
@@ -83,7 +80,7 @@ uint64_t fray__ctarget_count(const fray__ctarget_t *t, const fray_campaign_opts_
   case FRAY_STRATEGY_BYTEWISE:
     return 1;
   case FRAY_STRATEGY_EXHAUSTIVE: {
-    size_t c = fray_sched_exhaustive_count(t->sim, o->max_cuts);
+    size_t c = fray_sched_exhaustive_count(t->script, o->max_cuts);
     /* Index 0 is whole, run as the reference; under short writes it is
      * not the same run, so it is run again with them. */
     return c == SIZE_MAX ? UINT64_MAX : o->short_writes ? (uint64_t)c : (uint64_t)c - 1;
@@ -140,7 +137,7 @@ const char *fray__ctarget_error(const fray__ctarget_t *t) {
 }
 
 void fray__ctarget_describe(const fray__ctarget_t *t, char *buf, size_t size) {
-  fray_sched_describe(t->sim, t->last, buf, size);
+  fray_sched_describe(t->script, t->last, buf, size);
 }
 
 int fray__ctarget_short_writes(const fray__ctarget_t *t) {
@@ -148,8 +145,8 @@ int fray__ctarget_short_writes(const fray__ctarget_t *t) {
 }
 
 int fray__ctarget_reproducer(fray__ctarget_t *t, fray_script_t **out) {
-  int rc =
-      t->net ? fray_sim_bake(t->sim, t->last, out) : fray_sim_minimize(t->sim, t->last, 0, out);
+  int rc = t->net ? fray_bake(t->script, t->last, t->mem, out)
+                  : fray_sim_minimize(t->sim, t->last, 0, out);
   /* The reproducer names the handler it failed with, even when the command
    * line chose it over (or without) the script's @handler. */
   if (!rc && t->handler && (rc = fray_script_set_handler(*out, t->handler->name))) {
@@ -161,7 +158,7 @@ int fray__ctarget_reproducer(fray__ctarget_t *t, fray_script_t **out) {
 
 int fray__ctarget_bake(const fray__ctarget_t *t, fray_script_t **out) {
   const fray_sched_t *s = t->running;
-  return s ? fray_sim_bake(t->sim, s, out) : FRAY_ESTATE;
+  return s ? fray_bake(t->script, s, t->mem, out) : FRAY_ESTATE;
 }
 
 int fray__ctarget_mutant(const fray__ctarget_t *t, uint64_t seed, fray_script_t **out,

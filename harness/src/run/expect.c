@@ -1,5 +1,5 @@
-/* Expectation matching shared by the simulator and the network runner
- * (expect_internal.h). */
+/* Expectations and verdicts: what the player judges a run by
+ * (expect_internal.h), and the names of verdicts (fray/result.h). */
 #include "run/expect_internal.h"
 
 #include <fnmatch.h>
@@ -10,6 +10,30 @@
 #include "core/escape_internal.h"
 #include "core/internal.h"
 #include "session/regex_internal.h"
+
+const char *fray_fail_kind_name(fray_fail_kind_t k) {
+  switch (k) {
+  case FRAY_FAIL_NONE:
+    return "pass";
+  case FRAY_FAIL_MISMATCH:
+    return "mismatch";
+  case FRAY_FAIL_MISSING:
+    return "missing";
+  case FRAY_FAIL_CLOSED:
+    return "closed";
+  case FRAY_FAIL_NOT_CLOSED:
+    return "not-closed";
+  case FRAY_FAIL_UNEXPECTED:
+    return "unexpected";
+  case FRAY_FAIL_VARIANCE:
+    return "variance";
+  case FRAY_FAIL_BOUND:
+    return "bound";
+  case FRAY_FAIL_HANDLER:
+    return "handler";
+  }
+  return "unknown";
+}
 
 size_t fray__first_diff(const uint8_t *a, const uint8_t *b, size_t n) {
   size_t i = 0;
@@ -57,7 +81,7 @@ int fray__match_line(const fray_mem_t *mem, const fray_step_t *st, const uint8_t
 }
 
 int fray__expect_leftover(const char *who, const uint8_t *rx, size_t pos, size_t len,
-                          fray_sim_result_t *res, char *msg, size_t size) {
+                          fray_result_t *res, char *msg, size_t size) {
   if (pos >= len)
     return 0;
   char g[160];
@@ -72,9 +96,8 @@ const char *fray__end_words(int reset) {
   return reset ? "the server reset the connection" : "the server closed the connection";
 }
 
-__attribute__((format(printf, 5, 6))) static int verdict(fray_sim_result_t *res,
-                                                         fray_fail_kind_t kind, char *msg,
-                                                         size_t size, const char *fmt, ...) {
+__attribute__((format(printf, 5, 6))) static int
+verdict(fray_result_t *res, fray_fail_kind_t kind, char *msg, size_t size, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
   vsnprintf(msg, size, fmt, ap);
@@ -84,7 +107,7 @@ __attribute__((format(printf, 5, 6))) static int verdict(fray_sim_result_t *res,
 }
 
 int fray__expect_check(const fray_mem_t *mem, const fray_step_t *st, const fray__rx_t *c,
-                       fray_sim_result_t *res, char *msg, size_t size) {
+                       fray_result_t *res, char *msg, size_t size) {
   /* Never a NULL-based pointer: rx is NULL until the first byte arrives. */
   const uint8_t *got = c->rx ? c->rx + *c->pos : (const uint8_t *)"";
   size_t avail = c->len - *c->pos;

@@ -1,7 +1,7 @@
 /* Matching what a client received against a script's expectations: the one
- * implementation behind both drivers that check expectations, the simulator
- * (sim.c) and the real-socket runner (run/net.c). They differ in how they
- * wait for bytes and word their failures, not in what matches. */
+ * implementation behind the player (player.c), whatever its transport.
+ * Transports differ in how they wait for bytes and word their failures, not
+ * in what matches. */
 #ifndef FRAY_EXPECT_INTERNAL_H
 #define FRAY_EXPECT_INTERNAL_H
 
@@ -10,7 +10,7 @@
 
 #include "fray/common.h"
 #include "fray/script.h"
-#include "fray/sim.h"
+#include "fray/result.h"
 
 /* Index of the first byte where a[0..n) and b[0..n) differ, or n. */
 size_t fray__first_diff(const uint8_t *a, const uint8_t *b, size_t n);
@@ -24,9 +24,9 @@ size_t fray__first_diff(const uint8_t *a, const uint8_t *b, size_t n);
 int fray__match_line(const fray_mem_t *mem, const fray_step_t *st, const uint8_t *got, size_t avail,
                      size_t *linelen);
 
-/* One client as an expectation sees it. The drivers fill it from their
- * own client records; the words are theirs (a simulated server answers at
- * once, a real one is waited for). */
+/* One client as an expectation sees it. The player fills it from its
+ * client records; the words are the transport's (a simulated server
+ * answers at once, a real one is waited for). */
 typedef struct fray__rx {
   const char *who;   /* the client's name */
   const uint8_t *rx; /* everything received (NULL when nothing) */
@@ -39,8 +39,7 @@ typedef struct fray__rx {
   const char *kept_open; /* how long it stayed open, for `< eof`: "" or " for ..." */
 } fray__rx_t;
 
-/* How a connection ended, in the words of failures (the drivers' END_RST
- * is 2). */
+/* How a connection ended, in the words of failures. */
 const char *fray__end_words(int reset);
 
 /* Checks an expectation step (EXPECT, EXPECT_REGEX, EXPECT_GLOB,
@@ -49,13 +48,13 @@ const char *fray__end_words(int reset);
  * FRAY_EFAILED with res->kind, expected, got and diff_at set and the
  * failure's one-line account written into msg[size]; FRAY_ENOMEM. */
 int fray__expect_check(const fray_mem_t *mem, const fray_step_t *st, const fray__rx_t *c,
-                       fray_sim_result_t *res, char *msg, size_t size);
+                       fray_result_t *res, char *msg, size_t size);
 
 /* The end of a run that checks expectations: bytes client who received,
  * rx[pos..len), that no expectation matched. When there are some, points
  * res->got at them, writes "<who> received <bytes> that no expectation
  * accounts for" into msg[size] and returns 1; otherwise returns 0. */
 int fray__expect_leftover(const char *who, const uint8_t *rx, size_t pos, size_t len,
-                          fray_sim_result_t *res, char *msg, size_t size);
+                          fray_result_t *res, char *msg, size_t size);
 
 #endif

@@ -8,6 +8,7 @@
 #include "fray/sim.h"
 #include "core/internal.h"
 #include "run/sim_internal.h"
+#include "session/sched_internal.h"
 
 typedef struct cand {
   const fray_script_t *orig;
@@ -67,10 +68,8 @@ static int still_fails(cand_t *c) {
     size_t sn = c->send_of_step[i];
     if (!c->keep[i] || sn == SIZE_MAX)
       continue;
-    sends[k].cuts = c->cuts[sn];
-    sends[k].ncuts = c->ncuts[sn];
-    sends[k].merge_next = c->merge[sn];
-    k++;
+    sends[k++] =
+        (fray_sched_send_t){.cuts = c->cuts[sn], .ncuts = c->ncuts[sn], .merge_next = c->merge[sn]};
   }
   fray_sched_t sched = {
       .sends = sends, .nsends = n, .short_writes = c->short_writes, .write_seed = c->write_seed};
@@ -231,14 +230,38 @@ static void cand_free(cand_t *c) {
   fray__free(&c->mem, c->send_of_step);
 }
 
-/* A candidate holding every step of the sim's script and a copy of sched. */
-static int cand_init(cand_t *c, const fray_sim_t *sim, const fray_sched_t *sched) {
+/* Send k's schedule cuts as an array the minimiser can shrink one by one:
+ * a cut every `every` bytes becomes explicit here (and only here). The
+ * script's own cuts stay the step's. */
+static int sched_cuts(cand_t *c, size_t k, const fray_step_t *st, const fray_sched_send_t *ss) {
+  fray_step_t bare = *st;
+  bare.cuts = NULL;
+  bare.ncuts = 0;
+  fray__cuts_t it;
+  size_t n = 0;
+  fray__cuts_init(&it, &bare, ss);
+  while (fray__cuts_next(&it) < st->len)
+    n++;
+  c->ncuts[k] = n;
+  c->cuts[k] = fray__malloc(&c->mem, (n ? n : 1) * sizeof(size_t));
+  if (!c->cuts[k])
+    return FRAY_ENOMEM;
+  fray__cuts_init(&it, &bare, ss);
+  for (size_t j = 0; j < n; j++)
+    c->cuts[k][j] = fray__cuts_next(&it);
+  return 0;
+}
+
+/* A candidate holding every step of script and a copy of sched. h is only
+ * needed to run it (minimising), not to bake it. */
+static int cand_init(cand_t *c, const fray_script_t *script, const fray_handler_t *h,
+                     const fray_mem_t *mem, const fray_sched_t *sched) {
   memset(c, 0, sizeof *c);
-  c->orig = fray__sim_script(sim);
-  c->h = fray__sim_handler(sim);
-  c->mem = *fray__sim_mem(sim);
+  c->orig = script;
+  c->h = h;
+  fray__mem_init(&c->mem, mem);
   c->steps = fray_script_steps(c->orig, &c->nsteps);
-  c->nsends = fray_sim_nsends(sim);
+  c->nsends = fray_sched_nsends(script);
   c->short_writes = sched ? sched->short_writes : 0;
   c->write_seed = sched ? sched->write_seed : 0;
   size_t ns = c->nsends ? c->nsends : 1, nst = c->nsteps ? c->nsteps : 1;
@@ -255,29 +278,35 @@ static int cand_init(cand_t *c, const fray_sim_t *sim, const fray_sched_t *sched
     c->keep[i] = 1;
     c->send_of_step[i] = c->steps[i].kind == FRAY_STEP_SEND ? k++ : SIZE_MAX;
   }
-  for (size_t k = 0; k < c->nsends; k++) {
+  for (size_t i = 0; i < c->nsteps; i++) {
+    size_t k = c->send_of_step[i];
+    if (k == SIZE_MAX)
+      continue;
     const fray_sched_send_t *ss = sched && k < sched->nsends ? &sched->sends[k] : NULL;
-    c->ncuts[k] = ss ? ss->ncuts : 0;
     c->merge[k] = ss ? (unsigned char)ss->merge_next : 0;
-    c->cuts[k] = fray__malloc(&c->mem, (c->ncuts[k] ? c->ncuts[k] : 1) * sizeof(size_t));
-    if (!c->cuts[k])
+    if (sched_cuts(c, k, &c->steps[i], ss))
       return FRAY_ENOMEM;
-    if (c->ncuts[k])
-      memcpy(c->cuts[k], ss->cuts, c->ncuts[k] * sizeof(size_t));
   }
   return 0;
 }
 
-int fray_sim_bake(const fray_sim_t *sim, const fray_sched_t *sched, fray_script_t **out) {
-  if (!sim || !out)
+int fray_bake(const fray_script_t *script, const fray_sched_t *sched, const fray_mem_t *mem,
+              fray_script_t **out) {
+  if (!script || !out)
     return FRAY_EINVAL;
   *out = NULL;
   cand_t c;
-  int r = cand_init(&c, sim, sched);
+  int r = cand_init(&c, script, NULL, mem, sched);
   if (!r)
     r = bake(&c, NULL, out);
   cand_free(&c);
   return r;
+}
+
+int fray_sim_bake(const fray_sim_t *sim, const fray_sched_t *sched, fray_script_t **out) {
+  if (!sim)
+    return FRAY_EINVAL;
+  return fray_bake(fray__sim_script(sim), sched, fray__sim_mem(sim), out);
 }
 
 int fray_sim_bake_answers(fray_sim_t *sim, const fray_sched_t *sched, fray_script_t **out,
@@ -304,7 +333,7 @@ int fray_sim_bake_answers(fray_sim_t *sim, const fray_sched_t *sched, fray_scrip
     r = fray__sim_record_steps(sim, a.marks, a.ended, res ? res : &dummy);
   }
   cand_t c;
-  int rc = r ? r : cand_init(&c, sim, sched);
+  int rc = r ? r : cand_init(&c, fray__sim_script(sim), NULL, m, sched);
   if (!r && !rc)
     rc = bake(&c, &a, out);
   if (!r)
@@ -363,7 +392,7 @@ int fray_sim_minimize(fray_sim_t *sim, const fray_sched_t *sched, size_t max_run
     return FRAY_EINVAL;
   *out = NULL;
   cand_t c;
-  int r = cand_init(&c, sim, sched);
+  int r = cand_init(&c, fray__sim_script(sim), fray__sim_handler(sim), fray__sim_mem(sim), sched);
   if (r)
     goto done;
   c.max_runs = max_runs ? max_runs : 20000;

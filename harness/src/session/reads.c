@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "core/internal.h"
+#include "session/sched_internal.h"
 
 void fray__reads_init(fray__reads_t *r, const fray_mem_t *mem, const fray_step_t *steps,
                       const size_t *send_step, size_t nsends) {
@@ -15,36 +16,12 @@ void fray__reads_init(fray__reads_t *r, const fray_mem_t *mem, const fray_step_t
 }
 
 void fray__reads_free(fray__reads_t *r) {
-  fray__free(&r->mem, r->cutbuf);
   fray__free(&r->mem, r->scratch);
-  r->cutbuf = NULL;
   r->scratch = NULL;
 }
 
 void fray__reads_reset(fray__reads_t *r) {
   r->scratch_len = 0;
-}
-
-/* The union of the script's cuts and the schedule's for send k, sorted,
- * duplicates and out-of-range positions dropped. Count or FRAY_ENOMEM. */
-static fray_ssize_t merged_cuts(fray__reads_t *r, const fray_sched_t *sched, const fray_step_t *st,
-                                size_t k) {
-  const size_t *a = st->cuts, *b = NULL;
-  size_t na = st->ncuts, nb = 0;
-  if (sched && k < sched->nsends) {
-    b = sched->sends[k].cuts;
-    nb = sched->sends[k].ncuts;
-  }
-  if (fray__grow(&r->mem, (void **)&r->cutbuf, &r->cutcap, na + nb + 1, sizeof(size_t)))
-    return FRAY_ENOMEM;
-  size_t i = 0, j = 0, o = 0;
-  while (i < na || j < nb) {
-    size_t v = j >= nb || (i < na && a[i] <= b[j]) ? a[i++] : b[j++];
-    if (v == 0 || v >= st->len || (o && r->cutbuf[o - 1] >= v))
-      continue;
-    r->cutbuf[o++] = v;
-  }
-  return (fray_ssize_t)o;
 }
 
 /* Whether send k's last read joins send k+1's first: the schedule says so
@@ -68,21 +45,21 @@ static int scratch_add(fray__reads_t *r, const uint8_t *p, size_t n) {
 int fray__reads_send(fray__reads_t *r, const fray_sched_t *sched, size_t k, fray__read_fn fn,
                      void *ctx) {
   const fray_step_t *st = &r->steps[r->send_step[k]];
-  fray_ssize_t nc = merged_cuts(r, sched, st, k);
-  if (nc < 0)
-    return (int)nc;
-  size_t prev = 0;
-  for (size_t i = 0; i <= (size_t)nc; i++) {
-    size_t end = i < (size_t)nc ? r->cutbuf[i] : st->len;
+  fray__cuts_t it;
+  fray__cuts_init(&it, st, sched && k < sched->nsends ? &sched->sends[k] : NULL);
+  int merges = merges_into_next(r, sched, k);
+  size_t prev = 0, end;
+  do {
+    end = fray__cuts_next(&it);
     const uint8_t *p = st->data + prev;
     size_t n = end - prev;
+    int first = prev == 0, last = end == st->len;
     prev = end;
-    int first = i == 0, last = i == (size_t)nc;
     if (first && r->scratch_len) {
       /* The previous send's last read waits to be merged with this one. */
       if (scratch_add(r, p, n))
         return FRAY_ENOMEM;
-      if (last && merges_into_next(r, sched, k))
+      if (last && merges)
         return 0;
       size_t len = r->scratch_len;
       r->scratch_len = 0;
@@ -91,13 +68,13 @@ int fray__reads_send(fray__reads_t *r, const fray_sched_t *sched, size_t k, fray
         return rc;
       continue;
     }
-    if (last && merges_into_next(r, sched, k))
+    if (last && merges)
       return scratch_add(r, p, n);
     if (n) {
       int rc = fn(ctx, p, n);
       if (rc)
         return rc;
     }
-  }
+  } while (end < st->len);
   return 0;
 }

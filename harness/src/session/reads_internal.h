@@ -1,19 +1,18 @@
 /* The reads a schedule makes of a script's sends: its cuts (the script's
  * `|` and the schedule's, merged) and its merges of a client's consecutive
- * sends into one read. One implementation for both drivers that deliver
- * sends, the simulator (sim.c) and the real-socket runner (run/net.c). */
+ * sends into one read. The player (run/player.c) hands each read to its
+ * transport. */
 #ifndef FRAY_READS_INTERNAL_H
 #define FRAY_READS_INTERNAL_H
 
-#include "fray/sim.h"
+#include "fray/sched.h"
 
 typedef struct fray__reads {
   fray_mem_t mem;
   const fray_step_t *steps; /* the script's (borrowed) */
   const size_t *send_step;  /* send number -> step index (borrowed) */
   size_t nsends;
-  size_t *cutbuf, cutcap; /* the current send's cuts */
-  uint8_t *scratch;       /* a merged read being assembled */
+  uint8_t *scratch; /* a merged read being assembled */
   size_t scratch_len, scratch_cap;
 } fray__reads_t;
 

@@ -1,5 +1,6 @@
-/* Fuzz inputs as sessions (the encoding is documented in fray/fuzz.h) and
- * the fuzz driver built on the simulator. */
+/* The fuzz codec: fuzz inputs as sessions and back (the encoding is
+ * documented in fray/fuzz.h). The fuzz driver that runs them is
+ * run/fuzzdrive.c. */
 #include "fray/fuzz.h"
 
 #include <stdio.h>
@@ -75,18 +76,18 @@ static int add_send_entry(fray_fuzz_session_t *s, const size_t *cuts, size_t ncu
 }
 
 int fray_fuzz_decode(fray_fuzz_session_t **out, const uint8_t *data, size_t len,
-                     const char *handler) {
+                     const char *handler, const fray_mem_t *mem) {
   if (!out || (!data && len))
     return FRAY_EINVAL;
   *out = NULL;
   fray_mem_t m;
-  fray__mem_init(&m, NULL);
+  fray__mem_init(&m, mem);
   fray_fuzz_session_t *s = fray__malloc(&m, sizeof *s);
   if (!s)
     return FRAY_ENOMEM;
   memset(s, 0, sizeof *s);
   s->mem = m;
-  int r = fray_script_new(&s->script, NULL);
+  int r = fray_script_new(&s->script, &m);
   /* The steps point into data: decoding copies no payload. */
   if (!r)
     r = fray__script_borrow(s->script);
@@ -218,24 +219,6 @@ const fray_script_t *fray_fuzz_session_script(const fray_fuzz_session_t *s) {
 
 const fray_sched_t *fray_fuzz_session_sched(const fray_fuzz_session_t *s) {
   return s ? &s->sched : NULL;
-}
-
-/* Baking needs a sim, and a sim a handler: this one is never run. */
-static const fray_handler_t bake_only = {.name = "(bake)", .spec = {.mode = FRAY_MODE_RAW}};
-
-int fray_fuzz_session_bake(const fray_fuzz_session_t *s, fray_script_t **out) {
-  if (!s || !out)
-    return FRAY_EINVAL;
-  *out = NULL;
-  fray_sim_t *sim;
-  int r = fray_sim_new(&sim, s->script, &bake_only, NULL);
-  if (r)
-    return r;
-  fray_sched_t sched = s->sched;
-  sched.short_writes = 0;
-  r = fray_sim_bake(sim, &sched, out);
-  fray_sim_free(sim);
-  return r;
 }
 
 int fray_fuzz_from_aflnet(const uint8_t *d, size_t len, const char *handler, fray_script_t **out,
@@ -418,74 +401,4 @@ int fray_fuzz_encode(const fray_script_t *script, unsigned flags, const fray_mem
   *out = pay.p;
   *len = pay.len;
   return 0;
-}
-
-/* ---- the driver ----------------------------------------------------------------- */
-
-static void describe(fray_fuzz_report_t *rep, const fray_sim_t *sim, const fray_sched_t *sched,
-                     const fray_sim_result_t *res, const char *what) {
-  char d[400];
-  snprintf(rep->message, sizeof rep->message, "fray fuzz: %s\n  %s\n  schedule: %s", what,
-           res->message ? res->message : "(no message)",
-           fray_sched_describe(sim, sched, d, sizeof d));
-}
-
-int fray_fuzz_run(const fray_handler_t *h, const uint8_t *data, size_t len,
-                  fray_fuzz_report_t *rep) {
-  fray_fuzz_report_t dummy;
-  if (!rep)
-    rep = &dummy;
-  memset(rep, 0, sizeof *rep);
-  if (!h)
-    return FRAY_EINVAL;
-  fray_fuzz_session_t *sess = NULL;
-  fray_sim_t *sim = NULL;
-  int r = fray_fuzz_decode(&sess, data, len, h->name);
-  if (r)
-    return r;
-  r = fray_sim_new(&sim, sess->script, h, NULL);
-  if (r)
-    goto done;
-  fray_sim_set_expectations(sim, 0);
-  fray_sim_result_t res;
-  /* Reference: every send one read, nothing merged, no fault. */
-  r = fray_sim_record_reference(sim, &res);
-  if (r == FRAY_EFAILED) {
-    rep->failed = 1;
-    rep->kind = res.kind;
-    describe(rep, sim, NULL, &res, "the handler failed with whole sends");
-    goto done;
-  }
-  if (r)
-    goto done;
-  r = fray_sim_check_invariance(sim, &sess->sched, &res);
-  if (r != FRAY_EFAILED)
-    goto done;
-  /* A difference: before blaming the cuts, run whole once more. If that
-   * differs too, the handler is not deterministic (a clock, a global, an
-   * uninitialised byte), which is no split bug. Done only on failure, so
-   * the common case costs two runs, not three. */
-  fray_sim_result_t again;
-  char first[sizeof rep->message];
-  describe(rep, sim, &sess->sched, &res,
-           res.kind == FRAY_FAIL_VARIANCE ? "split invariance broken"
-                                          : "the handler failed under the fuzz-chosen schedule");
-  memcpy(first, rep->message, sizeof first);
-  fray_fail_kind_t kind = res.kind;
-  r = fray_sim_check_invariance(sim, NULL, &again);
-  rep->failed = 1;
-  if (r == FRAY_EFAILED) {
-    rep->nondeterministic = 1;
-    rep->kind = again.kind;
-    describe(rep, sim, NULL, &again,
-             "the handler is not deterministic: two identical whole runs differ (not a split bug)");
-  } else {
-    rep->kind = kind;
-    memcpy(rep->message, first, sizeof first);
-  }
-  r = r == 0 || r == FRAY_EFAILED ? FRAY_EFAILED : r;
-done:
-  fray_sim_free(sim);
-  fray_fuzz_session_free(sess);
-  return r;
 }

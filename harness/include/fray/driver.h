@@ -1,0 +1,88 @@
+/* fray/driver.h: what drives a handler (fray/handler.h): the simulator,
+ * the libevent adapter, fuzz targets and tests. A driver owns a
+ * fray_server_t, opens connections on it, feeds them the bytes that arrive
+ * and writes out what the handler queued. Handlers never call these.
+ *
+ *   fray_server_t *s;
+ *   fray_conn_t *c;
+ *   fray_server_new(&s, &handler, NULL);
+ *   fray_server_open(s, "alice", my_ctx, &c);
+ *   fray_conn_input(c, bytes, n);               // frames go to on_frame
+ *   fray_conn_flush(c, my_write, my_ctx);       // answers go out
+ *   if (fray_conn_should_close(c)) fray_conn_release(c);
+ *   fray_server_free(s);
+ */
+#ifndef FRAY_DRIVER_H
+#define FRAY_DRIVER_H
+
+#include "fray/common.h"
+#include "fray/handler.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Creates a server for handler (borrowed: it must outlive the server) and
+ * runs server_init. mem may be NULL. Returns 0, FRAY_EINVAL (handler NULL
+ * or invalid: see fray_handler_validate()), FRAY_ENOMEM, or server_init's
+ * negative code. */
+FRAY_EXTERN int fray_server_new(fray_server_t **out, const fray_handler_t *handler,
+                                const fray_mem_t *mem);
+
+/* Closes every connection (on_close with FRAY_CLOSE_SHUTDOWN), runs
+ * server_free and frees everything. NULL accepted. */
+FRAY_EXTERN void fray_server_free(fray_server_t *s);
+
+/* Opens a connection (name copied; may be NULL) and runs on_open. driver_data
+ * is the driver's own pointer (fray_conn_driver_data). Returns 0 with *out
+ * set, FRAY_EINVAL (s or out NULL, or the handler's conn_size was raised
+ * past FRAY_HANDLER_MAX_STATE after fray_server_new()), or FRAY_ENOMEM. If on_open aborts, *out is
+ * still set and the connection is in state CLOSED: the driver sees it through fray_conn_state and
+ * releases it with fray_conn_release. */
+FRAY_EXTERN int fray_server_open(fray_server_t *s, const char *name, void *driver_data,
+                                 fray_conn_t **out);
+
+/* Bytes arrived from the peer: framed and delivered to the handler. Returns
+ * 0, or FRAY_ECLOSED when the connection no longer reads (closing, closed:
+ * the bytes are dropped, as a real socket would after shutdown). */
+FRAY_EXTERN int fray_conn_input(fray_conn_t *c, const uint8_t *data, size_t len);
+
+/* The peer closed its side: an unfinished frame goes to on_truncated; the
+ * connection then closes (FRAY_CLOSE_PEER) once its output is flushed. */
+FRAY_EXTERN int fray_conn_input_eof(fray_conn_t *c);
+
+/* The peer reset the connection: closed at once, output dropped. */
+FRAY_EXTERN void fray_conn_input_reset(fray_conn_t *c);
+
+/* Writes pending output through w (which may take part or none).
+ * Returns bytes written or a negative code from the writer. */
+FRAY_EXTERN fray_ssize_t fray_conn_flush(fray_conn_t *c, fray_write_fn w, void *ctx);
+
+/* 1 when the driver has nothing to do for c right now: open, nothing
+ * queued, not ending. Drivers with many connections skip those. */
+FRAY_EXTERN int fray_conn_idle(const fray_conn_t *c);
+
+/* Bytes queued for the peer and not yet written. */
+FRAY_EXTERN size_t fray_conn_pending(const fray_conn_t *c);
+
+/* 1 when the driver should shut the socket down now: the connection is
+ * closing and its output is all written, or it was aborted/reset. The
+ * driver then calls fray_conn_release. */
+FRAY_EXTERN int fray_conn_should_close(const fray_conn_t *c);
+
+/* 1 when the connection was aborted or reset (a TCP RST rather than FIN). */
+FRAY_EXTERN int fray_conn_was_aborted(const fray_conn_t *c);
+
+/* Ends the connection for good (on_close if not yet run) and frees it. */
+FRAY_EXTERN void fray_conn_release(fray_conn_t *c);
+
+/* The driver_data given to fray_server_open(), untouched. */
+FRAY_EXTERN void *fray_conn_driver_data(const fray_conn_t *c);
+
+/* Bytes the connection's framer holds right now (memory-bound oracle). */
+FRAY_EXTERN size_t fray_conn_buffered(const fray_conn_t *c);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* FRAY_DRIVER_H */

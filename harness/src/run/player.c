@@ -1,0 +1,447 @@
+/* The session player (fray/player.h): the one walker over a script's steps.
+ * It cuts sends into reads under the schedule (session/reads.c), keeps the
+ * clients' records, judges expectations (expect.c) and transcripts, and
+ * leaves every byte's journey to the transport. */
+#include "fray/player.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "core/escape_internal.h"
+#include "core/internal.h"
+#include "run/expect_internal.h"
+#include "run/player_internal.h"
+#include "session/reads_internal.h"
+#include "session/sched_internal.h"
+
+/* Per client, beyond it: FRAY_FAIL_BOUND. As much as a script may expect
+ * (fray/script.h), so a recorded download replays. */
+#define RX_BOUND FRAY_SCRIPT_DEFAULT_MAX_BYTES
+
+enum { END_OPEN = 0, END_FIN = 1, END_RST = 2 };
+
+typedef struct client {
+  uint8_t *rx;                   /* everything received this run */
+  size_t rx_len, rx_cap, rx_pos; /* rx_pos: bytes matched by expectations */
+  int end;                       /* how the server ended the last connection: END_* */
+  int gone;                      /* the client closed or reset: it reads no more */
+  int opened;                    /* connected by the script, not reset since */
+} client_t;
+
+typedef struct ref {
+  uint8_t *rx;
+  size_t len;
+  int end;
+} ref_t;
+
+struct fray_player {
+  const fray_script_t *script;
+  fray_mem_t mem;
+  const fray_transport_ops_t *ops;
+  void *t;
+  fray_transport_words_t words;
+  const fray_step_t *steps;
+  size_t nsteps, nclients, nsends;
+  size_t *send_step; /* send number -> step index */
+  client_t *cl;
+  ref_t *ref;
+  int have_ref;
+  size_t expect_from; /* expectations are checked from this step on */
+  fray__reads_t cutter;
+  /* Per run */
+  const fray_sched_t *sched;
+  fray_result_t *res;
+  size_t step;
+  uint64_t reads;
+  fray_wait_kind_t wait_kind;
+  size_t wait_client;
+  size_t *marks;        /* fray__player_record_steps: per step and client, rx_len after it */
+  unsigned char *ended; /* ... and whether the server had ended the connection */
+  char msg[640];
+  char err[320];
+};
+
+/* ---- creation ------------------------------------------------------------- */
+
+static int ops_complete(const fray_transport_ops_t *o) {
+  return o->begin && o->open && o->send && o->shutdown && o->close && o->wait && o->end;
+}
+
+int fray_player_new(fray_player_t **out, const fray_script_t *script,
+                    const fray_transport_ops_t *ops, void *t, const fray_mem_t *mem) {
+  if (!out)
+    return FRAY_EINVAL;
+  *out = NULL;
+  if (!script || !ops || !ops_complete(ops))
+    return FRAY_EINVAL;
+  fray_mem_t m;
+  fray__mem_init(&m, mem);
+  fray_player_t *p = fray__malloc(&m, sizeof *p);
+  if (!p)
+    return FRAY_ENOMEM;
+  memset(p, 0, sizeof *p);
+  p->mem = m;
+  p->script = script;
+  p->steps = fray_script_steps(script, &p->nsteps);
+  p->nclients = fray_script_nclients(script);
+  size_t nc = p->nclients ? p->nclients : 1;
+  p->cl = fray__malloc(&m, nc * sizeof *p->cl);
+  p->ref = fray__malloc(&m, nc * sizeof *p->ref);
+  p->send_step = fray__malloc(&m, (p->nsteps ? p->nsteps : 1) * sizeof *p->send_step);
+  if (!p->cl || !p->ref || !p->send_step) {
+    p->nclients = 0;     /* cl and ref hold garbage: no client buffers to free */
+    fray_player_free(p); /* t is not the player's yet */
+    return FRAY_ENOMEM;
+  }
+  memset(p->cl, 0, nc * sizeof *p->cl);
+  memset(p->ref, 0, nc * sizeof *p->ref);
+  p->nsends = fray__sched_send_steps(p->steps, p->nsteps, p->send_step);
+  fray__reads_init(&p->cutter, &p->mem, p->steps, p->send_step, p->nsends);
+  p->words = (fray_transport_words_t){.nothing = "nothing", .kept_open = ""};
+  if (ops->words)
+    ops->words(t, &p->words);
+  p->ops = ops;
+  p->t = t;
+  *out = p;
+  return 0;
+}
+
+void fray_player_free(fray_player_t *p) {
+  if (!p)
+    return;
+  for (size_t i = 0; p->cl && i < p->nclients; i++)
+    fray__free(&p->mem, p->cl[i].rx);
+  for (size_t i = 0; p->ref && i < p->nclients; i++)
+    fray__free(&p->mem, p->ref[i].rx);
+  fray__free(&p->mem, p->cl);
+  fray__free(&p->mem, p->ref);
+  fray__free(&p->mem, p->send_step);
+  fray__reads_free(&p->cutter);
+  if (p->ops && p->ops->free)
+    p->ops->free(p->t);
+  fray_mem_t m = p->mem;
+  fray__free(&m, p);
+}
+
+void fray_player_set_expectations(fray_player_t *p, int on) {
+  if (p)
+    p->expect_from = on ? 0 : SIZE_MAX;
+}
+
+void fray_player_expect_from(fray_player_t *p, size_t step) {
+  if (p)
+    p->expect_from = step;
+}
+
+const fray_script_t *fray_player_script(const fray_player_t *p) {
+  return p ? p->script : NULL;
+}
+
+const uint8_t *fray_player_transcript(const fray_player_t *p, size_t client, size_t *len) {
+  if (!p || client >= p->nclients) {
+    *len = 0;
+    return NULL;
+  }
+  *len = p->cl[client].rx_len;
+  return p->cl[client].rx;
+}
+
+const char *fray_player_error(const fray_player_t *p) {
+  return p ? p->err : "";
+}
+
+size_t fray_player_step(const fray_player_t *p) {
+  return p ? p->step : 0;
+}
+
+/* ---- what transports call ------------------------------------------------------ */
+
+__attribute__((format(printf, 4, 0))) static int vfail(fray_player_t *p, fray_fail_kind_t kind,
+                                                       size_t client, const char *fmt, va_list ap) {
+  fray_result_t *r = p->res;
+  r->kind = kind;
+  r->step = p->step;
+  r->line = p->step < p->nsteps ? p->steps[p->step].line : 0;
+  r->client = client;
+  vsnprintf(p->msg, sizeof p->msg, fmt, ap);
+  r->message = p->msg;
+  return FRAY_EFAILED;
+}
+
+int fray_player_fail(fray_player_t *p, fray_fail_kind_t kind, size_t client, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  int r = vfail(p, kind, client, fmt, ap);
+  va_end(ap);
+  return r;
+}
+
+int fray_player_set_error(fray_player_t *p, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(p->err, sizeof p->err, fmt, ap);
+  va_end(ap);
+  return 0;
+}
+
+int fray_player_received(fray_player_t *p, size_t client, const uint8_t *data, size_t len) {
+  client_t *c = &p->cl[client];
+  if (c->gone || !len)
+    return 0; /* the client left: the bytes go nowhere */
+  if (c->rx_len + len > RX_BOUND)
+    return fray_player_fail(p, FRAY_FAIL_BOUND, client, "%s received more than %zu bytes",
+                            fray_script_client_name(p->script, client), RX_BOUND);
+  if (fray__grow(&p->mem, (void **)&c->rx, &c->rx_cap, c->rx_len + len, 1))
+    return FRAY_ENOMEM;
+  memcpy(c->rx + c->rx_len, data, len);
+  c->rx_len += len;
+  return 0;
+}
+
+void fray_player_ended(fray_player_t *p, size_t client, int reset) {
+  p->cl[client].end = reset ? END_RST : END_FIN;
+}
+
+int fray_player_has_ended(const fray_player_t *p, size_t client) {
+  return p->cl[client].end != END_OPEN;
+}
+
+int fray_player_ready(const fray_player_t *p) {
+  if (p->wait_kind != FRAY_WAIT_ANSWER && p->wait_kind != FRAY_WAIT_QUIET)
+    return 0;
+  const fray_step_t *st = &p->steps[p->step];
+  const client_t *c = &p->cl[p->wait_client];
+  if (c->end != END_OPEN || !c->opened || c->gone)
+    return 1; /* no more will come */
+  const uint8_t *got = c->rx ? c->rx + c->rx_pos : (const uint8_t *)"";
+  size_t avail = c->rx_len - c->rx_pos;
+  if (st->kind == FRAY_STEP_EXPECT) {
+    /* Enough bytes, or a difference already. */
+    size_t m = avail < st->len ? avail : st->len;
+    return avail >= st->len || fray__first_diff(got, st->data, m) < m;
+  }
+  if (st->kind == FRAY_STEP_EXPECT_REGEX || st->kind == FRAY_STEP_EXPECT_GLOB)
+    return memchr(got, '\n', avail) != NULL;
+  return avail > 0;
+}
+
+/* ---- the walk ------------------------------------------------------------------- */
+
+static int wait(fray_player_t *p, fray_wait_kind_t kind, size_t client) {
+  p->wait_kind = kind;
+  p->wait_client = client;
+  int r = p->ops->wait(p->t, kind, client);
+  p->wait_kind = FRAY_WAIT_DRAIN;
+  return r;
+}
+
+static int deliver_read(void *ctx, const uint8_t *data, size_t n) {
+  fray_player_t *p = ctx;
+  p->reads++;
+  return p->ops->send(p->t, p->steps[p->step].client, data, n);
+}
+
+/* Waits for what the expectation at step i needs, then judges it. */
+static int expect_step(fray_player_t *p, size_t i) {
+  const fray_step_t *st = &p->steps[i];
+  client_t *c = &p->cl[st->client];
+  if (i < p->expect_from)
+    return wait(p, FRAY_WAIT_DRAIN, st->client);
+  int r = wait(p, st->kind == FRAY_STEP_EXPECT_EOF_OPT ? FRAY_WAIT_QUIET : FRAY_WAIT_ANSWER,
+               st->client);
+  if (r)
+    return r;
+  fray__rx_t rx = {.who = fray_script_client_name(p->script, st->client),
+                   .rx = c->rx,
+                   .len = c->rx_len,
+                   .pos = &c->rx_pos,
+                   .closed = c->end != END_OPEN,
+                   .open = c->opened && c->end == END_OPEN,
+                   .end_words = fray__end_words(c->end == END_RST),
+                   .nothing = p->words.nothing,
+                   .kept_open = p->words.kept_open};
+  char m[640];
+  r = fray__expect_check(&p->mem, st, &rx, p->res, m, sizeof m);
+  return r == FRAY_EFAILED ? fray_player_fail(p, p->res->kind, st->client, "%s", m) : r;
+}
+
+static int play_step(fray_player_t *p, size_t i, size_t *k) {
+  const fray_step_t *st = &p->steps[i];
+  client_t *c = &p->cl[st->client];
+  int r;
+  switch (st->kind) {
+  case FRAY_STEP_OPEN:
+    c->gone = 0;
+    c->end = END_OPEN;
+    r = p->ops->open(p->t, st->client);
+    c->opened = !r;
+    return r;
+  case FRAY_STEP_SEND:
+    return fray__reads_send(&p->cutter, p->sched, (*k)++, deliver_read, p);
+  case FRAY_STEP_SHUTDOWN:
+    return p->ops->shutdown(p->t, st->client);
+  case FRAY_STEP_CLOSE:
+  case FRAY_STEP_RESET:
+    /* What the server sent before the client left is the client's. */
+    if ((r = wait(p, FRAY_WAIT_DRAIN, st->client)))
+      return r;
+    c->gone = 1;
+    if (st->kind == FRAY_STEP_RESET)
+      c->opened = 0;
+    return p->ops->close(p->t, st->client, st->kind == FRAY_STEP_RESET);
+  default:
+    return expect_step(p, i);
+  }
+}
+
+/* Recording (fray__player_record_steps): everything the step caused is
+ * moved to the clients, then each client's received length and end noted. */
+static int mark_step(fray_player_t *p, size_t i) {
+  int r = wait(p, FRAY_WAIT_DRAIN, p->steps[i].client);
+  for (size_t c = 0; !r && c < p->nclients; c++) {
+    p->marks[i * p->nclients + c] = p->cl[c].rx_len;
+    p->ended[i * p->nclients + c] = p->cl[c].end != END_OPEN;
+  }
+  return r;
+}
+
+static int leftovers(fray_player_t *p) {
+  for (size_t i = 0; i < p->nclients; i++) {
+    client_t *c = &p->cl[i];
+    char m[320];
+    if (fray__expect_leftover(fray_script_client_name(p->script, i), c->rx, c->rx_pos, c->rx_len,
+                              p->res, m, sizeof m))
+      return fray_player_fail(p, FRAY_FAIL_UNEXPECTED, i, "%s", m);
+  }
+  return 0;
+}
+
+static int play_steps(fray_player_t *p) {
+  size_t k = 0; /* send number */
+  for (size_t i = 0; i < p->nsteps; i++) {
+    p->step = i;
+    int r = 0;
+    if (i && i == p->expect_from) {
+      /* Expectations start here: what came before went unchecked. */
+      if ((r = wait(p, FRAY_WAIT_DRAIN, p->steps[i].client)))
+        return r;
+      for (size_t j = 0; j < p->nclients; j++)
+        p->cl[j].rx_pos = p->cl[j].rx_len;
+    }
+    r = play_step(p, i, &k);
+    if (!r && p->marks)
+      r = mark_step(p, i);
+    if (r)
+      return r;
+  }
+  p->step = p->nsteps;
+  int r = wait(p, FRAY_WAIT_SETTLE, 0);
+  return r || p->expect_from ? r : leftovers(p);
+}
+
+int fray_player_run(fray_player_t *p, const fray_sched_t *sched, fray_result_t *res) {
+  fray_result_t dummy;
+  if (!p)
+    return FRAY_EINVAL;
+  if (!res)
+    res = &dummy;
+  memset(res, 0, sizeof *res);
+  if (sched && sched->nsends && sched->nsends != p->nsends)
+    return FRAY_EINVAL;
+  p->res = res;
+  p->sched = sched;
+  p->reads = 0;
+  p->step = 0;
+  p->err[0] = 0;
+  p->wait_kind = FRAY_WAIT_DRAIN;
+  fray__reads_reset(&p->cutter);
+  for (size_t i = 0; i < p->nclients; i++) {
+    client_t *c = &p->cl[i];
+    c->rx_len = c->rx_pos = 0;
+    c->end = END_OPEN;
+    c->gone = c->opened = 0;
+  }
+  int r = p->ops->begin(p->t, p, sched);
+  if (!r)
+    r = play_steps(p);
+  int e = p->ops->end(p->t);
+  res->reads = p->reads;
+  p->sched = NULL;
+  return r ? r : e;
+}
+
+int fray__player_record_steps(fray_player_t *p, size_t *marks, unsigned char *ended,
+                              fray_result_t *res) {
+  size_t saved = p->expect_from;
+  p->expect_from = SIZE_MAX;
+  p->marks = marks;
+  p->ended = ended;
+  int r = fray_player_run(p, NULL, res);
+  p->marks = NULL;
+  p->ended = NULL;
+  p->expect_from = saved;
+  return r;
+}
+
+/* ---- split invariance ------------------------------------------------------------ */
+
+int fray_player_record_reference(fray_player_t *p, fray_result_t *res) {
+  int r = fray_player_run(p, NULL, res);
+  if (r == FRAY_ENOMEM || r == FRAY_EINVAL)
+    return r;
+  for (size_t i = 0; i < p->nclients; i++) {
+    client_t *c = &p->cl[i];
+    ref_t *f = &p->ref[i];
+    fray__free(&p->mem, f->rx);
+    f->rx = fray__malloc(&p->mem, c->rx_len);
+    if (!f->rx)
+      return FRAY_ENOMEM;
+    if (c->rx_len)
+      memcpy(f->rx, c->rx, c->rx_len);
+    f->len = c->rx_len;
+    f->end = c->end;
+  }
+  p->have_ref = 1;
+  return r;
+}
+
+/* The first client whose transcript differs from the reference, as a
+ * FRAY_FAIL_VARIANCE failure; 0 when none does. */
+static int compare_reference(fray_player_t *p, fray_result_t *res) {
+  for (size_t i = 0; i < p->nclients; i++) {
+    client_t *c = &p->cl[i];
+    ref_t *f = &p->ref[i];
+    const uint8_t *crx = c->rx ? c->rx : (const uint8_t *)"";
+    size_t n = c->rx_len < f->len ? c->rx_len : f->len;
+    size_t d = fray__first_diff(crx, f->rx, n);
+    if (d == n && c->rx_len == f->len && c->end == f->end)
+      continue;
+    char e[160], g[160];
+    p->res = res;
+    res->expected = f->rx;
+    res->expected_len = f->len;
+    res->got = crx;
+    res->got_len = c->rx_len;
+    res->diff_at = d;
+    return fray_player_fail(
+        p, FRAY_FAIL_VARIANCE, i,
+        "%s's transcript differs from the whole schedule's at byte %zu: whole gave %s, "
+        "this schedule %s",
+        fray_script_client_name(p->script, i), d,
+        fray__escape_quoted(e, sizeof e, f->rx + d, f->len - d),
+        fray__escape_quoted(g, sizeof g, crx + d, c->rx_len - d));
+  }
+  return 0;
+}
+
+int fray_player_check_invariance(fray_player_t *p, const fray_sched_t *sched, fray_result_t *res) {
+  fray_result_t dummy;
+  if (!res)
+    res = &dummy;
+  int r = fray_player_run(p, sched, res);
+  if (r || !p->have_ref)
+    return r;
+  p->step = p->nsteps;
+  return compare_reference(p, res);
+}

@@ -1,0 +1,375 @@
+/* Schedules (fray/sched.h): the generators, their description and the read
+ * boundaries a schedule makes of a send (sched_internal.h). Made from a
+ * script alone: nothing here runs a server. */
+#include "fray/sched.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "core/escape_internal.h"
+#include "core/internal.h"
+#include "session/sched_internal.h"
+
+/* ---- send steps and read boundaries ---------------------------------------- */
+
+size_t fray__sched_send_steps(const fray_step_t *steps, size_t nsteps, size_t *out) {
+  size_t n = 0;
+  for (size_t i = 0; i < nsteps; i++)
+    if (steps[i].kind == FRAY_STEP_SEND) {
+      if (out)
+        out[n] = i;
+      n++;
+    }
+  return n;
+}
+
+size_t fray_sched_nsends(const fray_script_t *script) {
+  size_t n;
+  const fray_step_t *steps = script ? fray_script_steps(script, &n) : NULL;
+  return steps ? fray__sched_send_steps(steps, n, NULL) : 0;
+}
+
+void fray__cuts_init(fray__cuts_t *it, const fray_step_t *st, const fray_sched_send_t *ss) {
+  it->a = st->cuts;
+  it->na = st->ncuts;
+  it->b = ss ? ss->cuts : NULL;
+  it->nb = ss ? ss->ncuts : 0;
+  it->every = ss ? ss->every : 0;
+  it->ia = it->ib = 0;
+  it->len = st->len;
+  it->last = 0;
+}
+
+size_t fray__cuts_next(fray__cuts_t *it) {
+  size_t last = it->last, end = it->len;
+  /* Cuts at or before the last boundary (duplicates, out of order, 0) are
+   * passed over, as are those past the send. */
+  while (it->ia < it->na && it->a[it->ia] <= last)
+    it->ia++;
+  while (it->ib < it->nb && it->b[it->ib] <= last)
+    it->ib++;
+  if (it->ia < it->na && it->a[it->ia] < end)
+    end = it->a[it->ia];
+  if (it->ib < it->nb && it->b[it->ib] < end)
+    end = it->b[it->ib];
+  if (it->every && last / it->every < (it->len - 1) / it->every) {
+    size_t e = (last / it->every + 1) * it->every;
+    if (e < end)
+      end = e;
+  }
+  it->last = end;
+  return end;
+}
+
+/* ---- schedule buffers ------------------------------------------------------ */
+
+struct fray_sched_buf {
+  const fray_script_t *script;
+  const fray_step_t *steps;
+  size_t *send_step; /* send number -> step index */
+  size_t nsends;
+  fray_mem_t mem;
+  fray_sched_send_t *sends;
+  size_t **cuts; /* per send, capacity caps[i] */
+  size_t *caps;
+  fray_sched_t view;
+};
+
+static const fray_step_t *send_step(const fray_sched_buf_t *b, size_t i) {
+  return &b->steps[b->send_step[i]];
+}
+
+int fray_sched_buf_new(fray_sched_buf_t **out, const fray_script_t *script, const fray_mem_t *mem) {
+  if (!out || !script)
+    return FRAY_EINVAL;
+  *out = NULL;
+  fray_mem_t m;
+  fray__mem_init(&m, mem);
+  fray_sched_buf_t *b = fray__malloc(&m, sizeof *b);
+  if (!b)
+    return FRAY_ENOMEM;
+  memset(b, 0, sizeof *b);
+  b->mem = m;
+  b->script = script;
+  size_t nsteps;
+  b->steps = fray_script_steps(script, &nsteps);
+  size_t n = fray__sched_send_steps(b->steps, nsteps, NULL), cap = n ? n : 1;
+  b->send_step = fray__malloc(&m, cap * sizeof *b->send_step);
+  b->sends = fray__malloc(&m, cap * sizeof *b->sends);
+  b->cuts = fray__malloc(&m, cap * sizeof *b->cuts);
+  b->caps = fray__malloc(&m, cap * sizeof *b->caps);
+  if (!b->send_step || !b->sends || !b->cuts || !b->caps) {
+    fray_sched_buf_free(b);
+    return FRAY_ENOMEM;
+  }
+  b->nsends = fray__sched_send_steps(b->steps, nsteps, b->send_step);
+  memset(b->sends, 0, cap * sizeof *b->sends);
+  memset(b->cuts, 0, cap * sizeof *b->cuts);
+  memset(b->caps, 0, cap * sizeof *b->caps);
+  b->view.sends = b->sends;
+  b->view.nsends = n;
+  *out = b;
+  return 0;
+}
+
+void fray_sched_buf_free(fray_sched_buf_t *b) {
+  if (!b)
+    return;
+  if (b->cuts)
+    for (size_t i = 0; i < b->nsends; i++)
+      fray__free(&b->mem, b->cuts[i]);
+  fray__free(&b->mem, b->cuts);
+  fray__free(&b->mem, b->caps);
+  fray__free(&b->mem, b->sends);
+  fray__free(&b->mem, b->send_step);
+  fray_mem_t m = b->mem;
+  fray__free(&m, b);
+}
+
+const fray_sched_t *fray_sched_buf_view(const fray_sched_buf_t *b) {
+  return b ? &b->view : NULL;
+}
+
+static void sched_clear(fray_sched_buf_t *b) {
+  for (size_t i = 0; i < b->nsends; i++)
+    b->sends[i] = (fray_sched_send_t){.cuts = b->cuts[i]};
+  b->view.short_writes = 0;
+  b->view.write_seed = 0;
+}
+
+static int sched_reserve(fray_sched_buf_t *b, size_t i, size_t n) {
+  if (fray__grow(&b->mem, (void **)&b->cuts[i], &b->caps[i], n, sizeof(size_t)))
+    return FRAY_ENOMEM;
+  b->sends[i].cuts = b->cuts[i];
+  return 0;
+}
+
+int fray_sched_bytewise(fray_sched_buf_t *b) {
+  if (!b)
+    return FRAY_EINVAL;
+  sched_clear(b);
+  for (size_t i = 0; i < b->nsends; i++)
+    b->sends[i].every = 1;
+  return 0;
+}
+
+/* ---- random ------------------------------------------------------------------ */
+
+/* A position worth cutting at: where framing bugs live. */
+static int interesting(const uint8_t *d, size_t len, size_t p) {
+  if (p == 1 || p == len - 1)
+    return 1;
+  uint8_t a = d[p - 1], z = d[p];
+  /* Around line ends and NULs, and at word starts (command | argument). */
+  return a == '\r' || a == '\n' || a == 0 || z == '\r' || z == '\n' || z == 0 ||
+         (a == ' ' && z != ' ');
+}
+
+static size_t pick_cut(const uint8_t *d, size_t len, uint64_t *rng) {
+  uint64_t r = fray__rng_next(rng);
+  if ((r & 3) != 0) {
+    /* Three in four cuts land on an interesting position, if there is one:
+     * scan from a random start. */
+    size_t start = 1 + (size_t)((r >> 2) % (len - 1));
+    for (size_t k = 0; k < len - 1; k++) {
+      size_t p = 1 + (start - 1 + k) % (len - 1);
+      if (interesting(d, len, p))
+        return p;
+    }
+  }
+  return 1 + (size_t)((r >> 8) % (len - 1));
+}
+
+/* n random cuts into send i, sorted, duplicates dropped. */
+static int random_cuts(fray_sched_buf_t *b, size_t i, size_t n, uint64_t *rng) {
+  const fray_step_t *st = send_step(b, i);
+  if (sched_reserve(b, i, n ? n : 1))
+    return FRAY_ENOMEM;
+  size_t m = 0;
+  for (size_t k = 0; k < n; k++) {
+    size_t p = pick_cut(st->data, st->len, rng);
+    size_t j = m;
+    while (j > 0 && b->cuts[i][j - 1] > p)
+      j--;
+    if (j > 0 && b->cuts[i][j - 1] == p)
+      continue;
+    memmove(&b->cuts[i][j + 1], &b->cuts[i][j], (m - j) * sizeof(size_t));
+    b->cuts[i][j] = p;
+    m++;
+  }
+  b->sends[i].ncuts = m;
+  return 0;
+}
+
+int fray_sched_random(fray_sched_buf_t *b, uint64_t seed, int short_writes) {
+  if (!b)
+    return FRAY_EINVAL;
+  sched_clear(b);
+  uint64_t rng = seed * 0x100000001b3ULL + 0xcbf29ce484222325ULL;
+  for (size_t i = 0; i < b->nsends; i++) {
+    const fray_step_t *st = send_step(b, i);
+    uint64_t r = fray__rng_next(&rng);
+    if (i + 1 < b->nsends && (r & 1))
+      b->sends[i].merge_next = 1; /* ignored unless the next step fits */
+    if (st->len < 2)
+      continue;
+    static const unsigned char ncut_table[8] = {0, 0, 1, 1, 1, 2, 2, 3};
+    size_t n = ncut_table[(r >> 1) & 7];
+    if (n > st->len - 1)
+      n = st->len - 1;
+    if (random_cuts(b, i, n, &rng))
+      return FRAY_ENOMEM;
+  }
+  b->view.short_writes = short_writes;
+  b->view.write_seed = seed;
+  return 0;
+}
+
+/* ---- exhaustive ---------------------------------------------------------------- */
+
+/* C(n, k) saturating at SIZE_MAX. */
+static size_t binom(size_t n, size_t k) {
+  if (k > n)
+    return 0;
+  if (k > n - k)
+    k = n - k;
+  size_t r = 1;
+  for (size_t i = 1; i <= k; i++) {
+    /* r * (n - k + i) / i, exact at every step; saturate on overflow. */
+    size_t num = n - k + i;
+    if (r > SIZE_MAX / num)
+      return SIZE_MAX;
+    r = r * num / i;
+  }
+  return r;
+}
+
+static size_t sat_add(size_t a, size_t b) {
+  return a > SIZE_MAX - b ? SIZE_MAX : a + b;
+}
+
+static size_t send_placements(size_t len, size_t max_cuts) {
+  size_t total = 0, slots = len ? len - 1 : 0;
+  for (size_t k = 1; k <= max_cuts && k <= slots; k++)
+    total = sat_add(total, binom(slots, k));
+  return total;
+}
+
+size_t fray_sched_exhaustive_count(const fray_script_t *script, size_t max_cuts) {
+  size_t total = 1, n = 0;
+  const fray_step_t *steps = script ? fray_script_steps(script, &n) : NULL;
+  for (size_t i = 0; steps && i < n; i++)
+    if (steps[i].kind == FRAY_STEP_SEND)
+      total = sat_add(total, send_placements(steps[i].len, max_cuts));
+  return total;
+}
+
+/* Unranks combination `index` of k positions among 1..slots, in
+ * lexicographic order, into send i's cuts. */
+static int unrank(fray_sched_buf_t *b, size_t i, size_t slots, size_t k, size_t index) {
+  if (sched_reserve(b, i, k))
+    return FRAY_ENOMEM;
+  size_t p = 1;
+  for (size_t j = 0; j < k; j++) {
+    for (;; p++) {
+      size_t rest = binom(slots - p, k - j - 1);
+      if (index < rest)
+        break;
+      index -= rest;
+    }
+    b->cuts[i][j] = p++;
+  }
+  b->sends[i].ncuts = k;
+  return 0;
+}
+
+int fray_sched_exhaustive(fray_sched_buf_t *b, size_t max_cuts, size_t index) {
+  if (!b)
+    return FRAY_EINVAL;
+  sched_clear(b);
+  if (index == 0)
+    return 0;
+  index--;
+  for (size_t i = 0; i < b->nsends; i++) {
+    size_t len = send_step(b, i)->len, slots = len ? len - 1 : 0;
+    for (size_t k = 1; k <= max_cuts && k <= slots; k++) {
+      size_t c = binom(slots, k);
+      if (index < c)
+        return unrank(b, i, slots, k, index);
+      index -= c;
+    }
+  }
+  return FRAY_EINVAL; /* index past the count */
+}
+
+/* ---- description ------------------------------------------------------------------ */
+
+typedef struct out {
+  char *buf;
+  size_t size, o;
+} out_t;
+
+__attribute__((format(printf, 2, 3))) static void put(out_t *w, const char *fmt, ...) {
+  if (w->o >= w->size)
+    return;
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vsnprintf(w->buf + w->o, w->size - w->o, fmt, ap);
+  va_end(ap);
+  w->o = n < 0 ? w->size : w->o + (size_t)n;
+}
+
+/* One send's reads joined by `|`, until the buffer is full (a bytewise
+ * send of megabytes stops there, not at its end). */
+static void describe_send(out_t *w, const fray_step_t *st, const fray_sched_send_t *ss) {
+  fray__cuts_t it;
+  fray__cuts_init(&it, st, ss);
+  size_t prev = 0, end;
+  do {
+    end = fray__cuts_next(&it);
+    char piece[72];
+    put(w, "%s%s", prev ? " | " : "",
+        fray__escape_quoted(piece, sizeof piece, st->data + prev, end - prev));
+    prev = end;
+  } while (end < st->len && w->o < w->size);
+}
+
+char *fray_sched_describe(const fray_script_t *script, const fray_sched_t *sched, char *buf,
+                          size_t size) {
+  if (!size)
+    return buf;
+  out_t w = {buf, size, 0};
+  buf[0] = 0;
+  int any = 0;
+  size_t nsteps = 0, k = 0;
+  const fray_step_t *steps = script ? fray_script_steps(script, &nsteps) : NULL;
+  for (size_t i = 0; sched && steps && i < nsteps && k < sched->nsends; i++) {
+    const fray_step_t *st = &steps[i];
+    if (st->kind != FRAY_STEP_SEND)
+      continue;
+    const fray_sched_send_t *ss = &sched->sends[k++];
+    int merged = ss->merge_next && i + 1 < nsteps && steps[i + 1].kind == FRAY_STEP_SEND &&
+                 steps[i + 1].client == st->client;
+    if (!ss->ncuts && !ss->every && !merged)
+      continue;
+    const char *who = fray_script_client_name(script, st->client);
+    /* Steps built in memory (a decoded fuzz input) have no script line:
+     * they are named by their send number instead. */
+    if (st->line)
+      put(&w, "%sline %zu %s> ", any ? "; " : "", st->line, who);
+    else
+      put(&w, "%ssend %zu %s> ", any ? "; " : "", k, who);
+    any = 1;
+    describe_send(&w, st, ss);
+    if (merged)
+      put(&w, " + (merged with the next send)");
+  }
+  if (sched && sched->short_writes)
+    put(&w, "%sshort writes (seed %llu)", any ? "; " : "", (unsigned long long)sched->write_seed);
+  else if (!any)
+    put(&w, "whole");
+  if (w.o >= size && size > 4)
+    memcpy(buf + size - 4, "...", 4);
+  return buf;
+}
