@@ -36,7 +36,7 @@ fray_net_test(net.serve.buggy.whole 60 serve ${_net_fray} buggy-splitdelim --
 fray_net_test(net.serve.buggy.repro_command 60 serve ${_net_fray} buggy-splitdelim --
   sh ${PROJECT_SOURCE_DIR}/tests/replay/check.sh repro-command @FRAY@ ${PROJECT_SOURCE_DIR}
   ${PROJECT_BINARY_DIR}/tests/replay-work/net.serve.buggy.repro_command
-  --connect 127.0.0.1:@PORT@ --timeout-ms 300)
+  --connect 127.0.0.1:@PORT@ --timeout 300ms)
 
 # (2) Real servers. corpus/redis/ scripts also pass in-process against the
 # resp example (@handler resp). corpus/memcached/ scripts have no in-process

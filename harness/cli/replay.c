@@ -604,13 +604,13 @@ static void target_words(const replay_opts_t *o, target_words_t *tw) {
     tw->w[tw->n++] = "--connect";
     tw->w[tw->n++] = o->connect;
     if (o->net.pace_ms != FRAY_NET_DEFAULT_PACE_MS) {
-      snprintf(tw->pace, sizeof tw->pace, "%u", o->net.pace_ms);
-      tw->w[tw->n++] = "--pace-ms";
+      snprintf(tw->pace, sizeof tw->pace, "%ums", o->net.pace_ms);
+      tw->w[tw->n++] = "--pace";
       tw->w[tw->n++] = tw->pace;
     }
     if (o->net.timeout_ms != FRAY_NET_DEFAULT_TIMEOUT_MS) {
-      snprintf(tw->timeout, sizeof tw->timeout, "%u", o->net.timeout_ms);
-      tw->w[tw->n++] = "--timeout-ms";
+      snprintf(tw->timeout, sizeof tw->timeout, "%ums", o->net.timeout_ms);
+      tw->w[tw->n++] = "--timeout";
       tw->w[tw->n++] = tw->timeout;
     }
   } else if (o->plugin || o->handler) {

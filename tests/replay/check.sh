@@ -124,7 +124,7 @@ save-failures)
   ;;
 repro-command)
   # ARGS: the options that choose the target (--handler NAME, --plugin
-  # LIB.so, --connect HOST:PORT [--timeout-ms MS]). The `# replay:` line of
+  # LIB.so, --connect HOST:PORT [--timeout MS]). The `# replay:` line of
   # a reproducer is a command that fails again, the same way.
   expect_rc 1 "$fray" replay "$@" --schedule bytewise --save-failures "$work/repro" \
     "$src/corpus/buggy/splitdelim.fray"
