@@ -41,6 +41,12 @@ error)
   exit 1
   ;;
 esac
+# Nothing from the script reaches the terminal raw (patterns with escape
+# sequences, CRs): the output holds no control byte but newline and tab.
+if cat "$out".o "$out".e | tr -d '\n\t' | LC_ALL=C grep -q '[[:cntrl:]]'; then
+  echo "a raw control byte in the output"
+  exit 1
+fi
 [ $ms -le "$max_ms" ] || {
   echo "too slow"
   exit 1
