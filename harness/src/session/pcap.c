@@ -17,6 +17,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "fray/pcap.h"
 #include "core/internal.h"
@@ -39,7 +40,7 @@
  * 35 s). */
 typedef struct seg {
   struct seg *left, *right;
-  uint64_t prio; /* heap order: a hash of off, so the shape is reproducible */
+  uint64_t prio; /* heap order: a salted hash of off */
   uint64_t off;
   size_t len;
   uint8_t data[]; /* len bytes */
@@ -89,6 +90,7 @@ struct fray_pcap_import {
   fray_pcap_import_opts_t opts;
   fray_pcap_stats_t st;
   fray__rec_t rec; /* the script, one client per flow */
+  uint64_t salt;   /* of the held segments' treap priorities */
   int finished, fatal;
   flow_t **flows;
   size_t nflows, capflows;
@@ -411,8 +413,12 @@ static int deliver_fin(fray_pcap_import_t *im, flow_t *f, int dir) {
 
 /* ---- held segments (treap) --------------------------------------------- */
 
-static uint64_t seg_prio(uint64_t off) {
-  uint64_t z = off + 0x9e3779b97f4a7c15ULL; /* splitmix64 */
+/* The treap stays shallow (expected depth O(log n)) as long as priorities
+ * do not follow offsets; the salt, different in each importer, keeps a
+ * crafted capture from choosing offsets whose hashes do. The tree's shape
+ * never changes the script. */
+static uint64_t seg_prio(uint64_t salt, uint64_t off) {
+  uint64_t z = off + salt + 0x9e3779b97f4a7c15ULL; /* splitmix64 */
   z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
   z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
   return z ^ (z >> 31);
@@ -514,7 +520,7 @@ static int hold_piece(fray_pcap_import_t *im, flow_t *f, dir_t *d, seg_t **out, 
   seg_t *s = fray__malloc(&im->mem, sizeof *s + len);
   if (!s)
     return FRAY_ENOMEM;
-  *s = (seg_t){.prio = seg_prio(off), .off = off, .len = len};
+  *s = (seg_t){.prio = seg_prio(im->salt, off), .off = off, .len = len};
   memcpy(s->data, data, len);
   *out = treap_merge(*out, s);
   d->nsegs++;
@@ -927,6 +933,7 @@ int fray_pcap_import_new(fray_pcap_import_t **out, const fray_pcap_import_opts_t
     return FRAY_ENOMEM;
   memset(im, 0, sizeof *im);
   im->mem = mem;
+  im->salt = (uint64_t)(uintptr_t)im ^ ((uint64_t)time(NULL) << 20);
   if (opts)
     im->opts = *opts;
   im->opts.mem = NULL;
