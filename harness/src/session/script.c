@@ -174,14 +174,9 @@ int fray__script_intern_client(fray_script_t *s, const char *name, size_t n, siz
     return 0;
   if (s->nclients >= s->max_clients)
     return FRAY_ERANGE;
-  if (s->nclients == s->capclients) {
-    size_t cap = s->capclients ? s->capclients * 2 : 8;
-    client_t *v = fray__realloc(&s->mem, s->clients, cap * sizeof *v);
-    if (!v)
-      return FRAY_ENOMEM;
-    s->clients = v;
-    s->capclients = cap;
-  }
+  if (fray__grow(&s->mem, (void **)&s->clients, &s->capclients, s->nclients + 1,
+                 sizeof *s->clients))
+    return FRAY_ENOMEM;
   char *copy = fray__malloc(&s->mem, n + 1);
   if (!copy)
     return FRAY_ENOMEM;
@@ -274,15 +269,7 @@ void fray__script_apply_state(client_t *c, fray_step_kind_t kind) {
 int fray__script_reserve_step(fray_script_t *s, steparr_t *a) {
   if (s->steps.n + s->canary.n >= s->max_steps)
     return FRAY_ERANGE;
-  if (a->n < a->cap)
-    return 0;
-  size_t cap = a->cap ? a->cap * 2 : 16;
-  fray_step_t *v = fray__realloc(&s->mem, a->v, cap * sizeof *v);
-  if (!v)
-    return FRAY_ENOMEM;
-  a->v = v;
-  a->cap = cap;
-  return 0;
+  return fray__grow(&s->mem, (void **)&a->v, &a->cap, a->n + 1, sizeof *a->v);
 }
 
 static int is_canary_kind(fray_step_kind_t k) {

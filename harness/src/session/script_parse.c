@@ -140,21 +140,10 @@ static int need(parser_t *p, size_t n, size_t pos) {
     return fail(p, FRAY_ERANGE, pos, "script data over the limit of %zu bytes (max_bytes)",
                 p->max_bytes);
   bytevec_t *b = &p->data;
-  if (b->cap - b->len <= n) {
-    size_t want = b->len + n + 1;
-    size_t cap = b->cap ? b->cap : 64;
-    while (cap < want)
-      cap = cap > SIZE_MAX / 2 ? want : cap * 2;
-    /* The budget bounds what the buffer must hold; doubling past it would
-     * waste up to half of a large allocation. */
-    if (cap > p->max_bytes + 1 && want <= p->max_bytes + 1)
-      cap = p->max_bytes + 1;
-    uint8_t *v = fray__realloc(&p->s->mem, b->p, cap);
-    if (!v)
-      return fail(p, FRAY_ENOMEM, pos, "out of memory");
-    b->p = v;
-    b->cap = cap;
-  }
+  /* The budget bounds what the buffer must hold; doubling past it would
+   * waste up to half of a large allocation. */
+  if (fray__grow_max(&p->s->mem, (void **)&b->p, &b->cap, b->len + n + 1, 1, p->max_bytes + 1))
+    return fail(p, FRAY_ENOMEM, pos, "out of memory");
   p->total += n;
   return 0;
 }
@@ -381,14 +370,8 @@ static int read_file_piece(parser_t *p, size_t kw) {
 }
 
 static int push_cut(parser_t *p, size_t pos) {
-  if (p->ncuts == p->capcuts) {
-    size_t cap = p->capcuts ? p->capcuts * 2 : 8;
-    size_t *v = fray__realloc(&p->s->mem, p->cuts, cap * sizeof *v);
-    if (!v)
-      return fail(p, FRAY_ENOMEM, pos, "out of memory");
-    p->cuts = v;
-    p->capcuts = cap;
-  }
+  if (fray__grow(&p->s->mem, (void **)&p->cuts, &p->capcuts, p->ncuts + 1, sizeof *p->cuts))
+    return fail(p, FRAY_ENOMEM, pos, "out of memory");
   p->cuts[p->ncuts++] = p->data.len;
   return 0;
 }
@@ -947,20 +930,10 @@ static int load_read(fray_script_t **out, int fd, const char *path, const fray_s
   size_t len = 0, cap = 0;
   int rc = 0;
   for (;;) {
-    if (cap - len < FILE_CHUNK) {
-      size_t ncap = cap ? cap * 2 : FILE_CHUNK;
-      if (ncap > max_text + FILE_CHUNK)
-        ncap = max_text + FILE_CHUNK;
-      if (ncap - len < FILE_CHUNK)
-        ncap = len + FILE_CHUNK;
-      char *v = fray__realloc(&m, buf, ncap);
-      if (!v) {
-        rc = FRAY_ENOMEM;
-        set_err(err, rc, path, 0, 0, "out of memory");
-        break;
-      }
-      buf = v;
-      cap = ncap;
+    if (fray__grow_max(&m, (void **)&buf, &cap, len + FILE_CHUNK, 1, max_text + FILE_CHUNK)) {
+      rc = FRAY_ENOMEM;
+      set_err(err, rc, path, 0, 0, "out of memory");
+      break;
     }
     ssize_t got = read(fd, buf + len, FILE_CHUNK);
     if (got < 0 && errno == EINTR)

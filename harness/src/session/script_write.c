@@ -40,17 +40,9 @@ static void put(sink_t *k, const void *src, size_t n) {
         return;
       }
     }
-  } else if (k->cap - k->len <= n) {
-    size_t cap = k->cap ? k->cap : 256;
-    while (cap - k->len <= n)
-      cap *= 2;
-    char *v = fray__realloc(k->mem, k->buf, cap);
-    if (!v) {
-      k->err = FRAY_ENOMEM;
-      return;
-    }
-    k->buf = v;
-    k->cap = cap;
+  } else if (fray__grow(k->mem, (void **)&k->buf, &k->cap, k->len + n + 1, 1)) {
+    k->err = FRAY_ENOMEM;
+    return;
   }
   memcpy(k->buf + k->len, src, n);
   k->len += n;
