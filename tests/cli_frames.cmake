@@ -57,6 +57,37 @@ fray_frames_case(length_offset_adjust 0 length_offset.out "^$"
 fray_frames_case(length_offset_keep 0 length_offset_keep.out "^$"
                  --length 2be --length-offset 2 --length-adjust -4 --keep-header --format hex
                  ${I}/lenoff.bin)
+# Any field width, any strip (Netty's 24-bit examples, initialBytesToStrip).
+fray_frames_case(length_3be 3 length_3be.out "inside a frame at offset 24 \\(4 bytes left\\)"
+                 --length 3be --format hex ${I}/len3be.bin)
+fray_frames_case(length_3be_strip0 3 length_3be_strip0.out "offset 24"
+                 --length 3be --strip 0 --format hex ${I}/len3be.bin)
+fray_frames_case(length_3be_strip_body 1 length_3be_strip5.out
+                 "framing error at offset 21: strip longer than the frame \\(EBADLEN"
+                 --length 3be --strip 5 ${I}/len3be.bin)
+fray_frames_case(length_5le 0 length_5le.out "^$" --length 5le ${I}/len5le.bin)
+# Delimiter sets: the earliest wins, the first given on a tie; byte sets.
+fray_frames_case(delims 3 delims.out "offset 24 \\(5 bytes left\\)"
+                 --delim \\r\\n --delim \\n --delim \\0 --delim \\r\\n.\\r\\n ${I}/delims.bin)
+fray_frames_case(delims_tie_keep 3 delims_keep.out "offset 24"
+                 --delim \\r\\n.\\r\\n --delim \\r\\n --keep-delim --format json ${I}/delims.bin)
+fray_frames_case(byteset 3 byteset.out "offset 12 \\(3 bytes left\\)"
+                 --byteset " \\t\\n" ${I}/words.bin)
+# Text lengths: the three presets and the general form.
+fray_frames_case(netstring 3 netstring.out "offset 27 \\(4 bytes left\\)" --netstring ${I}/netstring.bin)
+fray_frames_case(netstring_bad 1 netstring_bad.out
+                 "framing error at offset 6: text length has no digits \\(EBADLEN"
+                 --netstring ${I}/badnetstring.bin)
+fray_frames_case(netstring_skip 3 netstring_skip.out
+                 "warning: skipped frame at offset 11 \\(12 bytes\\)"
+                 --netstring --max 4 --on-overflow skip ${I}/netstring.bin)
+fray_frames_case(resp_bulk 3 resp_bulk.out "offset 36 \\(6 bytes left\\)"
+                 --resp-bulk --format json ${I}/resp.bin)
+fray_frames_case(http_chunk 0 http_chunk.out "^$" --http-chunk ${I}/chunked.bin)
+fray_frames_case(textlen_http 0 http_chunk.out "^$"
+                 --textlen base=16,term=\\r\\n,trailer=\\r\\n,ext=\\x3b,zero-no-trailer
+                 ${I}/chunked.bin)
+fray_frames_case(textlen 0 textlen.out "^$" --textlen "prefix=#,term=|,trailer=." ${I}/textlen.bin)
 fray_frames_case(raw_chunks 0 raw_chunks.out "^$" --raw --chunks 100,60 --format hex ${I}/allbytes.bin)
 fray_frames_case(text_all_bytes 0 text_all_bytes.out "^$" --count 32 ${I}/allbytes.bin)
 
@@ -104,7 +135,29 @@ fray_frames_case(usage_count_text 2 - "--count.*'ten'" --count ten ${I}/chat.bin
 fray_frames_case(usage_max_zero 2 - "--max.*'0'" --line --max 0 ${I}/chat.bin)
 fray_frames_case(usage_max_huge 2 - "--max.*'99999999999999999999999'"
                  --line --max 99999999999999999999999 ${I}/chat.bin)
-fray_frames_case(usage_bad_field 2 - "'3be'" --length 3be ${I}/chat.bin)
+fray_frames_case(usage_bad_field 2 - "'9be'" --length 9be ${I}/chat.bin)
+fray_frames_case(usage_bad_field_order 2 - "'3xe'" --length 3xe ${I}/chat.bin)
+fray_frames_case(usage_strip_text 2 - "--strip.*'x'" --length 1 --strip x ${I}/chat.bin)
+fray_frames_case(usage_strip_too_long 2 - "--strip '99999999': strip longer"
+                 --length 2be --strip 99999999 ${I}/chat.bin)
+fray_frames_case(usage_strip_keep_header 2 - "--keep-header and --strip 1"
+                 --length 1 --strip 1 --keep-header ${I}/chat.bin)
+fray_frames_case(usage_strip_line 2 - "--strip applies to --length only" --line --strip 1 ${I}/chat.bin)
+fray_frames_case(usage_delims_full 2 - "--delim 'i': at most 8"
+                 --delim a --delim b --delim c --delim d --delim e --delim f --delim g --delim h
+                 --delim i ${I}/chat.bin)
+fray_frames_case(usage_delim_and_line 2 - "--line and --delim" --line --delim a ${I}/chat.bin)
+fray_frames_case(usage_byteset_empty 2 - "--byteset '' is empty" --byteset= ${I}/chat.bin)
+fray_frames_case(usage_byteset_escape 2 - "--byteset 'a\\\\q'" --byteset a\\q ${I}/chat.bin)
+fray_frames_case(usage_textlen_base 2 - "--textlen 'base=7': base is 10 or 16" --textlen base=7 ${I}/chat.bin)
+fray_frames_case(usage_textlen_key 2 - "unknown key 'foo'" --textlen term=:,foo=1 ${I}/chat.bin)
+fray_frames_case(usage_textlen_noterm 2 - "--textlen 'base=16': text terminator"
+                 --textlen base=16 ${I}/chat.bin)
+fray_frames_case(usage_textlen_long 2 - "'abcde' is longer than 4 bytes"
+                 --textlen prefix=abcde,term=: ${I}/chat.bin)
+fray_frames_case(usage_textlen_ext 2 - "ext is one byte, got 'ab'" --textlen term=:,ext=ab ${I}/chat.bin)
+fray_frames_case(usage_keep_delim_text 2 - "--keep-delim applies to --delim and --byteset only, not --netstring"
+                 --netstring --keep-delim ${I}/chat.bin)
 fray_frames_case(usage_bad_adjust 2 - "'-x'" --length 1 --length-adjust -x ${I}/chat.bin)
 fray_frames_case(usage_missing_file 2 - "/nonexistent/capture.bin" --line /nonexistent/capture.bin)
 fray_frames_case(usage_unknown_option 2 - "'--bogus'" --line --bogus ${I}/chat.bin)
@@ -121,7 +174,7 @@ fray_frames_case(usage_two_files 2 - "one input" --line ${I}/chat.bin ${I}/http.
 fray_frames_case(help 0 - "^$" --help)
 # The help teaches: it must carry the three worked examples.
 add_test(NAME cli.frames.help_examples
-         COMMAND sh -c "\"$1\" frames --help | grep -q 'chat line protocol' && \"$1\" frames --help | grep -q 'HTTP headers' && \"$1\" frames --help | grep -q 'length prefix'"
+         COMMAND sh -c "\"$1\" frames --help | grep -q 'chat line protocol' && \"$1\" frames --help | grep -q 'HTTP headers' && \"$1\" frames --help | grep -q 'length prefix' && \"$1\" frames --help | grep -q 'initialBytesToStrip' && \"$1\" frames --help | grep -q 'chunked HTTP body' && \"$1\" frames --help | grep -q 'whichever comes first' && \"$1\" frames --help | grep -q 'zero-no-trailer'"
                  sh $<TARGET_FILE:fray_cli>)
 set_tests_properties(cli.frames.help_examples PROPERTIES TIMEOUT 30 LABELS cli)
 

@@ -60,11 +60,25 @@ static void usage(FILE *out) {
           "\n"
           "modes (exactly one):\n"
           "  --delim STR        frame = bytes before STR (1-16 bytes), which is stripped.\n"
-          "                     STR takes escapes: \\r \\n \\t \\0 \\\\ \\\" \\xHH (two digits)\n"
+          "                     STR takes escapes: \\r \\n \\t \\0 \\\\ \\\" \\xHH (two digits).\n"
+          "                     Repeat it (up to 8) for a set: the earliest delimiter ends\n"
+          "                     the frame; of two starting at one byte the first given wins\n"
+          "                     (Netty's DelimiterBasedFrameDecoder)\n"
+          "  --byteset BYTES    frame = bytes before any byte of BYTES (escapes as above;\n"
+          "                     tokio's AnyDelimiterCodec)\n"
           "  --line             frame = bytes before \\n, one \\r before it also stripped\n"
           "  --count N          frames of exactly N bytes\n"
-          "  --length FIELD     length-prefixed frames; FIELD is 1, 2be, 2le, 4be, 4le,\n"
-          "                     8be, 8le or varint (unsigned LEB128)\n"
+          "  --length FIELD     length-prefixed frames; FIELD is a width of 1 to 8 bytes and\n"
+          "                     be or le (1, 2be, 3be, 4le, 5le, ... 8be), or varint\n"
+          "                     (unsigned LEB128)\n"
+          "  --netstring        text lengths: 5:hello,\n"
+          "  --resp-bulk        text lengths: $5\\r\\nhello\\r\\n\n"
+          "  --http-chunk       HTTP/1.1 chunks: 5;ext\\r\\nhello\\r\\n (hex), the last chunk\n"
+          "                     0\\r\\n printed as an empty frame\n"
+          "  --textlen KEY=V,.. any other text length: base=10|16, prefix=, term=, trailer=\n"
+          "                     (0-4 bytes, term 1-4, escapes as above, a comma is \\x2c),\n"
+          "                     ext=C (bytes from C up to term are skipped), and the flag\n"
+          "                     zero-no-trailer (a 0 length ends at its terminator)\n"
           "  --raw              no framing: every read is one frame (so, unlike the other\n"
           "                     modes, the output shows the --chunks pattern)\n"
           "\n"
@@ -72,12 +86,16 @@ static void usage(FILE *out) {
           "  --max N            largest frame payload (default %zu)\n"
           "  --on-overflow P    error (default): stop at a frame over --max, exit 1;\n"
           "                     skip: warn on stderr, drop that frame, go on\n"
-          "  --keep-delim       (--delim) keep the delimiter at the end of each frame\n"
+          "  --keep-delim       (--delim, --byteset) keep the delimiter at the end of each\n"
+          "                     frame\n"
           "  --length-offset N  (--length) header bytes before the length field (default 0)\n"
           "  --length-adjust N  (--length) signed amount added to the field's value to\n"
           "                     give the body size (e.g. -4 when it counts itself)\n"
           "  --keep-header      (--length) print the whole wire frame, header included\n"
-          "                     (default: the body only)\n"
+          "                     (default: the body only); the same as --strip 0\n"
+          "  --strip N          (--length) cut N bytes from the front of each wire frame\n"
+          "                     (default: the header); more than the header cuts into the\n"
+          "                     body, and a frame shorter than N is a framing error\n"
           "  --chunks N[,N...]  feed the input in reads of these sizes, cycled\n"
           "                     (default: reads of up to 64 KiB); to check split handling\n"
           "  --format F         text (default): each frame C-escaped as above, one a line\n"
@@ -103,7 +121,18 @@ static void usage(FILE *out) {
           "  does my capture frame the same when it arrives one byte at a time?\n"
           "    fray frames --line --chunks 1 cap.bin | cmp - <(fray frames --line cap.bin)\n"
           "  how many 512-byte records, refusing anything but whole ones:\n"
-          "    fray frames --count 512 --format count disk.img\n",
+          "    fray frames --count 512 --format count disk.img\n"
+          "  a 3-byte length, then a 2-byte tag to drop (Netty's initialBytesToStrip 5):\n"
+          "    printf '\\0\\0\\2TGhi' | fray frames --length 3be --length-adjust 2 --strip 5\n"
+          "  records ending in \\n or NUL, whichever comes first:\n"
+          "    printf 'a\\nb\\0c\\n' | fray frames --delim '\\n' --delim '\\0'\n"
+          "  words split at any blank:\n"
+          "    printf 'one two\\tthree\\n' | fray frames --byteset ' \\t\\n'\n"
+          "  netstrings and a chunked HTTP body:\n"
+          "    printf '5:hello,0:,' | fray frames --netstring\n"
+          "    printf '5\\r\\nhello\\r\\n0\\r\\n' | fray frames --http-chunk\n"
+          "  the same as --http-chunk, spelled out:\n"
+          "    fray frames --textlen 'base=16,term=\\r\\n,trailer=\\r\\n,ext=;,zero-no-trailer'\n",
           FRAY_DEFAULT_MAX_FRAME);
 }
 
@@ -292,19 +321,109 @@ static int parse_signed(const char *opt, const char *s, int64_t *out) {
   return 0;
 }
 
-static int parse_field(const char *s, fray_lenfield_t *out) {
+/* FIELD of --length: a width of 1 to 8 bytes and its byte order ("3be",
+ * "5le"; a width of 1 needs none), or varint. The widths with a named field
+ * (1, 2, 4, 8) use it, so `--length 4be` is FRAY_LEN_U32BE as documented. */
+static int parse_field(const char *s, fray_spec_t *out) {
   static const struct {
     const char *name;
     fray_lenfield_t field;
-  } fields[] = {{"1", FRAY_LEN_U8},      {"2be", FRAY_LEN_U16BE},    {"2le", FRAY_LEN_U16LE},
-                {"4be", FRAY_LEN_U32BE}, {"4le", FRAY_LEN_U32LE},    {"8be", FRAY_LEN_U64BE},
-                {"8le", FRAY_LEN_U64LE}, {"varint", FRAY_LEN_VARINT}};
+  } fields[] = {{"1", FRAY_LEN_U8},         {"1be", FRAY_LEN_U8},    {"1le", FRAY_LEN_U8},
+                {"2be", FRAY_LEN_U16BE},    {"2le", FRAY_LEN_U16LE}, {"4be", FRAY_LEN_U32BE},
+                {"4le", FRAY_LEN_U32LE},    {"8be", FRAY_LEN_U64BE}, {"8le", FRAY_LEN_U64LE},
+                {"varint", FRAY_LEN_VARINT}};
   for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
     if (!strcmp(s, fields[i].name)) {
-      *out = fields[i].field;
+      *out = fray_spec_length(fields[i].field);
       return 0;
     }
-  return -1;
+  if (s[0] < '1' || s[0] > '8' || (strcmp(s + 1, "be") && strcmp(s + 1, "le")))
+    return -1;
+  *out = fray_spec_length_uint((size_t)(s[0] - '0'), s[1] == 'l');
+  return 0;
+}
+
+/* The escaped bytes of option opt's value val into out[cap]: their count,
+ * or -1 after a usage message naming the value. what names the limit. */
+static long unescape_opt(const char *opt, const char *val, uint8_t *out, size_t cap,
+                         const char *what) {
+  size_t bad;
+  long n = fray_cli_unescape(val, out, cap, &bad);
+  if (n < 0 && bad >= strlen(val)) {
+    usage_error("%s '%s' is longer than %s", opt, val, what);
+    return -1;
+  }
+  if (n < 0) {
+    usage_error("%s '%s': unknown escape at '%s' (known: \\r \\n \\t \\0 \\\\ \\\" \\xHH)", opt,
+                val, val + bad);
+    return -1;
+  }
+  return n;
+}
+
+/* One KEY=VALUE item of --textlen into s; -1 after a usage message. */
+static int parse_text_item(const char *val, char *item, fray_spec_t *s) {
+  char *eq = strchr(item, '=');
+  if (!strcmp(item, "zero-no-trailer")) {
+    s->text.zero_no_trailer = 1;
+    return 0;
+  }
+  if (!eq)
+    return usage_error("--textlen '%s': '%s' is not KEY=VALUE (keys: base, prefix, term, "
+                       "trailer, ext; flag: zero-no-trailer)",
+                       val, item);
+  *eq = 0;
+  const char *v = eq + 1;
+  uint8_t buf[FRAY_MAX_TEXT_AFFIX], *dst = NULL, *len = NULL;
+  if (!strcmp(item, "base")) {
+    if (strcmp(v, "10") && strcmp(v, "16"))
+      return usage_error("--textlen '%s': base is 10 or 16, got '%s'", val, v);
+    s->text.base = (uint8_t)atoi(v);
+    return 0;
+  }
+  if (!strcmp(item, "prefix"))
+    dst = s->text.prefix, len = &s->text.prefix_len;
+  else if (!strcmp(item, "term"))
+    dst = s->text.term, len = &s->text.term_len;
+  else if (!strcmp(item, "trailer"))
+    dst = s->text.trailer, len = &s->text.trailer_len;
+  else if (strcmp(item, "ext"))
+    return usage_error("--textlen '%s': unknown key '%s' (base, prefix, term, trailer, ext, "
+                       "zero-no-trailer)",
+                       val, item);
+  long n = unescape_opt("--textlen", v, buf, sizeof buf, "4 bytes");
+  if (n < 0)
+    return -1;
+  if (!dst) {
+    if (n != 1)
+      return usage_error("--textlen '%s': ext is one byte, got '%s'", val, v);
+    s->text.ext = buf[0];
+    return 0;
+  }
+  memcpy(dst, buf, (size_t)n);
+  *len = (uint8_t)n;
+  return 0;
+}
+
+/* --textlen KEY=VALUE,... into a text-length spec (base 10 unless said). */
+static int parse_textlen(const char *val, fray_spec_t *s) {
+  memset(s, 0, sizeof *s);
+  s->mode = FRAY_MODE_TEXTLEN;
+  s->text.base = 10;
+  char *copy = strdup(val);
+  if (!copy) {
+    fprintf(stderr, "fray frames: out of memory\n");
+    return -1;
+  }
+  int rc = 0;
+  for (char *item = copy, *next; item && !rc; item = next) {
+    next = strchr(item, ',');
+    if (next)
+      *next++ = 0;
+    rc = parse_text_item(val, item, s);
+  }
+  free(copy);
+  return rc;
 }
 
 /* "1,3,7" into a malloc'd array; NULL (after a usage message) on error. */
@@ -350,14 +469,14 @@ static size_t *parse_chunks(const char *s, size_t *n) {
 /* ---- the command ------------------------------------------------------ */
 
 /* Every option is kept as given and the spec is built once parsing is done,
- * so the order of options does not matter. */
+ * so the order of options does not matter. The mode options fill `mode_spec`
+ * (the field of --length, the delimiters, the byte set, the text format);
+ * the modifiers are applied to it in build_spec(). */
 typedef struct frames_opts {
-  const char *mode_opt; /* the option that chose the mode, for messages */
-  fray_mode_t mode;
-  uint8_t delim[FRAY_MAX_DELIM];
-  size_t delim_len;
-  size_t count;
-  fray_lenfield_t field;
+  const char *mode_opt; /* the option that chose the mode (mode_name), for messages */
+  char mode_name[32];
+  const char *mode_val; /* its value (NULL for flags), for messages */
+  fray_spec_t mode_spec;
   size_t max;
   int have_max;
   fray_overflow_t overflow;
@@ -365,18 +484,23 @@ typedef struct frames_opts {
   const char *length_opt; /* first --length-* option seen, for messages */
   size_t length_offset;
   int64_t length_adjust;
+  const char *strip_val; /* --strip as given, NULL when absent */
+  size_t strip;
   size_t *chunks, nchunks;
   out_format_t format;
   const char *file;
 } frames_opts_t;
 
-static int set_mode(frames_opts_t *o, const char *opt, fray_mode_t mode) {
+static int set_mode(frames_opts_t *o, const char *opt, const char *val, fray_spec_t spec) {
   if (o->mode_opt) {
     usage_error("%s and %s are exclusive: choose one mode", o->mode_opt, opt);
     return -1;
   }
-  o->mode_opt = opt;
-  o->mode = mode;
+  /* opt may be the argument parser's buffer, which the next option reuses. */
+  snprintf(o->mode_name, sizeof o->mode_name, "%s", opt);
+  o->mode_opt = o->mode_name;
+  o->mode_val = val;
+  o->mode_spec = spec;
   return 0;
 }
 
@@ -384,55 +508,120 @@ static const fray_cli_opt_t opts_table[] = {
     {"--line", FRAY_CLI_FLAG, 0, 0, NULL},
     {"--raw", FRAY_CLI_FLAG, 0, 0, NULL},
     {"--delim", FRAY_CLI_TEXT, 0, 0, NULL},
+    {"--byteset", FRAY_CLI_TEXT, 0, 0, NULL},
     {"--count", FRAY_CLI_COUNT, 1, SIZE_MAX / 4, NULL},
     {"--length", FRAY_CLI_TEXT, 0, 0, NULL},
+    {"--netstring", FRAY_CLI_FLAG, 0, 0, NULL},
+    {"--resp-bulk", FRAY_CLI_FLAG, 0, 0, NULL},
+    {"--http-chunk", FRAY_CLI_FLAG, 0, 0, NULL},
+    {"--textlen", FRAY_CLI_TEXT, 0, 0, NULL},
     {"--max", FRAY_CLI_COUNT, 1, SIZE_MAX / 4, NULL},
     {"--on-overflow", FRAY_CLI_TEXT, 0, 0, NULL},
     {"--keep-delim", FRAY_CLI_FLAG, 0, 0, NULL},
     {"--keep-header", FRAY_CLI_FLAG, 0, 0, NULL},
     {"--length-offset", FRAY_CLI_COUNT, 0, FRAY_MAX_LENGTH_OFFSET, NULL},
     {"--length-adjust", FRAY_CLI_TEXT, 0, 0, NULL},
+    {"--strip", FRAY_CLI_COUNT, 0, SIZE_MAX / 4, NULL},
     {"--chunks", FRAY_CLI_TEXT, 0, 0, NULL},
     {"--format", FRAY_CLI_TEXT, 0, 0, NULL},
 };
+
+/* --delim, repeatable: each one joins the set (one alone is FRAY_MODE_DELIM
+ * in build_spec()). */
+static int parse_delim(frames_opts_t *o, const char *val) {
+  uint8_t d[FRAY_MAX_DELIM];
+  if (o->mode_opt && strcmp(o->mode_opt, "--delim"))
+    return usage_error("%s and --delim are exclusive: choose one mode", o->mode_opt);
+  if (!o->mode_opt)
+    set_mode(o, "--delim", val, fray_spec_delims());
+  long n = unescape_opt("--delim", val, d, sizeof d, "16 bytes");
+  if (n < 0)
+    return -1;
+  if (n == 0)
+    return usage_error("--delim '%s' is empty: a delimiter has 1 to 16 bytes", val);
+  if (fray_spec_delims_add(&o->mode_spec, d, (size_t)n))
+    return usage_error("--delim '%s': at most %d delimiters", val, FRAY_MAX_DELIMS);
+  return 0;
+}
+
+/* The options that choose the mode: 1 when name is not one of them. */
+static int parse_mode_opt(frames_opts_t *o, const fray_cli_args_t *a) {
+  const char *name = a->name, *val = a->val;
+  fray_spec_t s;
+  if (!strcmp(name, "--line"))
+    return set_mode(o, name, val, fray_spec_line());
+  if (!strcmp(name, "--raw"))
+    return set_mode(o, name, val, fray_spec_raw());
+  if (!strcmp(name, "--netstring"))
+    return set_mode(o, name, val, fray_spec_netstring());
+  if (!strcmp(name, "--resp-bulk"))
+    return set_mode(o, name, val, fray_spec_resp_bulk());
+  if (!strcmp(name, "--http-chunk"))
+    return set_mode(o, name, val, fray_spec_http_chunk());
+  if (!strcmp(name, "--delim"))
+    return parse_delim(o, val);
+  if (!strcmp(name, "--count"))
+    return set_mode(o, name, val, fray_spec_count((size_t)a->num));
+  if (!strcmp(name, "--length")) {
+    if (parse_field(val, &s))
+      return usage_error("--length: unknown FIELD '%s' (1 to 8 then be or le, as in 2be, 3be, "
+                         "5le; or varint)",
+                         val);
+    return set_mode(o, name, val, s);
+  }
+  if (!strcmp(name, "--byteset")) {
+    uint8_t b[256];
+    long n = unescape_opt("--byteset", val, b, sizeof b, "256 bytes");
+    if (n < 0)
+      return -1;
+    if (n == 0)
+      return usage_error("--byteset '%s' is empty: give at least one byte", val);
+    return set_mode(o, name, val, fray_spec_byteset(b, (size_t)n));
+  }
+  if (!strcmp(name, "--textlen"))
+    return parse_textlen(val, &s) ? -1 : set_mode(o, name, val, s);
+  return 1;
+}
+
+/* --length-offset, --length-adjust, --keep-header and --strip, which only
+ * --length takes: 1 when name is not one of them. */
+static int parse_length_opt(frames_opts_t *o, const fray_cli_args_t *a) {
+  const char *name = a->name, *val = a->val;
+  static const char *const names[] = {"--keep-header", "--length-offset", "--length-adjust",
+                                      "--strip"};
+  size_t k = 0;
+  while (k < 4 && strcmp(name, names[k]))
+    k++;
+  if (k == 4)
+    return 1;
+  if (!o->length_opt)
+    o->length_opt = names[k]; /* name is the parser's buffer: keep the literal */
+  if (!strcmp(name, "--keep-header")) {
+    o->keep_header = 1;
+    return 0;
+  }
+  if (!strcmp(name, "--length-offset")) {
+    o->length_offset = (size_t)a->num;
+    return 0;
+  }
+  if (!strcmp(name, "--strip")) {
+    o->strip = (size_t)a->num;
+    o->strip_val = val;
+    return 0;
+  }
+  return parse_signed("--length-adjust", val, &o->length_adjust);
+}
 
 /* One option, counts already read and checked (opts.h). Returns -1 after a
  * usage message. */
 static int parse_opt(frames_opts_t *o, const fray_cli_args_t *a) {
   const char *name = a->name, *val = a->val;
-  if (!strcmp(name, "--line"))
-    return set_mode(o, "--line", FRAY_MODE_LINE);
-  if (!strcmp(name, "--raw"))
-    return set_mode(o, "--raw", FRAY_MODE_RAW);
-  if (!strcmp(name, "--delim")) {
-    if (set_mode(o, "--delim", FRAY_MODE_DELIM))
-      return -1;
-    size_t bad;
-    long n = fray_cli_unescape(val, o->delim, sizeof o->delim, &bad);
-    if (n < 0 && bad >= strlen(val))
-      return usage_error("--delim '%s' is longer than 16 bytes", val);
-    if (n < 0)
-      return usage_error("--delim '%s': unknown escape at '%s' (known: \\r \\n \\t \\0 \\\\ "
-                         "\\\" \\xHH)",
-                         val, val + bad);
-    if (n == 0)
-      return usage_error("--delim '%s' is empty: a delimiter has 1 to 16 bytes", val);
-    o->delim_len = (size_t)n;
-    return 0;
-  }
-  if (!strcmp(name, "--count")) {
-    o->count = (size_t)a->num;
-    return set_mode(o, "--count", FRAY_MODE_COUNT);
-  }
-  if (!strcmp(name, "--length")) {
-    if (set_mode(o, "--length", FRAY_MODE_LENGTH))
-      return -1;
-    if (parse_field(val, &o->field))
-      return usage_error("--length: unknown FIELD '%s' (1, 2be, 2le, 4be, 4le, 8be, 8le, "
-                         "varint)",
-                         val);
-    return 0;
-  }
+  int r = parse_mode_opt(o, a);
+  if (r <= 0)
+    return r;
+  r = parse_length_opt(o, a);
+  if (r <= 0)
+    return r;
   if (!strcmp(name, "--max")) {
     o->have_max = 1;
     o->max = (size_t)a->num;
@@ -450,23 +639,6 @@ static int parse_opt(frames_opts_t *o, const fray_cli_args_t *a) {
   if (!strcmp(name, "--keep-delim")) {
     o->keep_delim = 1;
     return 0;
-  }
-  if (!strcmp(name, "--keep-header")) {
-    o->keep_header = 1;
-    if (!o->length_opt)
-      o->length_opt = "--keep-header";
-    return 0;
-  }
-  if (!strcmp(name, "--length-offset")) {
-    o->length_offset = (size_t)a->num;
-    if (!o->length_opt)
-      o->length_opt = "--length-offset";
-    return 0;
-  }
-  if (!strcmp(name, "--length-adjust")) {
-    if (!o->length_opt)
-      o->length_opt = "--length-adjust";
-    return parse_signed("--length-adjust", val, &o->length_adjust);
   }
   if (!strcmp(name, "--chunks")) {
     free(o->chunks);
@@ -505,50 +677,53 @@ static int parse_args(int argc, char **argv, frames_opts_t *o) {
     if (parse_opt(o, &args))
       return -1;
   }
+  fray_mode_t m = o->mode_spec.mode;
   if (!o->mode_opt)
-    return usage_error("no mode given: use one of --delim STR, --line, --count N, "
-                       "--length FIELD, --raw");
-  if (o->keep_delim && o->mode != FRAY_MODE_DELIM)
-    return usage_error("--keep-delim applies to --delim only, not %s", o->mode_opt);
-  if (o->length_opt && o->mode != FRAY_MODE_LENGTH)
+    return usage_error("no mode given: use one of --delim STR, --byteset BYTES, --line, "
+                       "--count N, --length FIELD, --netstring, --resp-bulk, --http-chunk, "
+                       "--textlen SPEC, --raw");
+  if (o->keep_delim && m != FRAY_MODE_DELIMS && m != FRAY_MODE_BYTESET)
+    return usage_error("--keep-delim applies to --delim and --byteset only, not %s", o->mode_opt);
+  if (o->length_opt && m != FRAY_MODE_LENGTH)
     return usage_error("%s applies to --length only, not %s", o->length_opt, o->mode_opt);
+  if (o->keep_header && o->strip_val)
+    return usage_error("--keep-header and --strip %s are exclusive (--keep-header is --strip 0)",
+                       o->strip_val);
   return 0;
 }
 
+/* Validates spec; on failure prints the reason naming opt and its value. */
+static int check_spec(const fray_spec_t *spec, const char *opt, const char *val) {
+  const char *why = NULL;
+  if (!fray_spec_validate(spec, &why))
+    return 0;
+  fprintf(stderr, "fray frames: %s%s%s%s: %s (see fray frames --help)\n", opt, val ? " '" : "",
+          val ? val : "", val ? "'" : "", why ? why : "invalid framing options");
+  return -1;
+}
+
 static int build_spec(const frames_opts_t *o, fray_spec_t *spec) {
-  switch (o->mode) {
-  case FRAY_MODE_DELIM:
-    *spec = fray_spec_delim(o->delim, o->delim_len);
-    spec->delim.keep = o->keep_delim;
-    break;
-  case FRAY_MODE_LINE:
-    *spec = fray_spec_line();
-    break;
-  case FRAY_MODE_COUNT:
-    *spec = fray_spec_count(o->count);
-    break;
-  case FRAY_MODE_LENGTH:
-    *spec = fray_spec_length(o->field);
+  *spec = o->mode_spec;
+  if (spec->mode == FRAY_MODE_DELIMS && spec->delims.n == 1)
+    *spec = fray_spec_delim(spec->delims.bytes[0], spec->delims.len[0]);
+  spec->delim.keep = o->keep_delim;
+  if (spec->mode == FRAY_MODE_LENGTH) {
     spec->length.offset = o->length_offset;
     spec->length.adjust = o->length_adjust;
     spec->length.strip = o->keep_header ? 0 : FRAY_STRIP_HEADER;
-    break;
-  default:
-    *spec = fray_spec_raw();
-    break;
   }
   spec->on_overflow = o->overflow;
   if (o->have_max)
     spec->max_frame = o->max;
-  else if (o->mode == FRAY_MODE_COUNT && o->count > FRAY_DEFAULT_MAX_FRAME)
-    spec->max_frame = o->count; /* asking for big records is asking for the room */
-  const char *why = NULL;
-  if (fray_spec_validate(spec, &why)) {
-    fprintf(stderr, "fray frames: %s: %s (see fray frames --help)\n", o->mode_opt,
-            why ? why : "invalid framing options");
+  else if (spec->mode == FRAY_MODE_COUNT && spec->count > FRAY_DEFAULT_MAX_FRAME)
+    spec->max_frame = spec->count; /* asking for big records is asking for the room */
+  if (check_spec(spec, o->mode_opt, o->mode_val))
     return -1;
-  }
-  return 0;
+  /* The strip is checked against the rest of the spec, so that a strip no
+   * frame can have is blamed on --strip. */
+  if (o->strip_val)
+    spec->length.strip = o->strip;
+  return check_spec(spec, "--strip", o->strip_val);
 }
 
 /* Reports how the run ended and picks the exit status. rc is what the last
@@ -695,7 +870,7 @@ static int run(const frames_opts_t *o, const fray_spec_t *spec) {
    * refuse mmap) is read. Raw mode reads too, so its frames are the reads of
    * up to 64 KiB promised by --help whatever the input is. */
   struct stat st;
-  if (o->mode != FRAY_MODE_RAW && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0 &&
+  if (spec->mode != FRAY_MODE_RAW && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0 &&
       (uint64_t)st.st_size <= SIZE_MAX) {
     map_len = (size_t)st.st_size;
     map = mmap(NULL, map_len, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);

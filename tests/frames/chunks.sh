@@ -62,6 +62,27 @@ check "$in/long.bin" --delim '\r\n' --max 5 --on-overflow skip
 check "$in/skip_trunc.bin" --line --max 3 --on-overflow skip
 check "$in/skip_len.bin" --length 1 --max 2 --on-overflow skip
 check "$in/skip_len_trunc.bin" --length 1 --max 2 --on-overflow skip
+check "$in/len3be.bin" --length 3be
+check "$in/len3be.bin" --length 3be --strip 0
+check "$in/len3be.bin" --length 3be --strip 5
+check "$in/len3be.bin" --length 3le --strip 2 --max 4 --on-overflow skip
+check "$in/len5le.bin" --length 5le
+check "$in/lenoff.bin" --length 2be --length-offset 2 --length-adjust -4 --strip 5
+check "$in/delims.bin" --delim '\r\n' --delim '\n' --delim '\0' --delim '\r\n.\r\n'
+check "$in/delims.bin" --delim '\r\n.\r\n' --delim '\r\n' --keep-delim
+check "$in/delims.bin" --delim '\r\n.\r\n' --delim '\n' --max 4
+check "$in/delims.bin" --delim '\r\n.\r\n' --delim '\n' --max 4 --on-overflow skip
+check "$in/http.bin" --delim '\r\n\r\n' --delim '\n\n'
+check "$in/words.bin" --byteset ' \t\n'
+check "$in/words.bin" --byteset ' \t\n' --keep-delim --max 2 --on-overflow skip
+check "$in/chat.bin" --byteset '\r\n'
+check "$in/netstring.bin" --netstring
+check "$in/netstring.bin" --netstring --max 4 --on-overflow skip
+check "$in/badnetstring.bin" --netstring
+check "$in/resp.bin" --resp-bulk
+check "$in/chunked.bin" --http-chunk
+check "$in/chunked.bin" --http-chunk --max 8
+check "$in/textlen.bin" --textlen 'prefix=#,term=|,trailer=.'
 if [ -n "$cap" ]; then
   for f in "$cap"/*.bin; do
     [ -e "$f" ] || continue
@@ -69,6 +90,8 @@ if [ -n "$cap" ]; then
     check "$f" --delim '\r\n'
     check "$f" --delim '\r\n\r\n'
     check "$f" --count 7
+    check "$f" --delim '\r\n' --delim '\n\n' --delim ' '
+    check "$f" --byteset '\r\n '
   done
 fi
 echo "$runs runs, $fails differences"
