@@ -17,6 +17,7 @@
 #include "examples.h"
 #include "fray/replay.h"
 #include "core/internal.h"
+#include "fray/sim.h"
 
 /* buggy-splitdelim misses a "\r\n" cut between "\r" and "\n": lines 3 and
  * 5 fail under such cuts, and pass whole. */
@@ -387,6 +388,123 @@ static void test_unreachable_server_is_an_error(void **state) {
   fray_campaign_report_free(r);
 }
 
+/* ---- any player ---------------------------------------------------------------- */
+
+/* A transport of the test's own: the "server" echoes every read back, and
+ * cannot deliver a read shorter than min bytes (as a transport that does
+ * not control the server's reads could not): such runs are inexact. */
+typedef struct echo_transport {
+  fray_player_t *p;
+  size_t min;
+} echo_transport_t;
+
+static int et_begin(void *t, fray_player_t *p, const fray_sched_t *s) {
+  (void)s;
+  ((echo_transport_t *)t)->p = p;
+  return 0;
+}
+static int et_client(void *t, size_t client) {
+  (void)t, (void)client;
+  return 0;
+}
+static int et_send(void *t, size_t client, const uint8_t *d, size_t n) {
+  echo_transport_t *e = t;
+  if (n < e->min)
+    return fray_player_set_error(e->p, "a %zu-byte read cannot be made", n), FRAY_EINEXACT;
+  return fray_player_received(e->p, client, d, n);
+}
+static int et_close(void *t, size_t client, int reset) {
+  (void)t, (void)client, (void)reset;
+  return 0;
+}
+static int et_wait(void *t, fray_wait_kind_t kind, size_t client) {
+  (void)t, (void)kind, (void)client;
+  return 0;
+}
+static int et_end(void *t) {
+  (void)t;
+  return 0;
+}
+
+static const fray_transport_ops_t echo_ops = {.name = "test-echo",
+                                              .begin = et_begin,
+                                              .open = et_client,
+                                              .send = et_send,
+                                              .shutdown = et_client,
+                                              .close = et_close,
+                                              .wait = et_wait,
+                                              .end = et_end};
+
+static const char echo_text[] = "open a\na > \"hello\\r\\n\"\na < \"hello\\r\\n\"\n"
+                                "a > \"bye\\r\\n\"\na < \"bye\\r\\n\"\n";
+
+/* The campaign runs through any transport; runs it could not carry out
+ * are counted apart and judge nothing. */
+static void test_any_player_and_inexact_runs(void **state) {
+  (void)state;
+  echo_transport_t e = {.min = 2};
+  fray_script_t *s = parse(echo_text);
+  fray_player_t *p;
+  assert_int_equal(fray_player_new(&p, s, &echo_ops, &e, NULL), 0);
+  fray_campaign_target_t t = {.player = p, .transcripts = 1};
+  fray_campaign_opts_t o = opts(FRAY_STRATEGY_RANDOM, 100, 0);
+  fray_campaign_t *c;
+  fray_campaign_report_t *r;
+  assert_int_equal(fray_campaign_new(&c, &o, NULL), 0);
+  assert_int_equal(fray_campaign_run(c, s, "t.fray", &t, &r), 0);
+  assert_int_equal(r->verdict, FRAY_VERDICT_PASS);
+  assert_true(r->runs == 101 && r->inexact > 0 && r->inexact < 100);
+  fray_campaign_report_free(r);
+  /* Bytewise: every run inexact but the reference. */
+  fray_campaign_free(c);
+  o = opts(FRAY_STRATEGY_BYTEWISE, 0, 0);
+  assert_int_equal(fray_campaign_new(&c, &o, NULL), 0);
+  assert_int_equal(fray_campaign_run(c, s, "t.fray", &t, &r), 0);
+  assert_true(r->runs == 2 && r->inexact == 1);
+  fray_campaign_report_free(r);
+  /* A player is made for one script; malformed variants need a handler. */
+  fray_script_t *other = parse(echo_text);
+  assert_int_equal(fray_campaign_run(c, other, "t.fray", &t, &r), FRAY_EINVAL);
+  fray_campaign_report_free(r);
+  fray_campaign_free(c);
+  o = opts(FRAY_STRATEGY_MUTATE, 3, 0);
+  assert_int_equal(fray_campaign_new(&c, &o, NULL), 0);
+  assert_int_equal(fray_campaign_run(c, s, "t.fray", &t, &r), FRAY_EUNSUPPORTED);
+  fray_campaign_report_free(r);
+  fray_campaign_free(c);
+  fray_player_free(p);
+  fray_script_free(other);
+  fray_script_free(s);
+}
+
+/* A player's failures are baked as found, not minimised (only the
+ * simulator is fast enough to minimise): the simulator's own player. */
+static void test_player_target_bakes_reproducers(void **state) {
+  (void)state;
+  char dir[] = "/tmp/fray-campaign-XXXXXX";
+  assert_non_null(mkdtemp(dir));
+  fray_script_t *s = parse(split_text);
+  fray_sim_t *sim;
+  assert_int_equal(fray_sim_new(&sim, s, &fray_example_buggy_splitdelim, NULL), 0);
+  fray_campaign_target_t t = {.player = fray_sim_player(sim)};
+  fray_campaign_opts_t o = opts(FRAY_STRATEGY_BYTEWISE, 0, 0);
+  o.save_dir = dir;
+  fray_campaign_t *c;
+  fray_campaign_report_t *r;
+  assert_int_equal(fray_campaign_new(&c, &o, NULL), 0);
+  assert_int_equal(fray_campaign_run(c, s, "t.fray", &t, &r), FRAY_EFAILED);
+  assert_non_null(r->failures[0].reproducer);
+  const char *text = read_all(r->failures[0].reproducer);
+  /* Every send cut bytewise, the ECHO line included: not minimised. */
+  assert_non_null(strstr(text, "a > \"P\" | \"I\" | \"N\" | \"G\" | \"\\r\" | \"\\n\"\n"));
+  assert_non_null(strstr(text, "a > \"E\" | \"C\""));
+  fray_campaign_report_free(r);
+  fray_campaign_free(c);
+  fray_sim_free(sim);
+  fray_script_free(s);
+  remove_dir(dir);
+}
+
 /* ---- fail-malloc ------------------------------------------------------------------- */
 
 typedef struct failing {
@@ -465,6 +583,8 @@ int main(void) {
       cmocka_unit_test(test_strategy_names),
       cmocka_unit_test(test_bad_arguments),
       cmocka_unit_test(test_unreachable_server_is_an_error),
+      cmocka_unit_test(test_any_player_and_inexact_runs),
+      cmocka_unit_test(test_player_target_bakes_reproducers),
       cmocka_unit_test(test_fail_malloc),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

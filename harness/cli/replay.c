@@ -440,6 +440,9 @@ static void print_human(const script_result_t *r, const char *sched) {
   }
   if (failed_of(r) > nfailures_of(r))
     printf("  ... and %" PRIu64 " more failing schedules\n", failed_of(r) - nfailures_of(r));
+  if (r->report && r->report->inexact)
+    printf("  %" PRIu64 " runs could not be carried out as scheduled: no verdict from them\n",
+           r->report->inexact);
 }
 
 static void json_str(FILE *out, const char *s) {
@@ -491,6 +494,8 @@ static void print_json(const script_result_t *r, const char *sched) {
     fputs(",\"error\":", stdout);
     json_str(stdout, r->error);
   }
+  if (r->report && r->report->inexact)
+    printf(",\"inexact_runs\":%" PRIu64, r->report->inexact);
   printf(",\"failed_schedules\":%" PRIu64 ",\"failures\":[", failed_of(r));
   for (size_t i = 0; i < nfailures_of(r); i++)
     print_json_failure(&r->report->failures[i], i == 0);

@@ -28,8 +28,9 @@
 #include "fray/common.h"
 #include "fray/handler.h"
 #include "fray/net.h"
+#include "fray/player.h"
+#include "fray/result.h"
 #include "fray/script.h"
-#include "fray/sim.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -99,12 +100,24 @@ typedef struct fray_campaign_opts {
  * at the first failure, 64 failures described, no reproducers, no progress. */
 FRAY_EXTERN void fray_campaign_opts_init(fray_campaign_opts_t *opts);
 
-/* What the script runs against: a handler in the simulator, or a real TCP
- * server. Borrowed for the call to fray_campaign_run(). */
+/* What the script runs against; exactly one of handler, connect and player
+ * is set. Every run goes through a session player (fray/player.h): the
+ * simulator's for a handler, the TCP runner's for connect, or the caller's
+ * over any transport. Borrowed for the call to fray_campaign_run(). */
 typedef struct fray_campaign_target {
-  const fray_handler_t *handler; /* in-process; NULL when connect is set */
-  const char *connect;           /* "HOST:PORT" of a real server, or NULL */
+  const fray_handler_t *handler; /* in the simulator: reproducers are minimised,
+                                  * and only here run malformed variants */
+  const char *connect;           /* "HOST:PORT" of a real server */
   fray_net_opts_t net;           /* connect: timing (zero: fray_net_opts_init's) */
+  /* A player made for the same script over a transport of the caller's
+   * (its schedules' short writes are the transport's to apply or ignore);
+   * reproducers are written as found. */
+  fray_player_t *player;
+  /* player: also compare every run's transcripts with the whole run's
+   * (split invariance), as the simulator always does. Leave it 0 for a real
+   * server, whose answers may differ from run to run (ids, counters, times)
+   * and are judged by the expectations alone, as over connect. */
+  int transcripts;
   /* The `fray replay` options that reach this target again ("--plugin",
    * "./h.so" or "--connect", "127.0.0.1:7000"), one word each: reproducers
    * carry them in the command of their `# replay:` line, so that running
@@ -159,6 +172,8 @@ typedef struct fray_campaign_report {
   uint64_t runs;     /* runs made, the reference included */
   uint64_t planned;  /* runs the strategy planned */
   uint64_t failed;   /* failing runs in all (nfailures describes the first) */
+  uint64_t inexact;  /* runs the transport could not carry out as scheduled
+                      * (FRAY_EINEXACT): they prove nothing either way */
   double seconds;
   int own_cuts; /* the script cuts a send itself (`|`): a failure under
                  * whole is then the cuts' doing */
@@ -180,10 +195,12 @@ FRAY_EXTERN void fray_campaign_free(fray_campaign_t *c);
  * "script"). *out receives a new report (NULL only when it could not be
  * allocated). Returns 0 when every run passed, FRAY_EFAILED when a run
  * failed, or, with the report's error saying why: FRAY_ENOMEM,
- * FRAY_EINVAL (a target with neither or both of handler and connect, or a
- * bad address), FRAY_EUNSUPPORTED (mutate or short writes over TCP),
- * FRAY_ECONNREFUSED, FRAY_ETIMEDOUT, FRAY_EIO (the server could not be
- * reached). Reproducers are written as failures are found; a file that
+ * FRAY_EINVAL (not exactly one of handler, connect and player; a player
+ * made for another script; a bad address), FRAY_EUNSUPPORTED (mutate
+ * without a handler, short writes over TCP), FRAY_EINEXACT (the reference
+ * run could not be carried out as scheduled), FRAY_ECONNREFUSED,
+ * FRAY_ETIMEDOUT, FRAY_EIO or another transport error (the server could not
+ * be reached). Reproducers are written as failures are found; a file that
  * cannot be written is a note in the report, not an error. */
 FRAY_EXTERN int fray_campaign_run(fray_campaign_t *c, const fray_script_t *script, const char *name,
                                   const fray_campaign_target_t *target,

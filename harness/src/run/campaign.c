@@ -136,6 +136,10 @@ static int run_schedules(fray__cjob_t *j) {
     if (rc == FRAY_EFAILED) {
       if ((rc = schedule_failed(j, &res, i + 1, 0)) || !o->keep_going)
         break;
+    } else if (rc == FRAY_EINEXACT) {
+      /* No verdict, as if it had not run: the next schedule may go through. */
+      r->inexact++;
+      rc = 0;
     }
     if (!rc && (i & (PROGRESS_EVERY - 1)) == PROGRESS_EVERY - 1 && progress(j))
       break;
@@ -203,7 +207,7 @@ static int own_cuts(const fray_script_t *s) {
 
 /* Why a campaign cannot start against this target, or NULL. */
 static const char *refused(const fray_campaign_opts_t *o, const fray_campaign_target_t *t) {
-  if (t->connect && o->strategy == FRAY_STRATEGY_MUTATE)
+  if (!t->handler && o->strategy == FRAY_STRATEGY_MUTATE)
     return "malformed variants run in the simulator only";
   if (t->connect && o->short_writes)
     return "short writes run in the simulator only (the server's writes are its own)";

@@ -13,7 +13,7 @@
 /* ---- run one schedule (campaign_target.c) -------------------------------- */
 
 /* A run's outcome; strings and views live until the target's next run. */
-typedef fray_sim_result_t fray__cresult_t;
+typedef fray_result_t fray__cresult_t;
 
 typedef struct fray__ctarget fray__ctarget_t;
 

@@ -1,20 +1,24 @@
-/* The campaign's one adapter to what runs a schedule: the simulator for a
- * handler in-process, the TCP runner for a real server, the schedule
- * generators, the minimiser and the mutator. Every call into fray/sim.h,
- * fray/net.h and fray/mutate.h made for the campaign is in this file, so
- * that a new way of running a session changes this file only. */
+/* The campaign's one adapter to what runs a schedule: a session player
+ * (fray/player.h) over any transport - the simulator's for a handler
+ * in-process, the TCP runner's for a real server, or one the caller made -
+ * plus the schedule generators, the minimiser and the mutator. Every call
+ * the campaign makes into fray/player.h, fray/sched.h, fray/sim.h,
+ * fray/net.h and fray/mutate.h is in this file. */
 #include <string.h>
 
 #include "core/internal.h"
 #include "fray/mutate.h"
+#include "fray/sim.h"
 #include "run/campaign_internal.h"
 
 struct fray__ctarget {
   const fray_mem_t *mem;
   const fray_script_t *script;
-  const fray_handler_t *handler; /* NULL over TCP */
-  fray_sim_t *sim;               /* runs schedules in-process (NULL over TCP) */
-  fray_net_t *net;               /* or runs them against a server */
+  const fray_handler_t *handler; /* in-process only */
+  fray_sim_t *sim;               /* in-process: its player runs, it minimises */
+  fray_net_t *net;               /* a TCP server: its player runs */
+  fray_player_t *player;         /* what runs every schedule (the caller's, or one above) */
+  int transcripts;               /* transcripts must equal the whole run's */
   fray_sched_buf_t *buf;
   fray_sched_t sched;                   /* the last schedule built */
   const fray_sched_t *last;             /* the last run's schedule: NULL for whole, or &sched */
@@ -30,11 +34,30 @@ static char *dup_error(const fray_mem_t *mem, const char *s) {
   return p;
 }
 
+/* The simulator's or the TCP runner's player for ct. */
+static int make_player(fray__ctarget_t *t, const fray_campaign_target_t *ct, char **err) {
+  int rc;
+  if (ct->handler) {
+    rc = fray_sim_new(&t->sim, t->script, ct->handler, t->mem);
+    t->player = rc ? NULL : fray_sim_player(t->sim);
+    return rc;
+  }
+  fray_net_opts_t no = ct->net;
+  if (!no.timeout_ms)
+    fray_net_opts_init(&no);
+  rc = fray_net_new(&t->net, t->script, ct->connect, &no, t->mem);
+  if (rc && t->net && *fray_net_error(t->net))
+    *err = dup_error(t->mem, fray_net_error(t->net));
+  t->player = rc ? NULL : fray_net_player(t->net);
+  return rc;
+}
+
 int fray__ctarget_open(fray__ctarget_t **out, const fray_script_t *script,
                        const fray_campaign_target_t *ct, const fray_mem_t *mem, char **err) {
   *out = NULL;
   *err = NULL;
-  if (!ct->handler == !ct->connect)
+  if (!!ct->handler + !!ct->connect + !!ct->player != 1 ||
+      (ct->player && fray_player_script(ct->player) != script))
     return FRAY_EINVAL;
   fray__ctarget_t *t = fray__malloc(mem, sizeof *t);
   if (!t)
@@ -43,18 +66,11 @@ int fray__ctarget_open(fray__ctarget_t **out, const fray_script_t *script,
   t->mem = mem;
   t->script = script;
   t->handler = ct->handler;
-  /* Schedules come from the script; the simulator runs them in-process. */
-  int rc = ct->handler ? fray_sim_new(&t->sim, script, ct->handler, mem) : 0;
+  t->player = ct->player;
+  t->transcripts = ct->handler || (ct->player && ct->transcripts);
+  int rc = ct->player ? 0 : make_player(t, ct, err);
   if (!rc)
     rc = fray_sched_buf_new(&t->buf, script, mem);
-  if (!rc && ct->connect) {
-    fray_net_opts_t no = ct->net;
-    if (!no.timeout_ms)
-      fray_net_opts_init(&no);
-    rc = fray_net_new(&t->net, script, ct->connect, &no, mem);
-    if (rc && t->net && *fray_net_error(t->net))
-      *err = dup_error(mem, fray_net_error(t->net));
-  }
   if (rc) {
     fray__ctarget_close(t);
     return rc;
@@ -92,7 +108,8 @@ uint64_t fray__ctarget_count(const fray__ctarget_t *t, const fray_campaign_opts_
 
 int fray__ctarget_reference(fray__ctarget_t *t, fray__cresult_t *res) {
   t->last = NULL;
-  return t->net ? fray_net_run(t->net, NULL, res) : fray_sim_record_reference(t->sim, res);
+  return t->transcripts ? fray_player_record_reference(t->player, res)
+                        : fray_player_run(t->player, NULL, res);
 }
 
 /* Schedule i of the strategy into t->sched. */
@@ -126,14 +143,14 @@ int fray__ctarget_run(fray__ctarget_t *t, const fray_campaign_opts_t *o, uint64_
   if (rc)
     return rc;
   t->running = &t->sched;
-  rc = t->net ? fray_net_run(t->net, &t->sched, res)
-              : fray_sim_check_invariance(t->sim, &t->sched, res);
+  rc = t->transcripts ? fray_player_check_invariance(t->player, &t->sched, res)
+                      : fray_player_run(t->player, &t->sched, res);
   t->running = NULL;
   return rc;
 }
 
 const char *fray__ctarget_error(const fray__ctarget_t *t) {
-  return t->net ? fray_net_error(t->net) : "";
+  return t->net ? fray_net_error(t->net) : fray_player_error(t->player);
 }
 
 void fray__ctarget_describe(const fray__ctarget_t *t, char *buf, size_t size) {
@@ -145,8 +162,10 @@ int fray__ctarget_short_writes(const fray__ctarget_t *t) {
 }
 
 int fray__ctarget_reproducer(fray__ctarget_t *t, fray_script_t **out) {
-  int rc = t->net ? fray_bake(t->script, t->last, t->mem, out)
-                  : fray_sim_minimize(t->sim, t->last, 0, out);
+  /* Only the simulator is fast enough to minimise (a run over a socket
+   * takes milliseconds): other transports' failures are baked as found. */
+  int rc = t->sim ? fray_sim_minimize(t->sim, t->last, 0, out)
+                  : fray_bake(t->script, t->last, t->mem, out);
   /* The reproducer names the handler it failed with, even when the command
    * line chose it over (or without) the script's @handler. */
   if (!rc && t->handler && (rc = fray_script_set_handler(*out, t->handler->name))) {
