@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "failmem.h"
 #include "fray/fuzz.h"
 #include "fray/sim.h"
 
@@ -242,8 +243,43 @@ static void test_aflnet_messages_become_sends(void **state) {
   fray_script_free(s);
 }
 
+/* Fail-malloc loop over the decoder: every allocation it makes fails once;
+ * each failure is FRAY_ENOMEM with no session and nothing leaked. */
+static void test_decode_fails_cleanly(void **state) {
+  (void)state;
+  static const char text[] = "open a\nopen b\na > \"NICK a\\r\\n\" | \"JOIN\"\nb > \"hi\"\n"
+                             "a < \"OK\"\nclose b\nreset a\n";
+  fray_script_t *s;
+  assert_int_equal(fray_script_parse(&s, text, sizeof text - 1, "t.fray", NULL, NULL), 0);
+  uint8_t *in;
+  size_t len;
+  assert_int_equal(fray_fuzz_encode(s, 0, NULL, &in, &len), 0);
+  long k, n = 0;
+  for (k = 1;; k++) {
+    failmem_t fm = {.fail_at = k};
+    fray_mem_t mem = failmem_mem(&fm);
+    fray_fuzz_session_t *d = (fray_fuzz_session_t *)&fm;
+    int r = fray_fuzz_decode(&d, in, len, "chat", &mem);
+    if (r) {
+      assert_int_equal(r, FRAY_ENOMEM);
+      assert_null(d);
+    } else {
+      assert_int_equal(fray_script_nclients(fray_fuzz_session_script(d)), 2);
+      fray_fuzz_session_free(d);
+    }
+    assert_int_equal(fm.live, 0);
+    if (fm.count < k)
+      break; /* every allocation has failed once */
+    n++;
+  }
+  assert_true(n >= 5);
+  free(in);
+  fray_script_free(s);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_decode_fails_cleanly),
       cmocka_unit_test(test_decode_any_bytes_is_a_valid_session),
       cmocka_unit_test(test_payload_mutation_keeps_schedule),
       cmocka_unit_test(test_encode_decode_round_trip),

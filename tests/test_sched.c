@@ -1,0 +1,256 @@
+/* Schedule tests (fray/sched.h): made from a script alone; bytewise without
+ * an array per byte (and its memory bound on a 64 MiB send), random cuts
+ * determined by the seed, exhaustive count and index, descriptions. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <malloc.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "failmem.h"
+#include "fray/sched.h"
+#include "fray/sim.h"
+
+static fray_script_t *parse(const char *text) {
+  fray_script_t *s = NULL;
+  fray_script_error_t err;
+  if (fray_script_parse(&s, text, strlen(text), "t.fray", NULL, &err)) {
+    char m[512];
+    fail_msg("%s", fray_script_error_format(&err, m, sizeof m));
+  }
+  return s;
+}
+
+static const char script3[] = "open a\n"
+                              "open b\n"
+                              "a > \"PING\\r\\n\"\n"
+                              "a > \"ECHO hi\\r\\n\"\n"
+                              "b > \"x\"\n"
+                              "a < \"PONG\\r\\n\"\n";
+
+static void test_sched_nsends_and_whole(void **state) {
+  (void)state;
+  fray_script_t *s = parse(script3);
+  assert_int_equal(fray_sched_nsends(s), 3);
+  assert_int_equal(fray_sched_nsends(NULL), 0);
+  fray_sched_buf_t *b;
+  assert_int_equal(fray_sched_buf_new(&b, s, NULL), 0);
+  const fray_sched_t *v = fray_sched_buf_view(b);
+  assert_int_equal(v->nsends, 3);
+  for (size_t i = 0; i < 3; i++)
+    assert_true(!v->sends[i].ncuts && !v->sends[i].every && !v->sends[i].merge_next);
+  char d[64];
+  assert_string_equal(fray_sched_describe(s, v, d, sizeof d), "whole");
+  assert_string_equal(fray_sched_describe(s, NULL, d, sizeof d), "whole");
+  fray_sched_buf_free(b);
+  assert_int_equal(fray_sched_buf_new(&b, NULL, NULL), FRAY_EINVAL);
+  fray_script_free(s);
+}
+
+static void test_sched_bytewise_holds_no_cuts(void **state) {
+  (void)state;
+  fray_script_t *s = parse(script3);
+  fray_sched_buf_t *b;
+  assert_int_equal(fray_sched_buf_new(&b, s, NULL), 0);
+  assert_int_equal(fray_sched_bytewise(b), 0);
+  const fray_sched_t *v = fray_sched_buf_view(b);
+  for (size_t i = 0; i < 3; i++) {
+    assert_int_equal(v->sends[i].every, 1);
+    assert_int_equal(v->sends[i].ncuts, 0);
+  }
+  char d[256];
+  fray_sched_describe(s, v, d, sizeof d);
+  assert_string_equal(d, "line 3 a> \"P\" | \"I\" | \"N\" | \"G\" | \"\\r\" | \"\\n\"; line 4 a> "
+                         "\"E\" | \"C\" | \"H\" | \"O\" | \" \" | \"h\" | \"i\" | \"\\r\" | "
+                         "\"\\n\"; line 5 b> \"x\"");
+  /* A description that does not fit ends in "...". */
+  char small[24];
+  fray_sched_describe(s, v, small, sizeof small);
+  assert_int_equal(strlen(small), sizeof small - 1);
+  assert_string_equal(small + sizeof small - 4, "...");
+  fray_sched_buf_free(b);
+  fray_script_free(s);
+}
+
+static void test_sched_random_is_the_seeds(void **state) {
+  (void)state;
+  fray_script_t *s = parse(script3);
+  fray_sched_buf_t *a, *b;
+  assert_int_equal(fray_sched_buf_new(&a, s, NULL), 0);
+  assert_int_equal(fray_sched_buf_new(&b, s, NULL), 0);
+  int differ = 0;
+  for (uint64_t seed = 1; seed <= 50; seed++) {
+    char da[512], db[512];
+    assert_int_equal(fray_sched_random(a, seed, 0), 0);
+    assert_int_equal(fray_sched_random(b, seed, 0), 0);
+    assert_string_equal(fray_sched_describe(s, fray_sched_buf_view(a), da, sizeof da),
+                        fray_sched_describe(s, fray_sched_buf_view(b), db, sizeof db));
+    const fray_sched_t *v = fray_sched_buf_view(a);
+    for (size_t k = 0; k < v->nsends; k++)
+      for (size_t j = 0; j < v->sends[k].ncuts; j++) {
+        assert_true(v->sends[k].cuts[j] > 0 && v->sends[k].cuts[j] < 9);
+        if (j)
+          assert_true(v->sends[k].cuts[j] > v->sends[k].cuts[j - 1]);
+      }
+    assert_int_equal(fray_sched_random(b, seed + 1000, 1), 0);
+    differ += strcmp(da, fray_sched_describe(s, fray_sched_buf_view(b), db, sizeof db)) != 0;
+    assert_int_equal(fray_sched_buf_view(b)->short_writes, 1);
+    assert_int_equal(fray_sched_buf_view(b)->write_seed, seed + 1000);
+  }
+  assert_true(differ > 40); /* other seeds, other schedules */
+  fray_sched_buf_free(a);
+  fray_sched_buf_free(b);
+  fray_script_free(s);
+}
+
+static void test_sched_exhaustive_count_and_index(void **state) {
+  (void)state;
+  fray_script_t *s = parse("open a\na > \"abcd\"\na > \"xyz\"\n");
+  /* 4 and 3 bytes: C(3,1) + C(2,1) single cuts; C(3,2) + C(2,2) pairs. */
+  assert_int_equal(fray_sched_exhaustive_count(s, 1), 1 + 3 + 2);
+  assert_int_equal(fray_sched_exhaustive_count(s, 2), 1 + 3 + 3 + 2 + 1);
+  assert_int_equal(fray_sched_exhaustive_count(s, 64), 1 + 3 + 3 + 1 + 2 + 1);
+  fray_sched_buf_t *b;
+  assert_int_equal(fray_sched_buf_new(&b, s, NULL), 0);
+  static const char *const want[] = {
+      "whole",
+      "line 2 a> \"a\" | \"bcd\"",
+      "line 2 a> \"ab\" | \"cd\"",
+      "line 2 a> \"abc\" | \"d\"",
+      "line 2 a> \"a\" | \"b\" | \"cd\"",
+      "line 2 a> \"a\" | \"bc\" | \"d\"",
+      "line 2 a> \"ab\" | \"c\" | \"d\"",
+      "line 3 a> \"x\" | \"yz\"",
+      "line 3 a> \"xy\" | \"z\"",
+      "line 3 a> \"x\" | \"y\" | \"z\"",
+  };
+  for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+    char d[128];
+    assert_int_equal(fray_sched_exhaustive(b, 2, i), 0);
+    assert_string_equal(fray_sched_describe(s, fray_sched_buf_view(b), d, sizeof d), want[i]);
+  }
+  assert_int_equal(fray_sched_exhaustive(b, 2, 10), FRAY_EINVAL);
+  fray_sched_buf_free(b);
+  fray_script_free(s);
+}
+
+static void test_sched_describe_names_merges_and_sends(void **state) {
+  (void)state;
+  fray_script_t *s = parse(script3);
+  const fray_sched_send_t sends[3] = {{.merge_next = 1}, {0}, {.merge_next = 1}};
+  fray_sched_t sched = {.sends = sends, .nsends = 3, .short_writes = 1, .write_seed = 7};
+  char d[256];
+  /* Send 2 (b's) is not merged: the next step is not a send of b. */
+  assert_string_equal(fray_sched_describe(s, &sched, d, sizeof d),
+                      "line 3 a> \"PING\\r\\n\" + (merged with the next send); short writes "
+                      "(seed 7)");
+  fray_script_free(s);
+  /* Steps built in memory have no line: they are named by send number. */
+  fray_script_t *m;
+  size_t c;
+  assert_int_equal(fray_script_new(&m, NULL), 0);
+  assert_int_equal(fray_script_add_client(m, "c0", &c), 0);
+  assert_int_equal(fray_script_add_step(m, &(fray_step_t){.kind = FRAY_STEP_OPEN, .client = c}), 0);
+  assert_int_equal(fray_script_add_step(m, &(fray_step_t){.kind = FRAY_STEP_SEND,
+                                                          .client = c,
+                                                          .data = (const uint8_t *)"hey",
+                                                          .len = 3}),
+                   0);
+  static const size_t cut[] = {1};
+  const fray_sched_send_t one[1] = {{.cuts = cut, .ncuts = 1}};
+  sched = (fray_sched_t){.sends = one, .nsends = 1};
+  assert_string_equal(fray_sched_describe(m, &sched, d, sizeof d), "send 1 c0> \"h\" | \"ey\"");
+  fray_script_free(m);
+}
+
+static void test_sched_buf_fails_cleanly(void **state) {
+  (void)state;
+  fray_script_t *s = parse(script3);
+  for (long k = 1;; k++) {
+    failmem_t fm = {.fail_at = k};
+    fray_mem_t mem = failmem_mem(&fm);
+    fray_sched_buf_t *b = NULL;
+    int r = fray_sched_buf_new(&b, s, &mem);
+    if (!r) {
+      for (uint64_t seed = 1; seed < 20 && !r; seed++)
+        r = fray_sched_random(b, seed, 0);
+      if (!r)
+        r = fray_sched_exhaustive(b, 2, 5);
+      fray_sched_buf_free(b);
+    }
+    assert_true(r == 0 || r == FRAY_ENOMEM);
+    assert_int_equal(fm.live, 0);
+    if (fm.count < k)
+      break;
+  }
+  fray_script_free(s);
+}
+
+/* ---- bytewise memory: a 64 MiB send --------------------------------------------- */
+
+static size_t heap_in_use(void) {
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 33))
+  struct mallinfo2 mi = mallinfo2();
+  return mi.uordblks + mi.hblkhd;
+#else
+  return 0;
+#endif
+}
+
+static const fray_handler_t sink = {.name = "sink", .spec = {.mode = FRAY_MODE_RAW}};
+
+/* Under bytewise, a send of N bytes used to cost a cut array of 8 N bytes
+ * in the schedule and again in the reads: 64 MiB of payload took the heap
+ * 1 GiB further. Now the schedule and every read of it cost nothing per
+ * byte: the heap grows by well under the payload. */
+static void test_sched_bytewise_memory_is_bounded(void **state) {
+  (void)state;
+  if (!heap_in_use())
+    skip(); /* the sanitizers' allocators answer mallinfo2 with zeros */
+  const size_t payload = (size_t)64 << 20;
+  fray_script_t *s;
+  size_t c;
+  assert_int_equal(fray_script_new(&s, NULL), 0);
+  assert_int_equal(fray_script_add_client(s, "a", &c), 0);
+  uint8_t *data = malloc(payload);
+  assert_non_null(data);
+  memset(data, 'x', payload);
+  assert_int_equal(fray_script_add_step(s, &(fray_step_t){.kind = FRAY_STEP_OPEN, .client = c}), 0);
+  assert_int_equal(
+      fray_script_add_step(
+          s, &(fray_step_t){.kind = FRAY_STEP_SEND, .client = c, .data = data, .len = payload}),
+      0);
+  free(data);
+  fray_sim_t *sim;
+  assert_int_equal(fray_sim_new(&sim, s, &sink, NULL), 0);
+  size_t before = heap_in_use();
+  fray_sched_buf_t *b;
+  assert_int_equal(fray_sched_buf_new(&b, s, NULL), 0);
+  assert_int_equal(fray_sched_bytewise(b), 0);
+  fray_result_t res;
+  assert_int_equal(fray_sim_run(sim, fray_sched_buf_view(b), &res), 0);
+  assert_int_equal(res.reads, payload);
+  size_t after = heap_in_use();
+  assert_true(after < before + payload / 2);
+  fray_sched_buf_free(b);
+  fray_sim_free(sim);
+  fray_script_free(s);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_sched_nsends_and_whole),
+      cmocka_unit_test(test_sched_bytewise_holds_no_cuts),
+      cmocka_unit_test(test_sched_random_is_the_seeds),
+      cmocka_unit_test(test_sched_exhaustive_count_and_index),
+      cmocka_unit_test(test_sched_describe_names_merges_and_sends),
+      cmocka_unit_test(test_sched_buf_fails_cleanly),
+      cmocka_unit_test(test_sched_bytewise_memory_is_bounded),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
