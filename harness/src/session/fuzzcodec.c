@@ -45,27 +45,15 @@ static int use_client(fray_script_t *script, size_t *idx, size_t c) {
 /* Cuts are the schedule's, not the script's: the whole reference run then
  * delivers each send as one read. */
 static int add_send_entry(fray_fuzz_session_t *s, const size_t *cuts, size_t ncuts) {
-  if (s->nsends == s->cap) {
-    size_t nc = s->cap ? s->cap * 2 : 16;
-    fray_sched_send_t *n = fray__realloc(&s->mem, s->sends, nc * sizeof *n);
-    size_t *o = n ? fray__realloc(&s->mem, s->cutoff, nc * sizeof *o) : NULL;
-    if (n)
-      s->sends = n;
-    if (!o)
-      return FRAY_ENOMEM;
-    s->cutoff = o;
-    s->cap = nc;
-  }
-  if (s->npool + ncuts > s->poolcap) {
-    size_t nc = s->poolcap ? s->poolcap * 2 : 64;
-    while (nc < s->npool + ncuts)
-      nc *= 2;
-    size_t *p = fray__realloc(&s->mem, s->cutpool, nc * sizeof *p);
-    if (!p)
-      return FRAY_ENOMEM;
-    s->cutpool = p;
-    s->poolcap = nc;
-  }
+  /* sends and cutoff share one capacity: it counts only once both grew. */
+  size_t sc = s->cap, oc = s->cap;
+  int r = fray__grow(&s->mem, (void **)&s->sends, &sc, s->nsends + 1, sizeof *s->sends);
+  if (!r)
+    r = fray__grow(&s->mem, (void **)&s->cutoff, &oc, s->nsends + 1, sizeof *s->cutoff);
+  s->cap = sc < oc ? sc : oc;
+  if (r ||
+      fray__grow(&s->mem, (void **)&s->cutpool, &s->poolcap, s->npool + ncuts, sizeof *s->cutpool))
+    return FRAY_ENOMEM;
   if (ncuts)
     memcpy(s->cutpool + s->npool, cuts, ncuts * sizeof *cuts);
   memset(&s->sends[s->nsends], 0, sizeof *s->sends);
@@ -274,16 +262,8 @@ typedef struct bytes {
 } bytes_t;
 
 static int put(bytes_t *b, const uint8_t *p, size_t n) {
-  if (b->len + n > b->cap) {
-    size_t c = b->cap ? b->cap : 256;
-    while (c < b->len + n)
-      c *= 2;
-    uint8_t *np = fray__realloc(b->m, b->p, c);
-    if (!np)
-      return FRAY_ENOMEM;
-    b->p = np;
-    b->cap = c;
-  }
+  if (fray__grow(b->m, (void **)&b->p, &b->cap, b->len + n, 1))
+    return FRAY_ENOMEM;
   if (n)
     memcpy(b->p + b->len, p, n);
   b->len += n;

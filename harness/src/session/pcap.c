@@ -875,14 +875,8 @@ static int flow_new(fray_pcap_import_t *im, const pkt_t *p, size_t slot, size_t 
   if (sp && p->dst.port != sp && p->src.port != sp)
     skipped = 1;
 
-  if (im->nflows == im->capflows) {
-    size_t cap = im->capflows ? im->capflows * 2 : 16;
-    flow_t **n = fray__realloc(&im->mem, im->flows, cap * sizeof *n);
-    if (!n)
-      return FRAY_ENOMEM;
-    im->flows = n;
-    im->capflows = cap;
-  }
+  if (fray__grow(&im->mem, (void **)&im->flows, &im->capflows, im->nflows + 1, sizeof *im->flows))
+    return FRAY_ENOMEM;
   flow_t *f = fray__malloc(&im->mem, sizeof *f);
   if (!f)
     return FRAY_ENOMEM;
