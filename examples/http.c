@@ -94,6 +94,18 @@ static int http_value_is(const uint8_t *p, size_t len, const char *v) {
   return http_name_is(p, len, v); /* same rule: case-insensitive, exact */
 }
 
+/* The next chunk may hold what is left of HTTP_MAX_BODY: the framer refuses
+ * a larger size line at once (EBADLEN over max_frame), before its data
+ * arrives. With nothing left, max_frame 1 (0 would mean the default) lets
+ * only the last chunk and a 1-byte one through, and http_chunk refuses the
+ * latter. */
+static int http_chunk_spec(fray_conn_t *c, const http_conn_t *st) {
+  fray_spec_t chunk = fray_spec_http_chunk();
+  size_t left = HTTP_MAX_BODY - st->chunked_len;
+  chunk.max_frame = left ? left : 1;
+  return fray_conn_set_spec(c, &chunk);
+}
+
 static const char *http_reason(int status) {
   return status == 413 ? "Content Too Large" : status == 501 ? "Not Implemented" : "Bad Request";
 }
@@ -181,11 +193,9 @@ static int http_head(fray_conn_t *c, http_conn_t *st, const uint8_t *p, size_t l
   if (clen > HTTP_MAX_BODY)
     return http_fail(c, 413, "Content Too Large");
   if (chunked) {
-    fray_spec_t chunk = fray_spec_http_chunk();
-    chunk.max_frame = HTTP_MAX_BODY;
     st->phase = HTTP_CHUNK;
     st->chunked_len = 0;
-    return fray_conn_set_spec(c, &chunk);
+    return http_chunk_spec(c, st);
   }
   if (clen > 0) {
     fray_spec_t body = fray_spec_count((size_t)clen);
@@ -209,7 +219,7 @@ static int http_chunk(fray_conn_t *c, http_conn_t *st, const uint8_t *data, size
     return FRAY_ENOMEM;
   memcpy(st->chunked + st->chunked_len, data, len);
   st->chunked_len += len;
-  return 0;
+  return http_chunk_spec(c, st);
 }
 
 /* A trailer field ("Name: value"), or the empty line ending the message. */
@@ -247,10 +257,11 @@ static int http_frame(fray_conn_t *c, const uint8_t *data, size_t len, void *vst
 
 static int http_error(fray_conn_t *c, const fray_frame_error_t *err, void *vst) {
   http_conn_t *st = vst;
-  /* In a chunked body: a chunk over the limit, or a malformed size line or
-   * missing CRLF after the data. Elsewhere the head or a trailer field
-   * outgrew HTTP_MAX_HEAD (a counted body can never overflow). */
-  if (st->phase == HTTP_CHUNK && err->size <= HTTP_MAX_BODY)
+  /* In a chunked body: a chunk past what is left of the limit (its size,
+   * nonzero, over the spec's max_frame), or a malformed size line or missing
+   * CRLF after the data (size 0, or within the limit). Elsewhere the head or
+   * a trailer field outgrew HTTP_MAX_HEAD (a counted body never overflows). */
+  if (st->phase == HTTP_CHUNK && err->size <= HTTP_MAX_BODY - st->chunked_len)
     return http_fail(c, 400, "Bad Request");
   return http_fail(c, 413, "Content Too Large");
 }
