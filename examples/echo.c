@@ -8,10 +8,11 @@
 
 #define ECHO_MAX_LINE 1024
 
+/* The reply is framed by the connection's own spec: line mode ends it with
+ * "\r\n" (fray_spec_wrap), and the line fits, being at most max_frame. */
 static int echo_frame(fray_conn_t *c, const uint8_t *line, size_t len, void *st) {
   (void)st;
-  int r = fray_conn_send(c, line, len);
-  return r ? r : fray_conn_send(c, "\r\n", 2);
+  return fray_conn_send_frame(c, line, len);
 }
 
 static int echo_error(fray_conn_t *c, const fray_frame_error_t *err, void *st) {

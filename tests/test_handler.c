@@ -864,6 +864,157 @@ static void test_handler_validate_refuses_unusable_handlers(void **state) {
   fray_server_free(srv);
 }
 
+/* ---- framing replies and protocol switches ------------------------------- */
+
+static int framed_rc;   /* the last fray_conn_send_frame's return */
+static char taken[256]; /* what fray_conn_take_buffered handed over */
+static size_t taken_len;
+
+static int take_into(const uint8_t *p, size_t n, void *ud) {
+  (void)ud;
+  assert_true(taken_len + n <= sizeof taken);
+  memcpy(taken + taken_len, p, n);
+  taken_len += n;
+  return 0;
+}
+
+/* Answers each frame with itself, framed by the connection's spec; "RAW"
+ * switches to raw mode, taking the bytes that came after it. */
+static int fr_frame(fray_conn_t *c, const uint8_t *d, size_t n, void *st) {
+  (void)st;
+  logf_(c, "F", d, n);
+  if (n == 3 && !memcmp(d, "RAW", 3)) {
+    fray_spec_t raw = fray_spec_raw();
+    assert_int_equal(fray_conn_set_spec(c, &raw), 0);
+    return fray_conn_take_buffered(c, take_into, NULL);
+  }
+  framed_rc = fray_conn_send_frame(c, d, n);
+  return 0;
+}
+
+static fray_handler_t framed_handler(fray_spec_t spec) {
+  return (fray_handler_t){.name = "framed", .spec = spec, .on_frame = fr_frame};
+}
+
+static fray_server_t *framed_server(const fray_handler_t *h) {
+  rec_reset();
+  fray_server_t *s = NULL;
+  assert_int_equal(fray_server_new(&s, h, NULL), 0);
+  return s;
+}
+
+/* Runs input through a framed-echo server with spec; returns what it sent
+ * (static) and sets *len. */
+static const uint8_t *framed_echo(fray_spec_t spec, const char *in, size_t inlen, size_t *len) {
+  static sink_t out;
+  fray_handler_t h = framed_handler(spec);
+  fray_server_t *s = framed_server(&h);
+  fray_conn_t *c = open_named(s, "f");
+  framed_rc = 1;
+  out.len = 0;
+  assert_int_equal(fray_conn_input(c, (const uint8_t *)in, inlen), 0);
+  drain(c, &out);
+  fray_server_free(s);
+  *len = out.len;
+  return out.p;
+}
+
+static void test_send_frame_by_spec(void **state) {
+  (void)state;
+  static const struct {
+    fray_spec_t (*make)(void);
+    const char *in;
+    size_t inlen;
+    const char *want;
+    size_t wantlen;
+  } cases[] = {
+      {fray_spec_line, "hi\r\nyo\n", 7, "hi\r\nyo\r\n", 8},
+      {fray_spec_netstring, "5:hello,0:,", 11, "5:hello,0:,", 11},
+      {fray_spec_resp_bulk, "$2\r\nok\r\n", 8, "$2\r\nok\r\n", 8},
+      {fray_spec_http_chunk, "a;x\r\n0123456789\r\n0\r\n", 20, "a\r\n0123456789\r\n0\r\n", 18},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    size_t len;
+    const uint8_t *got = framed_echo(cases[i].make(), cases[i].in, cases[i].inlen, &len);
+    if (len != cases[i].wantlen || memcmp(got, cases[i].want, len))
+      fail_msg("case %zu: sent '%.*s'", i, (int)len, (const char *)got);
+    assert_int_equal(framed_rc, 0);
+  }
+  /* A 3-byte length field, and a delimiter set ending replies with its first. */
+  size_t len;
+  const uint8_t *got = framed_echo(fray_spec_length_uint(3, 0), "\0\0\3abc", 6, &len);
+  assert_int_equal(len, 6);
+  assert_memory_equal(got, "\0\0\3abc", 6);
+  fray_spec_t set = fray_spec_delims();
+  assert_int_equal(fray_spec_delims_add(&set, ";", 1), 0);
+  assert_int_equal(fray_spec_delims_add(&set, "\n", 1), 0);
+  got = framed_echo(set, "a\nb;", 4, &len);
+  assert_int_equal(len, 4);
+  assert_memory_equal(got, "a;b;", 4);
+}
+
+static void test_send_frame_refused(void **state) {
+  (void)state;
+  size_t len;
+  /* Count mode encodes only its count; a payload over max_frame, and a
+   * header the encoder cannot write (an offset), are refused: nothing sent. */
+  fray_spec_t count = fray_spec_count(2);
+  (void)framed_echo(count, "abc", 3, &len); /* one frame "ab": answered "ab" */
+  assert_int_equal(framed_rc, 0);
+  assert_int_equal(len, 2);
+  fray_spec_t off = fray_spec_length(FRAY_LEN_U8);
+  off.length.offset = 1;
+  (void)framed_echo(off, "x\2hi", 4, &len);
+  assert_int_equal(framed_rc, FRAY_EINVAL);
+  assert_int_equal(len, 0);
+  fray_spec_t small = fray_spec_line();
+  small.max_frame = 2;
+  fray_handler_t h = framed_handler(small);
+  fray_server_t *s = framed_server(&h);
+  fray_conn_t *c = open_named(s, "f");
+  assert_int_equal(fray_conn_send_frame(c, "abc", 3), FRAY_EINVAL);
+  assert_int_equal(fray_conn_send_frame(c, NULL, 1), FRAY_EINVAL);
+  assert_int_equal(fray_conn_send_frame(NULL, "a", 1), FRAY_EINVAL);
+  assert_int_equal(fray_conn_pending(c), 0);
+  assert_int_equal(fray_conn_send_frame(c, "ab", 2), 0);
+  assert_int_equal(fray_conn_pending(c), 4);
+  fray_conn_close(c);
+  assert_int_equal(fray_conn_send_frame(c, "ab", 2), FRAY_ECLOSED);
+  fray_server_free(s);
+}
+
+/* "RAW" hands the rest of the chunk over and later input arrives as raw
+ * frames, fed in one piece or a byte at a time. */
+static void test_take_buffered_switches_protocol(void **state) {
+  (void)state;
+  for (int bytewise = 0; bytewise < 2; bytewise++) {
+    fray_handler_t h = framed_handler(fray_spec_line());
+    fray_server_t *s = framed_server(&h);
+    fray_conn_t *c = open_named(s, "t");
+    taken_len = 0;
+    if (bytewise)
+      feed_bytewise(c, "hi\nRAW\nrest\n");
+    else
+      feed(c, "hi\nRAW\nrest\n");
+    assert_int_equal(fray_conn_buffered(c), 0);
+    feed(c, "more");
+    assert_log(bytewise ? "t:Fhi|t:FRAW|t:Fr|t:Fe|t:Fs|t:Ft|t:F\n|t:Fmore|"
+                        : "t:Fhi|t:FRAW|t:Fmore|");
+    assert_int_equal(taken_len, bytewise ? 0 : 5);
+    assert_memory_equal(taken, "rest\n", taken_len);
+    /* Outside a callback: the unfinished frame's bytes, framing going on. */
+    fray_spec_t line = fray_spec_line();
+    assert_int_equal(fray_conn_set_spec(c, &line), 0);
+    feed(c, "half");
+    taken_len = 0;
+    assert_int_equal(fray_conn_take_buffered(c, take_into, NULL), 0);
+    assert_int_equal(taken_len, 4);
+    assert_int_equal(fray_conn_take_buffered(NULL, take_into, NULL), FRAY_EINVAL);
+    assert_int_equal(fray_conn_take_buffered(c, NULL, NULL), FRAY_EINVAL);
+    fray_server_free(s);
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_frames_in_order),
@@ -883,6 +1034,9 @@ int main(void) {
       cmocka_unit_test(test_sendf_past_the_stack_buffer),
       cmocka_unit_test(test_sendf_on_a_closing_connection),
       cmocka_unit_test(test_handler_validate_refuses_unusable_handlers),
+      cmocka_unit_test(test_send_frame_by_spec),
+      cmocka_unit_test(test_send_frame_refused),
+      cmocka_unit_test(test_take_buffered_switches_protocol),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

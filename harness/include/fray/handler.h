@@ -129,6 +129,37 @@ FRAY_EXTERN int fray_conn_vsendf(fray_conn_t *c, const char *fmt, va_list ap)
 #endif
     ;
 
+/* Sends a payload framed by the connection's current spec (what
+ * fray_conn_set_spec last set, else the handler's): the length field, text
+ * length or nothing before it, the delimiter or trailer after it, as
+ * fray_spec_wrap() computes them; line mode ends it with "\r\n". The whole
+ * frame is queued as one copy or not at all. Returns 0; FRAY_EINVAL (c NULL,
+ * data NULL with len > 0, or a frame the spec cannot encode: a count mode
+ * len other than count, a len over max_frame, a length field that cannot
+ * hold it, a length header with an offset or a partial strip); and what
+ * fray_conn_send() returns. */
+FRAY_EXTERN int fray_conn_send_frame(fray_conn_t *c, const void *data, size_t len);
+
+/* Hands the input not yet framed to fn, for a switch to another protocol
+ * (an upgrade, STARTTLS, a proxy that stops framing: Twisted's
+ * clearLineBuffer). From on_frame or on_error: every byte that arrived
+ * after the current frame, in order (fn is called once or twice, never with
+ * nothing); the connection then frames afresh from the next byte that
+ * arrives, under its spec at that time (set FRAY_MODE_RAW before or after
+ * the call to be handed the bytes as they come), and stream offsets in
+ * later errors count from there. Elsewhere: the bytes of an unfinished
+ * frame, framing going on with the next byte. The bytes are borrowed for
+ * fn's call. Returns 0, fn's negative result (the bytes are gone all the
+ * same), FRAY_EINVAL (c or fn NULL) or FRAY_ECLOSED (the connection no
+ * longer reads: nothing handed over).
+ *
+ *   if (is_starttls(line, len)) {
+ *     fray_spec_t raw = fray_spec_raw();
+ *     fray_conn_set_spec(c, &raw);               // later bytes: as they come
+ *     return fray_conn_take_buffered(c, tls_feed, st);  // bytes already here
+ *   } */
+FRAY_EXTERN int fray_conn_take_buffered(fray_conn_t *c, fray_bytes_cb fn, void *user_data);
+
 /* The connection's output queue, for borrowed buffers and producers
  * (fray/outq.h). Borrowed; valid while the connection is. */
 FRAY_EXTERN fray_outq_t *fray_conn_outq(fray_conn_t *c);

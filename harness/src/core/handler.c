@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "core/internal.h"
+#include "core/outq_internal.h"
 
 struct fray_conn {
   fray_server_t *server;
@@ -22,6 +23,8 @@ struct fray_conn {
   fray_close_reason_t reason;
   int aborted;    /* reset rather than closed: output dropped */
   int close_done; /* on_close has run */
+  int in_cb;      /* a handler callback of this connection is running */
+  int reframe;    /* take_buffered from a callback: start framing afresh */
   void *data;     /* handler's conn_size bytes, allocated after the struct */
 };
 
@@ -65,7 +68,9 @@ static int conn_frame(fray_framer_t *f, const fray_frame_t *fr, void *ud) {
   (void)f;
   if (c->state != FRAY_CONN_OPEN || !c->server->h->on_frame)
     return 0;
+  c->in_cb++;
   int r = c->server->h->on_frame(c, fr->data, fr->len, c->data);
+  c->in_cb--;
   if (r < 0)
     fray_conn_abort(c);
   return 0;
@@ -76,7 +81,9 @@ static int conn_error(fray_framer_t *f, const fray_frame_error_t *e, void *ud) {
   (void)f;
   if (c->state != FRAY_CONN_OPEN)
     return 0;
+  c->in_cb++;
   int r = c->server->h->on_error ? c->server->h->on_error(c, e, c->data) : 0;
+  c->in_cb--;
   if (r < 0)
     fray_conn_abort(c);
   else if (e->fatal)
@@ -354,6 +361,30 @@ int fray_conn_sendf(fray_conn_t *c, const char *fmt, ...) {
   return r;
 }
 
+int fray_conn_send_frame(fray_conn_t *c, const void *data, size_t len) {
+  if (!c || (!data && len))
+    return FRAY_EINVAL;
+  if (c->state != FRAY_CONN_OPEN)
+    return FRAY_ECLOSED;
+  fray_frame_wrap_t w;
+  int r = fray_spec_wrap(fray_framer_spec(c->framer), len, &w);
+  if (r)
+    return r;
+  const fray__iov_t v[3] = {{w.head, w.head_len}, {data, len}, {w.tail, w.tail_len}};
+  return fray__outq_pushv(c->q, v, 3);
+}
+
+int fray_conn_take_buffered(fray_conn_t *c, fray_bytes_cb fn, void *user_data) {
+  if (!c || !fn)
+    return FRAY_EINVAL;
+  if (c->state != FRAY_CONN_OPEN)
+    return FRAY_ECLOSED;
+  /* From a callback the framer hands over the rest of the chunk and closes;
+   * fray_conn_input() reopens it once the feed is over. */
+  c->reframe |= c->in_cb > 0;
+  return fray_framer_take_buffered(c->framer, fn, user_data);
+}
+
 fray_outq_t *fray_conn_outq(fray_conn_t *c) {
   return c ? c->q : NULL;
 }
@@ -411,6 +442,11 @@ int fray_conn_input(fray_conn_t *c, const uint8_t *data, size_t len) {
     return FRAY_ECLOSED;
   fray_ssize_t r = fray_framer_feed(c->framer, data, len);
   (void)r; /* errors reach the handler through conn_error */
+  if (c->reframe) {
+    c->reframe = 0;
+    if (c->state == FRAY_CONN_OPEN)
+      (void)fray_framer_reset(c->framer); /* spec kept: framing resumes */
+  }
   return 0;
 }
 

@@ -205,35 +205,47 @@ static int push_allowed(const fray_outq_t *q, const uint8_t *data, size_t len) {
   return 0;
 }
 
-int fray_outq_push(fray_outq_t *q, const uint8_t *data, size_t len) {
+int fray__outq_pushv(fray_outq_t *q, const fray__iov_t *v, size_t n) {
   if (!q)
     return FRAY_EINVAL;
-  int rc = push_allowed(q, data, len);
+  size_t len = 0;
+  int null = 0;
+  for (size_t i = 0; i < n; i++) {
+    null |= !v[i].data && v[i].len;
+    len = v[i].len > SIZE_MAX - len ? SIZE_MAX : len + v[i].len;
+  }
+  int rc = push_allowed(q, null ? NULL : (const uint8_t *)q, len);
   if (rc || !len)
     return rc;
-  struct item *t = q->tail;
+  if (len == SIZE_MAX)
+    return FRAY_ERANGE;
+  struct item *t = q->tail, *b = NULL;
   size_t room = (t && t->kind == ITEM_COPY) ? t->cap - t->len : 0;
-  if (len <= room) {
-    memcpy(t->bytes + t->len, data, len);
-    t->len += len;
-  } else {
-    /* Allocate before touching the tail so that a failure changes nothing.
-     * The tail is only ever filled past its len, never moved, so a writer
-     * holding a view of it (a push from inside the writer) stays valid. */
-    struct item *b = block_new(q, len - room);
-    if (!b)
-      return FRAY_ENOMEM;
-    if (room) {
-      memcpy(t->bytes + t->len, data, room);
-      t->len = t->cap;
+  /* Allocate before touching the tail so that a failure changes nothing.
+   * The tail is only ever filled past its len, never moved, so a writer
+   * holding a view of it (a push from inside the writer) stays valid. */
+  if (len > room && !(b = block_new(q, len - room)))
+    return FRAY_ENOMEM;
+  for (size_t i = 0; i < n; i++) {
+    const uint8_t *d = v[i].data;
+    for (size_t left = v[i].len, k; left; left -= k, d += k) {
+      struct item *to = room ? t : b;
+      k = room ? (left < room ? left : room) : left;
+      memcpy(to->bytes + to->len, d, k);
+      to->len += k;
+      room -= room ? k : 0;
     }
-    memcpy(b->bytes, data + room, len - room);
-    b->len = len - room;
-    append(q, b);
   }
+  if (b)
+    append(q, b);
   q->pending += len;
   check_up(q);
   return 0;
+}
+
+int fray_outq_push(fray_outq_t *q, const uint8_t *data, size_t len) {
+  fray__iov_t v = {data, len};
+  return fray__outq_pushv(q, &v, 1);
 }
 
 /* A new item for a push that push_allowed() accepts; the caller fills it
