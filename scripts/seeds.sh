@@ -73,19 +73,28 @@ for t in "${targets[@]}"; do
     begin framer
     gen framer <<'EOF'
 import struct
-DELIM = {b"\n": 0, b"\r\n": 1, b"\r\n\r\n": 2, b"\0": 3, b"\r\n.\r\n": 4, b"ab": 5}
-MODE = {"delim": 0, "line": 1, "count": 2, "length": 3, "raw": 4}
-FIELD = {"u8": 0, "u16be": 1, "u16le": 2, "u32be": 3, "u32le": 4, "u64be": 5, "u64le": 6, "varint": 7}
+DELIM = {b"\n": 0, b"\r\n": 1, b"\r\n\r\n": 2, b"\0": 3, b"\r\n.\r\n": 4, b"ab": 5, b"aab": 6, b"abab": 7}
+MODE = {"delim": 0, "line": 1, "count": 2, "length": 3, "raw": 4, "delims": 5, "byteset": 6, "text": 7}
+FIELD = {"u8": 0, "u16be": 1, "u16le": 2, "u32be": 3, "u32le": 4, "u64be": 5, "u64le": 6, "varint": 7,
+         "ube": 8, "ule": 9}
+BYTES = b"\n\r\0ab.:,"
+TEXT = {"netstring": 0, "resp": 1, "http": 2}
 def spec(mode, max=256, skip=0, keep=0, delim=b"\n", count=1, field="u8", offset=0,
-         adjust=0, strip=0xff, after=0):
-    # b0: delim index << 5 | keep << 4 | skip << 3 | mode, which must be the
-    # mode modulo 5: a few combinations need the next value with that residue.
-    b0 = DELIM[delim] << 5 | keep << 4 | skip << 3
-    while b0 % 5 != MODE[mode]:
-        b0 += 1  # low 3 bits only: 0..7 covers every residue
+         adjust=0, strip=0xff, after=0, more=(), byteset=b"", text="netstring", width=1):
+    # b0: delimiter index << 5 | keep << 4 | skip << 3 | mode; b7: the
+    # mode's extra (other delimiters, byte set, text preset, field width).
+    b0 = DELIM[delim] << 5 | keep << 4 | skip << 3 | MODE[mode]
+    if mode == "delims":
+        b7 = len(more) << 6 | sum(DELIM[d] << 3 * i for i, d in enumerate(more))
+    elif mode == "byteset":
+        b7 = sum(1 << BYTES.index(c) for c in byteset)
+    elif mode == "text":
+        b7 = TEXT[text]
+    else:
+        b7 = width - 1
     m = max - 1
     b3 = count - 1 if mode == "count" else offset
-    return bytes([b0, m & 0xff, (m >> 8) & 3 | FIELD[field] << 2, b3, adjust & 0xff, strip, after, 0])
+    return bytes([b0, m & 0xff, (m >> 8) & 3 | FIELD[field] << 2, b3, adjust & 0xff, strip, after, b7])
 def seed_n(origin, n, specs, stream, chunks=(0, 0, 0, 0), pause=0):
     specs = specs + [spec("line")] * (4 - len(specs))
     h = bytes([(n - 1) | pause << 2])
@@ -117,9 +126,33 @@ seed_n("line then raw after 2 frames", 2, [spec("line", after=2), spec("raw")], 
 seed_n("four specs cycling: line, count 3, length u8, delim ab", 4,
        [spec("line", after=1), spec("count", count=3, after=1), spec("length", after=1),
         spec("delim", delim=b"ab", after=1)], b"hi\nxyz\x02okDATAabhi\nxyz", (0, 1, 2, 3), 3)
+seed_n("delims: SMTP end or CRLF, the longer listed first (ties)", 1,
+       [spec("delims", delim=b"\r\n.\r\n", more=(b"\r\n",))], b"a\r\nb\r\n.\r\nc\r\n.\rd\r\n", (0, 1, 2, 0))
+seed_n("delims: aab, ab and abab, a prefix waited for, kept, skip over max 6", 1,
+       [spec("delims", delim=b"aab", more=(b"ab", b"abab"), keep=1, skip=1, max=6)],
+       b"xaabyababzaaaaaaaaaabq", (0, 0, 2, 1))
+seed_n("byteset: blanks and dots, max 4, error", 1, [spec("byteset", delim=b"\n", byteset=b".:", max=4)],
+       b"ab.c:\nd..toolong.", (1, 0, 0, 2))
+seed_n("netstrings, one bad", 1, [spec("text", text="netstring")], b"5:hello,0:,3:abc,x:", (0, 3, 1, 0))
+seed_n("RESP bulk strings, skip over max 4", 1, [spec("text", text="resp", max=4, skip=1)],
+       b"$3\r\nabc\r\n$10\r\n0123456789\r\n$0\r\n\r\n$2\r\nok", (2, 0, 4, 1))
+seed_n("HTTP chunks with an extension, the last chunk", 1, [spec("text", text="http")],
+       b"5;a=b\r\nhello\r\n1A\r\nabcdefghijklmnopqrstuvwxyz\r\n0\r\n", (3, 0, 6, 1))
+seed_n("HTTP: headers by CRLFCRLF then chunks, switching after the last", 2,
+       [spec("delim", delim=b"\r\n\r\n", after=1), spec("text", text="http", after=2)],
+       b"POST / HTTP/1.1\r\n\r\n3\r\nabc\r\n0\r\nGET / HTTP/1.1\r\n\r\n", (5, 0, 1, 2))
+seed_n("length 3-byte big endian, strip 5 (into the body)", 1, [spec("length", field="ube", width=3, strip=5, adjust=2)],
+       b"\0\0\2TGhi\0\0\3TGabc\0\0\0", (0, 1, 3, 0))
+seed_n("length 5-byte little endian at offset 1", 1, [spec("length", field="ule", width=5, offset=1)],
+       b"H\3\0\0\0\0abcH\0\0\0\0\0H\1\0", (2, 2, 0, 1))
+seed_n("four new modes cycling: delims, byteset, netstring, 7-byte length", 4,
+       [spec("delims", delim=b"\n", more=(b"ab",), after=1), spec("byteset", byteset=b",", after=1),
+        spec("text", after=1), spec("length", field="ube", width=7, after=1)],
+       b"xab\nq,3:abc,\0\0\0\0\0\0\2hiyy\n", (0, 1, 2, 3), 2)
 EOF
     finish framer "Inputs in the layout fuzz_framer.c reads: a flag byte (specs in play,
-pause period), four 8-byte specs, four chunk sizes, then the stream."
+pause period), four 8-byte specs (ref_spec() in targets/ref_framer.h), four
+chunk sizes, then the stream."
     ;;
   script)
     begin script

@@ -1,9 +1,9 @@
 /* fuzz_framer: the framing engine against the reference in ref_framer.h.
- * Input: 1 flag byte (specs in play, pause period), 4 specs of 8 bytes,
- * 4 chunk sizes, then the stream. The same stream is framed whole and in the
- * chunk pattern; both must log exactly what the reference logs (frames,
- * errors, truncation, final code), and after every feed the framer's
- * invariants and memory bound must hold. */
+ * Input: 1 flag byte (specs in play, pause period), 4 specs of 8 bytes
+ * (ref_spec() reads them: every mode), 4 chunk sizes, then the stream. The same stream is framed
+ * whole and in the chunk pattern; both must log exactly what the reference logs (frames, errors,
+ * truncation, final code), and after every feed the framer's invariants and memory bound must hold.
+ */
 #include <stdint.h>
 #include <stdlib.h>
 
@@ -13,8 +13,6 @@
 #define HDR 37
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-static const char *const delims[8] = {"\n",        "\r\n", "\r\n\r\n", "\0",
-                                      "\r\n.\r\n", "ab",   "aab",      "abab"};
 
 typedef struct run {
   lg_t lg;
@@ -84,34 +82,6 @@ static void drive(run_t *r, const uint8_t *p, size_t n, const uint8_t *chunks) {
   fray_framer_free(f);
 }
 
-static fray_spec_t make_spec(const uint8_t *b) {
-  fray_spec_t s =
-      fray_spec_delim(delims[b[0] >> 5], b[0] >> 5 == 3 ? 1 : strlen(delims[b[0] >> 5]));
-  switch (b[0] % 5) {
-  case 1:
-    s = fray_spec_line();
-    break;
-  case 2:
-    s = fray_spec_count(1);
-    break;
-  case 3:
-    s = fray_spec_length((fray_lenfield_t)(b[2] >> 2 & 7));
-    break;
-  case 4:
-    s = fray_spec_raw();
-    break;
-  }
-  s.max_frame = 1 + b[1] + ((size_t)(b[2] & 3) << 8);
-  s.on_overflow = b[0] >> 3 & 1 ? FRAY_OVERFLOW_SKIP : FRAY_OVERFLOW_ERROR;
-  s.delim.keep = b[0] >> 4 & 1;
-  s.count = 1 + b[3] % s.max_frame;
-  s.length.offset = b[3] % 8;
-  s.length.adjust = (int8_t)b[4];
-  if (s.mode == FRAY_MODE_LENGTH && b[5] != 0xff)
-    s.length.strip = b[5] % (s.length.offset + ref_width(s.length.field) + 1);
-  return fray_spec_validate(&s, NULL) ? fray_spec_line() : s;
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   uint8_t h[HDR] = {0};
   fray_spec_t specs[4];
@@ -123,7 +93,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   const uint8_t *p = data + (size < HDR ? size : HDR);
   size_t n = size - (size_t)(p - data), bound = 0;
   for (int i = 0; i < 4; i++) {
-    specs[i] = make_spec(h + 1 + 8 * i);
+    specs[i] = ref_spec(h + 1 + 8 * i);
     after[i] = h[7 + 8 * i] % 8;
     size_t b = fray_spec_buffer_bound(&specs[i]);
     bound = b > bound ? b : bound;
