@@ -26,6 +26,7 @@
 #include "examples.h"
 #include "handlers.h"
 #include "fray/handler.h"
+#include "fray/exec.h"
 #include "fray/replay.h"
 #include "fray/script.h"
 
@@ -45,6 +46,8 @@ typedef struct replay_opts {
   int short_writes, keep_going, json, list;
   const char *connect;    /* --connect HOST:PORT: a real server instead of the simulator */
   fray_net_opts_t net;    /* --pace, --timeout */
+  const char *exec;       /* --exec COMMAND: a server fray starts under its shim */
+  int restart_each_run;   /* --restart each-run */
   fray_cli_files_t files; /* --files-under, --no-files */
   char **scripts;
   int nscripts;
@@ -156,6 +159,14 @@ static void usage(FILE *out) {
           "                      2000ms); a wait that runs out is reported as a failure\n"
           "  A time T is milliseconds: 2000, 2000ms or 2s (--pace-ms and --timeout-ms\n"
           "  are older spellings of --pace and --timeout).\n"
+          "  --exec 'COMMAND'    start COMMAND under fray's preload shim ({port} becomes a\n"
+          "                      free port it must listen on at 127.0.0.1) and replay\n"
+          "                      inside it: every read returns exactly the scheduled\n"
+          "                      piece (checked), --short-writes cuts its writes, and a\n"
+          "                      missing answer is seen at once (docs/exec.md); one\n"
+          "                      server for all runs, restarted after a crash; --timeout\n"
+          "                      is the backstop for servers the shim cannot see idle\n"
+          "  --restart each-run  with --exec: a fresh server for every run\n"
           "\n"
           "`file` pieces:\n" FRAY_CLI_FILES_HELP "\n"
           "reporting:\n"
@@ -192,6 +203,8 @@ static const fray_cli_opt_t opts_table[] = {
     {"--max-cuts", FRAY_CLI_COUNT, 1, 64, NULL},
     {"--mutate", FRAY_CLI_COUNT, 1, FRAY_CLI_MANY, NULL},
     {"--connect", FRAY_CLI_CONNECT, 0, 0, NULL},
+    {"--exec", FRAY_CLI_TEXT, 0, 0, NULL},
+    {"--restart", FRAY_CLI_TEXT, 0, 0, NULL},
     {"--pace", FRAY_CLI_MS, 0, 3600000, NULL},
     {"--pace-ms", FRAY_CLI_MS, 0, 3600000, "--pace"},
     {"--timeout", FRAY_CLI_MS, 1, 3600000, NULL},
@@ -226,6 +239,12 @@ static int parse_opt(replay_opts_t *o, const fray_cli_args_t *a) {
     o->mutate = a->num;
   } else if (!strcmp(name, "--connect")) {
     o->connect = val;
+  } else if (!strcmp(name, "--exec")) {
+    o->exec = val;
+  } else if (!strcmp(name, "--restart")) {
+    if (strcmp(val, "each-run"))
+      return usage_error("--restart takes each-run, not '%s'", val);
+    o->restart_each_run = 1;
   } else if (!strcmp(name, "--pace")) {
     o->net.pace_ms = (unsigned)a->num;
   } else if (!strcmp(name, "--timeout")) {
@@ -273,6 +292,13 @@ static int parse_args(int argc, char **argv, replay_opts_t *o) {
     return usage_error("--handler and --plugin exclude each other");
   if (o->connect && (o->handler || o->plugin))
     return usage_error("--connect replays against a server: --handler and --plugin do not apply");
+  if (o->exec && (o->handler || o->plugin || o->connect))
+    return usage_error("--exec replays against the server it starts: --handler, --plugin and "
+                       "--connect do not apply");
+  if (o->exec && o->mutate)
+    return usage_error("--exec: --mutate runs in the simulator only");
+  if (o->restart_each_run && !o->exec)
+    return usage_error("--restart each-run goes with --exec");
   if (o->connect && (o->short_writes || o->mutate))
     return usage_error("--connect: %s runs in the simulator only (the server's writes are its own)",
                        o->short_writes ? "--short-writes" : "--mutate");
@@ -618,6 +644,13 @@ static void target_words(const replay_opts_t *o, target_words_t *tw) {
       tw->w[tw->n++] = "--timeout";
       tw->w[tw->n++] = tw->timeout;
     }
+  } else if (o->exec) {
+    tw->w[tw->n++] = "--exec";
+    tw->w[tw->n++] = o->exec;
+    if (o->restart_each_run) {
+      tw->w[tw->n++] = "--restart";
+      tw->w[tw->n++] = "each-run";
+    }
   } else if (o->plugin || o->handler) {
     tw->w[tw->n++] = o->plugin ? "--plugin" : "--handler";
     tw->w[tw->n++] = o->plugin ? o->plugin : o->handler;
@@ -659,6 +692,22 @@ typedef struct replay_run {
   int warned;
 } replay_run_t;
 
+/* The --exec runner for script: 0, or -1 with r->error set. */
+static int exec_player(const replay_opts_t *o, const fray_script_t *script, script_result_t *r,
+                       fray_exec_t **ex) {
+  fray_exec_opts_t eo;
+  fray_exec_opts_init(&eo);
+  eo.restart_each_run = o->restart_each_run;
+  if (o->net.timeout_ms)
+    eo.timeout_ms = o->net.timeout_ms;
+  if (!fray_exec_new(ex, script, o->exec, &eo, NULL))
+    return 0;
+  r->error = xasprintf("%s: --exec: %s", r->file, fray_exec_error(*ex));
+  fray_exec_free(*ex);
+  *ex = NULL;
+  return -1;
+}
+
 /* Loads and runs one script into r. */
 static void replay_one(replay_run_t *run, script_result_t *r) {
   fray_script_t *script = NULL;
@@ -672,11 +721,16 @@ static void replay_one(replay_run_t *run, script_result_t *r) {
   }
   fray_campaign_target_t t = {
       .connect = run->o->connect, .net = run->o->net, .args = run->words.w, .nargs = run->words.n};
-  /* --connect needs no handler: the server is the handler. */
-  if (!t.connect)
+  /* --exec: a server fray starts under its shim, through the campaign's
+   * player target (reproducers are written as found, as over --connect). */
+  fray_exec_t *ex = NULL;
+  if (run->o->exec && !exec_player(run->o, script, r, &ex))
+    t.player = fray_exec_player(ex);
+  /* --connect and --exec need no handler: the server is the handler. */
+  if (!t.connect && !run->o->exec)
     t.handler = script_handler(run->cmd_h, script, r, &run->warned);
-  if (t.connect || t.handler) {
-    r->handler = t.connect ? t.connect : t.handler->name;
+  if (t.connect || t.player || t.handler) {
+    r->handler = t.connect ? t.connect : t.player ? run->o->exec : t.handler->name;
     crash_ctx.file = r->file;
     run->pg.file = r->file;
     run->pg.start = run->pg.last = now();
@@ -690,6 +744,7 @@ static void replay_one(replay_run_t *run, script_result_t *r) {
   }
   if (r->error)
     fprintf(stderr, "fray replay: %s\n", r->error);
+  fray_exec_free(ex); /* stops its server */
   fray_script_free(script);
 }
 

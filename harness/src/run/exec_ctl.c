@@ -262,16 +262,16 @@ static int quiescent(const fray__xctl_t *x) {
 static int pump_until(fray__xctl_t *x, unsigned ms, int (*done)(void *, size_t), void *ctx,
                       size_t client, int use_idle) {
   uint64_t deadline = now_ms() + ms;
-  for (;;) {
+  for (int pumped = 0;; pumped = 1) {
     if (done && done(ctx, client))
       return 0;
     if (use_idle &&
         ((!x->blind && quiescent(x)) || (client < x->n && x->cl[client].end != END_OPEN)))
       return 0;
     uint64_t t = now_ms();
-    if (t >= deadline)
-      return 0;
-    int rc = pump(x, (int)(deadline - t < 50 ? deadline - t : 50));
+    if (t >= deadline && pumped)
+      return 0; /* a zero wait still takes in what is there */
+    int rc = pump(x, t >= deadline ? 0 : (int)(deadline - t < 50 ? deadline - t : 50));
     if (rc)
       return rc;
   }
@@ -319,7 +319,15 @@ int fray__xctl_open(fray__xctl_t *x, size_t i) {
     return inexact(x, "the server did not accept a connection within %u ms", x->timeout_ms);
   /* What the server does on a new connection (a greeting) is done before
    * the script goes on, as the simulator's open is. */
-  return rc ? rc : pump_until(x, x->timeout_ms, NULL, NULL, x->n, 1);
+  return rc ? rc : pump_until(x, x->blind ? 20 : x->timeout_ms, NULL, NULL, x->n, 1);
+}
+
+/* The rest of the piece in flight will never be read (its connection
+ * ended): the shim forgets it too, so it leaves the count that quiescence
+ * is measured against. */
+static void abandon(fray__xctl_t *x) {
+  x->announced -= x->piece_left;
+  x->piece_left = 0;
 }
 
 static int piece_read(void *ctx, size_t i) {
@@ -349,7 +357,7 @@ int fray__xctl_send(fray__xctl_t *x, size_t i, const uint8_t *p, size_t len) {
       if (rc)
         return rc;
     } else {
-      x->piece_left = 0; /* the server closed: the rest goes nowhere */
+      abandon(x); /* the server closed: the rest goes nowhere */
       return 0;
     }
   }
@@ -359,16 +367,26 @@ int fray__xctl_send(fray__xctl_t *x, size_t i, const uint8_t *p, size_t len) {
   if (x->piece_left && c->end == END_OPEN)
     return inexact(x, "the server did not read a %zu-byte piece within %u ms (%llu left)", len,
                    x->timeout_ms, (unsigned long long)x->piece_left);
-  x->piece_left = 0;
-  if (!x->idle)
-    x->blind = 1; /* read but never quiescent: from now on, timeouts */
+  /* Read, and the connection still open, but never quiescent within the
+   * timeout: a server the shim cannot see idle. From now on, timeouts. */
+  if (!x->piece_left && !x->idle && c->end == END_OPEN)
+    x->blind = 1;
+  abandon(x); /* read but never quiescent: from now on, timeouts */
   return 0;
 }
 
+/* A FIN or RST the server will see (its side is still open) is activity
+ * to wait out; one to a connection it already closed is not. */
+static void peer_moved(fray__xctl_t *x, const xclient_t *c) {
+  if (c->end == END_OPEN)
+    x->idle = 0;
+}
+
 int fray__xctl_shutdown(fray__xctl_t *x, size_t i) {
-  if (x->cl[i].fd >= 0)
+  if (x->cl[i].fd >= 0) {
     shutdown(x->cl[i].fd, SHUT_WR);
-  x->idle = 0;
+    peer_moved(x, &x->cl[i]);
+  }
   return 0;
 }
 
@@ -376,6 +394,7 @@ int fray__xctl_close(fray__xctl_t *x, size_t i, int reset) {
   xclient_t *c = &x->cl[i];
   if (c->fd < 0)
     return 0;
+  peer_moved(x, c);
   if (reset) {
     struct linger l = {1, 0};
     setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &l, sizeof l);
@@ -389,7 +408,6 @@ int fray__xctl_close(fray__xctl_t *x, size_t i, int reset) {
     }
   }
   c->gone = 1;
-  x->idle = 0;
   return 0;
 }
 

@@ -31,6 +31,8 @@ const char *fray_fail_kind_name(fray_fail_kind_t k) {
     return "bound";
   case FRAY_FAIL_HANDLER:
     return "handler";
+  case FRAY_FAIL_CRASH:
+    return "crash";
   }
   return "unknown";
 }
