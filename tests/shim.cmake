@@ -41,3 +41,43 @@ foreach(t fray_shim exec_poll exec_epoll exec_select exec_thread)
   endif()
 endforeach()
 set_tests_properties(unit.exec_ctl PROPERTIES LABELS "unit;shim" TIMEOUT 120)
+
+# fray replay --exec: tests/exec's servers started under the shim, every
+# schedule exact. Each correct twin passes random schedules with short
+# writes; each buggy twin is caught (exit 1); redis passes its corpus.
+set(_shim_fray $<TARGET_FILE:fray_cli>)
+file(GLOB _shim_exec_scripts CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/tests/exec/scripts/*.fray)
+foreach(style poll select epoll thread)
+  if(NOT TARGET exec_${style})
+    continue()
+  endif()
+  set(_srv "$<TARGET_FILE:exec_${style}> {port}")
+  add_test(NAME shim.replay.${style}.random
+           COMMAND ${_shim_fray} replay --exec ${_srv} --schedule random --runs 50 --short-writes
+                   ${_shim_exec_scripts})
+  add_test(NAME shim.replay.${style}.bytewise
+           COMMAND ${_shim_fray} replay --exec ${_srv} --schedule bytewise ${_shim_exec_scripts})
+  foreach(bug oneline droptail max64 shortwrite quitrest)
+    # Exit 1 exactly: a failure found (2 would be a setup error).
+    add_test(NAME shim.replay.${style}.bug.${bug}
+             COMMAND sh -c "\"$@\"; test $? -eq 1" sh ${_shim_fray} replay
+                     --exec "${_srv} --bug ${bug}" --schedule random --runs 20 --short-writes
+                     ${_shim_exec_scripts})
+  endforeach()
+endforeach()
+find_program(_shim_redis redis-server)
+if(_shim_redis)
+  file(GLOB _shim_redis_scripts CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/corpus/redis/*.fray)
+  foreach(sched bytewise random)
+    add_test(NAME shim.replay.redis.${sched}
+             COMMAND ${_shim_fray} replay
+                     --exec "redis-server --port {port} --bind 127.0.0.1 --save '' --appendonly no"
+                     --schedule ${sched} --runs 200 ${_shim_redis_scripts})
+  endforeach()
+endif()
+get_property(_shim_all DIRECTORY PROPERTY TESTS)
+foreach(t ${_shim_all})
+  if(t MATCHES "^shim\\.replay\\.")
+    set_tests_properties(${t} PROPERTIES TIMEOUT 120 LABELS shim)
+  endif()
+endforeach()

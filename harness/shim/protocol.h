@@ -51,12 +51,17 @@ typedef enum fray_shim_msg_type {
   FRAY_SHIM_MSG_READ,      /* conn: a = bytes served (0: end of stream), b = bytes asked */
   FRAY_SHIM_MSG_WRITE,     /* conn: a = bytes accepted, b = bytes offered */
   FRAY_SHIM_MSG_CLOSE,     /* conn: the server closed its descriptor */
-  FRAY_SHIM_MSG_IDLE,      /* quiescent: a = bytes consumed, b = bytes written, in all */
+  FRAY_SHIM_MSG_IDLE,      /* quiescent: a = bytes consumed, b = bytes written, in all;
+                            * timer_ms: when the wait times out by itself (a server's
+                            * timers may still act then: redis closes connections on
+                            * its next tick) */
   FRAY_SHIM_MSG_INEXACT,   /* conn: a read could not be served as scheduled; a = code */
   /* fray -> shim */
   FRAY_SHIM_MSG_PIECE = 32, /* conn = peer port: the next read is a bytes */
   FRAY_SHIM_MSG_WFAULT      /* a = 1: short writes seeded by b; a = 0: none */
 } fray_shim_msg_type_t;
+
+#define FRAY_SHIM_NO_TIMER 0xffffffffu
 
 /* FRAY_SHIM_MSG_INEXACT codes. */
 enum {
@@ -65,10 +70,10 @@ enum {
 };
 
 typedef struct fray_shim_msg {
-  uint32_t type; /* fray_shim_msg_type_t */
-  uint32_t conn; /* the shim's connection number (1, 2, ...), or a port */
-  uint32_t pid;  /* the sending process (shim -> fray) */
-  uint32_t pad;
+  uint32_t type;     /* fray_shim_msg_type_t */
+  uint32_t conn;     /* the shim's connection number (1, 2, ...), or a port */
+  uint32_t pid;      /* the sending process (shim -> fray) */
+  uint32_t timer_ms; /* IDLE: the waiting thread's timeout, FRAY_SHIM_NO_TIMER if none */
   uint64_t a, b;
 } fray_shim_msg_t;
 

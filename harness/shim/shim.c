@@ -121,6 +121,7 @@ int __ppoll_chk(struct pollfd *p, nfds_t n, const struct timespec *t, const sigs
 static sfd_t fds[MAX_FD];
 static int port_fd[65536]; /* peer port -> fd + 1 (exact mode) */
 static __thread int t_state;
+static __thread uint32_t t_timer; /* the timeout of the thread's current wait */
 
 /* ---- setup ------------------------------------------------------------------ */
 
@@ -148,14 +149,19 @@ static void resolve(void) {
   RESOLVE(epoll_ctl);
 }
 
-static void send_msg(uint32_t type, uint32_t conn, uint64_t a, uint64_t b) {
+static void send_timed(uint32_t type, uint32_t conn, uint64_t a, uint64_t b, uint32_t timer) {
   if (g.ctl < 0)
     return;
-  fray_shim_msg_t m = {.type = type, .conn = conn, .pid = (uint32_t)getpid(), .a = a, .b = b};
+  fray_shim_msg_t m = {
+      .type = type, .conn = conn, .pid = (uint32_t)getpid(), .timer_ms = timer, .a = a, .b = b};
   struct iovec v = {&m, sizeof m};
   struct msghdr mh = {.msg_iov = &v, .msg_iovlen = 1};
   while (real.sendmsg(g.ctl, &mh, MSG_NOSIGNAL) < 0 && errno == EINTR)
     ;
+}
+
+static void send_msg(uint32_t type, uint32_t conn, uint64_t a, uint64_t b) {
+  send_timed(type, conn, a, b, FRAY_SHIM_NO_TIMER);
 }
 
 static void log_flush(void) {
@@ -302,13 +308,13 @@ static void thread_seen(void) {
 static void maybe_idle(void) {
   if (g.running == 0 && g.pending == 0 && g.activity != g.idle_reported) {
     g.idle_reported = g.activity;
-    send_msg(FRAY_SHIM_MSG_IDLE, 0, g.consumed, g.written);
+    send_timed(FRAY_SHIM_MSG_IDLE, 0, g.consumed, g.written, t_timer);
   }
 }
 
 /* A thread is about to block (poll, epoll_wait, select, accept or a
  * blocking read). Returns whether wait_leave() must follow. */
-static int wait_enter(void) {
+static int wait_enter(uint32_t timer) {
   if (!g.exact && g.logfd < 0)
     return 0;
   pthread_mutex_lock(&g.lock);
@@ -320,6 +326,7 @@ static int wait_enter(void) {
     if (t_state == T_RUNNING)
       g.running--;
     t_state = T_WAITING;
+    t_timer = timer;
     maybe_idle();
   }
   pthread_mutex_unlock(&g.lock);
@@ -576,7 +583,7 @@ static ssize_t shaped_read(sfd_t *s, int fd, struct msghdr *mh, int flags) {
       return p;
     }
   }
-  int entered = waits ? wait_enter() : 0;
+  int entered = waits ? wait_enter(FRAY_SHIM_NO_TIMER) : 0;
   ssize_t r = read_window(fd, mh, flags, 0, cap);
   wait_leave(entered);
   if (g.exact && r > 0) {
@@ -808,7 +815,7 @@ SHIM_EXPORT int accept4(int lfd, struct sockaddr *addr, socklen_t *len, int flag
   struct pollfd p = {.fd = lfd, .events = POLLIN};
   int entered = listen_shaped(lfd) && !(fcntl(lfd, F_GETFL) & O_NONBLOCK) &&
                         (!g.exact || real.poll(&p, 1, 0) == 0)
-                    ? wait_enter()
+                    ? wait_enter(FRAY_SHIM_NO_TIMER)
                     : 0;
   int fd = real.accept4(lfd, addr, len, flags);
   wait_leave(entered);
@@ -886,6 +893,11 @@ SHIM_EXPORT int epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev) {
   return r;
 }
 
+/* A wait's timeout as IDLE reports it (negative: none; clamped). */
+static uint32_t ms_timer(int ms) {
+  return ms < 0 || ms > 3600000 ? FRAY_SHIM_NO_TIMER : (uint32_t)ms;
+}
+
 /* In exact mode a wait counts as quiescence only if it is going to block:
  * a server waiting for room to write (after an EAGAIN) or with events
  * already pending is not idle. So the wait is first made without a
@@ -904,7 +916,7 @@ SHIM_EXPORT int epoll_wait(int epfd, struct epoll_event *evs, int n, int timeout
   ensure();
   if (timeout)
     PROBE(real.epoll_wait(epfd, evs, n, 0));
-  int entered = timeout ? wait_enter() : 0;
+  int entered = timeout ? wait_enter(ms_timer(timeout)) : 0;
   int r = real.epoll_wait(epfd, evs, n, timeout);
   wait_leave(entered);
   return r;
@@ -915,7 +927,7 @@ SHIM_EXPORT int epoll_pwait(int epfd, struct epoll_event *evs, int n, int timeou
   ensure();
   if (timeout)
     PROBE(real.epoll_pwait(epfd, evs, n, 0, mask));
-  int entered = timeout ? wait_enter() : 0;
+  int entered = timeout ? wait_enter(ms_timer(timeout)) : 0;
   int r = real.epoll_pwait(epfd, evs, n, timeout, mask);
   wait_leave(entered);
   return r;
@@ -925,7 +937,7 @@ SHIM_EXPORT int poll(struct pollfd *p, nfds_t n, int timeout) {
   ensure();
   if (timeout)
     PROBE(real.poll(p, n, 0));
-  int entered = timeout ? wait_enter() : 0;
+  int entered = timeout ? wait_enter(ms_timer(timeout)) : 0;
   int r = real.poll(p, n, timeout);
   wait_leave(entered);
   return r;
@@ -941,12 +953,16 @@ static int ts_zero(const struct timespec *t) {
   return t && !t->tv_sec && !t->tv_nsec;
 }
 
+static uint32_t ts_timer(const struct timespec *t) {
+  return t ? ms_timer((int)(t->tv_sec * 1000 + t->tv_nsec / 1000000)) : FRAY_SHIM_NO_TIMER;
+}
+
 SHIM_EXPORT int ppoll(struct pollfd *p, nfds_t n, const struct timespec *t, const sigset_t *mask) {
   ensure();
   static const struct timespec zero;
   if (!ts_zero(t))
     PROBE(real.ppoll(p, n, &zero, mask));
-  int entered = !ts_zero(t) ? wait_enter() : 0;
+  int entered = !ts_zero(t) ? wait_enter(ts_timer(t)) : 0;
   int r = real.ppoll(p, n, t, mask);
   wait_leave(entered);
   return r;
@@ -985,7 +1001,10 @@ SHIM_EXPORT int select(int n, fd_set *r, fd_set *w, fd_set *x, struct timeval *t
   ensure();
   if (!(t && !t->tv_sec && !t->tv_usec))
     PROBE(select_probe(n, r, w, x));
-  int entered = !(t && !t->tv_sec && !t->tv_usec) ? wait_enter() : 0;
+  int entered = !(t && !t->tv_sec && !t->tv_usec)
+                    ? wait_enter(t ? ms_timer((int)(t->tv_sec * 1000 + t->tv_usec / 1000))
+                                   : FRAY_SHIM_NO_TIMER)
+                    : 0;
   int rc = real.select(n, r, w, x, t);
   wait_leave(entered);
   return rc;
@@ -996,7 +1015,7 @@ SHIM_EXPORT int pselect(int n, fd_set *r, fd_set *w, fd_set *x, const struct tim
   ensure();
   if (!ts_zero(t))
     PROBE(select_probe(n, r, w, x));
-  int entered = !ts_zero(t) ? wait_enter() : 0;
+  int entered = !ts_zero(t) ? wait_enter(ts_timer(t)) : 0;
   int rc = real.pselect(n, r, w, x, t, mask);
   wait_leave(entered);
   return rc;

@@ -41,6 +41,8 @@ struct fray__xctl {
   size_t piece_client;
   uint64_t piece_left; /* of the piece in flight */
   int idle;            /* quiescent since the last report of activity */
+  uint64_t idle_at;    /* when that was reported */
+  uint32_t idle_timer; /* when the server's wait times out by itself */
   int blind;           /* the server never goes quiescent: timeouts only */
   pid_t server_pid;    /* the process that accepted the connections */
   int inexact, crashed;
@@ -164,6 +166,8 @@ static int on_msg(fray__xctl_t *x, const fray_shim_msg_t *m) {
     return 0;
   case FRAY_SHIM_MSG_IDLE:
     x->idle = m->a >= x->announced;
+    x->idle_at = now_ms();
+    x->idle_timer = m->timer_ms;
     return 0;
   case FRAY_SHIM_MSG_INEXACT:
     return inexact(x, "the shim could not serve a read as scheduled (%s)",
@@ -182,6 +186,10 @@ static void client_read(fray__xctl_t *x, size_t i) {
   for (;;) {
     ssize_t r = recv(c->fd, buf, sizeof buf, MSG_DONTWAIT);
     if (r > 0) {
+      /* ACK at once: a server writing small pieces (short writes) under
+       * Nagle waits for each ACK, which a delayed ACK holds for 40 ms. */
+      int one = 1;
+      setsockopt(c->fd, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof one);
       c->rx += (uint64_t)r;
       if (!c->gone && x->cb.received)
         x->cb.received(x->cb.ctx, i, buf, (size_t)r);
@@ -257,21 +265,34 @@ static int quiescent(const fray__xctl_t *x) {
   return 1;
 }
 
+/* Quiescent and settled: a server whose wait times out by itself (timers:
+ * redis closes a connection on its next tick) may still act then, so an
+ * expectation is judged only once that timeout has passed too. */
+static int settled(const fray__xctl_t *x) {
+  return quiescent(x) &&
+         (x->idle_timer == FRAY_SHIM_NO_TIMER || now_ms() >= x->idle_at + x->idle_timer + 2);
+}
+
 /* Pumps until done(ctx, client) holds, or (use_idle) the server is
- * quiescent or has ended that client's connection, or ms pass. */
+ * quiescent (use_idle 2: settled) or has ended that client's connection,
+ * or ms pass. */
 static int pump_until(fray__xctl_t *x, unsigned ms, int (*done)(void *, size_t), void *ctx,
                       size_t client, int use_idle) {
   uint64_t deadline = now_ms() + ms;
   for (int pumped = 0;; pumped = 1) {
     if (done && done(ctx, client))
       return 0;
-    if (use_idle &&
-        ((!x->blind && quiescent(x)) || (client < x->n && x->cl[client].end != END_OPEN)))
+    if (use_idle && ((!x->blind && (use_idle == 2 ? settled(x) : quiescent(x))) ||
+                     (client < x->n && x->cl[client].end != END_OPEN)))
       return 0;
     uint64_t t = now_ms();
     if (t >= deadline && pumped)
       return 0; /* a zero wait still takes in what is there */
-    int rc = pump(x, t >= deadline ? 0 : (int)(deadline - t < 50 ? deadline - t : 50));
+    uint64_t wake = deadline - t < 50 ? deadline - t : 50;
+    if (use_idle == 2 && x->idle && x->idle_timer != FRAY_SHIM_NO_TIMER &&
+        x->idle_at + x->idle_timer + 2 > t && x->idle_at + x->idle_timer + 2 - t < wake)
+      wake = x->idle_at + x->idle_timer + 2 - t; /* when the server's timer fires */
+    int rc = pump(x, t >= deadline ? 0 : (int)wake);
     if (rc)
       return rc;
   }
@@ -413,7 +434,9 @@ int fray__xctl_close(fray__xctl_t *x, size_t i, int reset) {
 
 int fray__xctl_wait(fray__xctl_t *x, unsigned ms, int (*ready)(void *ctx, size_t client),
                     size_t client) {
-  return pump_until(x, ms, ready, x->cb.ctx, client, 1);
+  /* An expectation still unmet is judged once the server's own timers had
+   * their turn; a settle (no expectation) ends at quiescence. */
+  return pump_until(x, ms, ready, x->cb.ctx, client, ready ? 2 : 1);
 }
 
 int fray__xctl_end(fray__xctl_t *x) {

@@ -152,8 +152,9 @@ int fray__xctl_shutdown(fray__xctl_t *x, size_t i);         /* `> eof` */
 int fray__xctl_close(fray__xctl_t *x, size_t i, int reset); /* `close` / `reset` */
 
 /* Waits until ready(cb.ctx, client) holds, the server ended that client's
- * connection, the server is quiescent with all its output arrived, or ms
- * pass. ready may be NULL (a settle: quiescence or time). */
+ * connection, the server is quiescent with all its output arrived and the
+ * timeout of its wait (its timers' next turn) has passed, or ms pass.
+ * ready may be NULL (a settle: quiescence or time, timers not awaited). */
 int fray__xctl_wait(fray__xctl_t *x, unsigned ms, int (*ready)(void *ctx, size_t client),
                     size_t client);
 
