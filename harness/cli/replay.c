@@ -164,7 +164,7 @@ static void usage(FILE *out) {
           "                      inside it: every read returns exactly the scheduled\n"
           "                      piece (checked), --short-writes cuts its writes, and a\n"
           "                      missing answer is seen at once (docs/exec.md); one\n"
-          "                      server for all runs, restarted after a crash; --timeout\n"
+          "                      server per script, restarted after a crash; --timeout\n"
           "                      is the backstop for servers the shim cannot see idle\n"
           "  --restart each-run  with --exec: a fresh server for every run\n"
           "\n"

@@ -353,7 +353,10 @@ static void abandon(fray__xctl_t *x) {
 
 static int piece_read(void *ctx, size_t i) {
   fray__xctl_t *x = ctx;
-  return !x->piece_left && (x->idle || x->blind || x->cl[i].end != END_OPEN);
+  /* Quiescent, not only idle: everything the server wrote has arrived
+   * before the next piece goes out, so a server that closes and is reset
+   * by it (bytes after a QUIT) cannot take its last answer with it. */
+  return !x->piece_left && (quiescent(x) || x->blind || x->cl[i].end != END_OPEN);
 }
 
 /* One scheduled read: announced, sent whole, then read by the server and
@@ -390,7 +393,7 @@ int fray__xctl_send(fray__xctl_t *x, size_t i, const uint8_t *p, size_t len) {
                    x->timeout_ms, (unsigned long long)x->piece_left);
   /* Read, and the connection still open, but never quiescent within the
    * timeout: a server the shim cannot see idle. From now on, timeouts. */
-  if (!x->piece_left && !x->idle && c->end == END_OPEN)
+  if (!x->piece_left && !quiescent(x) && c->end == END_OPEN)
     x->blind = 1;
   abandon(x); /* read but never quiescent: from now on, timeouts */
   return 0;
