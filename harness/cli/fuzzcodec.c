@@ -190,6 +190,42 @@ static int with_answers(const char *path, const fray_script_t *script, const fra
   return r;
 }
 
+/* in[0..len) (a fray fuzz input, or an AFLNet replay file with from
+ * "aflnet") as a script in *out, with h's answers as expectations when h is
+ * given. 0 or a fray error code. */
+static int decode_input(const char *path, const char *from, const uint8_t *in, size_t len,
+                        const char *handler, const fray_handler_t *h, fray_script_t **out) {
+  int r;
+  if (!strcmp(from, "aflnet")) {
+    int trunc = 0;
+    r = fray_fuzz_from_aflnet(in, len, handler, out, &trunc);
+    if (!r && trunc)
+      fprintf(stderr,
+              "fray fuzz-decode: %s: the last AFLNet record is truncated; kept what "
+              "there is\n",
+              path);
+    if (!r && h) {
+      fray_script_t *plain = *out;
+      r = with_answers(path, plain, NULL, h, out);
+      fray_script_free(plain);
+    }
+    return r;
+  }
+  fray_fuzz_session_t *sess;
+  r = fray_fuzz_decode(&sess, in, len, handler, NULL);
+  if (r)
+    return r;
+  if (fray_fuzz_session_sched(sess)->short_writes)
+    fprintf(stderr,
+            "fray fuzz-decode: %s asks for short writes (seed %llu): replay with "
+            "--short-writes to apply them\n",
+            path, (unsigned long long)fray_fuzz_session_sched(sess)->write_seed);
+  r = h ? with_answers(path, fray_fuzz_session_script(sess), fray_fuzz_session_sched(sess), h, out)
+        : fray_fuzz_session_bake(sess, out);
+  fray_fuzz_session_free(sess);
+  return r;
+}
+
 int fray_cli_fuzz_decode(int argc, char **argv) {
   const char *from = "fray", *handler = NULL, *plugin = NULL, *path = NULL;
   int answers = 0;
@@ -251,35 +287,7 @@ int fray_cli_fuzz_decode(int argc, char **argv) {
     return FRAY_EXIT_USAGE;
   }
   fray_script_t *s = NULL;
-  int r;
-  if (!strcmp(from, "aflnet")) {
-    int trunc = 0;
-    r = fray_fuzz_from_aflnet(in, len, handler, &s, &trunc);
-    if (!r && trunc)
-      fprintf(stderr,
-              "fray fuzz-decode: %s: the last AFLNet record is truncated; kept what "
-              "there is\n",
-              path);
-    if (!r && h) {
-      fray_script_t *plain = s;
-      r = with_answers(path, plain, NULL, h, &s);
-      fray_script_free(plain);
-    }
-  } else {
-    fray_fuzz_session_t *sess;
-    r = fray_fuzz_decode(&sess, in, len, handler, NULL);
-    if (!r) {
-      if (fray_fuzz_session_sched(sess)->short_writes)
-        fprintf(stderr,
-                "fray fuzz-decode: %s asks for short writes (seed %llu): replay with "
-                "--short-writes to apply them\n",
-                path, (unsigned long long)fray_fuzz_session_sched(sess)->write_seed);
-      r = h ? with_answers(path, fray_fuzz_session_script(sess), fray_fuzz_session_sched(sess), h,
-                           &s)
-            : fray_fuzz_session_bake(sess, &s);
-      fray_fuzz_session_free(sess);
-    }
-  }
+  int r = decode_input(path, from, in, len, handler, h, &s);
   free(in);
   if (r) {
     fprintf(stderr, "fray fuzz-decode: %s: %s\n", path, fray_strerror(r));

@@ -700,12 +700,9 @@ static void addr_text(const struct sockaddr *sa, socklen_t len, char *buf, size_
   snprintf(buf, size, sa->sa_family == AF_INET6 ? "[%s]:%s" : "%s:%s", host, serv);
 }
 
-static int run_proxy(int argc, char **argv) {
-  const char *listen_spec = NULL;
-  proxy_t px;
-  memset(&px, 0, sizeof px);
-  px.rng = 1;
-  px.connect_timeout_ms = 10000;
+/* The command line into px and *listen_spec: -1 to go on, or the exit
+ * status. */
+static int proxy_args(int argc, char **argv, proxy_t *px, const char **listen_spec) {
   fray_cli_args_t args;
   fray_cli_args_init(&args, "proxy", FRAY_CLI_TABLE(opts_table), usage, argc, argv);
   for (fray_cli_arg_t k; (k = fray_cli_next_arg(&args)) != FRAY_CLI_ARG_END;) {
@@ -716,44 +713,99 @@ static int run_proxy(int argc, char **argv) {
     const char *a = args.name, *v = args.val;
     uint64_t n;
     if (!strcmp(a, "--split-both")) {
-      px.split_both = 1;
+      px->split_both = 1;
     } else if (!strcmp(a, "--merge")) {
-      px.merge = 1;
+      px->merge = 1;
     } else if (!strcmp(a, "--verbose")) {
-      px.verbose = 1;
+      px->verbose = 1;
     } else if (!strcmp(a, "--listen")) {
-      listen_spec = v;
+      *listen_spec = v;
     } else if (!strcmp(a, "--upstream")) {
-      px.up_text = v;
+      px->up_text = v;
     } else if (!strcmp(a, "--record")) {
-      px.record_path = v;
+      px->record_path = v;
     } else if (!strcmp(a, "--split")) {
       if (!strcmp(v, "none"))
-        px.split = SPLIT_NONE;
+        px->split = SPLIT_NONE;
       else if (!strcmp(v, "random"))
-        px.split = SPLIT_RANDOM;
+        px->split = SPLIT_RANDOM;
       else if (!strcmp(v, "bytewise"))
-        px.split = 1;
+        px->split = 1;
       else if (!fray_cli_parse_u64(v, &n) && n > 0 && n <= (uint64_t)1 << 30)
-        px.split = (size_t)n;
+        px->split = (size_t)n;
       else
         return bad("--split: expected none, random, bytewise or a size in bytes, got '%s'", v);
     } else if (!strcmp(a, "--delay")) {
-      px.delay_ms = (unsigned)args.num;
+      px->delay_ms = (unsigned)args.num;
     } else if (!strcmp(a, "--seed")) {
-      px.rng = args.num;
+      px->rng = args.num;
     } else if (!strcmp(a, "--timeout")) {
-      px.connect_timeout_ms = (unsigned)args.num;
+      px->connect_timeout_ms = (unsigned)args.num;
     } else if (!strcmp(a, "--max-conns")) {
-      px.max_conns = (size_t)args.num;
+      px->max_conns = (size_t)args.num;
     } else if (!strcmp(a, "--exit-after")) {
-      px.exit_after = (size_t)args.num;
+      px->exit_after = (size_t)args.num;
     }
   }
-  if (!listen_spec)
+  if (!*listen_spec)
     return bad("--listen HOST:PORT is required");
-  if (!px.up_text)
+  if (!px->up_text)
     return bad("--upstream HOST:PORT is required");
+  return -1;
+}
+
+/* Says where the proxy listens: the address with the port actually bound
+ * (tests that ask for port 0 read it here). */
+static void print_listening(const proxy_t *px) {
+  struct sockaddr_storage bound;
+  socklen_t blen = sizeof bound;
+  char text[96];
+  getsockname(evconnlistener_get_fd(px->lis), (struct sockaddr *)&bound, &blen);
+  addr_text((struct sockaddr *)&bound, blen, text, sizeof text);
+  printf("listening on %s\n", text);
+  fflush(stdout);
+}
+
+/* What outlives the event loop: connections still open end in the
+ * recording with `close` (the session as seen so far is complete and
+ * replayable), the recording is written, everything is freed. */
+static int proxy_finish(proxy_t *px, int status) {
+  while (px->conns) {
+    conn_t *c = px->conns;
+    if (c->connected)
+      rec_ctl(px, c, FRAY_STEP_CLOSE);
+    size_t ended = px->ended;
+    conn_free(c, 0, 0);
+    px->ended = ended;
+  }
+  if (px->record_path && status == FRAY_EXIT_OK && rec_write(px))
+    status = FRAY_EXIT_USAGE;
+  if (px->record_path && px->verbose)
+    logmsg("recorded %zu clients, %zu bytes to %s",
+           fray_script_nclients(fray__rec_script(&px->rec)), px->rec.total, px->record_path);
+  if (px->lis)
+    evconnlistener_free(px->lis);
+  if (px->sigint)
+    event_free(px->sigint);
+  if (px->sigterm)
+    event_free(px->sigterm);
+  if (px->write_timer)
+    event_free(px->write_timer);
+  if (px->base)
+    event_base_free(px->base);
+  fray__rec_free(&px->rec);
+  return status;
+}
+
+static int run_proxy(int argc, char **argv) {
+  const char *listen_spec = NULL;
+  proxy_t px;
+  memset(&px, 0, sizeof px);
+  px.rng = 1;
+  px.connect_timeout_ms = 10000;
+  int stop = proxy_args(argc, argv, &px, &listen_spec);
+  if (stop >= 0)
+    return stop;
 
   struct sockaddr_storage lss;
   socklen_t llen;
@@ -800,46 +852,12 @@ static int run_proxy(int argc, char **argv) {
     struct timeval sec = {.tv_sec = 1, .tv_usec = 0};
     event_add(px.write_timer, &sec);
   }
-  {
-    struct sockaddr_storage bound;
-    socklen_t blen = sizeof bound;
-    char text[96];
-    getsockname(evconnlistener_get_fd(px.lis), (struct sockaddr *)&bound, &blen);
-    addr_text((struct sockaddr *)&bound, blen, text, sizeof text);
-    printf("listening on %s\n", text);
-    fflush(stdout);
-  }
+  print_listening(&px);
   event_base_dispatch(px.base);
   status = FRAY_EXIT_OK;
 
 done:
-  /* Connections still open end in the recording with `close`: the session
-   * as seen so far is complete and replayable. */
-  while (px.conns) {
-    conn_t *c = px.conns;
-    if (c->connected)
-      rec_ctl(&px, c, FRAY_STEP_CLOSE);
-    size_t ended = px.ended;
-    conn_free(c, 0, 0);
-    px.ended = ended;
-  }
-  if (px.record_path && status == FRAY_EXIT_OK && rec_write(&px))
-    status = FRAY_EXIT_USAGE;
-  if (px.record_path && px.verbose)
-    logmsg("recorded %zu clients, %zu bytes to %s", fray_script_nclients(fray__rec_script(&px.rec)),
-           px.rec.total, px.record_path);
-  if (px.lis)
-    evconnlistener_free(px.lis);
-  if (px.sigint)
-    event_free(px.sigint);
-  if (px.sigterm)
-    event_free(px.sigterm);
-  if (px.write_timer)
-    event_free(px.write_timer);
-  if (px.base)
-    event_base_free(px.base);
-  fray__rec_free(&px.rec);
-  return status;
+  return proxy_finish(&px, status);
 }
 #endif /* PROXY_BUILT */
 

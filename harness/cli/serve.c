@@ -116,10 +116,12 @@ static const fray_cli_opt_t opts_table[] = {
     {"-q", FRAY_CLI_FLAG, 0, 0, "--quiet"},
 };
 
-int fray_cli_serve(int argc, char **argv) {
-  const char *hname = NULL, *plugin = NULL, *listen = NULL;
-  fray_event_opts_t opts;
-  fray_event_opts_init(&opts);
+typedef struct serve_cli {
+  const char *hname, *plugin, *listen;
+} serve_cli_t;
+
+/* The command line into o and opts: -1 to go on, or the exit status. */
+static int serve_args(int argc, char **argv, serve_cli_t *o, fray_event_opts_t *opts) {
   fray_cli_args_t args;
   fray_cli_args_init(&args, "serve", FRAY_CLI_TABLE(opts_table), usage, argc, argv);
   for (fray_cli_arg_t k; (k = fray_cli_next_arg(&args)) != FRAY_CLI_ARG_END;) {
@@ -129,45 +131,76 @@ int fray_cli_serve(int argc, char **argv) {
       return bad("unexpected argument '%s'", args.val);
     const char *a = args.name, *val = args.val;
     if (!strcmp(a, "--verbose")) {
-      opts.log_level = FRAY_EVENT_LOG_CONNS;
+      opts->log_level = FRAY_EVENT_LOG_CONNS;
     } else if (!strcmp(a, "--quiet")) {
-      opts.log_level = FRAY_EVENT_LOG_QUIET;
+      opts->log_level = FRAY_EVENT_LOG_QUIET;
     } else if (!strcmp(a, "--handler")) {
-      hname = val;
+      o->hname = val;
     } else if (!strcmp(a, "--plugin")) {
-      plugin = val;
+      o->plugin = val;
     } else if (!strcmp(a, "--listen")) {
-      listen = val;
+      o->listen = val;
     } else if (!strcmp(a, "--max-conns")) {
-      opts.max_conns = (size_t)args.num;
+      opts->max_conns = (size_t)args.num;
     } else if (!strcmp(a, "--max-output")) {
-      opts.max_output = (size_t)args.num;
+      opts->max_output = (size_t)args.num;
     } else if (!strcmp(a, "--max-output-total")) {
-      opts.max_output_total = (size_t)args.num;
+      opts->max_output_total = (size_t)args.num;
     } else if (!strcmp(a, "--idle")) {
-      opts.idle_timeout_ms = (unsigned)args.num;
+      opts->idle_timeout_ms = (unsigned)args.num;
     }
   }
-  if (!hname && !plugin)
+  if (!o->hname && !o->plugin)
     return bad("no handler: give --handler NAME or --plugin LIB.so");
-  if (hname && plugin)
+  if (o->hname && o->plugin)
     return bad("--handler and --plugin exclude each other");
-  if (!listen)
+  if (!o->listen)
     return bad("no address: give --listen HOST:PORT (e.g. 127.0.0.1:0)");
+  return -1;
+}
 
-  void *dl = NULL;
+/* The handler named, built in or from a plugin (*dl, to unload after the
+ * server); NULL when there is none, said on stderr. */
+static const fray_handler_t *serve_handler(const serve_cli_t *o, void **dl) {
   const fray_handler_t *h;
-  if (plugin) {
-    if (!(h = fray_cli_load_plugin("fray serve", plugin, &dl))) {
-      if (dl)
-        dlclose(dl);
-      return FRAY_EXIT_USAGE;
+  if (o->plugin) {
+    if (!(h = fray_cli_load_plugin("fray serve", o->plugin, dl)) && *dl) {
+      dlclose(*dl);
+      *dl = NULL;
     }
-  } else if (!(h = fray_example_find(hname))) {
-    fprintf(stderr, "fray serve: unknown handler '%s' (fray replay --list-handlers lists them)\n",
-            hname);
-    return FRAY_EXIT_USAGE;
+    return h;
   }
+  if (!(h = fray_example_find(o->hname)))
+    fprintf(stderr, "fray serve: unknown handler '%s' (fray replay --list-handlers lists them)\n",
+            o->hname);
+  return h;
+}
+
+static void print_stats(const fray_event_server_t *es) {
+  fray_event_stats_t s;
+  fray_event_server_stats(es, &s);
+  fprintf(stderr,
+          "fray serve: %llu connections (%llu refused, %llu dropped as too slow, %llu reset "
+          "over the output budget, %llu timed out), %llu bytes in, %llu out; at most %zu bytes "
+          "queued\n",
+          (unsigned long long)s.accepted, (unsigned long long)s.refused,
+          (unsigned long long)s.dropped, (unsigned long long)s.over_budget,
+          (unsigned long long)s.timeouts, (unsigned long long)s.bytes_in,
+          (unsigned long long)s.bytes_out, s.queued_peak);
+}
+
+int fray_cli_serve(int argc, char **argv) {
+  serve_cli_t o = {0};
+  fray_event_opts_t opts;
+  fray_event_opts_init(&opts);
+  int stop = serve_args(argc, argv, &o, &opts);
+  if (stop >= 0)
+    return stop;
+  const char *listen = o.listen;
+  void *dl = NULL;
+  const fray_handler_t *h = serve_handler(&o, &dl);
+  if (!h)
+    return FRAY_EXIT_USAGE;
 
   /* A peer closing with data in flight must not kill the server (EPIPE
    * instead of SIGPIPE). */
@@ -203,17 +236,8 @@ int fray_cli_serve(int argc, char **argv) {
     fprintf(stderr, "fray serve: the event loop failed\n");
     goto done;
   }
-  fray_event_stats_t s;
-  fray_event_server_stats(st.es, &s);
   if (opts.log_level >= FRAY_EVENT_LOG_CONNS)
-    fprintf(stderr,
-            "fray serve: %llu connections (%llu refused, %llu dropped as too slow, %llu reset "
-            "over the output budget, %llu timed out), %llu bytes in, %llu out; at most %zu bytes "
-            "queued\n",
-            (unsigned long long)s.accepted, (unsigned long long)s.refused,
-            (unsigned long long)s.dropped, (unsigned long long)s.over_budget,
-            (unsigned long long)s.timeouts, (unsigned long long)s.bytes_in,
-            (unsigned long long)s.bytes_out, s.queued_peak);
+    print_stats(st.es);
   status = FRAY_EXIT_OK;
 done:
   if (sigint)

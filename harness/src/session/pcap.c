@@ -172,73 +172,91 @@ static void fragment(fray_pcap_import_t *im, uint8_t proto) {
 
 /* Parses an IPv4 or IPv6 packet (version from its first nibble) down to
  * TCP. Returns 1 with *p filled, 0 when the packet is skipped (counted). */
+/* The IP headers of a packet, v4 and v6: the addresses into p, and the
+ * header length, the packet's total length and the protocol after the
+ * headers. 1, or 0 when the packet is counted out (malformed, fragment). */
+typedef struct ip_hdr {
+  size_t hl, total;
+  uint8_t proto;
+} ip_hdr_t;
+
+static int parse_ip4(fray_pcap_import_t *im, const uint8_t *b, size_t cap, pkt_t *p, ip_hdr_t *h) {
+  if (cap < 20 || (h->hl = (size_t)(b[0] & 0xf) * 4) < 20 || cap < h->hl) {
+    im->st.malformed++;
+    return 0;
+  }
+  h->total = be16(b + 2);
+  if (h->total < h->hl) {
+    im->st.malformed++;
+    return 0;
+  }
+  uint16_t frag = be16(b + 6);
+  h->proto = b[9];
+  if ((frag & 0x2000) || (frag & 0x1fff)) {
+    fragment(im, h->proto);
+    return 0;
+  }
+  p->family = 4;
+  memset(p->src.addr, 0, 16);
+  memset(p->dst.addr, 0, 16);
+  memcpy(p->src.addr, b + 12, 4);
+  memcpy(p->dst.addr, b + 16, 4);
+  return 1;
+}
+
+static int parse_ip6(fray_pcap_import_t *im, const uint8_t *b, size_t cap, size_t wire, pkt_t *p,
+                     ip_hdr_t *h) {
+  if (cap < 40) {
+    im->st.malformed++;
+    return 0;
+  }
+  h->total = 40 + (size_t)be16(b + 4);
+  if (h->total == 40 && wire > 40)
+    h->total = wire; /* jumbogram: the length lives in an option */
+  h->proto = b[6];
+  h->hl = 40;
+  p->family = 6;
+  memcpy(p->src.addr, b + 8, 16);
+  memcpy(p->dst.addr, b + 24, 16);
+  /* Walk the extension headers that can precede TCP. */
+  for (int guard = 0; guard < 8; guard++) {
+    if (h->proto == 0 || h->proto == 43 || h->proto == 60) {
+      if (cap < h->hl + 8) {
+        im->st.malformed++;
+        return 0;
+      }
+      size_t el = ((size_t)b[h->hl + 1] + 1) * 8;
+      h->proto = b[h->hl];
+      h->hl += el;
+    } else if (h->proto == 44) {
+      fragment(im, cap > h->hl ? b[h->hl] : 0);
+      return 0;
+    } else {
+      break;
+    }
+  }
+  if (h->hl > cap) {
+    im->st.malformed++;
+    return 0;
+  }
+  return 1;
+}
+
 static int parse_ip(fray_pcap_import_t *im, const uint8_t *b, size_t cap, size_t wire, pkt_t *p) {
   if (cap < 1) {
     im->st.malformed++;
     return 0;
   }
   int ver = b[0] >> 4;
-  uint8_t proto;
-  size_t hl, total;
-  if (ver == 4) {
-    if (cap < 20 || (hl = (size_t)(b[0] & 0xf) * 4) < 20 || cap < hl) {
-      im->st.malformed++;
-      return 0;
-    }
-    total = be16(b + 2);
-    if (total < hl) {
-      im->st.malformed++;
-      return 0;
-    }
-    uint16_t frag = be16(b + 6);
-    proto = b[9];
-    if ((frag & 0x2000) || (frag & 0x1fff)) {
-      fragment(im, proto);
-      return 0;
-    }
-    p->family = 4;
-    memset(p->src.addr, 0, 16);
-    memset(p->dst.addr, 0, 16);
-    memcpy(p->src.addr, b + 12, 4);
-    memcpy(p->dst.addr, b + 16, 4);
-  } else if (ver == 6) {
-    if (cap < 40) {
-      im->st.malformed++;
-      return 0;
-    }
-    total = 40 + (size_t)be16(b + 4);
-    if (total == 40 && wire > 40)
-      total = wire; /* jumbogram: the length lives in an option */
-    proto = b[6];
-    hl = 40;
-    p->family = 6;
-    memcpy(p->src.addr, b + 8, 16);
-    memcpy(p->dst.addr, b + 24, 16);
-    /* Walk the extension headers that can precede TCP. */
-    for (int guard = 0; guard < 8; guard++) {
-      if (proto == 0 || proto == 43 || proto == 60) {
-        if (cap < hl + 8) {
-          im->st.malformed++;
-          return 0;
-        }
-        size_t el = ((size_t)b[hl + 1] + 1) * 8;
-        proto = b[hl];
-        hl += el;
-      } else if (proto == 44) {
-        fragment(im, cap > hl ? b[hl] : 0);
-        return 0;
-      } else {
-        break;
-      }
-    }
-    if (hl > cap) {
-      im->st.malformed++;
-      return 0;
-    }
-  } else {
+  ip_hdr_t h;
+  if (ver != 4 && ver != 6) {
     im->st.non_ip++;
     return 0;
   }
+  if (!(ver == 4 ? parse_ip4(im, b, cap, p, &h) : parse_ip6(im, b, cap, wire, p, &h)))
+    return 0;
+  uint8_t proto = h.proto;
+  size_t hl = h.hl, total = h.total;
   if (proto != 6) {
     im->st.non_tcp++;
     return 0;
