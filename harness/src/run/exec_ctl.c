@@ -284,7 +284,10 @@ static int pump_until(fray__xctl_t *x, unsigned ms, int (*done)(void *, size_t),
       return 0;
     if (use_idle && ((!x->blind && (use_idle == 2 ? settled(x) : quiescent(x))) ||
                      (client < x->n && x->cl[client].end != END_OPEN)))
-      return 0;
+      /* What the server sent before it went idle (a last answer, its FIN)
+       * is already in our sockets, though the idle message may have been
+       * taken in first: take that in too before anything is judged. */
+      return pump(x, 0);
     uint64_t t = now_ms();
     if (t >= deadline && pumped)
       return 0; /* a zero wait still takes in what is there */
