@@ -22,5 +22,6 @@
 #include "fray/net.h"
 #include "fray/fuzz.h"
 #include "fray/replay.h"
+#include "fray/exec.h"
 
 #endif /* FRAY_FRAY_H */
