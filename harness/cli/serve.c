@@ -255,24 +255,6 @@ done:
 
 #else /* !FRAY_HAVE_EVENT */
 
-/* Times are milliseconds (`300`, `300ms`, `0.3s`). --idle-timeout is the
- * older spelling of --idle, whose bare number meant seconds and still does;
- * the cap keeps the milliseconds within the int libevent's timeval takes. */
-static const fray_cli_opt_t opts_table[] = {
-    {"--handler", FRAY_CLI_TEXT, 0, 0, NULL},
-    {"--plugin", FRAY_CLI_TEXT, 0, 0, NULL},
-    {"--listen", FRAY_CLI_LISTEN, 0, 0, NULL},
-    {"--max-conns", FRAY_CLI_COUNT, 1, FRAY_CLI_MANY, NULL},
-    {"--max-output", FRAY_CLI_COUNT, 1, FRAY_CLI_MANY, NULL},
-    {"--max-output-total", FRAY_CLI_COUNT, 1, FRAY_CLI_MANY, NULL},
-    {"--idle", FRAY_CLI_MS, 1, INT32_MAX, NULL},
-    {"--idle-timeout", FRAY_CLI_SECONDS, 1, INT32_MAX, "--idle"},
-    {"--verbose", FRAY_CLI_FLAG, 0, 0, NULL},
-    {"-v", FRAY_CLI_FLAG, 0, 0, "--verbose"},
-    {"--quiet", FRAY_CLI_FLAG, 0, 0, NULL},
-    {"-q", FRAY_CLI_FLAG, 0, 0, "--quiet"},
-};
-
 int fray_cli_serve(int argc, char **argv) {
   (void)argc;
   (void)argv;
