@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "failmem.h"
+#include "run/sim_internal.h"
 #include "fray/sched.h"
 #include "fray/sim.h"
 
@@ -193,15 +194,6 @@ static void test_sched_buf_fails_cleanly(void **state) {
 
 /* ---- bytewise memory: a 64 MiB send --------------------------------------------- */
 
-static size_t heap_in_use(void) {
-#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 33))
-  struct mallinfo2 mi = mallinfo2();
-  return mi.uordblks + mi.hblkhd;
-#else
-  return 0;
-#endif
-}
-
 static const fray_handler_t sink = {.name = "sink", .spec = {.mode = FRAY_MODE_RAW}};
 
 /* Under bytewise, a send of N bytes used to cost a cut array of 8 N bytes
@@ -210,7 +202,7 @@ static const fray_handler_t sink = {.name = "sink", .spec = {.mode = FRAY_MODE_R
  * byte: the heap grows by well under the payload. */
 static void test_sched_bytewise_memory_is_bounded(void **state) {
   (void)state;
-  if (!heap_in_use())
+  if (!fray__heap_in_use())
     skip(); /* the sanitizers' allocators answer mallinfo2 with zeros */
   const size_t payload = (size_t)64 << 20;
   fray_script_t *s;
@@ -228,14 +220,14 @@ static void test_sched_bytewise_memory_is_bounded(void **state) {
   free(data);
   fray_sim_t *sim;
   assert_int_equal(fray_sim_new(&sim, s, &sink, NULL), 0);
-  size_t before = heap_in_use();
+  size_t before = fray__heap_in_use();
   fray_sched_buf_t *b;
   assert_int_equal(fray_sched_buf_new(&b, s, NULL), 0);
   assert_int_equal(fray_sched_bytewise(b), 0);
   fray_result_t res;
   assert_int_equal(fray_sim_run(sim, fray_sched_buf_view(b), &res), 0);
   assert_int_equal(res.reads, payload);
-  size_t after = heap_in_use();
+  size_t after = fray__heap_in_use();
   assert_true(after < before + payload / 2);
   fray_sched_buf_free(b);
   fray_sim_free(sim);

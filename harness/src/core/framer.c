@@ -766,17 +766,11 @@ static int step_set(fray_framer_t *f, const uint8_t *p, size_t n, uint64_t base,
       return pos ? STEP_PROGRESS : STEP_MORE;
     }
     if (at == FRAY__NONE) { /* no delimiter can start within max_frame */
-      if (f->spec.on_overflow == FRAY_OVERFLOW_ERROR) {
-        stop(f, FRAY_ETOOLONG, base + pos, left, "frame longer than max_frame");
-        *consumed = pos;
-        return pos ? STEP_PROGRESS : STEP_STOP;
-      }
-      f->skipping = 1;
-      f->skip_off = base + pos;
-      f->skip_seen = last + 1;
-      *consumed = pos + last + 1;
+      size_t c = 0;
+      int r = delim_overflow(f, q, left, base + pos, 0, 0, 0, &c);
+      *consumed = pos + c;
       *scan = 0;
-      return STEP_PROGRESS;
+      return r == STEP_STOP && !pos ? STEP_STOP : STEP_PROGRESS;
     }
     emit(f, q, keep ? at + mlen : at, base + pos, base + pos + at + mlen);
     pos += at + mlen;

@@ -98,8 +98,9 @@ static int pump(fray_sim_t *s, int drain) {
 }
 
 /* Bytes the C library's heap holds, where it can tell (glibc); 0 elsewhere
- * and under sanitizers, whose allocators answer mallinfo2 with zeros. */
-static size_t heap_in_use(void) {
+ * and under sanitizers, whose allocators answer mallinfo2 with zeros. The
+ * memory oracle and the bytewise-memory test share it. */
+size_t fray__heap_in_use(void) {
 #if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 33))
   struct mallinfo2 mi = mallinfo2();
   return mi.uordblks + mi.hblkhd;
@@ -116,7 +117,7 @@ static int sim_begin(void *t, fray_player_t *p, const fray_sched_t *sched) {
   s->sched = sched;
   s->wrng = sched ? sched->write_seed ^ 0x5eed : 0;
   if (s->mem_limit)
-    s->mem_base = heap_in_use();
+    s->mem_base = fray__heap_in_use();
   for (size_t i = 0; i < s->nclients; i++)
     s->cl[i] = (client_t){0};
   int r = fray_server_new(&s->srv, s->h, &s->mem);
@@ -154,7 +155,7 @@ static int sim_send(void *t, size_t i, const uint8_t *data, size_t n) {
   if (c->conn)
     (void)fray_conn_input(c->conn, data, n); /* a closing server drops it, as a socket would */
   if (s->mem_limit) {
-    size_t used = heap_in_use();
+    size_t used = fray__heap_in_use();
     if (used > s->mem_base && used - s->mem_base > s->mem_limit)
       return fray_player_fail(s->p, FRAY_FAIL_BOUND, i,
                               "the heap grew by %zu bytes while the server read (limit %zu): "

@@ -19,4 +19,8 @@ int fray__sim_record_steps(fray_sim_t *sim, size_t *marks, unsigned char *ended,
                            fray_sim_result_t *res);
 const uint8_t *fray__sim_received(const fray_sim_t *sim, size_t client);
 
+/* Bytes the C library's heap holds (glibc's mallinfo2); 0 where that cannot
+ * be told (other libcs, sanitizer allocators). */
+size_t fray__heap_in_use(void);
+
 #endif
