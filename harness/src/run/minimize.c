@@ -1,8 +1,10 @@
-/* Reproducer minimisation: greedy one-at-a-time removal (ddmin with
- * granularity one) of schedule cuts, merges and script steps, keeping a
- * removal only while the pair still fails under its schedule and still
- * passes under `whole`, so the reproducer keeps blaming the cutting and not
- * a script mangled into failing on its own. */
+/* Reproducer minimisation: removal of script steps (in halving blocks,
+ * then as units: a step with the expectations it causes, a client's
+ * connection), schedule merges and cuts, keeping a removal only while the
+ * pair still fails under its schedule and still passes under `whole`, so
+ * the reproducer keeps blaming the cutting and not a script mangled into
+ * failing on its own. Rounds repeat until one changes nothing: the result
+ * is 1-minimal over those units. */
 #include <string.h>
 
 #include "fray/sim.h"
@@ -22,6 +24,8 @@ typedef struct cand {
   size_t **cuts; /* per original send: schedule cuts */
   size_t *ncuts;
   unsigned char *merge; /* per original send */
+  size_t *unit;         /* steps tried for removal together */
+  size_t nunit;
   int short_writes;
   uint64_t write_seed;
   size_t runs, max_runs;
@@ -228,6 +232,7 @@ static void cand_free(cand_t *c) {
   fray__free(&c->mem, c->merge);
   fray__free(&c->mem, c->keep);
   fray__free(&c->mem, c->send_of_step);
+  fray__free(&c->mem, c->unit);
 }
 
 /* Send k's schedule cuts as an array the minimiser can shrink one by one:
@@ -270,9 +275,10 @@ static int cand_init(cand_t *c, const fray_script_t *script, const fray_handler_
   c->cuts = fray__malloc(&c->mem, ns * sizeof *c->cuts);
   c->ncuts = fray__malloc(&c->mem, ns * sizeof *c->ncuts);
   c->merge = fray__malloc(&c->mem, ns);
+  c->unit = fray__malloc(&c->mem, nst * sizeof *c->unit);
   if (c->cuts)
     memset(c->cuts, 0, ns * sizeof *c->cuts);
-  if (!c->keep || !c->send_of_step || !c->cuts || !c->ncuts || !c->merge)
+  if (!c->keep || !c->send_of_step || !c->cuts || !c->ncuts || !c->merge || !c->unit)
     return FRAY_ENOMEM;
   for (size_t i = 0, k = 0; i < c->nsteps; i++) {
     c->keep[i] = 1;
@@ -356,20 +362,17 @@ static int try_flag(cand_t *c, unsigned char *slot) {
   return v;
 }
 
-/* Removes the kept steps among [from, from+n) at once. */
-static int try_block(cand_t *c, size_t from, size_t n) {
-  unsigned char saved[64];
-  if (n > sizeof saved)
-    n = sizeof saved;
-  size_t any = 0;
-  for (size_t i = 0; i < n; i++) {
-    saved[i] = c->keep[from + i];
-    any += saved[i];
-    c->keep[from + i] = 0;
-  }
-  int v = any ? still_fails(c) : 0;
+/* Removes the steps listed in c->unit (c->nunit of them, all kept) at
+ * once. */
+static int try_unit(cand_t *c) {
+  if (!c->nunit)
+    return 0;
+  for (size_t i = 0; i < c->nunit; i++)
+    c->keep[c->unit[i]] = 0;
+  int v = still_fails(c);
   if (v <= 0)
-    memcpy(c->keep + from, saved, n);
+    for (size_t i = 0; i < c->nunit; i++)
+      c->keep[c->unit[i]] = 1;
   return v;
 }
 
@@ -384,6 +387,106 @@ static int try_cut(cand_t *c, size_t k, size_t j) {
     c->ncuts[k]++;
   }
   return v;
+}
+
+static int budget_left(const cand_t *c) {
+  return c->runs < c->max_runs;
+}
+
+/* The kept steps among [from, from+n) as the unit. */
+static void unit_block(cand_t *c, size_t from, size_t n) {
+  c->nunit = 0;
+  for (size_t i = from; i < from + n; i++)
+    if (c->keep[i])
+      c->unit[c->nunit++] = i;
+}
+
+/* Step i with the kept expectations right after it (up to the next kept
+ * step that is not one): a send and the answer it causes, a close and the
+ * farewell others receive. An expectation never goes alone when its cause
+ * goes, nor stays without it. */
+static void unit_with_answers(cand_t *c, size_t i) {
+  c->nunit = 0;
+  c->unit[c->nunit++] = i;
+  for (size_t j = i + 1; j < c->nsteps; j++) {
+    if (!c->keep[j])
+      continue;
+    if (!is_expectation(c->steps[j].kind))
+      break;
+    c->unit[c->nunit++] = j;
+  }
+}
+
+/* The connection opened at step i: every kept step of its client up to and
+ * including the close or reset that ends it. */
+static void unit_connection(cand_t *c, size_t i) {
+  size_t who = c->steps[i].client;
+  c->nunit = 0;
+  for (size_t j = i; j < c->nsteps; j++) {
+    if (!c->keep[j] || c->steps[j].client != who)
+      continue;
+    c->unit[c->nunit++] = j;
+    fray_step_kind_t k = c->steps[j].kind;
+    if (j > i && (k == FRAY_STEP_CLOSE || k == FRAY_STEP_RESET))
+      break;
+  }
+}
+
+/* Blocks of halving size, every size from g0 down to 1 (none skipped, so
+ * that an odd size never jumps over pairs), last to first: a shorter script
+ * makes every later try cheaper. Coarse and fast; the unit passes below
+ * make the result 1-minimal. */
+static int pass_blocks(cand_t *c, int *changed) {
+  size_t g0 = c->nsteps / 2 > 64 ? 64 : c->nsteps / 2;
+  int v = 0;
+  for (size_t g = g0 ? g0 : 1; g >= 1 && budget_left(c) && v >= 0;
+       g = g > 2 ? (g + 1) / 2 : g - 1) {
+    size_t stride = g <= 2 ? 1 : g;
+    for (size_t i = c->nsteps; i >= g && budget_left(c) && v >= 0; i -= stride) {
+      unit_block(c, i - g, g);
+      if ((v = try_unit(c)) > 0)
+        *changed = 1;
+      if (i < g + stride)
+        break;
+    }
+  }
+  return v < 0 ? v : 0;
+}
+
+/* Every kept step with its answers, then every connection, last to first. */
+static int pass_units(cand_t *c, int *changed) {
+  int v = 0;
+  for (size_t i = c->nsteps; i-- > 0 && budget_left(c) && v >= 0;) {
+    if (!c->keep[i] || is_expectation(c->steps[i].kind))
+      continue;
+    unit_with_answers(c, i);
+    if (c->nunit > 1 && (v = try_unit(c)) > 0)
+      *changed = 1;
+  }
+  for (size_t i = c->nsteps; i-- > 0 && budget_left(c) && v >= 0;) {
+    if (!c->keep[i] || c->steps[i].kind != FRAY_STEP_OPEN)
+      continue;
+    unit_connection(c, i);
+    if (c->nunit > 1 && (v = try_unit(c)) > 0)
+      *changed = 1;
+  }
+  return v < 0 ? v : 0;
+}
+
+/* Every merge and every schedule cut of the kept sends. */
+static int pass_schedule(cand_t *c, int *changed) {
+  int v = 0;
+  for (size_t i = 0; i < c->nsteps && budget_left(c) && v >= 0; i++) {
+    size_t k = c->send_of_step[i];
+    if (!c->keep[i] || k == SIZE_MAX)
+      continue;
+    if (c->merge[k] && (v = try_flag(c, &c->merge[k])) > 0)
+      *changed = 1;
+    for (size_t j = c->ncuts[k]; j-- > 0 && budget_left(c) && v >= 0;)
+      if ((v = try_cut(c, k, j)) > 0)
+        *changed = 1;
+  }
+  return v < 0 ? v : 0;
 }
 
 int fray_sim_minimize(fray_sim_t *sim, const fray_sched_t *sched, size_t max_runs,
@@ -401,33 +504,14 @@ int fray_sim_minimize(fray_sim_t *sim, const fray_sched_t *sched, size_t max_run
     r = r < 0 ? r : FRAY_EINVAL;
     goto done;
   }
-  for (int changed = 1; changed && c.runs < c.max_runs;) {
+  /* Until a whole round changes nothing: then no single step, step with
+   * its answers, connection, merge or cut can go (1-minimal), unless the
+   * run budget ran out first. */
+  for (int changed = 1; changed && budget_left(&c);) {
     changed = 0;
-    int v = 0;
-    /* Steps first, in blocks of halving size (a send goes with the
-     * expectation after it, which a one-at-a-time pass can never remove),
-     * last to first: a shorter script makes every later try cheaper. */
-    size_t g0 = c.nsteps / 2 > 64 ? 64 : c.nsteps / 2;
-    for (size_t g = g0 ? g0 : 1; g >= 1 && c.runs < c.max_runs && v >= 0; g /= 2) {
-      size_t stride = g <= 2 ? 1 : g;
-      for (size_t i = c.nsteps; i >= g && c.runs < c.max_runs && v >= 0; i -= stride) {
-        if ((v = try_block(&c, i - g, g)) > 0)
-          changed = 1;
-        if (i < g + stride)
-          break;
-      }
-    }
-    for (size_t k = 0; k < c.nsends && c.runs < c.max_runs && v >= 0; k++) {
-      if (c.merge[k] && (v = try_flag(&c, &c.merge[k])) > 0)
-        changed = 1;
-      for (size_t j = c.ncuts[k]; j-- > 0 && c.runs < c.max_runs && v >= 0;)
-        if ((v = try_cut(&c, k, j)) > 0)
-          changed = 1;
-    }
-    if (v < 0) {
-      r = v;
+    if ((r = pass_blocks(&c, &changed)) || (r = pass_units(&c, &changed)) ||
+        (r = pass_schedule(&c, &changed)))
       goto done;
-    }
   }
   r = bake(&c, NULL, out);
 done:
