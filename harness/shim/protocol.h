@@ -13,6 +13,7 @@
  *   fray                                  shim (in the server)
  *   ---------------------------------     -------------------------------
  *                                    <--  HELLO (pid)
+ *                                    <--  LISTEN port (the server is ready)
  *   connect() a client               -->  (the server's accept)
  *                                    <--  ACCEPT conn, peer port
  *   PIECE peer port, n               -->
@@ -56,6 +57,7 @@ typedef enum fray_shim_msg_type {
                             * timers may still act then: redis closes connections on
                             * its next tick) */
   FRAY_SHIM_MSG_INEXACT,   /* conn: a read could not be served as scheduled; a = code */
+  FRAY_SHIM_MSG_LISTEN,    /* a TCP socket listens: a = its port */
   /* fray -> shim */
   FRAY_SHIM_MSG_PIECE = 32, /* conn = peer port: the next read is a bytes */
   FRAY_SHIM_MSG_WFAULT      /* a = 1: short writes seeded by b; a = 0: none */

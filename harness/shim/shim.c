@@ -72,6 +72,7 @@ static struct {
   ssize_t (*sendfile)(int, int, off_t *, size_t);
   int (*accept4)(int, struct sockaddr *, socklen_t *, int);
   int (*connect)(int, const struct sockaddr *, socklen_t);
+  int (*listen)(int, int);
   int (*close)(int);
   int (*dup2)(int, int);
   int (*dup3)(int, int, int);
@@ -104,6 +105,7 @@ static struct {
   uint64_t activity, idle_reported;
   uint64_t wfault_rng; /* exact mode: the run's write faults */
   int wfault;
+  uint32_t wait_timer; /* the timeout of the last wait entered */
   pthread_key_t thread_key;
 } g = {.lock = PTHREAD_MUTEX_INITIALIZER, .ctl = -1, .logfd = -1};
 
@@ -137,6 +139,7 @@ static void resolve(void) {
   RESOLVE(sendfile);
   RESOLVE(accept4);
   RESOLVE(connect);
+  RESOLVE(listen);
   RESOLVE(close);
   RESOLVE(dup2);
   RESOLVE(dup3);
@@ -190,15 +193,6 @@ __attribute__((format(printf, 1, 2))) static void logf_locked(const char *fmt, .
     log_flush();
 }
 
-static void thread_gone(void *arg) {
-  (void)arg;
-  pthread_mutex_lock(&g.lock);
-  if (t_state == T_RUNNING)
-    g.running--;
-  t_state = T_UNKNOWN;
-  pthread_mutex_unlock(&g.lock);
-}
-
 static void at_fork_child(void) {
   /* The child's copy of the lock may be held by a thread that no longer
    * exists in it; the state is the parent's. A forked child keeps its
@@ -229,6 +223,8 @@ static void read_env(void) {
     g.exact = g.ctl >= 0;
   }
 }
+
+static void thread_gone(void *arg);
 
 __attribute__((constructor)) static void shim_init(void) {
   pthread_mutex_lock(&g.lock);
@@ -312,6 +308,22 @@ static void maybe_idle(void) {
   }
 }
 
+/* A watched thread exits (a connection's thread in a thread-per-connection
+ * server): if it was the last one running, the server is quiescent now,
+ * and no wait will say so. */
+static void thread_gone(void *arg) {
+  (void)arg;
+  pthread_mutex_lock(&g.lock);
+  if (t_state == T_RUNNING)
+    g.running--;
+  t_state = T_UNKNOWN;
+  if (g.exact) {
+    t_timer = g.wait_timer;
+    maybe_idle();
+  }
+  pthread_mutex_unlock(&g.lock);
+}
+
 /* A thread is about to block (poll, epoll_wait, select, accept or a
  * blocking read). Returns whether wait_leave() must follow. */
 static int wait_enter(uint32_t timer) {
@@ -326,7 +338,7 @@ static int wait_enter(uint32_t timer) {
     if (t_state == T_RUNNING)
       g.running--;
     t_state = T_WAITING;
-    t_timer = timer;
+    t_timer = g.wait_timer = timer;
     maybe_idle();
   }
   pthread_mutex_unlock(&g.lock);
@@ -838,6 +850,20 @@ SHIM_EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len) {
       track(fd, "connect");
       pthread_mutex_unlock(&g.lock);
     }
+    errno = e;
+  }
+  return r;
+}
+
+/* fray waits for this to know the server is ready: no polling of the
+ * kernel's socket tables, and no race with the HELLO that came first. */
+SHIM_EXPORT int listen(int fd, int backlog) {
+  ensure();
+  int r = real.listen(fd, backlog);
+  int port = 0;
+  if (r == 0 && g.ctl >= 0 && is_tcp(fd, &port, 1)) {
+    int e = errno;
+    send_msg(FRAY_SHIM_MSG_LISTEN, 0, (uint64_t)port, 0);
     errno = e;
   }
   return r;
