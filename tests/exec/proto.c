@@ -316,3 +316,8 @@ int exec_flush(exec_conn_t *c, int fd) {
   c->out_len -= done;
   return rc;
 }
+
+void exec_close(int fd) {
+  shutdown(fd, SHUT_WR);
+  close(fd);
+}

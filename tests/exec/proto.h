@@ -95,4 +95,11 @@ int exec_read(exec_conn_t *c, int fd, exec_io_t io);
  * socket took only part (wait for writability), -1 on a write error. */
 int exec_flush(exec_conn_t *c, int fd);
 
+/* Closes a client connection after its last reply: a lingering close. A
+ * bare close() with input still unread (lines behind QUIT) resets the
+ * connection at once and throws away what the kernel still holds of the
+ * reply (under Nagle, the tail of a short-written BYE); shutdown() first
+ * sends all of it, then the FIN. */
+void exec_close(int fd);
+
 #endif

@@ -32,7 +32,7 @@ static void drop(client_t *cl) {
     clients = cl->next;
   if (cl->next)
     cl->next->prev = cl->prev;
-  close(cl->fd); /* also leaves the epoll set */
+  exec_close(cl->fd); /* also leaves the epoll set */
   exec_conn_free(&cl->c);
   free(cl);
 }

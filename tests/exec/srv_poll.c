@@ -24,7 +24,7 @@ typedef struct server {
 } server_t;
 
 static void drop(server_t *s, nfds_t i) {
-  close(s->pfd[i].fd);
+  exec_close(s->pfd[i].fd);
   exec_conn_free(&s->conn[i]);
   s->n--;
   s->pfd[i] = s->pfd[s->n];

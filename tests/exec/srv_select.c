@@ -21,7 +21,7 @@ static void drop(int fd) {
   exec_conn_free(conns[fd]);
   free(conns[fd]);
   conns[fd] = NULL;
-  close(fd);
+  exec_close(fd);
 }
 
 static void accept_all(int lfd, exec_bug_t bug) {

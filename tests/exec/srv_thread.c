@@ -37,7 +37,7 @@ static void *worker(void *arg) {
       break;
   }
   pthread_mutex_lock(&lock);
-  close(s->fd);
+  exec_close(s->fd);
   s->fd = -1;
   pthread_mutex_unlock(&lock);
   exec_conn_free(&s->c);
