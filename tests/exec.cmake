@@ -39,8 +39,16 @@ foreach(style ${_exec_styles})
 endforeach()
 find_package(Python3 COMPONENTS Interpreter QUIET)
 if(Python3_Interpreter_FOUND)
+  # The interpreter itself, not a version manager's wrapper script (pyenv's
+  # runs a dozen processes for a second before Python starts).
+  execute_process(COMMAND ${Python3_EXECUTABLE} -c "import sys; print(sys.executable)"
+                  OUTPUT_VARIABLE _exec_python OUTPUT_STRIP_TRAILING_WHITESPACE
+                  RESULT_VARIABLE _exec_python_rc)
+  if(NOT _exec_python_rc EQUAL 0 OR NOT _exec_python)
+    set(_exec_python ${Python3_EXECUTABLE})
+  endif()
   list(APPEND _exec_servers asyncio)
-  set(_exec_cmd_asyncio ${Python3_EXECUTABLE} ${PROJECT_SOURCE_DIR}/tests/exec/server.py)
+  set(_exec_cmd_asyncio ${_exec_python} ${PROJECT_SOURCE_DIR}/tests/exec/server.py)
 endif()
 find_program(FRAY_NODE NAMES node nodejs)
 if(FRAY_NODE)

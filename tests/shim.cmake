@@ -65,16 +65,45 @@ foreach(style poll select epoll thread)
                      ${_shim_exec_scripts})
   endforeach()
 endforeach()
-find_program(_shim_redis redis-server)
-if(_shim_redis)
-  file(GLOB _shim_redis_scripts CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/corpus/redis/*.fray)
-  foreach(sched bytewise random)
-    add_test(NAME shim.replay.redis.${sched}
-             COMMAND ${_shim_fray} replay
-                     --exec "redis-server --port {port} --bind 127.0.0.1 --save '' --appendonly no"
-                     --schedule ${sched} --runs 200 ${_shim_redis_scripts})
+
+# Every run exact: real servers (redis, memcached) and tests/exec's
+# libevent, asyncio and Node servers pass their scripts under bytewise
+# schedules, 200 random ones and every single cut (exhaustive --max-cuts 1),
+# and tests/shim/replay_exact.sh fails on any run the shim reports inexact.
+# shim.replay.exact.SERVER.SCHED; NEED is skipped (77) when not installed.
+set(_exact_sh ${PROJECT_SOURCE_DIR}/tests/shim/replay_exact.sh)
+set(_exact_bytewise --schedule bytewise)
+set(_exact_random --schedule random --runs 200)
+set(_exact_exhaustive --schedule exhaustive --max-cuts 1)
+function(fray_exact_tests server need cmd)
+  list(LENGTH ARGN nscripts)
+  foreach(sched bytewise random exhaustive)
+    math(EXPR min "${nscripts} * 2")
+    if(sched STREQUAL random)
+      math(EXPR min "${nscripts} * 201")
+    endif()
+    add_test(NAME shim.replay.exact.${server}.${sched}
+             COMMAND bash ${_exact_sh} ${_shim_fray} ${need} ${min}
+                     --exec ${cmd} ${_exact_${sched}} ${ARGN})
+    set_tests_properties(shim.replay.exact.${server}.${sched} PROPERTIES
+                         TIMEOUT 120 LABELS shim SKIP_RETURN_CODE 77)
   endforeach()
-endif()
+endfunction()
+file(GLOB _shim_redis_scripts CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/corpus/redis/*.fray)
+fray_exact_tests(redis redis-server
+  "redis-server --port {port} --bind 127.0.0.1 --save '' --appendonly no" ${_shim_redis_scripts})
+# -u: memcached refuses to run as root without a user to become (ignored
+# when not root); -U 0: no UDP port to collide with.
+file(GLOB _shim_mc_scripts CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/corpus/memcached/*.fray)
+fray_exact_tests(memcached memcached
+  "memcached -u nobody -p {port} -l 127.0.0.1 -U 0 -t 1" ${_shim_mc_scripts})
+foreach(server libevent asyncio node)
+  if(server IN_LIST _exec_servers)
+    list(GET _exec_cmd_${server} 0 _need)
+    string(JOIN " " _cmd ${_exec_cmd_${server}} {port})
+    fray_exact_tests(${server} ${_need} "${_cmd}" ${_shim_exec_scripts})
+  endif()
+endforeach()
 get_property(_shim_all DIRECTORY PROPERTY TESTS)
 foreach(t ${_shim_all})
   if(t MATCHES "^shim\\.replay\\.")
