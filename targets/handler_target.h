@@ -1,8 +1,7 @@
-/* The body every handler target shares: the input is a whole session
- * (fray/fuzz.h: payload at the front, decisions at the tail), run by the
- * fuzz driver under the fuzz-chosen cuts, merges and faults and again whole;
- * different transcripts are a bug. Each targets/fuzz_<handler>.c is this
- * macro with a handler name, so a target stays one line of logic.
+/* The bundled handlers' targets: each targets/fuzz_<handler>.c is
+ * FRAY_HANDLER_TARGET with a handler name from the example registry, so a
+ * target stays one line of logic; the session oracle itself is
+ * session_target.h, shared with the driver for users' handlers.
  *
  * FRAY_NAIVE_TARGET is the baseline a classic harness would be: all bytes
  * as one read of one client, so only crashes can be seen. */
@@ -14,9 +13,7 @@
 
 #include "examples.h"
 #include "fray/driver.h"
-#include "fray/fuzz.h"
-
-#define FRAY_FUZZ_MAX_INPUT 65536
+#include "session_target.h"
 
 static inline const fray_handler_t *fray_target_handler(const char *name) {
   const fray_handler_t *h = fray_example_find(name);
@@ -30,14 +27,7 @@ static inline const fray_handler_t *fray_target_handler(const char *name) {
 #define FRAY_HANDLER_TARGET(NAME)                                                                  \
   int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);                                    \
   int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {                                   \
-    if (size > FRAY_FUZZ_MAX_INPUT)                                                                \
-      return 0;                                                                                    \
-    fray_fuzz_report_t rep;                                                                        \
-    if (fray_fuzz_run(fray_target_handler(NAME), data, size, &rep) == FRAY_EFAILED) {              \
-      fprintf(stderr, "%s\n", rep.message);                                                        \
-      abort();                                                                                     \
-    }                                                                                              \
-    return 0;                                                                                      \
+    return fray_target_run(fray_target_handler(NAME), data, size);                                 \
   }
 
 /* One client, one connection, the whole input as one read, then close. */

@@ -39,6 +39,10 @@ extern "C" {
 
 #define FRAY_FUZZ_MAX_STEPS 4096
 #define FRAY_FUZZ_CLIENTS 4
+/* The largest input fray's session targets run (larger ones return at once,
+ * as the time a fuzzer spends on them says little about the handler), and
+ * the -max_len `fray fuzz` gives libFuzzer. fuzz-encode warns above it. */
+#define FRAY_FUZZ_MAX_INPUT 65536
 
 /* A decoded session: a script (sends and expectations, no `|`) plus its
  * schedule (cuts, merges, short writes), so that the same session can run
