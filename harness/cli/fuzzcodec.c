@@ -11,6 +11,7 @@
 #include "examples.h"
 #include "fray/fuzz.h"
 #include "fray/sim.h"
+#include "fuzzcli.h"
 #include "handlers.h"
 #include "opts.h"
 #include "core/internal.h"
@@ -63,21 +64,87 @@ static int slurp(const char *cmd, const char *path, uint8_t **out, size_t *len) 
   return 0;
 }
 
+/* The first step of s that the encoding cannot carry, of the kinds in
+ * mask (bits 1 << kind), and how many there are. NULL when none. */
+static const fray_step_t *first_of(const fray_script_t *s, unsigned mask, size_t *count) {
+  size_t n;
+  const fray_step_t *st = fray_script_steps(s, &n), *first = NULL;
+  *count = 0;
+  for (size_t i = 0; i < n; i++)
+    if (mask & (1u << st[i].kind) && (*count)++ == 0)
+      first = &st[i];
+  return first;
+}
+
+#define UNENCODED_EXPECT                                                                           \
+  ((1u << FRAY_STEP_EXPECT_REGEX) | (1u << FRAY_STEP_EXPECT_GLOB) | (1u << FRAY_STEP_EXPECT_EOF) | \
+   (1u << FRAY_STEP_EXPECT_EOF_OPT))
+
+int fray_cli_encode_seed(const char *cmd, const char *path, const fray_script_t *s, unsigned flags,
+                         uint8_t **out, size_t *len) {
+  size_t nx, nh;
+  const fray_step_t *x = first_of(s, UNENCODED_EXPECT, &nx);
+  const fray_step_t *h = first_of(s, 1u << FRAY_STEP_SHUTDOWN, &nh);
+  if (h && !(flags & FRAY_CLI_SEED_LOSSY)) {
+    fprintf(stderr,
+            "fray %s: %s:%zu:%zu: a half-close (`> eof`) has no encoding, and leaving it "
+            "out changes the session (--lossy leaves it out)\n",
+            cmd, path, h->line, h->column);
+    return -1;
+  }
+  int r = fray_fuzz_encode(s, FRAY_FUZZ_LOSSY, NULL, out, len);
+  if (r) {
+    fprintf(stderr, "fray %s: %s: %s\n", cmd, path,
+            r == FRAY_ERANGE ? "more than 4 clients: the encoding has room for 4"
+                             : fray_strerror(r));
+    return -1;
+  }
+  if (x)
+    fprintf(stderr,
+            "fray %s: %s:%zu: left out %zu regex/glob/eof expectation%s (no encoding; the "
+            "fuzz driver checks none)\n",
+            cmd, path, x->line, nx, nx == 1 ? "" : "s");
+  if (h)
+    fprintf(stderr, "fray %s: %s:%zu: left out %zu half-close%s (--lossy)\n", cmd, path, h->line,
+            nh, nh == 1 ? "" : "s");
+  if (*len > FRAY_FUZZ_MAX_INPUT) {
+    int force = (flags & FRAY_CLI_SEED_FORCE) != 0;
+    fprintf(stderr,
+            "fray %s: %s encodes to %zu bytes, over the %d-byte input cap of fray's fuzz "
+            "targets (FRAY_FUZZ_MAX_INPUT), which skip such inputs: %s\n",
+            cmd, path, *len, FRAY_FUZZ_MAX_INPUT,
+            force ? "written anyway (--force)" : "not written (shorten the script, or --force)");
+    if (!force) {
+      free(*out);
+      *out = NULL;
+      return -1;
+    }
+  }
+  return 0;
+}
+
 static void encode_usage(FILE *out) {
-  fprintf(out, "usage: fray fuzz-encode [--lossy] [--files-under DIR] SCRIPT.fray > INPUT\n"
-               "\n"
-               "Encodes a session script as a fuzz input for fray's handler targets:\n"
-               "payload bytes at the front, the session's decisions (client, lengths,\n"
-               "cuts, merges) at the tail, so mutations of the payload keep the\n"
-               "schedule. Each read of a send (its `|` pieces) becomes a send; clients\n"
-               "are renamed c0..c3. `fray fuzz-decode` reads it back.\n"
-               "\n"
-               "Scripts with more than 4 clients cannot be encoded; regex, glob and eof\n"
-               "expectations and half-closes (`> eof`) have no encoding either: exit 2,\n"
-               "unless --lossy leaves them out (fine for seeds: the fuzz driver checks\n"
-               "no expectation).\n"
-               "\n" FRAY_CLI_FILES_HELP "\n"
-               "example: fray fuzz-encode corpus/chat/session.fray > seeds/session.bin\n");
+  fprintf(
+      out,
+      "usage: fray fuzz-encode [--lossy] [--force] [--files-under DIR] SCRIPT.fray > INPUT\n"
+      "\n"
+      "Encodes a session script as a fuzz input for fray's handler targets:\n"
+      "payload bytes at the front, the session's decisions (client, lengths,\n"
+      "cuts, merges) at the tail, so mutations of the payload keep the\n"
+      "schedule. Each read of a send (its `|` pieces) becomes a send; clients\n"
+      "are renamed c0..c3. `fray fuzz-decode` reads it back.\n"
+      "\n"
+      "Regex, glob and eof expectations have no encoding: they are left out\n"
+      "with a note (the fuzz driver checks no expectation, it compares runs).\n"
+      "Half-closes (`> eof`) change the session: exit 2, unless --lossy\n"
+      "leaves them out too. Scripts with more than 4 clients cannot be encoded.\n"
+      "fray's fuzz targets skip inputs over 65536 bytes (FRAY_FUZZ_MAX_INPUT):\n"
+      "a larger encoding is refused (exit 2) unless --force.\n"
+      "\n"
+      "  --lossy             leave out half-closes as well\n"
+      "  --force             write an input over the 65536-byte cap anyway\n" FRAY_CLI_FILES_HELP
+      "\n"
+      "example: fray fuzz-encode corpus/chat/session.fray > seeds/session.bin\n");
 }
 
 int fray_cli_fuzz_encode(int argc, char **argv) {
@@ -86,6 +153,7 @@ int fray_cli_fuzz_encode(int argc, char **argv) {
   fray_cli_args_t args;
   fray_cli_files_t files = {0};
   static const fray_cli_opt_t opts_table[] = {{"--lossy", FRAY_CLI_FLAG, 0, 0, NULL},
+                                              {"--force", FRAY_CLI_FLAG, 0, 0, NULL},
                                               FRAY_CLI_FILES_OPTS};
   fray_cli_args_init(&args, "fuzz-encode", FRAY_CLI_TABLE(opts_table), encode_usage, argc, argv);
   for (fray_cli_arg_t k; (k = fray_cli_next_arg(&args)) != FRAY_CLI_ARG_END;) {
@@ -94,7 +162,9 @@ int fray_cli_fuzz_encode(int argc, char **argv) {
     if (k == FRAY_CLI_ARG_OPERAND && !path) {
       path = args.val;
     } else if (k == FRAY_CLI_ARG_OPTION && !strcmp(args.name, "--lossy")) {
-      flags |= FRAY_FUZZ_LOSSY;
+      flags |= FRAY_CLI_SEED_LOSSY;
+    } else if (k == FRAY_CLI_ARG_OPTION && !strcmp(args.name, "--force")) {
+      flags |= FRAY_CLI_SEED_FORCE;
     } else if (k == FRAY_CLI_ARG_OPTION && fray_cli_files_option(&files, args.name, args.val)) {
     } else {
       fray_cli_usage_error("fuzz-encode", "one SCRIPT at a time ('%s' is extra)", args.val);
@@ -114,16 +184,10 @@ int fray_cli_fuzz_encode(int argc, char **argv) {
   }
   uint8_t *enc = NULL;
   size_t len = 0;
-  int r = fray_fuzz_encode(s, flags, NULL, &enc, &len);
+  int r = fray_cli_encode_seed("fuzz-encode", path, s, flags, &enc, &len);
   fray_script_free(s);
-  if (r) {
-    fprintf(stderr, "fray fuzz-encode: %s: %s\n", path,
-            r == FRAY_ERANGE         ? "more than 4 clients: the encoding has room for 4"
-            : r == FRAY_EUNSUPPORTED ? "regex/glob/eof expectations and `> eof` have no "
-                                       "encoding (--lossy leaves them out)"
-                                     : fray_strerror(r));
+  if (r)
     return FRAY_EXIT_USAGE;
-  }
   int ok = fwrite(enc, 1, len, stdout) == len && fflush(stdout) == 0;
   free(enc);
   if (!ok) {

@@ -37,6 +37,11 @@ foreach(s ${scripts})
     endif()
     continue()
   endif()
+  # fuzz-encode left out expectations it cannot carry (noted on stderr):
+  # not a lossless encoding, so no round trip to check.
+  if(MODE STREQUAL "roundtrip" AND err MATCHES "left out")
+    continue()
+  endif()
   execute_process(COMMAND ${FRAY} fuzz-decode --handler ${handler} ${decode_opts} ${bin}
     OUTPUT_FILE ${fray} RESULT_VARIABLE rc ERROR_VARIABLE err)
   if(NOT rc EQUAL 0 OR (MODE STREQUAL "answers" AND NOT err STREQUAL ""))
