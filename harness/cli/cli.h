@@ -19,6 +19,7 @@ typedef struct fray_cli_cmd {
 int fray_cli_frames(int argc, char **argv);
 int fray_cli_doctor(int argc, char **argv);
 int fray_cli_replay(int argc, char **argv);
+int fray_cli_fuzz(int argc, char **argv);
 int fray_cli_fuzz_encode(int argc, char **argv);
 int fray_cli_fuzz_decode(int argc, char **argv);
 int fray_cli_proxy(int argc, char **argv);

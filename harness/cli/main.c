@@ -11,6 +11,8 @@ static const fray_cli_cmd_t commands[] = {
      fray_cli_doctor},
     {"replay", "replay .fray scripts against a handler under split/merge schedules",
      fray_cli_replay},
+    {"fuzz", "fuzz your handler (a plugin) with libFuzzer and fray's session oracle",
+     fray_cli_fuzz},
     {"fuzz-encode", "encode a .fray script as a fuzz input (seed corpora)", fray_cli_fuzz_encode},
     {"fuzz-decode", "decode a fuzz input (or an AFLNet replay file) into a .fray script",
      fray_cli_fuzz_decode},

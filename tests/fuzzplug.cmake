@@ -1,0 +1,35 @@
+# Fuzzing a user's own handler (docs/fuzzing.md), as a user does it:
+#   fuzzplug.encode           fuzz-encode's notes and refusals (encode.sh)
+#   fuzzplug.fray_fuzz        `fray fuzz --plugin` on a planted-bug plugin and
+#                             its correct twin (tests/fuzzplug/fuzz.sh)
+#   fuzzplug.cmake_function   a user's project using fray_add_fuzz_target()
+#                             from the installed package (project.sh)
+# Both need clang's libFuzzer; without it they are skipped with the reason
+# targets/plugin_driver.cmake found (exit 77).
+if(NOT TARGET fray_cli)
+  return()
+endif()
+add_test(NAME fuzzplug.encode
+  COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/fuzzplug/encode.sh $<TARGET_FILE:fray_cli>
+    ${CMAKE_CURRENT_SOURCE_DIR}/fuzzplug ${CMAKE_CURRENT_BINARY_DIR}/fuzzplug-encode)
+set_tests_properties(fuzzplug.encode PROPERTIES TIMEOUT 60 LABELS "fuzz;cli")
+set(_fp_skip "")
+if(DEFINED FRAY_FUZZ_DRIVER_MISSING)
+  set(_fp_skip "${FRAY_FUZZ_DRIVER_MISSING}")
+endif()
+set(_fp_clang "${FRAY_FUZZ_CLANG}")
+if(NOT _fp_clang)
+  set(_fp_clang clang)
+endif()
+add_test(NAME fuzzplug.fray_fuzz
+  COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/fuzzplug/fuzz.sh $<TARGET_FILE:fray_cli>
+    ${CMAKE_CURRENT_SOURCE_DIR}/fuzzplug
+    "${PROJECT_SOURCE_DIR}/harness/include ${FRAY_GENERATED_INCLUDE_DIR}"
+    ${CMAKE_CURRENT_BINARY_DIR}/fuzzplug-cli ${_fp_clang} "${_fp_skip}")
+add_test(NAME fuzzplug.cmake_function
+  COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/fuzzplug/project.sh ${PROJECT_BINARY_DIR}
+    ${CMAKE_CURRENT_BINARY_DIR}/fuzzplug-project ${_fp_clang} "${_fp_skip}")
+set_tests_properties(fuzzplug.fray_fuzz fuzzplug.cmake_function PROPERTIES
+  SKIP_RETURN_CODE 77 LABELS "fuzz;cli")
+set_tests_properties(fuzzplug.fray_fuzz PROPERTIES TIMEOUT 120)
+set_tests_properties(fuzzplug.cmake_function PROPERTIES TIMEOUT 300)

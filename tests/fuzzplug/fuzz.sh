@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# fuzzplug.fray_fuzz: `fray fuzz --plugin` as a user runs it. The plugin is
+# built by the command line fray fuzz --help prints (clang, coverage, ASan):
+#   - an uninstrumented plugin is refused (exit 2, saying how to build it);
+#   - the handler with the planted read-boundary bug is found (exit 1), and
+#     the .fray reproducer written fails `fray replay --plugin` against an
+#     ordinary build of the same handler;
+#   - the correct twin runs the whole budget without a finding (exit 0).
+#   fuzz.sh FRAY SRC_DIR INCLUDE_DIRS WORK_DIR CLANG SKIP_REASON
+# Exit 77 (ctest: skipped) with the reason when clang's libFuzzer is missing.
+set -u
+fray=$1 here=$2 inc=$3 work=$4 clang=$5 skip=$6
+if [ -n "$skip" ]; then
+  echo "SKIP: $skip"
+  exit 77
+fi
+fail() { echo "FAIL: $*"; exit 1; }
+rm -rf "$work" && mkdir -p "$work" && cd "$work" || exit 1
+I=()
+for d in $inc; do I+=(-I "$d"); done
+cov=(-shared -fPIC -g -fsanitize=fuzzer-no-link,address,undefined "${I[@]}")
+"$clang" "${cov[@]}" -o kv.so "$here/kv.c" || fail "build kv.so"
+"$clang" "${cov[@]}" -DKV_FIXED -o kv_fixed.so "$here/kv.c" || fail "build kv_fixed.so"
+"$clang" -shared -fPIC "${I[@]}" -o kv_plain.so "$here/kv.c" || fail "build kv_plain.so"
+"$clang" -shared -fPIC -DKV_FIXED "${I[@]}" -o kv_fixed_plain.so "$here/kv.c" || fail "build"
+
+echo "== an uninstrumented plugin is refused"
+rc=0 && "$fray" fuzz --plugin ./kv_plain.so --time 5 --out plain 2>err.txt || rc=$?
+cat err.txt
+[ "$rc" = 2 ] || fail "exit $rc, want 2"
+grep -q "no coverage instrumentation" err.txt && grep -q "fuzzer-no-link" err.txt ||
+  fail "the refusal does not say why and how"
+
+echo "== the planted bug is found"
+rc=0 && "$fray" fuzz --plugin ./kv.so --time 15 --out bug "$here/kv.fray" >out.txt 2>err.txt || rc=$?
+cat err.txt out.txt
+[ "$rc" = 1 ] || fail "exit $rc, want 1"
+repro=$(ls bug/regressions/*.fray | head -1)
+[ -n "$repro" ] || fail "no reproducer written"
+cat "$repro"
+grep -q "^# replay: fray replay --plugin ./kv.so" "$repro" || fail "no replay line"
+grep -q "replay:  fray replay --plugin ./kv.so --schedule whole $repro" out.txt ||
+  fail "the summary does not print the replay command"
+rc=0 && "$fray" replay --plugin ./kv_plain.so --schedule whole "$repro" || rc=$?
+[ "$rc" = 1 ] || fail "replaying $repro: exit $rc, want 1 (it must fail)"
+
+echo "== the correct twin runs clean"
+rc=0 && "$fray" fuzz --plugin ./kv_fixed.so --time 4 --out fixed "$here/kv.fray" || rc=$?
+[ "$rc" = 0 ] || fail "exit $rc, want 0"
+ls fixed/regressions/*.fray 2>/dev/null && fail "the correct twin got reproducers"
+echo "PASS"
