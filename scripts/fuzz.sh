@@ -8,7 +8,8 @@
 #
 # TARGET is framer, script, outq or a handler target (fuzz_ prefix optional).
 # Without --bin the target is built first, in build-fuzz-libfuzzer/ (clang)
-# or build-fuzz-afl/ (afl-clang-fast), both with ASan+UBSan.
+# or build-fuzz-afl/ (afl-clang-fast), both with ASan+UBSan. --bin also takes
+# a binary scripts/oss-fuzz-build.sh made for the same engine.
 #
 # Work goes to build-fuzz-out/TARGET/ (git-ignored like every build*; set
 # FRAY_FUZZ_OUT to move it). libFuzzer (default): new inputs in corpus/,
@@ -19,12 +20,15 @@
 #   --jobs N starts one main (-M) and N-1 secondaries (-S) on the sync
 #   directory (--sync, default build-fuzz-out/TARGET/afl); afl-fuzz -V bounds the
 #   time. Instance names are NAME-m0, NAME-s1, ... (NAME: --name, default
-#   the short host name).
-# Several machines: AFL++ instances sync through their sync directory, so
-#   give every machine its own --name and either the same --sync on a shared
-#   file system, or its own local --sync that a cron job rsyncs to the
-#   others' (each machine then runs only -S instances except one -M; see
-#   AFL++'s docs/fuzzing_in_depth.md, "distributed fuzzing"). For libFuzzer,
+#   the short host name). Every instance first imports what the sync
+#   directory already holds (AFL_IMPORT_FIRST=1 unless set), so a restarted
+#   campaign or a new machine starts from what the others found.
+# Several machines (docs/fuzzing-at-scale.md has the exact commands): each
+#   runs its own -M (so --name must differ: the host name does) and -S
+#   instances on a local --sync, and the other machines' NAME-m0/ directories
+#   are rsynced into it now and then; the -M imports them (every
+#   AFL_SYNC_TIME minutes, and at start) and its secondaries take them from
+#   it. A shared file system as --sync for all works too. For libFuzzer,
 #   share build-fuzz-out/TARGET/corpus the same way and run scripts/minimize.sh
 #   now and then to merge what each machine found.
 # --smoke (CI): the libFuzzer binary for a bounded -runs (default 20000)
@@ -36,7 +40,7 @@
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
-usage() { sed -n '2,38p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,39p' "$0" | sed 's/^# \{0,1\}//'; }
 die() { echo "fuzz: $*" >&2; exit 2; }
 
 target="" engine=libfuzzer time_s=600 jobs=1 sync="" name="" bin="" build_dir="" smoke=0 runs=20000 workdir=""
@@ -145,6 +149,7 @@ for d in ${inputs[@]+"${inputs[@]}"}; do cp "$d"/* "$afl_in"/ 2>/dev/null || tru
 # afl-fuzz needs at least one input.
 [ -n "$(ls "$afl_in")" ] || printf 'seed' >"$afl_in/empty-seed"
 pids=()
+export AFL_IMPORT_FIRST=${AFL_IMPORT_FIRST:-1}
 for ((i = 0; i < jobs; i++)); do
   if [ "$i" = 0 ]; then role=(-M "$name-m0"); else role=(-S "$name-s$i"); fi
   # A secondary's output goes to its log only; the main one's to the terminal.

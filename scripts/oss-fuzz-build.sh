@@ -1,27 +1,38 @@
 #!/usr/bin/env bash
 # scripts/oss-fuzz-build.sh: builds the fuzz targets the OSS-Fuzz way (the
-# project's build.sh there would be just this script). It uses only what
-# OSS-Fuzz's base-builder sets:
-#   $CC $CFLAGS          compiler and flags (sanitizer + coverage instrumentation)
-#   $LIB_FUZZING_ENGINE  the engine to link (-fsanitize=fuzzer, libAFLDriver.a, ...)
+# project's build.sh there, or ClusterFuzzLite's, would be just this script).
+# It uses only what OSS-Fuzz's base-builder image sets:
+#   $CC $CFLAGS          compile (sanitizer + coverage flags already in $CFLAGS)
+#   $CXX $CXXFLAGS       link: OSS-Fuzz requires linking with the C++ driver,
+#                        since every engine's library is C++
+#   $LIB_FUZZING_ENGINE  the engine, last on the link line: -fsanitize=fuzzer
+#                        (libFuzzer), a libAFLDriver.a with CC=afl-clang-fast
+#                        (AFL++), or honggfuzz's libhfuzz archive
 #   $OUT                 where binaries, seed zips, .dict and .options go
-#   $WORK                scratch space (optional)
+#   $WORK                scratch space (a temporary directory when unset)
 # and produces, for every targets/fuzz_<name>.c:
 #   $OUT/fuzz_<name>                    the target
 #   $OUT/fuzz_<name>_seed_corpus.zip    corpus/fuzz_<name>/seeds + regressions
+#                                       (handler seeds are the corpus .fray
+#                                       scripts through `fray fuzz-encode`:
+#                                       scripts/seeds.sh, kept current by the
+#                                       ctest fuzz.seeds.current)
 #   $OUT/fuzz_<name>.dict               its dictionary, if it has one
-#   $OUT/fuzz_<name>.options            its options, if it has them
+#   $OUT/fuzz_<name>.options            corpus/fuzz_<name>/fuzz_<name>.options,
+#                                       or max_len = 4096 (and the dictionary)
 #
 # FRAY_OSS_FUZZ_TARGETS="chat framer" builds only those targets (all when
-# unset).
+# unset); FRAY_BUILD_JOBS=N compiles N files at a time (default: nproc).
 #
-# Locally, the same thing with libFuzzer:
-#   CC=clang CFLAGS="-O1 -g -fsanitize=address,undefined -fsanitize=fuzzer-no-link" \
-#   LIB_FUZZING_ENGINE=-fsanitize=fuzzer OUT=/tmp/out scripts/oss-fuzz-build.sh
+# Locally, the base-builder's libFuzzer + ASan build (tests/ossfuzz/builder.sh
+# plays the whole builder, every engine and sanitizer available):
+#   CC=clang CXX=clang++ CFLAGS="-O1 -gline-tables-only -fsanitize=address -fsanitize=fuzzer-no-link" \
+#   CXXFLAGS="$CFLAGS" LIB_FUZZING_ENGINE=-fsanitize=fuzzer OUT=/tmp/out scripts/oss-fuzz-build.sh
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-: "${CC:?set CC}" "${LIB_FUZZING_ENGINE:?set LIB_FUZZING_ENGINE}" "${OUT:?set OUT}"
-CFLAGS=${CFLAGS:-}
+: "${CC:?set CC}" "${CXX:?set CXX}" "${LIB_FUZZING_ENGINE:?set LIB_FUZZING_ENGINE}" "${OUT:?set OUT}"
+CFLAGS=${CFLAGS:-} CXXFLAGS=${CXXFLAGS:-}
+jobs=${FRAY_BUILD_JOBS:-$(nproc 2>/dev/null || echo 2)}
 work=${WORK:-$(mktemp -d)}/fray-objs
 mkdir -p "$OUT" "$work"
 command -v zip >/dev/null || { echo "oss-fuzz-build: zip is needed (apt-get install zip)" >&2; exit 2; }
@@ -54,44 +65,79 @@ compile() { # SRC OBJ [FLAG...]
   # shellcheck disable=SC2086 # CFLAGS is a list of flags by convention
   $CC $CFLAGS "${common[@]}" "${extra[@]}" "$@" -c "$src" -o "$obj"
 }
-full=() session=()
-for src in "$root"/harness/src/*/*.c; do
-  rel=${src#"$root"/harness/src/}
-  obj=$work/${rel//\//_}
-  obj=${obj%.c}
-  compile "$src" "$obj.full.o"
-  full+=("$obj.full.o")
-  if [ $clang = 0 ]; then
-    session+=("$obj.full.o")
-  elif [ "${rel%%/*}" = core ]; then
-    compile "$src" "$obj.session.o" -fno-sanitize-coverage=trace-cmp,indirect-calls
-    session+=("$obj.session.o")
-  else
-    AFL_LLVM_DENYLIST=$ignore compile "$src" "$obj.session.o" ${harness[@]+"${harness[@]}"}
-    session+=("$obj.session.o")
+# spawn SRC OBJ [FLAG...]: compile in the background, $jobs at a time;
+# drain waits for all. Waiting on each pid returns its status, so set -e
+# stops the build at the first failed compile.
+pids=()
+spawn() {
+  compile "$@" &
+  pids+=($!)
+  if [ ${#pids[@]} -ge "$jobs" ]; then
+    wait "${pids[0]}"
+    pids=("${pids[@]:1}")
   fi
-done
-for src in "$root"/examples/*.c "$root"/examples/buggy/*.c; do
-  [ -f "$src" ] || continue
-  obj=$work/$(echo "${src#"$root"/}" | tr / _).o
-  compile "$src" "$obj"
-  session+=("$obj")
-done
-ar rcs "$work/libfray_full.a" "${full[@]}"
-ar rcs "$work/libfray_session.a" "${session[@]}"
-
+}
+drain() {
+  local p
+  for p in ${pids[@]+"${pids[@]}"}; do wait "$p"; done
+  pids=()
+}
+# The targets to build, and which of the two archives they need.
+names=() need_full=0 need_session=0
 for src in "$root"/targets/fuzz_*.c; do
   name=$(basename "$src" .c)
   if [ -n "${FRAY_OSS_FUZZ_TARGETS:-}" ]; then
     case " $FRAY_OSS_FUZZ_TARGETS " in *" ${name#fuzz_} "*) ;; *) continue ;; esac
   fi
+  names+=("$name")
+  case $name in fuzz_framer | fuzz_script | fuzz_outq) need_full=1 ;; *) need_session=1 ;; esac
+done
+[ ${#names[@]} -gt 0 ] || { echo "oss-fuzz-build: no target matches FRAY_OSS_FUZZ_TARGETS" >&2; exit 2; }
+[ $clang = 1 ] || need_full=1 # the session archive is the full one's objects
+
+full=() session=()
+for src in "$root"/harness/src/*/*.c; do
+  rel=${src#"$root"/harness/src/}
+  obj=$work/${rel//\//_}
+  obj=${obj%.c}
+  if [ $need_full = 1 ]; then
+    spawn "$src" "$obj.full.o"
+    full+=("$obj.full.o")
+  fi
+  if [ $need_session = 0 ]; then
+    continue
+  elif [ $clang = 0 ]; then
+    session+=("$obj.full.o")
+  elif [ "${rel%%/*}" = core ]; then
+    spawn "$src" "$obj.session.o" -fno-sanitize-coverage=trace-cmp,indirect-calls
+    session+=("$obj.session.o")
+  else
+    AFL_LLVM_DENYLIST=$ignore spawn "$src" "$obj.session.o" ${harness[@]+"${harness[@]}"}
+    session+=("$obj.session.o")
+  fi
+done
+for src in "$root"/examples/*.c "$root"/examples/buggy/*.c; do
+  [ $need_session = 1 ] && [ -f "$src" ] || continue
+  obj=$work/$(echo "${src#"$root"/}" | tr / _).o
+  spawn "$src" "$obj"
+  session+=("$obj")
+done
+for name in "${names[@]}"; do
   # The target's own file is harness: not instrumented (as in CMake).
-  AFL_LLVM_DENYLIST=$ignore compile "$src" "$work/$name.o" ${harness[@]+"${harness[@]}"}
+  AFL_LLVM_DENYLIST=$ignore spawn "$root/targets/$name.c" "$work/$name.o" ${harness[@]+"${harness[@]}"}
+done
+drain
+rm -f "$work/libfray_full.a" "$work/libfray_session.a"
+[ $need_full = 0 ] || ar rcs "$work/libfray_full.a" "${full[@]}"
+[ $need_session = 0 ] || ar rcs "$work/libfray_session.a" "${session[@]}"
+
+for name in "${names[@]}"; do
   lib=$work/libfray_session.a
   case $name in fuzz_framer | fuzz_script | fuzz_outq) lib=$work/libfray_full.a ;; esac
-  # shellcheck disable=SC2086 # LIB_FUZZING_ENGINE may be a flag or a path
-  # libfray matches regexes with PCRE2 (libpcre2-dev in the build image).
-  $CC $CFLAGS "$work/$name.o" -o "$OUT/$name" $LIB_FUZZING_ENGINE "$lib" -lpcre2-8 -ldl
+  # Linked by the C++ driver, the engine last, as OSS-Fuzz requires; libfray
+  # matches regexes with PCRE2 (libpcre2-dev in the build image).
+  # shellcheck disable=SC2086 # CXXFLAGS and LIB_FUZZING_ENGINE are lists of words
+  $CXX $CXXFLAGS "$work/$name.o" -o "$OUT/$name" "$lib" -lpcre2-8 -ldl $LIB_FUZZING_ENGINE
   rm -f "$OUT/${name}_seed_corpus.zip"
   for d in "$root/corpus/$name/seeds" "$root/corpus/regressions/$name"; do
     [ -d "$d" ] && (cd "$d" && zip -q -j -r "$OUT/${name}_seed_corpus.zip" .)
@@ -100,6 +146,13 @@ for src in "$root"/targets/fuzz_*.c; do
   short=${name#fuzz_}
   [ -n "$dict" ] || [ ! -f "$root/corpus/dicts/$short.dict" ] || dict=$root/corpus/dicts/$short.dict
   [ -z "$dict" ] || cp "$dict" "$OUT/$name.dict"
-  [ ! -f "$root/corpus/$name/$name.options" ] || cp "$root/corpus/$name/$name.options" "$OUT/"
+  if [ -f "$root/corpus/$name/$name.options" ]; then
+    cp "$root/corpus/$name/$name.options" "$OUT/"
+  else
+    # The limit fuzz.sh and the smoke tests use: a session of a few
+    # messages fits, and the fuzzer does not waste time on huge inputs.
+    { printf '[libfuzzer]\nmax_len = 4096\n'; [ -z "$dict" ] || printf 'dict = %s.dict\n' "$name"; } \
+      >"$OUT/$name.options"
+  fi
   echo "oss-fuzz-build: $OUT/$name"
 done

@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # tests/fuzz_scripts.sh: ctest checks of the fuzzing scripts (registered by
-# targets/CMakeLists.txt in libFuzzer builds; `seeds` by tests/fuzz.cmake in
-# every build). Each check runs the script the way a user would and asserts
-# on what it produced:
+# targets/CMakeLists.txt in libFuzzer builds; `seeds` by tests/fuzz.cmake and
+# `jobs` by tests/ossfuzz.cmake, which also tests scripts/oss-fuzz-build.sh).
+# Each check runs the script the way a user would and asserts on what it
+# produced:
 #
 #   fuzz_scripts.sh jobs     BIN WORK   scripts/fuzz.sh --jobs 2 (libFuzzer -fork=2)
 #   fuzz_scripts.sh minimize BIN WORK   scripts/minimize.sh (-merge=1)
 #   fuzz_scripts.sh coverage WORK       scripts/coverage.sh (its own coverage build)
-#   fuzz_scripts.sh ossfuzz  WORK       scripts/oss-fuzz-build.sh (chat and framer)
 #   fuzz_scripts.sh repro    BINDIR FRAY WORK   scripts/repro.sh on a crash of buggy-oneread
 #   fuzz_scripts.sh seeds    FRAY WORK  scripts/seeds.sh makes exactly the committed seeds
 #
@@ -17,7 +17,7 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 fail() { echo "FAIL: $*" >&2; exit 1; }
 files() { find "$1" -maxdepth 1 -type f | wc -l; }
 
-what=${1:?usage: fuzz_scripts.sh jobs|minimize|coverage|ossfuzz ...}
+what=${1:?usage: fuzz_scripts.sh jobs|minimize|coverage|repro|seeds ...}
 shift
 case $what in
   jobs)
@@ -64,34 +64,6 @@ case $what in
     [ -n "$pct" ] || { tail -n 30 "$work/log"; fail "no TOTAL line in the summary"; }
     awk -v p="$pct" 'BEGIN { exit !(p > 5) }' || fail "line coverage $pct% of libfray (want > 5%)"
     echo "coverage: chat seeds cover $pct% of libfray's lines; report $work/report/index.html"
-    ;;
-  ossfuzz)
-    work=${1:?WORK}
-    rm -rf "$work" && mkdir -p "$work/out" "$work/work"
-    CC=clang CFLAGS="-O1 -g -fsanitize=address,undefined -fsanitize=fuzzer-no-link" \
-      LIB_FUZZING_ENGINE=-fsanitize=fuzzer OUT=$work/out WORK=$work/work \
-      FRAY_OSS_FUZZ_TARGETS="chat framer" bash "$root/scripts/oss-fuzz-build.sh" >"$work/log" 2>&1 ||
-      { tail -n 30 "$work/log"; fail "oss-fuzz-build.sh exited non-zero"; }
-    [ -x "$work/out/fuzz_chat" ] && [ -x "$work/out/fuzz_framer" ] || fail "no fuzz_chat or fuzz_framer"
-    [ ! -e "$work/out/fuzz_outq" ] || fail "FRAY_OSS_FUZZ_TARGETS built other targets"
-    # The split of libfray (harness/src/core/ the runtime, driver.ignorelist):
-    objs=$work/work/fray-objs
-    cov() { nm "$objs/$1" | grep -cE "$2" || true; }
-    [ "$(cov run_sim.session.o '__sanitizer_cov|__sancov')" = 0 ] || fail "the session driver is instrumented"
-    [ "$(cov run_sim.full.o '__sanitizer_cov_trace')" -gt 0 ] || fail "the full build lacks comparison tracing"
-    [ "$(cov core_framer.session.o '__sanitizer_cov_trace_(const_)?cmp')" = 0 ] ||
-      fail "the session runtime traces comparisons"
-    [ "$(cov core_framer.session.o '__sancov_cntrs')" -gt 0 ] || fail "the session runtime has no edge counters"
-    "$work/out/fuzz_framer" -runs=500 >"$work/framer.log" 2>&1 ||
-      { tail -n 20 "$work/framer.log"; fail "the OSS-Fuzz-built framer target crashed"; }
-    [ -s "$work/out/fuzz_chat.dict" ] || fail "no fuzz_chat.dict"
-    zipped=$(unzip -Z1 "$work/out/fuzz_chat_seed_corpus.zip" | wc -l)
-    seeds=$(files "$root/corpus/fuzz_chat/seeds")
-    [ "$zipped" -ge "$seeds" ] || fail "the seed zip has $zipped entries, fewer than the $seeds seeds"
-    mkdir -p "$work/seeds" && (cd "$work/seeds" && unzip -q "$work/out/fuzz_chat_seed_corpus.zip")
-    "$work/out/fuzz_chat" -runs=500 "$work/seeds" >"$work/run.log" 2>&1 ||
-      { tail -n 20 "$work/run.log"; fail "the OSS-Fuzz-built target crashed on its seeds"; }
-    echo "ossfuzz: fuzz_chat (session split) and fuzz_framer (full), a dictionary and a $zipped-entry seed zip; 500 runs each clean"
     ;;
   repro)
     bindir=${1:?BINDIR} fray=${2:?FRAY} work=${3:?WORK}
