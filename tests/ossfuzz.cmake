@@ -1,7 +1,10 @@
 # The OSS-Fuzz / ClusterFuzzLite builder, played without Docker
 # (tests/ossfuzz/builder.sh): fray's own build.sh (scripts/oss-fuzz-build.sh)
-# for each engine and sanitizer this machine has, in every build (gcc
-# included: the builder brings its own clang). Outputs are checked (sanitizer
+# for each engine and sanitizer this machine has. Registered in the fuzzer
+# build (-DFRAY_BUILD_FUZZERS=ON, CI's clang stage) only, like the other
+# fuzzing-script tests: each configuration compiles libfray again with its
+# own flags whatever the build's compiler, so running them in every build
+# would only repeat the same minutes. Outputs are checked (sanitizer
 # and coverage symbols, seed zips, .dict, .options) and each target runs for
 # a bounded time. Then scripts/fuzz.sh --jobs 2 on the built binaries:
 # libFuzzer -fork and AFL++ -M/-S on one sync directory, plus the
@@ -15,7 +18,7 @@
 find_program(FRAY_CLANG_FOR_OSSFUZZ clang)
 set(FRAY_OSSFUZZ_TARGETS "chat framer" CACHE STRING
     "Targets the ossfuzz.* tests build per configuration (\"all\": every one)")
-if(FRAY_CLANG_FOR_OSSFUZZ)
+if(FRAY_CLANG_FOR_OSSFUZZ AND FRAY_BUILD_FUZZERS)
   set(_fo ${PROJECT_BINARY_DIR}/ossfuzz)
   set(_fo_targets "${FRAY_OSSFUZZ_TARGETS}")
   if(_fo_targets STREQUAL "all")
