@@ -19,6 +19,7 @@
 #   buggy      the buggy handlers, caught with a minimal reproducer each
 #   mutate     malformed variants: trustlen caught, the good handlers hold
 #   fuzz       10 s of libFuzzer on chat, then a buggy target until it breaks
+#              (at most 30 s); clang builds the targets in DIR-fuzz
 #
 # Exit status: 0 when every check passed, 1 otherwise, 2 usage error.
 # The step_* functions are called by name ("step_$s"), which shellcheck cannot see.
@@ -42,7 +43,7 @@ while [ $# -gt 0 ]; do
       shift
       ;;
     --keep) keep=1 ;;
-    -h | --help) sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "demo: unknown option '$1' (see --help)" >&2; exit 2 ;;
   esac
   shift

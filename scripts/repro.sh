@@ -19,16 +19,19 @@
 #      answers the same however its input is cut, then passes.
 # For framer/script/outq crashes only step 3 applies: the raw input goes to
 # corpus/regressions/fuzz_NAME/ with --save.
+# FRAY is the fray binary: by default the first of build-demo/fray (where
+# scripts/demo.sh builds it, as the README's tour uses), build-dev/fray and
+# build/fray under the repository root, else `fray` on the PATH.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-crash="" target="" fray=$root/build/fray bindir="" save=0
+crash="" target="" fray="" bindir="" save=0
 while [ $# -gt 0 ]; do
   case $1 in
     --target) target=${2:?}; shift ;;
     --fray) fray=${2:?}; shift ;;
     --bin-dir) bindir=${2:?}; shift ;;
     --save) save=1 ;;
-    -h|--help) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     -*) echo "repro: unknown option '$1'" >&2; exit 2 ;;
     *) crash=$1 ;;
   esac
@@ -39,6 +42,12 @@ if [ -z "$target" ]; then
   # fuzz-out/TARGET/crashes/crash-... as scripts/fuzz.sh lays it out
   target=$(basename "$(dirname "$(dirname "$(readlink -f "$crash")")")")
   target=${target#fuzz_}
+fi
+if [ -z "$fray" ]; then
+  for f in "$root/build-demo/fray" "$root/build-dev/fray" "$root/build/fray" "$(command -v fray || true)"; do
+    [ -n "$f" ] && [ -x "$f" ] && fray=$f && break
+  done
+  [ -n "$fray" ] || { echo "repro: no fray in build-demo/, build-dev/, build/ or on the PATH (scripts/demo.sh builds one; or --fray)" >&2; exit 2; }
 fi
 [ -x "$fray" ] || { echo "repro: no fray at $fray (build first, or --fray)" >&2; exit 2; }
 if [ -z "$bindir" ]; then

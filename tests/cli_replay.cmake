@@ -53,6 +53,12 @@ fray_replay_check(replay.contract.syntax_error syntax 30)
 fray_replay_check(replay.contract.json json 60)
 fray_replay_check(replay.contract.junit junit 60)
 fray_replay_check(replay.contract.save_failures save-failures 120)
+# Bounds (--max-runs, --time: PARTIAL, exit 4), progress off a terminal,
+# warnings for options that do nothing, and --shard K/N as a partition.
+fray_replay_check(replay.contract.bounds bounds 60)
+fray_replay_check(replay.contract.progress progress 60)
+fray_replay_check(replay.contract.warnings warnings 60)
+fray_replay_check(replay.contract.shard shard 120)
 # A reproducer's `# replay:` line replays it, whatever chose the handler
 # (--connect: tests/net.cmake).
 fray_replay_check(replay.contract.repro_command.handler repro-command 60 --handler buggy-splitdelim)

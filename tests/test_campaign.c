@@ -314,25 +314,103 @@ static void test_mutate_good_handler_leaves_nothing(void **state) {
 
 /* ---- progress ------------------------------------------------------------------ */
 
+/* Records the runs of each call (seen[0] calls so far); stops at the
+ * second, the first after the start. */
 static int stop_at_first(fray_campaign_t *c, const fray_campaign_progress_t *p, void *user_data) {
   (void)c;
   uint64_t *seen = user_data;
   assert_true(p->planned == 1001 && p->failed == 0);
-  *seen = p->runs;
-  return 1;
+  seen[++seen[0]] = p->runs;
+  return seen[0] == 2;
 }
 
 static void test_progress_every_64_runs_and_stop(void **state) {
   (void)state;
-  uint64_t seen = 0;
+  uint64_t seen[4] = {0};
   fray_campaign_opts_t o = opts(FRAY_STRATEGY_RANDOM, 1000, 0);
   o.progress = stop_at_first;
-  o.user_data = &seen;
+  o.user_data = seen;
   static const char ok[] = "open a\na > \"x\\r\\n\"\na < \"x\\r\\n\"\n";
   fray_campaign_report_t *r = campaign(&o, ok, &echo, 0);
-  assert_true(seen == 65);
-  assert_true(r->runs == 65 && r->verdict == FRAY_VERDICT_PASS);
+  /* Once up front (the plan known, nothing run), then after 64 runs. */
+  assert_true(seen[0] == 2 && seen[1] == 0 && seen[2] == 65);
+  assert_true(r->runs == 65 && r->verdict == FRAY_VERDICT_PASS && r->cut_short);
   fray_campaign_report_free(r);
+}
+
+/* max_runs stops exactly there, says so, and is no failure; a bound past
+ * the plan changes nothing. */
+static void test_max_runs_cuts_short(void **state) {
+  (void)state;
+  fray_campaign_opts_t o = opts(FRAY_STRATEGY_EXHAUSTIVE, 0, 0);
+  o.max_cuts = 2;
+  o.max_runs = 10;
+  static const char ok[] = "open a\na > \"hello there\\r\\n\"\na < \"hello there\\r\\n\"\n";
+  fray_campaign_report_t *r = campaign(&o, ok, &echo, 0);
+  assert_true(r->runs == 10 && r->planned > 10 && r->cut_short);
+  assert_int_equal(r->verdict, FRAY_VERDICT_PASS);
+  uint64_t planned = r->planned;
+  fray_campaign_report_free(r);
+  o.max_runs = planned;
+  r = campaign(&o, ok, &echo, 0);
+  assert_true(r->runs == planned && !r->cut_short);
+  fray_campaign_report_free(r);
+  /* A failure found within the bound is a failure, not a cut. */
+  o.max_runs = 1000;
+  r = campaign(&o, split_text, &splitdelim, FRAY_EFAILED);
+  assert_true(!r->cut_short && r->verdict == FRAY_VERDICT_FAIL);
+  fray_campaign_report_free(r);
+  o = opts(FRAY_STRATEGY_MUTATE, 50, 0);
+  o.max_runs = 7;
+  r = campaign(&o, ok, &echo, 0);
+  assert_true(r->runs == 7 && r->planned == 50 && r->cut_short);
+  fray_campaign_report_free(r);
+}
+
+/* The failing run indices of a keep-going campaign, as a bitmap of n. */
+static uint64_t failing_runs(const fray_campaign_opts_t *o, uint8_t *bits, size_t n) {
+  fray_campaign_t *c;
+  fray_campaign_report_t *r = NULL;
+  fray_script_t *s = parse(split_text);
+  assert_int_equal(fray_campaign_new(&c, o, NULL), 0);
+  int rc = fray_campaign_run(c, s, "t.fray", &splitdelim, &r);
+  assert_true(r && (rc == 0 || rc == FRAY_EFAILED));
+  fray_campaign_free(c);
+  fray_script_free(s);
+  for (size_t k = 0; k < r->nfailures; k++) {
+    assert_true(r->failures[k].run < n);
+    bits[r->failures[k].run]++;
+  }
+  uint64_t runs = r->runs;
+  fray_campaign_report_free(r);
+  return runs;
+}
+
+/* N shards make every run of the unsharded campaign exactly once (the
+ * reference aside, which each makes), and find the same failing runs. */
+static void test_shards_partition_the_runs(void **state) {
+  (void)state;
+  enum { N = 3, MAXRUN = 64 };
+  fray_campaign_opts_t o = opts(FRAY_STRATEGY_EXHAUSTIVE, 0, 1);
+  o.max_cuts = 2;
+  o.max_described = MAXRUN;
+  uint8_t whole[MAXRUN] = {0}, shards[MAXRUN] = {0};
+  uint64_t all = failing_runs(&o, whole, MAXRUN), sum = 0;
+  o.nshards = N;
+  for (o.shard = 0; o.shard < N; o.shard++) {
+    uint8_t one[MAXRUN] = {0};
+    sum += failing_runs(&o, one, MAXRUN) - 1;
+    for (size_t i = 1; i < MAXRUN; i++) {
+      assert_true(!one[i] || (i - 1) % N == o.shard);
+      shards[i] += one[i];
+    }
+  }
+  assert_true(sum == all - 1);
+  assert_memory_equal(whole, shards, MAXRUN);
+  assert_true(memchr(whole, 1, MAXRUN) != NULL); /* the test saw failures */
+  fray_campaign_t *c;
+  o.shard = N;
+  assert_int_equal(fray_campaign_new(&c, &o, NULL), FRAY_EINVAL);
 }
 
 /* ---- arguments and errors ---------------------------------------------------------- */
@@ -580,6 +658,8 @@ int main(void) {
       cmocka_unit_test(test_unwritable_save_dir_is_a_note),
       cmocka_unit_test(test_mutate_good_handler_leaves_nothing),
       cmocka_unit_test(test_progress_every_64_runs_and_stop),
+      cmocka_unit_test(test_max_runs_cuts_short),
+      cmocka_unit_test(test_shards_partition_the_runs),
       cmocka_unit_test(test_strategy_names),
       cmocka_unit_test(test_bad_arguments),
       cmocka_unit_test(test_unreachable_server_is_an_error),

@@ -1,7 +1,8 @@
 /* The fray command's subcommand table. Each subcommand lives in its own file
  * cli/<name>.c and exports one entry point. Exit codes: 0 success, 1 a
  * failure found (framing error, failed check), 2 usage or input error,
- * 3 input ended inside a frame (frames). */
+ * 3 input ended inside a frame (frames), 4 no failure but runs cut short
+ * by --max-runs or --time (replay). */
 #ifndef FRAY_CLI_H
 #define FRAY_CLI_H
 
@@ -9,6 +10,7 @@
 #define FRAY_EXIT_FAIL 1
 #define FRAY_EXIT_USAGE 2
 #define FRAY_EXIT_TRUNCATED 3
+#define FRAY_EXIT_PARTIAL 4 /* replay: nothing failed, but a bound stopped the runs early */
 
 typedef struct fray_cli_cmd {
   const char *name;

@@ -35,13 +35,22 @@ static void usage(FILE *out) {
   fprintf(
       out,
       "\n"
-      "`fray COMMAND --help` explains one command.\n"
-      "exit status: 0 ok, 1 failure found, 2 usage or input error, 3 input ended inside a frame\n");
+      "`fray COMMAND --help` (or `fray help COMMAND`) explains one command.\n"
+      "exit status: 0 ok, 1 failure found, 2 usage or input error, 3 input ended inside a frame\n"
+      "(frames), 4 nothing failed but --max-runs or --time cut the runs short (replay)\n");
 }
 
 int main(int argc, char **argv) {
   if (argc < 2) {
     usage(stderr);
+    return FRAY_EXIT_USAGE;
+  }
+  /* `fray help CMD` is `fray CMD --help`: the command's own text. */
+  if (!strcmp(argv[1], "help") && argc > 2) {
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+      if (!strcmp(argv[2], commands[i].name))
+        return commands[i].run(2, (char *[]){argv[2], "--help", NULL});
+    fprintf(stderr, "fray help: unknown command '%s' (see fray --help)\n", argv[2]);
     return FRAY_EXIT_USAGE;
   }
   if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {

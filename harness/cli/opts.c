@@ -21,6 +21,15 @@ int fray_cli_usage_error(const char *cmd, const char *fmt, ...) {
   return r;
 }
 
+void fray_cli_warning(const char *cmd, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  fprintf(stderr, "fray %s: warning: ", cmd);
+  vfprintf(stderr, fmt, ap);
+  fputc('\n', stderr);
+  va_end(ap);
+}
+
 __attribute__((format(printf, 2, 3))) static fray_cli_arg_t error(fray_cli_args_t *a,
                                                                   const char *fmt, ...) {
   va_list ap;

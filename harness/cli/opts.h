@@ -106,6 +106,10 @@ int fray_cli_vusage_error(const char *cmd, const char *fmt, va_list ap)
 int fray_cli_usage_error(const char *cmd, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/* Prints `fray CMD: warning: <message>` on one line: an option that was
+ * given but has no effect in this combination, said rather than ignored. */
+void fray_cli_warning(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 /* The value readers behind the kinds, for values inside other syntax (a
  * list of sizes, `--split N`). Each returns 0 with *out set, or -1 (*out
  * untouched) and prints nothing. */

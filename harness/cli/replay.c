@@ -30,8 +30,11 @@
 #include "fray/replay.h"
 #include "fray/script.h"
 
-#define PROGRESS_AFTER 1.0  /* seconds before progress shows at all */
-#define PROGRESS_PERIOD 0.1 /* seconds between two progress updates */
+#define PROGRESS_AFTER 1.0      /* seconds before progress shows at all */
+#define PROGRESS_PERIOD 0.1     /* seconds between two updates of the live line */
+#define PROGRESS_LOG_AFTER 2.0  /* off a terminal: seconds before the first line */
+#define PROGRESS_LOG_PERIOD 5.0 /* off a terminal: seconds between two lines */
+#define MAX_GIVEN 64            /* options remembered for the ignored-option warnings */
 
 typedef struct replay_opts {
   const char *handler; /* --handler */
@@ -44,11 +47,16 @@ typedef struct replay_opts {
   size_t max_cuts;
   uint64_t mutate; /* --mutate N: malformed variants instead of schedules */
   int short_writes, keep_going, json, list;
-  const char *connect;    /* --connect HOST:PORT: a real server instead of the simulator */
-  fray_net_opts_t net;    /* --pace, --timeout */
-  const char *exec;       /* --exec COMMAND: a server fray starts under its shim */
-  int restart_each_run;   /* --restart each-run */
-  fray_cli_files_t files; /* --files-under, --no-files */
+  const char *connect;          /* --connect HOST:PORT: a real server instead of the simulator */
+  fray_net_opts_t net;          /* --pace, --timeout */
+  const char *exec;             /* --exec COMMAND: a server fray starts under its shim */
+  int restart_each_run;         /* --restart each-run */
+  fray_cli_files_t files;       /* --files-under, --no-files */
+  uint64_t max_runs;            /* --max-runs N: runs per script at most (0: no bound) */
+  uint64_t time_ms;             /* --time T: each script's runs stop after T (0: none) */
+  uint64_t shard, nshards;      /* --shard K/N: shard = K - 1; nshards 1: not sharded */
+  const char *given[MAX_GIVEN]; /* the options given, for warnings */
+  int ngiven;
   char **scripts;
   int nscripts;
 } replay_opts_t;
@@ -59,11 +67,14 @@ typedef struct script_result {
   const char *handler; /* NULL on error before a handler was chosen */
   char *error;         /* a script, setup or run error (exit 2), or NULL */
   fray_campaign_report_t *report;
+  int by_time; /* PARTIAL: --time stopped it (else --max-runs) */
 } script_result_t;
 
 typedef struct progress {
+  const replay_opts_t *o;
   int tty;
   int shown;
+  int by_time; /* --time stopped the last script */
   const char *file;
   double start, last;
 } progress_t;
@@ -133,9 +144,17 @@ static void usage(FILE *out) {
           "  --runs N            random schedules to run (default %u)\n"
           "  --seed S            seed of the random schedules and short writes, decimal\n"
           "                      or 0x hex (default %u)\n"
-          "  --max-cuts K        exhaustive: cuts per send (default %u)\n"
+          "  --max-cuts K        exhaustive: cuts per send (default %u); the run count is\n"
+          "                      printed up front, computed\n"
           "  --short-writes      the server's writes are taken in small random pieces,\n"
           "                      sometimes none (EAGAIN); with whole, --runs write seeds\n"
+          "\n"
+          "bounds (every schedule kind and --mutate; the whole reference is run 1):\n"
+          "  --max-runs N        stop each script after N runs\n"
+          "  --time T            stop each script's runs after T (10, 10s or 1500ms: a bare\n"
+          "                      number is seconds)\n"
+          "  A script a bound stopped before its last run, with no failure in the runs\n"
+          "  made, is PARTIAL, not PASS: `PARTIAL ... N of M runs`, exit status 4.\n"
           "\n"
           "malformed input (instead of schedules):\n"
           "  --mutate N          run N malformed variants of each script (truncated,\n"
@@ -169,23 +188,39 @@ static void usage(FILE *out) {
           "  --restart each-run  with --exec: a fresh server for every run\n"
           "\n"
           "`file` pieces:\n" FRAY_CLI_FILES_HELP "\n"
+          "sharding (a CI matrix: every shard is given the same scripts, same order):\n"
+          "  --shard K/N         run shard K of N (1 <= K <= N). Script i of the list\n"
+          "                      (from 0) belongs to shard i mod N + 1; under\n"
+          "                      exhaustive, whose run counts are large, every shard\n"
+          "                      replays every script instead and makes its runs\n"
+          "                      K, K+N, K+2N, ... (each shard makes the whole\n"
+          "                      reference too). The N shards make every (script,\n"
+          "                      run) exactly once; test names do not change\n"
+          "\n"
           "reporting:\n"
           "  --keep-going        go on after the first failing schedule of a script\n"
           "  --save-failures DIR write a minimal reproducer .fray for each failure into DIR\n"
           "  --json              one JSON object per script, then a summary object\n"
           "  --junit FILE        also write a JUnit XML report to FILE\n"
           "\n"
-          "output: one line per script, `PASS|FAIL SCRIPT SCHEDULE N runs T s`, each\n"
-          "failure under it (script line, schedule with reads joined by `|`, expected and\n"
-          "got with a caret under the first differing byte, reproducer path), and last a\n"
-          "line `N passed, M failed`.\n"
+          "output: one line per script, `PASS|FAIL SCRIPT SCHEDULE N runs T s` (PARTIAL:\n"
+          "`N of M runs`, ERROR: the script could not run), each failure under it (script\n"
+          "line, schedule with reads joined by `|`, expected and got with a caret under\n"
+          "the first differing byte, reproducer path), and last a line `N passed, M\n"
+          "failed`, followed by `, P partial` and `, E input errors` when there are any.\n"
+          "Progress goes to stderr: a live line on a terminal, otherwise a line every\n"
+          "5 s once a script has run 2 s. An option that has no effect with the others\n"
+          "given is named in a warning on stderr.\n"
           "\n"
-          "exit status: 0 every script passed; 1 a failure was found; 2 usage error,\n"
-          "script error (file:line:column: message), unknown handler or bad plugin.\n"
+          "exit status: 0 every script passed; 1 a failure was found; 2 usage error or\n"
+          "input error (a script error as file:line:column: message, no or unknown\n"
+          "handler, bad plugin, unreachable server); 4 nothing failed, but --max-runs or\n"
+          "--time stopped a script early. The first that applies of 2, 1, 4, 0.\n"
           "\n"
           "examples:\n"
           "  fray replay --handler chat --schedule random --runs 1000 corpus/chat/*.fray\n"
           "  fray replay --schedule exhaustive --max-cuts 2 --save-failures out/ session.fray\n"
+          "  fray replay --schedule exhaustive --max-cuts 3 --time 60 --shard 2/4 corpus/*.fray\n"
           "  fray replay --plugin ./libupper.so corpus/plugin/upper.fray\n",
           FRAY_CAMPAIGN_DEFAULT_RUNS, FRAY_CAMPAIGN_DEFAULT_SEED, FRAY_CAMPAIGN_DEFAULT_MAX_CUTS);
 }
@@ -215,12 +250,44 @@ static const fray_cli_opt_t opts_table[] = {
     {"--keep-going", FRAY_CLI_FLAG, 0, 0, NULL},
     {"--json", FRAY_CLI_FLAG, 0, 0, NULL},
     {"--list-handlers", FRAY_CLI_FLAG, 0, 0, NULL},
+    {"--max-runs", FRAY_CLI_COUNT, 1, FRAY_CLI_MANY, NULL},
+    {"--time", FRAY_CLI_SECONDS, 1, 7 * 86400000u, NULL},
+    {"--shard", FRAY_CLI_TEXT, 0, 0, NULL},
     FRAY_CLI_FILES_OPTS,
 };
+
+/* --shard K/N: 1 <= K <= N. */
+static int parse_shard(replay_opts_t *o, const char *val) {
+  const char *slash = strchr(val, '/');
+  char k[24];
+  uint64_t kk;
+  if (!slash || (size_t)(slash - val) >= sizeof k)
+    return usage_error("--shard: '%s' is not K/N (2/4: the second of four shards)", val);
+  memcpy(k, val, (size_t)(slash - val));
+  k[slash - val] = 0;
+  if (fray_cli_parse_u64(k, &kk) || fray_cli_parse_u64(slash + 1, &o->nshards) || !kk ||
+      !o->nshards || kk > o->nshards)
+    return usage_error("--shard: '%s' is not K/N with 1 <= K <= N", val);
+  o->shard = kk - 1;
+  return 0;
+}
+
+/* --shard: under exhaustive every shard takes every script and a share of
+ * its runs (the campaign's shard options); otherwise scripts are dealt out
+ * by their position in the list. */
+static int shard_by_runs(const replay_opts_t *o) {
+  return o->nshards > 1 && !o->mutate && o->sched == FRAY_STRATEGY_EXHAUSTIVE;
+}
+
+static int in_shard(const replay_opts_t *o, int i) {
+  return shard_by_runs(o) || (uint64_t)i % o->nshards == o->shard;
+}
 
 /* One option, its value already read and checked (opts.h). */
 static int parse_opt(replay_opts_t *o, const fray_cli_args_t *a) {
   const char *name = a->name, *val = a->val;
+  if (o->ngiven < MAX_GIVEN)
+    o->given[o->ngiven++] = a->opt->canon ? a->opt->canon : a->opt->name;
   if (!strcmp(name, "--handler")) {
     o->handler = val;
   } else if (!strcmp(name, "--plugin")) {
@@ -261,9 +328,60 @@ static int parse_opt(replay_opts_t *o, const fray_cli_args_t *a) {
     o->json = 1;
   } else if (!strcmp(name, "--list-handlers")) {
     o->list = 1;
+  } else if (!strcmp(name, "--max-runs")) {
+    o->max_runs = a->num;
+  } else if (!strcmp(name, "--time")) {
+    o->time_ms = a->num;
+  } else if (!strcmp(name, "--shard")) {
+    return parse_shard(o, val);
   } else if (fray_cli_files_option(&o->files, name, val)) {
   }
   return 0;
+}
+
+/* Why opt, given, does nothing with the other options; NULL when it does
+ * something. */
+static const char *ignored_why(const replay_opts_t *o, const char *opt) {
+  int sched = !o->mutate, ex = sched && o->sched == FRAY_STRATEGY_EXHAUSTIVE;
+  int one = sched && (o->sched == FRAY_STRATEGY_BYTEWISE ||
+                      (o->sched == FRAY_STRATEGY_WHOLE && !o->short_writes));
+  if (o->list)
+    return strcmp(opt, "--list-handlers") ? "--list-handlers only lists the built-in handlers"
+                                          : NULL;
+  if (!strcmp(opt, "--schedule") && o->mutate)
+    return "--mutate runs malformed variants, not schedules";
+  if (!strcmp(opt, "--runs") && o->mutate)
+    return "--mutate N says how many variants";
+  if (!strcmp(opt, "--runs") && (one || ex))
+    return ex ? "exhaustive runs every placement (--max-runs bounds it)"
+              : "this schedule is one run (whole takes --runs with --short-writes)";
+  if (!strcmp(opt, "--seed") && (one || ex) && !o->short_writes)
+    return "only random schedules, --short-writes and --mutate draw from the seed";
+  if (!strcmp(opt, "--max-cuts") && !ex)
+    return "it bounds --schedule exhaustive only";
+  if (!strcmp(opt, "--short-writes") && o->mutate)
+    return "malformed variants run whole, with the server's writes taken at once";
+  if (!strcmp(opt, "--pace") && !o->connect)
+    return o->exec ? "--exec hands each read over exactly: there is nothing to pace"
+                   : "it paces --connect's sends";
+  if (!strcmp(opt, "--timeout") && !o->connect && !o->exec)
+    return "the simulator never waits: it bounds --connect and --exec";
+  return NULL;
+}
+
+/* One warning per option given that has no effect, rather than silence. */
+static void warn_ignored(const replay_opts_t *o) {
+  for (int i = 0; i < o->ngiven; i++) {
+    const char *why = ignored_why(o, o->given[i]);
+    int first = 1;
+    for (int k = 0; k < i; k++)
+      first &= strcmp(o->given[k], o->given[i]) != 0;
+    if (why && first)
+      fray_cli_warning("replay", "%s is ignored: %s", o->given[i], why);
+  }
+  if (o->list && o->nscripts)
+    fray_cli_warning("replay", "the scripts are ignored: --list-handlers only lists the built-in "
+                               "handlers");
 }
 
 /* -1 after a usage message, 1 after printing help, 0 to run. */
@@ -286,8 +404,10 @@ static int parse_args(int argc, char **argv, replay_opts_t *o) {
     if (parse_opt(o, &args))
       return -1;
   }
-  if (o->list)
+  if (o->list) {
+    warn_ignored(o);
     return 0;
+  }
   if (o->handler && o->plugin)
     return usage_error("--handler and --plugin exclude each other");
   if (o->connect && (o->handler || o->plugin))
@@ -299,11 +419,15 @@ static int parse_args(int argc, char **argv, replay_opts_t *o) {
     return usage_error("--exec: --mutate runs in the simulator only");
   if (o->restart_each_run && !o->exec)
     return usage_error("--restart each-run goes with --exec");
-  if (o->connect && (o->short_writes || o->mutate))
-    return usage_error("--connect: %s runs in the simulator only (the server's writes are its own)",
-                       o->short_writes ? "--short-writes" : "--mutate");
+  if (o->connect && o->short_writes)
+    return usage_error("--connect: --short-writes runs in the simulator and under --exec only "
+                       "(a server's writes over TCP are its own)");
+  if (o->connect && o->mutate)
+    return usage_error("--connect: --mutate runs in the simulator only (its oracles, crashes and "
+                       "heap growth, need the handler in-process)");
   if (!o->nscripts)
     return usage_error("no script given");
+  warn_ignored(o);
   return 0;
 }
 
@@ -323,19 +447,54 @@ static void list_handlers(void) {
 
 /* ---- progress ------------------------------------------------------------ */
 
-/* The campaign's progress callback: a status line on a terminal only. */
+/* Up front, before the first run: an exhaustive campaign's run count,
+ * exact (computed from the send lengths, not estimated). */
+static void progress_plan(const progress_t *pg, const fray_campaign_progress_t *p) {
+  const replay_opts_t *o = pg->o;
+  if (o->mutate || o->sched != FRAY_STRATEGY_EXHAUSTIVE)
+    return;
+  char n[48];
+  if (p->planned == UINT64_MAX)
+    snprintf(n, sizeof n, "more than %" PRIu64, UINT64_MAX - 1);
+  else
+    snprintf(n, sizeof n, "%" PRIu64, p->planned);
+  fprintf(stderr, "fray replay: %s: exhaustive, up to %zu cuts per send: %s runs%s", pg->file,
+          o->max_cuts, n, o->nshards > 1 ? " in this shard" : "");
+  if (o->max_runs && o->max_runs < p->planned)
+    fprintf(stderr, ", --max-runs stops it after %" PRIu64, o->max_runs);
+  if (o->time_ms)
+    fprintf(stderr, ", --time after %.3g s", (double)o->time_ms / 1000);
+  fputc('\n', stderr);
+}
+
+/* The campaign's progress callback: the plan up front, then a live status
+ * line on a terminal, or a line every few seconds elsewhere (a CI log);
+ * stops the script when --time has run out. */
 static int progress_tick(fray_campaign_t *c, const fray_campaign_progress_t *p, void *user_data) {
   progress_t *pg = user_data;
   (void)c;
-  if (!pg->tty)
+  double t = now(), ran = t - pg->start;
+  if (!p->runs) {
+    progress_plan(pg, p);
     return 0;
-  double t = now();
-  if (t - pg->start < PROGRESS_AFTER || t - pg->last < PROGRESS_PERIOD)
+  }
+  if (pg->o->time_ms && ran * 1000 >= (double)pg->o->time_ms) {
+    pg->by_time = 1;
+    return 1;
+  }
+  double after = pg->tty ? PROGRESS_AFTER : PROGRESS_LOG_AFTER;
+  double period = pg->tty ? PROGRESS_PERIOD : PROGRESS_LOG_PERIOD;
+  if (ran < after || (pg->last > pg->start && t - pg->last < period))
     return 0;
   pg->last = t;
-  pg->shown = 1;
-  fprintf(stderr, "\r\033[K%s: %" PRIu64 "/%" PRIu64 " runs, %.0f runs/s, %" PRIu64 " failed",
-          pg->file, p->runs, p->planned, (double)p->runs / (t - pg->start), p->failed);
+  double rate = (double)p->runs / ran;
+  fprintf(stderr,
+          "%s%s%s: %" PRIu64 " of %" PRIu64 " runs (%.1f%%), %.0f runs/s, %" PRIu64
+          " failed, about %.0f s left%s",
+          pg->tty ? "\r\033[K" : "", pg->tty ? "" : "fray replay: ", pg->file, p->runs, p->planned,
+          100.0 * (double)p->runs / (double)p->planned, rate, p->failed,
+          (double)(p->planned - p->runs) / rate, pg->tty ? "" : "\n");
+  pg->shown = pg->tty;
   fflush(stderr);
   return 0;
 }
@@ -406,6 +565,15 @@ static size_t nfailures_of(const script_result_t *r) {
   return r->report ? r->report->nfailures : 0;
 }
 
+/* Nothing failed, but a bound stopped the runs before the plan was done. */
+static int partial_of(const script_result_t *r) {
+  return !r->error && r->report && r->report->cut_short;
+}
+
+static const char *verdict_of(const script_result_t *r) {
+  return r->error ? "ERROR" : failed_of(r) ? "FAIL" : partial_of(r) ? "PARTIAL" : "PASS";
+}
+
 /* What a report says on stderr besides the result: reproducers written,
  * and the ones that could not be. */
 static void print_notes(const script_result_t *r) {
@@ -421,9 +589,28 @@ static void print_notes(const script_result_t *r) {
     fprintf(stderr, "fray replay: %s\n", rep->note);
 }
 
+/* What a failure under whole says about the handler. Certain only where
+ * every read is exactly the scheduled piece (in-process, --exec): over TCP
+ * the network and the server's reads may merge sends whatever fray paces. */
+static void print_whole_failure(const replay_opts_t *o) {
+  if (!o->connect) {
+    printf("    the script fails under the whole schedule, without any splitting: the handler\n"
+           "    (or the script) is wrong whatever the reads; no reproducer beyond the script\n");
+  } else if (!o->net.pace_ms) {
+    printf("    the script fails under the whole schedule, each send its own send() but not\n"
+           "    paced (--pace 0): the server may have read several sends at once, so this\n"
+           "    may be a merge bug as well as a wrong answer; --pace 2ms or --exec tells\n");
+  } else {
+    printf("    the script fails under the whole schedule, each send its own send() paced\n"
+           "    %ums: most likely the server (or the script) is wrong whatever the reads,\n"
+           "    though TCP keeps no send boundaries; --exec replays exact reads\n",
+           o->net.pace_ms);
+  }
+}
+
 /* Where the failure is and what the schedule had to do with it. */
-static void print_where(const script_result_t *r, const fray_campaign_failure_t *f,
-                        const char *sched) {
+static void print_where(const replay_opts_t *o, const script_result_t *r,
+                        const fray_campaign_failure_t *f, const char *sched) {
   const char *kind = fray_fail_kind_name(f->kind);
   if (f->line)
     printf("  %s:%zu: %s: %s\n", r->file, f->line, kind, f->message);
@@ -435,24 +622,32 @@ static void print_where(const script_result_t *r, const fray_campaign_failure_t 
            "    it is its own reproducer; without its cuts it would show whether the\n"
            "    handler is wrong whatever the reads\n");
   } else if (f->whole) {
-    printf("    the script fails under the whole schedule, without any splitting: the handler\n"
-           "    (or the script) is wrong whatever the reads; no reproducer beyond the script\n");
+    print_whole_failure(o);
   } else {
     printf("    schedule: %s run %" PRIu64 ": %s\n", sched, f->run, f->schedule);
   }
 }
 
-static void print_human(const script_result_t *r, const char *sched) {
+static void print_human(const replay_opts_t *o, const script_result_t *r, const char *sched) {
   if (r->error) {
     printf("ERROR %s %s\n", r->file, sched);
     return;
   }
-  printf("%s %s %s %" PRIu64 " runs %.3f s\n", failed_of(r) ? "FAIL" : "PASS", r->file, sched,
-         runs_of(r), secs_of(r));
+  if (partial_of(r)) {
+    const fray_campaign_report_t *rep = r->report;
+    printf("PARTIAL %s %s %" PRIu64 " of %" PRIu64 " runs %.3f s\n", r->file, sched, rep->runs,
+           rep->planned, secs_of(r));
+    printf("  stopped by %s before its last run: no failure in the %" PRIu64 " runs made, %" PRIu64
+           " not made\n",
+           r->by_time ? "--time" : "--max-runs", rep->runs, rep->planned - rep->runs);
+    return;
+  }
+  printf("%s %s %s %" PRIu64 " runs %.3f s\n", verdict_of(r), r->file, sched, runs_of(r),
+         secs_of(r));
   for (size_t i = 0; i < nfailures_of(r); i++) {
     const fray_campaign_failure_t *f = &r->report->failures[i];
     int v = f->kind == FRAY_FAIL_VARIANCE;
-    print_where(r, f, sched);
+    print_where(o, r, f, sched);
     if (f->expected_excerpt)
       printf("    %s %s\n", v ? "whole:   " : "expected:", f->expected_excerpt);
     if (f->got_excerpt)
@@ -514,8 +709,12 @@ static void print_json(const script_result_t *r, const char *sched) {
   json_str(stdout, r->file);
   fputs(",\"handler\":", stdout);
   json_str(stdout, r->handler);
-  printf(",\"schedule\":\"%s\",\"runs\":%" PRIu64 ",\"seconds\":%.6f,\"passed\":%s", sched,
-         runs_of(r), secs_of(r), failed_of(r) || r->error ? "false" : "true");
+  printf(",\"schedule\":\"%s\",\"verdict\":\"%s\",\"runs\":%" PRIu64 ",\"planned\":%" PRIu64
+         ",\"seconds\":%.6f,\"passed\":%s",
+         sched, verdict_of(r), runs_of(r), r->report ? r->report->planned : 0, secs_of(r),
+         strcmp(verdict_of(r), "PASS") ? "false" : "true");
+  if (partial_of(r))
+    printf(",\"stopped_by\":\"%s\"", r->by_time ? "time" : "max-runs");
   if (r->error) {
     fputs(",\"error\":", stdout);
     json_str(stdout, r->error);
@@ -581,23 +780,28 @@ static void junit_failure(FILE *fp, const script_result_t *r) {
   fputs("</failure>\n", fp);
 }
 
-static int write_junit(const char *path, const script_result_t *rs, int n, const char *sched,
+static int write_junit(const replay_opts_t *o, const script_result_t *rs, int n, const char *sched,
                        double secs) {
+  const char *path = o->junit;
   FILE *fp = fopen(path, "w");
   if (!fp) {
     fprintf(stderr, "fray replay: cannot write %s: %s\n", path, strerror(errno));
     return -1;
   }
-  int nfail = 0, nerr = 0;
+  int nfail = 0, nerr = 0, nskip = 0;
   for (int i = 0; i < n; i++) {
     nerr += rs[i].error != NULL;
     nfail += !rs[i].error && failed_of(&rs[i]);
+    nskip += partial_of(&rs[i]);
   }
+  char shard[64] = "";
+  if (o->nshards > 1)
+    snprintf(shard, sizeof shard, " shard %" PRIu64 "/%" PRIu64, o->shard + 1, o->nshards);
   fprintf(fp,
           "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-          "<testsuite name=\"fray replay\" tests=\"%d\" failures=\"%d\" errors=\"%d\" "
-          "time=\"%.3f\">\n",
-          n, nfail, nerr, secs);
+          "<testsuite name=\"fray replay%s\" tests=\"%d\" failures=\"%d\" errors=\"%d\" "
+          "skipped=\"%d\" time=\"%.3f\">\n",
+          shard, n, nfail, nerr, nskip, secs);
   for (int i = 0; i < n; i++) {
     const script_result_t *r = &rs[i];
     fprintf(fp, "  <testcase classname=\"replay.%s\" name=\"", sched);
@@ -609,6 +813,11 @@ static int write_junit(const char *path, const script_result_t *rs, int n, const
       fputs("\"/>\n", fp);
     } else if (failed_of(r) && nfailures_of(r)) {
       junit_failure(fp, r);
+    } else if (partial_of(r)) {
+      fprintf(fp,
+              "    <skipped message=\"PARTIAL: %s stopped it after %" PRIu64 " of %" PRIu64
+              " runs, none failed\"/>\n",
+              r->by_time ? "--time" : "--max-runs", r->report->runs, r->report->planned);
     }
     fputs("  </testcase>\n", fp);
   }
@@ -676,8 +885,9 @@ static const fray_handler_t *script_handler(const fray_handler_t *cmd_h,
                          "--list-handlers lists them; --plugin loads your own)",
                          r->file, sh);
   else if (!h)
-    r->error = xasprintf("%s: no handler: give --handler NAME or --plugin LIB.so, or put "
-                         "'@handler NAME' in the script",
+    r->error = xasprintf("%s: no handler: give --handler NAME or --plugin LIB.so, put "
+                         "'@handler NAME' in the script, or replay a server with --connect "
+                         "HOST:PORT or --exec COMMAND",
                          r->file);
   return h;
 }
@@ -734,7 +944,9 @@ static void replay_one(replay_run_t *run, script_result_t *r) {
     crash_ctx.file = r->file;
     run->pg.file = r->file;
     run->pg.start = run->pg.last = now();
+    run->pg.by_time = 0;
     fray_campaign_run(run->campaign, script, r->file, &t, &r->report);
+    r->by_time = run->pg.by_time;
     progress_end(&run->pg);
     print_notes(r);
     if (!r->report)
@@ -761,6 +973,11 @@ static int new_campaign(const replay_opts_t *o, replay_run_t *run) {
   co.save_dir = o->save_dir;
   co.progress = progress_tick;
   co.user_data = &run->pg;
+  co.max_runs = o->max_runs;
+  if (shard_by_runs(o)) {
+    co.shard = o->shard;
+    co.nshards = o->nshards;
+  }
   int rc = fray_campaign_new(&run->campaign, &co, NULL);
   if (rc) {
     fprintf(stderr, "fray replay: %s\n", fray_strerror(rc));
@@ -768,6 +985,7 @@ static int new_campaign(const replay_opts_t *o, replay_run_t *run) {
   }
   target_words(o, &run->words);
   run->pg.tty = isatty(STDERR_FILENO);
+  run->pg.o = o;
   crash_ctx.campaign = run->campaign;
   crash_ctx.dir = o->save_dir;
   if (o->save_dir && __sanitizer_set_death_callback)
@@ -787,37 +1005,49 @@ static int command_handler(const replay_opts_t *o, const fray_handler_t **h, voi
   return 0;
 }
 
-/* Runs every script, prints each result and the summary; the exit status. */
+static void print_summary(const replay_opts_t *o, const int n[4], uint64_t runs, double secs) {
+  enum { PASSED, FAILED, PARTIAL, ERRORS };
+  if (o->json) {
+    printf("{\"summary\":true,\"passed\":%d,\"failed\":%d,\"partial\":%d,\"errors\":%d,"
+           "\"runs\":%" PRIu64 ",\"seconds\":%.6f}\n",
+           n[PASSED], n[FAILED], n[PARTIAL], n[ERRORS], runs, secs);
+    return;
+  }
+  printf("%d passed, %d failed", n[PASSED], n[FAILED]);
+  if (n[PARTIAL])
+    printf(", %d partial", n[PARTIAL]);
+  if (n[ERRORS])
+    printf(", %d input error%s", n[ERRORS], n[ERRORS] == 1 ? "" : "s");
+  putchar('\n');
+}
+
+/* Runs every script of this shard, prints each result and the summary;
+ * the exit status. */
 static int replay_all(replay_run_t *run, script_result_t *rs) {
   const replay_opts_t *o = run->o;
   const char *sched = fray_strategy_name(o->mutate ? FRAY_STRATEGY_MUTATE : o->sched);
-  int passed = 0, failed = 0, errors = 0;
+  int n[4] = {0}, nrs = 0; /* passed, failed, partial, input errors */
   uint64_t runs = 0;
   double t0 = now();
   for (int i = 0; i < o->nscripts; i++) {
-    script_result_t *r = &rs[i];
+    if (!in_shard(o, i))
+      continue;
+    script_result_t *r = &rs[nrs++];
     r->file = o->scripts[i];
     replay_one(run, r);
-    errors += r->error != NULL;
-    failed += r->error || failed_of(r);
-    passed += !r->error && !failed_of(r);
+    n[r->error ? 3 : failed_of(r) ? 1 : partial_of(r) ? 2 : 0]++;
     runs += runs_of(r);
     if (o->json)
       print_json(r, sched);
     else
-      print_human(r, sched);
+      print_human(o, r, sched);
     fflush(stdout);
   }
   double secs = now() - t0;
-  if (o->json)
-    printf("{\"summary\":true,\"passed\":%d,\"failed\":%d,\"errors\":%d,\"runs\":%" PRIu64
-           ",\"seconds\":%.6f}\n",
-           passed, failed, errors, runs, secs);
-  else
-    printf("%d passed, %d failed\n", passed, failed);
-  if (o->junit && write_junit(o->junit, rs, o->nscripts, sched, secs))
-    errors++;
-  return errors ? FRAY_EXIT_USAGE : failed ? FRAY_EXIT_FAIL : FRAY_EXIT_OK;
+  print_summary(o, n, runs, secs);
+  if (o->junit && write_junit(o, rs, nrs, sched, secs))
+    n[3]++;
+  return n[3] ? FRAY_EXIT_USAGE : n[1] ? FRAY_EXIT_FAIL : n[2] ? FRAY_EXIT_PARTIAL : FRAY_EXIT_OK;
 }
 
 int fray_cli_replay(int argc, char **argv) {
@@ -825,6 +1055,7 @@ int fray_cli_replay(int argc, char **argv) {
                      .runs = FRAY_CAMPAIGN_DEFAULT_RUNS,
                      .seed = FRAY_CAMPAIGN_DEFAULT_SEED,
                      .max_cuts = FRAY_CAMPAIGN_DEFAULT_MAX_CUTS,
+                     .nshards = 1,
                      .net = {.pace_ms = FRAY_NET_DEFAULT_PACE_MS,
                              .timeout_ms = FRAY_NET_DEFAULT_TIMEOUT_MS,
                              .settle_ms = FRAY_NET_DEFAULT_SETTLE_MS}};

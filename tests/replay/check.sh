@@ -46,6 +46,10 @@ exit-codes)
   expect_rc 2 "$fray" replay
   expect_rc 2 "$fray" replay "$here/nohandler.fray"
   grep -q 'no handler' "$work/err" || fail "no 'no handler' message"
+  # An input error is neither a pass nor a failure: counted on its own.
+  grep -qx '0 passed, 0 failed, 1 input error' "$work/out" || fail "input error counted as: $(tail -n1 "$work/out")"
+  expect_rc 2 "$fray" replay "$here/pass.fray" "$here/syntax.fray" "$here/split_bug.fray"
+  grep -qx '1 passed, 1 failed, 1 input error' "$work/out" || fail "mixed summary: $(tail -n1 "$work/out")"
   expect_rc 0 "$fray" replay --handler echo --schedule bytewise "$here/nohandler.fray"
   expect_rc 2 "$fray" replay --handler no-such-handler "$here/pass.fray"
   expect_rc 2 "$fray" replay "$here/does-not-exist.fray"
@@ -76,7 +80,7 @@ for k in ("line", "kind", "schedule", "expected", "got", "reproducer"):
     assert k in x, k
 assert x["line"] == 7 and x["kind"] == "mismatch" and "|" in x["schedule"], x
 assert "error" in e and ":4:7:" in e["error"], e
-assert s["summary"] is True and s["passed"] == 1 and s["failed"] == 2, s
+assert s["summary"] is True and s["passed"] == 1 and s["failed"] == 1 and s["errors"] == 1, s
 PY
   ;;
 junit)
@@ -182,6 +186,140 @@ buggy-coverage)
   for h in $(awk '/^buggy-/{print $1}' "$work/out"); do
     grep -lq "^@handler $h\$" "$@" /dev/null || fail "no script in corpus/buggy names handler $h"
   done
+  ;;
+bounds)
+  # --max-runs: the plan said up front (computed: what the unbounded run
+  # makes), PARTIAL with exit 4, in text, JSON and JUnit alike.
+  expect_rc 0 "$fray" replay --json --schedule exhaustive --max-cuts 2 "$here/pass.fray"
+  all=$(python3 -c 'import json,sys; print(json.loads(open(sys.argv[1]).readline())["runs"])' "$work/out")
+  grep -q "exhaustive, up to 2 cuts per send: $all runs\$" "$work/err" || fail "plan not said up front as $all runs: $(cat "$work/err")"
+  expect_rc 4 "$fray" replay --schedule exhaustive --max-cuts 2 --max-runs 10 --junit "$work/j.xml" "$here/pass.fray"
+  grep -q "^PARTIAL .*pass.fray exhaustive 10 of $all runs" "$work/out" || fail "no PARTIAL line: $(cat "$work/out")"
+  grep -q 'stopped by --max-runs' "$work/out" || fail "the bound is not named"
+  grep -qx '0 passed, 0 failed, 1 partial' "$work/out" || fail "summary: $(tail -n1 "$work/out")"
+  grep -q "max-runs stops it after 10" "$work/err" || fail "the bound is not announced"
+  python3 - "$work/j.xml" <<'PY' || fail "--junit: a PARTIAL script is not skipped"
+import sys, xml.etree.ElementTree as ET
+root = ET.parse(sys.argv[1]).getroot()
+assert root.get("skipped") == "1" and root.get("failures") == "0", root.attrib
+assert root.find("testcase").find("skipped") is not None
+PY
+  expect_rc 4 "$fray" replay --json --schedule random --runs 1000 --max-runs 10 "$here/pass.fray"
+  python3 - "$work/out" <<'PY' || fail "--json: a PARTIAL script"
+import json, sys
+r, s = [json.loads(l) for l in open(sys.argv[1])]
+assert r["verdict"] == "PARTIAL" and r["passed"] is False and r["runs"] == 10, r
+assert r["planned"] == 1001 and r["stopped_by"] == "max-runs", r
+assert s["partial"] == 1 and s["passed"] == 0, s
+PY
+  expect_rc 4 "$fray" replay --mutate 50 --max-runs 5 "$here/pass.fray"
+  # A failure inside the bound is a failure; a bound past the plan, a pass.
+  expect_rc 1 "$fray" replay --schedule exhaustive --max-runs 20 "$here/split_bug.fray"
+  expect_rc 0 "$fray" replay --schedule exhaustive --max-cuts 2 --max-runs "$all" "$here/pass.fray"
+  # Exit status: an input error outranks a failure, a failure a partial.
+  expect_rc 1 "$fray" replay --schedule exhaustive --max-runs 5 "$here/split_bug.fray" "$here/pass.fray"
+  ;;
+progress)
+  # --time stops a campaign of 1.3 million runs; off a terminal, progress
+  # comes as lines on stderr every few seconds.
+  long=$(printf '%0200d' 0)
+  printf '@handler echo\nopen a\na > "%s\\r\\n"\na < "%s\\r\\n"\n' "$long" "$long" >"$work/long.fray"
+  t0=$(date +%s)
+  expect_rc 4 "$fray" replay --schedule exhaustive --max-cuts 3 --time 3 "$work/long.fray"
+  t1=$(date +%s)
+  [ $((t1 - t0)) -lt 30 ] || fail "--time 3 took $((t1 - t0)) s"
+  # 201 places for 1, 2 or 3 cuts in the 202-byte send, and the reference.
+  grep -q '^PARTIAL .* of 1353602 runs' "$work/out" || fail "no PARTIAL line: $(cat "$work/out")"
+  grep -q 'stopped by --time' "$work/out" || fail "--time not named"
+  grep -Eq "^fray replay: .*long.fray: [0-9]+ of 1353602 runs \(" "$work/err" ||
+    fail "no progress line on stderr: $(cat "$work/err")"
+  ;;
+warnings)
+  # An option that does nothing with the others says so, once, on stderr.
+  w() { # WANT_OPTION ARGS...: exactly one warning, naming WANT_OPTION
+    want=$1
+    shift
+    "$fray" replay "$@" >"$work/out" 2>"$work/err"
+    n=$(grep -c '^fray replay: warning: ' "$work/err")
+    [ "$n" = 1 ] && grep -q "^fray replay: warning: $want is ignored: " "$work/err" ||
+      fail "replay $*: want one warning about $want, got: $(cat "$work/err")"
+  }
+  w --max-cuts --schedule random --max-cuts 2 "$here/pass.fray"
+  w --max-cuts --mutate 5 --max-cuts 2 "$here/pass.fray"
+  w --schedule --mutate 5 --schedule bytewise "$here/pass.fray"
+  w --runs --mutate 5 --runs 7 "$here/pass.fray"
+  w --runs --schedule exhaustive --runs 7 "$here/pass.fray"
+  w --seed --schedule bytewise --seed 7 "$here/pass.fray"
+  w --short-writes --mutate 5 --short-writes "$here/pass.fray"
+  w --pace --pace 0 "$here/pass.fray"
+  w --pace --pace-ms 0 "$here/pass.fray"
+  w --timeout --timeout 5s "$here/pass.fray"
+  w --plugin --list-handlers --plugin x.so
+  # The options that do something say nothing.
+  "$fray" replay --schedule random --runs 20 --seed 3 --short-writes --max-runs 100 \
+    "$here/pass.fray" >"$work/out" 2>"$work/err"
+  ! grep -q warning "$work/err" || fail "a warning without cause: $(cat "$work/err")"
+  "$fray" replay --schedule exhaustive --max-cuts 2 --seed 3 --short-writes "$here/pass.fray" \
+    >"$work/out" 2>"$work/err"
+  ! grep -q warning "$work/err" || fail "a warning without cause: $(cat "$work/err")"
+  # --connect --mutate is refused for its own reason, not --short-writes'.
+  expect_rc 2 "$fray" replay --connect 127.0.0.1:9 --mutate 5 "$here/pass.fray"
+  grep -q 'mutate.*in-process' "$work/err" && ! grep -q "writes" "$work/err" ||
+    fail "--connect --mutate refused for: $(cat "$work/err")"
+  ;;
+shard)
+  # --shard K/N: the N shards make every (script, run) of the unsharded
+  # run exactly once, with the same results and test names.
+  set -- "$here/pass.fray" "$here/split_bug.fray" "$here/fail_whole.fray" "$here/nohandler.fray" \
+    "$src/corpus/echo/"*.fray
+  for how in "--schedule random --runs 30" "--schedule exhaustive --max-cuts 1" "--mutate 20"; do
+    # shellcheck disable=SC2086
+    "$fray" replay --keep-going --json $how --junit "$work/all.xml" "$@" \
+      >"$work/all.json" 2>/dev/null
+    for k in 1 2 3; do
+      # shellcheck disable=SC2086
+      "$fray" replay --keep-going --json $how --shard $k/3 --junit "$work/$k.xml" \
+        "$@" >"$work/$k.json" 2>/dev/null
+    done
+    python3 - "$work" "$how" <<'PY' || fail "shards of '$how' are not a partition of the run"
+import json, sys, xml.etree.ElementTree as ET
+w, how = sys.argv[1], sys.argv[2]
+def load(n):
+    objs = [json.loads(l) for l in open(f"{w}/{n}.json")]
+    return objs[:-1], objs[-1]
+def made(r):  # the (script, run) pairs a result stands for, reference apart
+    return r["runs"] - (0 if "mutate" in how else 1)
+def fails(r):
+    return {(r["file"], f["run"]) for f in r["failures"] if f["run"]}
+whole, _ = load("all")
+by_file = {r["file"]: r for r in whole}
+seen, fail_union, count = [], set(), {}
+for k in (1, 2, 3):
+    rs, summary = load(k)
+    for r in rs:
+        seen.append(r["file"])
+        count[r["file"]] = count.get(r["file"], 0) + made(r)
+        f = fails(r)
+        assert not (f & fail_union), ("a run in two shards", f & fail_union)
+        fail_union |= f
+    names = sorted(c.get("name") for c in ET.parse(f"{w}/{k}.xml").getroot().iter("testcase"))
+    assert all(n in [c.get("name") for c in ET.parse(f"{w}/all.xml").getroot().iter("testcase")]
+               for n in names), names
+by_runs = "exhaustive" in how
+if by_runs:  # every shard takes every script, and a third of its runs
+    assert sorted(seen) == sorted(list(by_file) * 3), seen
+else:
+    assert sorted(seen) == sorted(by_file), ("scripts not dealt once each", seen)
+for f, r in by_file.items():
+    if "error" in r or (r["failures"] and r["failures"][0]["whole"]):
+        continue
+    assert count[f] == made(r), (f, count[f], made(r))
+assert fail_union == {p for r in whole for p in fails(r)}, "failing runs differ"
+PY
+  done
+  expect_rc 2 "$fray" replay --shard 4/3 "$here/pass.fray"
+  expect_rc 2 "$fray" replay --shard 0/3 "$here/pass.fray"
+  expect_rc 2 "$fray" replay --shard 1 "$here/pass.fray"
   ;;
 *)
   fail "unknown check '$check'"

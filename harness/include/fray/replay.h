@@ -70,10 +70,13 @@ typedef struct fray_campaign_progress {
   uint64_t failed;  /* failing runs so far */
 } fray_campaign_progress_t;
 
-/* Called every 64 runs (never per run: the loop stays fast, and reading a
- * clock is the callback's business). p is borrowed for the call. Returns 0
- * to go on, nonzero to stop the campaign after this run: the report then
- * covers the runs made. */
+/* Called once before the first run (runs 0, planned known: a display can
+ * say up front how many runs there will be), then every 64 runs in the
+ * simulator (never per run: the loop stays fast, and reading a clock is the
+ * callback's business) and after every run over other transports (which
+ * take milliseconds a run). p is borrowed for the call. Returns 0 to go on,
+ * nonzero to stop the campaign before its next run: the report then covers
+ * the runs made, with cut_short set when it stopped short of its plan. */
 typedef int (*fray_campaign_progress_cb)(fray_campaign_t *c, const fray_campaign_progress_t *p,
                                          void *user_data);
 
@@ -94,6 +97,17 @@ typedef struct fray_campaign_opts {
                                        * missing); NULL: none */
   fray_campaign_progress_cb progress; /* NULL: none */
   void *user_data;                    /* passed back untouched */
+  /* At most this many runs, the reference included (0: no bound): a cap on
+   * exhaustive campaigns too large to finish. A campaign it stops before
+   * its plan has cut_short set in its report. */
+  uint64_t max_runs;
+  /* Shard `shard` of `nshards` (0 or 1: no sharding): only the runs whose
+   * index i (1..planned-1) has (i - 1) % nshards == shard are made, each
+   * exactly as it would be unsharded (same schedule, same index), so the
+   * nshards shards of a campaign make each of its runs exactly once. The
+   * reference (run 0) is made in every shard, since every run is compared
+   * with it. shard must be below nshards. */
+  uint64_t shard, nshards;
 } fray_campaign_opts_t;
 
 /* Sets the defaults: random, 200 runs, seed 1, one cut, no short writes, stop
@@ -170,7 +184,10 @@ typedef struct fray_campaign_report {
   const char *error; /* ERROR: one line saying why; NULL otherwise */
   const char *note;  /* a problem with save_dir that belongs to no failure, or NULL */
   uint64_t runs;     /* runs made, the reference included */
-  uint64_t planned;  /* runs the strategy planned */
+  uint64_t planned;  /* runs the strategy planned (in this shard) */
+  int cut_short;     /* no run failed, but max_runs or the progress callback
+                      * stopped the campaign before the plan was done: the
+                      * verdict says PASS of the runs made only */
   uint64_t failed;   /* failing runs in all (nfailures describes the first) */
   uint64_t inexact;  /* runs the transport could not carry out as scheduled
                       * (FRAY_EINEXACT): they prove nothing either way */
@@ -183,7 +200,7 @@ typedef struct fray_campaign_report {
 
 /* Creates a campaign. opts may be NULL (the defaults) and is copied; mem
  * may be NULL (malloc). Returns 0, FRAY_EINVAL (strategy unknown, max_cuts
- * over 64) or FRAY_ENOMEM. */
+ * over 64, shard not below nshards) or FRAY_ENOMEM. */
 FRAY_EXTERN int fray_campaign_new(fray_campaign_t **out, const fray_campaign_opts_t *opts,
                                   const fray_mem_t *mem);
 

@@ -3,7 +3,8 @@
  *
  * Speed matters (tens of thousands of runs a second): the loop reuses one
  * target (simulator and schedule buffer) per script, allocates nothing per
- * passing run, and hands progress out every PROGRESS_EVERY runs only. */
+ * passing run, and hands progress out every PROGRESS_EVERY runs only
+ * (every run over a socket or another process, where a run takes ms). */
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
@@ -12,7 +13,7 @@
 #include "core/internal.h"
 #include "run/campaign_internal.h"
 
-#define PROGRESS_EVERY 64 /* runs between two progress callbacks (a power of 2) */
+#define PROGRESS_EVERY 64 /* runs between two progress callbacks in the simulator */
 #define DESCRIBE_SIZE 2048
 #define PATH_SIZE 4096
 
@@ -51,8 +52,10 @@ int fray_campaign_new(fray_campaign_t **out, const fray_campaign_opts_t *opts,
     o = *opts;
   else
     fray_campaign_opts_init(&o);
-  if ((unsigned)o.strategy >= NSTRATEGIES || o.max_cuts > FRAY_CAMPAIGN_MAX_CUTS)
+  if ((unsigned)o.strategy >= NSTRATEGIES || o.max_cuts > FRAY_CAMPAIGN_MAX_CUTS ||
+      (o.nshards > 1 && o.shard >= o.nshards) || (o.nshards <= 1 && o.shard))
     return FRAY_EINVAL;
+  o.nshards = o.nshards > 1 ? o.nshards : 1;
   o.runs = o.runs ? o.runs : FRAY_CAMPAIGN_DEFAULT_RUNS;
   o.max_cuts = o.max_cuts ? o.max_cuts : FRAY_CAMPAIGN_DEFAULT_MAX_CUTS;
   o.max_described = o.max_described ? o.max_described : FRAY_CAMPAIGN_DEFAULT_DESCRIBED;
@@ -92,6 +95,31 @@ static int progress(const fray__cjob_t *j) {
   return o->progress(j->c, &p, o->user_data);
 }
 
+/* Before the loop's run number k (0-based, after the reference): whether
+ * max_runs or the progress callback, at its cadence, stops the campaign
+ * short of its plan here. */
+static int stop_before_run(fray__cjob_t *j, uint64_t k) {
+  uint64_t max = j->c->o.max_runs;
+  int stop = (max && j->r->runs >= max) || (k && k % j->every == 0 && progress(j));
+  j->r->cut_short |= stop;
+  return stop;
+}
+
+/* The runs of this shard among n (run indices shard, shard + nshards, ...
+ * below n), and the plan they make with the reference (saturating). */
+static uint64_t shard_runs(const fray_campaign_opts_t *o, uint64_t n) {
+  return n > o->shard ? (n - o->shard - 1) / o->nshards + 1 : 0;
+}
+
+static uint64_t plan(uint64_t runs, int with_reference) {
+  return runs == UINT64_MAX ? runs : runs + !!with_reference;
+}
+
+/* The loop index after i in this shard, or n when none is left. */
+static uint64_t next_index(const fray_campaign_opts_t *o, uint64_t i, uint64_t n) {
+  return n - i > o->nshards ? i + o->nshards : n;
+}
+
 /* A failing schedule: described, and its reproducer written unless it
  * failed whole (the script is its own) or at a place already reproduced. */
 static int schedule_failed(fray__cjob_t *j, const fray__cresult_t *res, uint64_t run, int whole) {
@@ -121,14 +149,21 @@ static int run_schedules(fray__cjob_t *j) {
   fray_campaign_report_t *r = j->r;
   fray__cresult_t res;
   uint64_t n = fray__ctarget_count(j->t, o);
-  r->planned = n == UINT64_MAX ? n : n + 1;
+  r->planned = plan(shard_runs(o, n), 1);
+  if (progress(j)) {
+    r->cut_short = 1;
+    return 0;
+  }
   r->runs = 1;
   int rc = fray__ctarget_reference(j->t, &res);
   if (rc == FRAY_EFAILED)
     return schedule_failed(j, &res, 0, 1);
   /* Run i's seed is the i-th draw of the seed's sequence, reached without
-   * drawing the others: run i of seed s is the same whatever the run count. */
-  for (uint64_t i = 0; !rc && i < n; i++) {
+   * drawing the others: run i of seed s is the same whatever the run count
+   * (or the shard it falls in). */
+  for (uint64_t i = o->shard, k = 0; !rc && i < n; i = next_index(o, i, n), k++) {
+    if (stop_before_run(j, k))
+      break;
     j->c->running = j->t;
     rc = fray__ctarget_run(j->t, o, i, fray__rng_at(o->seed, i), &res);
     j->c->running = NULL;
@@ -141,8 +176,6 @@ static int run_schedules(fray__cjob_t *j) {
       r->inexact++;
       rc = 0;
     }
-    if (!rc && (i & (PROGRESS_EVERY - 1)) == PROGRESS_EVERY - 1 && progress(j))
-      break;
   }
   if (rc && rc != FRAY_EFAILED)
     run_error(j, rc);
@@ -182,12 +215,12 @@ static int run_mutant(fray__cjob_t *j, uint64_t i) {
 static int run_mutants(fray__cjob_t *j) {
   const fray_campaign_opts_t *o = &j->c->o;
   int rc = 0;
-  j->r->planned = o->runs;
-  for (uint64_t i = 0; !rc && i < o->runs; i++) {
-    rc = run_mutant(j, i);
-    if (rc || (j->r->failed && !o->keep_going))
-      break;
-    if ((i & (PROGRESS_EVERY - 1)) == PROGRESS_EVERY - 1 && progress(j))
+  j->r->planned = plan(shard_runs(o, o->runs), 0);
+  if (progress(j))
+    j->r->cut_short = j->r->planned > 0;
+  for (uint64_t i = o->shard, k = 0; !j->r->cut_short && i < o->runs;
+       i = next_index(o, i, o->runs), k++) {
+    if (stop_before_run(j, k) || (rc = run_mutant(j, i)) || (j->r->failed && !o->keep_going))
       break;
   }
   if (rc)
@@ -230,7 +263,11 @@ static int start(fray__cjob_t *j) {
 
 int fray_campaign_run(fray_campaign_t *c, const fray_script_t *script, const char *name,
                       const fray_campaign_target_t *target, fray_campaign_report_t **out) {
-  fray__cjob_t j = {.c = c, .script = script, .name = name ? name : "script", .target = target};
+  fray__cjob_t j = {.c = c,
+                    .script = script,
+                    .name = name ? name : "script",
+                    .target = target,
+                    .every = target->handler ? PROGRESS_EVERY : 1};
   double t0 = now();
   *out = j.r = fray__creport_new(&c->mem, c->o.max_described);
   if (!j.r)
@@ -245,5 +282,6 @@ int fray_campaign_run(fray_campaign_t *c, const fray_script_t *script, const cha
   if (rc && !j.r->error)
     j.r->error = fray__creport_strdup(j.r, fray_strerror(rc));
   j.r->verdict = rc ? FRAY_VERDICT_ERROR : j.r->failed ? FRAY_VERDICT_FAIL : FRAY_VERDICT_PASS;
+  j.r->cut_short &= j.r->verdict == FRAY_VERDICT_PASS && j.r->runs < j.r->planned;
   return rc ? rc : j.r->failed ? FRAY_EFAILED : 0;
 }

@@ -82,6 +82,7 @@ typedef struct fray__cjob {
   fray__ctarget_t *t;
   fray_campaign_report_t *r; /* being filled */
   int dir_state;             /* save_dir: 0 not made yet, 1 made, -errno */
+  uint64_t every;            /* runs between two progress callbacks */
 } fray__cjob_t;
 
 /* ---- report data (campaign_report.c) -------------------------------------- */
