@@ -12,7 +12,10 @@
  *            compare (fuzz_<handler>);
  *
  * and the ratios session/naive (what the session and its oracle add over
- * the handler's own work) and session/bare.
+ * the handler's own work) and session/bare, each the median over passes of
+ * that pass's ratio: a pass times the three ways one after the other, so a
+ * loaded machine slows the two sides of a ratio alike. Then the allocations
+ * per input of naive and session, counted through the injectable fray_mem_t.
  *
  *   bench_fuzz [--handler NAME] [--reps N] [--quick] FILE|DIR...
  *
@@ -29,6 +32,7 @@
 #include <time.h>
 
 #include "handler_target.h"
+#include "run/fuzzdrive_internal.h"
 
 #ifndef FRAY_SOURCE_DIR
 #define FRAY_SOURCE_DIR "."
@@ -129,20 +133,64 @@ static int cmp_double(const void *a, const void *b) {
   return (x > y) - (x < y);
 }
 
-/* Median over reps of the mean time per input of one pass over all inputs,
- * in microseconds. */
-static double measure(void (*fn)(const input_t *), int reps) {
-  double t[64];
-  if (reps > 64)
-    reps = 64;
-  for (int r = 0; r < reps; r++) {
-    double t0 = now();
-    for (size_t i = 0; i < ninputs; i++)
-      fn(&inputs[i]);
-    t[r] = (now() - t0) / (double)ninputs * 1e6;
+static double median(double *v, int n) {
+  qsort(v, (size_t)n, sizeof v[0], cmp_double);
+  return v[n / 2];
+}
+
+#define NWAYS 3
+static void (*const ways[NWAYS])(const input_t *) = {run_bare, run_naive, run_session};
+enum { BARE, NAIVE, SESSION };
+
+/* reps passes; t[w][r]: mean microseconds per input of way w in pass r. */
+static void measure(int reps, double t[NWAYS][64]) {
+  for (int r = 0; r < reps; r++)
+    for (int w = 0; w < NWAYS; w++) {
+      double t0 = now();
+      for (size_t i = 0; i < ninputs; i++)
+        ways[w](&inputs[i]);
+      t[w][r] = (now() - t0) / (double)ninputs * 1e6;
+    }
+}
+
+/* Median over passes of t[a][r] / t[b][r]. */
+static double ratio(double t[NWAYS][64], int a, int b, int reps) {
+  double q[64];
+  for (int r = 0; r < reps; r++)
+    q[r] = t[a][r] / t[b][r];
+  return median(q, reps);
+}
+
+/* ---- allocations, counted through fray_mem_t ----------------------------------------- */
+
+static void *count_malloc(size_t n, void *ud) {
+  ++*(long *)ud;
+  return malloc(n);
+}
+
+static void *count_realloc(void *p, size_t n, void *ud) {
+  ++*(long *)ud;
+  return realloc(p, n);
+}
+
+static void count_free(void *p, void *ud) {
+  (void)ud;
+  free(p);
+}
+
+/* Allocations (malloc and realloc calls) per input of the naive run and of
+ * the session. */
+static void count_allocs(double *naive, double *session) {
+  long nn = 0, ns = 0;
+  const fray_mem_t mn = {count_malloc, count_realloc, count_free, &nn};
+  const fray_mem_t ms = {count_malloc, count_realloc, count_free, &ns};
+  const fray_handler_t *h = fray_target_handler(hname);
+  for (size_t i = 0; i < ninputs; i++) {
+    fray_target_naive(h, inputs[i].d, inputs[i].n, &mn);
+    (void)fray__fuzz_run_mem(h, inputs[i].d, inputs[i].n, NULL, &ms);
   }
-  qsort(t, (size_t)reps, sizeof t[0], cmp_double);
-  return t[reps / 2];
+  *naive = (double)nn / (double)ninputs;
+  *session = (double)ns / (double)ninputs;
 }
 
 static void usage(FILE *to) {
@@ -195,15 +243,20 @@ int main(int argc, char **argv) {
   /* Warm up; a session that fails aborts here, before any timing. */
   for (size_t i = 0; i < ninputs; i++)
     run_session(&inputs[i]);
-  double bare = measure(run_bare, reps);
-  double naive = measure(run_naive, reps);
-  double sess = measure(run_session, reps);
+  if (reps > 64)
+    reps = 64;
+  static double t[NWAYS][64];
+  measure(reps, t);
+  double an, as;
+  count_allocs(&an, &as);
   printf("bench_fuzz: handler %s, %zu inputs, %.0f bytes on average, median of %d passes\n", hname,
          ninputs, (double)bytes / (double)ninputs, reps);
-  printf("  %-8s %10.2f us/input\n", "bare", bare);
-  printf("  %-8s %10.2f us/input\n", "naive", naive);
-  printf("  %-8s %10.2f us/input\n", "session", sess);
-  printf("  session/naive %.2fx   session/bare %.2fx\n", sess / naive, sess / bare);
+  printf("  %-8s %10.2f us/input\n", "bare", median(t[BARE], reps));
+  printf("  %-8s %10.2f us/input %8.1f allocations/input\n", "naive", median(t[NAIVE], reps), an);
+  printf("  %-8s %10.2f us/input %8.1f allocations/input\n", "session", median(t[SESSION], reps),
+         as);
+  printf("  session/naive %.2fx   session/bare %.2fx   (medians of per-pass ratios)\n",
+         ratio(t, SESSION, NAIVE, reps), ratio(t, SESSION, BARE, reps));
   for (size_t i = 0; i < ninputs; i++)
     free(inputs[i].d);
   return 0;

@@ -912,6 +912,53 @@ static void test_outq_failmalloc_each_allocation(void **state) {
   assert_int_equal(fray_outq_new(&f->q, 0, &f->mem, f), 0);
 }
 
+/* A queue in its owner's storage with an inline first block: small pushes
+ * allocate nothing, the inline block is reused once drained, a push past it
+ * allocates as before, and fini frees what was allocated, never the inline
+ * block. */
+static void test_outq_inline_block(void **state) {
+  fixture_t *f = *state;
+  const long count0 = f->alloc.count, live0 = f->alloc.live; /* setup's own queue */
+  const size_t inl = 64;
+  void *store = malloc(fray__outq_size(inl));
+  assert_non_null(store);
+  fray_outq_t *q = store;
+  fray__outq_init(q, 0, &f->mem, f, inl);
+  bytes_t want = {0};
+  for (int round = 0; round < 3; round++) {
+    for (int i = 0; i < 5; i++) { /* 5 x 12 bytes: within the 64 inline */
+      char m[16];
+      snprintf(m, sizeof m, "r%d line %02d\n", round, i);
+      assert_int_equal(fray_outq_push(q, (const uint8_t *)m, strlen(m)), 0);
+      bytes_add(&want, (const uint8_t *)m, strlen(m));
+    }
+    assert_int_equal(fray__outq_check(q), 0);
+    assert_int_equal(f->alloc.count, count0);
+    f->sink.fixed = 7; /* partial writes, then the block drains */
+    while (fray_outq_pending(q))
+      assert_true(fray_outq_flush(q, sink_write, &f->sink) > 0);
+    assert_int_equal(fray__outq_check(q), 0);
+  }
+  uint8_t big[200];
+  memset(big, 'b', sizeof big);
+  assert_int_equal(fray_outq_push(q, (const uint8_t *)"head", 4), 0);
+  assert_int_equal(fray_outq_push(q, big, sizeof big), 0); /* past the inline block */
+  bytes_add(&want, (const uint8_t *)"head", 4);
+  bytes_add(&want, big, sizeof big);
+  assert_int_equal(f->alloc.count, count0 + 1);
+  assert_int_equal(fray__outq_check(q), 0);
+  assert_int_equal(fray_outq_push(q, (const uint8_t *)"tail", 4), 0);
+  bytes_add(&want, (const uint8_t *)"tail", 4);
+  while (fray_outq_pending(q))
+    assert_true(fray_outq_flush(q, sink_write, &f->sink) > 0);
+  assert_bytes_equal(&f->sink.out, &want);
+  assert_int_equal(fray_outq_push(q, (const uint8_t *)"left", 4), 0);
+  fray__outq_fini(q);
+  assert_int_equal(f->alloc.live, live0);
+  free(store);
+  free(want.p);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_outq_new_defaults, setup, teardown),
@@ -932,6 +979,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_outq_peek_consume_spans_items, setup, teardown),
       cmocka_unit_test_setup_teardown(test_outq_callbacks_may_push, setup, teardown),
       cmocka_unit_test_setup_teardown(test_outq_failmalloc_each_allocation, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_outq_inline_block, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

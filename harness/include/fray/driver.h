@@ -36,7 +36,8 @@ FRAY_EXTERN void fray_server_free(fray_server_t *s);
 /* Opens a connection (name copied; may be NULL) and runs on_open. driver_data
  * is the driver's own pointer (fray_conn_driver_data). Returns 0 with *out
  * set, FRAY_EINVAL (s or out NULL, or the handler's conn_size was raised
- * past FRAY_HANDLER_MAX_STATE after fray_server_new()), or FRAY_ENOMEM. If on_open aborts, *out is
+ * past FRAY_HANDLER_MAX_STATE or its spec made invalid after
+ * fray_server_new()), or FRAY_ENOMEM. If on_open aborts, *out is
  * still set and the connection is in state CLOSED: the driver sees it through fray_conn_state and
  * releases it with fray_conn_release. */
 FRAY_EXTERN int fray_server_open(fray_server_t *s, const char *name, void *driver_data,

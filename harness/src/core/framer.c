@@ -71,6 +71,7 @@ struct fray_framer {
   unsigned ctl;   /* CTL_* raised by callbacks during one feed */
   int closed;     /* close() called */
   int finished;   /* finish() called */
+  int embedded;   /* in its owner's storage (fray__framer_init): only the buffer is freed */
   int finishing;  /* finish() is framing: no byte will follow */
 
   /* What take_buffered() needs from inside a callback: the chunk being fed,
@@ -1018,8 +1019,10 @@ static size_t wanted_from_chunk(fray_framer_t *f, const uint8_t *c, size_t n, si
 
 static void really_free(fray_framer_t *f) {
   fray_mem_t mem = f->mem;
-  fray__free(&mem, f->buf);
-  fray__free(&mem, f);
+  int own = !f->embedded;
+  fray__framer_fini(f);
+  if (own)
+    fray__free(&mem, f);
 }
 
 /* Small chunks (down to one byte per read) that do not finish the frame
@@ -1280,6 +1283,31 @@ static void apply_spec(fray_framer_t *f, const fray_spec_t *spec) {
     f->cap_bound = fray_spec_buffer_bound(spec);
 }
 
+size_t fray__framer_size(void) {
+  return sizeof(fray_framer_t);
+}
+
+int fray__framer_init(fray_framer_t *f, const fray_spec_t *spec,
+                      const fray_framer_callbacks_t *callbacks, const fray_mem_t *mem,
+                      void *user_data) {
+  if (fray_spec_validate(spec, NULL))
+    return FRAY_EINVAL;
+  memset(f, 0, sizeof *f);
+  fray__mem_init(&f->mem, mem);
+  f->embedded = 1;
+  apply_spec(f, spec);
+  if (callbacks)
+    f->cb = *callbacks;
+  f->user_data = user_data;
+  return 0;
+}
+
+void fray__framer_fini(fray_framer_t *f) {
+  fray__free(&f->mem, f->buf);
+  f->buf = NULL;
+  f->cap = f->start = f->blen = 0;
+}
+
 int fray_framer_new(fray_framer_t **out, const fray_spec_t *spec,
                     const fray_framer_callbacks_t *callbacks, const fray_mem_t *mem,
                     void *user_data) {
@@ -1293,12 +1321,8 @@ int fray_framer_new(fray_framer_t **out, const fray_spec_t *spec,
   fray_framer_t *f = fray__malloc(&m, sizeof *f);
   if (!f)
     return FRAY_ENOMEM;
-  memset(f, 0, sizeof *f);
-  f->mem = m;
-  apply_spec(f, spec);
-  if (callbacks)
-    f->cb = *callbacks;
-  f->user_data = user_data;
+  (void)fray__framer_init(f, spec, callbacks, &m, user_data);
+  f->embedded = 0;
   *out = f;
   return 0;
 }

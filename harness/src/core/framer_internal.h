@@ -11,4 +11,19 @@ void fray__framer_check(const fray_framer_t *f);
 /* Bytes allocated for the buffer right now (for memory-bound tests). */
 size_t fray__framer_capacity(const fray_framer_t *f);
 
+/* A framer in storage its owner provides (fray__framer_size() bytes,
+ * aligned for any type): a connection keeps its framer in its own block,
+ * one allocation instead of two for every connection a fuzz input opens.
+ * Same checks and returns as fray_framer_new() (FRAY_EINVAL only). Such a
+ * framer is never given to fray_framer_free(): fray__framer_fini() frees its
+ * buffer, and the owner frees the storage. Neither may happen while one of
+ * its callbacks runs (fray_framer_free() would defer; an owner's storage
+ * cannot), which the connection runtime guarantees: drivers release a
+ * connection only between calls into it. */
+size_t fray__framer_size(void);
+int fray__framer_init(fray_framer_t *f, const fray_spec_t *spec,
+                      const fray_framer_callbacks_t *callbacks, const fray_mem_t *mem,
+                      void *user_data);
+void fray__framer_fini(fray_framer_t *f);
+
 #endif

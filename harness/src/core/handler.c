@@ -8,8 +8,13 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/framer_internal.h"
 #include "core/internal.h"
 #include "core/outq_internal.h"
+
+/* Bytes of a connection's first output block, inside the connection's
+ * block: a chat-sized reply needs no allocation of its own. */
+#define CONN_INLINE_OUT 512
 
 struct fray_conn {
   fray_server_t *server;
@@ -166,8 +171,11 @@ static void conn_unlink_free(fray_conn_t *c) {
     c->next->prev = c->prev;
   else
     s->tail = c->prev;
-  fray_framer_free(c->framer);
-  fray_outq_free(c->q);
+  /* The framer and queue live in c's block. Drivers release a connection
+   * only between calls into it, never from inside a callback of its
+   * framer, so the framer has nothing to defer. */
+  fray__framer_fini(c->framer);
+  fray__outq_fini(c->q);
   fray__free(&s->mem, c);
 }
 
@@ -200,22 +208,29 @@ int fray_server_open(fray_server_t *s, const char *name, void *driver_data, fray
    * size changed since must not wrap the sum below. */
   if (h->conn_size > FRAY_HANDLER_MAX_STATE)
     return FRAY_EINVAL;
-  /* One block: the struct, the name, then the handler's state (aligned for
-   * any type). A connection is opened for every client of every run a fuzz
-   * target makes, so each allocation saved counts, most under ASan. The
-   * state comes last so that a handler writing past it still meets the
-   * sanitizer's redzone. */
+  /* One block: the struct, the framer, the output queue with its first
+   * block, the name, then the handler's state (each aligned for any type).
+   * A connection is opened for every client of every run a fuzz target
+   * makes, so each allocation saved counts, most under ASan. Still one
+   * fresh block per connection: a handler using its connection after close
+   * meets freed memory. The state comes last so that a handler writing past
+   * it still meets the sanitizer's redzone. */
   size_t nlen = name ? strlen(name) + 1 : 0;
-  size_t head = (sizeof(fray_conn_t) + nlen + 15) & ~(size_t)15;
+  size_t foff = (sizeof(fray_conn_t) + 15) & ~(size_t)15;
+  size_t qoff = foff + ((fray__framer_size() + 15) & ~(size_t)15);
+  size_t noff = qoff + ((fray__outq_size(CONN_INLINE_OUT) + 15) & ~(size_t)15);
+  size_t head = (noff + nlen + 15) & ~(size_t)15;
   fray_conn_t *c = fray__malloc(&s->mem, head + h->conn_size);
   if (!c)
     return FRAY_ENOMEM;
-  memset(c, 0, head + h->conn_size);
+  memset(c, 0, sizeof *c);
   c->server = s;
   c->driver_data = driver_data;
   c->data = h->conn_size ? (char *)c + head : NULL;
+  if (c->data)
+    memset(c->data, 0, h->conn_size);
   if (name) {
-    c->name = (char *)(c + 1);
+    c->name = (char *)c + noff;
     memcpy(c->name, name, nlen);
   }
   fray_framer_callbacks_t cb;
@@ -223,10 +238,15 @@ int fray_server_open(fray_server_t *s, const char *name, void *driver_data, fray
   cb.on_frame = conn_frame;
   cb.on_error = conn_error;
   cb.on_truncated = conn_truncated;
-  if (fray_framer_new(&c->framer, &h->spec, &cb, &s->mem, c) < 0)
-    goto fail;
-  if (fray_outq_new(&c->q, 0, &s->mem, c) < 0)
-    goto fail;
+  c->framer = (fray_framer_t *)((char *)c + foff);
+  c->q = (fray_outq_t *)((char *)c + qoff);
+  /* The spec was validated by fray_server_new(); the handler is borrowed,
+   * and a spec changed since is refused here. */
+  if (fray__framer_init(c->framer, &h->spec, &cb, &s->mem, c) < 0) {
+    fray__free(&s->mem, c);
+    return FRAY_EINVAL;
+  }
+  fray__outq_init(c->q, 0, &s->mem, c, CONN_INLINE_OUT);
   c->id = s->next_id++;
   c->prev = s->tail;
   if (s->tail)
@@ -239,10 +259,6 @@ int fray_server_open(fray_server_t *s, const char *name, void *driver_data, fray
   if (h->on_open && h->on_open(c, c->data) < 0)
     fray_conn_abort(c);
   return 0;
-fail:
-  fray_framer_free(c->framer);
-  fray__free(&s->mem, c);
-  return FRAY_ENOMEM;
 }
 
 void *fray_server_data(const fray_server_t *s) {

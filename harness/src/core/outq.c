@@ -34,6 +34,11 @@ struct fray_outq {
    * push/flush cycle (or a streaming producer) does not malloc and free a
    * block every round. */
   struct item *spare;
+  /* A first block in the queue's own storage (fray__outq_init with an
+   * inline capacity): the first pushes of a connection allocate nothing.
+   * Never freed; inl_busy while it is queued. */
+  struct item *inl;
+  int inl_busy;
   size_t pending; /* sum of len - off over byte items */
   size_t high;
   size_t low;
@@ -49,6 +54,29 @@ struct fray_outq {
 /* Declared here rather than in a header so that only tests reach it. */
 #include "core/outq_internal.h"
 
+/* The inline block sits after the queue, aligned for its size_t fields. */
+#define INL_OFF ((sizeof(fray_outq_t) + 15) & ~(size_t)15)
+
+size_t fray__outq_size(size_t inline_cap) {
+  return inline_cap ? INL_OFF + sizeof(struct item) + inline_cap : sizeof(fray_outq_t);
+}
+
+void fray__outq_init(fray_outq_t *q, size_t high_water, const fray_mem_t *mem, void *user_data,
+                     size_t inline_cap) {
+  memset(q, 0, sizeof *q);
+  fray__mem_init(&q->mem, mem);
+  q->high = high_water ? high_water : FRAY_OUTQ_DEFAULT_HIGH_WATER;
+  q->low = q->high / 2;
+  q->user_data = user_data;
+  if (inline_cap) {
+    q->inl = (struct item *)((char *)q + INL_OFF);
+    memset(q->inl, 0, sizeof *q->inl);
+    q->inl->kind = ITEM_COPY;
+    q->inl->cap = inline_cap;
+    q->inl->data = q->inl->bytes;
+  }
+}
+
 int fray_outq_new(fray_outq_t **out, size_t high_water, const fray_mem_t *mem, void *user_data) {
   if (!out)
     return FRAY_EINVAL;
@@ -58,11 +86,7 @@ int fray_outq_new(fray_outq_t **out, size_t high_water, const fray_mem_t *mem, v
   fray_outq_t *q = fray__malloc(&m, sizeof *q);
   if (!q)
     return FRAY_ENOMEM;
-  memset(q, 0, sizeof *q);
-  q->mem = m;
-  q->high = high_water ? high_water : FRAY_OUTQ_DEFAULT_HIGH_WATER;
-  q->low = q->high / 2;
-  q->user_data = user_data;
+  fray__outq_init(q, high_water, &m, user_data, 0);
   *out = q;
   return 0;
 }
@@ -71,7 +95,10 @@ int fray_outq_new(fray_outq_t **out, size_t high_water, const fray_mem_t *mem, v
  * allocation of at least FRAY_OUTQ_BLOCK_SIZE. */
 static struct item *block_new(fray_outq_t *q, size_t need) {
   struct item *b;
-  if (need <= FRAY_OUTQ_BLOCK_SIZE && q->spare) {
+  if (q->inl && !q->inl_busy && need <= q->inl->cap) {
+    b = q->inl;
+    q->inl_busy = 1;
+  } else if (need <= FRAY_OUTQ_BLOCK_SIZE && q->spare) {
     b = q->spare;
     q->spare = NULL;
   } else {
@@ -92,9 +119,12 @@ static struct item *block_new(fray_outq_t *q, size_t need) {
   return b;
 }
 
-/* Frees a copy block, or keeps it as the spare. */
+/* Frees a copy block, or keeps it as the spare, or frees the inline one
+ * for the next block_new(). */
 static void block_drop(fray_outq_t *q, struct item *b) {
-  if (b->cap == FRAY_OUTQ_BLOCK_SIZE && !q->spare) {
+  if (b == q->inl) {
+    q->inl_busy = 0;
+  } else if (b->cap == FRAY_OUTQ_BLOCK_SIZE && !q->spare) {
     b->next = NULL;
     b->off = 0;
     b->len = 0;
@@ -155,22 +185,29 @@ static void item_release(fray_outq_t *q, struct item *it) {
   }
 }
 
-void fray_outq_free(fray_outq_t *q) {
-  if (!q)
-    return;
+void fray__outq_fini(fray_outq_t *q) {
   /* Callbacks run below; a push from one of them must not add to a list
    * being torn down. */
   q->closing = 1;
   while (q->head) {
     struct item *it = q->head;
     unlink_head(q);
-    if (it->kind == ITEM_COPY)
+    if (it->kind == ITEM_COPY && it != q->inl)
       fray__free(&q->mem, it);
-    else
+    else if (it->kind != ITEM_COPY)
       item_release(q, it);
   }
   fray__free(&q->mem, q->spare);
-  fray__free(&q->mem, q);
+  q->spare = NULL;
+  q->inl_busy = 0;
+}
+
+void fray_outq_free(fray_outq_t *q) {
+  if (!q)
+    return;
+  fray_mem_t m = q->mem;
+  fray__outq_fini(q);
+  fray__free(&m, q);
 }
 
 static void water_signal(fray_outq_t *q, int over) {
@@ -512,6 +549,12 @@ int fray__outq_check(const fray_outq_t *q) {
   if (last != q->tail || sum != q->pending)
     return FRAY_EFAILED;
   if (q->spare && (q->spare->cap != FRAY_OUTQ_BLOCK_SIZE || q->spare->len || q->spare->off))
+    return FRAY_EFAILED;
+  /* The inline block is busy exactly when it is queued. */
+  int queued = 0;
+  for (const struct item *it = q->head; it && q->inl; it = it->next)
+    queued |= it == q->inl;
+  if (queued != q->inl_busy || (q->inl && q->spare == q->inl))
     return FRAY_EFAILED;
   /* Only a consume can lower pending, and it clears "over" at the low mark. */
   if (q->over && q->pending <= q->low)

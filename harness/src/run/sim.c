@@ -29,6 +29,7 @@ struct fray_sim {
   const fray_script_t *script;
   const fray_handler_t *h;
   fray_mem_t mem;
+  fray_mem_t srv_mem; /* the server's and its connections' (fray__sim_set_server_mem) */
   size_t nclients, nsends;
   client_t *cl;
   size_t mem_limit; /* heap growth allowed during a run; 0: unchecked */
@@ -120,7 +121,7 @@ static int sim_begin(void *t, fray_player_t *p, const fray_sched_t *sched) {
     s->mem_base = fray__heap_in_use();
   for (size_t i = 0; i < s->nclients; i++)
     s->cl[i] = (client_t){0};
-  int r = fray_server_new(&s->srv, s->h, &s->mem);
+  int r = fray_server_new(&s->srv, s->h, &s->srv_mem);
   if (r == FRAY_ENOMEM)
     return r;
   if (r)
@@ -249,6 +250,7 @@ int fray_sim_new(fray_sim_t **out, const fray_script_t *script, const fray_handl
     return FRAY_ENOMEM;
   memset(s, 0, sizeof *s);
   s->mem = m;
+  s->srv_mem = m;
   s->script = script;
   s->h = h;
   s->nclients = fray_script_nclients(script);
@@ -323,6 +325,10 @@ const fray_handler_t *fray__sim_handler(const fray_sim_t *s) {
 
 const fray_mem_t *fray__sim_mem(const fray_sim_t *s) {
   return &s->mem;
+}
+
+void fray__sim_set_server_mem(fray_sim_t *s, const fray_mem_t *mem) {
+  s->srv_mem = *mem;
 }
 
 int fray__sim_record_steps(fray_sim_t *s, size_t *marks, unsigned char *ended,

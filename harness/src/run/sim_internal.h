@@ -8,6 +8,12 @@ const fray_script_t *fray__sim_script(const fray_sim_t *sim);
 const fray_handler_t *fray__sim_handler(const fray_sim_t *sim);
 const fray_mem_t *fray__sim_mem(const fray_sim_t *sim);
 
+/* From the next run on, the server and its connections are allocated with
+ * *mem (copied) instead of the simulator's allocator: the fuzz driver keeps
+ * its own objects in a per-input arena but gives the handler's fresh heap
+ * blocks, so the sanitizers see a use after close. */
+void fray__sim_set_server_mem(fray_sim_t *sim, const fray_mem_t *mem);
+
 /* Runs the script whole (each send one read, its own cuts kept) with
  * expectations off, moving all output to the clients after every step, and
  * notes after step i what client c has received in all, in
