@@ -36,9 +36,10 @@ struct fray__server {
   pid_t pid; /* 0: not running */
   int ctl;   /* fray's end of the control channel, -1 */
   int port;
-  int elsewhere; /* a port the server listened on instead of its own */
-  int stolen;    /* another program listened on the port given to the server */
-  int status;    /* the last wait status, when exited */
+  pid_t shim_pid; /* the process that listens on the port */
+  int elsewhere;  /* a port the server listened on instead of its own */
+  int stolen;     /* another program listened on the port given to the server */
+  int status;     /* the last wait status, when exited */
   int exited;
 };
 
@@ -194,18 +195,14 @@ static int listening(int port, unsigned long *inode) {
   return r >= 0 ? r : proc_listening(port, inode);
 }
 
-/* Whether a process of group pgid holds socket inode: the server itself
- * listens on its port, not some other program that took the port first. */
-static int group_holds(pid_t pgid, unsigned long inode) {
-  char want[64];
-  snprintf(want, sizeof want, "socket:[%lu]", inode);
-  DIR *proc = opendir("/proc");
+/* The next live (not zombie) process of group pgid in the /proc listing
+ * proc, or 0 at its end. */
+static long next_member(DIR *proc, pid_t pgid) {
   struct dirent *d;
-  int held = 0;
-  while (proc && !held && (d = readdir(proc))) {
-    char path[600], stat[512], link[64];
+  while ((d = readdir(proc))) {
+    char path[300], stat[512], state = 0;
     long pid = strtol(d->d_name, NULL, 10);
-    snprintf(path, sizeof path, "/proc/%s/stat", d->d_name);
+    snprintf(path, sizeof path, "/proc/%ld/stat", pid);
     FILE *fp = pid > 0 ? fopen(path, "re") : NULL;
     size_t n = fp ? fread(stat, 1, sizeof stat - 1, fp) : 0;
     if (fp)
@@ -213,13 +210,27 @@ static int group_holds(pid_t pgid, unsigned long inode) {
     stat[n] = 0;
     char *close_paren = strrchr(stat, ')');
     int pgrp = 0;
-    if (!close_paren || sscanf(close_paren + 1, " %*c %*d %d", &pgrp) != 1 || pgrp != pgid)
-      continue;
-    snprintf(path, sizeof path, "/proc/%s/fd", d->d_name);
+    if (close_paren && sscanf(close_paren + 1, " %c %*d %d", &state, &pgrp) == 2 && pgrp == pgid &&
+        state != 'Z')
+      return pid;
+  }
+  return 0;
+}
+
+/* Whether a process of group pgid holds socket inode: the server itself
+ * listens on its port, not some other program that took the port first. */
+static int group_holds(pid_t pgid, unsigned long inode) {
+  char want[64];
+  snprintf(want, sizeof want, "socket:[%lu]", inode);
+  DIR *proc = opendir("/proc");
+  int held = 0;
+  for (long pid; proc && !held && (pid = next_member(proc, pgid));) {
+    char path[300], link[64];
+    snprintf(path, sizeof path, "/proc/%ld/fd", pid);
     DIR *fds = opendir(path);
     struct dirent *e;
     while (fds && !held && (e = readdir(fds))) {
-      snprintf(path, sizeof path, "/proc/%s/fd/%s", d->d_name, e->d_name);
+      snprintf(path, sizeof path, "/proc/%ld/fd/%s", pid, e->d_name);
       ssize_t l = readlink(path, link, sizeof link - 1);
       held = l > 0 && (link[l] = 0, !strcmp(link, want));
     }
@@ -229,6 +240,18 @@ static int group_holds(pid_t pgid, unsigned long inode) {
   if (proc)
     closedir(proc);
   return held;
+}
+
+/* Whether a live process of group pgid is left (zombies are not: an
+ * orphan's zombie waits for an init that may never reap it). */
+static int group_alive(pid_t pgid) {
+  if (kill(-pgid, 0) != 0)
+    return 0;
+  DIR *proc = opendir("/proc");
+  int alive = proc ? next_member(proc, pgid) != 0 : 1;
+  if (proc)
+    closedir(proc);
+  return alive;
 }
 
 /* In the child: the process group, the log, the channel, the environment. */
@@ -287,7 +310,7 @@ static int take_hello(fray__server_t *s, int *hello) {
     if (m.type == FRAY_SHIM_MSG_HELLO)
       *hello = 1;
     else if (m.type == FRAY_SHIM_MSG_LISTEN && m.a == (uint64_t)s->port)
-      ready = 1;
+      ready = 1, s->shim_pid = (pid_t)m.pid;
     else if (m.type == FRAY_SHIM_MSG_LISTEN)
       s->elsewhere = (int)m.a;
   }
@@ -296,13 +319,16 @@ static int take_hello(fray__server_t *s, int *hello) {
 
 #define PROBE_MS 20 /* how often the kernel is asked, for what the shim cannot say */
 
+#define NOT_SEEN_MS 500 /* listening that long with no word from the shim: it is not in */
+
 /* Waits until the server listens on its port with the shim in it: the
  * shim's LISTEN says so at once. The kernel's tables are asked every
- * PROBE_MS for servers whose listen() the shim does not see (direct system
- * calls), and to tell a server the shim did not enter. s->stolen is set
- * when another program listens on the port. */
+ * PROBE_MS to tell a server that listens without the shim in the listening
+ * process (a static binary behind a wrapper, Go's direct system calls),
+ * which exact schedules cannot drive, and to see another program holding
+ * the port (s->stolen). */
 static int await_ready(fray__server_t *s, char *err, size_t errlen) {
-  uint64_t t = now_ms(), deadline = t + s->o.start_timeout_ms, probe = t + PROBE_MS;
+  uint64_t t = now_ms(), deadline = t + s->o.start_timeout_ms, probe = t + PROBE_MS, seen = 0;
   int hello = 0;
   s->stolen = s->elsewhere = 0;
   for (; t < deadline; t = now_ms()) {
@@ -312,22 +338,21 @@ static int await_ready(fray__server_t *s, char *err, size_t errlen) {
       snprintf(err, errlen, "the server %s before it listened on 127.0.0.1:%d", how, s->port);
       return FRAY_EIO;
     }
-    if (take_hello(s, &hello) && hello)
+    if (take_hello(s, &hello))
       return 0;
     unsigned long ino = 0;
     if (t >= probe && (probe = t + PROBE_MS, listening(s->port, &ino))) {
-      /* The shim's HELLO comes before the server can listen: what is not
-       * in the channel now never came. */
-      int mine = group_holds(s->pid, ino);
-      if ((take_hello(s, &hello) || hello) && mine)
-        return 0;
-      if (mine) {
+      if (!group_holds(s->pid, ino)) {
+        s->stolen = 1; /* it will fail to listen: another program has the port */
+      } else if (!seen) {
+        seen = t; /* the shim's LISTEN follows the kernel's by a moment */
+      } else if (t - seen >= NOT_SEEN_MS) {
         snprintf(err, errlen,
-                 "the shim did not load into the server (a static or setuid binary, or a "
-                 "wrapper that clears LD_PRELOAD; see docs/exec.md)");
+                 "the shim is not in the process that listens on 127.0.0.1:%d (%s; a static "
+                 "binary, Go, or a wrapper that clears LD_PRELOAD: see docs/exec.md)",
+                 s->port, hello ? "it loaded into a process before it" : "it never loaded");
         return FRAY_EUNSUPPORTED;
       }
-      s->stolen = 1; /* it will fail to listen: another program has the port */
     }
     struct pollfd p = {.fd = s->ctl, .events = POLLIN};
     poll(&p, 1, (int)(probe > t ? probe - t : 0) + 1);
@@ -393,16 +418,33 @@ int fray__server_start(fray__server_t *s, char *err, size_t errlen) {
   return rc;
 }
 
-/* Signals the group and waits up to ms for the leader; 1 if it ended. */
+/* Signals the group and waits up to ms for the leader; 1 if it ended. The
+ * channel hangs up when the last process holding it exits: that wakes the
+ * wait, not a timer. */
 static int signal_and_wait(fray__server_t *s, int sig, unsigned ms) {
   kill(-s->pid, sig);
   uint64_t deadline = now_ms() + ms;
-  do {
+  for (uint64_t t = now_ms();; t = now_ms()) {
     if (!fray__server_alive(s))
       return 1;
+    if (t >= deadline)
+      return 0;
+    struct pollfd p = {.fd = s->ctl, .events = POLLIN};
+    if (s->ctl < 0 || poll(&p, 1, (int)(deadline - t < 20 ? deadline - t : 20)) != 0) {
+      char drop[64];
+      if (s->ctl >= 0 && (p.revents & POLLIN))
+        (void)recv(s->ctl, drop, sizeof drop, MSG_DONTWAIT);
+      else
+        poll(NULL, 0, 2); /* hung up: the leader is about to be a zombie */
+    }
+  }
+}
+
+/* Waits up to ms until no process of group pgid is left. */
+static void await_group_gone(pid_t pgid, unsigned ms) {
+  uint64_t deadline = now_ms() + ms;
+  while (group_alive(pgid) && now_ms() < deadline)
     poll(NULL, 0, 2);
-  } while (now_ms() < deadline);
-  return 0;
 }
 
 int fray__server_stop(fray__server_t *s) {
@@ -413,11 +455,13 @@ int fray__server_stop(fray__server_t *s) {
     waitpid(s->pid, &s->status, 0);
     s->exited = 1;
   }
-  /* What the server started and left behind in its group goes too. */
-  if (kill(-s->pid, 0) == 0) {
+  /* What the server started and left behind in its group goes too, and is
+   * gone before fray goes on: no orphan outlives fray. */
+  if (group_alive(s->pid)) {
     kill(-s->pid, SIGTERM);
-    poll(NULL, 0, 50);
+    await_group_gone(s->pid, 50);
     kill(-s->pid, SIGKILL);
+    await_group_gone(s->pid, 1000);
   }
   s->pid = 0;
   if (s->ctl >= 0)
@@ -447,6 +491,10 @@ int fray__server_ctl(const fray__server_t *s) {
 
 pid_t fray__server_pid(const fray__server_t *s) {
   return s->pid;
+}
+
+pid_t fray__server_shim_pid(const fray__server_t *s) {
+  return s->shim_pid;
 }
 
 size_t fray__server_tail(const fray__server_t *s, char *buf, size_t n, size_t lines) {
