@@ -30,6 +30,30 @@ if(EXEC_LIBEVENT_FOUND)
   target_link_libraries(exec_libevent PRIVATE PkgConfig::EXEC_LIBEVENT)
 endif()
 
+# exec-fork: fork per connection (its store is per child: one-client
+# scripts only), apart from the styles every script runs against.
+add_executable(exec_fork ${PROJECT_SOURCE_DIR}/tests/exec/srv_fork.c)
+target_compile_options(exec_fork PRIVATE ${FRAY_WARNINGS})
+target_link_libraries(exec_fork PRIVATE fray_exec_proto)
+set_target_properties(exec_fork PROPERTIES OUTPUT_NAME exec-fork
+                      RUNTIME_OUTPUT_DIRECTORY ${PROJECT_BINARY_DIR}/tests/exec)
+
+# exec-poll-static: the poll server linked statically, which no preload
+# library can enter (built where a static libc is installed).
+include(CheckCSourceCompiles)
+set(CMAKE_REQUIRED_LINK_OPTIONS -static)
+check_c_source_compiles("int main(void) { return 0; }" FRAY_HAVE_STATIC_LINK)
+unset(CMAKE_REQUIRED_LINK_OPTIONS)
+if(FRAY_HAVE_STATIC_LINK AND NOT FRAY_SANITIZE)
+  add_executable(exec_poll_static ${PROJECT_SOURCE_DIR}/tests/exec/srv_poll.c
+                 ${PROJECT_SOURCE_DIR}/tests/exec/proto.c)
+  target_compile_options(exec_poll_static PRIVATE ${FRAY_WARNINGS})
+  target_link_options(exec_poll_static PRIVATE -static)
+  target_link_libraries(exec_poll_static PRIVATE Threads::Threads)
+  set_target_properties(exec_poll_static PROPERTIES OUTPUT_NAME exec-poll-static
+                        RUNTIME_OUTPUT_DIRECTORY ${PROJECT_BINARY_DIR}/tests/exec)
+endif()
+
 # The servers as commands: exec-<style> binaries, the asyncio server, and a
 # Node server where `node` is installed.
 # _exec_cmd_<name> is server <name>'s command, without its port.

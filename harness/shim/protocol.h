@@ -58,6 +58,8 @@ typedef enum fray_shim_msg_type {
                             * its next tick) */
   FRAY_SHIM_MSG_INEXACT,   /* conn: a read could not be served as scheduled; a = code */
   FRAY_SHIM_MSG_LISTEN,    /* a TCP socket listens: a = its port */
+  FRAY_SHIM_MSG_FORK,      /* pid forked from process a (fork(); it keeps the standing
+                            * policy but takes no part in exact schedules) */
   /* fray -> shim */
   FRAY_SHIM_MSG_PIECE = 32, /* conn = peer port: the next read is a bytes */
   FRAY_SHIM_MSG_WFAULT      /* a = 1: short writes seeded by b; a = 0: none */

@@ -196,12 +196,14 @@ __attribute__((format(printf, 1, 2))) static void logf_locked(const char *fmt, .
 static void at_fork_child(void) {
   /* The child's copy of the lock may be held by a thread that no longer
    * exists in it; the state is the parent's. A forked child keeps its
-   * standing policy but does not take part in exact schedules: fray sees
-   * its reports by pid and calls the run inexact. */
+   * standing policy but does not take part in exact schedules (it never
+   * takes the parent's announcements from the shared channel): it says it
+   * exists, and fray calls a run inexact when it serves a connection. */
   pthread_mutex_init(&g.lock, NULL);
   g.exact = 0;
   g.running = 0;
   t_state = T_UNKNOWN;
+  send_msg(FRAY_SHIM_MSG_FORK, 0, (uint64_t)getppid(), 0);
 }
 
 static void read_env(void) {
@@ -569,8 +571,9 @@ static void report_read(sfd_t *s, int fd, ssize_t r, size_t asked, size_t cap, i
     s->piece -= take;
     g.pending -= take;
     g.consumed += (uint64_t)r;
-    send_msg(FRAY_SHIM_MSG_READ, s->conn, (uint64_t)r, asked);
   }
+  /* Also from a forked child (not exact): fray learns who read. */
+  send_msg(FRAY_SHIM_MSG_READ, s->conn, (uint64_t)r, asked);
   if (r == 0)
     logf_locked("conn %u read eof\n", s->conn);
   else

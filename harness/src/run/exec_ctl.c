@@ -44,7 +44,8 @@ struct fray__xctl {
   uint64_t idle_at;    /* when that was reported */
   uint32_t idle_timer; /* when the server's wait times out by itself */
   int blind;           /* the server never goes quiescent: timeouts only */
-  pid_t server_pid;    /* the process that accepted the connections */
+  pid_t server_pid;    /* the process that listens: the one exact schedules follow */
+  pid_t forked;        /* the last process the server forked, 0 if none */
   int inexact, crashed;
   char err[320];
 };
@@ -77,6 +78,7 @@ int fray__xctl_new(fray__xctl_t **out, fray__server_t *srv, size_t nclients,
   memset(x, 0, sizeof *x);
   x->mem = m;
   x->srv = srv;
+  x->server_pid = fray__server_shim_pid(srv);
   x->cb = *cb;
   x->timeout_ms = timeout_ms;
   x->n = nclients;
@@ -122,18 +124,29 @@ static xclient_t *by_conn(fray__xctl_t *x, uint32_t conn, size_t *idx) {
   return NULL;
 }
 
+/* Connections are served by the process that listens, or the run is not
+ * what the schedule says: a forked child (fork per connection, pre-fork
+ * workers) reads whatever the kernel has. */
+static int other_process(fray__xctl_t *x, const fray_shim_msg_t *m, const char *did) {
+  if ((pid_t)m->pid == x->server_pid)
+    return 0;
+  return inexact(x,
+                 "process %u%s %s a client connection, not the one that listens (%d): --exec "
+                 "follows one process, so fork-per-connection and pre-fork servers cannot run "
+                 "exact schedules (test them with fray exec; docs/exec.md)",
+                 m->pid, (pid_t)m->pid == x->forked ? " (forked by the server)" : "", did,
+                 (int)x->server_pid);
+}
+
 /* A served read: it must lie inside the piece in flight, and be all of it
  * unless the server itself asked for less. */
 static int on_read(fray__xctl_t *x, const fray_shim_msg_t *m) {
   size_t i;
   xclient_t *c = by_conn(x, m->conn, &i);
+  if (m->a && other_process(x, m, "read"))
+    return FRAY__XCTL_INEXACT;
   if (!c || !m->a)
     return 0;
-  if ((pid_t)m->pid != x->server_pid)
-    return inexact(x,
-                   "a forked process (pid %u) read the server's connection: exact schedules "
-                   "follow one process",
-                   m->pid);
   if (i != x->piece_client || m->a > x->piece_left)
     return inexact(x, "the server read %llu bytes that no piece announced",
                    (unsigned long long)m->a);
@@ -153,16 +166,20 @@ static int on_msg(fray__xctl_t *x, const fray_shim_msg_t *m) {
   switch (m->type) {
   case FRAY_SHIM_MSG_ACCEPT:
     for (i = 0; i < x->n; i++)
-      if (x->cl[i].fd >= 0 && x->cl[i].port == m->a) {
+      if (x->cl[i].fd >= 0 && x->cl[i].port == m->a)
         x->cl[i].conn = m->conn;
-        x->server_pid = (pid_t)m->pid;
-      }
-    return 0;
+    return other_process(x, m, "accepted");
   case FRAY_SHIM_MSG_READ:
     return on_read(x, m);
   case FRAY_SHIM_MSG_WRITE:
     if ((c = by_conn(x, m->conn, &i)))
       c->wrote += m->a;
+    return c ? other_process(x, m, "wrote to") : 0;
+  case FRAY_SHIM_MSG_FORK:
+    /* The child is a process the shim cannot see go quiescent: from now
+     * on, timeouts. */
+    x->forked = (pid_t)m->pid;
+    x->blind = 1;
     return 0;
   case FRAY_SHIM_MSG_IDLE:
     x->idle = m->a >= x->announced;

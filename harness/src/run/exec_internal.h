@@ -106,6 +106,9 @@ void fray__server_describe_exit(const fray__server_t *s, char *buf, size_t n);
 int fray__server_port(const fray__server_t *s); /* the port the server was given */
 int fray__server_ctl(const fray__server_t *s);  /* fray's end of the channel, or -1 */
 pid_t fray__server_pid(const fray__server_t *s);
+/* The process that listens on the port with the shim in it (the leader,
+ * or a program a wrapper started): exact schedules follow it alone. */
+pid_t fray__server_shim_pid(const fray__server_t *s);
 
 /* The last `lines` lines of the server's log into buf (NUL-terminated,
  * at most n - 1 bytes); returns their length. */
