@@ -21,6 +21,13 @@ fray_shim_test(shim.exec.redis.short 240 redis-short)
 # memcached: a pipelining client and the text-protocol scripts, bytewise
 # reads and short writes.
 fray_shim_test(shim.exec.memcached 120 memcached)
+# The log names the size each read asked for, under one-byte reads and
+# short writes (read() and readv()).
+foreach(style poll epoll)
+  if(TARGET exec_${style})
+    fray_shim_test(shim.exec.asked.${style} 60 asked $<TARGET_FILE:exec_${style}>)
+  endif()
+endforeach()
 # Usage errors, static binaries, exit statuses and signals passed on.
 fray_shim_test(shim.exec.errors 60 errors)
 
@@ -110,3 +117,43 @@ foreach(t ${_shim_all})
     set_tests_properties(${t} PROPERTIES TIMEOUT 120 LABELS shim)
   endif()
 endforeach()
+
+# Bad input to --exec (tests/shim/badinput.sh): a COMMAND that does not
+# start, never listens, listens elsewhere, dies at once leaving a child, or
+# is static (directly or behind a shell): exit 2, one line, the server's
+# last words, and no process of any of them left (checked in /proc).
+set(_bad_static "")
+if(TARGET exec_poll_static)
+  set(_bad_static $<TARGET_FILE:exec_poll_static>)
+endif()
+add_test(NAME shim.replay.badinput
+         COMMAND bash ${PROJECT_SOURCE_DIR}/tests/shim/badinput.sh ${_shim_fray}
+                 $<TARGET_FILE:exec_poll> ${PROJECT_SOURCE_DIR}/tests/exec/scripts/basic.fray
+                 ${_bad_static})
+set_tests_properties(shim.replay.badinput PROPERTIES TIMEOUT 60 LABELS shim)
+
+# Forked servers (exec-fork: a child per connection). Under fray exec the
+# standing policy holds in every child, so the buggy twin is caught there;
+# under replay --exec a forked child reads the connection, which exact
+# schedules cannot follow: fray says so in one line (exit 2).
+set(_fork_scripts ${PROJECT_SOURCE_DIR}/tests/exec/scripts/basic.fray
+                  ${PROJECT_SOURCE_DIR}/tests/exec/scripts/long.fray)
+foreach(case reads1 droptail)
+  set(_expect 0)
+  set(_bug "")
+  if(case STREQUAL droptail)
+    set(_expect 1)
+    set(_bug --bug droptail)
+  endif()
+  add_test(NAME shim.exec.fork.${case}
+    COMMAND bash ${PROJECT_SOURCE_DIR}/tests/exec/run.sh --expect ${_expect}
+            ${_shim_fray} exec --reads 1 -- $<TARGET_FILE:exec_fork> {port} ${_bug} --then
+            ${_shim_fray} replay --connect 127.0.0.1:@PORT@ --timeout-ms 1000 --schedule whole
+            ${_fork_scripts})
+  set_tests_properties(shim.exec.fork.${case} PROPERTIES TIMEOUT 60 LABELS "exec;shim")
+endforeach()
+add_test(NAME shim.replay.fork.inexact
+         COMMAND sh -c "out=$(\"$@\" 2>&1); rc=$?; printf '%s\\n' \"$out\"; test $rc -eq 2 && printf '%s\\n' \"$out\" | grep -q 'inexact run: process [0-9]* (forked by the server)'"
+                 sh ${_shim_fray} replay --exec "$<TARGET_FILE:exec_fork> {port}"
+                 --schedule random --runs 5 ${PROJECT_SOURCE_DIR}/tests/exec/scripts/basic.fray)
+set_tests_properties(shim.replay.fork.inexact PROPERTIES TIMEOUT 60 LABELS shim)

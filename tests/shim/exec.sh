@@ -6,7 +6,7 @@
 #
 #   exec.sh FRAY CASE [ARGS...]
 #
-# CASE: redis-reads1 | redis-short | memcached | asan ECHO_SERVER | errors
+# CASE: redis-reads1 | redis-short | memcached | asan ECHO_SERVER | asked SERVER | errors
 # Exit 77 (ctest's SKIP_RETURN_CODE) when a server binary is missing.
 set -u
 fray=$1 case=$2
@@ -130,6 +130,20 @@ print(got.decode(), end="")' "$port")
     [ "$out" = $'echo: hello\necho: world' ] || fail "echo server answered '$out'"
     stop
     reads_all 1 12
+    ;;
+  asked)
+    # The log's "asked" is what the program asked for, whatever the policy
+    # cut it to: tests/exec's servers ask 4096 bytes per read (exec-poll with
+    # read(), exec-epoll with readv() over two buffers).
+    srv=$1
+    start --reads 1 --writes short:3 --log "$work/log" -- "$srv" @PORT@
+    "$fray" replay --connect "127.0.0.1:$port" --schedule whole \
+      "$(dirname "$0")"/../exec/scripts/basic.fray >"$work/replay" 2>&1 ||
+      fail "the script failed: $(cat "$work/replay")"
+    stop
+    other=$(grep '^conn [0-9]* read [0-9]' "$work/log" | grep -v '(asked 4096)$' | head -3)
+    [ -z "$other" ] || fail "reads logged as asking other than 4096 bytes: $other"
+    reads_all 1 100
     ;;
   errors)
     # One clear line and exit 2 each; the program's own status otherwise.
