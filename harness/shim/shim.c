@@ -48,6 +48,7 @@
 #define MAX_IOV 64        /* a read or write window's pieces */
 #define COMPLETE_MS 1000  /* how long a read waits for the rest of a piece */
 #define LOG_FLUSH_AT 8192 /* bytes of log buffered before a write */
+#define OUTBOX 16         /* reports held for one system call (exact mode) */
 
 /* What the shim knows about one descriptor. */
 typedef struct sfd {
@@ -90,6 +91,7 @@ enum { T_UNKNOWN = 0, T_RUNNING, T_WAITING };
 static struct {
   pthread_mutex_t lock;
   int ready; /* real functions resolved, environment read */
+  pid_t pid; /* this process (glibc's getpid() is a system call each time) */
   fray__shim_policy_t pol;
   int port; /* FRAY_SHIM_PORT, 0: every TCP port */
   int role_client;
@@ -105,7 +107,9 @@ static struct {
   uint64_t activity, idle_reported;
   uint64_t wfault_rng; /* exact mode: the run's write faults */
   int wfault;
-  uint32_t wait_timer; /* the timeout of the last wait entered */
+  uint32_t wait_timer;         /* the timeout of the last wait entered */
+  fray_shim_msg_t out[OUTBOX]; /* reports not sent yet */
+  size_t nout;
   pthread_key_t thread_key;
 } g = {.lock = PTHREAD_MUTEX_INITIALIZER, .ctl = -1, .logfd = -1};
 
@@ -152,11 +156,41 @@ static void resolve(void) {
   RESOLVE(epoll_ctl);
 }
 
+/* Sends what the outbox holds, in one system call (caller holds the lock). */
+static void flush_out(void) {
+  struct mmsghdr mm[OUTBOX];
+  struct iovec v[OUTBOX];
+  for (size_t i = 0; i < g.nout; i++) {
+    v[i] = (struct iovec){&g.out[i], sizeof g.out[i]};
+    mm[i] = (struct mmsghdr){.msg_hdr = {.msg_iov = &v[i], .msg_iovlen = 1}};
+  }
+  for (size_t done = 0; done < g.nout;) {
+    int r = sendmmsg(g.ctl, mm + done, (unsigned)(g.nout - done), MSG_NOSIGNAL);
+    if (r < 0 && errno != EINTR)
+      break;
+    if (r > 0)
+      done += (size_t)r;
+  }
+  g.nout = 0;
+}
+
+/* In exact mode READ and WRITE reports wait in the outbox until the
+ * program waits (or another report goes out): fray acts only once the
+ * server is quiescent, so one wake-up with all of them saves it two or
+ * three per piece. Everything else goes at once, after what is waiting.
+ * The caller holds the lock (or is alone: start-up, a forked child). */
 static void send_timed(uint32_t type, uint32_t conn, uint64_t a, uint64_t b, uint32_t timer) {
   if (g.ctl < 0)
     return;
   fray_shim_msg_t m = {
-      .type = type, .conn = conn, .pid = (uint32_t)getpid(), .timer_ms = timer, .a = a, .b = b};
+      .type = type, .conn = conn, .pid = (uint32_t)g.pid, .timer_ms = timer, .a = a, .b = b};
+  if (g.exact && (type == FRAY_SHIM_MSG_READ || type == FRAY_SHIM_MSG_WRITE)) {
+    if (g.nout == OUTBOX)
+      flush_out();
+    g.out[g.nout++] = m;
+    return;
+  }
+  flush_out();
   struct iovec v = {&m, sizeof m};
   struct msghdr mh = {.msg_iov = &v, .msg_iovlen = 1};
   while (real.sendmsg(g.ctl, &mh, MSG_NOSIGNAL) < 0 && errno == EINTR)
@@ -200,6 +234,8 @@ static void at_fork_child(void) {
    * takes the parent's announcements from the shared channel): it says it
    * exists, and fray calls a run inexact when it serves a connection. */
   pthread_mutex_init(&g.lock, NULL);
+  g.pid = getpid();
+  g.nout = 0; /* the parent's reports, the parent's to send */
   g.exact = 0;
   g.running = 0;
   t_state = T_UNKNOWN;
@@ -232,6 +268,7 @@ __attribute__((constructor)) static void shim_init(void) {
   pthread_mutex_lock(&g.lock);
   if (!g.ready) {
     resolve();
+    g.pid = getpid();
     read_env();
     pthread_key_create(&g.thread_key, thread_gone);
     pthread_atfork(NULL, NULL, at_fork_child);
@@ -244,6 +281,7 @@ __attribute__((constructor)) static void shim_init(void) {
 
 __attribute__((destructor)) static void shim_fini(void) {
   pthread_mutex_lock(&g.lock);
+  flush_out();
   if (g.logfd >= 0)
     log_flush();
   pthread_mutex_unlock(&g.lock);
@@ -322,6 +360,7 @@ static void thread_gone(void *arg) {
   if (g.exact) {
     t_timer = g.wait_timer;
     maybe_idle();
+    flush_out();
   }
   pthread_mutex_unlock(&g.lock);
 }
@@ -342,6 +381,7 @@ static int wait_enter(uint32_t timer) {
     t_state = T_WAITING;
     t_timer = g.wait_timer = timer;
     maybe_idle();
+    flush_out();
   }
   pthread_mutex_unlock(&g.lock);
   return 1;
@@ -560,6 +600,13 @@ static int exact_cap(sfd_t *s, int fd, int flags, size_t len, size_t *cap) {
 }
 
 static void report_read(sfd_t *s, int fd, ssize_t r, size_t asked, size_t cap, int flags) {
+  if (r < 0 && g.nout) {
+    /* Found nothing: a program that polls its sockets without a wait the
+     * shim watches must still have its reports sent. */
+    pthread_mutex_lock(&g.lock);
+    flush_out();
+    pthread_mutex_unlock(&g.lock);
+  }
   if (r < 0 || (flags & MSG_PEEK))
     return;
   pthread_mutex_lock(&g.lock);
@@ -603,9 +650,11 @@ static ssize_t shaped_read(sfd_t *s, int fd, struct msghdr *mh, int flags) {
   wait_leave(entered);
   if (g.exact && r > 0) {
     /* A read that blocked began before fray announced the piece it
-     * returns: the announcement is in the channel by now. */
+     * returns: the announcement is in the channel by now. (fray announces
+     * before it sends, so any other read found it in exact_cap.) */
     pthread_mutex_lock(&g.lock);
-    drain_ctl();
+    if (waits)
+      drain_ctl();
     size_t left = (size_t)s->piece;
     pthread_mutex_unlock(&g.lock);
     size_t want = left < len ? left : len;
@@ -866,7 +915,9 @@ SHIM_EXPORT int listen(int fd, int backlog) {
   int port = 0;
   if (r == 0 && g.ctl >= 0 && is_tcp(fd, &port, 1)) {
     int e = errno;
+    pthread_mutex_lock(&g.lock);
     send_msg(FRAY_SHIM_MSG_LISTEN, 0, (uint64_t)port, 0);
+    pthread_mutex_unlock(&g.lock);
     errno = e;
   }
   return r;
