@@ -27,5 +27,6 @@ extern const fray_handler_t fray_example_buggy_stackbuf;
 extern const fray_handler_t fray_example_buggy_modeswitch;
 extern const fray_handler_t fray_example_buggy_trustlen;
 extern const fray_handler_t fray_example_buggy_closedbcast;
+extern const fray_handler_t fray_example_buggy_maxread;
 
 #endif

@@ -16,6 +16,7 @@ static const fray_handler_t *const registry[] = {
     &fray_example_buggy_modeswitch,
     &fray_example_buggy_trustlen,
     &fray_example_buggy_closedbcast,
+    &fray_example_buggy_maxread,
 };
 
 const fray_handler_t *fray_example_find(const char *name) {

@@ -93,6 +93,17 @@ endforeach()
 if(_replay_buggy)
   fray_replay_check(replay.buggy.coverage buggy-coverage 60 ${_replay_buggy})
 endif()
+# (3b) The random portfolio: a bug only a coalesced read shows is found
+# within 20 runs for >= 8 of 10 seeds; no family, faults on or off, fails a
+# correct handler's script.
+fray_replay_check(replay.portfolio.maxread portfolio 120
+  ${PROJECT_SOURCE_DIR}/corpus/buggy/maxread.fray)
+set(_replay_correct "")
+foreach(d ${_replay_dirs})
+  file(GLOB _dir_scripts ${PROJECT_SOURCE_DIR}/corpus/${d}/*.fray)
+  list(APPEND _replay_correct ${_dir_scripts})
+endforeach()
+fray_replay_check(replay.portfolio.families families 300 ${_replay_correct})
 
 # (4) The plugin example. examples/CMakeLists.txt normally adds it; add it
 # here if it did not, so the test exists either way.

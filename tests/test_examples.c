@@ -39,12 +39,14 @@
 #include "../examples/buggy/modeswitch.c"
 #include "../examples/buggy/trustlen.c"
 #include "../examples/buggy/closedbcast.c"
+#include "../examples/buggy/maxread.c"
 
 /* ---- replaying through the simulator ------------------------------------- */
 
 typedef struct sched {
   int bytewise;     /* every read one byte */
   int merge;        /* each send merged with the next step if it is a send of the same client */
+  int coalesce;     /* merges chain: a burst of sends is one read */
   size_t write_max; /* short writes: nonzero turns them on, and seeds them */
   size_t cut_send;  /* index of the send (in script order) that gets the cuts */
   size_t ncuts;     /* 0..2 cuts in that send */
@@ -96,8 +98,8 @@ static fray_sched_t to_sched(const sched_t *s, const fray_script_t *script,
   for (size_t i = 0; i < nsteps; i++) {
     if (st[i].kind != FRAY_STEP_SEND)
       continue;
-    int m = s->merge && !merged && i + 1 < nsteps && st[i + 1].kind == FRAY_STEP_SEND &&
-            st[i + 1].client == st[i].client;
+    int m = s->merge && (!merged || s->coalesce) && i + 1 < nsteps &&
+            st[i + 1].kind == FRAY_STEP_SEND && st[i + 1].client == st[i].client;
     sends[k++] = (fray_sched_send_t){.merge_next = m, .every = s->bytewise ? 1 : 0};
     merged = m;
   }
@@ -225,7 +227,8 @@ static void test_registry_names(void **state) {
                                       "buggy-stackbuf",
                                       "buggy-modeswitch",
                                       "buggy-trustlen",
-                                      "buggy-closedbcast"};
+                                      "buggy-closedbcast",
+                                      "buggy-maxread"};
   size_t n = 0;
   while (fray_example_at(n))
     n++;
@@ -445,6 +448,23 @@ static void test_buggy_closedbcast(void **state) {
   must_fail(p, &s, "alice: late");
 }
 
+static void test_buggy_maxread(void **state) {
+  (void)state;
+  const char *p = "corpus/buggy/maxread.fray";
+  sched_t s = {0};
+  must_pass(p, &s, "whole");
+  s.write_max = 1;
+  must_pass(p, &s, "short writes");
+  s.write_max = 0;
+  s.bytewise = 1;
+  must_pass(p, &s, "bytewise");
+  s.bytewise = 0;
+  s.merge = 1;
+  must_pass(p, &s, "sends merged in pairs");
+  s.coalesce = 1; /* the burst in one 71-byte read */
+  must_fail(p, &s, "ERR flood");
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_registry_names),
@@ -460,6 +480,7 @@ int main(void) {
       cmocka_unit_test(test_buggy_modeswitch),
       cmocka_unit_test(test_buggy_trustlen),
       cmocka_unit_test(test_buggy_closedbcast),
+      cmocka_unit_test(test_buggy_maxread),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

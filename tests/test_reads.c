@@ -20,11 +20,13 @@ typedef struct trace {
   size_t o;
   int stop_after; /* return 7 from this read on (1-based); 0: never */
   int n;
+  int lasts; /* reads that ended their send */
 } trace_t;
 
-static int on_read(void *ctx, const uint8_t *p, size_t n) {
+static int on_read(void *ctx, const uint8_t *p, size_t n, int last) {
   trace_t *t = ctx;
   assert_true(n > 0);
+  t->lasts += last;
   t->o += (size_t)snprintf(t->s + t->o, sizeof t->s - t->o, "[%.*s]", (int)n, (const char *)p);
   return t->stop_after && ++t->n >= t->stop_after ? 7 : 0;
 }

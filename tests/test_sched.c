@@ -234,6 +234,182 @@ static void test_sched_bytewise_memory_is_bounded(void **state) {
   fray_script_free(s);
 }
 
+/* ---- the portfolio ---------------------------------------------------------- */
+
+static void test_family_of_run_covers_every_window(void **state) {
+  (void)state;
+  for (uint64_t seed = 1; seed <= 20; seed++) {
+    /* Any 17 consecutive runs hold every family (so any 20 do). */
+    for (uint64_t start = 0; start < 200; start++) {
+      unsigned seen = 0;
+      for (uint64_t r = start; r < start + 2 * FRAY_FAMILY_COUNT - 1; r++)
+        seen |= 1u << fray_sched_family_of_run(seed, r);
+      assert_int_equal(seen, (1u << FRAY_FAMILY_COUNT) - 1);
+    }
+    /* Blocks are shuffled: not every seed starts with the same family. */
+  }
+  unsigned first = 0;
+  for (uint64_t seed = 1; seed <= 50; seed++)
+    first |= 1u << fray_sched_family_of_run(seed, 0);
+  assert_true(__builtin_popcount(first) > 3);
+  assert_int_equal(fray_sched_family_of_run(7, 123), fray_sched_family_of_run(7, 123));
+}
+
+static void test_family_names_round_trip(void **state) {
+  (void)state;
+  for (int f = 0; f < FRAY_FAMILY_COUNT; f++) {
+    fray_sched_family_t g;
+    assert_int_equal(fray_sched_family_from_name(fray_sched_family_name(f), &g), 0);
+    assert_int_equal(g, f);
+  }
+  fray_sched_family_t g;
+  assert_int_equal(fray_sched_family_from_name("random", &g), FRAY_ENOENT);
+  assert_string_equal(fray_sched_family_name(FRAY_FAMILY_COUNT), "unknown");
+  assert_int_equal(fray_fault_from_name("eof-with-data"), FRAY_FAULT_EOF_WITH_DATA);
+  assert_int_equal(fray_fault_from_name("short-writes"), FRAY_FAULT_SHORT_WRITES);
+  assert_int_equal(fray_fault_from_name("nope"), 0);
+  assert_string_equal(fray_fault_name(FRAY_FAULT_EOF_WITH_DATA), "eof-with-data");
+}
+
+/* Four sends: a burst of three of a's, then b's. */
+static const char burst4[] = "open a\n"
+                             "open b\n"
+                             "a > \"NICK a\\r\\nJOIN #x\\r\\n\"\n"
+                             "a > \"MSG hi\\r\\n\"\n"
+                             "a > \"PING\\r\\n\"\n"
+                             "b > \"PING\\n\"\n";
+
+static void test_family_coalesce_and_merge(void **state) {
+  (void)state;
+  fray_script_t *s = parse(burst4);
+  fray_sched_buf_t *b;
+  assert_int_equal(fray_sched_buf_new(&b, s, NULL), 0);
+  const fray_sched_t *v = fray_sched_buf_view(b);
+  assert_int_equal(fray_sched_family(b, FRAY_FAMILY_COALESCE, 1, 0), 0);
+  /* Every merge that can happen, and nothing else. */
+  assert_int_equal(v->family, FRAY_FAMILY_COALESCE);
+  assert_true(v->sends[0].merge_next && v->sends[1].merge_next);
+  assert_false(v->sends[2].merge_next || v->sends[3].merge_next);
+  for (size_t i = 0; i < 4; i++)
+    assert_true(!v->sends[i].ncuts && !v->sends[i].every);
+  /* merge never cuts, split never merges. */
+  int merged = 0;
+  for (uint64_t seed = 1; seed <= 50; seed++) {
+    assert_int_equal(fray_sched_family(b, FRAY_FAMILY_MERGE, seed, 0), 0);
+    for (size_t i = 0; i < 4; i++) {
+      assert_int_equal(v->sends[i].ncuts, 0);
+      merged += v->sends[i].merge_next;
+    }
+    assert_int_equal(fray_sched_family(b, FRAY_FAMILY_SPLIT, seed, 0), 0);
+    for (size_t i = 0; i < 4; i++)
+      assert_false(v->sends[i].merge_next);
+  }
+  assert_true(merged > 0);
+  assert_int_equal(fray_sched_family(b, FRAY_FAMILY_COUNT, 1, 0), FRAY_EINVAL);
+  assert_int_equal(fray_sched_family(NULL, FRAY_FAMILY_BIASED, 1, 0), FRAY_EINVAL);
+  fray_sched_buf_free(b);
+  fray_script_free(s);
+}
+
+static void test_family_cut_positions(void **state) {
+  (void)state;
+  fray_script_t *s = parse(burst4);
+  fray_sched_buf_t *b;
+  assert_int_equal(fray_sched_buf_new(&b, s, NULL), 0);
+  const fray_sched_t *v = fray_sched_buf_view(b);
+  char d[512];
+  /* message: a cut after every line end inside a send, no merge. */
+  assert_int_equal(fray_sched_family(b, FRAY_FAMILY_MESSAGE, 3, 0), 0);
+  fray_sched_describe(s, v, d, sizeof d);
+  assert_string_equal(d, "line 3 a> \"NICK a\\r\\n\" | \"JOIN #x\\r\\n\"");
+  /* delim: cuts only between "\r" and "\n" (or before a lone "\n"). */
+  int cuts = 0;
+  for (uint64_t seed = 1; seed <= 30; seed++) {
+    assert_int_equal(fray_sched_family(b, FRAY_FAMILY_DELIM, seed, 0), 0);
+    for (size_t i = 0; i < 4; i++) {
+      cuts += (int)v->sends[i].ncuts;
+      assert_false(v->sends[i].merge_next);
+    }
+    fray_sched_describe(s, v, d, sizeof d);
+    for (const char *p = strchr(d, '|'); p; p = strchr(p + 1, '|'))
+      assert_memory_equal(p + 2, "\"\\n", 3); /* the read after a cut starts "\n" */
+  }
+  assert_true(cuts > 0);
+  /* stretch: cut runs one byte long, somewhere. */
+  assert_int_equal(fray_sched_family(b, FRAY_FAMILY_STRETCH, 5, 0), 0);
+  size_t total = 0;
+  for (size_t i = 0; i < 4; i++)
+    total += v->sends[i].ncuts + (v->sends[i].every ? 1 : 0);
+  assert_true(total > 0);
+  fray_sched_buf_free(b);
+  fray_script_free(s);
+}
+
+/* Reads of sends 0..2 of burst4 under v, joined: what the server reads. */
+static size_t burst_reads(const fray_sched_t *v, const size_t *lens, size_t *out) {
+  size_t n = 0, base = 0;
+  for (size_t i = 0; i < 3; i++) {
+    for (size_t k = 0; k < v->sends[i].ncuts; k++)
+      out[n++] = base + v->sends[i].cuts[k];
+    base += lens[i];
+    if (!v->sends[i].merge_next)
+      out[n++] = base;
+  }
+  return n;
+}
+
+static void test_family_prefix_and_boundary(void **state) {
+  (void)state;
+  fray_script_t *s = parse(burst4);
+  fray_sched_buf_t *b;
+  assert_int_equal(fray_sched_buf_new(&b, s, NULL), 0);
+  const fray_sched_t *v = fray_sched_buf_view(b);
+  static const size_t lens[3] = {18, 8, 6};
+  size_t ends[64];
+  int several = 0;
+  for (uint64_t seed = 1; seed <= 40; seed++) {
+    /* prefix: read ends strictly increase and the last is the burst's. */
+    assert_int_equal(fray_sched_family(b, FRAY_FAMILY_PREFIX, seed, 0), 0);
+    size_t n = burst_reads(v, lens, ends);
+    assert_true(n >= 1);
+    assert_int_equal(ends[n - 1], 32);
+    for (size_t k = 1; k < n; k++)
+      assert_true(ends[k] > ends[k - 1]);
+    several += n > 1;
+    /* boundary: the burst in two reads, split after a "\n". */
+    assert_int_equal(fray_sched_family(b, FRAY_FAMILY_BOUNDARY, seed, 0), 0);
+    n = burst_reads(v, lens, ends);
+    assert_int_equal(n, 2);
+    assert_true(ends[0] == 8 || ends[0] == 18 || ends[0] == 26);
+  }
+  assert_true(several > 0);
+  fray_sched_buf_free(b);
+  fray_script_free(s);
+}
+
+static void test_family_faults_drawn(void **state) {
+  (void)state;
+  fray_script_t *s = parse(burst4);
+  fray_sched_buf_t *b;
+  assert_int_equal(fray_sched_buf_new(&b, s, NULL), 0);
+  const fray_sched_t *v = fray_sched_buf_view(b);
+  int sw = 0, eof = 0;
+  for (uint64_t seed = 1; seed <= 400; seed++) {
+    assert_int_equal(fray_sched_family(b, FRAY_FAMILY_BIASED, seed, FRAY_FAULT_ALL), 0);
+    sw += v->short_writes;
+    eof += !!(v->faults & FRAY_FAULT_EOF_WITH_DATA);
+    assert_int_equal(v->short_writes, !!(v->faults & FRAY_FAULT_SHORT_WRITES));
+    /* Off, never drawn. */
+    assert_int_equal(fray_sched_family(b, FRAY_FAMILY_BIASED, seed, 0), 0);
+    assert_true(!v->short_writes && !v->faults);
+  }
+  /* About one run in four each. */
+  assert_in_range(sw, 60, 140);
+  assert_in_range(eof, 60, 140);
+  fray_sched_buf_free(b);
+  fray_script_free(s);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_sched_nsends_and_whole),
@@ -243,6 +419,12 @@ int main(void) {
       cmocka_unit_test(test_sched_describe_names_merges_and_sends),
       cmocka_unit_test(test_sched_buf_fails_cleanly),
       cmocka_unit_test(test_sched_bytewise_memory_is_bounded),
+      cmocka_unit_test(test_family_of_run_covers_every_window),
+      cmocka_unit_test(test_family_names_round_trip),
+      cmocka_unit_test(test_family_coalesce_and_merge),
+      cmocka_unit_test(test_family_cut_positions),
+      cmocka_unit_test(test_family_prefix_and_boundary),
+      cmocka_unit_test(test_family_faults_drawn),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -48,6 +48,26 @@ static const fray_handler_t oneread = {
     .on_frame = oneread_frame,
 };
 
+/* Resets the connection on a command cut short by the peer's EOF, as
+ * servers that treat a truncated request as hostile do: the reset drops the
+ * answers still queued to the commands before it (why web servers linger
+ * before closing). Only the eof-with-data fault shows it: otherwise the
+ * answers have been flushed by the time the EOF arrives. */
+static int eofabort_truncated(fray_conn_t *c, const uint8_t *d, size_t n, void *st) {
+  (void)c;
+  (void)d;
+  (void)n;
+  (void)st;
+  return -1;
+}
+
+static const fray_handler_t eofabort = {
+    .name = "test-eofabort",
+    .spec = {.mode = FRAY_MODE_LINE, .delim = {.bytes = "\n", .len = 1}},
+    .on_frame = echo_frame,
+    .on_truncated = eofabort_truncated,
+};
+
 /* ---- helpers -------------------------------------------------------------- */
 
 static fray_script_t *parse(const char *text) {
@@ -394,6 +414,40 @@ static void test_exhaustive_catches_split(void **state) {
   fray_script_free(s);
 }
 
+/* EOF with the last piece: on, the server reads a's last bytes and her
+ * close in one read; eofabort loses the answer queued before the reset.
+ * Off, every schedule drains that answer first and misses the bug; echo,
+ * which answers and then closes, passes either way. */
+static void test_eof_with_data_fault(void **state) {
+  (void)state;
+  fray_script_t *s = parse("open a\n"
+                           "a > \"PING\\r\\nPI\"\n"
+                           "close a\n"
+                           "open b\n"
+                           "b > \"hi\\n\"\n"
+                           "b > eof\n"
+                           "b < \"hi\\r\\n\"\n");
+  fray_sched_send_t sends[2] = {{0}};
+  fray_sched_t on = {.sends = sends, .nsends = 2, .faults = FRAY_FAULT_EOF_WITH_DATA};
+  fray_sched_t off = {.sends = sends, .nsends = 2};
+  fray_sim_result_t res;
+  fray_sim_t *sim;
+  assert_int_equal(fray_sim_new(&sim, s, &eofabort, NULL), 0);
+  fray_sim_set_expectations(sim, 0); /* a leaves without reading: transcripts judge */
+  assert_int_equal(fray_sim_record_reference(sim, &res), 0);
+  assert_int_equal(fray_sim_check_invariance(sim, &off, &res), 0);
+  assert_int_equal(fray_sim_check_invariance(sim, &on, &res), FRAY_EFAILED);
+  assert_int_equal(res.kind, FRAY_FAIL_VARIANCE);
+  assert_non_null(strstr(res.message, "PING"));
+  fray_sim_free(sim);
+  assert_int_equal(fray_sim_new(&sim, s, &echo, NULL), 0);
+  fray_sim_set_expectations(sim, 0);
+  assert_int_equal(fray_sim_record_reference(sim, &res), 0);
+  assert_int_equal(fray_sim_check_invariance(sim, &on, &res), 0);
+  fray_sim_free(sim);
+  fray_script_free(s);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_sim_whole_passes),
@@ -406,6 +460,7 @@ int main(void) {
       cmocka_unit_test(test_random_and_short_writes_keep_correct_handler_green),
       cmocka_unit_test(test_random_catches_oneread_and_minimizes),
       cmocka_unit_test(test_exhaustive_catches_split),
+      cmocka_unit_test(test_eof_with_data_fault),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

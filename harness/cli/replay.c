@@ -42,6 +42,8 @@ typedef struct replay_opts {
   const char *junit;
   const char *save_dir;
   fray_strategy_t sched;
+  int family;      /* --schedule FAMILY: FRAY_CAMPAIGN_PORTFOLIO or one family */
+  unsigned faults; /* --faults */
   uint64_t runs;
   uint64_t seed;
   size_t max_cuts;
@@ -137,8 +139,18 @@ static void usage(FILE *out) {
           "schedules (`whole` always runs first, as the reference):\n"
           "  --schedule whole       one read per send (the script's own `|` cuts kept)\n"
           "  --schedule bytewise    one byte per read\n"
-          "  --schedule random      seeded random cuts and merges of a client's\n"
-          "                         consecutive sends (default)\n"
+          "  --schedule random      seeded random schedules drawn from a portfolio of\n"
+          "                         families, each in every block of 9 runs (default):\n"
+          "    biased    0-3 cuts per send, most around delimiters; merges in two\n"
+          "    coalesce  every merge, no cut: one read per burst (Nagle, pipelining)\n"
+          "    stretch   2-32 bytes of a send one byte per read\n"
+          "    boundary  a burst merged, cut once at a frame boundary\n"
+          "    delim     cuts inside delimiters only (\"\\r|\\n\")\n"
+          "    message   one line per read, never merged\n"
+          "    split     biased cuts, never merged\n"
+          "    merge     random merges, never cut\n"
+          "    prefix    a burst read in random prefixes (FoundationDB's simulated TCP)\n"
+          "  --schedule FAMILY      random runs of that family only\n"
           "  --schedule exhaustive  every placement of up to --max-cuts cuts in each\n"
           "                         send, one send at a time\n"
           "  --runs N            random schedules to run (default %u)\n"
@@ -147,7 +159,14 @@ static void usage(FILE *out) {
           "  --max-cuts K        exhaustive: cuts per send (default %u); the run count is\n"
           "                      printed up front, computed\n"
           "  --short-writes      the server's writes are taken in small random pieces,\n"
-          "                      sometimes none (EAGAIN); with whole, --runs write seeds\n"
+          "                      sometimes none (EAGAIN), in every run; with whole,\n"
+          "                      --runs write seeds\n"
+          "  --faults LIST       fault kinds random runs draw in the simulator, each in\n"
+          "                      about one run in four: comma-separated of short-writes\n"
+          "                      (the server's writes cut short: handlers queuing\n"
+          "                      borrowed buffers or producers need it) and\n"
+          "                      eof-with-data (a client's last send and its close or\n"
+          "                      half-close in one read); `all` (default) or `none`\n"
           "\n"
           "bounds (every schedule kind and --mutate; the whole reference is run 1):\n"
           "  --max-runs N        stop each script after N runs\n"
@@ -247,6 +266,7 @@ static const fray_cli_opt_t opts_table[] = {
     {"--junit", FRAY_CLI_TEXT, 0, 0, NULL},
     {"--save-failures", FRAY_CLI_TEXT, 0, 0, NULL},
     {"--short-writes", FRAY_CLI_FLAG, 0, 0, NULL},
+    {"--faults", FRAY_CLI_TEXT, 0, 0, NULL},
     {"--keep-going", FRAY_CLI_FLAG, 0, 0, NULL},
     {"--json", FRAY_CLI_FLAG, 0, 0, NULL},
     {"--list-handlers", FRAY_CLI_FLAG, 0, 0, NULL},
@@ -283,6 +303,47 @@ static int in_shard(const replay_opts_t *o, int i) {
   return shard_by_runs(o) || (uint64_t)i % o->nshards == o->shard;
 }
 
+/* --schedule: a strategy, or one family of random schedules. */
+static int parse_schedule(replay_opts_t *o, const char *val) {
+  fray_sched_family_t f;
+  o->family = FRAY_CAMPAIGN_PORTFOLIO;
+  if (!fray_sched_family_from_name(val, &f)) {
+    o->sched = FRAY_STRATEGY_RANDOM;
+    o->family = (int)f;
+    return 0;
+  }
+  /* mutate is --mutate N, not a schedule. */
+  if (fray_strategy_from_name(val, &o->sched) || o->sched == FRAY_STRATEGY_MUTATE)
+    return usage_error("unknown schedule '%s' (whole, bytewise, random, exhaustive, or a family: "
+                       "fray replay --help)",
+                       val);
+  return 0;
+}
+
+/* --faults all | none | NAME[,NAME...] */
+static int parse_faults(replay_opts_t *o, const char *val) {
+  o->faults = 0;
+  if (!strcmp(val, "all")) {
+    o->faults = FRAY_FAULT_ALL;
+    return 0;
+  }
+  if (!strcmp(val, "none"))
+    return 0;
+  for (const char *p = val; *p;) {
+    size_t n = strcspn(p, ",");
+    char name[32];
+    snprintf(name, sizeof name, "%.*s", (int)(n < sizeof name ? n : sizeof name - 1), p);
+    unsigned f = fray_fault_from_name(name);
+    if (!f)
+      return usage_error("--faults: unknown fault kind '%.*s' (short-writes, eof-with-data, all "
+                         "or none)",
+                         (int)n, p);
+    o->faults |= f;
+    p += n + (p[n] == ',');
+  }
+  return 0;
+}
+
 /* One option, its value already read and checked (opts.h). */
 static int parse_opt(replay_opts_t *o, const fray_cli_args_t *a) {
   const char *name = a->name, *val = a->val;
@@ -293,9 +354,9 @@ static int parse_opt(replay_opts_t *o, const fray_cli_args_t *a) {
   } else if (!strcmp(name, "--plugin")) {
     o->plugin = val;
   } else if (!strcmp(name, "--schedule")) {
-    /* mutate is --mutate N, not a schedule. */
-    if (fray_strategy_from_name(val, &o->sched) || o->sched == FRAY_STRATEGY_MUTATE)
-      return usage_error("unknown schedule '%s' (whole, bytewise, random or exhaustive)", val);
+    return parse_schedule(o, val);
+  } else if (!strcmp(name, "--faults")) {
+    return parse_faults(o, val);
   } else if (!strcmp(name, "--runs")) {
     o->runs = a->num;
   } else if (!strcmp(name, "--seed")) {
@@ -359,6 +420,9 @@ static const char *ignored_why(const replay_opts_t *o, const char *opt) {
     return "only random schedules, --short-writes and --mutate draw from the seed";
   if (!strcmp(opt, "--max-cuts") && !ex)
     return "it bounds --schedule exhaustive only";
+  if (!strcmp(opt, "--faults") && (!sched || o->sched != FRAY_STRATEGY_RANDOM || o->connect))
+    return o->connect ? "over --connect the server's reads and writes are its own"
+                      : "random runs draw fault kinds; other schedules and --mutate do not";
   if (!strcmp(opt, "--short-writes") && o->mutate)
     return "malformed variants run whole, with the server's writes taken at once";
   if (!strcmp(opt, "--pace") && !o->connect)
@@ -693,6 +757,8 @@ static void print_json_failure(const fray_campaign_failure_t *f, int first) {
   json_str(stdout, f->message);
   fputs(",\"schedule\":", stdout);
   json_str(stdout, f->schedule);
+  fputs(",\"family\":", stdout);
+  json_str(stdout, f->family);
   fputs(",\"expected\":", stdout);
   json_str(stdout, f->expected);
   fputs(",\"got\":", stdout);
@@ -969,6 +1035,8 @@ static int new_campaign(const replay_opts_t *o, replay_run_t *run) {
   co.seed = o->seed;
   co.max_cuts = o->max_cuts;
   co.short_writes = o->short_writes;
+  co.family = o->family;
+  co.faults = o->faults;
   co.keep_going = o->keep_going;
   co.save_dir = o->save_dir;
   co.progress = progress_tick;
@@ -1025,7 +1093,9 @@ static void print_summary(const replay_opts_t *o, const int n[4], uint64_t runs,
  * the exit status. */
 static int replay_all(replay_run_t *run, script_result_t *rs) {
   const replay_opts_t *o = run->o;
-  const char *sched = fray_strategy_name(o->mutate ? FRAY_STRATEGY_MUTATE : o->sched);
+  const fray_campaign_opts_t named = {.strategy = o->mutate ? FRAY_STRATEGY_MUTATE : o->sched,
+                                      .family = o->family};
+  const char *sched = fray_campaign_schedule_name(&named);
   int n[4] = {0}, nrs = 0; /* passed, failed, partial, input errors */
   uint64_t runs = 0;
   double t0 = now();
@@ -1052,6 +1122,8 @@ static int replay_all(replay_run_t *run, script_result_t *rs) {
 
 int fray_cli_replay(int argc, char **argv) {
   replay_opts_t o = {.sched = FRAY_STRATEGY_RANDOM,
+                     .family = FRAY_CAMPAIGN_PORTFOLIO,
+                     .faults = FRAY_FAULT_ALL,
                      .runs = FRAY_CAMPAIGN_DEFAULT_RUNS,
                      .seed = FRAY_CAMPAIGN_DEFAULT_SEED,
                      .max_cuts = FRAY_CAMPAIGN_DEFAULT_MAX_CUTS,

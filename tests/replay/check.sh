@@ -180,6 +180,38 @@ buggy)
     expect_rc 1 "$fray" replay --schedule whole "$r"
   done
   ;;
+portfolio)
+  # ARGS: one buggy script whose bug only a big coalesced read shows
+  # (corpus/buggy/maxread.fray). The random portfolio draws the coalesce
+  # family within every 9 runs: caught within 20 runs for >= 8 of 10 seeds,
+  # and the failure names the family. Biased cuts alone (today's random
+  # before the portfolio) need 65 to over 200 runs.
+  caught=0
+  for seed in 1 2 3 4 5 6 7 8 9 10; do
+    "$fray" replay --schedule random --runs 20 --seed $seed --json "$@" >"$work/out" 2>"$work/err"
+    rc=$?
+    [ $rc = 2 ] && { cat "$work/err" >&2; fail "error under seed $seed"; }
+    [ $rc = 1 ] || continue
+    caught=$((caught + 1))
+    grep -q '"family":"[a-z]*"' "$work/out" || fail "seed $seed: the failure names no family"
+  done
+  echo "caught within 20 runs for $caught of 10 seeds"
+  [ $caught -ge 8 ] || fail "caught within 20 runs for only $caught of 10 seeds"
+  # Off: a run of biased cuts alone, 20 runs, misses it (the seed the
+  # portfolio catches it with).
+  expect_rc 0 "$fray" replay --schedule biased --runs 20 --seed 1 "$@"
+  ;;
+families)
+  # ARGS: the corpus of correct handlers. No family, with or without the
+  # fault kinds, makes any of them fail: no false alarm.
+  fams=$("$fray" replay --help | sed -n 's/^    \([a-z]*\)  .*/\1/p')
+  [ "$(echo $fams | wc -w)" -ge 9 ] || fail "fray replay --help lists no families: $fams"
+  for f in $fams; do
+    for faults in all none; do
+      expect_rc 0 "$fray" replay --schedule "$f" --faults $faults --runs 100 --seed 1 "$@"
+    done
+  done
+  ;;
 buggy-coverage)
   # ARGS: the buggy scripts. Every buggy-* handler is named by one of them.
   expect_rc 0 "$fray" replay --list-handlers

@@ -138,6 +138,14 @@ typedef struct fray_transport_ops {
   /* Fills w; called once by fray_player_new(). May be NULL: "nothing" and
    * "". */
   void (*words)(void *t, fray_transport_words_t *w);
+
+  /* The schedule's FRAY_FAULT_EOF_WITH_DATA: as send(), but the server
+   * finds the client's EOF (FIN) in the same read, with no flush of its
+   * output in between, as a read() that returns the last bytes and EOF
+   * together. The shutdown() or close() the script asks for next still
+   * follows (the EOF is not delivered twice). May be NULL: the transport
+   * cannot, and the read and the EOF go apart as without the fault. */
+  int (*send_eof)(void *t, size_t client, const uint8_t *data, size_t len);
 } fray_transport_ops_t;
 
 /* Creates a player for script (borrowed: it must outlive the player) over

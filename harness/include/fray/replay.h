@@ -30,6 +30,7 @@
 #include "fray/net.h"
 #include "fray/player.h"
 #include "fray/result.h"
+#include "fray/sched.h"
 #include "fray/script.h"
 
 #ifdef __cplusplus
@@ -62,6 +63,7 @@ FRAY_EXTERN int fray_strategy_from_name(const char *name, fray_strategy_t *out);
 #define FRAY_CAMPAIGN_MAX_CUTS 64u
 #define FRAY_CAMPAIGN_TEXT_MAX 4096u /* input bytes of expected/got kept whole */
 #define FRAY_CAMPAIGN_MUTATE_MEM_LIMIT ((size_t)64 << 20)
+#define FRAY_CAMPAIGN_PORTFOLIO (-1) /* fray_campaign_opts_t.family: every family in turn */
 
 /* Where a campaign stands, for a progress display. */
 typedef struct fray_campaign_progress {
@@ -89,7 +91,15 @@ typedef struct fray_campaign_opts {
   uint64_t seed;                      /* of random schedules, write patterns and mutations */
   size_t max_cuts;                    /* exhaustive: cuts per send, 1..64 (0: the default) */
   int short_writes;                   /* the server's writes are taken in small random
-                                       * pieces, sometimes none (simulator only) */
+                                       * pieces, sometimes none, in every run (simulator
+                                       * and --exec) */
+  int family;                         /* random: the one family every run draws from
+                                       * (fray_sched_family_t), or FRAY_CAMPAIGN_PORTFOLIO
+                                       * (the default): run i draws
+                                       * fray_sched_family_of_run(seed, i) */
+  unsigned faults;                    /* random, in the simulator: the fault kinds runs
+                                       * draw (FRAY_FAULT_*, each in about one run in
+                                       * four); default FRAY_FAULT_ALL, 0: none */
   int keep_going;                     /* go on after the first failing run */
   size_t max_described;               /* failures described in a report (0: the default);
                                        * later ones are only counted */
@@ -110,9 +120,16 @@ typedef struct fray_campaign_opts {
   uint64_t shard, nshards;
 } fray_campaign_opts_t;
 
-/* Sets the defaults: random, 200 runs, seed 1, one cut, no short writes, stop
- * at the first failure, 64 failures described, no reproducers, no progress. */
+/* Sets the defaults: random over the whole portfolio of families, every
+ * fault kind drawn, 200 runs, seed 1, one cut, short writes not forced,
+ * stop at the first failure, 64 failures described, no reproducers, no
+ * progress. */
 FRAY_EXTERN void fray_campaign_opts_init(fray_campaign_opts_t *opts);
+
+/* What `fray replay --schedule` calls the runs opts make: the strategy's
+ * name ("random", "exhaustive", ...), or the family's ("coalesce", ...)
+ * when a random campaign keeps to one. Static storage. */
+FRAY_EXTERN const char *fray_campaign_schedule_name(const fray_campaign_opts_t *opts);
 
 /* What the script runs against; exactly one of handler, connect and player
  * is set. Every run goes through a session player (fray/player.h): the
@@ -157,8 +174,11 @@ typedef struct fray_campaign_failure {
   int whole;            /* it failed under the reference, without splitting */
   const char *client;   /* the client concerned, or NULL */
   const char *message;  /* the one-line account of the run */
-  const char *schedule; /* the reads, as fray_sched_describe() writes them;
-                         * for mutate: "mutation I: what was changed" */
+  const char *schedule; /* the reads, as fray_sched_describe() writes them
+                         * (random: after "FAMILY: "); for mutate:
+                         * "mutation I: what was changed" */
+  const char *family;   /* random: the family of the failing run
+                         * (fray_sched_family_name()); NULL otherwise */
   /* Expected and received bytes, fray-escaped without quotes, up to
    * FRAY_CAMPAIGN_TEXT_MAX input bytes; NULL when the failure has none. */
   const char *expected;

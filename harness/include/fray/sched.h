@@ -48,7 +48,70 @@ typedef struct fray_sched {
   size_t nsends;
   int short_writes;
   uint64_t write_seed;
+  /* The family that drew it (fray_sched_family_t), for reports; 0 (biased)
+   * for schedules built by hand. */
+  int family;
+  /* The fault kinds this schedule carries (FRAY_FAULT_* bits; the
+   * FRAY_FAULT_SHORT_WRITES bit mirrors short_writes, which is what
+   * transports read), applied by a transport that can inject them and
+   * ignored by one that cannot: see fray_fault_t. */
+  unsigned faults;
 } fray_sched_t;
+
+/* The delivery models random runs draw from, in turn (a portfolio: each
+ * finds bugs the others rarely reach). */
+typedef enum fray_sched_family {
+  FRAY_FAMILY_BIASED = 0, /* "biased": 0-3 cuts per send, most where framing bugs
+                           * live (around "\r\n", NULs, word starts, first and
+                           * last byte); a send merged into the next one in two */
+  FRAY_FAMILY_COALESCE,   /* "coalesce": every possible merge, no cuts: one read
+                           * per burst of a client's consecutive sends, as Nagle
+                           * and pipelining deliver them */
+  FRAY_FAMILY_STRETCH,    /* "stretch": a stretch of up to 32 bytes of a send
+                           * delivered one byte per read, the rest whole */
+  FRAY_FAMILY_BOUNDARY,   /* "boundary": each burst merged, then cut once at a
+                           * frame boundary (a send's end or after a "\n") */
+  FRAY_FAMILY_DELIM,      /* "delim": cuts inside delimiters only ("\r|\n",
+                           * "\r\n|\r\n"; before a lone "\n") */
+  FRAY_FAMILY_MESSAGE,    /* "message": one whole line per read, never merged
+                           * (message-oriented transports, most test doubles) */
+  FRAY_FAMILY_SPLIT,      /* "split": biased cuts, never merged (a reader that
+                           * drains its socket before the next send arrives) */
+  FRAY_FAMILY_MERGE,      /* "merge": random merges, never cut (small sends
+                           * over a fast link) */
+  FRAY_FAMILY_PREFIX,     /* "prefix": each burst read in random prefixes of
+                           * what is left, 1..all bytes (FoundationDB's
+                           * simulated TCP) */
+  FRAY_FAMILY_COUNT
+} fray_sched_family_t;
+
+/* Fault kinds a schedule may carry (fray_sched_t.faults, and the mask
+ * fray_sched_family() draws from). */
+typedef enum fray_fault {
+  FRAY_FAULT_SHORT_WRITES = 1u << 0, /* the server's writes taken in 1-16 byte pieces,
+                                      * sometimes none (EAGAIN): fray_sched_t.short_writes */
+  FRAY_FAULT_EOF_WITH_DATA = 1u << 1 /* a send followed by its client's close or
+                                      * half-close reaches the server with the EOF in
+                                      * the same read: no flush between the two */
+} fray_fault_t;
+
+#define FRAY_FAULT_ALL (FRAY_FAULT_SHORT_WRITES | FRAY_FAULT_EOF_WITH_DATA)
+
+/* The family's name ("coalesce", ...), or "unknown". Static storage. */
+FRAY_EXTERN const char *fray_sched_family_name(fray_sched_family_t f);
+/* The family called name into *out: 0, or FRAY_ENOENT. */
+FRAY_EXTERN int fray_sched_family_from_name(const char *name, fray_sched_family_t *out);
+/* The fault kind called name ("short-writes", "eof-with-data") as its bit,
+ * or 0 when there is none. */
+FRAY_EXTERN unsigned fray_fault_from_name(const char *name);
+/* The name of fault bit f, or "unknown". Static storage. */
+FRAY_EXTERN const char *fray_fault_name(unsigned f);
+
+/* The family random run number run of seed draws: the runs come in blocks
+ * of FRAY_FAMILY_COUNT, each block a seeded shuffle of every family, so any
+ * 2 * FRAY_FAMILY_COUNT - 1 consecutive runs (17: within any 20) hold every
+ * family at least once. */
+FRAY_EXTERN fray_sched_family_t fray_sched_family_of_run(uint64_t seed, uint64_t run);
 
 /* Number of SEND steps in script: the length a schedule's sends has. */
 FRAY_EXTERN size_t fray_sched_nsends(const fray_script_t *script);
@@ -76,6 +139,13 @@ FRAY_EXTERN int fray_sched_bytewise(fray_sched_buf_t *b);
  * last byte) and merges of consecutive sends of one client. Same seed, same
  * script: same schedule. 0, FRAY_EINVAL or FRAY_ENOMEM. */
 FRAY_EXTERN int fray_sched_random(fray_sched_buf_t *b, uint64_t seed, int short_writes);
+
+/* A schedule of family f, seeded: same seed, family and script, same
+ * schedule. Each fault kind in the faults mask (FRAY_FAULT_*) is drawn in
+ * about one run in four, independently. 0, FRAY_EINVAL (NULL, or f out of
+ * range) or FRAY_ENOMEM. */
+FRAY_EXTERN int fray_sched_family(fray_sched_buf_t *b, fray_sched_family_t f, uint64_t seed,
+                                  unsigned faults);
 
 /* Exhaustive enumeration: every placement of up to max_cuts cuts in one send
  * at a time (the other sends whole). fray_sched_exhaustive_count() tells how

@@ -40,6 +40,14 @@ void fray_campaign_opts_init(fray_campaign_opts_t *o) {
   o->seed = FRAY_CAMPAIGN_DEFAULT_SEED;
   o->max_cuts = FRAY_CAMPAIGN_DEFAULT_MAX_CUTS;
   o->max_described = FRAY_CAMPAIGN_DEFAULT_DESCRIBED;
+  o->family = FRAY_CAMPAIGN_PORTFOLIO;
+  o->faults = FRAY_FAULT_ALL;
+}
+
+const char *fray_campaign_schedule_name(const fray_campaign_opts_t *o) {
+  if (o->strategy == FRAY_STRATEGY_RANDOM && o->family != FRAY_CAMPAIGN_PORTFOLIO)
+    return fray_sched_family_name((fray_sched_family_t)o->family);
+  return fray_strategy_name(o->strategy);
 }
 
 int fray_campaign_new(fray_campaign_t **out, const fray_campaign_opts_t *opts,
@@ -53,7 +61,8 @@ int fray_campaign_new(fray_campaign_t **out, const fray_campaign_opts_t *opts,
   else
     fray_campaign_opts_init(&o);
   if ((unsigned)o.strategy >= NSTRATEGIES || o.max_cuts > FRAY_CAMPAIGN_MAX_CUTS ||
-      (o.nshards > 1 && o.shard >= o.nshards) || (o.nshards <= 1 && o.shard))
+      (o.nshards > 1 && o.shard >= o.nshards) || (o.nshards <= 1 && o.shard) ||
+      o.family < FRAY_CAMPAIGN_PORTFOLIO || o.family >= FRAY_FAMILY_COUNT)
     return FRAY_EINVAL;
   o.nshards = o.nshards > 1 ? o.nshards : 1;
   o.runs = o.runs ? o.runs : FRAY_CAMPAIGN_DEFAULT_RUNS;
@@ -127,8 +136,10 @@ static int schedule_failed(fray__cjob_t *j, const fray__cresult_t *res, uint64_t
   fray_campaign_failure_t *f;
   fray__ctarget_describe(j->t, desc, sizeof desc);
   int rc = fray__creport_failure(j, j->script, res, run, whole, desc, &f);
-  if (f)
+  if (f) {
     f->same_as = fray__creport_same_place(j->r, f);
+    f->family = whole ? NULL : fray__ctarget_family(j->t);
+  }
   if (!rc && f && j->c->o.save_dir && !whole && !f->same_as)
     rc = fray__crepro_schedule(j, f);
   return rc;

@@ -43,6 +43,10 @@ const char *fray__ctarget_error(const fray__ctarget_t *t);
 /* The schedule of the last run (the reference, or schedule i) as text. */
 void fray__ctarget_describe(const fray__ctarget_t *t, char *buf, size_t size);
 
+/* The family of the last run's schedule when a random campaign drew it
+ * (static storage), NULL otherwise. */
+const char *fray__ctarget_family(const fray__ctarget_t *t);
+
 /* Whether the last run's schedule took the server's writes short. */
 int fray__ctarget_short_writes(const fray__ctarget_t *t);
 

@@ -51,12 +51,21 @@ static void command(const fray__cjob_t *j, char *buf, size_t size) {
     add_word(buf, size, j->target->args[i]);
 }
 
+/* " --faults LIST" for a mask other than the default, into buf. */
+static void faults_option(unsigned faults, char *buf, size_t size) {
+  size_t n = (size_t)snprintf(buf, size, " --faults %s", faults ? "" : "none");
+  for (unsigned f = 1; f && f <= faults && n < size; f <<= 1)
+    if (faults & f)
+      n += (size_t)snprintf(buf + n, size - n, "%s%s", buf[n - 1] == ' ' ? "" : ",",
+                            fray_fault_name(f));
+}
+
 /* The command line that finds the failure again. */
 static void found_by(const fray__cjob_t *j, char *buf, size_t size) {
   const fray_campaign_opts_t *o = &j->c->o;
   command(j, buf, size);
   size_t n = strlen(buf);
-  n += (size_t)snprintf(buf + n, size - n, " --schedule %s", fray_strategy_name(o->strategy));
+  n += (size_t)snprintf(buf + n, size - n, " --schedule %s", fray_campaign_schedule_name(o));
   if (o->strategy == FRAY_STRATEGY_RANDOM ||
       (o->strategy == FRAY_STRATEGY_WHOLE && o->short_writes))
     n += (size_t)snprintf(buf + n, size - n, " --runs %" PRIu64, o->runs);
@@ -65,7 +74,9 @@ static void found_by(const fray__cjob_t *j, char *buf, size_t size) {
   if (o->short_writes || o->strategy == FRAY_STRATEGY_RANDOM)
     n += (size_t)snprintf(buf + n, size - n, " --seed %" PRIu64, o->seed);
   if (o->short_writes && n < size)
-    snprintf(buf + n, size - n, " --short-writes");
+    n += (size_t)snprintf(buf + n, size - n, " --short-writes");
+  if (o->strategy == FRAY_STRATEGY_RANDOM && o->faults != FRAY_FAULT_ALL && n < size)
+    faults_option(o->faults, buf + n, size - n);
   add_word(buf, size, j->name);
 }
 
@@ -137,7 +148,7 @@ static char *schedule_header(fray__cjob_t *j, const fray_campaign_failure_t *f, 
       "# failure: %s:%zu: %s: %s\n"
       "# replay: %s\n%s",
       j->target->connect ? "not minimised over the network" : "minimised", found,
-      fray_strategy_name(j->c->o.strategy), f->run, desc, j->name, f->line,
+      fray_campaign_schedule_name(&j->c->o), f->run, desc, j->name, f->line,
       fray_fail_kind_name(f->kind), msg, replay, sw);
 }
 

@@ -4,6 +4,7 @@
  * plus the schedule generators, the minimiser and the mutator. Every call
  * the campaign makes into fray/player.h, fray/sched.h, fray/sim.h,
  * fray/net.h and fray/mutate.h is in this file. */
+#include <stdio.h>
 #include <string.h>
 
 #include "core/internal.h"
@@ -22,6 +23,7 @@ struct fray__ctarget {
   fray_sched_buf_t *buf;
   fray_sched_t sched;                   /* the last schedule built */
   const fray_sched_t *last;             /* the last run's schedule: NULL for whole, or &sched */
+  int drawn;                            /* sched is a random family's (sched.family) */
   fray_sim_t *mutant;                   /* the last malformed variant's simulator */
   const fray_sched_t *volatile running; /* set during a run, for a crash handler */
 };
@@ -108,6 +110,7 @@ uint64_t fray__ctarget_count(const fray__ctarget_t *t, const fray_campaign_opts_
 
 int fray__ctarget_reference(fray__ctarget_t *t, fray__cresult_t *res) {
   t->last = NULL;
+  t->drawn = 0;
   return t->transcripts ? fray_player_record_reference(t->player, res)
                         : fray_player_run(t->player, NULL, res);
 }
@@ -115,14 +118,23 @@ int fray__ctarget_reference(fray__ctarget_t *t, fray__cresult_t *res) {
 /* Schedule i of the strategy into t->sched. */
 static int build(fray__ctarget_t *t, const fray_campaign_opts_t *o, uint64_t i, uint64_t seed) {
   int rc = 0;
+  t->drawn = 0;
   switch (o->strategy) {
   case FRAY_STRATEGY_WHOLE:
     t->sched = (fray_sched_t){.short_writes = 1, .write_seed = seed};
     return 0;
-  case FRAY_STRATEGY_RANDOM:
-    rc = fray_sched_random(t->buf, seed, o->short_writes);
+  case FRAY_STRATEGY_RANDOM: {
+    fray_sched_family_t f = o->family == FRAY_CAMPAIGN_PORTFOLIO
+                                ? fray_sched_family_of_run(o->seed, i)
+                                : (fray_sched_family_t)o->family;
+    /* Faults are drawn where they can be injected: in the simulator.
+     * --exec's shim takes short writes only when asked (--short-writes). */
+    rc = fray_sched_family(t->buf, f, seed, t->sim ? o->faults : 0);
     t->sched = *fray_sched_buf_view(t->buf);
+    t->sched.short_writes |= o->short_writes;
+    t->drawn = 1;
     return rc;
+  }
   case FRAY_STRATEGY_BYTEWISE:
     rc = fray_sched_bytewise(t->buf);
     break;
@@ -154,18 +166,44 @@ const char *fray__ctarget_error(const fray__ctarget_t *t) {
 }
 
 void fray__ctarget_describe(const fray__ctarget_t *t, char *buf, size_t size) {
-  fray_sched_describe(t->script, t->last, buf, size);
+  size_t n = 0;
+  if (t->drawn && t->last) {
+    int w = snprintf(buf, size, "%s: ", fray__ctarget_family(t));
+    n = w < 0 || (size_t)w >= size ? 0 : (size_t)w;
+  }
+  fray_sched_describe(t->script, t->last, buf + n, size - n);
+}
+
+const char *fray__ctarget_family(const fray__ctarget_t *t) {
+  return t->drawn && t->last ? fray_sched_family_name((fray_sched_family_t)t->last->family) : NULL;
 }
 
 int fray__ctarget_short_writes(const fray__ctarget_t *t) {
   return t->last && t->last->short_writes;
 }
 
+/* Minimises the last run's failure in the simulator. A fault the random
+ * portfolio drew is often a bystander: when the failure recurs without the
+ * faults, they are dropped, so the reproducer replays with no option. */
+static int minimize(fray__ctarget_t *t, fray_script_t **out) {
+  if (t->last == &t->sched && (t->sched.short_writes || t->sched.faults)) {
+    fray_sched_t plain = t->sched;
+    plain.short_writes = 0;
+    plain.faults = 0;
+    int rc = fray_sim_minimize(t->sim, &plain, 0, out);
+    if (rc != FRAY_EINVAL) {
+      if (!rc)
+        t->sched = plain;
+      return rc;
+    }
+  }
+  return fray_sim_minimize(t->sim, t->last, 0, out);
+}
+
 int fray__ctarget_reproducer(fray__ctarget_t *t, fray_script_t **out) {
   /* Only the simulator is fast enough to minimise (a run over a socket
    * takes milliseconds): other transports' failures are baked as found. */
-  int rc = t->sim ? fray_sim_minimize(t->sim, t->last, 0, out)
-                  : fray_bake(t->script, t->last, t->mem, out);
+  int rc = t->sim ? minimize(t, out) : fray_bake(t->script, t->last, t->mem, out);
   /* The reproducer names the handler it failed with, even when the command
    * line chose it over (or without) the script's @handler. */
   if (!rc && t->handler && (rc = fray_script_set_handler(*out, t->handler->name))) {

@@ -28,6 +28,7 @@ typedef struct cand {
   size_t nunit;
   int short_writes;
   uint64_t write_seed;
+  unsigned faults;
   size_t runs, max_runs;
 } cand_t;
 
@@ -75,8 +76,11 @@ static int still_fails(cand_t *c) {
     sends[k++] =
         (fray_sched_send_t){.cuts = c->cuts[sn], .ncuts = c->ncuts[sn], .merge_next = c->merge[sn]};
   }
-  fray_sched_t sched = {
-      .sends = sends, .nsends = n, .short_writes = c->short_writes, .write_seed = c->write_seed};
+  fray_sched_t sched = {.sends = sends,
+                        .nsends = n,
+                        .short_writes = c->short_writes,
+                        .write_seed = c->write_seed,
+                        .faults = c->faults};
   fray_sim_result_t res;
   c->runs += 2;
   r = fray_sim_record_reference(sim, &res);
@@ -269,6 +273,7 @@ static int cand_init(cand_t *c, const fray_script_t *script, const fray_handler_
   c->nsends = fray_sched_nsends(script);
   c->short_writes = sched ? sched->short_writes : 0;
   c->write_seed = sched ? sched->write_seed : 0;
+  c->faults = sched ? sched->faults : 0;
   size_t ns = c->nsends ? c->nsends : 1, nst = c->nsteps ? c->nsteps : 1;
   c->keep = fray__malloc(&c->mem, nst);
   c->send_of_step = fray__malloc(&c->mem, nst * sizeof *c->send_of_step);

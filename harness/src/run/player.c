@@ -53,6 +53,7 @@ struct fray_player {
   const fray_sched_t *sched;
   fray_result_t *res;
   size_t step;
+  int eof_with_data; /* the send being played ends with its client's EOF */
   uint64_t reads;
   fray_wait_kind_t wait_kind;
   size_t wait_client;
@@ -236,10 +237,26 @@ static int wait(fray_player_t *p, fray_wait_kind_t kind, size_t client) {
   return r;
 }
 
-static int deliver_read(void *ctx, const uint8_t *data, size_t n) {
+static int deliver_read(void *ctx, const uint8_t *data, size_t n, int last) {
   fray_player_t *p = ctx;
   p->reads++;
-  return p->ops->send(p->t, p->steps[p->step].client, data, n);
+  size_t client = p->steps[p->step].client;
+  if (last && p->eof_with_data)
+    return p->ops->send_eof(p->t, client, data, n);
+  return p->ops->send(p->t, client, data, n);
+}
+
+/* Whether send step i reaches the server with its client's EOF in its last
+ * read: the schedule draws the fault, the transport can inject it, and the
+ * client's close (FIN, not RST: a reset drops the answer the whole
+ * schedule would have drained) or half-close is the very next step. */
+static int eof_with_data(const fray_player_t *p, size_t i) {
+  if (!p->sched || !(p->sched->faults & FRAY_FAULT_EOF_WITH_DATA) || !p->ops->send_eof ||
+      i + 1 >= p->nsteps)
+    return 0;
+  const fray_step_t *next = &p->steps[i + 1];
+  return next->client == p->steps[i].client &&
+         (next->kind == FRAY_STEP_CLOSE || next->kind == FRAY_STEP_SHUTDOWN);
 }
 
 /* Waits for what the expectation at step i needs, then judges it. */
@@ -278,6 +295,7 @@ static int play_step(fray_player_t *p, size_t i, size_t *k) {
     c->opened = !r;
     return r;
   case FRAY_STEP_SEND:
+    p->eof_with_data = eof_with_data(p, i);
     return fray__reads_send(&p->cutter, p->sched, (*k)++, deliver_read, p);
   case FRAY_STEP_SHUTDOWN:
     return p->ops->shutdown(p->t, st->client);

@@ -150,11 +150,14 @@ static int sim_open(void *t, size_t i) {
   return r ? r : pump(s, 0);
 }
 
-static int sim_send(void *t, size_t i, const uint8_t *data, size_t n) {
-  fray_sim_t *s = t;
+/* One read, then the EOF in the same read when eof is set: the server gets
+ * no flush between the two. */
+static int sim_read(fray_sim_t *s, size_t i, const uint8_t *data, size_t n, int eof) {
   client_t *c = &s->cl[i];
   if (c->conn)
     (void)fray_conn_input(c->conn, data, n); /* a closing server drops it, as a socket would */
+  if (c->conn && eof)
+    (void)fray_conn_input_eof(c->conn);
   if (s->mem_limit) {
     size_t used = fray__heap_in_use();
     if (used > s->mem_base && used - s->mem_base > s->mem_limit)
@@ -164,6 +167,14 @@ static int sim_send(void *t, size_t i, const uint8_t *data, size_t n) {
                               used - s->mem_base, s->mem_limit);
   }
   return pump(s, 0);
+}
+
+static int sim_send(void *t, size_t i, const uint8_t *data, size_t n) {
+  return sim_read(t, i, data, n, 0);
+}
+
+static int sim_send_eof(void *t, size_t i, const uint8_t *data, size_t n) {
+  return sim_read(t, i, data, n, 1);
 }
 
 static int sim_shutdown(void *t, size_t i) {
@@ -232,6 +243,7 @@ static const fray_transport_ops_t sim_ops = {
     .end = sim_end,
     .free = sim_free,
     .words = sim_words,
+    .send_eof = sim_send_eof,
 };
 
 /* ---- the simulator's API --------------------------------------------------------- */

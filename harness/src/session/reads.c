@@ -63,7 +63,7 @@ int fray__reads_send(fray__reads_t *r, const fray_sched_t *sched, size_t k, fray
         return 0;
       size_t len = r->scratch_len;
       r->scratch_len = 0;
-      int rc = fn(ctx, r->scratch, len);
+      int rc = fn(ctx, r->scratch, len, last);
       if (rc)
         return rc;
       continue;
@@ -71,7 +71,7 @@ int fray__reads_send(fray__reads_t *r, const fray_sched_t *sched, size_t k, fray
     if (last && merges)
       return scratch_add(r, p, n);
     if (n) {
-      int rc = fn(ctx, p, n);
+      int rc = fn(ctx, p, n, last);
       if (rc)
         return rc;
     }

@@ -17,8 +17,10 @@ typedef struct fray__reads {
 } fray__reads_t;
 
 /* Called once per read, in order, never with n == 0; a nonzero return stops
- * the send and is returned. p is valid for the call only. */
-typedef int (*fray__read_fn)(void *ctx, const uint8_t *p, size_t n);
+ * the send and is returned. p is valid for the call only. last: the read
+ * ends the send (its last bytes; a read merged into the next send is not
+ * the last of its own). */
+typedef int (*fray__read_fn)(void *ctx, const uint8_t *p, size_t n, int last);
 
 void fray__reads_init(fray__reads_t *r, const fray_mem_t *mem, const fray_step_t *steps,
                       const size_t *send_step, size_t nsends);

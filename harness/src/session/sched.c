@@ -136,6 +136,8 @@ static void sched_clear(fray_sched_buf_t *b) {
     b->sends[i] = (fray_sched_send_t){.cuts = b->cuts[i]};
   b->view.short_writes = 0;
   b->view.write_seed = 0;
+  b->view.family = 0;
+  b->view.faults = 0;
 }
 
 static int sched_reserve(fray_sched_buf_t *b, size_t i, size_t n) {
@@ -202,28 +204,277 @@ static int random_cuts(fray_sched_buf_t *b, size_t i, size_t n, uint64_t *rng) {
   return 0;
 }
 
-int fray_sched_random(fray_sched_buf_t *b, uint64_t seed, int short_writes) {
-  if (!b)
-    return FRAY_EINVAL;
-  sched_clear(b);
-  uint64_t rng = seed * 0x100000001b3ULL + 0xcbf29ce484222325ULL;
+static uint64_t seed_state(uint64_t seed) {
+  return seed * 0x100000001b3ULL + 0xcbf29ce484222325ULL;
+}
+
+/* Biased cuts (cuts), merges of a send into the next one in two (merges):
+ * today's random schedule and the split and merge families. */
+static int biased(fray_sched_buf_t *b, uint64_t *rng, int merges, int cuts) {
   for (size_t i = 0; i < b->nsends; i++) {
     const fray_step_t *st = send_step(b, i);
-    uint64_t r = fray__rng_next(&rng);
-    if (i + 1 < b->nsends && (r & 1))
+    uint64_t r = fray__rng_next(rng);
+    if (merges && i + 1 < b->nsends && (r & 1))
       b->sends[i].merge_next = 1; /* ignored unless the next step fits */
-    if (st->len < 2)
+    if (!cuts || st->len < 2)
       continue;
     static const unsigned char ncut_table[8] = {0, 0, 1, 1, 1, 2, 2, 3};
     size_t n = ncut_table[(r >> 1) & 7];
     if (n > st->len - 1)
       n = st->len - 1;
-    if (random_cuts(b, i, n, &rng))
+    if (random_cuts(b, i, n, rng))
       return FRAY_ENOMEM;
   }
+  return 0;
+}
+
+int fray_sched_random(fray_sched_buf_t *b, uint64_t seed, int short_writes) {
+  if (!b)
+    return FRAY_EINVAL;
+  sched_clear(b);
+  uint64_t rng = seed_state(seed);
+  if (biased(b, &rng, 1, 1))
+    return FRAY_ENOMEM;
   b->view.short_writes = short_writes;
   b->view.write_seed = seed;
   return 0;
+}
+
+/* ---- the portfolio's other families ---------------------------------------- */
+
+/* Cuts one family may add to a send: a megabyte of short lines is cut at
+ * its first lines only, so a schedule's memory stays bounded. */
+#define FAMILY_MAX_CUTS 4096
+
+/* Appends cut p to send i (cuts come in increasing order). */
+static int add_cut(fray_sched_buf_t *b, size_t i, size_t p) {
+  fray_sched_send_t *ss = &b->sends[i];
+  if (ss->ncuts >= FAMILY_MAX_CUTS || (ss->ncuts && b->cuts[i][ss->ncuts - 1] >= p))
+    return 0;
+  if (sched_reserve(b, i, ss->ncuts + 1))
+    return FRAY_ENOMEM;
+  b->cuts[i][ss->ncuts++] = p;
+  return 0;
+}
+
+/* Whether send i's last read can merge with send i + 1's first: the next
+ * step is a send of the same client. */
+static int joins_next(const fray_sched_buf_t *b, size_t i) {
+  if (i + 1 >= b->nsends || b->send_step[i + 1] != b->send_step[i] + 1)
+    return 0;
+  return send_step(b, i)->client == send_step(b, i + 1)->client;
+}
+
+/* The last send of the burst starting at send i: the run of sends that
+ * merges can join into one read. */
+static size_t burst_end(const fray_sched_buf_t *b, size_t i) {
+  while (joins_next(b, i))
+    i++;
+  return i;
+}
+
+static void coalesce(fray_sched_buf_t *b) {
+  for (size_t i = 0; i < b->nsends; i++)
+    b->sends[i].merge_next = joins_next(b, i);
+}
+
+/* Three sends in four get a stretch of 2 to 32 bytes cut one byte per read. */
+static int stretch(fray_sched_buf_t *b, uint64_t *rng) {
+  for (size_t i = 0; i < b->nsends; i++) {
+    size_t len = send_step(b, i)->len;
+    uint64_t r = fray__rng_next(rng);
+    if (len < 2 || (r & 3) == 0)
+      continue;
+    size_t span = 2 + (size_t)((r >> 2) % 31), a = 1 + (size_t)((r >> 8) % (len - 1));
+    if (span >= len) {
+      b->sends[i].every = 1;
+      continue;
+    }
+    for (size_t p = a; p < a + span && p < len; p++)
+      if (add_cut(b, i, p))
+        return FRAY_ENOMEM;
+  }
+  return 0;
+}
+
+/* A frame ends before position p of a send (1 <= p < len): after a "\n". */
+static int frame_end_at(const uint8_t *d, size_t p) {
+  return d[p - 1] == '\n';
+}
+
+/* Position p (1 <= p < len) lies inside a delimiter: "\r|\n", "\n|\r" (of
+ * "\r\n\r\n"), or right before a lone "\n", whose one byte cannot be cut. */
+static int inside_delim(const uint8_t *d, size_t p) {
+  uint8_t a = d[p - 1], z = d[p];
+  return (a == '\r' && z == '\n') || (a == '\n' && z == '\r') || (z == '\n' && a != '\r');
+}
+
+/* Each burst merged into one read, then cut once at a frame boundary drawn
+ * among its sends' ends and the line ends inside them. */
+static int boundary(fray_sched_buf_t *b, uint64_t *rng) {
+  for (size_t i = 0; i < b->nsends;) {
+    size_t j = burst_end(b, i), count = j - i;
+    for (size_t k = i; k <= j; k++) {
+      const fray_step_t *st = send_step(b, k);
+      for (size_t p = 1; p < st->len; p++)
+        count += frame_end_at(st->data, p);
+      b->sends[k].merge_next = k < j;
+    }
+    size_t pick = count ? (size_t)(fray__rng_next(rng) % count) : SIZE_MAX;
+    for (size_t k = i; k <= j && pick != SIZE_MAX; k++) {
+      const fray_step_t *st = send_step(b, k);
+      for (size_t p = 1; p < st->len && pick != SIZE_MAX; p++)
+        if (frame_end_at(st->data, p) && pick-- == 0) {
+          pick = SIZE_MAX;
+          if (add_cut(b, k, p))
+            return FRAY_ENOMEM;
+        }
+      if (k < j && pick != SIZE_MAX && pick-- == 0) {
+        b->sends[k].merge_next = 0;
+        pick = SIZE_MAX;
+      }
+    }
+    i = j + 1;
+  }
+  return 0;
+}
+
+/* Cuts at positions where is_cut holds: each with probability 1/2 (half),
+ * or all of them. No merges. */
+static int cut_where(fray_sched_buf_t *b, uint64_t *rng, int (*is_cut)(const uint8_t *, size_t),
+                     int half) {
+  for (size_t i = 0; i < b->nsends; i++) {
+    const fray_step_t *st = send_step(b, i);
+    uint64_t bits = 0;
+    for (size_t p = 1, k = 0; p < st->len; p++) {
+      if (!is_cut(st->data, p))
+        continue;
+      if (half && k++ % 64 == 0)
+        bits = fray__rng_next(rng);
+      int take = !half || (bits & 1);
+      bits >>= 1;
+      if (take && add_cut(b, i, p))
+        return FRAY_ENOMEM;
+    }
+  }
+  return 0;
+}
+
+/* Each burst read in random prefixes of what is left of it: a read takes 1
+ * to all of the remaining bytes, across send boundaries. */
+static int prefix(fray_sched_buf_t *b, uint64_t *rng) {
+  for (size_t i = 0; i < b->nsends;) {
+    size_t j = burst_end(b, i), total = 0;
+    for (size_t k = i; k <= j; k++) {
+      total += send_step(b, k)->len;
+      b->sends[k].merge_next = k < j;
+    }
+    size_t pos = 0, k = i, start = 0; /* send k begins at start in the burst */
+    for (;;) {
+      pos += 1 + (size_t)(fray__rng_next(rng) % (total - pos ? total - pos : 1));
+      if (pos >= total)
+        break;
+      while (pos >= start + send_step(b, k)->len)
+        start += send_step(b, k++)->len;
+      if (pos == start)
+        b->sends[k - 1].merge_next = 0; /* a read ends with send k - 1 */
+      else if (add_cut(b, k, pos - start))
+        return FRAY_ENOMEM;
+    }
+    i = j + 1;
+  }
+  return 0;
+}
+
+static const char *const family_names[FRAY_FAMILY_COUNT] = {
+    "biased", "coalesce", "stretch", "boundary", "delim", "message", "split", "merge", "prefix"};
+
+const char *fray_sched_family_name(fray_sched_family_t f) {
+  return (unsigned)f < FRAY_FAMILY_COUNT ? family_names[f] : "unknown";
+}
+
+int fray_sched_family_from_name(const char *name, fray_sched_family_t *out) {
+  for (size_t k = 0; name && k < FRAY_FAMILY_COUNT; k++)
+    if (!strcmp(name, family_names[k])) {
+      *out = (fray_sched_family_t)k;
+      return 0;
+    }
+  return FRAY_ENOENT;
+}
+
+static const char *const fault_names[] = {"short-writes", "eof-with-data"};
+#define NFAULTS (sizeof fault_names / sizeof fault_names[0])
+
+unsigned fray_fault_from_name(const char *name) {
+  for (size_t k = 0; name && k < NFAULTS; k++)
+    if (!strcmp(name, fault_names[k]))
+      return 1u << k;
+  return 0;
+}
+
+const char *fray_fault_name(unsigned f) {
+  for (size_t k = 0; k < NFAULTS; k++)
+    if (f == 1u << k)
+      return fault_names[k];
+  return "unknown";
+}
+
+fray_sched_family_t fray_sched_family_of_run(uint64_t seed, uint64_t run) {
+  /* Block run / N is a Fisher-Yates shuffle of the families, seeded by the
+   * block: which run of the block gets which family varies from block to
+   * block, but every block holds them all. */
+  unsigned char perm[FRAY_FAMILY_COUNT];
+  for (unsigned k = 0; k < FRAY_FAMILY_COUNT; k++)
+    perm[k] = (unsigned char)k;
+  uint64_t rng = seed_state(fray__rng_at(seed ^ 0xfa111e5ULL, run / FRAY_FAMILY_COUNT));
+  for (unsigned k = FRAY_FAMILY_COUNT - 1; k > 0; k--) {
+    unsigned j = (unsigned)(fray__rng_next(&rng) % (k + 1));
+    unsigned char t = perm[k];
+    perm[k] = perm[j];
+    perm[j] = t;
+  }
+  return (fray_sched_family_t)perm[run % FRAY_FAMILY_COUNT];
+}
+
+static int build_family(fray_sched_buf_t *b, fray_sched_family_t f, uint64_t *rng) {
+  switch (f) {
+  case FRAY_FAMILY_BIASED:
+    return biased(b, rng, 1, 1);
+  case FRAY_FAMILY_COALESCE:
+    coalesce(b);
+    return 0;
+  case FRAY_FAMILY_STRETCH:
+    return stretch(b, rng);
+  case FRAY_FAMILY_BOUNDARY:
+    return boundary(b, rng);
+  case FRAY_FAMILY_DELIM:
+    return cut_where(b, rng, inside_delim, 1);
+  case FRAY_FAMILY_MESSAGE:
+    return cut_where(b, rng, frame_end_at, 0);
+  case FRAY_FAMILY_SPLIT:
+    return biased(b, rng, 0, 1);
+  case FRAY_FAMILY_MERGE:
+    return biased(b, rng, 1, 0);
+  default:
+    return prefix(b, rng);
+  }
+}
+
+int fray_sched_family(fray_sched_buf_t *b, fray_sched_family_t f, uint64_t seed, unsigned faults) {
+  if (!b || (unsigned)f >= FRAY_FAMILY_COUNT)
+    return FRAY_EINVAL;
+  sched_clear(b);
+  uint64_t rng = seed_state(seed);
+  /* Faults are drawn first, from a draw of their own: a family's cuts are
+   * the same with faults on or off. */
+  uint64_t r = fray__rng_next(&rng);
+  for (unsigned k = 0; k < NFAULTS; k++)
+    if ((faults & (1u << k)) && ((r >> (2 * k)) & 3) == 0)
+      b->view.faults |= 1u << k;
+  b->view.short_writes = !!(b->view.faults & FRAY_FAULT_SHORT_WRITES);
+  b->view.write_seed = seed;
+  b->view.family = (int)f;
+  return build_family(b, f, &rng) ? FRAY_ENOMEM : 0;
 }
 
 /* ---- exhaustive ---------------------------------------------------------------- */
@@ -365,9 +616,15 @@ char *fray_sched_describe(const fray_script_t *script, const fray_sched_t *sched
     if (merged)
       put(&w, " + (merged with the next send)");
   }
-  if (sched && sched->short_writes)
+  if (sched && sched->short_writes) {
     put(&w, "%sshort writes (seed %llu)", any ? "; " : "", (unsigned long long)sched->write_seed);
-  else if (!any)
+    any = 1;
+  }
+  if (sched && (sched->faults & FRAY_FAULT_EOF_WITH_DATA)) {
+    put(&w, "%sEOF with the last read before a close", any ? "; " : "");
+    any = 1;
+  }
+  if (!any)
     put(&w, "whole");
   if (w.o >= size && size > 4)
     memcpy(buf + size - 4, "...", 4);
