@@ -139,6 +139,35 @@ static void test_payload_mutation_keeps_schedule(void **state) {
   fray_fuzz_session_free(b);
 }
 
+/* A flags op with 0x20 draws the reads from a family (here coalesce: the two
+ * sends merged, their decoded cuts set aside); 0x40 adds EOF-with-data. */
+static void test_decode_family_and_eof_fault(void **state) {
+  (void)state;
+  uint8_t in[] = {'P', 'I', 'N', 'G', '\r', '\n', 'P', 'I', 'N', 'G', '\r', '\n',
+                  /* decisions, read from the end backwards: */
+                  9, FRAY_FAMILY_COALESCE, 0x67, 5, 0x00, 1, 5, 0x20};
+  fray_fuzz_session_t *s;
+  assert_int_equal(fray_fuzz_decode(&s, in, sizeof in, NULL, NULL), 0);
+  const fray_sched_t *v = fray_fuzz_session_sched(s);
+  assert_int_equal(v->nsends, 2);
+  assert_int_equal(v->family, FRAY_FAMILY_COALESCE);
+  assert_int_equal(v->sends[0].merge_next, 1);
+  assert_int_equal(v->sends[0].ncuts, 0); /* the decoded cut is set aside */
+  assert_true(v->faults & FRAY_FAULT_EOF_WITH_DATA);
+  fray_fuzz_session_free(s);
+  /* Without the flags op (read last, so stored first): the decoded cut, no
+   * merge, no fault. */
+  uint8_t plain[sizeof in - 3];
+  memcpy(plain, in, 12);
+  memcpy(plain + 12, in + 15, sizeof in - 15);
+  assert_int_equal(fray_fuzz_decode(&s, plain, sizeof plain, NULL, NULL), 0);
+  v = fray_fuzz_session_sched(s);
+  assert_int_equal(v->sends[0].ncuts, 1);
+  assert_int_equal(v->sends[0].merge_next, 0);
+  assert_int_equal(v->faults, 0);
+  fray_fuzz_session_free(s);
+}
+
 static void test_encode_decode_round_trip(void **state) {
   (void)state;
   fray_script_t *s;
@@ -283,6 +312,7 @@ int main(void) {
       cmocka_unit_test(test_decode_any_bytes_is_a_valid_session),
       cmocka_unit_test(test_payload_mutation_keeps_schedule),
       cmocka_unit_test(test_encode_decode_round_trip),
+      cmocka_unit_test(test_decode_family_and_eof_fault),
       cmocka_unit_test(test_driver_quiet_on_correct_handler),
       cmocka_unit_test(test_driver_catches_oneread),
       cmocka_unit_test(test_driver_names_nondeterminism),

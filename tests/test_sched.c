@@ -112,10 +112,11 @@ static void test_sched_random_is_the_seeds(void **state) {
 static void test_sched_exhaustive_count_and_index(void **state) {
   (void)state;
   fray_script_t *s = parse("open a\na > \"abcd\"\na > \"xyz\"\n");
-  /* 4 and 3 bytes: C(3,1) + C(2,1) single cuts; C(3,2) + C(2,2) pairs. */
-  assert_int_equal(fray_sched_exhaustive_count(s, 1), 1 + 3 + 2);
-  assert_int_equal(fray_sched_exhaustive_count(s, 2), 1 + 3 + 3 + 2 + 1);
-  assert_int_equal(fray_sched_exhaustive_count(s, 64), 1 + 3 + 3 + 1 + 2 + 1);
+  /* 4 and 3 bytes: C(3,1) + C(2,1) single cuts; C(3,2) + C(2,2) pairs;
+   * and the two sends merged (+ 1). */
+  assert_int_equal(fray_sched_exhaustive_count(s, 1), 1 + 3 + 2 + 1);
+  assert_int_equal(fray_sched_exhaustive_count(s, 2), 1 + 3 + 3 + 2 + 1 + 1);
+  assert_int_equal(fray_sched_exhaustive_count(s, 64), 1 + 3 + 3 + 1 + 2 + 1 + 1);
   fray_sched_buf_t *b;
   assert_int_equal(fray_sched_buf_new(&b, s, NULL), 0);
   static const char *const want[] = {
@@ -129,13 +130,14 @@ static void test_sched_exhaustive_count_and_index(void **state) {
       "line 3 a> \"x\" | \"yz\"",
       "line 3 a> \"xy\" | \"z\"",
       "line 3 a> \"x\" | \"y\" | \"z\"",
+      "line 2 a> \"abcd\" + (merged with the next send)",
   };
   for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
     char d[128];
     assert_int_equal(fray_sched_exhaustive(b, 2, i), 0);
     assert_string_equal(fray_sched_describe(s, fray_sched_buf_view(b), d, sizeof d), want[i]);
   }
-  assert_int_equal(fray_sched_exhaustive(b, 2, 10), FRAY_EINVAL);
+  assert_int_equal(fray_sched_exhaustive(b, 2, 11), FRAY_EINVAL);
   fray_sched_buf_free(b);
   fray_script_free(s);
 }

@@ -152,7 +152,8 @@ static void usage(FILE *out) {
           "    prefix    a burst read in random prefixes (FoundationDB's simulated TCP)\n"
           "  --schedule FAMILY      random runs of that family only\n"
           "  --schedule exhaustive  every placement of up to --max-cuts cuts in each\n"
-          "                         send, one send at a time\n"
+          "                         send, one send at a time; then each pair of a\n"
+          "                         client's consecutive sends merged (one run each)\n"
           "  --runs N            random schedules to run (default %u)\n"
           "  --seed S            seed of the random schedules and short writes, decimal\n"
           "                      or 0x hex (default %u)\n"
@@ -420,9 +421,10 @@ static const char *ignored_why(const replay_opts_t *o, const char *opt) {
     return "only random schedules, --short-writes and --mutate draw from the seed";
   if (!strcmp(opt, "--max-cuts") && !ex)
     return "it bounds --schedule exhaustive only";
-  if (!strcmp(opt, "--faults") && (!sched || o->sched != FRAY_STRATEGY_RANDOM || o->connect))
-    return o->connect ? "over --connect the server's reads and writes are its own"
-                      : "random runs draw fault kinds; other schedules and --mutate do not";
+  if (!strcmp(opt, "--faults") && (!sched || o->sched != FRAY_STRATEGY_RANDOM))
+    return "random runs draw fault kinds; other schedules and --mutate do not";
+  if (!strcmp(opt, "--faults") && (o->connect || o->exec))
+    return "faults are drawn in the simulator (--exec: --short-writes)";
   if (!strcmp(opt, "--short-writes") && o->mutate)
     return "malformed variants run whole, with the server's writes taken at once";
   if (!strcmp(opt, "--pace") && !o->connect)

@@ -20,7 +20,12 @@
  *   6               RESET client (op >> 3) & 3
  *   7               flags: op & 0x08 merges the last send with the next one
  *                   (if it is a send of the same client), op & 0x10 turns
- *                   short writes on (write seed: the next byte)
+ *                   short writes on (write seed: the next byte), op & 0x20
+ *                   draws the reads from a schedule family instead (next
+ *                   byte % FRAY_FAMILY_COUNT picks it, the byte after seeds
+ *                   it: fray_sched_family(); the last such op wins, and the
+ *                   cuts and merges decoded are set aside), op & 0x40 turns
+ *                   FRAY_FAULT_EOF_WITH_DATA on
  * Client 0 ("c0") is open from the start. When the decisions run out, the
  * payload left is one last send of client 0. A missing byte reads as 0.
  * Sessions are bounded: at most FRAY_FUZZ_MAX_STEPS steps. */

@@ -148,8 +148,11 @@ FRAY_EXTERN int fray_sched_family(fray_sched_buf_t *b, fray_sched_family_t f, ui
                                   unsigned faults);
 
 /* Exhaustive enumeration: every placement of up to max_cuts cuts in one send
- * at a time (the other sends whole). fray_sched_exhaustive_count() tells how
- * many schedules there are (saturating at SIZE_MAX); index 0 is whole.
+ * at a time (the other sends whole), then each send merged uncut into the
+ * next one when that is a send of the same client (one schedule per such
+ * pair: at most one per send, so merges add little to the count).
+ * fray_sched_exhaustive_count() tells how many schedules there are
+ * (saturating at SIZE_MAX); index 0 is whole.
  * fray_sched_exhaustive(b, k, index) builds schedule number index: 0,
  * FRAY_EINVAL (index past the count) or FRAY_ENOMEM. */
 FRAY_EXTERN size_t fray_sched_exhaustive_count(const fray_script_t *script, size_t max_cuts);

@@ -18,6 +18,7 @@ struct fray_fuzz_session {
   size_t *cutpool; /* every send's cuts; sends[k].cuts point in here */
   size_t *cutoff;  /* per send: where its cuts start in cutpool */
   size_t npool, poolcap;
+  fray_sched_buf_t *family; /* a family's reads, when the decisions chose one */
   fray_sched_t sched;
 };
 
@@ -35,6 +36,8 @@ static int has_decisions(const reader_t *r) {
 }
 
 static const char *const client_names[FRAY_FUZZ_CLIENTS] = {"c0", "c1", "c2", "c3"};
+
+static int use_family(fray_fuzz_session_t *s, fray_sched_family_t f, uint64_t seed);
 
 /* Adds fuzz client c to the script when it first appears; idx maps fuzz
  * clients to script clients. 0 or FRAY_ENOMEM. */
@@ -92,6 +95,8 @@ int fray_fuzz_decode(fray_fuzz_session_t **out, const uint8_t *data, size_t len,
   reader_t rd = {data, 0, len};
   size_t steps = 1;
   int last_send_client = -1; /* the previous step was a send of this client */
+  int family = -1;           /* a schedule family chosen by the decisions */
+  uint64_t family_seed = 0;
   while (!r && has_decisions(&rd) && steps < FRAY_FUZZ_MAX_STEPS) {
     uint8_t op = decision(&rd);
     size_t c = (op >> 3) & 3;
@@ -162,6 +167,12 @@ int fray_fuzz_decode(fray_fuzz_session_t **out, const uint8_t *data, size_t len,
         s->sched.short_writes = 1;
         s->sched.write_seed = decision(&rd);
       }
+      if (op & 0x20) {
+        family = decision(&rd) % FRAY_FAMILY_COUNT;
+        family_seed = decision(&rd);
+      }
+      if (op & 0x40)
+        s->sched.faults |= FRAY_FAULT_EOF_WITH_DATA;
       continue;
     }
     steps++;
@@ -186,13 +197,31 @@ int fray_fuzz_decode(fray_fuzz_session_t **out, const uint8_t *data, size_t len,
     s->sends[k].cuts = s->sends[k].ncuts ? s->cutpool + s->cutoff[k] : NULL;
   s->sched.sends = s->sends;
   s->sched.nsends = s->nsends;
+  if (family >= 0 && (r = use_family(s, (fray_sched_family_t)family, family_seed))) {
+    fray_fuzz_session_free(s);
+    return r;
+  }
   *out = s;
+  return 0;
+}
+
+/* The reads of family f (seeded) replace the decoded cuts and merges, so
+ * the fuzzer reaches every delivery model of the random portfolio; the
+ * decoded faults stay. 0 or FRAY_ENOMEM. */
+static int use_family(fray_fuzz_session_t *s, fray_sched_family_t f, uint64_t seed) {
+  if (fray_sched_buf_new(&s->family, s->script, &s->mem) ||
+      fray_sched_family(s->family, f, seed, 0))
+    return FRAY_ENOMEM;
+  const fray_sched_t *v = fray_sched_buf_view(s->family);
+  s->sched.sends = v->sends;
+  s->sched.family = v->family;
   return 0;
 }
 
 void fray_fuzz_session_free(fray_fuzz_session_t *s) {
   if (!s)
     return;
+  fray_sched_buf_free(s->family);
   fray_script_free(s->script);
   fray__free(&s->mem, s->sends);
   fray__free(&s->mem, s->cutoff);

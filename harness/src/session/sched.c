@@ -511,8 +511,13 @@ size_t fray_sched_exhaustive_count(const fray_script_t *script, size_t max_cuts)
   size_t total = 1, n = 0;
   const fray_step_t *steps = script ? fray_script_steps(script, &n) : NULL;
   for (size_t i = 0; steps && i < n; i++)
-    if (steps[i].kind == FRAY_STEP_SEND)
+    if (steps[i].kind == FRAY_STEP_SEND) {
       total = sat_add(total, send_placements(steps[i].len, max_cuts));
+      /* One more: this send merged into the next, a send of its client. */
+      if (i + 1 < n && steps[i + 1].kind == FRAY_STEP_SEND &&
+          steps[i + 1].client == steps[i].client)
+        total = sat_add(total, 1);
+    }
   return total;
 }
 
@@ -551,6 +556,12 @@ int fray_sched_exhaustive(fray_sched_buf_t *b, size_t max_cuts, size_t index) {
       index -= c;
     }
   }
+  /* Then each pair of consecutive sends of one client, merged, uncut. */
+  for (size_t i = 0; i < b->nsends; i++)
+    if (joins_next(b, i) && index-- == 0) {
+      b->sends[i].merge_next = 1;
+      return 0;
+    }
   return FRAY_EINVAL; /* index past the count */
 }
 
