@@ -28,5 +28,6 @@ int fray_cli_proxy(int argc, char **argv);
 int fray_cli_import_pcap(int argc, char **argv);
 int fray_cli_serve(int argc, char **argv);
 int fray_cli_exec(int argc, char **argv);
+int fray_cli_ci(int argc, char **argv);
 
 #endif /* FRAY_CLI_H */

@@ -14,6 +14,8 @@ static const fray_cli_cmd_t commands[] = {
     {"fuzz", "fuzz your handler (a plugin) with libFuzzer and fray's session oracle",
      fray_cli_fuzz},
     {"fuzz-encode", "encode a .fray script as a fuzz input (seed corpora)", fray_cli_fuzz_encode},
+    {"ci", "write ClusterFuzzLite / OSS-Fuzz files for a project's fuzz targets (ci init)",
+     fray_cli_ci},
     {"fuzz-decode", "decode a fuzz input (or an AFLNet replay file) into a .fray script",
      fray_cli_fuzz_decode},
     {"proxy", "forward TCP traffic, re-cut it (split/merge/delay) and record it as .fray",

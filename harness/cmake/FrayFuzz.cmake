@@ -36,6 +36,12 @@
 #              FRAY_FUZZ_DICT name the two.
 #   LINK_LIBRARIES  what the handler itself needs
 #
+# Under OSS-Fuzz and ClusterFuzzLite (the build.sh `fray ci init` writes
+# passes -DLIB_FUZZING_ENGINE=...) the builder decides instead of ENGINE:
+# its CFLAGS carry the sanitizer and coverage flags, LIB_FUZZING_ENGINE is
+# the engine, linked last; the driver gets no coverage (driver.ignorelist)
+# and SEEDS are left to the seed corpora `fray ci init` zipped.
+#
 # The installed libfray must not have been built with gcc's sanitizers
 # (FRAY_ENABLE_ASAN with gcc): their runtime cannot be linked with clang's.
 include_guard(GLOBAL)
@@ -72,6 +78,10 @@ macro(_fray_fuzz_engine_flags name engine)
     endif()
     set(_fray_fuzz_cover ${_fray_fuzz_san})
     set(_fray_fuzz_link -fsanitize=address,undefined)
+  elseif("${engine}" STREQUAL "external")
+    set(_fray_fuzz_san "")
+    set(_fray_fuzz_cover "")
+    set(_fray_fuzz_link "")
   else()
     message(FATAL_ERROR "fray_add_fuzz_target(${name}): ENGINE must be libfuzzer or afl, "
                         "not '${engine}'")
@@ -92,6 +102,9 @@ function(fray_add_fuzz_target name)
       set(A_ENGINE afl)
     endif()
   endif()
+  if(DEFINED LIB_FUZZING_ENGINE)
+    set(A_ENGINE external)
+  endif()
   _fray_fuzz_engine_flags(${name} ${A_ENGINE})
 
   # The driver: sanitized like everything else, never instrumented.
@@ -103,11 +116,18 @@ function(fray_add_fuzz_target name)
   if(A_HANDLER)
     target_compile_definitions(${drv} PRIVATE FRAY_FUZZ_HANDLER=${A_HANDLER})
   endif()
+  if(A_ENGINE STREQUAL "external" AND CMAKE_C_COMPILER_ID STREQUAL "Clang")
+    # The builder's CFLAGS instrument everything; the ignore list exempts it.
+    target_compile_options(${drv} PRIVATE
+      -fsanitize-coverage-ignorelist=${FRAY_FUZZ_DATADIR}/driver.ignorelist)
+  endif()
+  if(CMAKE_C_COMPILER MATCHES "afl-")
+    set_target_properties(${drv} PROPERTIES C_COMPILER_LAUNCHER
+      "env;AFL_LLVM_DENYLIST=${FRAY_FUZZ_DATADIR}/driver.ignorelist")
+  endif()
   if(A_ENGINE STREQUAL "afl")
     # Our own main: persistent mode with shared-memory inputs, or replay.
     target_sources(${drv} PRIVATE ${FRAY_FUZZ_DATADIR}/standalone_main.c)
-    set_target_properties(${drv} PROPERTIES C_COMPILER_LAUNCHER
-      "env;AFL_LLVM_DENYLIST=${FRAY_FUZZ_DATADIR}/driver.ignorelist")
   endif()
 
   add_executable(${name} ${A_SOURCES} $<TARGET_OBJECTS:${drv}>)
@@ -115,11 +135,15 @@ function(fray_add_fuzz_target name)
   target_compile_definitions(${name} PRIVATE FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION=1)
   target_link_options(${name} PRIVATE ${_fray_fuzz_link})
   target_link_libraries(${name} PRIVATE fray::fray_static ${A_LINK_LIBRARIES})
+  if(A_ENGINE STREQUAL "external")
+    separate_arguments(_fray_fuzz_engine UNIX_COMMAND "${LIB_FUZZING_ENGINE}")
+    target_link_libraries(${name} PRIVATE ${_fray_fuzz_engine}) # last, after libfray
+  endif()
 
   set(work ${CMAKE_CURRENT_BINARY_DIR}/${name}.fuzz)
   set_target_properties(${name} PROPERTIES FRAY_FUZZ_SEEDS ${work}/seeds FRAY_FUZZ_DICT
     ${work}/fuzz.dict)
-  if(A_SEEDS)
+  if(A_SEEDS AND NOT A_ENGINE STREQUAL "external")
     if(NOT EXISTS "${FRAY_EXECUTABLE}")
       message(FATAL_ERROR "fray_add_fuzz_target(${name}): SEEDS need the fray command, "
                           "not installed at ${FRAY_EXECUTABLE}")

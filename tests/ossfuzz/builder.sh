@@ -6,7 +6,7 @@
 #   builder.sh --sanitizer address|undefined|memory --engine libfuzzer|afl|honggfuzz
 #              --project DIR --build-sh FILE --work DIR [--name NAME]
 #              [--runs N] [--afl-secs S] [--yaml FILE]... [--expect TARGET]...
-#              [--then SCRIPT]
+#              [--with NAME=DIR]... [--then SCRIPT]
 #
 # The environment is the image's, as its Dockerfile and `compile` script set
 # it (infra/base-images/base-clang, base-builder, compile, compile_<engine>):
@@ -23,7 +23,8 @@
 #              indirect-calls,trace-cmp LIB_FUZZING_ENGINE=libhfuzz.a: needs
 #              honggfuzz, which Debian 12 does not package (skipped, exit 77)
 #   SRC=WORK/src (holding the project as SRC/NAME, by default the project
-#   directory's name, and build.sh as
+#   directory's name, each --with DIR as SRC/NAME, what the Dockerfile
+#   would have cloned there, and build.sh as
 #   SRC/build.sh), OUT=WORK/out, WORK=WORK/work; SANITIZER, FUZZING_ENGINE,
 #   ARCHITECTURE=x86_64, FUZZING_LANGUAGE=c; build.sh runs as
 #   `bash -eux $SRC/build.sh` from SRC/<name>, the Dockerfile's WORKDIR.
@@ -48,7 +49,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 fail() { echo "FAIL: $*" >&2; exit 1; }
 skip() { echo "SKIP: $*"; exit 77; }
 
-sanitizer="" engine="" project="" name="" build_sh="" top="" runs=300 afl_secs=3 yaml=() expect=() then=""
+sanitizer="" engine="" project="" name="" build_sh="" top="" runs=300 afl_secs=3 yaml=() expect=() then="" with=()
 while [ $# -gt 0 ]; do
   case $1 in
     --sanitizer) sanitizer=${2:?} ;;
@@ -62,6 +63,7 @@ while [ $# -gt 0 ]; do
     --yaml) yaml+=("${2:?}") ;;
     --expect) expect+=("${2:?}") ;;
     --then) then=${2:?} ;;
+    --with) with+=("${2:?}") ;;
     *) echo "builder: unknown argument '$1'" >&2; exit 2 ;;
   esac
   shift 2
@@ -70,9 +72,7 @@ done
   { sed -n '2,8p' "$0" >&2; exit 2; }
 
 # The YAML first: it needs no build.
-for f in ${yaml[@]+"${yaml[@]}"}; do
-  python3 "$here/yamlcheck.py" "$f" || fail "$f is not valid YAML"
-done
+[ ${#yaml[@]} = 0 ] || python3 "$here/yamlcheck.py" "${yaml[@]}" || fail "invalid YAML in ${yaml[*]}"
 
 export SANITIZER=$sanitizer FUZZING_ENGINE=$engine ARCHITECTURE=x86_64 FUZZING_LANGUAGE=c
 case $sanitizer in
@@ -124,6 +124,9 @@ name=${name:-$(basename "$project")}
 rm -rf "$top" && mkdir -p "$top/src" "$top/out" "$top/work"
 export SRC=$top/src OUT=$top/out WORK=$top/work
 ln -s "$project" "$SRC/$name"
+for w in ${with[@]+"${with[@]}"}; do
+  ln -s "$(cd "${w#*=}" && pwd)" "$SRC/${w%%=*}"
+done
 cp "$build_sh" "$SRC/build.sh"
 echo "builder: $engine + $sanitizer: CC=$CC CXX=$CXX LIB_FUZZING_ENGINE=$LIB_FUZZING_ENGINE"
 echo "builder: CFLAGS=$CFLAGS"

@@ -7,13 +7,18 @@ or the body of a `|` or `>` block. The first output line says which ran.
 On top of parsing, files that name themselves say what they must hold:
   .clusterfuzzlite/project.yaml   language: c or c++
   an OSS-Fuzz project.yaml        language, main_repo, fuzzing_engines
-  .github/workflows/*.yml         on, jobs; ClusterFuzzLite steps with a mode
+  .github/workflows/*.yml         on, jobs, a ClusterFuzzLite build_fuzzers
+                                  step; run_fuzzers modes among code-change,
+                                  batch, prune, coverage, and all four used
+                                  when any workflow runs fuzzers
 Exit 0 all valid, 1 otherwise (one line per problem: FILE:LINE: why).
 """
 import os
 import re
 import sys
 
+MODES = ("code-change", "batch", "prune", "coverage")
+MODES_SEEN = set()
 KEY = re.compile(r"^(- )?[A-Za-z0-9_.\-\"']+:( .*)?$")
 
 
@@ -64,15 +69,15 @@ def semantic(path, doc):
         # PyYAML reads the bare key `on` as the boolean True (YAML 1.1).
         if "jobs" not in doc or not ("on" in doc or True in doc):
             return [f"{path}: a workflow needs `on` and `jobs`"]
-        modes = []
-        for job in doc["jobs"].values():
-            for step in job.get("steps", []):
-                uses = step.get("uses", "")
-                if uses.startswith("google/clusterfuzzlite/actions/run_fuzzers"):
-                    modes.append(step.get("with", {}).get("mode"))
-        bad = [m for m in modes if m not in ("code-change", "batch", "prune", "coverage")]
-        if not modes or bad:
-            return [f"{path}: run_fuzzers steps with modes {modes} (want code-change, batch, prune, coverage)"]
+        uses = [(st.get("uses", ""), st.get("with") or {})
+                for job in doc["jobs"].values() for st in job.get("steps", [])]
+        if not any(u.startswith("google/clusterfuzzlite/actions/build_fuzzers@") for u, _ in uses):
+            return [f"{path}: no ClusterFuzzLite build_fuzzers step"]
+        for u, w in uses:
+            if u.startswith("google/clusterfuzzlite/actions/run_fuzzers@"):
+                MODES_SEEN.add(w.get("mode"))
+                if w.get("mode") not in MODES:
+                    return [f"{path}: run_fuzzers mode {w.get('mode')!r} is not one of {MODES}"]
     return []
 
 
@@ -96,6 +101,9 @@ def main(paths):
             problems.append(f"{path}: {e}")
             continue
         problems += semantic(path, doc)
+    missing = [m for m in MODES if m not in MODES_SEEN]
+    if MODES_SEEN and missing:
+        problems.append(f"the workflows never run_fuzzers in mode {', '.join(missing)}")
     for p in problems:
         print(p, file=sys.stderr)
     if not problems:
