@@ -6,6 +6,7 @@
  * zipped from its SEEDS scripts, its dictionary and .options, and an
  * OSS-Fuzz project.yaml skeleton. The texts are the templates in
  * harness/cli/ci/, compiled in (and installed in share/fray/ci/). */
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
@@ -47,6 +48,7 @@ typedef struct ci {
   const char *fray_git, *fray_ref, *repo, *contact, *branch;
   char sanitizers[64], engines[64]; /* comma-separated, as given */
   int force;
+  int bad; /* a SEEDS script is missing: nothing is written */
 } ci_t;
 
 static void usage(FILE *out) {
@@ -216,6 +218,10 @@ static int read_call(ci_t *c, const char *cmfile, const char *cmdir, const char 
     } else if (in_seeds && seed_path(cmdir, tok, path, sizeof path)) {
       fprintf(stderr, "fray ci init: %s: %s: SEEDS '%s' names a variable; list the scripts\n",
               cmfile, t->name, tok);
+    } else if (in_seeds && access(path, R_OK)) {
+      fprintf(stderr, "fray ci init: %s: %s: SEEDS '%s': %s: %s\n", cmfile, t->name, tok, path,
+              strerror(errno));
+      c->bad = 1;
     } else if (in_seeds && list_add(&t->seeds, &t->nseeds, &t->cap, path)) {
       return -1;
     }
@@ -230,8 +236,7 @@ static int called(const char *text, const char *w, const char *name) {
   if ((size_t)(w - text) < len || strncasecmp(w - len, name, len))
     return 0;
   const char *b = w - len;
-  return b == text || !(b[-1] == '_' || (b[-1] >= 'a' && b[-1] <= 'z') ||
-                        (b[-1] >= 'A' && b[-1] <= 'Z') || (b[-1] >= '0' && b[-1] <= '9'));
+  return b == text || !(b[-1] == '_' || isalnum((unsigned char)b[-1]));
 }
 
 /* Every fray_add_fuzz_target() call of one CMakeLists.txt, and the project's
@@ -563,8 +568,12 @@ static int check_existing(const ci_t *c) {
   return found ? FRAY_EXIT_USAGE : FRAY_EXIT_OK;
 }
 
-/* Every file. 0 or 2 (after saying why). */
+/* Every file: the seed corpora first, since bad scripts are what is most
+ * likely to stop the command. 0 or 2 (after saying why). */
 static int write_all(const ci_t *c) {
+  for (size_t i = 0; i < c->nt; i++)
+    if (target_files(c, &c->t[i]))
+      return FRAY_EXIT_USAGE;
   ci_var_t vars[16];
   char buf[6][1024];
   size_t nvars = make_vars(c, vars, buf);
@@ -579,9 +588,6 @@ static int write_all(const ci_t *c) {
       return FRAY_EXIT_USAGE;
     printf("wrote %s\n", files[i].path);
   }
-  for (size_t i = 0; i < c->nt; i++)
-    if (target_files(c, &c->t[i]))
-      return FRAY_EXIT_USAGE;
   return FRAY_EXIT_OK;
 }
 
@@ -665,6 +671,8 @@ static int load(ci_t *c, const char *dir, char *origin, size_t osize, char *ref,
     *p = (char)(strchr("abcdefghijklmnopqrstuvwxyz0123456789_-", *p) ? *p
                 : (*p >= 'A' && *p <= 'Z')                           ? *p - 'A' + 'a'
                                                                      : '-');
+  if (c->bad)
+    return FRAY_EXIT_USAGE;
   if (!c->nt) {
     fprintf(stderr, "fray ci init: no fray_add_fuzz_target() in the CMakeLists.txt files of %s\n",
             c->dir);

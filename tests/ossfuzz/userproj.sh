@@ -9,6 +9,7 @@
 #      zips (the SEEDS scripts; every script for a target without SEEDS),
 #      the options and the Dockerfile's fray line are checked;
 #   4. a second run refuses and writes nothing; --force writes the same bytes;
+#      a missing SEEDS script or no target at all: exit 2, nothing written;
 #   5. tests/ossfuzz/builder.sh plays the OSS-Fuzz builder with ENGINE and
 #      SANITIZER on the generated .clusterfuzzlite/build.sh, fray's source
 #      where the Dockerfile's git clone puts it ($SRC/fray), and checks the
@@ -66,6 +67,22 @@ sums | cmp -s - "$work/sums" || fail "the refused run changed files"
 "$fray" ci init --force --fray-git "$git" "$proj" >"$work/force.log" 2>&1 ||
   { cat "$work/force.log"; fail "fray ci init --force failed"; }
 sums | cmp -s - "$work/sums" || fail "--force wrote other bytes from the same project"
+
+# Input errors stop it before it writes anything: a SEEDS script that does
+# not exist, a project with no fray_add_fuzz_target().
+bad=$work/bad
+cp -r "$here/userproj" "$bad"
+sed -i 's|scripts/count.fray|scripts/missing.fray|' "$bad/fuzz/CMakeLists.txt"
+st=0
+"$fray" ci init --fray-git "$git" "$bad" >"$work/bad.log" 2>&1 || st=$?
+[ "$st" = 2 ] && grep -q "SEEDS 'scripts/missing.fray'" "$work/bad.log" ||
+  { cat "$work/bad.log"; fail "a missing SEEDS script: exit $st, not 2 naming it"; }
+[ ! -e "$bad/.clusterfuzzlite" ] && [ ! -e "$bad/.github" ] || fail "files written despite the error"
+rm "$bad/fuzz/CMakeLists.txt" && sed -i '/add_subdirectory/d' "$bad/CMakeLists.txt"
+st=0
+"$fray" ci init --fray-git "$git" "$bad" >"$work/bad.log" 2>&1 || st=$?
+[ "$st" = 2 ] && grep -q 'no fray_add_fuzz_target()' "$work/bad.log" ||
+  { cat "$work/bad.log"; fail "a project without targets: exit $st, not 2 saying so"; }
 
 [ "$engine" != none ] || { echo "ci init: all files written, refused, rewritten identically"; exit 0; }
 yaml=()
