@@ -3,7 +3,8 @@
 #   fuzzplug.fray_fuzz        `fray fuzz --plugin` on a planted-bug plugin and
 #                             its correct twin (tests/fuzzplug/fuzz.sh)
 #   fuzzplug.cmake_function   a user's project using fray_add_fuzz_target()
-#                             from the installed package (project.sh)
+#                             from the installed package (project.sh), and
+#   fuzzplug.cmake_function_afl  the same with ENGINE afl (AFL++)
 # Both need clang's libFuzzer; without it they are skipped with the reason
 # targets/plugin_driver.cmake found (exit 77).
 if(NOT TARGET fray_cli)
@@ -29,7 +30,19 @@ add_test(NAME fuzzplug.fray_fuzz
 add_test(NAME fuzzplug.cmake_function
   COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/fuzzplug/project.sh ${PROJECT_BINARY_DIR}
     ${CMAKE_CURRENT_BINARY_DIR}/fuzzplug-project ${_fp_clang} "${_fp_skip}")
-set_tests_properties(fuzzplug.fray_fuzz fuzzplug.cmake_function PROPERTIES
-  SKIP_RETURN_CODE 77 LABELS "fuzz;cli")
+# The same project under AFL++ (ENGINE afl): needs afl-clang-fast and
+# afl-fuzz, and a libfray clang-compatible as for libFuzzer.
+find_program(FRAY_AFL_CC afl-clang-fast)
+find_program(FRAY_AFL_FUZZ afl-fuzz)
+set(_fp_afl_skip "${_fp_skip}")
+if(NOT FRAY_AFL_CC OR NOT FRAY_AFL_FUZZ)
+  set(_fp_afl_skip "no afl-clang-fast or afl-fuzz (AFL++)")
+endif()
+add_test(NAME fuzzplug.cmake_function_afl
+  COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/fuzzplug/project.sh ${PROJECT_BINARY_DIR}
+    ${CMAKE_CURRENT_BINARY_DIR}/fuzzplug-project-afl "${FRAY_AFL_CC}" "${_fp_afl_skip}" afl)
+set_tests_properties(fuzzplug.cmake_function_afl PROPERTIES TIMEOUT 300)
+set_tests_properties(fuzzplug.fray_fuzz fuzzplug.cmake_function fuzzplug.cmake_function_afl
+  PROPERTIES SKIP_RETURN_CODE 77 LABELS "fuzz;cli")
 set_tests_properties(fuzzplug.fray_fuzz PROPERTIES TIMEOUT 120)
 set_tests_properties(fuzzplug.cmake_function PROPERTIES TIMEOUT 300)

@@ -43,6 +43,7 @@
 
 typedef struct fuzz_opts {
   const char *plugin, *out, *driver_opt; /* driver_opt: --driver */
+  const char *replay_plugin;             /* --replay-plugin */
   uint64_t time_s, jobs;
   int prepare; /* --prepare: seeds and dictionary only */
   char **scripts;
@@ -55,8 +56,8 @@ typedef struct fuzz_opts {
 
 static void usage(FILE *out) {
   fprintf(out,
-          "usage: fray fuzz --plugin LIB.so [--time S] [--jobs N] [--out DIR]\n"
-          "                 [--engine libfuzzer] [SCRIPTS...]\n"
+          "usage: fray fuzz --plugin LIB.so [--replay-plugin PLAIN.so] [--time S] [--jobs N]\n"
+          "                 [--out DIR] [--engine libfuzzer] [SCRIPTS...]\n"
           "       fray fuzz --prepare --out DIR SCRIPTS...\n"
           "\n"
           "Fuzzes your handler, built as a plugin (the `fray replay --plugin` kind),\n"
@@ -75,6 +76,10 @@ static void usage(FILE *out) {
           "  --jobs N         N fuzzing processes (libFuzzer -fork=N; default 1)\n"
           "  --out DIR        work directory (default fray-fuzz-<plugin name>): seeds/,\n"
           "                   corpus/, crashes/, fuzz.dict, fuzz.log, regressions/\n"
+          "  --replay-plugin PLAIN.so  the same handler built without instrumentation\n"
+          "                   (which fray replay can load, unlike LIB.so): named in the\n"
+          "                   replay commands, and each reproducer is replayed with it\n"
+          "                   and must fail\n"
           "  --engine libfuzzer  the one engine fray fuzz drives; AFL++ takes a target\n"
           "                   built with fray_add_fuzz_target(... ENGINE afl)\n"
           "  --prepare        only write DIR/seeds/ and DIR/fuzz.dict (what\n"
@@ -100,10 +105,15 @@ static void usage(FILE *out) {
 /* Parses the command line into o. -1 to go on, else the exit status. */
 static int parse(fuzz_opts_t *o, int argc, char **argv) {
   static const fray_cli_opt_t table[] = {
-      {"--plugin", FRAY_CLI_TEXT, 0, 0, NULL},  {"--time", FRAY_CLI_COUNT, 1, 86400 * 30, NULL},
-      {"--jobs", FRAY_CLI_COUNT, 1, 256, NULL}, {"--out", FRAY_CLI_TEXT, 0, 0, NULL},
-      {"--driver", FRAY_CLI_TEXT, 0, 0, NULL},  {"--prepare", FRAY_CLI_FLAG, 0, 0, NULL},
-      {"--engine", FRAY_CLI_TEXT, 0, 0, NULL},  FRAY_CLI_FILES_OPTS,
+      {"--plugin", FRAY_CLI_TEXT, 0, 0, NULL},
+      {"--time", FRAY_CLI_COUNT, 1, 86400 * 30, NULL},
+      {"--jobs", FRAY_CLI_COUNT, 1, 256, NULL},
+      {"--out", FRAY_CLI_TEXT, 0, 0, NULL},
+      {"--driver", FRAY_CLI_TEXT, 0, 0, NULL},
+      {"--prepare", FRAY_CLI_FLAG, 0, 0, NULL},
+      {"--engine", FRAY_CLI_TEXT, 0, 0, NULL},
+      {"--replay-plugin", FRAY_CLI_TEXT, 0, 0, NULL},
+      FRAY_CLI_FILES_OPTS,
   };
   fray_cli_args_t a;
   fray_cli_args_init(&a, "fuzz", FRAY_CLI_TABLE(table), usage, argc, argv);
@@ -127,6 +137,8 @@ static int parse(fuzz_opts_t *o, int argc, char **argv) {
       o->driver_opt = a.val;
     else if (!strcmp(a.name, "--prepare"))
       o->prepare = 1;
+    else if (!strcmp(a.name, "--replay-plugin"))
+      o->replay_plugin = a.val;
     else if (!strcmp(a.name, "--engine") && strcmp(a.val, "libfuzzer")) {
       fray_cli_usage_error("fuzz",
                            !strcmp(a.val, "afl")
@@ -511,58 +523,97 @@ static int write_plain(const char *input, const char *out, const char *header) {
   return rc;
 }
 
-/* One finding: libFuzzer shrinks the input (crashes only: a timeout or a
- * leak is not shrunk that way), the driver makes it a script. Prints where
- * it is and how to replay it. */
+/* libFuzzer's own shrinking of a crash input into min (a timeout or a leak
+ * is not shrunk that way), a few seconds at most. */
+static void shrink_input(fuzz_opts_t *o, const char *in, const char *min, FILE *log) {
+  uint64_t t = o->time_s / 2 < 2 ? 2 : o->time_s / 2 > 10 ? 10 : o->time_s / 2;
+  cmd_t c = {.n = 0};
+  cmd_add(&c, "", o->driver);
+  cmd_add(&c, "", "-minimize_crash=1");
+  cmd_add(&c, "", "-runs=20000"); /* per shrinking step; each step is a new process */
+  cmd_num(&c, "-max_total_time=", t);
+  cmd_add(&c, "-exact_artifact_path=", min);
+  cmd_add(&c, "", in);
+  char *env[] = {o->env_plugin, NULL};
+  spawn(c.argv, env, log, NULL, NULL);
+}
+
+/* The driver writes the reproducer (what: its one-line finding); when it
+ * cannot, the session is written without answers. 0, 3 (the input no
+ * longer fails) or -1 (nothing written). */
+static int make_repro(fuzz_opts_t *o, const char *input, const char *repro, char *what, FILE *log) {
+  const char *rp = o->replay_plugin ? o->replay_plugin : o->plugin;
+  char header[3 * PATH_MAX];
+  snprintf(header, sizeof header,
+           "# Reproducer written by fray fuzz: a fuzz input (%s), decoded into this\n"
+           "# session with the handler's whole-read answers as expectations, minimised.\n"
+           "# found by: fray fuzz --plugin %s\n"
+           "# replay: fray replay --plugin %s --schedule whole %s\n%s",
+           input, o->plugin, rp, repro,
+           o->replay_plugin ? ""
+                            : "# (with an uninstrumented build of the plugin: one built for "
+                              "fuzzing loads\n# only into the fuzz driver)\n");
+  char e_mode[] = "FRAY_FUZZ_MODE=repro", e_in[PATH_MAX + 32], e_out[PATH_MAX + 32],
+       e_head[sizeof header + 32];
+  snprintf(e_in, sizeof e_in, "FRAY_FUZZ_INPUT=%s", input);
+  snprintf(e_out, sizeof e_out, "FRAY_FUZZ_OUTPUT=%s", repro);
+  snprintf(e_head, sizeof e_head, "FRAY_FUZZ_HEADER=%s", header);
+  char *env[] = {o->env_plugin, e_mode, e_in, e_out, e_head, NULL}, *argv[] = {o->driver, NULL};
+  int st = spawn(argv, env, log, keep_first, what);
+  int code = st >= 0 && WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+  what[strcspn(what, "\n")] = 0;
+  if (code == 3 || code == 0 || code == 1)
+    return code == 3 ? 3 : 0;
+  return write_plain(input, repro, header);
+}
+
+/* --replay-plugin: the reproducer replayed as its header says, by this
+ * fray. 1 it fails (as it must), 0 it passes, -1 no verdict (exit status in
+ * *code, or -1 when killed by a signal). */
+static int replay_check(fuzz_opts_t *o, const char *repro, FILE *log, int *code) {
+  char self[PATH_MAX], plugin[] = "--plugin", sched[] = "--schedule", whole[] = "whole",
+                       replay[] = "replay";
+  ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+  if (n <= 0)
+    return -1;
+  self[n] = 0;
+  char *argv[] = {self,  replay, plugin,        (char *)o->replay_plugin,
+                  sched, whole,  (char *)repro, NULL};
+  char *env[] = {NULL};
+  int st = spawn(argv, env, log, NULL, NULL);
+  *code = st >= 0 && WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+  return *code == 1 ? 1 : *code == 0 ? 0 : -1;
+}
+
+/* One finding: shrunk by libFuzzer, made a script by the driver, checked
+ * with --replay-plugin. Prints where it is and how to replay it. */
 static void report_one(fuzz_opts_t *o, const char *name, FILE *log) {
-  char in[PATH_MAX], min[PATH_MAX], repro[PATH_MAX], header[3 * PATH_MAX], what[512] = "";
+  char in[PATH_MAX], min[PATH_MAX], repro[PATH_MAX], what[512] = "";
   const char *id = strchr(name, '-') + 1, *base = strrchr(o->plugin, '/');
   base = base ? base + 1 : o->plugin;
   int stem = (int)(strcspn(base, ".") < 64 ? strcspn(base, ".") : 64);
   snprintf(in, sizeof in, "%s/crashes/%s", o->out, name);
   snprintf(min, sizeof min, "%s/regressions/%.*s-%.12s.bin", o->out, stem, base, id);
   snprintf(repro, sizeof repro, "%s/regressions/%.*s-%.12s.fray", o->out, stem, base, id);
-  char *env[] = {o->env_plugin, NULL, NULL, NULL, NULL, NULL};
-  if (!strncmp(name, "crash-", 6)) {
-    uint64_t t = o->time_s / 2 < 2 ? 2 : o->time_s / 2 > 10 ? 10 : o->time_s / 2;
-    cmd_t c = {.n = 0};
-    cmd_add(&c, "", o->driver);
-    cmd_add(&c, "", "-minimize_crash=1");
-    cmd_add(&c, "", "-runs=20000"); /* per shrinking step; each step is a new process */
-    cmd_num(&c, "-max_total_time=", t);
-    cmd_add(&c, "-exact_artifact_path=", min);
-    cmd_add(&c, "", in);
-    spawn(c.argv, env, log, NULL, NULL);
-  }
+  if (!strncmp(name, "crash-", 6))
+    shrink_input(o, in, min, log);
   const char *input = access(min, R_OK) ? in : min;
-  snprintf(header, sizeof header,
-           "# Reproducer written by fray fuzz: a fuzz input (%s), decoded into this\n"
-           "# session with the handler's whole-read answers as expectations, minimised.\n"
-           "# found by: fray fuzz --plugin %s\n"
-           "# replay: fray replay --plugin %s --schedule whole %s\n"
-           "# (with an uninstrumented build of the plugin: one built for fuzzing loads\n"
-           "# only into the fuzz driver)\n",
-           input, o->plugin, o->plugin, repro);
-  char e_mode[] = "FRAY_FUZZ_MODE=repro", e_in[PATH_MAX + 32], e_out[PATH_MAX + 32],
-       e_head[sizeof header + 32];
-  snprintf(e_in, sizeof e_in, "FRAY_FUZZ_INPUT=%s", input);
-  snprintf(e_out, sizeof e_out, "FRAY_FUZZ_OUTPUT=%s", repro);
-  snprintf(e_head, sizeof e_head, "FRAY_FUZZ_HEADER=%s", header);
-  env[1] = e_mode, env[2] = e_in, env[3] = e_out, env[4] = e_head;
-  char *argv[] = {o->driver, NULL};
-  int st = spawn(argv, env, log, keep_first, what);
-  int code = st >= 0 && WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  if (code == 3) {
-    fprintf(stderr, "  %s: no longer fails when run again (a flaky handler?)\n", input);
+  int r = make_repro(o, input, repro, what, log);
+  if (r) {
+    fprintf(stderr, "  %s: %s\n", input,
+            r == 3 ? "no longer fails when run again (a flaky handler?)"
+                   : "could not write a reproducer (see fuzz.log)");
     return;
   }
-  if (code != 0 && code != 1 && write_plain(input, repro, header)) {
-    fprintf(stderr, "  %s: could not write a reproducer (see %s/fuzz.log)\n", input, o->out);
-    return;
-  }
-  what[strcspn(what, "\n")] = 0;
   printf("  %s\n    failure: %s\n    replay:  fray replay --plugin %s --schedule whole %s\n", repro,
-         *what ? what : "the handler crashed (see fuzz.log)", o->plugin, repro);
+         *what ? what : "the handler crashed (see fuzz.log)",
+         o->replay_plugin ? o->replay_plugin : o->plugin, repro);
+  int code;
+  if (o->replay_plugin && (r = replay_check(o, repro, log, &code)) != 1)
+    printf("    check:   it %s with %s\n",
+           r == 0 ? "PASSES (does not reproduce)" : "crashes or errs", o->replay_plugin);
+  else if (o->replay_plugin)
+    printf("    check:   fails with %s, as it should\n", o->replay_plugin);
 }
 
 /* Every finding of this run (artifacts newer than since). Returns how many. */

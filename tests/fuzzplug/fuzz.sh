@@ -4,7 +4,8 @@
 #   - an uninstrumented plugin is refused (exit 2, saying how to build it);
 #   - the handler with the planted read-boundary bug is found (exit 1), and
 #     the .fray reproducer written fails `fray replay --plugin` against an
-#     ordinary build of the same handler;
+#     ordinary build of the same handler (--replay-plugin: fray fuzz checks
+#     it too, and names it in the replay command);
 #   - the correct twin runs the whole budget without a finding (exit 0).
 #   fuzz.sh FRAY SRC_DIR INCLUDE_DIRS WORK_DIR CLANG SKIP_REASON
 # Exit 77 (ctest: skipped) with the reason when clang's libFuzzer is missing.
@@ -32,20 +33,24 @@ grep -q "no coverage instrumentation" err.txt && grep -q "fuzzer-no-link" err.tx
   fail "the refusal does not say why and how"
 
 echo "== the planted bug is found"
-rc=0 && "$fray" fuzz --plugin ./kv.so --time 15 --out bug "$here/kv.fray" >out.txt 2>err.txt || rc=$?
+rc=0 && "$fray" fuzz --plugin ./kv.so --replay-plugin ./kv_plain.so --time 15 --out bug \
+  "$here/kv.fray" >out.txt 2>err.txt || rc=$?
 cat err.txt out.txt
 [ "$rc" = 1 ] || fail "exit $rc, want 1"
 repro=$(ls bug/regressions/*.fray | head -1)
 [ -n "$repro" ] || fail "no reproducer written"
 cat "$repro"
-grep -q "^# replay: fray replay --plugin ./kv.so" "$repro" || fail "no replay line"
-grep -q "replay:  fray replay --plugin ./kv.so --schedule whole $repro" out.txt ||
+grep -q "^# replay: fray replay --plugin ./kv_plain.so --schedule whole $repro" "$repro" ||
+  fail "no replay line"
+grep -q "replay:  fray replay --plugin ./kv_plain.so --schedule whole $repro" out.txt ||
   fail "the summary does not print the replay command"
+grep -q "check:   fails with ./kv_plain.so, as it should" out.txt ||
+  fail "fray fuzz did not check the reproducer"
 rc=0 && "$fray" replay --plugin ./kv_plain.so --schedule whole "$repro" || rc=$?
 [ "$rc" = 1 ] || fail "replaying $repro: exit $rc, want 1 (it must fail)"
 
-echo "== the correct twin runs clean"
-rc=0 && "$fray" fuzz --plugin ./kv_fixed.so --time 4 --out fixed "$here/kv.fray" || rc=$?
+echo "== the correct twin runs clean (two jobs: libFuzzer -fork=2)"
+rc=0 && "$fray" fuzz --plugin ./kv_fixed.so --jobs 2 --time 4 --out fixed "$here/kv.fray" || rc=$?
 [ "$rc" = 0 ] || fail "exit $rc, want 0"
 ls fixed/regressions/*.fray 2>/dev/null && fail "the correct twin got reproducers"
 echo "PASS"
