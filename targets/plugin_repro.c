@@ -11,10 +11,11 @@
 
 #include "fray/fuzz.h"
 #include "fray/sim.h"
+#include "fuzzcli.h"
 
 /* Reads the file at path into *out (malloc'd). 0 or -1. */
 static int read_file(const char *path, uint8_t **out, size_t *len) {
-  FILE *f = fopen(path, "rb");
+  FILE *f = path ? fopen(path, "rb") : NULL;
   long n = -1;
   if (f && !fseek(f, 0, SEEK_END))
     n = ftell(f);
@@ -71,16 +72,16 @@ int fray_fuzz_plugin_repro(const fray_handler_t *h, const char *input, const cha
   uint8_t *data;
   size_t len;
   if (read_file(input, &data, &len)) {
-    fprintf(stderr, "fray fuzz: cannot read %s\n", input);
-    return 2;
+    fprintf(stderr, "fray fuzz: cannot read %s\n", input ? input : "(no input)");
+    return FRAY_CLI_REPRO_UNWRITTEN;
   }
   fray_fuzz_report_t rep;
   fray_fuzz_session_t *sess = NULL;
   fray_script_t *min = NULL;
-  int answered = 0, rc = 2;
+  int answered = 0, rc = FRAY_CLI_REPRO_UNWRITTEN;
   if (fray_fuzz_run(h, data, len, &rep) != FRAY_EFAILED) {
     printf("no failure: %s no longer fails (a flaky handler?)\n", input);
-    rc = 3;
+    rc = FRAY_CLI_REPRO_PASSES;
   } else if (!fray_fuzz_decode(&sess, data, len, h->name, NULL) &&
              !shrink(h, sess, &min, &answered)) {
     FILE *f = fopen(out, "w");
@@ -97,10 +98,10 @@ int fray_fuzz_plugin_repro(const fray_handler_t *h, const char *input, const cha
       const char *what = strncmp(rep.message, "fray fuzz: ", 11) ? rep.message : rep.message + 11;
       printf("%.*s%s%.*s\n", nl ? (int)(nl - what) : (int)strlen(what), what, *d ? ": " : "",
              (int)strcspn(d, "\n"), d);
-      rc = answered ? 0 : 1;
+      rc = answered ? FRAY_CLI_REPRO_ANSWERED : FRAY_CLI_REPRO_PLAIN;
     }
   }
-  if (rc == 2)
+  if (rc == FRAY_CLI_REPRO_UNWRITTEN)
     fprintf(stderr, "fray fuzz: cannot write %s\n", out);
   fray_script_free(min);
   fray_fuzz_session_free(sess);

@@ -9,9 +9,8 @@
  * driver's finding as `# failure:` lines, then the session with h's
  * whole-read answers as its expectations, minimised by fray_sim_minimize
  * under the input's cuts and merges. Prints a one-line summary to stdout.
- * Returns 0 written; 1 written without answers (the handler fails even with
- * whole reads, or the finding needs more than the script can say) ; 2 not
- * written (unreadable input, a file error); 3 the input no longer fails. */
+ * Returns one of the FRAY_CLI_REPRO_* statuses (harness/cli/fuzzcli.h),
+ * which the driver exits with. */
 int fray_fuzz_plugin_repro(const fray_handler_t *h, const char *input, const char *out,
                            const char *header);
 

@@ -247,8 +247,8 @@ static void dict_free(dict_t *d) {
 
 /* ---- seeds ---------------------------------------------------------------- */
 
-/* Writes script i as a seed (a script that cannot be one is skipped with
- * its note) and mines it. 0, or -1 when the script cannot be read. */
+/* Writes the script at path script as a seed (one that cannot be a seed is
+ * skipped with its note) and mines it. 0, or -1 when it cannot be read. */
 static int prepare_one(fuzz_opts_t *o, const char *script, dict_t *d) {
   fray_script_t *s;
   fray_script_error_t err;
@@ -486,10 +486,13 @@ static int run_engine(fuzz_opts_t *o, const char *driver, FILE *log) {
 
 /* ---- findings --------------------------------------------------------------- */
 
-/* The first line the driver prints in repro mode: the finding, in one line. */
+/* What the driver says went wrong, in one line: its first line but
+ * libFuzzer's INFO lines, or a sanitizer's SUMMARY line when there is one. */
 static void keep_first(const char *line, void *ctx) {
   char *buf = ctx;
-  if (!*buf && strncmp(line, "INFO:", 5) && strncmp(line, "==", 2))
+  if (!strncmp(line, "SUMMARY: ", 9))
+    snprintf(buf, 512, "%s", line + 9);
+  else if (!*buf && strncmp(line, "INFO:", 5) && strncmp(line, "==", 2))
     snprintf(buf, 512, "%s", line);
 }
 
@@ -562,9 +565,11 @@ static int make_repro(fuzz_opts_t *o, const char *input, const char *repro, char
   int st = spawn(argv, env, log, keep_first, what);
   int code = st >= 0 && WIFEXITED(st) ? WEXITSTATUS(st) : -1;
   what[strcspn(what, "\n")] = 0;
-  if (code == 3 || code == 0 || code == 1)
-    return code == 3 ? 3 : 0;
-  return write_plain(input, repro, header);
+  if (code == FRAY_CLI_REPRO_PASSES)
+    return 3;
+  if (code == FRAY_CLI_REPRO_ANSWERED || code == FRAY_CLI_REPRO_PLAIN)
+    return 0;
+  return write_plain(input, repro, header); /* the handler crashed making it */
 }
 
 /* --replay-plugin: the reproducer replayed as its header says, by this

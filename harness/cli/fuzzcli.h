@@ -22,4 +22,13 @@
 int fray_cli_encode_seed(const char *cmd, const char *path, const fray_script_t *s, unsigned flags,
                          uint8_t **out, size_t *len);
 
+/* Exit statuses of fray-fuzz-plugin with FRAY_FUZZ_MODE=repro
+ * (targets/plugin_repro.c), which `fray fuzz` tells apart from the statuses
+ * of a crash while the reproducer was made (1 for a sanitizer report, 77
+ * for libFuzzer's handlers, or a signal). */
+#define FRAY_CLI_REPRO_ANSWERED 40  /* written, the handler's answers as expectations */
+#define FRAY_CLI_REPRO_PLAIN 41     /* written without answers (fails even whole) */
+#define FRAY_CLI_REPRO_UNWRITTEN 42 /* the input or the output file failed */
+#define FRAY_CLI_REPRO_PASSES 43    /* the input no longer fails */
+
 #endif /* FRAY_CLI_FUZZCLI_H */
