@@ -88,8 +88,9 @@ int fray_fuzz_plugin_repro(const fray_handler_t *h, const char *input, const cha
     if (f) {
       fputs(header ? header : "", f);
       comment(f, "# failure: ", rep.message);
-      if (!answered)
-        fputs("# (no expectations: the handler fails even with whole reads)\n", f);
+      fputs(answered ? "# expectations: the handler's answers with one read per send; minimised\n"
+                     : "# no expectations: the handler fails even with one read per send\n",
+            f);
       fray_script_write(min, f);
     }
     if (f && !fclose(f)) {

@@ -548,8 +548,7 @@ static int make_repro(fuzz_opts_t *o, const char *input, const char *repro, char
   const char *rp = o->replay_plugin ? o->replay_plugin : o->plugin;
   char header[3 * PATH_MAX];
   snprintf(header, sizeof header,
-           "# Reproducer written by fray fuzz: a fuzz input (%s), decoded into this\n"
-           "# session with the handler's whole-read answers as expectations, minimised.\n"
+           "# Reproducer written by fray fuzz from the fuzz input %s.\n"
            "# found by: fray fuzz --plugin %s\n"
            "# replay: fray replay --plugin %s --schedule whole %s\n%s",
            input, o->plugin, rp, repro,
