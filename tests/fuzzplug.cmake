@@ -1,7 +1,8 @@
 # Fuzzing a user's own handler (docs/fuzzing.md), as a user does it:
 #   fuzzplug.encode           fuzz-encode's notes and refusals (encode.sh)
 #   fuzzplug.fray_fuzz        `fray fuzz --plugin` on a planted-bug plugin and
-#                             its correct twin (tests/fuzzplug/fuzz.sh)
+#                             its correct twin (tests/fuzzplug/fuzz.sh split)
+#   fuzzplug.fray_fuzz_crash  the same on a planted crash (fuzz.sh crash)
 #   fuzzplug.cmake_function   a user's project using fray_add_fuzz_target()
 #                             from the installed package (project.sh), and
 #   fuzzplug.cmake_function_afl  the same with ENGINE afl (AFL++)
@@ -22,11 +23,18 @@ set(_fp_clang "${FRAY_FUZZ_CLANG}")
 if(NOT _fp_clang)
   set(_fp_clang clang)
 endif()
-add_test(NAME fuzzplug.fray_fuzz
-  COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/fuzzplug/fuzz.sh $<TARGET_FILE:fray_cli>
-    ${CMAKE_CURRENT_SOURCE_DIR}/fuzzplug
-    "${PROJECT_SOURCE_DIR}/harness/include ${FRAY_GENERATED_INCLUDE_DIR}"
-    ${CMAKE_CURRENT_BINARY_DIR}/fuzzplug-cli ${_fp_clang} "${_fp_skip}")
+foreach(mode split crash)
+  set(name fuzzplug.fray_fuzz)
+  if(mode STREQUAL "crash")
+    set(name fuzzplug.fray_fuzz_crash)
+  endif()
+  add_test(NAME ${name}
+    COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/fuzzplug/fuzz.sh ${mode} $<TARGET_FILE:fray_cli>
+      ${CMAKE_CURRENT_SOURCE_DIR}/fuzzplug
+      "${PROJECT_SOURCE_DIR}/harness/include ${FRAY_GENERATED_INCLUDE_DIR}"
+      ${CMAKE_CURRENT_BINARY_DIR}/fuzzplug-${mode} ${_fp_clang} "${_fp_skip}")
+  set_tests_properties(${name} PROPERTIES TIMEOUT 120)
+endforeach()
 add_test(NAME fuzzplug.cmake_function
   COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/fuzzplug/project.sh ${PROJECT_BINARY_DIR}
     ${CMAKE_CURRENT_BINARY_DIR}/fuzzplug-project ${_fp_clang} "${_fp_skip}")
@@ -42,7 +50,6 @@ add_test(NAME fuzzplug.cmake_function_afl
   COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/fuzzplug/project.sh ${PROJECT_BINARY_DIR}
     ${CMAKE_CURRENT_BINARY_DIR}/fuzzplug-project-afl "${FRAY_AFL_CC}" "${_fp_afl_skip}" afl)
 set_tests_properties(fuzzplug.cmake_function_afl PROPERTIES TIMEOUT 300)
-set_tests_properties(fuzzplug.fray_fuzz fuzzplug.cmake_function fuzzplug.cmake_function_afl
-  PROPERTIES SKIP_RETURN_CODE 77 LABELS "fuzz;cli")
-set_tests_properties(fuzzplug.fray_fuzz PROPERTIES TIMEOUT 120)
+set_tests_properties(fuzzplug.fray_fuzz fuzzplug.fray_fuzz_crash fuzzplug.cmake_function
+  fuzzplug.cmake_function_afl PROPERTIES SKIP_RETURN_CODE 77 LABELS "fuzz;cli")
 set_tests_properties(fuzzplug.cmake_function PROPERTIES TIMEOUT 300)

@@ -10,7 +10,9 @@
  * as a fuzz input cuts or merges a send.
  *
  * KV_FIXED lets the framer cut lines (FRAY_MODE_LINE): the correct twin,
- * with the same answers whenever each read is one whole command. */
+ * with the same answers whenever each read is one whole command.
+ * KV_OVERFLOW plants a crash instead: SET copies its value into a 16-byte
+ * stack buffer (with KV_FIXED, the only bug; ASan reports it). */
 #include <string.h>
 
 #include <fray/handler.h>
@@ -30,6 +32,12 @@ static int kv_command(fray_conn_t *c, const uint8_t *p, size_t len, kv_t *kv) {
     return r ? r : fray_conn_send(c, "\r\n", 2);
   }
   if (len >= 4 && !memcmp(p, "SET ", 4) && len - 4 <= sizeof kv->val) {
+#ifdef KV_OVERFLOW
+    char key[16]; /* THE OTHER PLANTED BUG: a value over 16 bytes overflows it */
+    memcpy(key, p + 4, len - 4);
+    if (key[0] == '!')
+      return fray_conn_send(c, "ERR\r\n", 5);
+#endif
     kv->len = len - 4;
     memcpy(kv->val, p + 4, kv->len);
     return fray_conn_send(c, "OK\r\n", 4);
