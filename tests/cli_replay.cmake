@@ -62,6 +62,11 @@ fray_replay_check(replay.contract.shard shard 120)
 # A reproducer's `# replay:` line replays it, whatever chose the handler
 # (--connect: tests/net.cmake).
 fray_replay_check(replay.contract.repro_command.handler repro-command 60 --handler buggy-splitdelim)
+# Unread bytes fail at the close, not in the client's next connection
+# (--connect: tests/net.cmake, --exec: tests/shim.cmake); an unexpected
+# failure shows no unrelated expectation.
+fray_replay_check(replay.contract.close_unread close-unread 60 --handler echo)
+fray_replay_check(replay.contract.unexpected_other unexpected-other 30)
 add_library(fray_plugin_splitdelim MODULE ${PROJECT_SOURCE_DIR}/tests/replay/splitdelim_plugin.c)
 set_target_properties(fray_plugin_splitdelim PROPERTIES PREFIX "" OUTPUT_NAME splitdelim
   LIBRARY_OUTPUT_DIRECTORY ${PROJECT_BINARY_DIR}/tests)

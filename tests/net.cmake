@@ -37,6 +37,10 @@ fray_net_test(net.serve.buggy.repro_command 60 serve ${_net_fray} buggy-splitdel
   sh ${PROJECT_SOURCE_DIR}/tests/replay/check.sh repro-command @FRAY@ ${PROJECT_SOURCE_DIR}
   ${PROJECT_BINARY_DIR}/tests/replay-work/net.serve.buggy.repro_command
   --connect 127.0.0.1:@PORT@ --timeout 300ms)
+# Unread bytes fail at the close over TCP too (tests/replay/check.sh).
+fray_net_test(net.serve.close_unread 60 serve ${_net_fray} echo --
+  sh ${PROJECT_SOURCE_DIR}/tests/replay/check.sh close-unread @FRAY@ ${PROJECT_SOURCE_DIR}
+  ${PROJECT_BINARY_DIR}/tests/replay-work/net.serve.close_unread --connect 127.0.0.1:@PORT@)
 
 # (2) Real servers. corpus/redis/ scripts also pass in-process against the
 # resp example (@handler resp). corpus/memcached/ scripts have no in-process

@@ -111,6 +111,13 @@ foreach(server libevent asyncio node)
     fray_exact_tests(${server} ${_need} "${_cmd}" ${_shim_exec_scripts})
   endif()
 endforeach()
+# Unread bytes fail at the close under the shim too (tests/replay/check.sh).
+if(TARGET exec_poll)
+  add_test(NAME shim.replay.close_unread
+           COMMAND sh ${PROJECT_SOURCE_DIR}/tests/replay/check.sh close-unread ${_shim_fray}
+                   ${PROJECT_SOURCE_DIR} ${PROJECT_BINARY_DIR}/tests/replay-work/shim.close_unread
+                   --exec "$<TARGET_FILE:exec_poll> {port}")
+endif()
 get_property(_shim_all DIRECTORY PROPERTY TESTS)
 foreach(t ${_shim_all})
   if(t MATCHES "^shim\\.replay\\.")

@@ -251,8 +251,21 @@ static const verdict_case_t verdicts[] = {
     {"open a\na > \"QUIT\"\na < eof\n", 0, FRAY_FAIL_NONE, 0, NULL, "closed as expected"},
     {"open a\na > \"hi\\nthere\"\na < ~ \"h.\\n\"\n", FRAY_EFAILED, FRAY_FAIL_UNEXPECTED, 0,
      "\"there\" that no expectation accounts for", "leftover bytes at the end"},
+    {"open a\nopen b\nb > \"x\"\nb < \"x\"\na > \"y\"\n", FRAY_EFAILED, FRAY_FAIL_UNEXPECTED, 0,
+     "a received \"y\"", "leftover bytes after another client's expectation"},
+    {"open a\nopen b\nb > \"x\"\nb < \"x\"\na > \"y\"\na < eof?\n", FRAY_EFAILED,
+     FRAY_FAIL_UNEXPECTED, 6, "a expected no more bytes, got \"y\"", "bytes before eof?"},
     {"open a\nopen b\nb > \"x\"\na < eof?\nb < \"x\"\n", 0, FRAY_FAIL_NONE, 0, NULL,
      "another client's bytes"},
+    /* Bytes a connection received unexpected fail at its close and do not
+     * follow the client name into its next connection. */
+    {"open a\na > \"one\"\nclose a\nopen a\na > \"two\"\na < \"two\"\n", FRAY_EFAILED,
+     FRAY_FAIL_UNEXPECTED, 3, "a received \"one\" that no expectation accounts for",
+     "unread bytes at a close"},
+    {"open a\na > \"one\"\nreset a\nopen a\na > \"two\"\na < \"two\"\n", FRAY_EFAILED,
+     FRAY_FAIL_UNEXPECTED, 3, "\"one\"", "unread bytes at a reset"},
+    {"open a\na > \"one\"\na < \"one\"\nclose a\nopen a\na > \"two\"\na < \"two\"\n", 0,
+     FRAY_FAIL_NONE, 0, NULL, "a reopened client starts afresh"},
 };
 
 static void test_player_verdicts(void **state) {
@@ -268,6 +281,11 @@ static void test_player_verdicts(void **state) {
                res.line, res.message ? res.message : "");
     if (c->needle && !strstr(res.message, c->needle))
       fail_msg("%s: message '%s' lacks '%s'", c->label, res.message, c->needle);
+    /* Unexpected bytes concern no expectation: none is shown (not the last
+     * one met, maybe another client's). */
+    if (c->kind == FRAY_FAIL_UNEXPECTED && res.expected)
+      fail_msg("%s: an expectation is shown: %.*s", c->label, (int)res.expected_len,
+               (const char *)res.expected);
     close_fixture(&x);
   }
 }

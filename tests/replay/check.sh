@@ -145,6 +145,23 @@ repro-command)
   grep -qF ": $said" "$work/out" ||
     fail "replayed as its header says, $r does not fail with '$said': $(cat "$work/out")"
   ;;
+close-unread)
+  # ARGS: the options that choose the target (a line server answering
+  # PING). Unread bytes fail at the close, on every transport.
+  expect_rc 1 "$fray" replay "$@" --schedule whole "$here/close_unread.fray"
+  grep -q 'close_unread.fray:8: unexpected: a received "P[IO]NG\\r\\n" that no expectation' \
+    "$work/out" || fail "unread bytes do not fail at the close: $(cat "$work/out")"
+  ! grep -q '^ *expected:' "$work/out" || fail "an unrelated expectation is shown: $(cat "$work/out")"
+  expect_rc 1 "$fray" replay "$@" --schedule random --runs 20 "$here/close_unread.fray"
+  grep -q 'close_unread.fray:8: unexpected' "$work/out" ||
+    fail "random: unread bytes do not fail at the close: $(cat "$work/out")"
+  ;;
+unexpected-other)
+  expect_rc 1 "$fray" replay --schedule whole "$here/unexpected_other.fray"
+  grep -q 'at the end of the script: unexpected: a received "y\\r\\n"' "$work/out" ||
+    fail "no unexpected failure for a: $(cat "$work/out")"
+  ! grep -q '^ *expected:' "$work/out" || fail "an unrelated expectation is shown: $(cat "$work/out")"
+  ;;
 plugin)
   # ARGS: the plugin's path, a shared object without the entry point, then
   # scripts.

@@ -87,6 +87,10 @@ int fray__expect_leftover(const char *who, const uint8_t *rx, size_t pos, size_t
   if (pos >= len)
     return 0;
   char g[160];
+  /* No expectation is concerned: none to show (not the last one met). */
+  res->expected = NULL;
+  res->expected_len = 0;
+  res->diff_at = 0;
   res->got = rx + pos;
   res->got_len = len - pos;
   snprintf(msg, size, "%s received %s that no expectation accounts for", who,
@@ -118,6 +122,9 @@ int fray__expect_check(const fray_mem_t *mem, const fray_step_t *st, const fray_
   fray_fail_kind_t short_kind = c->closed ? FRAY_FAIL_CLOSED : FRAY_FAIL_MISSING;
   if (st->kind == FRAY_STEP_EXPECT_EOF || st->kind == FRAY_STEP_EXPECT_EOF_OPT) {
     int optional = st->kind == FRAY_STEP_EXPECT_EOF_OPT;
+    res->expected = NULL; /* no bytes were expected */
+    res->expected_len = 0;
+    res->diff_at = 0;
     if (avail) {
       res->got = got;
       res->got_len = avail;

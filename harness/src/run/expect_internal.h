@@ -52,8 +52,8 @@ int fray__expect_check(const fray_mem_t *mem, const fray_step_t *st, const fray_
 
 /* The end of a run that checks expectations: bytes client who received,
  * rx[pos..len), that no expectation matched. When there are some, points
- * res->got at them, writes "<who> received <bytes> that no expectation
- * accounts for" into msg[size] and returns 1; otherwise returns 0. */
+ * res->got at them (res->expected is cleared: no expectation is concerned), writes "<who> received
+ * <bytes> that no expectation accounts for" into msg[size] and returns 1; otherwise returns 0. */
 int fray__expect_leftover(const char *who, const uint8_t *rx, size_t pos, size_t len,
                           fray_result_t *res, char *msg, size_t size);
 

@@ -283,12 +283,24 @@ static int expect_step(fray_player_t *p, size_t i) {
   return r == FRAY_EFAILED ? fray_player_fail(p, p->res->kind, st->client, "%s", m) : r;
 }
 
+/* Bytes client i received that no expectation took, as a
+ * FRAY_FAIL_UNEXPECTED failure at the current step; 0 when none. */
+static int unaccounted(fray_player_t *p, size_t i) {
+  client_t *c = &p->cl[i];
+  char m[320];
+  if (!fray__expect_leftover(fray_script_client_name(p->script, i), c->rx, c->rx_pos, c->rx_len,
+                             p->res, m, sizeof m))
+    return 0;
+  return fray_player_fail(p, FRAY_FAIL_UNEXPECTED, i, "%s", m);
+}
+
 static int play_step(fray_player_t *p, size_t i, size_t *k) {
   const fray_step_t *st = &p->steps[i];
   client_t *c = &p->cl[st->client];
   int r;
   switch (st->kind) {
   case FRAY_STEP_OPEN:
+    c->rx_pos = c->rx_len; /* a new connection: expectations start afresh */
     c->gone = 0;
     c->end = END_OPEN;
     r = p->ops->open(p->t, st->client);
@@ -301,9 +313,13 @@ static int play_step(fray_player_t *p, size_t i, size_t *k) {
     return p->ops->shutdown(p->t, st->client);
   case FRAY_STEP_CLOSE:
   case FRAY_STEP_RESET:
-    /* What the server sent before the client left is the client's. */
-    if ((r = wait(p, FRAY_WAIT_DRAIN, st->client)))
+    /* What the server sent before the client left is the client's, and
+     * what no expectation took of it fails here: it is not carried into
+     * the client's next connection. */
+    if ((r = wait(p, FRAY_WAIT_DRAIN, st->client)) ||
+        (i >= p->expect_from && (r = unaccounted(p, st->client))))
       return r;
+    c->rx_pos = c->rx_len;
     c->gone = 1;
     if (st->kind == FRAY_STEP_RESET)
       c->opened = 0;
@@ -325,14 +341,10 @@ static int mark_step(fray_player_t *p, size_t i) {
 }
 
 static int leftovers(fray_player_t *p) {
-  for (size_t i = 0; i < p->nclients; i++) {
-    client_t *c = &p->cl[i];
-    char m[320];
-    if (fray__expect_leftover(fray_script_client_name(p->script, i), c->rx, c->rx_pos, c->rx_len,
-                              p->res, m, sizeof m))
-      return fray_player_fail(p, FRAY_FAIL_UNEXPECTED, i, "%s", m);
-  }
-  return 0;
+  int r = 0;
+  for (size_t i = 0; i < p->nclients && !r; i++)
+    r = unaccounted(p, i);
+  return r;
 }
 
 static int play_steps(fray_player_t *p) {
