@@ -266,6 +266,13 @@ static const verdict_case_t verdicts[] = {
      FRAY_FAIL_UNEXPECTED, 3, "\"one\"", "unread bytes at a reset"},
     {"open a\na > \"one\"\na < \"one\"\nclose a\nopen a\na > \"two\"\na < \"two\"\n", 0,
      FRAY_FAIL_NONE, 0, NULL, "a reopened client starts afresh"},
+    /* `< any` takes what came so far unchecked, and only that. */
+    {"open a\na > \"one\"\na > \"two\"\na < any\nclose a\n", 0, FRAY_FAIL_NONE, 0, NULL,
+     "any takes what came"},
+    {"open a\na > \"one\"\na < any\na > \"two\"\n", FRAY_EFAILED, FRAY_FAIL_UNEXPECTED, 0,
+     "a received \"two\"", "bytes after any"},
+    {"open a\na < any\na > \"x\"\na < \"x\"\n", 0, FRAY_FAIL_NONE, 0, NULL,
+     "any with nothing come"},
 };
 
 static void test_player_verdicts(void **state) {

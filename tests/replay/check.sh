@@ -162,6 +162,53 @@ unexpected-other)
     fail "no unexpected failure for a: $(cat "$work/out")"
   ! grep -q '^ *expected:' "$work/out" || fail "an unrelated expectation is shown: $(cat "$work/out")"
   ;;
+replay-all)
+  # ARGS: the fixed twin of buggy-oneread/-splitdelim as a plugin, then a
+  # tests/exec server (or ""). Every reproducer written fails again, the
+  # same kind of way, under the command in its `# replay:` line; where a
+  # fixed twin exists it passes against it.
+  fixed=$1 srv=$2
+  out=$work/r
+  for s in "$src"/corpus/buggy/*.fray; do
+    case $s in */trustlen.fray) continue ;; esac
+    for sched in random exhaustive bytewise; do
+      "$fray" replay --schedule $sched --keep-going --save-failures "$out" "$s" >/dev/null 2>&1
+    done
+  done
+  if [ "${FRAY_REPRO_HEAP:-1}" = 1 ]; then
+    expect_rc 1 "$fray" replay --mutate 200 --seed 1 --save-failures "$out" \
+      "$src/corpus/buggy/trustlen.fray"
+  fi
+  if [ -n "$srv" ]; then
+    expect_rc 1 "$fray" replay --exec "$srv {port} --bug droptail" --schedule random --runs 20 \
+      --keep-going --save-failures "$out" "$src"/tests/exec/scripts/*.fray
+  fi
+  n=0 twins=0
+  for r in "$out"/*.fray; do
+    [ -f "$r" ] || fail "no reproducer written in $out"
+    cmd=$(sed -n 's/^# replay: fray //p' "$r")
+    [ -n "$cmd" ] || fail "no '# replay: fray ...' line in $r"
+    # The kind of failure the header names (a mutant's is the heap's bound).
+    kind=$(sed -n 's/^# failure: .*:[0-9][0-9]*: \([a-z-]*\): .*/\1/p' "$r")
+    [ -n "$kind" ] || kind=bound
+    eval "expect_rc 1 \"\$fray\" $cmd"
+    grep -q "^  .*: $kind: " "$work/out" ||
+      fail "replayed as its header says, $r does not fail with '$kind': $(head -c 2000 "$work/out")"
+    n=$((n + 1))
+    case $(sed -n 's/^@handler //p' "$r") in
+    buggy-oneread | buggy-splitdelim)
+      eval "expect_rc 0 \"\$fray\" replay --plugin \"\$fixed\" ${cmd#replay }"
+      twins=$((twins + 1)) ;;
+    esac
+    case $cmd in
+    *" --bug droptail"*)
+      eval "expect_rc 0 \"\$fray\" $(printf '%s' "$cmd" | sed 's/ --bug droptail//')"
+      twins=$((twins + 1)) ;;
+    esac
+  done
+  echo "$n reproducers replayed as their headers say, $twins passed against a fixed twin"
+  [ "$n" -ge 10 ] && [ "$twins" -ge 3 ] || fail "too few reproducers ($n) or twins ($twins)"
+  ;;
 plugin)
   # ARGS: the plugin's path, a shared object without the entry point, then
   # scripts.

@@ -6,8 +6,7 @@
  *   size_t canary_at;
  *   char what[256];
  *   fray_mutate(script, seed, handler->spec.max_frame, &m, &canary_at, what, sizeof what);
- *   fray_sim_new(&sim, m, handler, NULL);
- *   fray_sim_expect_from(sim, canary_at);   // only the canary is checked
+ *   fray_sim_new(&sim, m, handler, NULL);    // the variant says what is judged
  *   fray_sim_set_mem_limit(sim, 64 << 20);
  *   rc = fray_sim_run(sim, NULL, &res);
  */
@@ -39,10 +38,16 @@ FRAY_EXTERN const char *fray_mutation_name(fray_mutation_t m);
 
 /* Builds a malformed variant of script: one to three of its sends, chosen
  * by seed, each get one mutation; steps of a client after it closed or
- * reset mid-frame are dropped. Then the script's canary exchange (if it has
- * one) follows on fresh connections of the canary's clients, and
- * *canary_at is the index of its first step (the script's step count when
- * there is no canary: nothing is expected). max_frame sizes the oversize
+ * reset mid-frame are dropped. The script's expectations are kept up to
+ * the first mutated send (the input is the same so far) and dropped after
+ * it; from there each client's bytes are taken unchecked by `NAME < any`
+ * (FRAY_STEP_EXPECT_ANY) before it closes and at the end. Then the script's
+ * canary exchange (if it has one) follows on fresh connections of the
+ * canary's clients, and *canary_at is the index of its first step (the
+ * mutated session's step count, also when there is no canary). So the variant, run whole
+ * with its expectations, is judged by what still holds after the
+ * mutation: crashes, memory and the canary; saved as a file and replayed,
+ * it is judged the same way. max_frame sizes the oversize
  * mutation (0: FRAY_DEFAULT_MAX_FRAME). what (may be NULL) receives a
  * one-line account of the mutations ("line 5: truncate 7 -> 3 bytes; ...").
  * Same script and seed, same variant. *out is a new script the caller frees;

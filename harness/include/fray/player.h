@@ -71,8 +71,8 @@ typedef enum fray_wait_kind {
    * good outcome, so a timed wait should be short (the TCP runner: its
    * settle time). */
   FRAY_WAIT_QUIET,
-  /* Before a client closes or resets, before expectations start to count,
-   * and to record a step's answers: move to the clients what the server has
+  /* Before a client closes or resets, for `< any`, before expectations
+   * start to count, and to record a step's answers: move to the clients what the server has
    * already sent, without waiting for more (the TCP runner does nothing:
    * its bytes are read while it waits anyway). client is the step's. */
   FRAY_WAIT_DRAIN,

@@ -51,16 +51,17 @@ typedef struct fray_script fray_script_t;
 #define FRAY_SCRIPT_MAX_NAME 64 /* longest client name, in bytes */
 
 typedef enum fray_step_kind {
-  FRAY_STEP_OPEN = 0,      /* `open NAME`: connect */
-  FRAY_STEP_CLOSE,         /* `close NAME`: orderly close (FIN) */
-  FRAY_STEP_RESET,         /* `reset NAME`: abortive close (RST) */
-  FRAY_STEP_SEND,          /* `NAME > ...`: data, len, cuts, ncuts */
-  FRAY_STEP_SHUTDOWN,      /* `NAME > eof`: half-close, the client stops sending */
-  FRAY_STEP_EXPECT,        /* `NAME < ...`: the next len bytes received equal data */
-  FRAY_STEP_EXPECT_REGEX,  /* `NAME < ~ "re"`: next line matches POSIX ERE data */
-  FRAY_STEP_EXPECT_GLOB,   /* `NAME < glob "g"`: next line matches fnmatch() glob data */
-  FRAY_STEP_EXPECT_EOF,    /* `NAME < eof`: no more bytes, the server closes */
-  FRAY_STEP_EXPECT_EOF_OPT /* `NAME < eof?`: no more bytes; a close is allowed */
+  FRAY_STEP_OPEN = 0,       /* `open NAME`: connect */
+  FRAY_STEP_CLOSE,          /* `close NAME`: orderly close (FIN) */
+  FRAY_STEP_RESET,          /* `reset NAME`: abortive close (RST) */
+  FRAY_STEP_SEND,           /* `NAME > ...`: data, len, cuts, ncuts */
+  FRAY_STEP_SHUTDOWN,       /* `NAME > eof`: half-close, the client stops sending */
+  FRAY_STEP_EXPECT,         /* `NAME < ...`: the next len bytes received equal data */
+  FRAY_STEP_EXPECT_REGEX,   /* `NAME < ~ "re"`: next line matches POSIX ERE data */
+  FRAY_STEP_EXPECT_GLOB,    /* `NAME < glob "g"`: next line matches fnmatch() glob data */
+  FRAY_STEP_EXPECT_EOF,     /* `NAME < eof`: no more bytes, the server closes */
+  FRAY_STEP_EXPECT_EOF_OPT, /* `NAME < eof?`: no more bytes; a close is allowed */
+  FRAY_STEP_EXPECT_ANY      /* `NAME < any`: whatever arrived so far is taken unchecked */
 } fray_step_kind_t;
 
 /* One step: a read-only view owned by the script.

@@ -147,8 +147,10 @@ static char *schedule_header(fray__cjob_t *j, const fray_campaign_failure_t *f, 
       "# schedule: %s run %" PRIu64 ": %s\n"
       "# failure: %s:%zu: %s: %s\n"
       "# replay: %s\n%s",
-      j->target->connect ? "not minimised over the network" : "minimised", found,
-      fray_campaign_schedule_name(&j->c->o), f->run, desc, j->name, f->line,
+      j->target->handler   ? "minimised"
+      : j->target->connect ? "not minimised over the network"
+                           : "not minimised outside the simulator",
+      found, fray_campaign_schedule_name(&j->c->o), f->run, desc, j->name, f->line,
       fray_fail_kind_name(f->kind), msg, replay, sw);
 }
 

@@ -111,8 +111,14 @@ uint64_t fray__ctarget_count(const fray__ctarget_t *t, const fray_campaign_opts_
 int fray__ctarget_reference(fray__ctarget_t *t, fray__cresult_t *res) {
   t->last = NULL;
   t->drawn = 0;
-  return t->transcripts ? fray_player_record_reference(t->player, res)
-                        : fray_player_run(t->player, NULL, res);
+  /* The memory oracle of malformed variants watches the whole run of every
+   * script too (one run, so its cost does not count): a variant saved by
+   * --mutate fails the same way when replayed whole. */
+  fray_sim_set_mem_limit(t->sim, FRAY_CAMPAIGN_MUTATE_MEM_LIMIT);
+  int rc = t->transcripts ? fray_player_record_reference(t->player, res)
+                          : fray_player_run(t->player, NULL, res);
+  fray_sim_set_mem_limit(t->sim, 0);
+  return rc;
 }
 
 /* Schedule i of the strategy into t->sched. */
@@ -226,10 +232,10 @@ int fray__ctarget_mutant(const fray__ctarget_t *t, uint64_t seed, fray_script_t 
 int fray__ctarget_run_mutant(fray__ctarget_t *t, const fray_script_t *m, size_t canary_at,
                              fray__cresult_t *res) {
   fray__ctarget_drop_mutant(t);
+  (void)canary_at; /* the variant's own steps say what is judged (fray_mutate) */
   int rc = fray_sim_new(&t->mutant, m, t->handler, t->mem);
   if (rc)
     return rc;
-  fray_sim_expect_from(t->mutant, canary_at);
   fray_sim_set_mem_limit(t->mutant, FRAY_CAMPAIGN_MUTATE_MEM_LIMIT);
   return fray_sim_run(t->mutant, NULL, res);
 }

@@ -120,6 +120,10 @@ int fray__expect_check(const fray_mem_t *mem, const fray_step_t *st, const fray_
   char e[160], g[160];
   const char *then = c->closed ? c->end_words : c->nothing;
   fray_fail_kind_t short_kind = c->closed ? FRAY_FAIL_CLOSED : FRAY_FAIL_MISSING;
+  if (st->kind == FRAY_STEP_EXPECT_ANY) {
+    *c->pos = c->len; /* taken, unchecked */
+    return 0;
+  }
   if (st->kind == FRAY_STEP_EXPECT_EOF || st->kind == FRAY_STEP_EXPECT_EOF_OPT) {
     int optional = st->kind == FRAY_STEP_EXPECT_EOF_OPT;
     res->expected = NULL; /* no bytes were expected */

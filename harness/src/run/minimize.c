@@ -148,7 +148,7 @@ static int answers_after(answers_t *a, fray_script_t *s, size_t i) {
 
 static int is_expectation(fray_step_kind_t k) {
   return k == FRAY_STEP_EXPECT || k == FRAY_STEP_EXPECT_REGEX || k == FRAY_STEP_EXPECT_GLOB ||
-         k == FRAY_STEP_EXPECT_EOF || k == FRAY_STEP_EXPECT_EOF_OPT;
+         k == FRAY_STEP_EXPECT_EOF || k == FRAY_STEP_EXPECT_EOF_OPT || k == FRAY_STEP_EXPECT_ANY;
 }
 
 /* Bakes the schedule into a script: cuts become `|`, merged sends one send.

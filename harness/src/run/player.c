@@ -265,7 +265,11 @@ static int expect_step(fray_player_t *p, size_t i) {
   client_t *c = &p->cl[st->client];
   if (i < p->expect_from)
     return wait(p, FRAY_WAIT_DRAIN, st->client);
-  int r = wait(p, st->kind == FRAY_STEP_EXPECT_EOF_OPT ? FRAY_WAIT_QUIET : FRAY_WAIT_ANSWER,
+  /* `< any` takes what has come so far, as a close does. */
+  int r = wait(p,
+               st->kind == FRAY_STEP_EXPECT_EOF_OPT ? FRAY_WAIT_QUIET
+               : st->kind == FRAY_STEP_EXPECT_ANY   ? FRAY_WAIT_DRAIN
+                                                    : FRAY_WAIT_ANSWER,
                st->client);
   if (r)
     return r;

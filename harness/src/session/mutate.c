@@ -163,9 +163,23 @@ typedef struct build {
   unsigned char *dead;  /* closed or reset mid-frame: its later steps go */
   unsigned char *open;  /* connected at the end of the session */
   unsigned char *fresh; /* reconnected for the canary */
+  int mutated;          /* a mutated send is in: later expectations no longer hold */
   char *what;
   size_t what_size, wo;
 } build_t;
+
+static int is_expectation(fray_step_kind_t k) {
+  return k >= FRAY_STEP_EXPECT;
+}
+
+/* `NAME < any` for client c: after a mutation, what c received is taken
+ * unchecked before it closes and at the end, so that only crashes, memory
+ * and the canary judge the variant. Skipped where the script allows no more
+ * expectations for c (after its `< eof`). */
+static int add_any(build_t *b, size_t c) {
+  int r = fray_script_add_step(b->s, &(fray_step_t){.kind = FRAY_STEP_EXPECT_ANY, .client = c});
+  return r == FRAY_ESTATE || r == FRAY_EINVAL ? 0 : r;
+}
 
 /* Adds send st mutated by m, then the close or reset that ends a
  * mid-frame cut, and appends the account of it to b->what. */
@@ -181,7 +195,7 @@ static int add_mutated(build_t *b, const fray_step_t *st, fray_mutation_t m) {
     ms.ncuts = 0;
     r = fray_script_add_step(b->s, &ms);
   }
-  if (!r && (m == FRAY_MUT_CLOSE_MID || m == FRAY_MUT_RESET_MID)) {
+  if (!r && (m == FRAY_MUT_CLOSE_MID || m == FRAY_MUT_RESET_MID) && !(r = add_any(b, st->client))) {
     fray_step_t cs = {.kind = m == FRAY_MUT_CLOSE_MID ? FRAY_STEP_CLOSE : FRAY_STEP_RESET,
                       .client = st->client,
                       .line = st->line};
@@ -198,14 +212,17 @@ static int add_mutated(build_t *b, const fray_step_t *st, fray_mutation_t m) {
 }
 
 /* The session with the planned mutations; steps of a client after it died
- * mid-frame are dropped, and so are steps no longer valid after a drop. */
+ * mid-frame are dropped, and so are steps no longer valid after a drop.
+ * The script's expectations hold up to the first mutated send (the same
+ * input so far); after it they are dropped, and each client's bytes are
+ * taken by `< any` before it closes. */
 static int add_session(build_t *b, const fray_step_t *steps, size_t n, const plan_t *p) {
   int r = 0;
   for (size_t i = 0, k = 0; i < n && !r; i++) {
     const fray_step_t *st = &steps[i];
     if (st->kind == FRAY_STEP_OPEN)
       b->dead[st->client] = 0;
-    if (b->dead[st->client])
+    if (b->dead[st->client] || (b->mutated && is_expectation(st->kind)))
       continue;
     size_t sendno = st->kind == FRAY_STEP_SEND ? k++ : SIZE_MAX;
     fray_mutation_t m = FRAY_MUT_COUNT;
@@ -213,9 +230,13 @@ static int add_session(build_t *b, const fray_step_t *steps, size_t n, const pla
       if (p->pick[j] == sendno)
         m = p->how[j];
     if (m != FRAY_MUT_COUNT) {
+      b->mutated = 1;
       r = add_mutated(b, st, m);
     } else {
-      r = fray_script_add_step(b->s, st);
+      if (b->mutated && (st->kind == FRAY_STEP_CLOSE || st->kind == FRAY_STEP_RESET))
+        r = add_any(b, st->client);
+      if (!r)
+        r = fray_script_add_step(b->s, st);
       if (r == FRAY_ESTATE || r == FRAY_EINVAL)
         r = 0; /* not valid after an earlier drop (a close mid-frame): skip it */
     }
@@ -237,7 +258,9 @@ static int add_canary(build_t *b, const fray_script_t *in) {
   for (size_t i = 0; i < ncan && !r; i++) {
     size_t c = can[i].client;
     if (!b->fresh[c]) {
-      if (b->open[c])
+      if (b->open[c] && b->mutated)
+        r = add_any(b, c);
+      if (b->open[c] && !r)
         r = fray_script_add_step(b->s, &(fray_step_t){.kind = FRAY_STEP_CLOSE, .client = c});
       if (!r)
         r = fray_script_add_step(b->s, &(fray_step_t){.kind = FRAY_STEP_OPEN, .client = c});
@@ -278,6 +301,11 @@ int fray_mutate(const fray_script_t *in, uint64_t seed, size_t max_frame, fray_s
     fray_script_steps(b.s, canary_at);
     if (!r)
       r = add_canary(&b, in);
+    /* What came after the last expectation is not judged either: the
+     * canary's clients, and after a mutation every client still open. */
+    for (size_t c = 0; c < nc && !r; c++)
+      if (b.fresh[c] || (b.mutated && b.open[c] && !b.dead[c]))
+        r = add_any(&b, c);
   }
   fray__free(b.mem, flags);
   if (!flags || r) {

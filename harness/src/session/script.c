@@ -43,6 +43,8 @@ const char *fray_step_kind_name(fray_step_kind_t kind) {
     return "expect-eof";
   case FRAY_STEP_EXPECT_EOF_OPT:
     return "expect-eof-optional";
+  case FRAY_STEP_EXPECT_ANY:
+    return "expect-any";
   }
   return "unknown";
 }
@@ -235,7 +237,7 @@ const char *fray__script_state_error(const client_t *c, fray_step_kind_t kind, c
     snprintf(buf, n, "client \"%s\" already sent eof (\"%s > eof\")", c->name, c->name);
     return buf;
   }
-  if (kind >= FRAY_STEP_EXPECT && kind <= FRAY_STEP_EXPECT_EOF_OPT && c->eof) {
+  if (kind >= FRAY_STEP_EXPECT && kind <= FRAY_STEP_EXPECT_ANY && c->eof) {
     snprintf(buf, n, "client \"%s\" already expects eof; nothing can arrive after it", c->name);
     return buf;
   }
@@ -278,8 +280,7 @@ static int is_canary_kind(fray_step_kind_t k) {
 }
 
 static int add_step_copy(fray_script_t *s, const fray_step_t *st, int canary) {
-  if (!s || !st || (unsigned)st->kind > (unsigned)FRAY_STEP_EXPECT_EOF_OPT ||
-      st->client >= s->nclients)
+  if (!s || !st || (unsigned)st->kind > (unsigned)FRAY_STEP_EXPECT_ANY || st->client >= s->nclients)
     return FRAY_EINVAL;
   fray_step_kind_t k = st->kind;
   if (canary && !is_canary_kind(k))

@@ -630,14 +630,16 @@ static int exchange(parser_t *p, size_t client, size_t start, int canary) {
     rc = read_pieces(p, 1,
                      canary ? "expected a string, 'hex' or 'file' after '>'"
                             : "expected a string, 'hex', 'file' or 'eof' after '>'");
-  } else if (!canary && at_word(p, "eof")) {
+  } else if (!canary && (at_word(p, "eof") || at_word(p, "any"))) {
+    kind = p->text[p->pos] == 'a' ? FRAY_STEP_EXPECT_ANY : FRAY_STEP_EXPECT_EOF;
     p->pos += 3;
-    kind = FRAY_STEP_EXPECT_EOF;
-    if (peek(p) == '?') {
+    if (kind == FRAY_STEP_EXPECT_EOF && peek(p) == '?') {
       p->pos++;
       kind = FRAY_STEP_EXPECT_EOF_OPT;
     }
-    rc = end_of_line(p, kind == FRAY_STEP_EXPECT_EOF ? "'eof'" : "'eof?'");
+    rc = end_of_line(p, kind == FRAY_STEP_EXPECT_EOF       ? "'eof'"
+                        : kind == FRAY_STEP_EXPECT_EOF_OPT ? "'eof?'"
+                                                           : "'any'");
     if (!rc)
       rc = check_client_state(p, client, kind, start);
     return rc ? rc : emit_step(p, canary, kind, client, start, 0);
@@ -657,8 +659,8 @@ static int exchange(parser_t *p, size_t client, size_t start, int canary) {
     kind = FRAY_STEP_EXPECT;
     rc = read_pieces(p, 0,
                      canary ? "expected a string, 'hex', 'file', '~' or 'glob' after '<'"
-                            : "expected a string, 'hex', 'file', '~', 'glob', 'eof' or 'eof?' "
-                              "after '<'");
+                            : "expected a string, 'hex', 'file', '~', 'glob', 'eof', 'eof?' or "
+                              "'any' after '<'");
   }
   if (rc)
     return rc;

@@ -162,6 +162,10 @@ static void put_step(sink_t *k, const fray_script_t *s, const fray_step_t *st, i
     puts_(k, name);
     puts_(k, " < eof?");
     break;
+  case FRAY_STEP_EXPECT_ANY:
+    puts_(k, name);
+    puts_(k, " < any");
+    break;
   }
   puts_(k, "\n");
 }
