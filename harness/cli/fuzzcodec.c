@@ -78,7 +78,7 @@ static const fray_step_t *first_of(const fray_script_t *s, unsigned mask, size_t
 
 #define UNENCODED_EXPECT                                                                           \
   ((1u << FRAY_STEP_EXPECT_REGEX) | (1u << FRAY_STEP_EXPECT_GLOB) | (1u << FRAY_STEP_EXPECT_EOF) | \
-   (1u << FRAY_STEP_EXPECT_EOF_OPT))
+   (1u << FRAY_STEP_EXPECT_EOF_OPT) | (1u << FRAY_STEP_EXPECT_ANY))
 
 int fray_cli_encode_seed(const char *cmd, const char *path, const fray_script_t *s, unsigned flags,
                          uint8_t **out, size_t *len) {
