@@ -110,7 +110,8 @@ static int is_expectation(fray_step_kind_t k) {
 }
 
 /* Asserts that no single step, step with the expectations right after it,
- * or cut can leave min while it still fails by its cuts. */
+ * send with a later expectation of its client, or cut can leave min while
+ * it still fails by its cuts. */
 static void assert_one_minimal(const fray_script_t *min) {
   size_t n, ncuts = 0;
   const fray_step_t *st = fray_script_steps(min, &n);
@@ -132,6 +133,19 @@ static void assert_one_minimal(const fray_script_t *min) {
       fray_script_free(smaller);
     }
   }
+  for (size_t i = 0; i < n; i++)
+    for (size_t j = i + 1; st[i].kind == FRAY_STEP_SEND && j < n; j++) {
+      if (st[j].client != st[i].client || !is_expectation(st[j].kind))
+        continue;
+      memset(drop, 0, sizeof drop);
+      drop[i] = drop[j] = 1;
+      fray_script_t *smaller = without(min, drop, SIZE_MAX);
+      if (smaller && fails_by_cuts(smaller)) {
+        print_error("send %zu with expectation %zu could go\n", i, j);
+        fail();
+      }
+      fray_script_free(smaller);
+    }
   memset(drop, 0, sizeof drop);
   for (size_t k = 0; k < ncuts; k++) {
     fray_script_t *smaller = without(min, drop, k);
@@ -166,6 +180,9 @@ static const min_case_t cases[] = {
      "open a\na > \"one\\r\\n\"\na < \"one\\r\\n\"\na > \"PING\\r\\n\"\na < \"PING\\r\\n\"\n"
      "a > \"three\\r\\n\"\na < \"three\\r\\n\"\nclose a\n",
      8, 1, 2, "open a\na > \"P\" | \"ING\\r\\n\"\na < \"PING\\r\\n\"\n"},
+    {"5 steps, pipelined: a send goes with its answer after the other's",
+     "open a\na > \"one\\r\\n\"\na > \"PING\\r\\n\"\na < \"one\\r\\n\"\na < \"PING\\r\\n\"\n", 5, 1,
+     2, "open a\na > \"P\" | \"ING\\r\\n\"\na < \"PING\\r\\n\"\n"},
     {"13 steps: every send cut, blocks 6 -> 3 -> 2 -> 1",
      "open a\na > \"one\\r\\n\"\na < \"one\\r\\n\"\na > \"two\\r\\n\"\na < \"two\\r\\n\"\n"
      "a > \"three\\r\\n\"\na < \"three\\r\\n\"\na > \"four\\r\\n\"\na < \"four\\r\\n\"\n"

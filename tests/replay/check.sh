@@ -167,7 +167,8 @@ replay-all)
   # tests/exec server (or ""). Every reproducer written fails again, the
   # same kind of way, under the command in its `# replay:` line; where a
   # fixed twin exists it passes against it.
-  fixed=$1 srv=$2
+  # Then the fixed twin of buggy-trustlen and buggy-trustlen, as plugins.
+  fixed=$1 srv=$2 lenecho=$3 trustlen=$4
   out=$work/r
   for s in "$src"/corpus/buggy/*.fray; do
     case $s in */trustlen.fray) continue ;; esac
@@ -178,14 +179,19 @@ replay-all)
   if [ "${FRAY_REPRO_HEAP:-1}" = 1 ]; then
     expect_rc 1 "$fray" replay --mutate 200 --seed 1 --save-failures "$out" \
       "$src/corpus/buggy/trustlen.fray"
+    expect_rc 1 "$fray" replay --plugin "$trustlen" --mutate 200 --seed 1 \
+      --save-failures "$out/plugin" "$src/corpus/buggy/trustlen.fray"
+    for r in "$out"/plugin/*.fray; do
+      grep -q "^# replay: fray replay --plugin $trustlen " "$r" || fail "$r: no --plugin in its header"
+    done
   fi
   if [ -n "$srv" ]; then
     expect_rc 1 "$fray" replay --exec "$srv {port} --bug droptail" --schedule random --runs 20 \
       --keep-going --save-failures "$out" "$src"/tests/exec/scripts/*.fray
   fi
   n=0 twins=0
-  for r in "$out"/*.fray; do
-    [ -f "$r" ] || fail "no reproducer written in $out"
+  for r in "$out"/*.fray "$out"/plugin/*.fray; do
+    [ -f "$r" ] || fail "no reproducer written as $r"
     cmd=$(sed -n 's/^# replay: fray //p' "$r")
     [ -n "$cmd" ] || fail "no '# replay: fray ...' line in $r"
     # The kind of failure the header names (a mutant's is the heap's bound).
@@ -195,9 +201,13 @@ replay-all)
     grep -q "^  .*: $kind: " "$work/out" ||
       fail "replayed as its header says, $r does not fail with '$kind': $(head -c 2000 "$work/out")"
     n=$((n + 1))
+    bare=$(printf '%s' "${cmd#replay }" | sed 's|--plugin [^ ]* ||')
     case $(sed -n 's/^@handler //p' "$r") in
     buggy-oneread | buggy-splitdelim)
-      eval "expect_rc 0 \"\$fray\" replay --plugin \"\$fixed\" ${cmd#replay }"
+      eval "expect_rc 0 \"\$fray\" replay --plugin \"\$fixed\" $bare"
+      twins=$((twins + 1)) ;;
+    buggy-trustlen)
+      eval "expect_rc 0 \"\$fray\" replay --plugin \"\$lenecho\" $bare"
       twins=$((twins + 1)) ;;
     esac
     case $cmd in

@@ -1,7 +1,8 @@
 /* Reproducer minimisation: removal of script steps (in halving blocks,
  * then as units: a step with the expectations it causes, a client's
- * connection), schedule merges and cuts, keeping a removal only while the
- * pair still fails under its schedule and still passes under `whole`, so
+ * connection, a send with a later answer of its client), schedule merges
+ * and cuts, keeping a removal only while the pair still fails the same way
+ * (its failure kind) under its schedule and still passes under `whole`, so
  * the reproducer keeps blaming the cutting and not a script mangled into
  * failing on its own. Rounds repeat until one changes nothing: the result
  * is 1-minimal over those units. */
@@ -11,6 +12,8 @@
 #include "core/internal.h"
 #include "run/sim_internal.h"
 #include "session/sched_internal.h"
+
+#define PAIR_REACH 4 /* expectations of its client a send is paired with */
 
 typedef struct cand {
   const fray_script_t *orig;
@@ -30,6 +33,7 @@ typedef struct cand {
   uint64_t write_seed;
   unsigned faults;
   size_t runs, max_runs;
+  fray_fail_kind_t kind; /* how the pair fails: a removal must keep it (0: not known yet) */
 } cand_t;
 
 /* Builds the candidate's script (kept steps only). FRAY_ESTATE when the
@@ -50,8 +54,9 @@ static int build_script(const cand_t *c, fray_script_t **out) {
   return 0;
 }
 
-/* 1 when the candidate fails under its schedule and passes whole; 0 when
- * not; negative on allocation failure. */
+/* 1 when the candidate fails under its schedule, the same way as the pair
+ * did (its failure kind), and passes whole; 0 when not; negative on
+ * allocation failure. */
 static int still_fails(cand_t *c) {
   fray_script_t *s = NULL;
   fray_sim_t *sim = NULL;
@@ -86,7 +91,9 @@ static int still_fails(cand_t *c) {
   r = fray_sim_record_reference(sim, &res);
   if (r == 0) {
     r = fray_sim_check_invariance(sim, &sched, &res);
-    verdict = r == FRAY_EFAILED;
+    verdict = r == FRAY_EFAILED && (!c->kind || res.kind == c->kind);
+    if (verdict)
+      c->kind = res.kind;
     if (r == FRAY_EFAILED)
       r = 0;
   } else if (r == FRAY_EFAILED) {
@@ -478,6 +485,30 @@ static int pass_units(cand_t *c, int *changed) {
   return v < 0 ? v : 0;
 }
 
+/* A send with one of the next few expectations of its client: pipelined
+ * sends are answered after all of them (send, send, answer, answer), so a
+ * send's answer need not come right after it. */
+static int pass_pairs(cand_t *c, int *changed) {
+  int v = 0;
+  for (size_t i = c->nsteps; i-- > 0 && budget_left(c) && v >= 0;) {
+    if (!c->keep[i] || c->send_of_step[i] == SIZE_MAX)
+      continue;
+    for (size_t j = i + 1, seen = 0;
+         j < c->nsteps && seen < PAIR_REACH && c->keep[i] && budget_left(c) && v >= 0; j++) {
+      if (!c->keep[j] || c->steps[j].client != c->steps[i].client ||
+          !is_expectation(c->steps[j].kind))
+        continue;
+      seen++;
+      c->unit[0] = i;
+      c->unit[1] = j;
+      c->nunit = 2;
+      if ((v = try_unit(c)) > 0)
+        *changed = 1;
+    }
+  }
+  return v < 0 ? v : 0;
+}
+
 /* Every merge and every schedule cut of the kept sends. */
 static int pass_schedule(cand_t *c, int *changed) {
   int v = 0;
@@ -515,7 +546,7 @@ int fray_sim_minimize(fray_sim_t *sim, const fray_sched_t *sched, size_t max_run
   for (int changed = 1; changed && budget_left(&c);) {
     changed = 0;
     if ((r = pass_blocks(&c, &changed)) || (r = pass_units(&c, &changed)) ||
-        (r = pass_schedule(&c, &changed)))
+        (r = pass_pairs(&c, &changed)) || (r = pass_schedule(&c, &changed)))
       goto done;
   }
   r = bake(&c, NULL, out);
