@@ -84,11 +84,13 @@ FRAY_EXTERN const fray_step_t *fray_sim_send_step(const fray_sim_t *sim, size_t 
 /* ---- reproducers ---------------------------------------------------------- */
 
 /* Shrinks a failing (script, schedule) pair: removes steps, cuts and merges
- * while the run still fails with the schedule and still passes whole (so
- * the failure stays the schedule's doing), until no single removal keeps
- * both true (1-minimal): no step, no step together with the expectations
- * right after it (a send and its answer), no connection (a client's steps
- * from its open to its close), no cut and no merge can go. The result is
+ * while the run still fails with the schedule, with the same failure kind,
+ * and still passes whole (so the failure stays the schedule's doing), until
+ * no single removal keeps both true (1-minimal): no step, no step together
+ * with the expectations right after it (a send and its answer), no send
+ * with one of its client's next expectations (a pipelined send's answer),
+ * no connection (a client's steps from its open to its close), no cut and
+ * no merge can go. The result is
  * 1-minimal unless max_runs ran out first. Writes the minimal script with the schedule baked
  * in (cuts as `|`, merged sends joined) to *out, a new script the caller
  * frees. max_runs bounds the work (0: 20000). Returns 0, FRAY_EINVAL (the
