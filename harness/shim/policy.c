@@ -1,6 +1,8 @@
 /* The standing policies of the shim: see policy.h. */
 #include "policy.h"
 
+#include "../src/core/rng.h" /* header-only: the shim links nothing of libfray */
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -45,46 +47,26 @@ int fray__shim_parse_writes(fray__shim_policy_t *p, const char *s) {
 }
 
 uint64_t fray__shim_rand(uint64_t *state) {
-  uint64_t z = (*state += 0x9e3779b97f4a7c15ULL);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
+  return fray__rng_next(state);
 }
 
 uint64_t fray__shim_stream(uint64_t seed, uint64_t conn) {
   uint64_t s = seed * 0x100000001b3ULL + 0xcbf29ce484222325ULL + conn;
-  return fray__shim_rand(&s);
-}
-
-/* Where framing bugs live: around line ends and NULs, at word starts
- * (command | argument), at the first and last byte. */
-static int interesting(const uint8_t *d, size_t n, size_t p) {
-  if (p == 1 || p == n - 1)
-    return 1;
-  uint8_t a = d[p - 1], z = d[p];
-  return a == '\r' || a == '\n' || a == 0 || z == '\r' || z == '\n' || z == 0 ||
-         (a == ' ' && z != ' ');
+  return fray__rng_next(&s);
 }
 
 size_t fray__shim_random_cut(uint64_t *rng, const uint8_t *d, size_t n) {
-  uint64_t r = fray__shim_rand(rng);
+  uint64_t r = fray__rng_next(rng);
   if (n < 2 || (r & 3) == 0)
     return n;
-  if ((r & 12) != 0) {
-    size_t start = 1 + (size_t)((r >> 4) % (n - 1));
-    for (size_t k = 0; k < n - 1; k++) {
-      size_t p = 1 + (start - 1 + k) % (n - 1);
-      if (interesting(d, n, p))
-        return p;
-    }
-  }
-  return 1 + (size_t)((r >> 8) % (n - 1));
+  size_t p = (r & 12) != 0 ? fray__cut_scan(d, n, 1 + (size_t)((r >> 4) % (n - 1))) : 0;
+  return p ? p : 1 + (size_t)((r >> 8) % (n - 1));
 }
 
 size_t fray__shim_write_take(uint64_t *rng, size_t len, int nonblocking) {
-  uint64_t r = fray__shim_rand(rng);
-  if ((r & 3) == 0 && nonblocking)
+  uint64_t r = fray__rng_next(rng);
+  if (fray__short_eagain(r) && nonblocking)
     return 0;
-  size_t take = 1 + (size_t)((r >> 2) % 16);
+  size_t take = fray__short_take(r);
   return take < len ? take : len;
 }

@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "fray/common.h"
+#include "core/rng.h"
 
 /* Copies *src (or the default allocator when src is NULL) into *dst. */
 void fray__mem_init(fray_mem_t *dst, const fray_mem_t *src);
@@ -33,30 +34,6 @@ int fray__grow(const fray_mem_t *m, void **p, size_t *cap, size_t need, size_t e
  * overshoot it by up to 2x. need above max still grows by doubling. */
 int fray__grow_max(const fray_mem_t *m, void **p, size_t *cap, size_t need, size_t elem,
                    size_t max);
-
-/* The library's one PRNG: splitmix64 (Steele, Lea and Flood, "Fast
- * splittable pseudorandom number generators", 2014): one add and two
- * multiply-xorshifts per value, any state (0 too) is a good seed. Its
- * output is a contract, not a detail: schedules, short writes and mutations
- * are derived from it, and the seeds printed in reproducers and failure
- * reports must give the same runs in every later version. Never change the
- * constants; tests/test_rng.c pins the sequence. */
-#define FRAY__RNG_GAMMA 0x9e3779b97f4a7c15ULL
-
-static inline uint64_t fray__rng_next(uint64_t *state) {
-  uint64_t z = (*state += FRAY__RNG_GAMMA);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
-}
-
-/* The value fray__rng_next() returns as the (i+1)-th draw from state seed,
- * without drawing the i before it: per-run seeds (run i of seed s is the
- * same run whatever the run count). */
-static inline uint64_t fray__rng_at(uint64_t seed, uint64_t i) {
-  uint64_t s = seed + i * FRAY__RNG_GAMMA;
-  return fray__rng_next(&s);
-}
 
 struct fray_script;
 /* A new script with no steps but orig's clients (same indices, so orig's

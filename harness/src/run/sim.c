@@ -52,9 +52,9 @@ static fray_ssize_t client_write(void *ctx, const uint8_t *data, size_t len) {
   fray_sim_t *s = fray_conn_driver_data(c->conn);
   if (s->sched && s->sched->short_writes) {
     uint64_t r = fray__rng_next(&s->wrng);
-    if ((r & 3) == 0)
+    if (fray__short_eagain(r))
       return FRAY_EAGAIN;
-    size_t take = 1 + (size_t)((r >> 2) % 16);
+    size_t take = fray__short_take(r);
     if (take < len)
       len = take;
   }

@@ -158,27 +158,14 @@ int fray_sched_bytewise(fray_sched_buf_t *b) {
 
 /* ---- random ------------------------------------------------------------------ */
 
-/* A position worth cutting at: where framing bugs live. */
-static int interesting(const uint8_t *d, size_t len, size_t p) {
-  if (p == 1 || p == len - 1)
-    return 1;
-  uint8_t a = d[p - 1], z = d[p];
-  /* Around line ends and NULs, and at word starts (command | argument). */
-  return a == '\r' || a == '\n' || a == 0 || z == '\r' || z == '\n' || z == 0 ||
-         (a == ' ' && z != ' ');
-}
-
 static size_t pick_cut(const uint8_t *d, size_t len, uint64_t *rng) {
   uint64_t r = fray__rng_next(rng);
   if ((r & 3) != 0) {
     /* Three in four cuts land on an interesting position, if there is one:
      * scan from a random start. */
-    size_t start = 1 + (size_t)((r >> 2) % (len - 1));
-    for (size_t k = 0; k < len - 1; k++) {
-      size_t p = 1 + (start - 1 + k) % (len - 1);
-      if (interesting(d, len, p))
-        return p;
-    }
+    size_t p = fray__cut_scan(d, len, 1 + (size_t)((r >> 2) % (len - 1)));
+    if (p)
+      return p;
   }
   return 1 + (size_t)((r >> 8) % (len - 1));
 }
