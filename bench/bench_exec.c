@@ -18,6 +18,7 @@
 
 #include "fray/net.h"
 #include "fray/script.h"
+#include "core/rng.h"
 #include "run/exec_internal.h"
 
 static const char *const sends[] = {"PING\r\n", "ECHO hello world\r\n", "SET k some value\r\n",
@@ -60,13 +61,6 @@ static double now_s(void) {
   return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static uint64_t rnd(uint64_t *s) {
-  uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
-}
-
 /* One run: every send cut at up to three random places. 0 passed, 1
  * failed, 2 inexact or error. */
 static int exec_run(fray__xctl_t *x, rx_t *r, uint64_t seed) {
@@ -75,9 +69,9 @@ static int exec_run(fray__xctl_t *x, rx_t *r, uint64_t seed) {
   r->len = 0;
   size_t expect = 0;
   for (size_t k = 0; k < 4; k++) {
-    size_t len = strlen(sends[k]), cuts[4], nc = rnd(&seed) % 4, prev = 0;
+    size_t len = strlen(sends[k]), cuts[4], nc = fray__rng_next(&seed) % 4, prev = 0;
     for (size_t c = 0; c < nc; c++)
-      cuts[c] = 1 + rnd(&seed) % (len - 1);
+      cuts[c] = 1 + fray__rng_next(&seed) % (len - 1);
     for (size_t a = 0; a < nc; a++) /* sorted, duplicates dropped below */
       for (size_t b = a + 1; b < nc; b++)
         if (cuts[b] < cuts[a]) {
