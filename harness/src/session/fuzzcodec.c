@@ -7,12 +7,20 @@
 #include <string.h>
 
 #include "core/internal.h"
+#include "session/script_internal.h"
 
 enum { OP_SEND_MAX = 2, OP_EXPECT = 3, OP_OPEN = 4, OP_CLOSE = 5, OP_RESET = 6, OP_FLAGS = 7 };
 
+/* The session's script is built in place, not through fray_script_add_*():
+ * the decoder makes only valid steps, so the builder's checks and copies
+ * (and its allocations, per step) would be spent on every fuzz input for
+ * nothing. The script is a view over the session's arrays: its steps point
+ * into the input, its client names are the static c0..c3, and it is never
+ * given to fray_script_free(). */
 struct fray_fuzz_session {
   fray_mem_t mem;
-  fray_script_t *script;
+  struct fray_script script;
+  client_t clients[FRAY_FUZZ_CLIENTS];
   fray_sched_send_t *sends;
   size_t nsends, cap;
   size_t *cutpool; /* every send's cuts; sends[k].cuts point in here */
@@ -40,9 +48,31 @@ static const char *const client_names[FRAY_FUZZ_CLIENTS] = {"c0", "c1", "c2", "c
 static int use_family(fray_fuzz_session_t *s, fray_sched_family_t f, uint64_t seed);
 
 /* Adds fuzz client c to the script when it first appears; idx maps fuzz
- * clients to script clients. 0 or FRAY_ENOMEM. */
-static int use_client(fray_script_t *script, size_t *idx, size_t c) {
-  return idx[c] != SIZE_MAX ? 0 : fray_script_add_client(script, client_names[c], &idx[c]);
+ * clients to script clients. */
+static void use_client(fray_fuzz_session_t *s, size_t *idx, size_t c) {
+  if (idx[c] != SIZE_MAX)
+    return;
+  s->clients[s->script.nclients] = (client_t){.name = (char *)(uintptr_t)client_names[c]};
+  idx[c] = s->script.nclients++;
+}
+
+/* Appends a step: 0 or FRAY_ENOMEM. */
+static int add_step(fray_fuzz_session_t *s, fray_step_kind_t kind, size_t client,
+                    const uint8_t *data, size_t len) {
+  steparr_t *a = &s->script.steps;
+  if (fray__grow(&s->mem, (void **)&a->v, &a->cap, a->n + 1, sizeof *a->v))
+    return FRAY_ENOMEM;
+  a->v[a->n++] = (fray_step_t){.kind = kind, .client = client, .data = data, .len = len};
+  return 0;
+}
+
+static int set_handler(fray_fuzz_session_t *s, const char *handler) {
+  size_t n = strlen(handler) + 1;
+  s->script.handler = fray__malloc(&s->mem, n);
+  if (!s->script.handler)
+    return FRAY_ENOMEM;
+  memcpy(s->script.handler, handler, n);
+  return 0;
 }
 
 /* Cuts are the schedule's, not the script's: the whole reference run then
@@ -78,20 +108,20 @@ int fray_fuzz_decode(fray_fuzz_session_t **out, const uint8_t *data, size_t len,
     return FRAY_ENOMEM;
   memset(s, 0, sizeof *s);
   s->mem = m;
-  int r = fray_script_new(&s->script, &m);
   /* The steps point into data: decoding copies no payload. */
-  if (!r)
-    r = fray__script_borrow(s->script);
+  s->script = (struct fray_script){.mem = m,
+                                   .clients = s->clients,
+                                   .max_steps = FRAY_SCRIPT_DEFAULT_MAX_STEPS,
+                                   .max_clients = FRAY_FUZZ_CLIENTS,
+                                   .borrows = 1};
   /* Clients join the script when first used (c0 at once): a simulator
    * then only looks after connections that exist. */
-  size_t idx[FRAY_FUZZ_CLIENTS] = {0, SIZE_MAX, SIZE_MAX, SIZE_MAX};
-  if (!r)
-    r = fray_script_add_client(s->script, client_names[0], &idx[0]);
-  if (!r && handler)
-    r = fray_script_set_handler(s->script, handler);
+  size_t idx[FRAY_FUZZ_CLIENTS] = {SIZE_MAX, SIZE_MAX, SIZE_MAX, SIZE_MAX};
+  use_client(s, idx, 0);
+  int r = handler ? set_handler(s, handler) : 0;
   int open[FRAY_FUZZ_CLIENTS] = {1, 0, 0, 0};
   if (!r)
-    r = fray_script_add_step(s->script, &(fray_step_t){.kind = FRAY_STEP_OPEN, .client = 0});
+    r = add_step(s, FRAY_STEP_OPEN, 0, NULL, 0);
   reader_t rd = {data, 0, len};
   size_t steps = 1;
   int last_send_client = -1; /* the previous step was a send of this client */
@@ -130,17 +160,16 @@ int fray_fuzz_decode(fray_fuzz_session_t **out, const uint8_t *data, size_t len,
           ncut++;
         }
       }
-      r = use_client(s->script, idx, c);
+      use_client(s, idx, c);
       st.client = idx[c];
-      if (!r && !open[c]) {
-        r = fray_script_add_step(s->script,
-                                 &(fray_step_t){.kind = FRAY_STEP_OPEN, .client = idx[c]});
+      if (!open[c]) {
+        r = add_step(s, FRAY_STEP_OPEN, idx[c], NULL, 0);
         open[c] = 1;
         steps++;
         was_send = -1;
       }
       if (!r)
-        r = fray_script_add_step(s->script, &st);
+        r = add_step(s, st.kind, st.client, st.data, st.len);
       if (!r && st.kind == FRAY_STEP_SEND) {
         r = add_send_entry(s, cuts, ncut);
         last_send_client = (int)c;
@@ -148,16 +177,15 @@ int fray_fuzz_decode(fray_fuzz_session_t **out, const uint8_t *data, size_t len,
     } else if (kind == OP_OPEN || kind == OP_CLOSE || kind == OP_RESET) {
       if (kind != OP_OPEN && !open[c])
         continue;
-      r = use_client(s->script, idx, c);
+      use_client(s, idx, c);
       st.client = idx[c];
-      if (!r && kind == OP_OPEN && open[c])
-        r = fray_script_add_step(s->script,
-                                 &(fray_step_t){.kind = FRAY_STEP_CLOSE, .client = idx[c]});
+      if (kind == OP_OPEN && open[c])
+        r = add_step(s, FRAY_STEP_CLOSE, idx[c], NULL, 0);
       st.kind = kind == OP_OPEN    ? FRAY_STEP_OPEN
                 : kind == OP_CLOSE ? FRAY_STEP_CLOSE
                                    : FRAY_STEP_RESET;
       if (!r)
-        r = fray_script_add_step(s->script, &st);
+        r = add_step(s, st.kind, st.client, NULL, 0);
       open[c] = kind == OP_OPEN;
     } else { /* OP_FLAGS */
       if ((op & 0x08) && was_send >= 0 && s->nsends)
@@ -180,18 +208,15 @@ int fray_fuzz_decode(fray_fuzz_session_t **out, const uint8_t *data, size_t len,
   /* The payload left is one last send of client 0. */
   if (!r && rd.back > rd.front) {
     if (!open[0])
-      r = fray_script_add_step(s->script, &(fray_step_t){.kind = FRAY_STEP_OPEN, .client = 0});
+      r = add_step(s, FRAY_STEP_OPEN, 0, NULL, 0);
     if (!r)
-      r = fray_script_add_step(s->script, &(fray_step_t){.kind = FRAY_STEP_SEND,
-                                                         .client = 0,
-                                                         .data = data + rd.front,
-                                                         .len = rd.back - rd.front});
+      r = add_step(s, FRAY_STEP_SEND, 0, data + rd.front, rd.back - rd.front);
     if (!r)
       r = add_send_entry(s, NULL, 0);
   }
   if (r) {
     fray_fuzz_session_free(s);
-    return r == FRAY_ENOMEM ? r : FRAY_ENOMEM; /* the decoder only builds valid steps */
+    return FRAY_ENOMEM; /* the decoder only builds valid steps */
   }
   for (size_t k = 0; k < s->nsends; k++)
     s->sends[k].cuts = s->sends[k].ncuts ? s->cutpool + s->cutoff[k] : NULL;
@@ -209,7 +234,7 @@ int fray_fuzz_decode(fray_fuzz_session_t **out, const uint8_t *data, size_t len,
  * the fuzzer reaches every delivery model of the random portfolio; the
  * decoded faults stay. 0 or FRAY_ENOMEM. */
 static int use_family(fray_fuzz_session_t *s, fray_sched_family_t f, uint64_t seed) {
-  if (fray_sched_buf_new(&s->family, s->script, &s->mem) ||
+  if (fray_sched_buf_new(&s->family, &s->script, &s->mem) ||
       fray_sched_family(s->family, f, seed, 0))
     return FRAY_ENOMEM;
   const fray_sched_t *v = fray_sched_buf_view(s->family);
@@ -222,7 +247,8 @@ void fray_fuzz_session_free(fray_fuzz_session_t *s) {
   if (!s)
     return;
   fray_sched_buf_free(s->family);
-  fray_script_free(s->script);
+  fray__free(&s->mem, s->script.steps.v);
+  fray__free(&s->mem, s->script.handler);
   fray__free(&s->mem, s->sends);
   fray__free(&s->mem, s->cutoff);
   fray__free(&s->mem, s->cutpool);
@@ -231,7 +257,7 @@ void fray_fuzz_session_free(fray_fuzz_session_t *s) {
 }
 
 const fray_script_t *fray_fuzz_session_script(const fray_fuzz_session_t *s) {
-  return s ? s->script : NULL;
+  return s ? &s->script : NULL;
 }
 
 const fray_sched_t *fray_fuzz_session_sched(const fray_fuzz_session_t *s) {
