@@ -3,7 +3,7 @@
  * bench/fuzz_speed.sh measures execs/s under libFuzzer, where the engine's
  * own work per input (mutation, coverage collection) and the instrumentation
  * blur where time goes. This program runs the same inputs, uninstrumented,
- * three ways and prints the median time per input of each:
+ * three ways and prints the time per input of each:
  *
  *   bare     the line framer over the input in one feed (fuzz_bare_framer);
  *   naive    the handler on one connection, the input as one read, then
@@ -12,10 +12,10 @@
  *            compare (fuzz_<handler>);
  *
  * and the ratios session/naive (what the session and its oracle add over
- * the handler's own work) and session/bare, each the median over passes of
- * that pass's ratio: a pass times the three ways one after the other, so a
- * loaded machine slows the two sides of a ratio alike. Then the allocations
- * per input of naive and session, counted through the injectable fray_mem_t.
+ * the handler's own work) and session/bare. Each input's time is its best
+ * over the passes (--reps), the three ways taking turns on every input, so
+ * a loaded machine's preemptions drop out. Then the allocations per input
+ * of naive and session, counted through the injectable fray_mem_t.
  *
  *   bench_fuzz [--handler NAME] [--reps N] [--quick] FILE|DIR...
  *
@@ -128,37 +128,31 @@ static void run_session(const input_t *in) {
   session_one(in->d, in->n);
 }
 
-static int cmp_double(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
-}
-
-static double median(double *v, int n) {
-  qsort(v, (size_t)n, sizeof v[0], cmp_double);
-  return v[n / 2];
-}
-
 #define NWAYS 3
 static void (*const ways[NWAYS])(const input_t *) = {run_bare, run_naive, run_session};
 enum { BARE, NAIVE, SESSION };
 
-/* reps passes; t[w][r]: mean microseconds per input of way w in pass r. */
-static void measure(int reps, double t[NWAYS][64]) {
+/* Mean microseconds per input of each way: each input's best time over
+ * reps passes, averaged over the inputs. The ways take turns on every
+ * input, and the best of several tries drops the runs that this shared,
+ * loaded machine preempted, which a sum or a median of whole passes keeps. */
+static void measure(int reps, double us[NWAYS]) {
+  static double best[NWAYS][MAX_INPUTS];
   for (int r = 0; r < reps; r++)
-    for (int w = 0; w < NWAYS; w++) {
-      double t0 = now();
-      for (size_t i = 0; i < ninputs; i++)
+    for (size_t i = 0; i < ninputs; i++)
+      for (int w = 0; w < NWAYS; w++) {
+        double t0 = now();
         ways[w](&inputs[i]);
-      t[w][r] = (now() - t0) / (double)ninputs * 1e6;
-    }
-}
-
-/* Median over passes of t[a][r] / t[b][r]. */
-static double ratio(double t[NWAYS][64], int a, int b, int reps) {
-  double q[64];
-  for (int r = 0; r < reps; r++)
-    q[r] = t[a][r] / t[b][r];
-  return median(q, reps);
+        double dt = now() - t0;
+        if (!r || dt < best[w][i])
+          best[w][i] = dt;
+      }
+  for (int w = 0; w < NWAYS; w++) {
+    double sum = 0;
+    for (size_t i = 0; i < ninputs; i++)
+      sum += best[w][i];
+    us[w] = sum / (double)ninputs * 1e6;
+  }
 }
 
 /* ---- allocations, counted through fray_mem_t ----------------------------------------- */
@@ -243,20 +237,17 @@ int main(int argc, char **argv) {
   /* Warm up; a session that fails aborts here, before any timing. */
   for (size_t i = 0; i < ninputs; i++)
     run_session(&inputs[i]);
-  if (reps > 64)
-    reps = 64;
-  static double t[NWAYS][64];
-  measure(reps, t);
+  double us[NWAYS];
+  measure(reps, us);
   double an, as;
   count_allocs(&an, &as);
-  printf("bench_fuzz: handler %s, %zu inputs, %.0f bytes on average, median of %d passes\n", hname,
-         ninputs, (double)bytes / (double)ninputs, reps);
-  printf("  %-8s %10.2f us/input\n", "bare", median(t[BARE], reps));
-  printf("  %-8s %10.2f us/input %8.1f allocations/input\n", "naive", median(t[NAIVE], reps), an);
-  printf("  %-8s %10.2f us/input %8.1f allocations/input\n", "session", median(t[SESSION], reps),
-         as);
-  printf("  session/naive %.2fx   session/bare %.2fx   (medians of per-pass ratios)\n",
-         ratio(t, SESSION, NAIVE, reps), ratio(t, SESSION, BARE, reps));
+  printf("bench_fuzz: handler %s, %zu inputs, %.0f bytes on average, best of %d tries each\n",
+         hname, ninputs, (double)bytes / (double)ninputs, reps);
+  printf("  %-8s %10.2f us/input\n", "bare", us[BARE]);
+  printf("  %-8s %10.2f us/input %8.1f allocations/input\n", "naive", us[NAIVE], an);
+  printf("  %-8s %10.2f us/input %8.1f allocations/input\n", "session", us[SESSION], as);
+  printf("  session/naive %.2fx   session/bare %.2fx\n", us[SESSION] / us[NAIVE],
+         us[SESSION] / us[BARE]);
   for (size_t i = 0; i < ninputs; i++)
     free(inputs[i].d);
   return 0;
