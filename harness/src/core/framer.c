@@ -72,6 +72,7 @@ struct fray_framer {
   int closed;     /* close() called */
   int finished;   /* finish() called */
   int embedded;   /* in its owner's storage (fray__framer_init): only the buffer is freed */
+  uint8_t *inl;   /* the first buffer, in that storage too; never freed */
   int finishing;  /* finish() is framing: no byte will follow */
 
   /* What take_buffered() needs from inside a callback: the chunk being fed,
@@ -894,8 +895,18 @@ static int append(fray_framer_t *f, const uint8_t *b, size_t k, uint64_t off) {
       size_t first = INITIAL_CAP < bound ? INITIAL_CAP : bound;
       if (!f->cap && need < first)
         need = first;
-      if (fray__grow_max(&f->mem, (void **)&f->buf, &f->cap, need, 1, bound))
+      if (f->buf == f->inl && f->inl) {
+        /* Outgrowing the inline buffer: the bytes move to the heap. */
+        uint8_t *nb = NULL;
+        size_t ncap = 0;
+        if (fray__grow_max(&f->mem, (void **)&nb, &ncap, need, 1, bound))
+          return FRAY_ENOMEM;
+        memcpy(nb, f->buf, f->blen);
+        f->buf = nb;
+        f->cap = ncap;
+      } else if (fray__grow_max(&f->mem, (void **)&f->buf, &f->cap, need, 1, bound)) {
         return FRAY_ENOMEM;
+      }
     }
   }
   memcpy(f->buf + f->start + f->blen, b, k);
@@ -1284,7 +1295,7 @@ static void apply_spec(fray_framer_t *f, const fray_spec_t *spec) {
 }
 
 size_t fray__framer_size(void) {
-  return sizeof(fray_framer_t);
+  return sizeof(fray_framer_t) + INITIAL_CAP;
 }
 
 int fray__framer_init(fray_framer_t *f, const fray_spec_t *spec,
@@ -1295,6 +1306,8 @@ int fray__framer_init(fray_framer_t *f, const fray_spec_t *spec,
   memset(f, 0, sizeof *f);
   fray__mem_init(&f->mem, mem);
   f->embedded = 1;
+  f->buf = f->inl = (uint8_t *)(f + 1);
+  f->cap = INITIAL_CAP;
   apply_spec(f, spec);
   if (callbacks)
     f->cb = *callbacks;
@@ -1303,9 +1316,11 @@ int fray__framer_init(fray_framer_t *f, const fray_spec_t *spec,
 }
 
 void fray__framer_fini(fray_framer_t *f) {
-  fray__free(&f->mem, f->buf);
-  f->buf = NULL;
-  f->cap = f->start = f->blen = 0;
+  if (f->buf != f->inl)
+    fray__free(&f->mem, f->buf);
+  f->buf = f->inl;
+  f->cap = f->inl ? INITIAL_CAP : 0;
+  f->start = f->blen = 0;
 }
 
 int fray_framer_new(fray_framer_t **out, const fray_spec_t *spec,
@@ -1323,6 +1338,8 @@ int fray_framer_new(fray_framer_t **out, const fray_spec_t *spec,
     return FRAY_ENOMEM;
   (void)fray__framer_init(f, spec, callbacks, &m, user_data);
   f->embedded = 0;
+  f->buf = f->inl = NULL; /* no room was allocated for one */
+  f->cap = 0;
   *out = f;
   return 0;
 }

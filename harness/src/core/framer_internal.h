@@ -12,8 +12,10 @@ void fray__framer_check(const fray_framer_t *f);
 size_t fray__framer_capacity(const fray_framer_t *f);
 
 /* A framer in storage its owner provides (fray__framer_size() bytes,
- * aligned for any type): a connection keeps its framer in its own block,
- * one allocation instead of two for every connection a fuzz input opens.
+ * aligned for any type), its first buffer inside: a connection keeps its
+ * framer in its own block, one allocation instead of three for every
+ * connection a fuzz input opens. A frame that outgrows that buffer moves to
+ * the heap as it would have.
  * Same checks and returns as fray_framer_new() (FRAY_EINVAL only). Such a
  * framer is never given to fray_framer_free(): fray__framer_fini() frees its
  * buffer, and the owner frees the storage. Neither may happen while one of
