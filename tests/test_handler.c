@@ -648,10 +648,10 @@ static void test_state_zeroed_and_aligned(void **state) {
   fray_server_free(s);
 }
 
-/* A connection is one allocation (its framer, output queue and first output
- * block inside), and short replies add none; the block is fresh for every
- * connection and freed at release, so a handler's use after close still
- * meets freed memory. */
+/* A connection is one allocation (its framer with its first buffer, its
+ * output queue with its first block), and short replies and an unfinished
+ * line add none; the block is fresh for every connection and freed at
+ * release, so a handler's use after close still meets freed memory. */
 static void test_connection_is_one_block(void **state) {
   (void)state;
   failmem_t fm = {0};
@@ -668,6 +668,9 @@ static void test_connection_is_one_block(void **state) {
   drain(a, &out);
   assert_int_equal(out.len, 9);
   assert_memory_equal(out.p, "hi\nthere\n", 9);
+  fray_conn_input(a, (const uint8_t *)"echo unfin", 10); /* buffered until its newline */
+  assert_int_equal(fray_conn_buffered(a), 10);
+  assert_int_equal(fm.count, base + 1);
   fray_conn_t *b = open_named(s, "b");
   assert_true(b != a);
   assert_int_equal(fm.count, base + 2);
