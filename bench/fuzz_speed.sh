@@ -8,8 +8,11 @@
 # framer target (an earlier yardstick, >= 1/3, out of reach: naive_chat
 # itself stands near 0.3 of it).
 #
-#   bench/fuzz_speed.sh [--runs N] [--targets "chat echo ..."] [--fray FRAY]
+#   bench/fuzz_speed.sh [--runs N] [--repeat K] [--targets "chat echo ..."] [--fray FRAY]
 #
+# --repeat K (default 3) runs every target K times, the targets taking
+# turns, and prints median execs/s and the median of the K per-round ratios:
+# on a shared machine one round's ratio can be off by 2x.
 # Builds build-fuzz-speed-{plain,asan}/ with clang (FRAY_BUILD_FUZZERS=ON).
 # All targets start from the same seeds (the chat corpus as fuzz inputs), so
 # they chew on the same bytes; libFuzzer -seed=1, -max_len=4096. bare_framer
@@ -22,13 +25,14 @@
 # apart from the engine's own work per input (goal: session <= 2.5x naive).
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-runs=100000 targets="bare_framer naive_chat chat echo http resp lenrpc framer script outq" fray=""
+runs=100000 repeat=3 targets="bare_framer naive_chat chat echo http resp lenrpc framer script outq" fray=""
 while [ $# -gt 0 ]; do
   case $1 in
     --runs) runs=${2:?}; shift ;;
+    --repeat) repeat=${2:?}; shift ;;
     --targets) targets=${2:?}; shift ;;
     --fray) fray=${2:?}; shift ;;
-    -h|--help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "fuzz_speed: unknown argument '$1'" >&2; exit 2 ;;
   esac
   shift
@@ -68,23 +72,38 @@ rate() {
   awk -v n="$n" -v a="$t0" -v b="$t1" 'BEGIN{printf "%.0f\n", n/(b-a)}'
 }
 
-printf '%-14s %14s %14s\n' target "plain exec/s" "asan exec/s"
+median() { tr ' ' '\n' | grep . | sort -g | awk '{v[NR]=$1} END{print v[int((NR+1)/2)]}'; }
+# ratio_line NAME NUM DEN KIND GOAL: the median over rounds of NUM/DEN.
+ratio_line() {
+  local q="" i
+  for i in $(seq 1 "$repeat"); do
+    q="$q $(awk -v c="${r[$2.$4.$i]:-0}" -v b="${r[$3.$4.$i]:-0}" 'BEGIN{printf "%.4f", b ? c/b : 0}')"
+  done
+  awk -v x="$(echo "$q" | median)" -v n="$1" -v k="$4" -v g="$5" -v all="$q" \
+    'BEGIN{printf "%s (%s): %.2f   goal >= %s %s   (rounds:%s)\n", n, k, x, g, (x >= g ? "PASS" : "MISS"), all}'
+}
+
 declare -A r
+for i in $(seq 1 "$repeat"); do
+  for t in $targets; do
+    for kind in plain asan; do
+      r[$t.$kind.$i]=$(rate "$root/build-fuzz-speed-$kind/fuzz/fuzz_$t" $kind)
+    done
+  done
+done
+printf '%-14s %14s %14s   (median of %d rounds)\n' target "plain exec/s" "asan exec/s" "$repeat"
 for t in $targets; do
   for kind in plain asan; do
-    r[$t.$kind]=$(rate "$root/build-fuzz-speed-$kind/fuzz/fuzz_$t" $kind)
+    r[$t.$kind]=$(for i in $(seq 1 "$repeat"); do echo "${r[$t.$kind.$i]}"; done | median)
   done
   printf '%-14s %14s %14s\n' "$t" "${r[$t.plain]}" "${r[$t.asan]}"
 done
 for kind in plain asan; do
-  awk -v c="${r[chat.$kind]:-0}" -v b="${r[bare_framer.$kind]:-0}" -v k=$kind \
-    'BEGIN{x = b ? c/b : 0; printf "chat/bare_framer (%s): %.2f   goal >= 0.33 %s\n", k, x, (x >= 0.333 ? "PASS" : "MISS")}'
+  [ -z "${r[bare_framer.$kind]:-}" ] || ratio_line chat/bare_framer chat bare_framer $kind 0.33
   # The handler's own work as the baseline: what the session and its
   # oracle (two runs, cuts, merges, comparison) cost over one plain read.
   [ -z "${r[naive_chat.$kind]:-}" ] ||
-    awk -v c="${r[chat.$kind]:-0}" -v b="${r[naive_chat.$kind]}" -v k=$kind \
-      -v g="$([ $kind = plain ] && echo 0.40 || echo 0.33)" \
-      'BEGIN{x = b ? c/b : 0; printf "chat/naive_chat (%s): %.2f   goal >= %s %s\n", k, x, g, (x >= g ? "PASS" : "MISS")}'
+    ratio_line chat/naive_chat chat naive_chat $kind "$([ $kind = plain ] && echo 0.40 || echo 0.33)"
 done
 
 # The same inputs without libFuzzer: where the session's time goes, plain

@@ -110,10 +110,14 @@ typedef struct fray_fuzz_report {
 } fray_fuzz_report_t;
 
 /* The fuzz driver: decodes data, runs the session against handler whole
- * (each send one read, no merge) twice, then under the session's cuts,
- * merges and faults, and compares every client's transcript. Memory bounds
- * and (in sanitizer builds) the framer's invariants are checked throughout.
- * Everything is freed before it returns. Returns 0 when the handler held,
+ * (each send one read, no merge), then under the session's cuts, merges and
+ * faults, and compares every client's transcript; on a difference it runs
+ * whole once more to tell a nondeterministic handler from a split bug.
+ * Memory bounds and (in sanitizer builds) the framer's invariants are
+ * checked throughout. The server and each connection are fresh heap blocks
+ * (so a sanitizer sees a handler's use after close); the driver's own
+ * objects live in one arena per input. Everything is freed before it
+ * returns. Returns 0 when the handler held,
  * FRAY_EFAILED with rep filled when it did not, FRAY_ENOMEM. The targets
  * print rep->message and abort() on FRAY_EFAILED. */
 FRAY_EXTERN int fray_fuzz_run(const fray_handler_t *handler, const uint8_t *data, size_t len,
