@@ -326,18 +326,19 @@ PY
   expect_rc 1 "$fray" replay --schedule exhaustive --max-runs 5 "$here/split_bug.fray" "$here/pass.fray"
   ;;
 progress)
-  # --time stops a campaign of 1.3 million runs; off a terminal, progress
-  # comes as lines on stderr every few seconds.
-  long=$(printf '%0200d' 0)
+  # --time stops a campaign of 10.7 million runs (one of 1.3 million ran to
+  # its end within 3 s once the simulator got faster); off a terminal,
+  # progress comes as lines on stderr every few seconds.
+  long=$(printf '%0400d' 0)
   printf '@handler echo\nopen a\na > "%s\\r\\n"\na < "%s\\r\\n"\n' "$long" "$long" >"$work/long.fray"
   t0=$(date +%s)
   expect_rc 4 "$fray" replay --schedule exhaustive --max-cuts 3 --time 3 "$work/long.fray"
   t1=$(date +%s)
   [ $((t1 - t0)) -lt 30 ] || fail "--time 3 took $((t1 - t0)) s"
-  # 201 places for 1, 2 or 3 cuts in the 202-byte send, and the reference.
-  grep -q '^PARTIAL .* of 1353602 runs' "$work/out" || fail "no PARTIAL line: $(cat "$work/out")"
+  # 401 places for 1, 2 or 3 cuts in the 402-byte send, and the reference.
+  grep -q '^PARTIAL .* of 10747202 runs' "$work/out" || fail "no PARTIAL line: $(cat "$work/out")"
   grep -q 'stopped by --time' "$work/out" || fail "--time not named"
-  grep -Eq "^fray replay: .*long.fray: [0-9]+ of 1353602 runs \(" "$work/err" ||
+  grep -Eq "^fray replay: .*long.fray: [0-9]+ of 10747202 runs \(" "$work/err" ||
     fail "no progress line on stderr: $(cat "$work/err")"
   ;;
 warnings)
