@@ -15,6 +15,29 @@ foreach(kind 1 2 3)
   target_compile_options(fray_test_unusable${kind} PRIVATE ${FRAY_WARNINGS})
 endforeach()
 
+# The faulty plugin (tests/plugin/faulty.c) for crash isolation's tests below.
+add_library(fray_test_faulty MODULE ${CMAKE_CURRENT_LIST_DIR}/plugin/faulty.c)
+set_target_properties(fray_test_faulty PROPERTIES PREFIX ""
+  LIBRARY_OUTPUT_DIRECTORY ${CMAKE_CURRENT_BINARY_DIR}/plugin)
+target_include_directories(fray_test_faulty PRIVATE
+  ${PROJECT_SOURCE_DIR}/harness/include ${FRAY_GENERATED_INCLUDE_DIR})
+target_compile_options(fray_test_faulty PRIVATE ${FRAY_WARNINGS})
+
+# Crash isolation (tests/replay/check.sh isolation-*): a crash, an abort, a hang, a
+# crashing variant, and under ASan a sanitizer's report, each a FAIL of its
+# script while the others run.
+set(_isolation_checks crash hang mutate)
+if(FRAY_SANITIZE MATCHES address)
+  list(APPEND _isolation_checks sanitizer)
+endif()
+foreach(check ${_isolation_checks})
+  add_test(NAME cli.plugin.isolation.${check}
+    COMMAND sh ${PROJECT_SOURCE_DIR}/tests/replay/check.sh isolation-${check}
+            $<TARGET_FILE:fray_cli> ${PROJECT_SOURCE_DIR}
+            ${CMAKE_CURRENT_BINARY_DIR}/isolation-work/${check} $<TARGET_FILE:fray_test_faulty>)
+  set_tests_properties(cli.plugin.isolation.${check} PROPERTIES TIMEOUT 60 LABELS "cli;replay")
+endforeach()
+
 # fray_plugin_refused(NAME KIND STDERR_ERE): both commands, exit 2, one line.
 function(fray_plugin_refused name kind stderr_re)
   add_test(NAME cli.plugin.${name}

@@ -116,6 +116,7 @@ static void test_expect_leftover_and_names(void **state) {
   assert_string_equal(fray_fail_kind_name(FRAY_FAIL_NONE), "pass");
   assert_string_equal(fray_fail_kind_name(FRAY_FAIL_NOT_CLOSED), "not-closed");
   assert_string_equal(fray_fail_kind_name(FRAY_FAIL_HANDLER), "handler");
+  assert_string_equal(fray_fail_kind_name(FRAY_FAIL_HANG), "hang");
   assert_string_equal(fray_fail_kind_name((fray_fail_kind_t)99), "unknown");
   assert_string_equal(fray__end_words(1), "the server reset the connection");
 }

@@ -47,7 +47,8 @@ typedef struct replay_opts {
   uint64_t runs;
   uint64_t seed;
   size_t max_cuts;
-  uint64_t mutate; /* --mutate N: malformed variants instead of schedules */
+  uint64_t mutate;         /* --mutate N: malformed variants instead of schedules */
+  unsigned run_timeout_ms; /* --run-timeout: a handler's run making no progress */
   int short_writes, keep_going, json, list;
   const char *connect;          /* --connect HOST:PORT: a real server instead of the simulator */
   fray_net_opts_t net;          /* --pace, --timeout */
@@ -207,6 +208,14 @@ static void usage(FILE *out) {
           "                      is the backstop for servers the shim cannot see idle\n"
           "  --restart each-run  with --exec: a fresh server for every run\n"
           "\n"
+          "crashes and hangs (a handler in fray's process: --handler, --plugin):\n"
+          "  every script runs in a worker process, so a crash, an abort, a sanitizer's\n"
+          "  report or a hang is that script's FAIL (kind crash or hang, naming the\n"
+          "  signal or the report's first line) and the next script runs; with\n"
+          "  --save-failures the run that did it is written to\n"
+          "  DIR/<script>-crash-<run>.fray (or -hang-, or the -mutant- file)\n"
+          "  --run-timeout T     a run making no progress for T is a hang (default 10s)\n"
+          "\n"
           "`file` pieces:\n" FRAY_CLI_FILES_HELP "\n"
           "sharding (a CI matrix: every shard is given the same scripts, same order):\n"
           "  --shard K/N         run shard K of N (1 <= K <= N). Script i of the list\n"
@@ -264,6 +273,8 @@ static const fray_cli_opt_t opts_table[] = {
     {"--pace-ms", FRAY_CLI_MS, 0, 3600000, "--pace"},
     {"--timeout", FRAY_CLI_MS, 1, 3600000, NULL},
     {"--timeout-ms", FRAY_CLI_MS, 1, 3600000, "--timeout"},
+    {"--run-timeout", FRAY_CLI_MS, 1, 3600000, NULL},
+    {"--run-timeout-ms", FRAY_CLI_MS, 1, 3600000, "--run-timeout"},
     {"--junit", FRAY_CLI_TEXT, 0, 0, NULL},
     {"--save-failures", FRAY_CLI_TEXT, 0, 0, NULL},
     {"--short-writes", FRAY_CLI_FLAG, 0, 0, NULL},
@@ -378,6 +389,8 @@ static int parse_opt(replay_opts_t *o, const fray_cli_args_t *a) {
     o->net.pace_ms = (unsigned)a->num;
   } else if (!strcmp(name, "--timeout")) {
     o->net.timeout_ms = (unsigned)a->num;
+  } else if (!strcmp(name, "--run-timeout")) {
+    o->run_timeout_ms = (unsigned)a->num;
   } else if (!strcmp(name, "--junit")) {
     o->junit = val;
   } else if (!strcmp(name, "--save-failures")) {
@@ -573,45 +586,6 @@ static void progress_end(progress_t *pg) {
   pg->shown = 0;
 }
 
-/* ---- a crash's reproducer ---------------------------------------------- */
-
-/* When a schedule makes the handler crash under a sanitizer, the process
- * ends inside the run: no minimiser, no report. The sanitizers call a death
- * callback first; fray uses it to write the schedule that was running,
- * baked into the script, as DIR/<script>-crash.fray. Process-wide state,
- * hence here in the command and not in the library. */
-static struct {
-  const fray_campaign_t *campaign;
-  const char *dir, *file;
-} crash_ctx;
-
-extern void __sanitizer_set_death_callback(void (*cb)(void)) __attribute__((weak));
-
-static void write_crash_reproducer(void) {
-  fray_script_t *baked = NULL;
-  if (!crash_ctx.campaign || !crash_ctx.dir ||
-      fray_campaign_bake_running(crash_ctx.campaign, &baked))
-    return;
-  const char *base = strrchr(crash_ctx.file, '/');
-  base = base ? base + 1 : crash_ctx.file;
-  size_t stem = strstr(base, ".fray") ? (size_t)(strstr(base, ".fray") - base) : strlen(base);
-  char path[4096];
-  snprintf(path, sizeof path, "%s/%.*s-crash.fray", crash_ctx.dir, (int)stem, base);
-  (void)mkdir(crash_ctx.dir, 0777);
-  FILE *f = fopen(path, "w");
-  if (f) {
-    fprintf(f,
-            "# Written by fray replay when a sanitizer stopped it during this schedule\n"
-            "# of %s: the cuts and merges are baked in, so the whole schedule\n"
-            "# replays the crash. Not minimised.\n",
-            crash_ctx.file);
-    fray_script_write(baked, f);
-    fclose(f);
-    fprintf(stderr, "fray replay: reproducer written to %s\n", path);
-  }
-  fray_script_free(baked);
-}
-
 /* ---- output ------------------------------------------------------------ */
 
 /* Reports and script errors alike: runs, seconds, failures. */
@@ -680,6 +654,8 @@ static void print_where(const replay_opts_t *o, const script_result_t *r,
   const char *kind = fray_fail_kind_name(f->kind);
   if (f->line)
     printf("  %s:%zu: %s: %s\n", r->file, f->line, kind, f->message);
+  else if (f->kind == FRAY_FAIL_CRASH || f->kind == FRAY_FAIL_HANG)
+    printf("  %s: %s: %s\n", r->file, kind, f->message);
   else
     printf("  %s: at the end of the script: %s: %s\n", r->file, kind, f->message);
   if (f->whole && r->report->own_cuts) {
@@ -901,9 +877,9 @@ static int write_junit(const replay_opts_t *o, const script_result_t *rs, int n,
 
 /* The options that reach the same target again, for reproducers' headers. */
 typedef struct target_words {
-  const char *w[8];
+  const char *w[10];
   size_t n;
-  char pace[24], timeout[24];
+  char pace[24], timeout[24], run_timeout[24];
 } target_words_t;
 
 static void target_words(const replay_opts_t *o, target_words_t *tw) {
@@ -931,6 +907,11 @@ static void target_words(const replay_opts_t *o, target_words_t *tw) {
   } else if (o->plugin || o->handler) {
     tw->w[tw->n++] = o->plugin ? "--plugin" : "--handler";
     tw->w[tw->n++] = o->plugin ? o->plugin : o->handler;
+  }
+  if (o->run_timeout_ms && !o->connect && !o->exec) {
+    snprintf(tw->run_timeout, sizeof tw->run_timeout, "%ums", o->run_timeout_ms);
+    tw->w[tw->n++] = "--run-timeout";
+    tw->w[tw->n++] = tw->run_timeout;
   }
 }
 
@@ -1009,7 +990,6 @@ static void replay_one(replay_run_t *run, script_result_t *r) {
     t.handler = script_handler(run->cmd_h, script, r, &run->warned);
   if (t.connect || t.player || t.handler) {
     r->handler = t.connect ? t.connect : t.player ? run->o->exec : t.handler->name;
-    crash_ctx.file = r->file;
     run->pg.file = r->file;
     run->pg.start = run->pg.last = now();
     run->pg.by_time = 0;
@@ -1041,6 +1021,8 @@ static int new_campaign(const replay_opts_t *o, replay_run_t *run) {
   co.faults = o->faults;
   co.keep_going = o->keep_going;
   co.save_dir = o->save_dir;
+  co.isolate = 1; /* applies to in-process handlers only */
+  co.run_timeout_ms = o->run_timeout_ms;
   co.progress = progress_tick;
   co.user_data = &run->pg;
   co.max_runs = o->max_runs;
@@ -1056,10 +1038,6 @@ static int new_campaign(const replay_opts_t *o, replay_run_t *run) {
   target_words(o, &run->words);
   run->pg.tty = isatty(STDERR_FILENO);
   run->pg.o = o;
-  crash_ctx.campaign = run->campaign;
-  crash_ctx.dir = o->save_dir;
-  if (o->save_dir && __sanitizer_set_death_callback)
-    __sanitizer_set_death_callback(write_crash_reproducer);
   return 0;
 }
 
@@ -1152,7 +1130,6 @@ int fray_cli_replay(int argc, char **argv) {
   }
   status = replay_all(&run, rs);
 out:
-  crash_ctx.campaign = NULL;
   for (int i = 0; rs && i < o.nscripts; i++) {
     fray_campaign_report_free(rs[i].report);
     free(rs[i].error);

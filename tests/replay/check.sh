@@ -27,6 +27,19 @@ expect_rc() {
 # Lines that are neither comments nor blank: a script's length in statements.
 statements() { grep -cv '^[[:space:]]*\(#.*\)\{0,1\}$' "$1"; }
 
+# has ERE: $work/out has a line matching it.
+has() { grep -Eq -- "$1" "$work/out" || { cat "$work/out" >&2; fail "no line matching: $1"; }; }
+
+# replays FILE as its `# replay:` header line says (exit status WANT).
+replay_as_header() {
+  line=$(sed -n 's/^# replay: fray //p' "$2")
+  [ -n "$line" ] || fail "$2 has no '# replay: fray ...' line"
+  eval "expect_rc $1 \"\$fray\" $line"
+}
+
+# The crash isolation checks' plugin and scripts.
+plugin=${1:-} faulty=$src/tests/plugin/faulty
+
 case $check in
 exit-codes)
   expect_rc 0 "$fray" replay --schedule random --runs 50 "$here/pass.fray"
@@ -427,6 +440,60 @@ PY
   expect_rc 2 "$fray" replay --shard 4/3 "$here/pass.fray"
   expect_rc 2 "$fray" replay --shard 0/3 "$here/pass.fray"
   expect_rc 2 "$fray" replay --shard 1 "$here/pass.fray"
+  ;;
+isolation-crash)
+  # Crash isolation (tests/plugin.cmake; ARGS: the plugin tests/plugin/faulty.c,
+  # whose scripts are tests/plugin/faulty/). Four scripts, two of which crash
+  # the handler: the others still pass, the summary and the JUnit file cover
+  # all four, the exit status is 1.
+  expect_rc 1 "$fray" replay --plugin "$plugin" --junit "$work/j.xml" --save-failures "$work/out.d" \
+    "$faulty/pass.fray" "$faulty/segv.fray" "$faulty/abort.fray" "$faulty/pass.fray"
+  [ "$(grep -c '^PASS .*/pass.fray random 201 runs' "$work/out")" = 2 ] || fail "pass.fray did not pass twice"
+  has '^FAIL .*/segv.fray random'
+  has 'segv.fray: crash: handler crashed in run [0-9]+: (SIGSEGV|AddressSanitizer: SEGV)'
+  has '^FAIL .*/abort.fray random'
+  has 'abort.fray: crash: handler aborted in run [0-9]+: SIGABRT'
+  has '^2 passed, 2 failed$'
+  grep -q 'tests="4" failures="2" errors="0"' "$work/j.xml" || fail "JUnit totals wrong"
+  [ "$(grep -c '<testcase ' "$work/j.xml")" = 4 ] || fail "JUnit does not list 4 scripts"
+  grep -q '<failure type="crash"' "$work/j.xml" || fail "JUnit has no crash failure"
+  repro=$(sed -n 's/^    reproducer: \(.*segv-crash-.*\)$/\1/p' "$work/out")
+  [ -f "$repro" ] || fail "no crash reproducer file: '$repro'"
+  replay_as_header 1 "$repro"
+  has 'crash: handler crashed in run 0: (SIGSEGV|AddressSanitizer: SEGV)'
+  ;;
+isolation-hang)
+  # A handler that never returns: cut by --run-timeout, reported, and the
+  # next script runs.
+  expect_rc 1 "$fray" replay --plugin "$plugin" --run-timeout 300ms --json \
+    --save-failures "$work/out.d" "$faulty/hang.fray" "$faulty/pass.fray"
+  has '"kind":"hang","run":[0-9]+.*"message":"handler hung: run [0-9]+ made no progress for 0.3 s"'
+  has '"file":"[^"]*pass.fray".*"passed":true'
+  has '^\{"summary":true,"passed":1,"failed":1,"errors":0'
+  repro=$(ls "$work"/out.d/hang-hang-*.fray) || fail "no hang reproducer"
+  grep -q '^# replay: fray replay .*--run-timeout 300ms' "$repro" || fail "header lacks --run-timeout"
+  replay_as_header 1 "$repro"
+  has 'hang: handler hung: run 0'
+  ;;
+isolation-mutate)
+  # --mutate finds the crash with a variant that drops the line's end; the
+  # variant is kept and crashes again as its header says.
+  expect_rc 1 "$fray" replay --plugin "$plugin" --mutate 100 --save-failures "$work/out.d" \
+    "$faulty/segv.fray"
+  has 'segv.fray: crash: handler crashed in run [0-9]+: '
+  repro=$(sed -n 's/^    reproducer: \(.*segv-mutant-.*\)$/\1/p' "$work/out")
+  [ -f "$repro" ] || fail "no kept variant: '$repro'"
+  [ "$(ls "$work/out.d" | wc -l)" = 1 ] || fail "variants that passed were left behind"
+  replay_as_header 1 "$repro"
+  has 'crash: handler crashed in run 0: '
+  ;;
+isolation-sanitizer)
+  # Under ASan the report's first line reaches the FAIL line.
+  expect_rc 1 "$fray" replay --plugin "$plugin" --save-failures "$work/out.d" \
+    "$faulty/overflow.fray" "$faulty/pass.fray"
+  has 'overflow.fray: crash: handler crashed in run [0-9]+: AddressSanitizer: heap-buffer-overflow'
+  has '^1 passed, 1 failed$'
+  grep -q 'ERROR: AddressSanitizer' "$work/err" || fail "the report itself was not passed through"
   ;;
 *)
   fail "unknown check '$check'"

@@ -64,6 +64,7 @@ FRAY_EXTERN int fray_strategy_from_name(const char *name, fray_strategy_t *out);
 #define FRAY_CAMPAIGN_TEXT_MAX 4096u /* input bytes of expected/got kept whole */
 #define FRAY_CAMPAIGN_MUTATE_MEM_LIMIT ((size_t)64 << 20)
 #define FRAY_CAMPAIGN_PORTFOLIO (-1) /* fray_campaign_opts_t.family: every family in turn */
+#define FRAY_CAMPAIGN_DEFAULT_RUN_TIMEOUT_MS 10000u
 
 /* Where a campaign stands, for a progress display. */
 typedef struct fray_campaign_progress {
@@ -78,7 +79,9 @@ typedef struct fray_campaign_progress {
  * callback's business) and after every run over other transports (which
  * take milliseconds a run). p is borrowed for the call. Returns 0 to go on,
  * nonzero to stop the campaign before its next run: the report then covers
- * the runs made, with cut_short set when it stopped short of its plan. */
+ * the runs made, with cut_short set when it stopped short of its plan.
+ * Under isolate the calls are relayed from the worker as they happen and
+ * made in the caller's process. */
 typedef int (*fray_campaign_progress_cb)(fray_campaign_t *c, const fray_campaign_progress_t *p,
                                          void *user_data);
 
@@ -118,12 +121,24 @@ typedef struct fray_campaign_opts {
    * reference (run 0) is made in every shard, since every run is compared
    * with it. shard must be below nshards. */
   uint64_t shard, nshards;
+  /* Crash isolation, for a handler target (in this process): each script's
+   * runs are made in a forked worker process, at in-process speed, so that
+   * a crash, an abort, a sanitizer's report, an exit or a run that makes no
+   * progress for run_timeout_ms ends that script with a FAIL of kind
+   * FRAY_FAIL_CRASH or FRAY_FAIL_HANG (the signal or the report's first
+   * line in its message) instead of ending the caller. The failing run's
+   * schedule or variant is rebuilt from seed and run index, written as a
+   * reproducer under save_dir and replayed once in a fresh process to
+   * confirm it. The worker's stderr passes through the caller's. Needs
+   * fork() and a SIGCHLD that is not ignored; other targets run as without. */
+  int isolate;
+  unsigned run_timeout_ms; /* isolate: 0 is the default, 10 s */
 } fray_campaign_opts_t;
 
 /* Sets the defaults: random over the whole portfolio of families, every
  * fault kind drawn, 200 runs, seed 1, one cut, short writes not forced,
  * stop at the first failure, 64 failures described, no reproducers, no
- * progress. */
+ * progress, no isolation. */
 FRAY_EXTERN void fray_campaign_opts_init(fray_campaign_opts_t *opts);
 
 /* What `fray replay --schedule` calls the runs opts make: the strategy's
@@ -220,7 +235,8 @@ typedef struct fray_campaign_report {
 
 /* Creates a campaign. opts may be NULL (the defaults) and is copied; mem
  * may be NULL (malloc). Returns 0, FRAY_EINVAL (strategy unknown, max_cuts
- * over 64, shard not below nshards) or FRAY_ENOMEM. */
+ * over 64, shard not below nshards) or FRAY_ENOMEM (also: isolate's shared
+ * mapping could not be made). */
 FRAY_EXTERN int fray_campaign_new(fray_campaign_t **out, const fray_campaign_opts_t *opts,
                                   const fray_mem_t *mem);
 
@@ -237,8 +253,11 @@ FRAY_EXTERN void fray_campaign_free(fray_campaign_t *c);
  * without a handler, short writes over TCP), FRAY_EINEXACT (the reference
  * run could not be carried out as scheduled), FRAY_ECONNREFUSED,
  * FRAY_ETIMEDOUT, FRAY_EIO or another transport error (the server could not
- * be reached). Reproducers are written as failures are found; a file that
- * cannot be written is a note in the report, not an error. */
+ * be reached), under isolate FRAY_EIO (the worker could not be started).
+ * Reproducers are written as failures are found; a file that cannot be
+ * written is a note in the report, not an error. A crash or a hang under
+ * isolate ends the script's campaign at that run (FRAY_EFAILED; failures
+ * described before it in the same script are counted, not described). */
 FRAY_EXTERN int fray_campaign_run(fray_campaign_t *c, const fray_script_t *script, const char *name,
                                   const fray_campaign_target_t *target,
                                   fray_campaign_report_t **out);

@@ -25,11 +25,14 @@ typedef enum fray_fail_kind {
   FRAY_FAIL_VARIANCE,   /* transcript differs from the whole schedule's */
   FRAY_FAIL_BOUND,      /* output or framer memory past its bound */
   FRAY_FAIL_HANDLER,    /* the handler could not be set up (server_init failed) */
-  FRAY_FAIL_CRASH       /* the server process died (a crash, a sanitizer's report) */
+  FRAY_FAIL_CRASH,      /* the server process died (a crash, a sanitizer's report) */
+  FRAY_FAIL_HANG        /* a run made no progress within its time limit (a handler
+                         * looping for ever: fray_campaign_opts_t.run_timeout_ms) */
 } fray_fail_kind_t;
 
 /* "pass", "mismatch", "missing", "closed", "not-closed", "unexpected",
- * "variance", "bound", "handler", "crash"; "unknown" otherwise. Static storage. */
+ * "variance", "bound", "handler", "crash", "hang"; "unknown" otherwise.
+ * Static storage. */
 FRAY_EXTERN const char *fray_fail_kind_name(fray_fail_kind_t kind);
 
 /* The outcome of one run. Strings and byte views are owned by whatever ran

@@ -68,19 +68,26 @@ int fray_campaign_new(fray_campaign_t **out, const fray_campaign_opts_t *opts,
   o.runs = o.runs ? o.runs : FRAY_CAMPAIGN_DEFAULT_RUNS;
   o.max_cuts = o.max_cuts ? o.max_cuts : FRAY_CAMPAIGN_DEFAULT_MAX_CUTS;
   o.max_described = o.max_described ? o.max_described : FRAY_CAMPAIGN_DEFAULT_DESCRIBED;
+  o.run_timeout_ms = o.run_timeout_ms ? o.run_timeout_ms : FRAY_CAMPAIGN_DEFAULT_RUN_TIMEOUT_MS;
   fray_campaign_t *c = fray__malloc(&m, sizeof *c);
   if (!c)
     return FRAY_ENOMEM;
   memset(c, 0, sizeof *c);
   c->mem = m;
   c->o = o;
+  if (o.isolate && fray__super_new(&c->super, c)) {
+    fray__free(&m, c);
+    return FRAY_ENOMEM;
+  }
   *out = c;
   return 0;
 }
 
 void fray_campaign_free(fray_campaign_t *c) {
-  if (c)
-    fray__free(&c->mem, c);
+  if (!c)
+    return;
+  fray__super_free(c->super, &c->mem);
+  fray__free(&c->mem, c);
 }
 
 int fray_campaign_bake_running(const fray_campaign_t *c, fray_script_t **out) {
@@ -129,6 +136,17 @@ static uint64_t next_index(const fray_campaign_opts_t *o, uint64_t i, uint64_t n
   return n - i > o->nshards ? i + o->nshards : n;
 }
 
+/* Tells a supervisor (if any) which run starts: its watchdog's heartbeat
+ * and, should the run take the worker down, the run to rebuild. */
+static void beat(const fray__cjob_t *j, uint64_t run) {
+  fray__beat_t *b = j->c->beat;
+  if (b) {
+    atomic_store_explicit(&b->run, run, memory_order_relaxed);
+    atomic_store_explicit(&b->seq, atomic_load_explicit(&b->seq, memory_order_relaxed) + 1,
+                          memory_order_relaxed);
+  }
+}
+
 /* A failing schedule: described, and its reproducer written unless it
  * failed whole (the script is its own) or at a place already reproduced. */
 static int schedule_failed(fray__cjob_t *j, const fray__cresult_t *res, uint64_t run, int whole) {
@@ -166,6 +184,7 @@ static int run_schedules(fray__cjob_t *j) {
     return 0;
   }
   r->runs = 1;
+  beat(j, 0);
   int rc = fray__ctarget_reference(j->t, &res);
   if (rc == FRAY_EFAILED)
     return schedule_failed(j, &res, 0, 1);
@@ -176,6 +195,7 @@ static int run_schedules(fray__cjob_t *j) {
     if (stop_before_run(j, k))
       break;
     j->c->running = j->t;
+    beat(j, i + 1);
     rc = fray__ctarget_run(j->t, o, i, fray__rng_at(o->seed, i), &res);
     j->c->running = NULL;
     r->runs++;
@@ -200,6 +220,7 @@ static int run_mutant(fray__cjob_t *j, uint64_t i) {
   size_t canary_at;
   char what[512], path[PATH_SIZE], desc[600];
   fray__cresult_t res;
+  beat(j, i + 1);
   int rc =
       fray__ctarget_mutant(j->t, fray__rng_at(j->c->o.seed, i), &m, &canary_at, what, sizeof what);
   if (rc)
@@ -272,19 +293,34 @@ static int start(fray__cjob_t *j) {
   return rc;
 }
 
+int fray__cjob_begin(fray__cjob_t *j, const fray_mem_t *report_mem) {
+  if (!(j->r = fray__creport_new(report_mem, j->c->o.max_described)))
+    return FRAY_ENOMEM;
+  j->r->strategy = j->c->o.strategy;
+  j->r->own_cuts = own_cuts(j->script);
+  return 0;
+}
+
 int fray_campaign_run(fray_campaign_t *c, const fray_script_t *script, const char *name,
                       const fray_campaign_target_t *target, fray_campaign_report_t **out) {
+  if (c->super && target->handler && !target->connect && !target->player)
+    return fray__super_run(c, script, name, target, out);
+  return fray__campaign_run_here(c, script, name, target, &c->mem, out);
+}
+
+int fray__campaign_run_here(fray_campaign_t *c, const fray_script_t *script, const char *name,
+                            const fray_campaign_target_t *target, const fray_mem_t *report_mem,
+                            fray_campaign_report_t **out) {
   fray__cjob_t j = {.c = c,
                     .script = script,
                     .name = name ? name : "script",
                     .target = target,
                     .every = target->handler ? PROGRESS_EVERY : 1};
   double t0 = now();
-  *out = j.r = fray__creport_new(&c->mem, c->o.max_described);
-  if (!j.r)
+  *out = NULL;
+  if (fray__cjob_begin(&j, report_mem))
     return FRAY_ENOMEM;
-  j.r->strategy = c->o.strategy;
-  j.r->own_cuts = own_cuts(script);
+  *out = j.r;
   int rc = start(&j);
   if (!rc)
     rc = c->o.strategy == FRAY_STRATEGY_MUTATE ? run_mutants(&j) : run_schedules(&j);

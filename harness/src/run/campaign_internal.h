@@ -7,6 +7,7 @@
 #define FRAY_CAMPAIGN_INTERNAL_H
 
 #include <stdarg.h>
+#include <stdatomic.h>
 
 #include "fray/replay.h"
 
@@ -56,6 +57,20 @@ int fray__ctarget_short_writes(const fray__ctarget_t *t);
  * FRAY_EINVAL (the failure did not recur), FRAY_ENOMEM. */
 int fray__ctarget_reproducer(fray__ctarget_t *t, fray_script_t **out);
 
+/* A target that plans runs without making them (no player: no handler code
+ * runs), for the supervisor to rebuild a run that took its worker down. */
+int fray__ctarget_open_plan(fray__ctarget_t **out, const fray_script_t *script,
+                            const fray_handler_t *handler, const fray_mem_t *mem);
+
+/* Builds run `run` of the strategy (0: the reference, whole; i + 1:
+ * schedule i) as if it had just run: describe, short_writes and
+ * bake_last then speak of it. 0, or an error building it. */
+int fray__ctarget_plan(fray__ctarget_t *t, const fray_campaign_opts_t *o, uint64_t run);
+
+/* The last run's schedule baked into a copy of the script, naming
+ * handler (may be NULL) in its @handler line. 0 or FRAY_ENOMEM. */
+int fray__ctarget_bake_last(const fray__ctarget_t *t, const char *handler, fray_script_t **out);
+
 /* The schedule of the run in progress baked in (see fray_campaign_bake_running). */
 int fray__ctarget_bake(const fray__ctarget_t *t, fray_script_t **out);
 
@@ -71,10 +86,21 @@ void fray__ctarget_drop_mutant(fray__ctarget_t *t);
 
 /* ---- the campaign (campaign.c) ------------------------------------------- */
 
+/* The heartbeat a supervised worker's loop keeps in memory shared with its
+ * supervisor (supervise.c): one relaxed store pair per run. */
+typedef struct fray__beat {
+  _Atomic uint64_t seq; /* runs started: the watchdog sees progress */
+  _Atomic uint64_t run; /* the run in progress, numbered as failures' runs */
+} fray__beat_t;
+
+typedef struct fray__super fray__super_t;
+
 struct fray_campaign {
   fray_mem_t mem;
   fray_campaign_opts_t o;
   const fray__ctarget_t *running; /* during a schedule run, for bake_running */
+  fray__super_t *super;           /* isolate: the supervisor's state, else NULL */
+  fray__beat_t *beat;             /* in a supervised worker, else NULL */
 };
 
 /* One script's campaign in progress: what the parts share. */
@@ -89,6 +115,26 @@ typedef struct fray__cjob {
   uint64_t every;            /* runs between two progress callbacks */
 } fray__cjob_t;
 
+/* Sets j up for script: its report (allocated with report_mem) and
+ * strategy. 0 or FRAY_ENOMEM (j->r then NULL). */
+int fray__cjob_begin(fray__cjob_t *j, const fray_mem_t *report_mem);
+
+/* The campaign on one script in this process, its report allocated with
+ * report_mem: fray_campaign_run() without isolation. */
+int fray__campaign_run_here(fray_campaign_t *c, const fray_script_t *script, const char *name,
+                            const fray_campaign_target_t *target, const fray_mem_t *report_mem,
+                            fray_campaign_report_t **out);
+
+/* ---- crash isolation (supervise.c) ---------------------------------------- */
+
+/* The supervisor of c (isolate): its shared mapping. 0 or FRAY_ENOMEM. */
+int fray__super_new(fray__super_t **out, const fray_campaign_t *c);
+void fray__super_free(fray__super_t *s, const fray_mem_t *mem);
+
+/* fray_campaign_run() of an in-process handler target, in a worker. */
+int fray__super_run(fray_campaign_t *c, const fray_script_t *script, const char *name,
+                    const fray_campaign_target_t *target, fray_campaign_report_t **out);
+
 /* ---- report data (campaign_report.c) -------------------------------------- */
 
 fray_campaign_report_t *fray__creport_new(const fray_mem_t *mem, size_t max_described);
@@ -100,6 +146,9 @@ char *fray__creport_printf(fray_campaign_report_t *r, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)))
 #endif
     ;
+/* A deep copy of r (strings included) allocated with mem, or NULL. */
+fray_campaign_report_t *fray__creport_copy(const fray_campaign_report_t *r, const fray_mem_t *mem);
+
 /* The report's allocator. */
 const fray_mem_t *fray__creport_mem(const fray_campaign_report_t *r);
 
@@ -121,6 +170,11 @@ size_t fray__creport_same_place(const fray_campaign_report_t *r, const fray_camp
 /* Writes the reproducer of the last run's failure f into save_dir, setting
  * f->reproducer or f->reproducer_note. 0 or FRAY_ENOMEM. */
 int fray__crepro_schedule(fray__cjob_t *j, fray_campaign_failure_t *f);
+
+/* Writes script (the run that crashed or hung, its schedule baked in) into
+ * save_dir as f's reproducer, setting f->reproducer or f->reproducer_note.
+ * 0 or FRAY_ENOMEM. */
+int fray__crepro_crash(fray__cjob_t *j, fray_campaign_failure_t *f, const fray_script_t *script);
 
 /* Writes malformed variant i before it runs, so that a crash leaves it
  * behind, as the file named in path (of size bytes). Returns 1 when

@@ -205,3 +205,37 @@ int fray__creport_failure(fray__cjob_t *j, const fray_script_t *script, const fr
   *out = f;
   return 0;
 }
+
+/* dst->field = a copy of src's string owned by r; 0 or -1 on ENOMEM. */
+static int copy_str(fray_campaign_report_t *r, const char **dst, const char *src) {
+  *dst = src ? fray__creport_strdup(r, src) : NULL;
+  return src && !*dst ? -1 : 0;
+}
+
+fray_campaign_report_t *fray__creport_copy(const fray_campaign_report_t *src,
+                                           const fray_mem_t *mem) {
+  const creport_t *sc = (const creport_t *)src;
+  fray_campaign_report_t *r = fray__creport_new(mem, sc->cap);
+  if (!r)
+    return NULL;
+  fray_campaign_failure_t *fails = of(r)->fails;
+  *r = *src;
+  r->failures = fails;
+  int bad = copy_str(r, &r->error, src->error) || copy_str(r, &r->note, src->note);
+  for (size_t i = 0; i < src->nfailures && !bad; i++) {
+    const fray_campaign_failure_t *g = &src->failures[i];
+    fray_campaign_failure_t *f = &fails[i];
+    *f = *g;
+    bad = copy_str(r, &f->client, g->client) || copy_str(r, &f->message, g->message) ||
+          copy_str(r, &f->schedule, g->schedule) || copy_str(r, &f->expected, g->expected) ||
+          copy_str(r, &f->got, g->got) || copy_str(r, &f->expected_excerpt, g->expected_excerpt) ||
+          copy_str(r, &f->got_excerpt, g->got_excerpt) ||
+          copy_str(r, &f->reproducer, g->reproducer) ||
+          copy_str(r, &f->reproducer_note, g->reproducer_note);
+  }
+  if (bad) {
+    fray_campaign_report_free(r);
+    return NULL;
+  }
+  return r;
+}

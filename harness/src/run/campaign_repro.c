@@ -120,8 +120,10 @@ static int write_file(const char *path, const char *header, const char *text, si
   return fclose(fp) ? errno ? errno : EIO : 0;
 }
 
-/* The header of a schedule's reproducer at path. */
-static char *schedule_header(fray__cjob_t *j, const fray_campaign_failure_t *f, const char *path) {
+/* The header of a schedule's reproducer at path; how: "minimised" or why
+ * not. */
+static char *schedule_header(fray__cjob_t *j, const fray_campaign_failure_t *f, const char *path,
+                             const char *how) {
   char found[2048], replay[2048], desc[DESCRIBE_SIZE], msg[1024];
   found_by(j, found, sizeof found);
   command(j, replay, sizeof replay);
@@ -147,29 +149,21 @@ static char *schedule_header(fray__cjob_t *j, const fray_campaign_failure_t *f, 
       "# schedule: %s run %" PRIu64 ": %s\n"
       "# failure: %s:%zu: %s: %s\n"
       "# replay: %s\n%s",
-      j->target->handler   ? "minimised"
-      : j->target->connect ? "not minimised over the network"
-                           : "not minimised outside the simulator",
-      found, fray_campaign_schedule_name(&j->c->o), f->run, desc, j->name, f->line,
+      how, found, fray_campaign_schedule_name(&j->c->o), f->run, desc, j->name, f->line,
       fray_fail_kind_name(f->kind), msg, replay, sw);
 }
 
-int fray__crepro_schedule(fray__cjob_t *j, fray_campaign_failure_t *f) {
-  fray_script_t *min = NULL;
+/* Writes script as f's reproducer DIR/<stem>-<what>-<run>.fray. 0 or
+ * FRAY_ENOMEM. */
+static int write_reproducer(fray__cjob_t *j, fray_campaign_failure_t *f,
+                            const fray_script_t *script, const char *what, const char *how) {
   char *text = NULL;
   size_t len;
-  int rc = fray__ctarget_reproducer(j->t, &min);
-  if (rc == FRAY_EINVAL) {
-    f->reproducer_note = fray__creport_printf(
-        j->r, "%s: the failure did not recur while minimising; no reproducer", j->name);
-    return f->reproducer_note ? 0 : FRAY_ENOMEM;
-  }
-  if (!rc)
-    rc = fray_script_write_mem(min, &text, &len);
+  int rc = fray_script_write_mem(script, &text, &len);
   char name[PATH_SIZE];
-  file_name(j, fray_strategy_name(j->c->o.strategy), f->run, name, sizeof name);
+  file_name(j, what, f->run, name, sizeof name);
   char *path = rc ? NULL : fray__creport_strdup(j->r, name);
-  char *header = path ? schedule_header(j, f, path) : NULL;
+  char *header = path ? schedule_header(j, f, path, how) : NULL;
   if (!rc && (!path || !header))
     rc = FRAY_ENOMEM;
   if (rc) {
@@ -182,10 +176,35 @@ int fray__crepro_schedule(fray__cjob_t *j, fray_campaign_failure_t *f) {
     else
       f->reproducer = path;
   }
-  if (min)
-    fray_script_text_free(min, text);
-  fray_script_free(min);
+  fray_script_text_free(script, text);
   return rc == FRAY_ENOMEM ? rc : 0;
+}
+
+int fray__crepro_schedule(fray__cjob_t *j, fray_campaign_failure_t *f) {
+  fray_script_t *min = NULL;
+  int rc = fray__ctarget_reproducer(j->t, &min);
+  if (rc == FRAY_EINVAL) {
+    f->reproducer_note = fray__creport_printf(
+        j->r, "%s: the failure did not recur while minimising; no reproducer", j->name);
+    return f->reproducer_note ? 0 : FRAY_ENOMEM;
+  }
+  if (rc) {
+    f->reproducer_note =
+        fray__creport_printf(j->r, "%s: cannot write a reproducer: %s", j->name, fray_strerror(rc));
+    return rc == FRAY_ENOMEM ? rc : 0;
+  }
+  rc = write_reproducer(j, f, min, fray_strategy_name(j->c->o.strategy),
+                        j->target->handler   ? "minimised"
+                        : j->target->connect ? "not minimised over the network"
+                                             : "not minimised outside the simulator");
+  fray_script_free(min);
+  return rc;
+}
+
+int fray__crepro_crash(fray__cjob_t *j, fray_campaign_failure_t *f, const fray_script_t *script) {
+  int hang = f->kind == FRAY_FAIL_HANG;
+  return write_reproducer(j, f, script, hang ? "hang" : "crash",
+                          hang ? "not minimised, as it hung" : "not minimised, as it crashed");
 }
 
 int fray__crepro_mutant(fray__cjob_t *j, const fray_script_t *m, uint64_t i, const char *what,

@@ -81,6 +81,23 @@ int fray__ctarget_open(fray__ctarget_t **out, const fray_script_t *script,
   return 0;
 }
 
+int fray__ctarget_open_plan(fray__ctarget_t **out, const fray_script_t *script,
+                            const fray_handler_t *handler, const fray_mem_t *mem) {
+  *out = fray__malloc(mem, sizeof **out);
+  if (!*out)
+    return FRAY_ENOMEM;
+  memset(*out, 0, sizeof **out);
+  (*out)->mem = mem;
+  (*out)->script = script;
+  (*out)->handler = handler; /* its spec sizes variants; run_mutant runs it */
+  int rc = fray_sched_buf_new(&(*out)->buf, script, mem);
+  if (rc) {
+    fray__ctarget_close(*out);
+    *out = NULL;
+  }
+  return rc;
+}
+
 void fray__ctarget_close(fray__ctarget_t *t) {
   if (!t)
     return;
@@ -164,6 +181,24 @@ int fray__ctarget_run(fray__ctarget_t *t, const fray_campaign_opts_t *o, uint64_
   rc = t->transcripts ? fray_player_check_invariance(t->player, &t->sched, res)
                       : fray_player_run(t->player, &t->sched, res);
   t->running = NULL;
+  return rc;
+}
+
+int fray__ctarget_plan(fray__ctarget_t *t, const fray_campaign_opts_t *o, uint64_t run) {
+  t->last = NULL;
+  if (!run)
+    return 0;
+  int rc = build(t, o, run - 1, fray__rng_at(o->seed, run - 1));
+  t->last = &t->sched;
+  return rc;
+}
+
+int fray__ctarget_bake_last(const fray__ctarget_t *t, const char *handler, fray_script_t **out) {
+  int rc = fray_bake(t->script, t->last, t->mem, out);
+  if (!rc && handler && (rc = fray_script_set_handler(*out, handler))) {
+    fray_script_free(*out);
+    *out = NULL;
+  }
   return rc;
 }
 

@@ -33,6 +33,8 @@ const char *fray_fail_kind_name(fray_fail_kind_t k) {
     return "handler";
   case FRAY_FAIL_CRASH:
     return "crash";
+  case FRAY_FAIL_HANG:
+    return "hang";
   }
   return "unknown";
 }
