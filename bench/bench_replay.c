@@ -9,7 +9,11 @@
  *     reference);
  *   - exhaustive single-cut replay of the whole example corpus (every
  *     corpus/<dir>/ except buggy/, regressions/, plugin/ and memcached/ (no
- *     in-process handler), as `fray replay --schedule exhaustive`): total time.
+ *     in-process handler), as `fray replay --schedule exhaustive`): total time;
+ *   - both again under crash isolation (fray_campaign_opts_t.isolate, what
+ *     `fray replay` does for in-process handlers: a forked worker per
+ *     script), on the same scripts in the same run: runs/s and the ratio to
+ *     the in-process figure (goal: >= 90% of it).
  *
  * Goals (from the issue): >= 50,000 random schedule runs/s on one core for
  * a 10-line chat script, and < 10 s for the exhaustive corpus pass. A goal
@@ -34,6 +38,7 @@
 
 #define GOAL_RANDOM_RUNS_PER_S 50000.0
 #define GOAL_EXHAUSTIVE_S 10.0
+#define GOAL_ISOLATED_RATIO 0.90
 #define MAX_SCRIPTS 256
 
 /* Ten lines of chat, for when corpus/chat/ is absent. */
@@ -154,6 +159,28 @@ static double campaign_loop(loaded_t *ls, size_t n, const fray_campaign_opts_t *
   return rc ? -1 : t;
 }
 
+/* The same campaigns in process and isolated, alternately `rounds` times
+ * (a shared machine's noise hits both alike), best runs/s of each printed
+ * with their ratio. 0, or -1 when a script failed. */
+static int isolation_cost(const char *what, loaded_t *ls, size_t n, fray_campaign_opts_t o,
+                          int rounds) {
+  double best[2] = {0, 0};
+  for (int k = 0; k < 2 * rounds; k++) {
+    uint64_t runs;
+    o.isolate = k & 1;
+    double t = campaign_loop(ls, n, &o, &runs);
+    if (t < 0)
+      return -1;
+    if ((double)runs / t > best[k & 1])
+      best[k & 1] = (double)runs / t;
+  }
+  double ratio = best[1] / best[0];
+  printf("  %s: %.0f runs/s in process, %.0f isolated = %.1f%% (goal >= %.0f%%: %s)\n", what,
+         best[0], best[1], 100 * ratio, 100 * GOAL_ISOLATED_RATIO,
+         ratio >= GOAL_ISOLATED_RATIO ? "met" : "MISSED");
+  return 0;
+}
+
 int main(int argc, char **argv) {
   int quick = argc > 1 && !strcmp(argv[1], "--quick");
   uint64_t runs = quick ? 2000 : 50000;
@@ -203,6 +230,13 @@ int main(int argc, char **argv) {
          "(%.0f runs/s; goal < %.0f s: %s)\n",
          nall, total, te, (double)total / te, GOAL_EXHAUSTIVE_S,
          te < GOAL_EXHAUSTIVE_S ? "met" : "MISSED");
+  printf("  crash isolation (best of %d rounds each):\n", quick ? 1 : 3);
+  if (isolation_cost("exhaustive corpus", all, nall, o, quick ? 1 : 3))
+    goto done;
+  o.strategy = FRAY_STRATEGY_RANDOM;
+  o.runs = quick ? runs : runs / 5;
+  if (isolation_cost("random, chat", chat, nchat, o, quick ? 1 : 3))
+    goto done;
   status = 0;
 done:
   if (status)
