@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include "examples.h"
@@ -159,25 +160,55 @@ static double campaign_loop(loaded_t *ls, size_t n, const fray_campaign_opts_t *
   return rc ? -1 : t;
 }
 
+/* A progress callback that only counts, as `fray replay` always has one:
+ * under isolation each call is a round trip to the supervisor. */
+static int count_calls(fray_campaign_t *c, const fray_campaign_progress_t *p, void *user_data) {
+  (void)c;
+  (void)p;
+  ++*(uint64_t *)user_data;
+  return 0;
+}
+
+/* CPU seconds used so far by this process and its reaped children (the
+ * isolated campaigns' workers). */
+static double cpu_seconds(void) {
+  struct rusage self, kids;
+  getrusage(RUSAGE_SELF, &self);
+  getrusage(RUSAGE_CHILDREN, &kids);
+  return (double)(self.ru_utime.tv_sec + self.ru_stime.tv_sec + kids.ru_utime.tv_sec +
+                  kids.ru_stime.tv_sec) +
+         (double)(self.ru_utime.tv_usec + self.ru_stime.tv_usec + kids.ru_utime.tv_usec +
+                  kids.ru_stime.tv_usec) /
+             1e6;
+}
+
 /* The same campaigns in process and isolated, alternately `rounds` times
- * (a shared machine's noise hits both alike), best runs/s of each printed
- * with their ratio. 0, or -1 when a script failed. */
+ * (a shared machine's noise hits both alike): the best runs/s of each by
+ * the wall clock and by CPU time (workers included; steadier on a loaded
+ * machine), with their ratios. 0, or -1 when a script failed. */
 static int isolation_cost(const char *what, loaded_t *ls, size_t n, fray_campaign_opts_t o,
                           int rounds) {
-  double best[2] = {0, 0};
+  double wall[2] = {0, 0}, cpu[2] = {0, 0};
+  uint64_t calls = 0;
+  o.progress = count_calls;
+  o.user_data = &calls;
   for (int k = 0; k < 2 * rounds; k++) {
     uint64_t runs;
     o.isolate = k & 1;
+    double c0 = cpu_seconds();
     double t = campaign_loop(ls, n, &o, &runs);
+    double c = cpu_seconds() - c0;
     if (t < 0)
       return -1;
-    if ((double)runs / t > best[k & 1])
-      best[k & 1] = (double)runs / t;
+    if ((double)runs / t > wall[k & 1])
+      wall[k & 1] = (double)runs / t;
+    if (c > 0 && (double)runs / c > cpu[k & 1])
+      cpu[k & 1] = (double)runs / c;
   }
-  double ratio = best[1] / best[0];
-  printf("  %s: %.0f runs/s in process, %.0f isolated = %.1f%% (goal >= %.0f%%: %s)\n", what,
-         best[0], best[1], 100 * ratio, 100 * GOAL_ISOLATED_RATIO,
-         ratio >= GOAL_ISOLATED_RATIO ? "met" : "MISSED");
+  printf("  %s: %.0f runs/s in process, %.0f isolated = %.1f%%; by CPU time %.0f and %.0f = "
+         "%.1f%% (goal >= %.0f%%: %s)\n",
+         what, wall[0], wall[1], 100 * wall[1] / wall[0], cpu[0], cpu[1], 100 * cpu[1] / cpu[0],
+         100 * GOAL_ISOLATED_RATIO, cpu[1] / cpu[0] >= GOAL_ISOLATED_RATIO ? "met" : "MISSED");
   return 0;
 }
 

@@ -80,8 +80,9 @@ typedef struct fray_campaign_progress {
  * take milliseconds a run). p is borrowed for the call. Returns 0 to go on,
  * nonzero to stop the campaign before its next run: the report then covers
  * the runs made, with cut_short set when it stopped short of its plan.
- * Under isolate the calls are relayed from the worker as they happen and
- * made in the caller's process. */
+ * Under isolate the calls are made in the caller's process, relayed from
+ * the worker: the first always, later ones at most 20 times a second, and
+ * a stop takes effect within the next 64 runs. */
 typedef int (*fray_campaign_progress_cb)(fray_campaign_t *c, const fray_campaign_progress_t *p,
                                          void *user_data);
 

@@ -44,6 +44,7 @@
 
 #define TICK_MS 100       /* the supervisor's period: progress and watchdog */
 #define EXITING_TICK_MS 1 /* once the worker's stderr closed: it is exiting */
+#define RELAY_PERIOD 0.05 /* seconds between two progress calls passed on */
 #define ARENA_BASE ((size_t)1 << 20)
 #define ARENA_PER_FAILURE ((size_t)64 << 10) /* a failure's strings, at most ~40 KiB */
 #define ARENA_MAX ((size_t)1 << 30)
@@ -56,6 +57,7 @@ typedef struct shared {
   fray__beat_t beat;
   _Atomic uint64_t planned, failed; /* the worker's last progress */
   _Atomic int done;                 /* the worker finished: rc and report are set */
+  _Atomic int stop;                 /* the caller's progress callback said stop */
   int rc;
   fray_campaign_report_t *report; /* in the arena */
   size_t size, used;              /* the arena: data[0..size) */
@@ -147,6 +149,7 @@ static void reset(shared_t *sh) {
   atomic_store(&sh->planned, 0);
   atomic_store(&sh->failed, 0);
   atomic_store(&sh->done, 0);
+  atomic_store(&sh->stop, 0);
   sh->rc = 0;
   sh->report = NULL;
   sh->used = 0;
@@ -206,12 +209,13 @@ typedef struct child {
   int err;     /* read end of its stderr, or -1 */
   int relay;   /* the supervisor's end of the progress channel, or -1 */
   int relayed; /* the worker's end (in the worker only) */
+  double last; /* when the worker last passed a progress call on */
   int forward; /* pass its stderr on */
 } child_t;
 
-/* One progress call of the worker, made here with the caller's callback
- * (whose state lives in this process), its answer sent back. 0 once the
- * channel is closed. */
+/* A progress call of the worker, made here with the caller's callback
+ * (whose state lives in this process); a stop is left in shared memory for
+ * the worker's next call. 0 once the channel is closed. */
 static int relay(fray_campaign_t *c, int fd) {
   fray_campaign_progress_t p;
   ssize_t n = recv(fd, &p, sizeof p, 0);
@@ -219,8 +223,9 @@ static int relay(fray_campaign_t *c, int fd) {
     return errno == EAGAIN || errno == EINTR;
   if (n != (ssize_t)sizeof p)
     return 0;
-  char stop = c->o.progress && c->o.progress(c, &p, c->o.user_data) ? 1 : 0;
-  return send(fd, &stop, 1, MSG_NOSIGNAL) == 1;
+  if (c->o.progress && c->o.progress(c, &p, c->o.user_data))
+    atomic_store(&c->super->sh->stop, 1);
+  return 1;
 }
 
 static void close_fd(int *fd) {
@@ -243,7 +248,9 @@ static void watch(fray_campaign_t *c, child_t *ch, outcome_t *oc) {
       if (pf[1].revents && !relay(c, ch->relay))
         close_fd(&ch->relay);
     }
-    if (waitpid(ch->pid, &oc->status, WNOHANG) == ch->pid)
+    /* A worker whose report is in has nothing left to do but exit. */
+    int done = ch->err < 0 && atomic_load(&sh->done);
+    if (waitpid(ch->pid, &oc->status, done ? 0 : WNOHANG) == ch->pid)
       break;
     uint64_t q = atomic_load(&sh->beat.seq);
     double t = now();
@@ -276,7 +283,8 @@ static int spawn(child_t *ch, int with_relay) {
   int p[2], q[2] = {-1, -1};
   if (pipe(p))
     return -1;
-  /* Message boundaries without framing: one progress call a packet. */
+  /* One progress call a packet: no framing, and a full channel drops a
+   * call rather than blocking the worker. */
   if (with_relay && socketpair(AF_UNIX, SOCK_SEQPACKET, 0, q)) {
     close(p[0]);
     close(p[1]);
@@ -325,18 +333,20 @@ static int finished(const shared_t *sh, const outcome_t *oc) {
 /* ---- the worker ------------------------------------------------------------ */
 
 /* The worker's progress callback: shares the counts with the watchdog's
- * side and, when the caller has a callback, has the supervisor call it and
- * waits for its answer (one round trip every 64 runs). */
+ * side and passes the call on to the supervisor without waiting: the first
+ * (the plan, before any run) always, later ones at most every RELAY_PERIOD,
+ * so the supervisor wakes a few times a second, not every 64 runs. */
 static int worker_progress(fray_campaign_t *c, const fray_campaign_progress_t *p, void *user_data) {
-  const child_t *ch = user_data;
+  child_t *ch = user_data;
   shared_t *sh = c->super->sh;
   atomic_store(&sh->planned, p->planned);
   atomic_store(&sh->failed, p->failed);
-  char stop = 0;
-  if (ch->relayed >= 0 && (send(ch->relayed, p, sizeof *p, MSG_NOSIGNAL) != (ssize_t)sizeof *p ||
-                           recv(ch->relayed, &stop, 1, 0) != 1))
-    return 1; /* the supervisor is gone */
-  return stop;
+  double t = now();
+  if (ch->relayed >= 0 && (!p->runs || t - ch->last >= RELAY_PERIOD)) {
+    ch->last = t;
+    (void)send(ch->relayed, p, sizeof *p, MSG_NOSIGNAL | MSG_DONTWAIT);
+  }
+  return atomic_load(&sh->stop);
 }
 
 static _Noreturn void worker(fray_campaign_t *c, child_t *ch, const fray_script_t *script,
