@@ -150,9 +150,10 @@ static int build(fray__ctarget_t *t, const fray_campaign_opts_t *o, uint64_t i, 
     fray_sched_family_t f = o->family == FRAY_CAMPAIGN_PORTFOLIO
                                 ? fray_sched_family_of_run(o->seed, i)
                                 : (fray_sched_family_t)o->family;
-    /* Faults are drawn where they can be injected: in the simulator.
+    /* Faults are drawn where they can be injected: in the simulator (a
+     * handler target, or the plan of one rebuilding a run that crashed).
      * --exec's shim takes short writes only when asked (--short-writes). */
-    rc = fray_sched_family(t->buf, f, seed, t->sim ? o->faults : 0);
+    rc = fray_sched_family(t->buf, f, seed, t->handler ? o->faults : 0);
     t->sched = *fray_sched_buf_view(t->buf);
     t->sched.short_writes |= o->short_writes;
     t->drawn = 1;
