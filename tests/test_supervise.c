@@ -144,6 +144,9 @@ static void test_abort_is_a_fail_with_a_reproducer(void **state) {
            f->reproducer);
   const char *text = read_all(f->reproducer);
   assert_non_null(strstr(text, want));
+  /* Minimised in forked tries: the first exchange had nothing to do with it. */
+  assert_null(strstr(text, "hello"));
+  assert_non_null(strstr(text, "(minimised, each try in a fresh process"));
   fray_script_t *again = parse(text);
   fray_campaign_opts_t w = opts(1, 0);
   w.strategy = FRAY_STRATEGY_WHOLE;

@@ -172,9 +172,10 @@ size_t fray__creport_same_place(const fray_campaign_report_t *r, const fray_camp
 int fray__crepro_schedule(fray__cjob_t *j, fray_campaign_failure_t *f);
 
 /* Writes script (the run that crashed or hung, its schedule baked in) into
- * save_dir as f's reproducer, setting f->reproducer or f->reproducer_note.
- * 0 or FRAY_ENOMEM. */
-int fray__crepro_crash(fray__cjob_t *j, fray_campaign_failure_t *f, const fray_script_t *script);
+ * save_dir as f's reproducer, its header saying how it was minimised (or
+ * why not), setting f->reproducer or f->reproducer_note. 0 or FRAY_ENOMEM. */
+int fray__crepro_crash(fray__cjob_t *j, fray_campaign_failure_t *f, const fray_script_t *script,
+                       const char *how);
 
 /* Writes malformed variant i before it runs, so that a crash leaves it
  * behind, as the file named in path (of size bytes). Returns 1 when

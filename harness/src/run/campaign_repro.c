@@ -201,10 +201,9 @@ int fray__crepro_schedule(fray__cjob_t *j, fray_campaign_failure_t *f) {
   return rc;
 }
 
-int fray__crepro_crash(fray__cjob_t *j, fray_campaign_failure_t *f, const fray_script_t *script) {
-  int hang = f->kind == FRAY_FAIL_HANG;
-  return write_reproducer(j, f, script, hang ? "hang" : "crash",
-                          hang ? "not minimised, as it hung" : "not minimised, as it crashed");
+int fray__crepro_crash(fray__cjob_t *j, fray_campaign_failure_t *f, const fray_script_t *script,
+                       const char *how) {
+  return write_reproducer(j, f, script, f->kind == FRAY_FAIL_HANG ? "hang" : "crash", how);
 }
 
 int fray__crepro_mutant(fray__cjob_t *j, const fray_script_t *m, uint64_t i, const char *what,

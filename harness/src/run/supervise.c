@@ -48,6 +48,7 @@
 #define ARENA_BASE ((size_t)1 << 20)
 #define ARENA_PER_FAILURE ((size_t)64 << 10) /* a failure's strings, at most ~40 KiB */
 #define ARENA_MAX ((size_t)1 << 30)
+#define SHRINK_TRIES 64   /* forked tries minimising one crash */
 #define LINE_MAX_KEPT 320 /* bytes of a sanitizer's first line kept */
 #define DESCRIBE_SIZE 2048
 #define PATH_SIZE 4096
@@ -463,10 +464,63 @@ static int confirm(fray__cjob_t *j, const rebuilt_t *rb, const outcome_t *was) {
   return same_end(was, &oc);
 }
 
-/* The reproducer of the rebuilt run under save_dir, confirmed. */
-static int reproduce(fray__cjob_t *j, fray_campaign_failure_t *f, const rebuilt_t *rb,
+/* rb's script without the steps keep[] leaves out, in *out. 0, or an
+ * error (FRAY_ESTATE: not a valid script, such as a send before its open). */
+static int without(const fray__cjob_t *j, const rebuilt_t *rb, const unsigned char *keep,
+                   fray_script_t **out) {
+  size_t n;
+  const fray_step_t *st = fray_script_steps(rb->script, &n);
+  int rc = fray__script_new_like(rb->script, &j->c->mem, out);
+  for (size_t i = 0; !rc && i < n; i++)
+    if (keep[i])
+      rc = fray_script_add_step(*out, &st[i]);
+  if (rc) {
+    fray_script_free(*out);
+    *out = NULL;
+  }
+  return rc;
+}
+
+/* Minimises a crash's baked script: steps go one at a time, from the last,
+ * each removal kept when the script still crashes alone the same way. The
+ * minimiser of minimize.c judges runs in this process, which a crash would
+ * end; here every try is a forked child (about a millisecond), so tries are
+ * bounded by SHRINK_TRIES. 1 when rb->script was replaced by a smaller one. */
+static int shrink(fray__cjob_t *j, rebuilt_t *rb, const outcome_t *was) {
+  size_t n, tries = 0, removed = 0;
+  fray_script_steps(rb->script, &n);
+  unsigned char *keep = fray__malloc(&j->c->mem, n ? n : 1);
+  if (!keep)
+    return 0;
+  memset(keep, 1, n);
+  for (size_t i = n; i-- > 0 && tries < SHRINK_TRIES;) {
+    rebuilt_t cand = *rb;
+    keep[i] = 0;
+    if (without(j, rb, keep, &cand.script)) {
+      keep[i] = 1;
+      continue;
+    }
+    tries++;
+    if (confirm(j, &cand, was) == 1)
+      removed++;
+    else
+      keep[i] = 1;
+    fray_script_free(cand.script);
+  }
+  fray_script_t *min = NULL;
+  if (removed && !without(j, rb, keep, &min)) {
+    fray_script_free(rb->script);
+    rb->script = min;
+  }
+  fray__free(&j->c->mem, keep);
+  return min != NULL;
+}
+
+/* The reproducer of the rebuilt run under save_dir: confirmed in a fresh
+ * process first, and then, for a crash under a schedule, minimised. */
+static int reproduce(fray__cjob_t *j, fray_campaign_failure_t *f, rebuilt_t *rb,
                      const outcome_t *oc) {
-  int rc = 0;
+  int rc = 0, again = confirm(j, rb, oc);
   if (rb->mutant) {
     char path[PATH_SIZE];
     int kept = fray__crepro_mutant(j, rb->script, f->run - 1, rb->what, path, sizeof path);
@@ -474,10 +528,16 @@ static int reproduce(fray__cjob_t *j, fray_campaign_failure_t *f, const rebuilt_
       return kept;
     if (kept && !(f->reproducer = fray__creport_strdup(j->r, path)))
       return FRAY_ENOMEM;
-  } else if ((rc = fray__crepro_crash(j, f, rb->script))) {
-    return rc;
+  } else {
+    /* A hang's tries would each wait out the run timeout: not minimised. */
+    int small = again == 1 && !oc->hung && shrink(j, rb, oc);
+    const char *how = small      ? "minimised, each try in a fresh process"
+                      : oc->hung ? "not minimised, as it hung"
+                                 : "not minimised, as it crashed";
+    if ((rc = fray__crepro_crash(j, f, rb->script, how)))
+      return rc;
   }
-  if (f->reproducer && confirm(j, rb, oc) == 0)
+  if (f->reproducer && again == 0)
     f->reproducer_note = fray__creport_printf(
         j->r,
         "%s: the %s did not recur when %s ran alone: it may need state that earlier runs left "
