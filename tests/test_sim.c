@@ -68,6 +68,22 @@ static const fray_handler_t eofabort = {
     .on_truncated = eofabort_truncated,
 };
 
+/* Answers a command cut short by the peer's EOF, as servers that report a
+ * truncated request do. */
+static int eofreply_truncated(fray_conn_t *c, const uint8_t *d, size_t n, void *st) {
+  (void)d;
+  (void)n;
+  (void)st;
+  return fray_conn_send(c, "ERR truncated\r\n", 15);
+}
+
+static const fray_handler_t eofreply = {
+    .name = "test-eofreply",
+    .spec = {.mode = FRAY_MODE_LINE, .delim = {.bytes = "\n", .len = 1}},
+    .on_frame = echo_frame,
+    .on_truncated = eofreply_truncated,
+};
+
 /* ---- helpers -------------------------------------------------------------- */
 
 static fray_script_t *parse(const char *text) {
@@ -449,9 +465,38 @@ static void test_eof_with_data_fault(void **state) {
   fray_script_free(s);
 }
 
+/* The eof-with-data fault before a close must not change what the client
+ * hears: without it the client is gone before the server reads its EOF, so
+ * an answer to the EOF goes unheard, and with it too (a false alarm on
+ * correct handlers otherwise, as the chat handler's "line too long" to a
+ * closing client once was). Before a half-close the client keeps reading
+ * and hears the answer either way. */
+static void test_eof_with_data_answer_to_eof(void **state) {
+  (void)state;
+  fray_script_t *s = parse("open a\n"
+                           "a > \"hi\\n\"\n"
+                           "a < \"hi\\r\\n\"\n"
+                           "a > \"cut sh\"\n"
+                           "close a\n"
+                           "open b\n"
+                           "b > \"cut sh\"\n"
+                           "b > eof\n"
+                           "b < \"ERR truncated\\r\\n\"\n");
+  fray_sched_send_t sends[3] = {{0}};
+  fray_sched_t on = {.sends = sends, .nsends = 3, .faults = FRAY_FAULT_EOF_WITH_DATA};
+  fray_sim_result_t res;
+  fray_sim_t *sim;
+  assert_int_equal(fray_sim_new(&sim, s, &eofreply, NULL), 0);
+  assert_int_equal(fray_sim_record_reference(sim, &res), 0);
+  assert_int_equal(fray_sim_check_invariance(sim, &on, &res), 0);
+  fray_sim_free(sim);
+  fray_script_free(s);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_sim_whole_passes),
+      cmocka_unit_test(test_eof_with_data_answer_to_eof),
       cmocka_unit_test(test_sim_verdicts),
       cmocka_unit_test(test_sched_exhaustive_enumeration),
       cmocka_unit_test(test_sched_bytewise_reads),

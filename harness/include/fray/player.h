@@ -143,9 +143,13 @@ typedef struct fray_transport_ops {
    * finds the client's EOF (FIN) in the same read, with no flush of its
    * output in between, as a read() that returns the last bytes and EOF
    * together. The shutdown() or close() the script asks for next still
-   * follows (the EOF is not delivered twice). May be NULL: the transport
-   * cannot, and the read and the EOF go apart as without the fault. */
-  int (*send_eof)(void *t, size_t client, const uint8_t *data, size_t len);
+   * follows (the EOF is not delivered twice). closing is nonzero when that
+   * is a close: the client then gets only what the server wrote before it
+   * found the EOF, as without the fault, where the client was gone before
+   * the server read its EOF; after a half-close it keeps reading. May be
+   * NULL: the transport cannot, and the read and the EOF go apart as
+   * without the fault. */
+  int (*send_eof)(void *t, size_t client, const uint8_t *data, size_t len, int closing);
 } fray_transport_ops_t;
 
 /* Creates a player for script (borrowed: it must outlive the player) over

@@ -53,7 +53,8 @@ struct fray_player {
   const fray_sched_t *sched;
   fray_result_t *res;
   size_t step;
-  int eof_with_data; /* the send being played ends with its client's EOF */
+  int eof_with_data; /* the send being played ends with its client's EOF: 1, then a
+                      * half-close; 2, then a close */
   uint64_t reads;
   fray_wait_kind_t wait_kind;
   size_t wait_client;
@@ -242,21 +243,23 @@ static int deliver_read(void *ctx, const uint8_t *data, size_t n, int last) {
   p->reads++;
   size_t client = p->steps[p->step].client;
   if (last && p->eof_with_data)
-    return p->ops->send_eof(p->t, client, data, n);
+    return p->ops->send_eof(p->t, client, data, n, p->eof_with_data == 2);
   return p->ops->send(p->t, client, data, n);
 }
 
 /* Whether send step i reaches the server with its client's EOF in its last
  * read: the schedule draws the fault, the transport can inject it, and the
  * client's close (FIN, not RST: a reset drops the answer the whole
- * schedule would have drained) or half-close is the very next step. */
+ * schedule would have drained) or half-close is the very next step.
+ * Returns 0 (no), 1 (a half-close next) or 2 (a close next). */
 static int eof_with_data(const fray_player_t *p, size_t i) {
   if (!p->sched || !(p->sched->faults & FRAY_FAULT_EOF_WITH_DATA) || !p->ops->send_eof ||
       i + 1 >= p->nsteps)
     return 0;
   const fray_step_t *next = &p->steps[i + 1];
-  return next->client == p->steps[i].client &&
-         (next->kind == FRAY_STEP_CLOSE || next->kind == FRAY_STEP_SHUTDOWN);
+  if (next->client != p->steps[i].client)
+    return 0;
+  return next->kind == FRAY_STEP_CLOSE ? 2 : next->kind == FRAY_STEP_SHUTDOWN;
 }
 
 /* Waits for what the expectation at step i needs, then judges it. */

@@ -22,6 +22,10 @@
 typedef struct client {
   fray_conn_t *conn;
   int drop; /* the connection being replaced by a re-open: its output goes nowhere */
+  /* Set by a read that ends with EOF and a close: only this many more bytes
+   * reach the client, those the server queued before it found the EOF. */
+  int deaf_after;
+  size_t hears;
 } client_t;
 
 struct fray_sim {
@@ -58,8 +62,13 @@ static fray_ssize_t client_write(void *ctx, const uint8_t *data, size_t len) {
     if (take < len)
       len = take;
   }
-  if (!c->drop) {
-    int r = fray_player_received(s->p, (size_t)(c - s->cl), data, len);
+  size_t heard = len;
+  if (c->deaf_after) {
+    heard = len < c->hears ? len : c->hears;
+    c->hears -= heard;
+  }
+  if (!c->drop && heard) {
+    int r = fray_player_received(s->p, (size_t)(c - s->cl), data, heard);
     if (r)
       return r;
   }
@@ -146,18 +155,26 @@ static int sim_open(void *t, size_t i) {
       c->conn = NULL;
     }
   }
+  c->deaf_after = 0;
   int r = fray_server_open(s->srv, cname(s, i), s, &c->conn);
   return r ? r : pump(s, 0);
 }
 
 /* One read, then the EOF in the same read when eof is set: the server gets
- * no flush between the two. */
-static int sim_read(fray_sim_t *s, size_t i, const uint8_t *data, size_t n, int eof) {
+ * no flush between the two. closing: the client's close follows, so what
+ * the server writes once it has the EOF goes unheard, as it would if the
+ * EOF had come after the client left. */
+static int sim_read(fray_sim_t *s, size_t i, const uint8_t *data, size_t n, int eof, int closing) {
   client_t *c = &s->cl[i];
   if (c->conn)
     (void)fray_conn_input(c->conn, data, n); /* a closing server drops it, as a socket would */
-  if (c->conn && eof)
+  if (c->conn && eof) {
+    if (closing) {
+      c->deaf_after = 1;
+      c->hears = fray_conn_pending(c->conn);
+    }
     (void)fray_conn_input_eof(c->conn);
+  }
   if (s->mem_limit) {
     size_t used = fray__heap_in_use();
     if (used > s->mem_base && used - s->mem_base > s->mem_limit)
@@ -170,11 +187,11 @@ static int sim_read(fray_sim_t *s, size_t i, const uint8_t *data, size_t n, int 
 }
 
 static int sim_send(void *t, size_t i, const uint8_t *data, size_t n) {
-  return sim_read(t, i, data, n, 0);
+  return sim_read(t, i, data, n, 0, 0);
 }
 
-static int sim_send_eof(void *t, size_t i, const uint8_t *data, size_t n) {
-  return sim_read(t, i, data, n, 1);
+static int sim_send_eof(void *t, size_t i, const uint8_t *data, size_t n, int closing) {
+  return sim_read(t, i, data, n, 1, closing);
 }
 
 static int sim_shutdown(void *t, size_t i) {
