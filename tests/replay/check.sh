@@ -162,11 +162,11 @@ close-unread)
   # ARGS: the options that choose the target (a line server answering
   # PING). Unread bytes fail at the close, on every transport.
   expect_rc 1 "$fray" replay "$@" --schedule whole "$here/close_unread.fray"
-  grep -q 'close_unread.fray:8: unexpected: a received "P[IO]NG\\r\\n" that no expectation' \
+  grep -q 'close_unread.fray:13: unexpected: a received "[IO]NG\\r\\n" that no expectation' \
     "$work/out" || fail "unread bytes do not fail at the close: $(cat "$work/out")"
   ! grep -q '^ *expected:' "$work/out" || fail "an unrelated expectation is shown: $(cat "$work/out")"
   expect_rc 1 "$fray" replay "$@" --schedule random --runs 20 "$here/close_unread.fray"
-  grep -q 'close_unread.fray:8: unexpected' "$work/out" ||
+  grep -q 'close_unread.fray:13: unexpected' "$work/out" ||
     fail "random: unread bytes do not fail at the close: $(cat "$work/out")"
   ;;
 unexpected-other)
