@@ -59,6 +59,7 @@ fray_replay_check(replay.contract.bounds bounds 60)
 fray_replay_check(replay.contract.progress progress 60)
 fray_replay_check(replay.contract.warnings warnings 60)
 fray_replay_check(replay.contract.shard shard 120)
+fray_replay_check(replay.contract.trace trace 60)
 # A reproducer's `# replay:` line replays it, whatever chose the handler
 # (--connect: tests/net.cmake).
 fray_replay_check(replay.contract.repro_command.handler repro-command 60 --handler buggy-splitdelim)

@@ -493,6 +493,103 @@ static void test_eof_with_data_answer_to_eof(void **state) {
   fray_script_free(s);
 }
 
+/* ---- a refused runtime call, and the trace ------------------------------------ */
+
+/* Switches to count mode with an invalid count on "COUNT", then aborts as a
+ * handler that trusts its call would when the next frame looks wrong. */
+static int badspec_frame(fray_conn_t *c, const uint8_t *d, size_t n, void *st) {
+  (void)st;
+  if (n == 5 && !memcmp(d, "COUNT", 5)) {
+    fray_spec_t sp = fray_spec_count(0);
+    (void)fray_conn_set_spec(c, &sp);
+    fray_conn_abort(c);
+    return 0;
+  }
+  if (n == 3 && !memcmp(d, "RAW", 3)) {
+    fray_spec_t sp = fray_spec_raw();
+    (void)fray_conn_set_spec(c, &sp);
+  }
+  fray_conn_send(c, d, n);
+  return fray_conn_send(c, "\r\n", 2);
+}
+
+static const fray_handler_t badspec = {
+    .name = "test-badspec",
+    .spec = {.mode = FRAY_MODE_LINE, .delim = {.bytes = "\n", .len = 1}},
+    .on_frame = badspec_frame,
+};
+
+/* The failure names the refused call and why, not the reset it led to. */
+static void test_refused_set_spec_is_named(void **state) {
+  (void)state;
+  fray_script_t *s = parse("open a\na > \"COUNT\\r\\n\"\na < \"x\"\n");
+  fray_sim_t *sim;
+  assert_int_equal(fray_sim_new(&sim, s, &badspec, NULL), 0);
+  fray_sim_result_t res;
+  assert_int_equal(fray_sim_run(sim, NULL, &res), FRAY_EFAILED);
+  assert_int_equal(res.kind, FRAY_FAIL_HANDLER);
+  assert_non_null(strstr(res.message, "fray_conn_set_spec() on a was refused"));
+  assert_non_null(strstr(res.message, "count"));
+  assert_null(strstr(res.message, "reset"));
+  fray_sim_free(sim);
+  fray_script_free(s);
+}
+
+/* An invalid spec is named as such, not as a failing server_init. */
+static void test_invalid_spec_is_not_server_init(void **state) {
+  (void)state;
+  fray_handler_t h = echo;
+  h.spec = fray_spec_count(0);
+  fray_script_t *s = parse("open a\na > \"x\\r\\n\"\na < \"x\\r\\n\"\n");
+  fray_sim_t *sim;
+  assert_int_equal(fray_sim_new(&sim, s, &h, NULL), 0);
+  fray_sim_result_t res;
+  assert_int_equal(fray_sim_run(sim, NULL, &res), FRAY_EFAILED);
+  assert_non_null(strstr(res.message, "spec is invalid"));
+  assert_null(strstr(res.message, "server_init"));
+  fray_sim_free(sim);
+  fray_script_free(s);
+}
+
+typedef struct trace_log {
+  char text[1024];
+  size_t n;
+} trace_log_t;
+
+/* One letter per event, and the bytes of reads, frames and sends. */
+static void log_event(const fray_trace_event_t *ev, void *user_data) {
+  trace_log_t *l = user_data;
+  static const char k[] = "OREFSPTXC";
+  int w = snprintf(l->text + l->n, sizeof l->text - l->n, "%c%.*s;", k[ev->kind],
+                   ev->kind == FRAY_TRACE_READ || ev->kind == FRAY_TRACE_FRAME ||
+                           ev->kind == FRAY_TRACE_SEND
+                       ? (int)ev->len
+                       : 0,
+                   ev->data ? (const char *)ev->data : "");
+  l->n += (size_t)w;
+}
+
+/* Every read, frame, send, switch and close, in order; nothing once off. */
+static void test_trace_events_in_order(void **state) {
+  (void)state;
+  fray_script_t *s = parse("open a\na > \"RAW\\r\\n\"\na < \"RAW\\r\\n\"\n"
+                           "a > \"zz\"\na < \"zz\\r\\n\"\nclose a\n");
+  fray_sim_t *sim;
+  assert_int_equal(fray_sim_new(&sim, s, &badspec, NULL), 0);
+  trace_log_t log = {.n = 0};
+  fray_sim_set_trace(sim, log_event, &log);
+  fray_sim_result_t res;
+  assert_int_equal(fray_sim_run(sim, NULL, &res), 0);
+  assert_string_equal(log.text, "O;RRAW\r\n;FRAW;P;SRAW;S\r\n;Rzz;Fzz;Szz;S\r\n;E;C;");
+  fray_sim_set_trace(sim, NULL, NULL);
+  log.n = 0;
+  log.text[0] = 0;
+  assert_int_equal(fray_sim_run(sim, NULL, &res), 0);
+  assert_int_equal(log.n, 0);
+  fray_sim_free(sim);
+  fray_script_free(s);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_sim_whole_passes),
@@ -507,6 +604,9 @@ int main(void) {
       cmocka_unit_test(test_random_catches_oneread_and_minimizes),
       cmocka_unit_test(test_exhaustive_catches_split),
       cmocka_unit_test(test_eof_with_data_fault),
+      cmocka_unit_test(test_refused_set_spec_is_named),
+      cmocka_unit_test(test_invalid_spec_is_not_server_init),
+      cmocka_unit_test(test_trace_events_in_order),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

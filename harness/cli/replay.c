@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "core/escape_internal.h"
 #include "opts.h"
 #include "scriptload.h"
 #include "examples.h"
@@ -35,6 +36,7 @@
 #define PROGRESS_LOG_AFTER 2.0  /* off a terminal: seconds before the first line */
 #define PROGRESS_LOG_PERIOD 5.0 /* off a terminal: seconds between two lines */
 #define MAX_GIVEN 64            /* options remembered for the ignored-option warnings */
+#define TRACE_BYTES 64          /* --trace: bytes shown per line, the rest counted */
 
 typedef struct replay_opts {
   const char *handler; /* --handler */
@@ -50,6 +52,7 @@ typedef struct replay_opts {
   uint64_t mutate;         /* --mutate N: malformed variants instead of schedules */
   unsigned run_timeout_ms; /* --run-timeout: a handler's run making no progress */
   int short_writes, keep_going, json, list;
+  int trace;                    /* --trace: every run's reads, frames, sends, switches, closes */
   const char *connect;          /* --connect HOST:PORT: a real server instead of the simulator */
   fray_net_opts_t net;          /* --pace, --timeout */
   const char *exec;             /* --exec COMMAND: a server fray starts under its shim */
@@ -230,6 +233,11 @@ static void usage(FILE *out) {
           "  --keep-going        go on after the first failing schedule of a script\n"
           "  --save-failures DIR write a minimal reproducer .fray for each failure into DIR\n"
           "  --json              one JSON object per script, then a summary object\n"
+          "  --trace             in the simulator, every run as it goes: each read of each\n"
+          "                      client and what the handler framed, sent, switched\n"
+          "                      (fray_conn_set_spec, refused calls) and how connections\n"
+          "                      ended, bytes escaped, %u per line at most (on stderr\n"
+          "                      with --json); with --schedule whole or --max-runs\n"
           "  --junit FILE        also write a JUnit XML report to FILE\n"
           "\n"
           "output: one line per script, `PASS|FAIL SCRIPT SCHEDULE N runs T s` (PARTIAL:\n"
@@ -251,7 +259,8 @@ static void usage(FILE *out) {
           "  fray replay --schedule exhaustive --max-cuts 2 --save-failures out/ session.fray\n"
           "  fray replay --schedule exhaustive --max-cuts 3 --time 60 --shard 2/4 corpus/*.fray\n"
           "  fray replay --plugin ./libupper.so corpus/plugin/upper.fray\n",
-          FRAY_CAMPAIGN_DEFAULT_RUNS, FRAY_CAMPAIGN_DEFAULT_SEED, FRAY_CAMPAIGN_DEFAULT_MAX_CUTS);
+          FRAY_CAMPAIGN_DEFAULT_RUNS, FRAY_CAMPAIGN_DEFAULT_SEED, FRAY_CAMPAIGN_DEFAULT_MAX_CUTS,
+          TRACE_BYTES);
 }
 
 /* ---- argument parsing ------------------------------------------------- */
@@ -285,6 +294,7 @@ static const fray_cli_opt_t opts_table[] = {
     {"--max-runs", FRAY_CLI_COUNT, 1, FRAY_CLI_MANY, NULL},
     {"--time", FRAY_CLI_SECONDS, 1, 7 * 86400000u, NULL},
     {"--shard", FRAY_CLI_TEXT, 0, 0, NULL},
+    {"--trace", FRAY_CLI_FLAG, 0, 0, NULL},
     FRAY_CLI_FILES_OPTS,
 };
 
@@ -407,6 +417,8 @@ static int parse_opt(replay_opts_t *o, const fray_cli_args_t *a) {
     o->max_runs = a->num;
   } else if (!strcmp(name, "--time")) {
     o->time_ms = a->num;
+  } else if (!strcmp(name, "--trace")) {
+    o->trace = 1;
   } else if (!strcmp(name, "--shard")) {
     return parse_shard(o, val);
   } else if (fray_cli_files_option(&o->files, name, val)) {
@@ -443,6 +455,8 @@ static const char *ignored_why(const replay_opts_t *o, const char *opt) {
   if (!strcmp(opt, "--pace") && !o->connect)
     return o->exec ? "--exec hands each read over exactly: there is nothing to pace"
                    : "it paces --connect's sends";
+  if (!strcmp(opt, "--trace") && (o->connect || o->exec))
+    return "it shows the handler's side in the simulator only (--handler, --plugin)";
   if (!strcmp(opt, "--timeout") && !o->connect && !o->exec)
     return "the simulator never waits: it bounds --connect and --exec";
   return NULL;
@@ -584,6 +598,94 @@ static void progress_end(progress_t *pg) {
     fflush(stderr);
   }
   pg->shown = 0;
+}
+
+/* ---- --trace --------------------------------------------------------------- */
+
+static const char *const mode_names[] = {"delim", "line",   "count",   "length",
+                                         "raw",   "delims", "byteset", "textlen"};
+
+static const char *close_words(fray_close_reason_t r) {
+  switch (r) {
+  case FRAY_CLOSE_PEER:
+    return "closed after the client's eof";
+  case FRAY_CLOSE_LOCAL:
+    return "closed by the handler (output flushed)";
+  case FRAY_CLOSE_ABORT:
+    return "aborted by the handler, or a callback returned < 0 (reset)";
+  case FRAY_CLOSE_RESET:
+    return "reset by the client";
+  case FRAY_CLOSE_ERROR:
+    return "closed on a framing error";
+  default:
+    return "closed at shutdown";
+  }
+}
+
+/* `WHAT N bytes: "..."`, the bytes escaped, at most TRACE_BYTES of them
+ * (` ...` marks the rest); framing: bytes the spec added around them. */
+static void trace_bytes(FILE *out, const char *what, const uint8_t *data, size_t len,
+                        size_t framing) {
+  char esc[FRAY__ESC_MAX(TRACE_BYTES) + 1];
+  size_t shown = len < TRACE_BYTES ? len : TRACE_BYTES;
+  esc[fray__escape(esc, data, shown, FRAY__ESC_QUOTE)] = 0;
+  fprintf(out, "%s %zu byte%s: \"%s\"%s", what, len, len == 1 ? "" : "s", esc,
+          shown < len ? " ..." : "");
+  if (framing)
+    fprintf(out, " (framed: +%zu bytes)", framing);
+  fputc('\n', out);
+}
+
+/* The campaign's trace: one line per event, indented under its run, the
+ * handler's doings (frames, sends, switches) one step further in. */
+static void trace_event(const fray_trace_event_t *ev, void *user_data) {
+  const replay_opts_t *o = user_data;
+  FILE *out = o->json ? stderr : stdout;
+  if (ev->kind == FRAY_TRACE_RUN) {
+    fprintf(out, "trace: run %" PRIu64 "%s\n", ev->run,
+            ev->run || o->mutate ? "" : " (whole, the reference)");
+    fflush(out);
+    return;
+  }
+  fprintf(out, "  %s %s", fray_conn_name(ev->conn),
+          ev->kind == FRAY_TRACE_READ || ev->kind == FRAY_TRACE_OPEN || ev->kind == FRAY_TRACE_EOF
+              ? ""
+              : "  ");
+  switch (ev->kind) {
+  case FRAY_TRACE_OPEN:
+    fputs("open\n", out);
+    break;
+  case FRAY_TRACE_READ:
+    trace_bytes(out, "read", ev->data, ev->len, 0);
+    break;
+  case FRAY_TRACE_EOF:
+    fputs("eof (the client closed its side)\n", out);
+    break;
+  case FRAY_TRACE_FRAME:
+    trace_bytes(out, "frame", ev->data, ev->len, 0);
+    break;
+  case FRAY_TRACE_SEND:
+    trace_bytes(out, "sent", ev->data, ev->len, ev->framing);
+    break;
+  case FRAY_TRACE_SPEC:
+    fprintf(out, "switched framing to %s",
+            (unsigned)ev->spec->mode < 8 ? mode_names[ev->spec->mode] : "an unknown mode");
+    if (ev->spec->mode == FRAY_MODE_COUNT)
+      fprintf(out, " %zu", ev->spec->count);
+    fputc('\n', out);
+    break;
+  case FRAY_TRACE_TAKE:
+    fputs("took the unframed input over\n", out);
+    break;
+  case FRAY_TRACE_REFUSED:
+    fprintf(out, "called %s(), refused (%s): %s\n", ev->what, fray_strerror(ev->code), ev->why);
+    break;
+  default:
+    fprintf(out, "%s\n", close_words(ev->reason));
+  }
+  /* Runs are made in a worker process that a crashing handler ends: what
+   * led up to the crash must not die in its stdio buffer. */
+  fflush(out);
 }
 
 /* ---- output ------------------------------------------------------------ */
@@ -1026,6 +1128,10 @@ static int new_campaign(const replay_opts_t *o, replay_run_t *run) {
   co.progress = progress_tick;
   co.user_data = &run->pg;
   co.max_runs = o->max_runs;
+  if (o->trace) {
+    co.trace = trace_event;
+    co.trace_data = (void *)o;
+  }
   if (shard_by_runs(o)) {
     co.shard = o->shard;
     co.nshards = o->nshards;

@@ -375,6 +375,7 @@ warnings)
   w --pace --pace-ms 0 "$here/pass.fray"
   w --timeout --timeout 5s "$here/pass.fray"
   w --plugin --list-handlers --plugin x.so
+  w --trace --connect 127.0.0.1:9 --trace "$here/pass.fray"
   # The options that do something say nothing.
   "$fray" replay --schedule random --runs 20 --seed 3 --short-writes --max-runs 100 \
     "$here/pass.fray" >"$work/out" 2>"$work/err"
@@ -498,6 +499,34 @@ isolation-sanitizer)
   has 'overflow.fray: crash: handler crashed in run [0-9]+: AddressSanitizer: heap-buffer-overflow'
   has '^1 passed, 1 failed$'
   grep -q 'ERROR: AddressSanitizer' "$work/err" || fail "the report itself was not passed through"
+  ;;
+trace)
+  # --trace: per read, what the handler framed and sent, and how each
+  # connection ended; bytes escaped, at most 64 a line.
+  expect_rc 0 "$fray" replay --trace --schedule whole "$here/pass.fray"
+  for want in 'trace: run 0 (whole, the reference)' '  alice read 7 bytes: "hello\r\n"' \
+    '  alice   frame 5 bytes: "hello"' '  alice   sent 5 bytes: "hello" (framed: +2 bytes)' \
+    '  bob   frame 3 bytes: "two"' "  bob   closed after the client's eof"; do
+    grep -qxF "$want" "$work/out" || fail "no trace line '$want' in: $(cat "$work/out")"
+  done
+  long=$(printf '%0200d' 0)
+  printf '@handler echo\nopen a\na > "%s\\r\\n"\na < "%s\\r\\n"\n' "$long" "$long" >"$work/long.fray"
+  expect_rc 0 "$fray" replay --trace --schedule whole "$work/long.fray"
+  grep -q '^  a read 202 bytes: "0\{64\}" \.\.\.$' "$work/out" || fail "long read not cut: $(cat "$work/out")"
+  [ "$(awk '{ if (length($0) > m) m = length($0) } END { print m }' "$work/out")" -lt 200 ] ||
+    fail "a trace line is longer than 200 characters"
+  # A framing switch (the HTTP example's chunked body).
+  expect_rc 0 "$fray" replay --trace --schedule whole "$src/corpus/http/chunked.fray"
+  grep -q '^  a   switched framing to textlen$' "$work/out" || fail "no framing switch traced"
+  # Every run made is traced, the minimiser's runs are not; --json keeps
+  # stdout for JSON.
+  expect_rc 1 "$fray" replay --trace --schedule random --save-failures "$work/r" "$here/split_bug.fray"
+  runs=$(sed -n 's/^FAIL .* \([0-9][0-9]*\) runs .*/\1/p' "$work/out")
+  [ "$(grep -c '^trace: run ' "$work/out")" = "$runs" ] ||
+    fail "$(grep -c '^trace: run ' "$work/out") runs traced, $runs made"
+  expect_rc 4 "$fray" replay --trace --json --max-runs 3 "$here/pass.fray"
+  python3 -m json.tool --json-lines "$work/out" >/dev/null || fail "--trace --json: stdout is not JSON"
+  [ "$(grep -c '^trace: run ' "$work/err")" = 3 ] || fail "--max-runs 3: not 3 runs traced on stderr"
   ;;
 *)
   fail "unknown check '$check'"

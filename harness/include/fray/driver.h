@@ -83,6 +83,48 @@ FRAY_EXTERN void *fray_conn_driver_data(const fray_conn_t *c);
 /* Bytes the connection's framer holds right now (memory-bound oracle). */
 FRAY_EXTERN size_t fray_conn_buffered(const fray_conn_t *c);
 
+/* ---- tracing: what the handler saw and did --------------------------------- */
+
+typedef enum fray_trace_kind {
+  FRAY_TRACE_OPEN = 0, /* a connection opened (before on_open) */
+  FRAY_TRACE_READ,     /* the driver fed it bytes (one read): data, len */
+  FRAY_TRACE_EOF,      /* the peer closed its side */
+  FRAY_TRACE_FRAME,    /* a frame went to on_frame: data, len */
+  FRAY_TRACE_SEND,     /* the handler queued output: data, len; for
+                        * fray_conn_send_frame(), data is the payload and
+                        * framing the bytes the spec added around it */
+  FRAY_TRACE_SPEC,     /* the handler switched framing: spec */
+  FRAY_TRACE_TAKE,     /* the handler took the unframed input (take_buffered) */
+  FRAY_TRACE_REFUSED,  /* a call of the handler's was refused: what, code */
+  FRAY_TRACE_CLOSE,    /* the connection ended: reason (on_close runs next) */
+  FRAY_TRACE_RUN       /* a run begins (conn NULL): run, its index; never sent by
+                        * the runtime, only by drivers that make runs (the
+                        * replay campaign, fray/replay.h) */
+} fray_trace_kind_t;
+
+/* One event; every pointer is borrowed for the callback only. */
+typedef struct fray_trace_event {
+  fray_trace_kind_t kind;
+  const fray_conn_t *conn;
+  const uint8_t *data; /* READ, FRAME, SEND */
+  size_t len;
+  size_t framing;             /* SEND */
+  const fray_spec_t *spec;    /* SPEC: the new spec */
+  const char *what;           /* REFUSED: the call ("fray_conn_set_spec"), static */
+  const char *why;            /* REFUSED: why, static ("count is 0") */
+  int code;                   /* REFUSED: the code the call returned */
+  fray_close_reason_t reason; /* CLOSE */
+  uint64_t run;               /* RUN */
+} fray_trace_event_t;
+
+typedef void (*fray_trace_fn)(const fray_trace_event_t *ev, void *user_data);
+
+/* Calls fn (NULL: none, the default) with every event of s's connections,
+ * in order, from inside the runtime: fn must not call back into s. A
+ * driver's trace (fray replay --trace) and its diagnoses (a refused call
+ * is a handler bug worth naming) both come from here. */
+FRAY_EXTERN void fray_server_set_trace(fray_server_t *s, fray_trace_fn fn, void *user_data);
+
 #ifdef __cplusplus
 }
 #endif

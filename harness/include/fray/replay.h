@@ -26,6 +26,7 @@
 #define FRAY_REPLAY_H
 
 #include "fray/common.h"
+#include "fray/driver.h"
 #include "fray/handler.h"
 #include "fray/net.h"
 #include "fray/player.h"
@@ -134,6 +135,12 @@ typedef struct fray_campaign_opts {
    * fork() and a SIGCHLD that is not ignored; other targets run as without. */
   int isolate;
   unsigned run_timeout_ms; /* isolate: 0 is the default, 10 s */
+  /* In the simulator (a handler target), every run's events (fray/driver.h:
+   * reads, frames, sends, spec switches, refused calls, closes), each run
+   * announced by a FRAY_TRACE_RUN event with its index; the runs that
+   * minimise a reproducer are not traced. NULL: none. */
+  fray_trace_fn trace;
+  void *trace_data;
 } fray_campaign_opts_t;
 
 /* Sets the defaults: random over the whole portfolio of families, every

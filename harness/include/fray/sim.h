@@ -21,6 +21,7 @@
 #define FRAY_SIM_H
 
 #include "fray/common.h"
+#include "fray/driver.h"
 #include "fray/handler.h"
 #include "fray/player.h"
 #include "fray/result.h"
@@ -70,6 +71,11 @@ FRAY_EXTERN void fray_sim_expect_from(fray_sim_t *sim, size_t step);
  * is not available or answers zeros (sanitizer builds, whose allocators
  * enforce limits of their own). 0 turns it off (the default). */
 FRAY_EXTERN void fray_sim_set_mem_limit(fray_sim_t *sim, size_t bytes);
+
+/* Traces every later run's server (fray/driver.h: what each connection
+ * read, framed, sent, switched and how it ended) through fn; NULL stops.
+ * Runs are told apart by the connections' OPEN events. */
+FRAY_EXTERN void fray_sim_set_trace(fray_sim_t *sim, fray_trace_fn fn, void *user_data);
 
 /* The player the simulator runs (borrowed; valid while sim is): for the
  * player's own calls (fray_player_transcript, ...). */

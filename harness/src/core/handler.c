@@ -26,11 +26,13 @@ struct fray_conn {
   fray_outq_t *q;
   fray_conn_state_t state;
   fray_close_reason_t reason;
-  int aborted;    /* reset rather than closed: output dropped */
-  int close_done; /* on_close has run */
-  int in_cb;      /* a handler callback of this connection is running */
-  int reframe;    /* take_buffered from a callback: start framing afresh */
-  void *data;     /* handler's conn_size bytes, allocated after the struct */
+  int aborted;                            /* reset rather than closed: output dropped */
+  int close_done;                         /* on_close has run */
+  int in_cb;                              /* a handler callback of this connection is running */
+  int reframe;                            /* take_buffered from a callback: start framing afresh */
+  const char *refused_what, *refused_why; /* the handler's last refused call */
+  int refused_code;
+  void *data; /* handler's conn_size bytes, allocated after the struct */
 };
 
 struct fray_server {
@@ -40,7 +42,31 @@ struct fray_server {
   fray_conn_t *head, *tail;
   size_t nopen;
   uint64_t next_id;
+  fray_trace_fn trace; /* fray_server_set_trace(); NULL: none */
+  void *trace_data;
 };
+
+/* ---- tracing ------------------------------------------------------------ */
+
+void fray_server_set_trace(fray_server_t *s, fray_trace_fn fn, void *user_data) {
+  if (s) {
+    s->trace = fn;
+    s->trace_data = user_data;
+  }
+}
+
+/* Hands ev (its kind and what the kind uses) to the trace, if any. */
+static void trace(fray_conn_t *c, fray_trace_event_t ev) {
+  if (c->server->trace) {
+    ev.conn = c;
+    c->server->trace(&ev, c->server->trace_data);
+  }
+}
+
+static void trace_bytes(fray_conn_t *c, fray_trace_kind_t k, const void *data, size_t len) {
+  if (c->server->trace)
+    trace(c, (fray_trace_event_t){.kind = k, .data = data, .len = len});
+}
 
 /* ---- framer callbacks --------------------------------------------------- */
 
@@ -49,6 +75,7 @@ static void finish_close(fray_conn_t *c) {
     return;
   c->close_done = 1;
   c->state = FRAY_CONN_CLOSED;
+  trace(c, (fray_trace_event_t){.kind = FRAY_TRACE_CLOSE, .reason = c->reason});
   if (c->server->h->on_close)
     c->server->h->on_close(c, c->reason, c->data);
 }
@@ -73,6 +100,7 @@ static int conn_frame(fray_framer_t *f, const fray_frame_t *fr, void *ud) {
   (void)f;
   if (c->state != FRAY_CONN_OPEN || !c->server->h->on_frame)
     return 0;
+  trace_bytes(c, FRAY_TRACE_FRAME, fr->data, fr->len);
   c->in_cb++;
   int r = c->server->h->on_frame(c, fr->data, fr->len, c->data);
   c->in_cb--;
@@ -256,6 +284,7 @@ int fray_server_open(fray_server_t *s, const char *name, void *driver_data, fray
   s->tail = c;
   s->nopen++;
   *out = c;
+  trace(c, (fray_trace_event_t){.kind = FRAY_TRACE_OPEN});
   if (h->on_open && h->on_open(c, c->data) < 0)
     fray_conn_abort(c);
   return 0;
@@ -301,7 +330,10 @@ int fray_conn_send(fray_conn_t *c, const void *data, size_t len) {
     return FRAY_EINVAL;
   if (c->state != FRAY_CONN_OPEN)
     return FRAY_ECLOSED;
-  return fray_outq_push(c->q, data, len);
+  int r = fray_outq_push(c->q, data, len);
+  if (!r)
+    trace_bytes(c, FRAY_TRACE_SEND, data, len);
+  return r;
 }
 
 /* Handlers mostly sendf fixed replies and strings ("ERR bad nick\r\n",
@@ -387,7 +419,13 @@ int fray_conn_send_frame(fray_conn_t *c, const void *data, size_t len) {
   if (r)
     return r;
   const fray__iov_t v[3] = {{w.head, w.head_len}, {data, len}, {w.tail, w.tail_len}};
-  return fray__outq_pushv(c->q, v, 3);
+  r = fray__outq_pushv(c->q, v, 3);
+  if (!r && c->server->trace)
+    trace(c, (fray_trace_event_t){.kind = FRAY_TRACE_SEND,
+                                  .data = data,
+                                  .len = len,
+                                  .framing = w.head_len + w.tail_len});
+  return r;
 }
 
 int fray_conn_take_buffered(fray_conn_t *c, fray_bytes_cb fn, void *user_data) {
@@ -398,6 +436,7 @@ int fray_conn_take_buffered(fray_conn_t *c, fray_bytes_cb fn, void *user_data) {
   /* From a callback the framer hands over the rest of the chunk and closes;
    * fray_conn_input() reopens it once the feed is over. */
   c->reframe |= c->in_cb > 0;
+  trace(c, (fray_trace_event_t){.kind = FRAY_TRACE_TAKE});
   return fray_framer_take_buffered(c->framer, fn, user_data);
 }
 
@@ -406,7 +445,25 @@ fray_outq_t *fray_conn_outq(fray_conn_t *c) {
 }
 
 int fray_conn_set_spec(fray_conn_t *c, const fray_spec_t *spec) {
-  return c ? fray_framer_set_spec(c->framer, spec) : FRAY_EINVAL;
+  if (!c)
+    return FRAY_EINVAL;
+  int r = fray_framer_set_spec(c->framer, spec);
+  if (r) {
+    /* A refused spec is a handler bug: kept for the driver to name
+     * (fray__conn_refusal), with its reason, and traced. */
+    c->refused_why = "no spec";
+    if (spec)
+      (void)fray_spec_validate(spec, &c->refused_why);
+    c->refused_what = "fray_conn_set_spec";
+    c->refused_code = r;
+    trace(c, (fray_trace_event_t){.kind = FRAY_TRACE_REFUSED,
+                                  .what = c->refused_what,
+                                  .why = c->refused_why,
+                                  .code = r});
+  } else {
+    trace(c, (fray_trace_event_t){.kind = FRAY_TRACE_SPEC, .spec = spec});
+  }
+  return r;
 }
 
 void fray_conn_close(fray_conn_t *c) {
@@ -451,11 +508,20 @@ fray_server_t *fray_conn_server(const fray_conn_t *c) {
 
 /* ---- connection: driver side --------------------------------------------- */
 
+const char *fray__conn_refusal(const fray_conn_t *c, const char **why, int *code) {
+  if (c->refused_what) {
+    *why = c->refused_why;
+    *code = c->refused_code;
+  }
+  return c->refused_what;
+}
+
 int fray_conn_input(fray_conn_t *c, const uint8_t *data, size_t len) {
   if (!c)
     return FRAY_EINVAL;
   if (c->state != FRAY_CONN_OPEN)
     return FRAY_ECLOSED;
+  trace_bytes(c, FRAY_TRACE_READ, data, len);
   fray_ssize_t r = fray_framer_feed(c->framer, data, len);
   (void)r; /* errors reach the handler through conn_error */
   if (c->reframe) {
@@ -471,6 +537,7 @@ int fray_conn_input_eof(fray_conn_t *c) {
     return FRAY_EINVAL;
   if (c->state != FRAY_CONN_OPEN)
     return FRAY_ECLOSED;
+  trace(c, (fray_trace_event_t){.kind = FRAY_TRACE_EOF});
   (void)fray_framer_finish(c->framer);
   start_closing(c, FRAY_CLOSE_PEER);
   return 0;

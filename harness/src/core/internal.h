@@ -7,6 +7,7 @@
 
 #include "fray/common.h"
 #include "core/rng.h"
+#include "fray/handler.h"
 
 /* Copies *src (or the default allocator when src is NULL) into *dst. */
 void fray__mem_init(fray_mem_t *dst, const fray_mem_t *src);
@@ -28,6 +29,12 @@ static inline void fray__free(const fray_mem_t *m, void *p) {
  * size_t (then *p and *cap are unchanged): every growable array in the
  * library goes through here, so none multiplies its way past SIZE_MAX. */
 int fray__grow(const fray_mem_t *m, void **p, size_t *cap, size_t need, size_t elem);
+
+/* The handler's last refused runtime call on c (fray_conn_set_spec with an
+ * invalid spec): its name, with *why (static) and *code set; NULL when
+ * none was. A driver names it as the handler's bug rather than let its
+ * consequence (a reset, a wrong answer) speak for it. */
+const char *fray__conn_refusal(const fray_conn_t *c, const char **why, int *code);
 
 /* fray__grow, but the doubling stops at max elements when need fits in
  * max: a buffer with a natural bound (the framer's longest frame) does not

@@ -226,7 +226,7 @@ static int run_mutant(fray__cjob_t *j, uint64_t i) {
   if (rc)
     return rc;
   int kept = fray__crepro_mutant(j, m, i, what, path, sizeof path);
-  rc = kept < 0 ? kept : fray__ctarget_run_mutant(j->t, m, canary_at, &res);
+  rc = kept < 0 ? kept : fray__ctarget_run_mutant(j->t, m, i + 1, canary_at, &res);
   j->r->runs++;
   if (rc == FRAY_EFAILED) {
     fray_campaign_failure_t *f;
@@ -287,6 +287,8 @@ static int start(fray__cjob_t *j) {
     return FRAY_EUNSUPPORTED;
   }
   int rc = fray__ctarget_open(&j->t, j->script, j->target, &j->c->mem, &why);
+  if (!rc)
+    fray__ctarget_trace(j->t, j->c->o.trace, j->c->o.trace_data);
   if (rc)
     j->r->error = fray__creport_strdup(j->r, why ? why : fray_strerror(rc));
   fray__free(&j->c->mem, why);

@@ -29,6 +29,10 @@ void fray__ctarget_close(fray__ctarget_t *t);
  * saturating). */
 uint64_t fray__ctarget_count(const fray__ctarget_t *t, const fray_campaign_opts_t *o);
 
+/* Traces the runs in the simulator through fn (nothing over other
+ * transports); run i announced by a FRAY_TRACE_RUN event. */
+void fray__ctarget_trace(fray__ctarget_t *t, fray_trace_fn fn, void *user_data);
+
 /* Runs the reference (whole, transcripts recorded). 0, FRAY_EFAILED, or an
  * error (fray__ctarget_error() may say more). */
 int fray__ctarget_reference(fray__ctarget_t *t, fray__cresult_t *res);
@@ -78,10 +82,11 @@ int fray__ctarget_bake(const fray__ctarget_t *t, fray_script_t **out);
 int fray__ctarget_mutant(const fray__ctarget_t *t, uint64_t seed, fray_script_t **out,
                          size_t *canary_at, char *what, size_t what_size);
 
-/* Runs variant m (borrowed until fray__ctarget_drop_mutant) whole, judging
- * only its canary exchange from step canary_at on, crashes and the heap. */
-int fray__ctarget_run_mutant(fray__ctarget_t *t, const fray_script_t *m, size_t canary_at,
-                             fray__cresult_t *res);
+/* Runs variant m (borrowed until fray__ctarget_drop_mutant) whole as run
+ * number run, judging only its canary exchange from step canary_at on,
+ * crashes and the heap. */
+int fray__ctarget_run_mutant(fray__ctarget_t *t, const fray_script_t *m, uint64_t run,
+                             size_t canary_at, fray__cresult_t *res);
 void fray__ctarget_drop_mutant(fray__ctarget_t *t);
 
 /* ---- the campaign (campaign.c) ------------------------------------------- */

@@ -21,10 +21,12 @@ struct fray__ctarget {
   fray_player_t *player;         /* what runs every schedule (the caller's, or one above) */
   int transcripts;               /* transcripts must equal the whole run's */
   fray_sched_buf_t *buf;
-  fray_sched_t sched;                   /* the last schedule built */
-  const fray_sched_t *last;             /* the last run's schedule: NULL for whole, or &sched */
-  int drawn;                            /* sched is a random family's (sched.family) */
-  fray_sim_t *mutant;                   /* the last malformed variant's simulator */
+  fray_sched_t sched;       /* the last schedule built */
+  const fray_sched_t *last; /* the last run's schedule: NULL for whole, or &sched */
+  int drawn;                /* sched is a random family's (sched.family) */
+  fray_sim_t *mutant;       /* the last malformed variant's simulator */
+  fray_trace_fn trace;      /* the campaign's (fray__ctarget_trace) */
+  void *trace_data;
   const fray_sched_t *volatile running; /* set during a run, for a crash handler */
 };
 
@@ -125,9 +127,23 @@ uint64_t fray__ctarget_count(const fray__ctarget_t *t, const fray_campaign_opts_
   }
 }
 
+void fray__ctarget_trace(fray__ctarget_t *t, fray_trace_fn fn, void *user_data) {
+  t->trace = t->handler ? fn : NULL;
+  t->trace_data = user_data;
+  if (t->sim)
+    fray_sim_set_trace(t->sim, t->trace, user_data);
+}
+
+/* Announces run i to the trace. */
+static void trace_run(const fray__ctarget_t *t, uint64_t i) {
+  if (t->trace)
+    t->trace(&(fray_trace_event_t){.kind = FRAY_TRACE_RUN, .run = i}, t->trace_data);
+}
+
 int fray__ctarget_reference(fray__ctarget_t *t, fray__cresult_t *res) {
   t->last = NULL;
   t->drawn = 0;
+  trace_run(t, 0);
   /* The memory oracle of malformed variants watches the whole run of every
    * script too (one run, so its cost does not count): a variant saved by
    * --mutate fails the same way when replayed whole. */
@@ -179,6 +195,7 @@ int fray__ctarget_run(fray__ctarget_t *t, const fray_campaign_opts_t *o, uint64_
   if (rc)
     return rc;
   t->running = &t->sched;
+  trace_run(t, i + 1);
   rc = t->transcripts ? fray_player_check_invariance(t->player, &t->sched, res)
                       : fray_player_run(t->player, &t->sched, res);
   t->running = NULL;
@@ -245,7 +262,11 @@ static int minimize(fray__ctarget_t *t, fray_script_t **out) {
 int fray__ctarget_reproducer(fray__ctarget_t *t, fray_script_t **out) {
   /* Only the simulator is fast enough to minimise (a run over a socket
    * takes milliseconds): other transports' failures are baked as found. */
+  if (t->sim)
+    fray_sim_set_trace(t->sim, NULL, NULL); /* the minimiser's runs are its own */
   int rc = t->sim ? minimize(t, out) : fray_bake(t->script, t->last, t->mem, out);
+  if (t->sim)
+    fray_sim_set_trace(t->sim, t->trace, t->trace_data);
   /* The reproducer names the handler it failed with, even when the command
    * line chose it over (or without) the script's @handler. */
   if (!rc && t->handler && (rc = fray_script_set_handler(*out, t->handler->name))) {
@@ -265,13 +286,15 @@ int fray__ctarget_mutant(const fray__ctarget_t *t, uint64_t seed, fray_script_t 
   return fray_mutate(t->script, seed, t->handler->spec.max_frame, out, canary_at, what, what_size);
 }
 
-int fray__ctarget_run_mutant(fray__ctarget_t *t, const fray_script_t *m, size_t canary_at,
-                             fray__cresult_t *res) {
+int fray__ctarget_run_mutant(fray__ctarget_t *t, const fray_script_t *m, uint64_t run,
+                             size_t canary_at, fray__cresult_t *res) {
   fray__ctarget_drop_mutant(t);
   (void)canary_at; /* the variant's own steps say what is judged (fray_mutate) */
   int rc = fray_sim_new(&t->mutant, m, t->handler, t->mem);
   if (rc)
     return rc;
+  fray_sim_set_trace(t->mutant, t->trace, t->trace_data);
+  trace_run(t, run);
   fray_sim_set_mem_limit(t->mutant, FRAY_CAMPAIGN_MUTATE_MEM_LIMIT);
   return fray_sim_run(t->mutant, NULL, res);
 }

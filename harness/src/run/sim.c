@@ -43,6 +43,8 @@ struct fray_sim {
   fray_server_t *srv;
   const fray_sched_t *sched;
   uint64_t wrng;
+  fray_trace_fn trace; /* fray_sim_set_trace() */
+  void *trace_data;
 };
 
 static const char *cname(const fray_sim_t *s, size_t i) {
@@ -79,8 +81,14 @@ static fray_ssize_t client_write(void *ctx, const uint8_t *data, size_t len) {
  * until nothing is pending when drain is set. Releases connections that
  * ended. Returns 0, FRAY_EFAILED (bound) or FRAY_ENOMEM. */
 static int pump(fray_sim_t *s, int drain) {
+  int code = 0;
   for (size_t i = 0; i < s->nclients; i++) {
     client_t *c = &s->cl[i];
+    const char *why, *what = c->conn ? fray__conn_refusal(c->conn, &why, &code) : NULL;
+    if (what)
+      return fray_player_fail(s->p, FRAY_FAIL_HANDLER, i,
+                              "the handler's %s() on %s was refused (%s): %s", what, cname(s, i),
+                              fray_strerror(code), why);
     if (!c->conn || fray_conn_idle(c->conn))
       continue;
     /* A fake socket takes at least one byte in every four offers, so this
@@ -130,12 +138,16 @@ static int sim_begin(void *t, fray_player_t *p, const fray_sched_t *sched) {
     s->mem_base = fray__heap_in_use();
   for (size_t i = 0; i < s->nclients; i++)
     s->cl[i] = (client_t){0};
+  char why[160];
+  if (fray_handler_validate(s->h, why, sizeof why))
+    return fray_player_fail(p, FRAY_FAIL_HANDLER, 0, "%s", why);
   int r = fray_server_new(&s->srv, s->h, &s->srv_mem);
   if (r == FRAY_ENOMEM)
     return r;
   if (r)
     return fray_player_fail(p, FRAY_FAIL_HANDLER, 0, "the handler's server_init failed: %s",
                             fray_strerror(r));
+  fray_server_set_trace(s->srv, s->trace, s->trace_data);
   return 0;
 }
 
@@ -324,6 +336,11 @@ void fray_sim_set_expectations(fray_sim_t *s, int on) {
 void fray_sim_expect_from(fray_sim_t *s, size_t step) {
   if (s)
     fray_player_expect_from(s->player, step);
+}
+
+void fray_sim_set_trace(fray_sim_t *s, fray_trace_fn fn, void *user_data) {
+  s->trace = fn;
+  s->trace_data = user_data;
 }
 
 void fray_sim_set_mem_limit(fray_sim_t *s, size_t bytes) {
