@@ -122,3 +122,19 @@ if(TARGET fray_plugin_upper)
   fray_replay_check(replay.plugin.upper plugin 120 $<TARGET_FILE:fray_plugin_upper>
     $<TARGET_FILE:fray> ${_plugin_scripts})
 endif()
+
+# (5) --trace over --exec: the server is another process, so the trace is
+# what crossed the transport: each piece handed over, the bytes received.
+if(TARGET exec_poll)
+  add_test(NAME replay.contract.trace_exec
+           COMMAND sh -c [=[
+out=$("$0" replay --trace --schedule whole --exec "$1 {port}" "$2") || { echo "FAIL: exit $?: $out" && exit 1
+}
+printf '%s\n' "$out" | grep -qxF '  a piece 6 bytes: "PING\r\n"' &&
+  printf '%s\n' "$out" | grep -qxF '  a   received 6 bytes: "PONG\r\n"' &&
+  printf '%s\n' "$out" | grep -qx 'trace: run 0 (whole, the reference)' ||
+  { echo "FAIL: no transport trace in: $out" && exit 1
+}
+]=] $<TARGET_FILE:fray_cli> $<TARGET_FILE:exec_poll> ${PROJECT_SOURCE_DIR}/tests/exec/scripts/basic.fray)
+  set_tests_properties(replay.contract.trace_exec PROPERTIES TIMEOUT 60 LABELS replay)
+endif()

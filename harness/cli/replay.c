@@ -233,11 +233,12 @@ static void usage(FILE *out) {
           "  --keep-going        go on after the first failing schedule of a script\n"
           "  --save-failures DIR write a minimal reproducer .fray for each failure into DIR\n"
           "  --json              one JSON object per script, then a summary object\n"
-          "  --trace             in the simulator, every run as it goes: each read of each\n"
+          "  --trace             every run as it goes: in the simulator each read of each\n"
           "                      client and what the handler framed, sent, switched\n"
           "                      (fray_conn_set_spec, refused calls) and how connections\n"
-          "                      ended, bytes escaped, %u per line at most (on stderr\n"
-          "                      with --json); with --schedule whole or --max-runs\n"
+          "                      ended; over --connect/--exec the pieces sent and the\n"
+          "                      bytes received; bytes escaped, %u per line at most (on\n"
+          "                      stderr with --json); with --schedule whole or --max-runs\n"
           "  --junit FILE        also write a JUnit XML report to FILE\n"
           "\n"
           "output: one line per script, `PASS|FAIL SCRIPT SCHEDULE N runs T s` (PARTIAL:\n"
@@ -455,8 +456,6 @@ static const char *ignored_why(const replay_opts_t *o, const char *opt) {
   if (!strcmp(opt, "--pace") && !o->connect)
     return o->exec ? "--exec hands each read over exactly: there is nothing to pace"
                    : "it paces --connect's sends";
-  if (!strcmp(opt, "--trace") && (o->connect || o->exec))
-    return "it shows the handler's side in the simulator only (--handler, --plugin)";
   if (!strcmp(opt, "--timeout") && !o->connect && !o->exec)
     return "the simulator never waits: it bounds --connect and --exec";
   return NULL;
@@ -636,6 +635,20 @@ static void trace_bytes(FILE *out, const char *what, const uint8_t *data, size_t
   fputc('\n', out);
 }
 
+/* A server in another process: what crossed the transport, a piece handed
+ * over (one read under --exec, one send() over --connect), what came back
+ * and how the server ended the connection. */
+static void trace_transport(FILE *out, const fray_trace_event_t *ev) {
+  fprintf(out, "  %s %s", ev->client, ev->kind == FRAY_TRACE_READ ? "" : "  ");
+  if (ev->kind == FRAY_TRACE_READ)
+    trace_bytes(out, "piece", ev->data, ev->len, 0);
+  else if (ev->kind == FRAY_TRACE_SEND)
+    trace_bytes(out, "received", ev->data, ev->len, 0);
+  else
+    fprintf(out, "the server %s the connection\n",
+            ev->reason == FRAY_CLOSE_RESET ? "reset" : "closed");
+}
+
 /* The campaign's trace: one line per event, indented under its run, the
  * handler's doings (frames, sends, switches) one step further in. */
 static void trace_event(const fray_trace_event_t *ev, void *user_data) {
@@ -647,7 +660,11 @@ static void trace_event(const fray_trace_event_t *ev, void *user_data) {
     fflush(out);
     return;
   }
-  fprintf(out, "  %s %s", fray_conn_name(ev->conn),
+  if (!ev->conn) {
+    trace_transport(out, ev);
+    return;
+  }
+  fprintf(out, "  %s %s", ev->client,
           ev->kind == FRAY_TRACE_READ || ev->kind == FRAY_TRACE_OPEN || ev->kind == FRAY_TRACE_EOF
               ? ""
               : "  ");

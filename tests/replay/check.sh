@@ -375,7 +375,6 @@ warnings)
   w --pace --pace-ms 0 "$here/pass.fray"
   w --timeout --timeout 5s "$here/pass.fray"
   w --plugin --list-handlers --plugin x.so
-  w --trace --connect 127.0.0.1:9 --trace "$here/pass.fray"
   # The options that do something say nothing.
   "$fray" replay --schedule random --runs 20 --seed 3 --short-writes --max-runs 100 \
     "$here/pass.fray" >"$work/out" 2>"$work/err"

@@ -105,8 +105,9 @@ typedef enum fray_trace_kind {
 /* One event; every pointer is borrowed for the callback only. */
 typedef struct fray_trace_event {
   fray_trace_kind_t kind;
-  const fray_conn_t *conn;
-  const uint8_t *data; /* READ, FRAME, SEND */
+  const fray_conn_t *conn; /* NULL for a transport's events (fray_player_set_trace) */
+  const char *client;      /* the connection's (the script client's) name */
+  const uint8_t *data;     /* READ, FRAME, SEND */
   size_t len;
   size_t framing;             /* SEND */
   const fray_spec_t *spec;    /* SPEC: the new spec */

@@ -47,6 +47,7 @@
 #define FRAY_PLAYER_H
 
 #include "fray/common.h"
+#include "fray/driver.h"
 #include "fray/result.h"
 #include "fray/sched.h"
 #include "fray/script.h"
@@ -188,6 +189,14 @@ FRAY_EXTERN int fray_player_check_invariance(fray_player_t *p, const fray_sched_
  * consume nothing and leftover bytes are no failure: only transcripts,
  * bounds and invariance judge a run (the fuzz driver runs this way). */
 FRAY_EXTERN void fray_player_set_expectations(fray_player_t *p, int on);
+
+/* Traces what goes through the transport, as fray/driver.h events with conn
+ * NULL and client set: READ for each piece handed to it (one read in the
+ * simulator and under exec, one send() over TCP, which the server may read
+ * merged or cut), SEND for bytes the server sent as they arrive, CLOSE when
+ * the server ended a connection (FRAY_CLOSE_RESET or FRAY_CLOSE_LOCAL).
+ * For a server in another process, the only view there is. NULL: none. */
+FRAY_EXTERN void fray_player_set_trace(fray_player_t *p, fray_trace_fn fn, void *user_data);
 
 /* Expectations checked only from step index `step` on (earlier ones only
  * drain output; leftover bytes are no failure): a mutated session followed

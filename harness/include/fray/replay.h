@@ -135,10 +135,11 @@ typedef struct fray_campaign_opts {
    * fork() and a SIGCHLD that is not ignored; other targets run as without. */
   int isolate;
   unsigned run_timeout_ms; /* isolate: 0 is the default, 10 s */
-  /* In the simulator (a handler target), every run's events (fray/driver.h:
-   * reads, frames, sends, spec switches, refused calls, closes), each run
-   * announced by a FRAY_TRACE_RUN event with its index; the runs that
-   * minimise a reproducer are not traced. NULL: none. */
+  /* Every run's events (fray/driver.h), each run announced by a
+   * FRAY_TRACE_RUN event with its index: in the simulator the handler's
+   * (reads, frames, sends, spec switches, refused calls, closes), over
+   * other transports what crosses them (fray_player_set_trace). The runs
+   * that minimise a reproducer are not traced. NULL: none. */
   fray_trace_fn trace;
   void *trace_data;
 } fray_campaign_opts_t;

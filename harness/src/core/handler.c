@@ -59,6 +59,7 @@ void fray_server_set_trace(fray_server_t *s, fray_trace_fn fn, void *user_data) 
 static void trace(fray_conn_t *c, fray_trace_event_t ev) {
   if (c->server->trace) {
     ev.conn = c;
+    ev.client = fray_conn_name(c);
     c->server->trace(&ev, c->server->trace_data);
   }
 }

@@ -29,8 +29,8 @@ void fray__ctarget_close(fray__ctarget_t *t);
  * saturating). */
 uint64_t fray__ctarget_count(const fray__ctarget_t *t, const fray_campaign_opts_t *o);
 
-/* Traces the runs in the simulator through fn (nothing over other
- * transports); run i announced by a FRAY_TRACE_RUN event. */
+/* Traces the runs through fn: the handler's events in the simulator, the
+ * transport's elsewhere; run i announced by a FRAY_TRACE_RUN event. */
 void fray__ctarget_trace(fray__ctarget_t *t, fray_trace_fn fn, void *user_data);
 
 /* Runs the reference (whole, transcripts recorded). 0, FRAY_EFAILED, or an

@@ -128,10 +128,14 @@ uint64_t fray__ctarget_count(const fray__ctarget_t *t, const fray_campaign_opts_
 }
 
 void fray__ctarget_trace(fray__ctarget_t *t, fray_trace_fn fn, void *user_data) {
-  t->trace = t->handler ? fn : NULL;
+  t->trace = fn;
   t->trace_data = user_data;
+  /* In process, the handler's own events (its reads among them); a server
+   * elsewhere shows only what crosses the transport. */
   if (t->sim)
-    fray_sim_set_trace(t->sim, t->trace, user_data);
+    fray_sim_set_trace(t->sim, fn, user_data);
+  else
+    fray_player_set_trace(t->player, fn, user_data);
 }
 
 /* Announces run i to the trace. */

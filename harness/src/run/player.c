@@ -62,7 +62,22 @@ struct fray_player {
   unsigned char *ended; /* ... and whether the server had ended the connection */
   char msg[640];
   char err[320];
+  fray_trace_fn trace; /* fray_player_set_trace() */
+  void *trace_data;
 };
+
+void fray_player_set_trace(fray_player_t *p, fray_trace_fn fn, void *user_data) {
+  p->trace = fn;
+  p->trace_data = user_data;
+}
+
+/* Tells the trace, if any, about client's ev. */
+static void trace(const fray_player_t *p, size_t client, fray_trace_event_t ev) {
+  if (p->trace) {
+    ev.client = fray_script_client_name(p->script, client);
+    p->trace(&ev, p->trace_data);
+  }
+}
 
 /* ---- creation ------------------------------------------------------------- */
 
@@ -198,11 +213,15 @@ int fray_player_received(fray_player_t *p, size_t client, const uint8_t *data, s
     return FRAY_ENOMEM;
   memcpy(c->rx + c->rx_len, data, len);
   c->rx_len += len;
+  trace(p, client, (fray_trace_event_t){.kind = FRAY_TRACE_SEND, .data = data, .len = len});
   return 0;
 }
 
 void fray_player_ended(fray_player_t *p, size_t client, int reset) {
   p->cl[client].end = reset ? END_RST : END_FIN;
+  trace(p, client,
+        (fray_trace_event_t){.kind = FRAY_TRACE_CLOSE,
+                             .reason = reset ? FRAY_CLOSE_RESET : FRAY_CLOSE_LOCAL});
 }
 
 int fray_player_has_ended(const fray_player_t *p, size_t client) {
@@ -242,6 +261,7 @@ static int deliver_read(void *ctx, const uint8_t *data, size_t n, int last) {
   fray_player_t *p = ctx;
   p->reads++;
   size_t client = p->steps[p->step].client;
+  trace(p, client, (fray_trace_event_t){.kind = FRAY_TRACE_READ, .data = data, .len = n});
   if (last && p->eof_with_data)
     return p->ops->send_eof(p->t, client, data, n, p->eof_with_data == 2);
   return p->ops->send(p->t, client, data, n);
