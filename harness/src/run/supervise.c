@@ -455,7 +455,7 @@ static int confirm(fray__cjob_t *j, const rebuilt_t *rb, const outcome_t *was) {
     fray__cresult_t res;
     char *err = NULL;
     if (rb->mutant)
-      (void)fray__ctarget_run_mutant(j->t, rb->script, rb->canary_at, &res);
+      (void)fray__ctarget_run_mutant(j->t, rb->script, 0, rb->canary_at, &res);
     else if (!fray__ctarget_open(&t, rb->script, j->target, &j->c->mem, &err))
       (void)fray__ctarget_reference(t, &res);
     _exit(0);
