@@ -21,20 +21,25 @@ def functions(path):
     i = 0
     while i < len(lines):
         line = lines[i]
-        if (line and line[0] not in ' \t#/}*' and line.rstrip().endswith('{')
-                and '=' not in line and not SKIP_START.match(line)):
+        # A definition's signature starts in column 0 and may wrap: its body
+        # opens with the first line ending in '{' before any ';' (a wrapped
+        # signature's '{' ends an indented line, once missed here).
+        if (line and line[0] not in ' \t#/}*' and '(' in line
+                and '=' not in line.split('(', 1)[0] and not SKIP_START.match(line)):
             j = i
-            while j > 0 and '(' not in lines[j]:
-                j -= 1
-            m = re.search(r'([A-Za-z_]\w*)\s*\(', lines[j])
-            k = i + 1
-            while k < len(lines) and not lines[k].startswith('}'):
-                k += 1
-            body = [l.strip() for l in lines[i + 1:k] if l.strip()]
-            code = [l for l in body if not l.startswith('"')]
-            if m and not (len(body) > 10 and len(code) <= 4):
-                yield m.group(1), j + 1, k - j + 1
-            i = k
+            while j < min(len(lines) - 1, i + 8) and not lines[j].rstrip().endswith('{') \
+                    and ';' not in lines[j]:
+                j += 1
+            if lines[j].rstrip().endswith('{') and ';' not in ''.join(lines[i:j + 1]):
+                m = re.search(r'([A-Za-z_]\w*)\s*\(', line)
+                k = j + 1
+                while k < len(lines) and not lines[k].startswith('}'):
+                    k += 1
+                body = [l.strip() for l in lines[j + 1:k] if l.strip()]
+                code = [l for l in body if not l.startswith('"')]
+                if m and not (len(body) > 10 and len(code) <= 4):
+                    yield m.group(1), i + 1, k - i + 1
+                i = k
         i += 1
 
 

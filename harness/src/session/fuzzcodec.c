@@ -96,6 +96,132 @@ static int add_send_entry(fray_fuzz_session_t *s, const size_t *cuts, size_t ncu
   return 0;
 }
 
+/* The decoder's state between decisions. */
+typedef struct dec {
+  fray_fuzz_session_t *s;
+  const uint8_t *data;
+  reader_t rd;
+  size_t idx[FRAY_FUZZ_CLIENTS]; /* the script's client index of each fuzz client */
+  int open[FRAY_FUZZ_CLIENTS];
+  size_t steps;
+  int last_send_client; /* the previous step was a send of this client */
+  int family;           /* a schedule family chosen by the decisions */
+  uint64_t family_seed;
+} dec_t;
+
+/* Up to three distinct cuts of an n-byte send, sorted, drawn from the
+ * decisions. Returns how many. */
+static size_t dec_cuts(dec_t *d, uint8_t op, size_t n, size_t cuts[3]) {
+  size_t ncut = 0;
+  for (size_t k = 0; n > 1 && k < (size_t)((op >> 5) & 3); k++) {
+    size_t p = 1 + decision(&d->rd) % (n - 1), j = ncut;
+    while (j > 0 && cuts[j - 1] > p)
+      j--;
+    if (j > 0 && cuts[j - 1] == p)
+      continue;
+    memmove(&cuts[j + 1], &cuts[j], (ncut - j) * sizeof cuts[0]);
+    cuts[j] = p;
+    ncut++;
+  }
+  return ncut;
+}
+
+/* A send or an expectation of client (op >> 3) & 3: its length, its bytes
+ * from the payload's front and, for a send, its cuts; the client is opened
+ * first when it is not. Returns 0, 1 when the payload is spent (decoding
+ * ends there) or FRAY_ENOMEM. */
+static int dec_bytes(dec_t *d, uint8_t op, int kind) {
+  fray_fuzz_session_t *s = d->s;
+  size_t c = (op >> 3) & 3;
+  size_t n = 1 + (size_t)decision(&d->rd);
+  if (op & 0x80)
+    n = 1 + ((size_t)decision(&d->rd) << 8 | (n - 1));
+  size_t avail = d->rd.back - d->rd.front;
+  if (n > avail)
+    n = avail;
+  if (!n)
+    return 1;
+  fray_step_kind_t sk = kind == OP_EXPECT ? FRAY_STEP_EXPECT : FRAY_STEP_SEND;
+  const uint8_t *bytes = d->data + d->rd.front;
+  d->rd.front += n;
+  size_t cuts[3], ncut = sk == FRAY_STEP_SEND ? dec_cuts(d, op, n, cuts) : 0;
+  use_client(s, d->idx, c);
+  int r = 0;
+  if (!d->open[c]) {
+    r = add_step(s, FRAY_STEP_OPEN, d->idx[c], NULL, 0);
+    d->open[c] = 1;
+    d->steps++;
+  }
+  if (!r)
+    r = add_step(s, sk, d->idx[c], bytes, n);
+  if (!r && sk == FRAY_STEP_SEND) {
+    r = add_send_entry(s, cuts, ncut);
+    d->last_send_client = (int)c;
+  }
+  return r;
+}
+
+/* An open (closing the client first when open), close or reset of client
+ * (op >> 3) & 3. Returns 0, 1 when there is nothing to do (closing a
+ * client not open) or FRAY_ENOMEM. */
+static int dec_conn(dec_t *d, uint8_t op, int kind) {
+  size_t c = (op >> 3) & 3;
+  if (kind != OP_OPEN && !d->open[c])
+    return 1;
+  use_client(d->s, d->idx, c);
+  int r = 0;
+  if (kind == OP_OPEN && d->open[c])
+    r = add_step(d->s, FRAY_STEP_CLOSE, d->idx[c], NULL, 0);
+  fray_step_kind_t sk = kind == OP_OPEN    ? FRAY_STEP_OPEN
+                        : kind == OP_CLOSE ? FRAY_STEP_CLOSE
+                                           : FRAY_STEP_RESET;
+  if (!r)
+    r = add_step(d->s, sk, d->idx[c], NULL, 0);
+  d->open[c] = kind == OP_OPEN;
+  return r;
+}
+
+/* A flags byte: merge the previous send into the next, short writes, a
+ * schedule family, eof-with-data. It does not break a run of sends. */
+static void dec_flags(dec_t *d, uint8_t op, int was_send) {
+  fray_fuzz_session_t *s = d->s;
+  if ((op & 0x08) && was_send >= 0 && s->nsends)
+    s->sends[s->nsends - 1].merge_next = 1;
+  d->last_send_client = was_send;
+  if (op & 0x10) {
+    s->sched.short_writes = 1;
+    s->sched.write_seed = decision(&d->rd);
+  }
+  if (op & 0x20) {
+    d->family = decision(&d->rd) % FRAY_FAMILY_COUNT;
+    d->family_seed = decision(&d->rd);
+  }
+  if (op & 0x40)
+    s->sched.faults |= FRAY_FAULT_EOF_WITH_DATA;
+}
+
+/* After the decisions: the payload left is one last send of client 0, and
+ * the schedule is pointed at the sends. Returns 0 or FRAY_ENOMEM. */
+static int dec_finish(dec_t *d) {
+  fray_fuzz_session_t *s = d->s;
+  int r = 0;
+  if (d->rd.back > d->rd.front) {
+    if (!d->open[0])
+      r = add_step(s, FRAY_STEP_OPEN, 0, NULL, 0);
+    if (!r)
+      r = add_step(s, FRAY_STEP_SEND, 0, d->data + d->rd.front, d->rd.back - d->rd.front);
+    if (!r)
+      r = add_send_entry(s, NULL, 0);
+  }
+  if (r)
+    return FRAY_ENOMEM; /* the decoder only builds valid steps */
+  for (size_t k = 0; k < s->nsends; k++)
+    s->sends[k].cuts = s->sends[k].ncuts ? s->cutpool + s->cutoff[k] : NULL;
+  s->sched.sends = s->sends;
+  s->sched.nsends = s->nsends;
+  return d->family >= 0 ? use_family(s, (fray_sched_family_t)d->family, d->family_seed) : 0;
+}
+
 int fray_fuzz_decode(fray_fuzz_session_t **out, const uint8_t *data, size_t len,
                      const char *handler, const fray_mem_t *mem) {
   if (!out || (!data && len))
@@ -116,113 +242,42 @@ int fray_fuzz_decode(fray_fuzz_session_t **out, const uint8_t *data, size_t len,
                                    .borrows = 1};
   /* Clients join the script when first used (c0 at once): a simulator
    * then only looks after connections that exist. */
-  size_t idx[FRAY_FUZZ_CLIENTS] = {SIZE_MAX, SIZE_MAX, SIZE_MAX, SIZE_MAX};
-  use_client(s, idx, 0);
+  dec_t d = {.s = s,
+             .data = data,
+             .rd = {data, 0, len},
+             .idx = {SIZE_MAX, SIZE_MAX, SIZE_MAX, SIZE_MAX},
+             .open = {1, 0, 0, 0},
+             .steps = 1,
+             .last_send_client = -1,
+             .family = -1};
+  use_client(s, d.idx, 0);
   int r = handler ? set_handler(s, handler) : 0;
-  int open[FRAY_FUZZ_CLIENTS] = {1, 0, 0, 0};
   if (!r)
     r = add_step(s, FRAY_STEP_OPEN, 0, NULL, 0);
-  reader_t rd = {data, 0, len};
-  size_t steps = 1;
-  int last_send_client = -1; /* the previous step was a send of this client */
-  int family = -1;           /* a schedule family chosen by the decisions */
-  uint64_t family_seed = 0;
-  while (!r && has_decisions(&rd) && steps < FRAY_FUZZ_MAX_STEPS) {
-    uint8_t op = decision(&rd);
-    size_t c = (op >> 3) & 3;
+  while (!r && has_decisions(&d.rd) && d.steps < FRAY_FUZZ_MAX_STEPS) {
+    uint8_t op = decision(&d.rd);
     int kind = op & 7;
-    fray_step_t st = {.client = 0};
-    int was_send = last_send_client;
-    last_send_client = -1;
-    if (kind <= OP_SEND_MAX || kind == OP_EXPECT) {
-      size_t n = 1 + (size_t)decision(&rd);
-      if (op & 0x80)
-        n = 1 + ((size_t)decision(&rd) << 8 | (n - 1));
-      size_t avail = rd.back - rd.front;
-      if (n > avail)
-        n = avail;
-      if (!n)
-        break;
-      st.kind = kind == OP_EXPECT ? FRAY_STEP_EXPECT : FRAY_STEP_SEND;
-      st.data = data + rd.front;
-      st.len = n;
-      rd.front += n;
-      size_t cuts[3], ncut = 0;
-      if (st.kind == FRAY_STEP_SEND && n > 1) {
-        for (size_t k = 0; k < (size_t)((op >> 5) & 3); k++) {
-          size_t p = 1 + decision(&rd) % (n - 1), j = ncut;
-          while (j > 0 && cuts[j - 1] > p)
-            j--;
-          if (j > 0 && cuts[j - 1] == p)
-            continue;
-          memmove(&cuts[j + 1], &cuts[j], (ncut - j) * sizeof cuts[0]);
-          cuts[j] = p;
-          ncut++;
-        }
-      }
-      use_client(s, idx, c);
-      st.client = idx[c];
-      if (!open[c]) {
-        r = add_step(s, FRAY_STEP_OPEN, idx[c], NULL, 0);
-        open[c] = 1;
-        steps++;
-        was_send = -1;
-      }
-      if (!r)
-        r = add_step(s, st.kind, st.client, st.data, st.len);
-      if (!r && st.kind == FRAY_STEP_SEND) {
-        r = add_send_entry(s, cuts, ncut);
-        last_send_client = (int)c;
-      }
-    } else if (kind == OP_OPEN || kind == OP_CLOSE || kind == OP_RESET) {
-      if (kind != OP_OPEN && !open[c])
-        continue;
-      use_client(s, idx, c);
-      st.client = idx[c];
-      if (kind == OP_OPEN && open[c])
-        r = add_step(s, FRAY_STEP_CLOSE, idx[c], NULL, 0);
-      st.kind = kind == OP_OPEN    ? FRAY_STEP_OPEN
-                : kind == OP_CLOSE ? FRAY_STEP_CLOSE
-                                   : FRAY_STEP_RESET;
-      if (!r)
-        r = add_step(s, st.kind, st.client, NULL, 0);
-      open[c] = kind == OP_OPEN;
-    } else { /* OP_FLAGS */
-      if ((op & 0x08) && was_send >= 0 && s->nsends)
-        s->sends[s->nsends - 1].merge_next = 1;
-      last_send_client = was_send; /* a flag byte does not break a run of sends */
-      if (op & 0x10) {
-        s->sched.short_writes = 1;
-        s->sched.write_seed = decision(&rd);
-      }
-      if (op & 0x20) {
-        family = decision(&rd) % FRAY_FAMILY_COUNT;
-        family_seed = decision(&rd);
-      }
-      if (op & 0x40)
-        s->sched.faults |= FRAY_FAULT_EOF_WITH_DATA;
+    int was_send = d.last_send_client;
+    d.last_send_client = -1;
+    if (kind == OP_OPEN || kind == OP_CLOSE || kind == OP_RESET)
+      r = dec_conn(&d, op, kind);
+    else if (kind <= OP_SEND_MAX || kind == OP_EXPECT)
+      r = dec_bytes(&d, op, kind);
+    else {
+      dec_flags(&d, op, was_send);
       continue;
     }
-    steps++;
+    if (r == 1) {
+      r = 0;
+      if (kind <= OP_SEND_MAX || kind == OP_EXPECT)
+        break;  /* the payload is spent */
+      continue; /* nothing to close */
+    }
+    d.steps++;
   }
-  /* The payload left is one last send of client 0. */
-  if (!r && rd.back > rd.front) {
-    if (!open[0])
-      r = add_step(s, FRAY_STEP_OPEN, 0, NULL, 0);
-    if (!r)
-      r = add_step(s, FRAY_STEP_SEND, 0, data + rd.front, rd.back - rd.front);
-    if (!r)
-      r = add_send_entry(s, NULL, 0);
-  }
+  if (!r)
+    r = dec_finish(&d);
   if (r) {
-    fray_fuzz_session_free(s);
-    return FRAY_ENOMEM; /* the decoder only builds valid steps */
-  }
-  for (size_t k = 0; k < s->nsends; k++)
-    s->sends[k].cuts = s->sends[k].ncuts ? s->cutpool + s->cutoff[k] : NULL;
-  s->sched.sends = s->sends;
-  s->sched.nsends = s->nsends;
-  if (family >= 0 && (r = use_family(s, (fray_sched_family_t)family, family_seed))) {
     fray_fuzz_session_free(s);
     return r;
   }
@@ -230,9 +285,6 @@ int fray_fuzz_decode(fray_fuzz_session_t **out, const uint8_t *data, size_t len,
   return 0;
 }
 
-/* The reads of family f (seeded) replace the decoded cuts and merges, so
- * the fuzzer reaches every delivery model of the random portfolio; the
- * decoded faults stay. 0 or FRAY_ENOMEM. */
 static int use_family(fray_fuzz_session_t *s, fray_sched_family_t f, uint64_t seed) {
   if (fray_sched_buf_new(&s->family, &s->script, &s->mem) ||
       fray_sched_family(s->family, f, seed, 0))
