@@ -144,6 +144,11 @@ if ! ls /sys/devices/system/cpu/cpu0/cpufreq/scaling_governor >/dev/null 2>&1; t
   export AFL_SKIP_CPUFREQ=1 # no cpufreq (a VM): nothing to pin
 fi
 [ -t 1 ] || export AFL_NO_UI=1
+# afl-fuzz refuses sanitizer options under which a crash could go unnoticed
+# (abort_on_error=0, as ci/test.sh exports, or symbolizing): keep the user's
+# and add what it needs (the sanitizers take the last value of a key).
+[ -z "${ASAN_OPTIONS:-}" ] || export ASAN_OPTIONS="$ASAN_OPTIONS:abort_on_error=1:symbolize=0"
+[ -z "${UBSAN_OPTIONS:-}" ] || export UBSAN_OPTIONS="$UBSAN_OPTIONS:halt_on_error=1:abort_on_error=1"
 afl_in=$(mktemp -d)
 for d in ${inputs[@]+"${inputs[@]}"}; do cp "$d"/* "$afl_in"/ 2>/dev/null || true; done
 # afl-fuzz needs at least one input.

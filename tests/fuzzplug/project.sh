@@ -44,7 +44,11 @@ libfuzzer() {
 afl() {
   local t=$1 d="$work/b/$1.fuzz"
   # Stop at the first crash; VMs lack cpufreq; a piped core_pattern is not ours to fix.
+  # afl-fuzz refuses sanitizer options that do not abort (ci/test.sh exports
+  # its own for the ASan stage): give it the ones it needs.
   (cd "$d" && AFL_BENCH_UNTIL_CRASH=1 AFL_SKIP_CPUFREQ=1 AFL_NO_UI=1 \
+    ASAN_OPTIONS=detect_leaks=0:abort_on_error=1:symbolize=0 \
+    UBSAN_OPTIONS=halt_on_error=1:abort_on_error=1 \
     AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1 timeout 120 afl-fuzz -i seeds -o afl -x fuzz.dict \
     -V "$2" -- "$work/b/$t") >"$work/$t.log" 2>&1 || return 2
   ! ls "$d"/afl/default/crashes/id* >/dev/null 2>&1
