@@ -70,8 +70,11 @@ static void drive(run_t *r, const uint8_t *p, size_t n, const uint8_t *chunks) {
       if (got >= 0 && ((size_t)got > len - done || (done + (size_t)got < len && !r->paused)))
         __builtin_trap(); /* consumed less than offered without a pause */
       fray__framer_check(f);
-      if (fray_framer_buffered(f) > fray_spec_buffer_bound(fray_framer_spec(f)) ||
-          fray__framer_capacity(f) > r->bound)
+      /* A paused framer keeps bytes it took under an earlier spec, which a
+       * callback may have switched to a smaller one (count 1 after a line):
+       * they are bounded by the largest spec in use, not the current one. */
+      size_t held = r->paused ? r->bound : fray_spec_buffer_bound(fray_framer_spec(f));
+      if (fray_framer_buffered(f) > held || fray__framer_capacity(f) > r->bound)
         __builtin_trap();
     }
     pos += len;
