@@ -15,6 +15,7 @@
 
 #include "failmem.h"
 #include "fray/player.h"
+#include "run/player_internal.h"
 
 /* ---- the fake transport -------------------------------------------------- */
 
@@ -380,6 +381,43 @@ static void test_player_invariance(void **state) {
   close_fixture(&x);
 }
 
+/* A reference recorded in one player (one process) and set in another
+ * (the shim's fuzz mode runs each in its own fork of the server) judges as
+ * the player's own. */
+static void test_player_reference_moves(void **state) {
+  (void)state;
+  static const size_t cut[] = {2};
+  const fray_sched_send_t sends[1] = {{.cuts = cut, .ncuts = 1}};
+  fray_sched_t sched = {.sends = sends, .nsends = 1};
+  fray_result_t res;
+  fixture_t x, y;
+  const uint8_t *rx;
+  size_t len;
+  int end;
+  open_fixture(&x, "open a\na > \"abcd\"\n", TAG);
+  fray_player_set_expectations(x.p, 0);
+  assert_int_equal(fray__player_reference(x.p, 0, &rx, &len, &end), FRAY_ERANGE);
+  assert_int_equal(fray_player_record_reference(x.p, &res), 0);
+  assert_int_equal(fray__player_reference(x.p, 0, &rx, &len, &end), 0);
+  assert_int_equal(len, 5);
+  assert_int_equal(end, 0);
+  assert_int_equal(fray__player_reference(x.p, 1, &rx, &len, &end), FRAY_ERANGE);
+  open_fixture(&y, "open a\na > \"abcd\"\n", TAG);
+  fray_player_set_expectations(y.p, 0);
+  assert_int_equal(fray__player_set_reference(y.p, 0, rx, len, end), 0);
+  assert_int_equal(fray__player_set_reference(y.p, 1, rx, len, end), FRAY_ERANGE);
+  assert_int_equal(fray__player_set_reference(y.p, 0, rx, len, 3), FRAY_ERANGE);
+  assert_int_equal(fray_player_check_invariance(y.p, NULL, &res), 0);
+  assert_int_equal(fray_player_check_invariance(y.p, &sched, &res), FRAY_EFAILED);
+  assert_int_equal(res.kind, FRAY_FAIL_VARIANCE);
+  assert_int_equal(res.diff_at, 2);
+  /* A reference that ended the connection differs from one left open. */
+  assert_int_equal(fray__player_set_reference(y.p, 0, rx, len, 1), 0);
+  assert_int_equal(fray_player_check_invariance(y.p, NULL, &res), FRAY_EFAILED);
+  close_fixture(&x);
+  close_fixture(&y);
+}
+
 /* ---- transport errors -------------------------------------------------------------- */
 
 static void test_player_transport_errors(void **state) {
@@ -449,6 +487,7 @@ int main(void) {
       cmocka_unit_test(test_player_wait_ends_when_ready),
       cmocka_unit_test(test_player_drops_bytes_for_clients_that_left),
       cmocka_unit_test(test_player_invariance),
+      cmocka_unit_test(test_player_reference_moves),
       cmocka_unit_test(test_player_transport_errors),
       cmocka_unit_test(test_player_new_checks_and_fails_cleanly),
   };

@@ -40,6 +40,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fuzz.h"
 #include "policy.h"
 #include "protocol.h"
 
@@ -236,7 +237,7 @@ static void at_fork_child(void) {
   pthread_mutex_init(&g.lock, NULL);
   g.pid = getpid();
   g.nout = 0; /* the parent's reports, the parent's to send */
-  g.exact = 0;
+  g.exact = g.exact && fray__shim_fuzz_forking();
   g.running = 0;
   t_state = T_UNKNOWN;
   send_msg(FRAY_SHIM_MSG_FORK, 0, (uint64_t)getppid(), 0);
@@ -260,6 +261,8 @@ static void read_env(void) {
       g.ctl = -1;
     g.exact = g.ctl >= 0;
   }
+  if (fray__shim_fuzz_wanted())
+    g.exact = 1; /* fuzz mode: exact schedules played from inside (fuzz.c) */
 }
 
 static void thread_gone(void *arg);
@@ -313,7 +316,7 @@ static void apply_msg(const fray_shim_msg_t *m) {
 
 /* Takes what fray sent, without waiting (caller holds the lock). */
 static void drain_ctl(void) {
-  if (!g.exact)
+  if (!g.exact || g.ctl < 0)
     return;
   fray_shim_msg_t m;
   for (;;) {
@@ -327,6 +330,21 @@ static void drain_ctl(void) {
     else
       return;
   }
+}
+
+/* The fuzz mode's announcements and write faults, as if fray sent them. */
+void fray__shim_apply(const fray_shim_msg_t *m) {
+  pthread_mutex_lock(&g.lock);
+  apply_msg(m);
+  pthread_mutex_unlock(&g.lock);
+}
+
+int fray__shim_conn(unsigned peer_port, uint64_t *piece_left) {
+  if (peer_port >= 65536 || !port_fd[peer_port])
+    return -1;
+  int fd = port_fd[peer_port] - 1;
+  *piece_left = fds[fd].piece;
+  return fd;
 }
 
 /* A thread the shim has not seen yet is running from now on; it leaves
@@ -877,6 +895,9 @@ static int accepted(int lfd, int fd) {
 SHIM_EXPORT int accept4(int lfd, struct sockaddr *addr, socklen_t *len, int flags) {
   ensure();
   struct pollfd p = {.fd = lfd, .events = POLLIN};
+  if (g.exact && listen_shaped(lfd) && !(fcntl(lfd, F_GETFL) & O_NONBLOCK))
+    while (real.poll(&p, 1, 0) == 0 && fray__shim_fuzz_idle())
+      ; /* fuzz mode: the session runs while the server would block */
   int entered = listen_shaped(lfd) && !(fcntl(lfd, F_GETFL) & O_NONBLOCK) &&
                         (!g.exact || real.poll(&p, 1, 0) == 0)
                     ? wait_enter(FRAY_SHIM_NO_TIMER)
@@ -913,6 +934,8 @@ SHIM_EXPORT int listen(int fd, int backlog) {
   ensure();
   int r = real.listen(fd, backlog);
   int port = 0;
+  if (r == 0 && is_tcp(fd, &port, 1) && (!g.port || port == g.port))
+    fray__shim_fuzz_listen(fd, port);
   if (r == 0 && g.ctl >= 0 && is_tcp(fd, &port, 1)) {
     int e = errno;
     pthread_mutex_lock(&g.lock);
@@ -985,10 +1008,12 @@ static uint32_t ms_timer(int ms) {
  * wait made. */
 #define PROBE(call)                                                                                \
   do {                                                                                             \
-    if (g.exact) {                                                                                 \
+    while (g.exact) {                                                                              \
       int probe_ = (call);                                                                         \
       if (probe_ != 0)                                                                             \
         return probe_;                                                                             \
+      if (!fray__shim_fuzz_idle())                                                                 \
+        break;                                                                                     \
     }                                                                                              \
   } while (0)
 

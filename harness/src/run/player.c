@@ -443,23 +443,43 @@ int fray__player_record_steps(fray_player_t *p, size_t *marks, unsigned char *en
 
 /* ---- split invariance ------------------------------------------------------------ */
 
+int fray__player_set_reference(fray_player_t *p, size_t client, const uint8_t *rx, size_t len,
+                               int end) {
+  if (!p || client >= p->nclients || end < END_OPEN || end > END_RST)
+    return FRAY_ERANGE;
+  ref_t *f = &p->ref[client];
+  fray__free(&p->mem, f->rx);
+  f->rx = fray__malloc(&p->mem, len);
+  f->len = 0;
+  if (!f->rx)
+    return FRAY_ENOMEM;
+  if (len)
+    memcpy(f->rx, rx, len);
+  f->len = len;
+  f->end = end;
+  p->have_ref = 1;
+  return 0;
+}
+
+int fray__player_reference(const fray_player_t *p, size_t client, const uint8_t **rx, size_t *len,
+                           int *end) {
+  if (!p || !p->have_ref || client >= p->nclients)
+    return FRAY_ERANGE;
+  *rx = p->ref[client].rx;
+  *len = p->ref[client].len;
+  *end = p->ref[client].end;
+  return 0;
+}
+
 int fray_player_record_reference(fray_player_t *p, fray_result_t *res) {
   int r = fray_player_run(p, NULL, res);
   if (r == FRAY_ENOMEM || r == FRAY_EINVAL)
     return r;
   for (size_t i = 0; i < p->nclients; i++) {
-    client_t *c = &p->cl[i];
-    ref_t *f = &p->ref[i];
-    fray__free(&p->mem, f->rx);
-    f->rx = fray__malloc(&p->mem, c->rx_len);
-    if (!f->rx)
+    const client_t *c = &p->cl[i];
+    if (fray__player_set_reference(p, i, c->rx, c->rx_len, c->end))
       return FRAY_ENOMEM;
-    if (c->rx_len)
-      memcpy(f->rx, c->rx, c->rx_len);
-    f->len = c->rx_len;
-    f->end = c->end;
   }
-  p->have_ref = 1;
   return r;
 }
 

@@ -15,4 +15,20 @@
 int fray__player_record_steps(fray_player_t *p, size_t *marks, unsigned char *ended,
                               fray_result_t *res);
 
+/* The reference record of client once there is one (after
+ * fray_player_record_reference()): what it received and how the server
+ * ended its connection (0 open, 1 FIN, 2 RST). Borrowed until the next
+ * reference. 0, or FRAY_ERANGE (no reference, or no such client). */
+int fray__player_reference(const fray_player_t *p, size_t client, const uint8_t **rx, size_t *len,
+                           int *end);
+
+/* Sets client's reference record (rx copied), for a transport whose
+ * reference run happened in another process (the shim's fuzz mode plays
+ * each run in its own fork of the server); from then on
+ * fray_player_check_invariance() compares against it. Clients not set
+ * keep an empty, open record. 0, FRAY_ERANGE (no such client or end),
+ * FRAY_ENOMEM. */
+int fray__player_set_reference(fray_player_t *p, size_t client, const uint8_t *rx, size_t len,
+                               int end);
+
 #endif

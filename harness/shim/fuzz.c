@@ -1,0 +1,556 @@
+/* The fuzz mode of the shim (libfray-shim-fuzz.so, FRAY_SHIM_FUZZ): an
+ * AFL++-instrumented server, unmodified, plays fray fuzz inputs from inside
+ * its own calls.
+ *
+ * - The safe point: the first time the server would block in a wait
+ *   (poll, epoll_wait, select, a blocking accept) after it listens on the
+ *   port fray names. Everything before is start-up, paid once: there the
+ *   shim calls AFL's __afl_manual_init (found at run time; afl-fuzz runs
+ *   with AFL_DEFER_FORKSRV=1, so the runtime did not start the forkserver
+ *   in its constructor), and each forked child returns from it.
+ * - Each child reads the input (stdin, as afl-fuzz gives it, or the file
+ *   FRAY_SHIM_FUZZ_INPUT names), decodes it as a session (fray/fuzz.h: the
+ *   format fuzz-encode writes), and plays it with fray's session player
+ *   (fray/player.h) over a transport whose clients are loopback sockets of
+ *   this very process. The player runs on a stack of its own (a ucontext
+ *   coroutine, no thread): whenever it needs the server to act (a
+ *   connection to accept, a piece to read) it switches back into the
+ *   server's interrupted wait, and the server comes back to it the next
+ *   time it would block, quiescent. Every piece is announced to the shim's
+ *   exact mode first, so each read returns exactly it.
+ * - The oracle: crashes and sanitizer reports end the child (AFL sees
+ *   them); split invariance: the child forks once more, the grandchild
+ *   plays the session whole and sends each client's transcript back, the
+ *   child plays the fuzz-chosen schedule and the player compares the
+ *   transcripts (fray_player_check_invariance). A difference is printed
+ *   with the schedule, then abort().
+ * - The server's timers never fire (its waits never block) and only the
+ *   thread that reaches the safe point lives on in the forks (AFL's
+ *   forkserver forks one thread): single-threaded event loops. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <ucontext.h>
+#include <unistd.h>
+
+#include "core/escape_internal.h"
+#include "fray/fuzz.h"
+#include "fray/player.h"
+#include "fray/sched.h"
+#include "fuzz.h"
+#include "run/player_internal.h"
+
+#define STACK_SIZE (256 * 1024) /* the player's coroutine */
+#define ACCEPT_TRIES 200        /* 1 ms each: a connect the server never accepts */
+#define STUCK_TRIES 200         /* a piece the server stops taking */
+#define BIG_OUTPUT 65536        /* collected at once: the server may have more */
+#define EXIT_FAILED 3           /* the reference run failed (the grandchild says) */
+#define EXIT_INEXACT 4          /* ... could not be played as scheduled */
+
+enum { END_OPEN = 0, END_FIN = 1, END_RST = 2 };
+
+typedef struct zclient {
+  int fd;
+  unsigned port; /* its local port: the shim names the connection by it */
+  int end;       /* END_*: how the server ended it */
+} zclient_t;
+
+static struct {
+  int wanted, whole; /* FRAY_SHIM_FUZZ set; "whole": each send one read */
+  int listen_fd, port;
+  int started, forking, on_stack;
+  int ref_out; /* the grandchild: where its reference goes; -1 otherwise */
+  int rc;      /* what fray_player_received() said */
+  int (*swap)(ucontext_t *, const ucontext_t *);
+  int (*poll)(struct pollfd *, nfds_t, int);
+  int (*accept4)(int, struct sockaddr *, socklen_t *, int);
+  ucontext_t srv, co;
+  fray_fuzz_session_t *sess;
+  fray_player_t *player;
+  zclient_t cl[FRAY_FUZZ_CLIENTS];
+  uint8_t input[FRAY_FUZZ_MAX_INPUT + 1];
+  size_t len;
+  uint8_t buf[65536];
+} z = {.listen_fd = -1, .ref_out = -1};
+
+static _Alignas(16) unsigned char co_stack[STACK_SIZE];
+
+int fray__shim_fuzz_wanted(void) {
+  const char *s = getenv(FRAY_SHIM_ENV_FUZZ);
+  z.wanted = s && *s && strcmp(s, "0") != 0;
+  z.whole = z.wanted && !strcmp(s, "whole");
+  return z.wanted;
+}
+
+void fray__shim_fuzz_listen(int fd, int port) {
+  if (z.wanted && !z.started && z.listen_fd < 0) {
+    z.listen_fd = fd;
+    z.port = port;
+  }
+}
+
+int fray__shim_fuzz_forking(void) {
+  return z.forking;
+}
+
+/* ---- the coroutine ------------------------------------------------------------- */
+
+/* From the player: let the server run until it would block again. */
+static void run_server(void) {
+  z.on_stack = 0;
+  z.swap(&z.co, &z.srv);
+  z.on_stack = 1;
+}
+
+__attribute__((format(printf, 1, 2))) static void say(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  fputs("fray fuzz --exec: ", stderr);
+  vfprintf(stderr, fmt, ap);
+  va_end(ap);
+  fputc('\n', stderr);
+}
+
+/* Moves what the server sent to the clients into the player. Returns the
+ * number of bytes taken. */
+static size_t collect(void) {
+  size_t total = 0;
+  for (size_t i = 0; i < FRAY_FUZZ_CLIENTS; i++) {
+    zclient_t *c = &z.cl[i];
+    while (c->fd >= 0 && c->end == END_OPEN) {
+      ssize_t r = recv(c->fd, z.buf, sizeof z.buf, MSG_DONTWAIT);
+      if (r > 0) {
+        total += (size_t)r;
+        int rc = fray_player_received(z.player, i, z.buf, (size_t)r);
+        if (rc && !z.rc)
+          z.rc = rc;
+      } else if (r < 0 && errno == EINTR) {
+        continue;
+      } else if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        break;
+      } else {
+        c->end = r == 0 ? END_FIN : END_RST;
+        fray_player_ended(z.player, i, c->end == END_RST);
+      }
+    }
+  }
+  return total;
+}
+
+/* The server runs until quiescent and what it wrote is taken; a socket
+ * buffer it filled gets it another turn. */
+static void settle(void) {
+  for (int k = 0; k < STUCK_TRIES; k++) {
+    run_server();
+    if (collect() < BIG_OUTPUT)
+      return;
+  }
+}
+
+static int inexact(const char *what, size_t client) {
+  return fray_player_set_error(z.player, "inexact run: %s (client %zu, step %zu)", what, client,
+                               fray_player_step(z.player)),
+         FRAY_EINEXACT;
+}
+
+/* ---- the transport: clients in the server's own process ------------------------ */
+
+static int zt_begin(void *t, fray_player_t *p, const fray_sched_t *sched) {
+  (void)t;
+  (void)p;
+  fray_shim_msg_t m = {.type = FRAY_SHIM_MSG_WFAULT,
+                       .a = sched && sched->short_writes,
+                       .b = sched ? sched->write_seed : 0};
+  fray__shim_apply(&m);
+  return 0;
+}
+
+static void drop(zclient_t *c, int reset) {
+  if (c->fd < 0)
+    return;
+  if (reset) {
+    /* No TIME_WAIT: thousands of connections a second would use up the
+     * ephemeral ports. */
+    struct linger l = {1, 0};
+    setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &l, sizeof l);
+  }
+  close(c->fd);
+  *c = (zclient_t){.fd = -1};
+}
+
+static int zt_open(void *t, size_t i) {
+  (void)t;
+  zclient_t *c = &z.cl[i];
+  drop(c, 0);
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0), one = 1;
+  struct sockaddr_in a = {.sin_family = AF_INET,
+                          .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
+                          .sin_port = htons((uint16_t)z.port)};
+  socklen_t al = sizeof a;
+  if (fd < 0 || (connect(fd, (struct sockaddr *)&a, sizeof a) && errno != EINPROGRESS) ||
+      getsockname(fd, (struct sockaddr *)&a, &al)) {
+    if (fd >= 0)
+      close(fd);
+    return inexact("cannot connect to the server", i);
+  }
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  *c = (zclient_t){.fd = fd, .port = ntohs(a.sin_port)};
+  uint64_t left;
+  int sfd;
+  for (int k = 0; (sfd = fray__shim_conn(c->port, &left)) < 0; k++) {
+    if (k == ACCEPT_TRIES)
+      return inexact("the server did not accept the connection", i);
+    if (k) {
+      struct pollfd pf = {.fd = fd, .events = POLLOUT};
+      z.poll(&pf, 1, 1);
+    }
+    run_server();
+  }
+  /* The server's small writes (short writes) must not wait for an ACK
+   * that a quiescent exchange never sends. */
+  setsockopt(sfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  collect();
+  return 0;
+}
+
+static int zt_send(void *t, size_t i, const uint8_t *data, size_t len) {
+  (void)t;
+  zclient_t *c = &z.cl[i];
+  if (c->fd < 0 || c->end != END_OPEN)
+    return 0; /* bytes to a connection the server ended go nowhere */
+  fray_shim_msg_t m = {.type = FRAY_SHIM_MSG_PIECE, .conn = c->port, .a = len};
+  fray__shim_apply(&m);
+  for (size_t off = 0, stuck = 0; off < len;) {
+    ssize_t w = send(c->fd, data + off, len - off, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (w > 0) {
+      off += (size_t)w;
+      stuck = 0;
+    } else if (w < 0 && (errno == EAGAIN || errno == EINTR)) {
+      if (++stuck == STUCK_TRIES)
+        return inexact("the server stopped reading", i);
+      run_server(); /* it reads the piece in parts: its buffer is smaller */
+    } else {
+      break; /* the server closed: the rest goes nowhere */
+    }
+  }
+  settle();
+  uint64_t left = 0;
+  if (fray__shim_conn(c->port, &left) >= 0 && left && c->end == END_OPEN)
+    return inexact("the server did not read the whole piece", i);
+  return z.rc;
+}
+
+static int zt_shutdown(void *t, size_t i) {
+  (void)t;
+  if (z.cl[i].fd >= 0)
+    shutdown(z.cl[i].fd, SHUT_WR);
+  settle();
+  return z.rc;
+}
+
+static int zt_close(void *t, size_t i, int reset) {
+  (void)t;
+  zclient_t *c = &z.cl[i];
+  if (c->fd < 0)
+    return 0;
+  if (reset)
+    drop(c, 1);
+  else
+    shutdown(c->fd, SHUT_WR); /* a FIN; what still comes is read and dropped */
+  settle();
+  return z.rc;
+}
+
+static int zt_wait(void *t, fray_wait_kind_t kind, size_t client) {
+  (void)t;
+  (void)client;
+  /* The server is quiescent after every operation and its timers never
+   * fire: what it will send has come, but for the end of the script. */
+  if (kind == FRAY_WAIT_SETTLE)
+    settle();
+  else
+    collect();
+  return z.rc;
+}
+
+static int zt_end(void *t) {
+  (void)t;
+  for (size_t i = 0; i < FRAY_FUZZ_CLIENTS; i++)
+    drop(&z.cl[i], 1);
+  return 0;
+}
+
+static const fray_transport_ops_t zt_ops = {
+    .name = "exec-fuzz",
+    .begin = zt_begin,
+    .open = zt_open,
+    .send = zt_send,
+    .shutdown = zt_shutdown,
+    .close = zt_close,
+    .wait = zt_wait,
+    .end = zt_end,
+};
+
+/* ---- the oracle ------------------------------------------------------------------ */
+
+static void report(const char *what, const fray_result_t *res, const fray_sched_t *sched) {
+  char d[1024], e[2048], g[2048];
+  say("%s\n  %s\n  schedule: %s", what, res->message ? res->message : "(no message)",
+      fray_sched_describe(fray_fuzz_session_script(z.sess), sched, d, sizeof d));
+  if (res->kind == FRAY_FAIL_VARIANCE)
+    fprintf(stderr, "  whole:    %s\n  schedule: %s\n",
+            fray__escape_quoted(e, sizeof e, res->expected, res->expected_len),
+            fray__escape_quoted(g, sizeof g, res->got, res->got_len));
+}
+
+static int write_all(int fd, const void *p, size_t n) {
+  for (size_t off = 0; off < n;) {
+    ssize_t w = write(fd, (const char *)p + off, n - off);
+    if (w < 0 && errno == EINTR)
+      continue;
+    if (w <= 0)
+      return -1;
+    off += (size_t)w;
+  }
+  return 0;
+}
+
+/* The grandchild: each client's reference record down the pipe, as its
+ * end code (4 bytes), its length (8) and its bytes. */
+static void send_reference(void) {
+  size_t n = fray_script_nclients(fray_fuzz_session_script(z.sess));
+  for (size_t i = 0; i < n; i++) {
+    const uint8_t *rx;
+    size_t len;
+    int end;
+    if (fray__player_reference(z.player, i, &rx, &len, &end))
+      _exit(EXIT_INEXACT);
+    uint32_t e = (uint32_t)end;
+    uint64_t l = len;
+    if (write_all(z.ref_out, &e, sizeof e) || write_all(z.ref_out, &l, sizeof l) ||
+        write_all(z.ref_out, rx, len))
+      _exit(EXIT_INEXACT);
+  }
+}
+
+/* The player's own stack starts here and never returns: the process ends
+ * with the session. */
+static void co_main(void) {
+  fray_result_t res;
+  z.on_stack = 1;
+  if (z.ref_out >= 0) {
+    int rc = fray_player_record_reference(z.player, &res);
+    if (rc == FRAY_EFAILED)
+      report("the server failed with whole sends", &res, NULL);
+    else if (rc)
+      say("%s", fray_player_error(z.player));
+    else
+      send_reference();
+    _exit(rc == FRAY_EFAILED ? EXIT_FAILED : rc ? EXIT_INEXACT : 0);
+  }
+  const fray_sched_t *sched = z.whole ? NULL : fray_fuzz_session_sched(z.sess);
+  int rc = z.whole ? fray_player_run(z.player, NULL, &res)
+                   : fray_player_check_invariance(z.player, sched, &res);
+  if (rc == FRAY_EFAILED) {
+    report(res.kind == FRAY_FAIL_VARIANCE ? "split invariance broken"
+                                          : "the server failed under the fuzz-chosen schedule",
+           &res, sched);
+    abort();
+  }
+  if (rc)
+    say("%s", fray_player_error(z.player));
+  _exit(0);
+}
+
+/* ---- each exec: input, reference, coroutine ------------------------------------ */
+
+/* Connections a previous exec (or the reference run) left in the shared
+ * listening socket's queue would reach this run's server as strangers. */
+static void drop_stale(void) {
+  struct pollfd p = {.fd = z.listen_fd, .events = POLLIN};
+  while (z.poll(&p, 1, 0) > 0 && (p.revents & POLLIN)) {
+    int fd = z.accept4(z.listen_fd, NULL, NULL, SOCK_NONBLOCK);
+    if (fd < 0)
+      break;
+    struct linger l = {1, 0};
+    setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof l);
+    close(fd);
+  }
+}
+
+/* The input: afl-fuzz's test case on stdin (rewound: AFL writes each one
+ * at offset 0 of the same file), or the file FRAY_SHIM_FUZZ_INPUT names.
+ * Inputs past FRAY_FUZZ_MAX_INPUT end the exec at once, as fray's session
+ * targets do. */
+static void read_input(void) {
+  const char *path = getenv(FRAY_SHIM_ENV_FUZZ_INPUT);
+  int fd = 0;
+  if (path && *path)
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+  else
+    lseek(0, 0, SEEK_SET);
+  if (fd < 0) {
+    say("cannot open %s: %s", path, strerror(errno));
+    _exit(2);
+  }
+  z.len = 0;
+  for (ssize_t r; z.len < sizeof z.input; z.len += (size_t)r) {
+    r = read(fd, z.input + z.len, sizeof z.input - z.len);
+    if (r < 0 && errno == EINTR)
+      r = 0;
+    else if (r <= 0)
+      break;
+  }
+  if (fd > 0)
+    close(fd);
+  if (z.len > FRAY_FUZZ_MAX_INPUT)
+    _exit(0);
+}
+
+static int load_reference(const uint8_t *d, size_t n) {
+  size_t nc = fray_script_nclients(fray_fuzz_session_script(z.sess)), off = 0;
+  for (size_t i = 0; i < nc; i++) {
+    uint32_t end;
+    uint64_t len;
+    if (n - off < sizeof end + sizeof len)
+      return -1;
+    memcpy(&end, d + off, sizeof end);
+    memcpy(&len, d + off + sizeof end, sizeof len);
+    off += sizeof end + sizeof len;
+    if (len > n - off || fray__player_set_reference(z.player, i, d + off, len, (int)end))
+      return -1;
+    off += len;
+  }
+  return 0;
+}
+
+/* Reads the grandchild's reference until it exits; its crash is this
+ * exec's crash (the same signal, so AFL files it as one). Returns 0 when
+ * the reference is loaded. */
+static int await_reference(int fd, pid_t pid) {
+  uint8_t *d = NULL;
+  size_t n = 0, cap = 0;
+  for (;;) {
+    if (n == cap) {
+      uint8_t *m = realloc(d, cap = cap ? cap * 2 : 65536);
+      if (!m)
+        abort();
+      d = m;
+    }
+    ssize_t r = read(fd, d + n, cap - n);
+    if (r < 0 && errno == EINTR)
+      continue;
+    if (r <= 0)
+      break;
+    n += (size_t)r;
+  }
+  close(fd);
+  int st = 0;
+  while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+    ;
+  if (WIFSIGNALED(st)) {
+    say("the server died of signal %d in the whole run (the reference)", WTERMSIG(st));
+    signal(WTERMSIG(st), SIG_DFL);
+    raise(WTERMSIG(st));
+    abort();
+  }
+  if (WIFEXITED(st) && WEXITSTATUS(st) == EXIT_FAILED)
+    abort(); /* the grandchild said why */
+  int rc = WIFEXITED(st) && WEXITSTATUS(st) == 0 ? load_reference(d, n) : -1;
+  free(d);
+  return rc;
+}
+
+/* A schedule that cuts, merges and faults nothing is the whole run: it
+ * needs no reference to be compared with (most of AFL's payload mutations
+ * leave the decisions alone, so this saves a fork and a run in many
+ * execs). */
+static int sched_is_whole(const fray_sched_t *s) {
+  if (s->short_writes || s->faults)
+    return 0;
+  for (size_t k = 0; k < s->nsends; k++)
+    if (s->sends[k].ncuts || s->sends[k].merge_next || s->sends[k].every)
+      return 0;
+  return 1;
+}
+
+/* Split invariance: a grandchild plays the session whole on a copy of the
+ * server as it is now; it returns (z.ref_out set) to play, and this
+ * process, once it has the reference, to play the schedule. */
+static void fork_reference(void) {
+  int p[2];
+  if (pipe2(p, O_CLOEXEC))
+    abort();
+  z.forking = 1;
+  pid_t pid = fork();
+  z.forking = 0;
+  if (pid < 0)
+    abort();
+  if (pid == 0) {
+    close(p[0]);
+    z.ref_out = p[1];
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    return;
+  }
+  close(p[1]);
+  if (await_reference(p[0], pid))
+    _exit(0); /* no reference: nothing to compare with */
+  drop_stale();
+}
+
+/* The safe point was reached: the forkserver (under afl-fuzz), then in
+ * each child the session is set up on its coroutine. */
+static void start(void) {
+  z.started = 1;
+  z.swap = (int (*)(ucontext_t *, const ucontext_t *))dlsym(RTLD_NEXT, "swapcontext");
+  z.poll = (int (*)(struct pollfd *, nfds_t, int))dlsym(RTLD_NEXT, "poll");
+  z.accept4 = (int (*)(int, struct sockaddr *, socklen_t *, int))dlsym(RTLD_NEXT, "accept4");
+  if (!z.swap || !z.poll || !z.accept4)
+    abort();
+  void (*init)(void) = (void (*)(void))dlsym(RTLD_DEFAULT, "__afl_manual_init");
+  if (init && getenv("__AFL_SHM_ID")) {
+    z.forking = 1;
+    init(); /* returns in each forked child; the forkserver never leaves */
+    z.forking = 0;
+  }
+  for (size_t i = 0; i < FRAY_FUZZ_CLIENTS; i++)
+    z.cl[i].fd = -1;
+  drop_stale();
+  read_input();
+  if (fray_fuzz_decode(&z.sess, z.input, z.len, NULL, NULL) ||
+      fray_player_new(&z.player, fray_fuzz_session_script(z.sess), &zt_ops, &z, NULL))
+    abort();
+  fray_player_set_expectations(z.player, 0);
+  if (!z.whole && sched_is_whole(fray_fuzz_session_sched(z.sess)))
+    z.whole = 1;
+  if (!z.whole)
+    fork_reference();
+  getcontext(&z.co);
+  z.co.uc_stack.ss_sp = co_stack;
+  z.co.uc_stack.ss_size = sizeof co_stack;
+  z.co.uc_link = NULL;
+  makecontext(&z.co, co_main, 0);
+}
+
+int fray__shim_fuzz_idle(void) {
+  if (!z.wanted || z.listen_fd < 0 || z.on_stack)
+    return 0;
+  if (!z.started)
+    start();
+  z.swap(&z.srv, &z.co);
+  return 1;
+}

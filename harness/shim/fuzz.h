@@ -1,0 +1,49 @@
+/* The hooks between the shim (shim.c) and its fuzz mode (fuzz.c), which
+ * only libfray-shim-fuzz.so has: there the shim plays fuzz inputs against
+ * the server from inside its own calls (docs/exec.md, "Fuzzing"). In the
+ * plain libfray-shim.so the hooks are empty inlines, so it stays libc-only. */
+#ifndef FRAY_SHIM_FUZZ_H
+#define FRAY_SHIM_FUZZ_H
+
+#include "protocol.h"
+
+#define FRAY_SHIM_ENV_FUZZ "FRAY_SHIM_FUZZ" /* "1": fuzz mode; "whole": each send one read */
+#define FRAY_SHIM_ENV_FUZZ_INPUT "FRAY_SHIM_FUZZ_INPUT" /* the input's file (default: stdin) */
+
+/* shim.c, for fuzz.c: what fray's PIECE and WFAULT messages do (m->conn is
+ * the client's port for a PIECE); and the server's descriptor of the
+ * connection from peer_port with what is left of its announced piece in
+ * *piece_left, or -1 when the server has not accepted it or closed it. */
+void fray__shim_apply(const fray_shim_msg_t *m);
+int fray__shim_conn(unsigned peer_port, uint64_t *piece_left);
+
+#ifdef FRAY_SHIM_FUZZ
+/* FRAY_SHIM_FUZZ is set: exact mode without a control channel. */
+int fray__shim_fuzz_wanted(void);
+/* A TCP socket listens on the port fray names (or any, when none). */
+void fray__shim_fuzz_listen(int fd, int port);
+/* The server's thread would block in a wait now (nothing is ready). The
+ * first time after the server listens, the forkserver starts here; then
+ * (in each forked child) the session runs until it needs the server
+ * again. Returns 1 when the wait must be tried again, 0 outside fuzz mode. */
+int fray__shim_fuzz_idle(void);
+/* 1 while fuzz mode forks (AFL's forkserver, the reference run): the
+ * child stays in exact mode. */
+int fray__shim_fuzz_forking(void);
+#else
+static inline int fray__shim_fuzz_wanted(void) {
+  return 0;
+}
+static inline void fray__shim_fuzz_listen(int fd, int port) {
+  (void)fd;
+  (void)port;
+}
+static inline int fray__shim_fuzz_idle(void) {
+  return 0;
+}
+static inline int fray__shim_fuzz_forking(void) {
+  return 0;
+}
+#endif
+
+#endif
