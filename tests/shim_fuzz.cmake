@@ -21,3 +21,32 @@ foreach(style poll epoll libevent)
                    $<TARGET_FILE:exec_${style}> ${_bugs})
   set_tests_properties(shim.fuzz.oneshot.${style} PROPERTIES TIMEOUT 120 LABELS shim)
 endforeach()
+
+# With afl-fuzz: the servers built with afl-clang-fast by the test, a fixed
+# budget of 1500 execs per twin (the bugs take a few hundred; 77 without
+# AFL++). poll carries every bug; epoll and libevent the read-side ones.
+set(_fuzz_afl ${PROJECT_SOURCE_DIR}/tests/shim/fuzz_afl.sh)
+foreach(style poll epoll libevent)
+  if(NOT TARGET exec_${style})
+    continue()
+  endif()
+  set(_bugs droptail oneline max64 shortwrite quitrest)
+  if(style STREQUAL "epoll")
+    set(_bugs droptail oneline)
+  elseif(style STREQUAL "libevent")
+    set(_bugs droptail)
+  endif()
+  add_test(NAME shim.fuzz.afl.${style}
+           COMMAND bash ${_fuzz_afl} $<TARGET_FILE:fray_cli> ${PROJECT_SOURCE_DIR} ${style} 1500
+                   ${_bugs})
+  set_tests_properties(shim.fuzz.afl.${style} PROPERTIES TIMEOUT 600 LABELS "shim;afl"
+                       SKIP_RETURN_CODE 77 RUN_SERIAL TRUE)
+endforeach()
+
+# fray fuzz --exec's refusals (a server without AFL++'s runtime: the
+# plain exec-poll build).
+if(TARGET exec_poll)
+  add_test(NAME shim.fuzz.cli COMMAND bash ${PROJECT_SOURCE_DIR}/tests/shim/fuzz_cli.sh
+                                      $<TARGET_FILE:fray_cli> $<TARGET_FILE:exec_poll>)
+  set_tests_properties(shim.fuzz.cli PROPERTIES TIMEOUT 60 LABELS shim)
+endif()

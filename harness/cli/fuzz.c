@@ -30,6 +30,7 @@
 #include "fray/fuzz.h"
 #include "fray/sim.h"
 #include "fuzzcli.h"
+#include "fuzzrun.h"
 #include "handlers.h"
 #include "opts.h"
 #include "scriptload.h"
@@ -41,23 +42,12 @@
 #define DICT_MAX 256 /* dictionary entries */
 #define TOKEN_MAX 64 /* longest dictionary token */
 
-typedef struct fuzz_opts {
-  const char *plugin, *out, *driver_opt; /* driver_opt: --driver */
-  const char *replay_plugin;             /* --replay-plugin */
-  uint64_t time_s, jobs;
-  int prepare; /* --prepare: seeds and dictionary only */
-  char **scripts;
-  size_t nscripts;
-  fray_cli_files_t files;
-  char path[PATH_MAX]; /* scratch for file names */
-  char driver[PATH_MAX];
-  char env_plugin[PATH_MAX + 32]; /* FRAY_FUZZ_PLUGIN=<absolute path> */
-} fuzz_opts_t;
-
 static void usage(FILE *out) {
   fprintf(out,
           "usage: fray fuzz --plugin LIB.so [--replay-plugin PLAIN.so] [--time S] [--jobs N]\n"
           "                 [--out DIR] [--engine libfuzzer] [SCRIPTS...]\n"
+          "       fray fuzz --exec 'COMMAND {port}' [--time S] [--jobs N] [--execs N]\n"
+          "                 [--seeds DIR] [--reads exact|whole] [--out DIR] [SCRIPTS...]\n"
           "       fray fuzz --prepare --out DIR SCRIPTS...\n"
           "\n"
           "Fuzzes your handler, built as a plugin (the `fray replay --plugin` kind),\n"
@@ -71,11 +61,26 @@ static void usage(FILE *out) {
           "  clang -shared -fPIC -g -fsanitize=fuzzer-no-link,address,undefined \\\n"
           "        -I PREFIX/include -o h.so h.c\n"
           "\n"
+          "--exec fuzzes an unmodified server built with AFL++ (afl-clang-fast or\n"
+          "afl-clang-lto) with afl-fuzz, through libfray-shim-fuzz.so: the server\n"
+          "starts once, each input is a session whose sends the shim plays inside\n"
+          "it with the reads the input chooses, run whole and under its cuts in\n"
+          "forks of the server; a crash, a sanitizer report or different answers is\n"
+          "a finding (docs/exec.md, \"Fuzzing\"). Build the server:\n"
+          "  CC=afl-clang-fast ./configure && make   (or: afl-clang-fast -g -O2 -o srv srv.c)\n"
+          "\n"
           "  --plugin LIB.so  the handler (its fray_plugin_handler entry point)\n"
+          "  --exec 'COMMAND {port}'  the server, split as a shell splits words; {port}\n"
+          "                   becomes a free loopback port it must listen on\n"
+          "  --execs N        --exec: stop each afl-fuzz after N execs (afl-fuzz -E)\n"
+          "  --seeds DIR      --exec: fuzz inputs to start from besides the scripts'\n"
+          "  --reads whole    --exec: every send one read, no cuts (the ablation: what\n"
+          "                   a desocketing fuzzer sees; crashes only); exact (default)\n"
           "  --time S         stop after S seconds (default 60)\n"
-          "  --jobs N         N fuzzing processes (libFuzzer -fork=N; default 1)\n"
-          "  --out DIR        work directory (default fray-fuzz-<plugin name>): seeds/,\n"
-          "                   corpus/, crashes/, fuzz.dict, fuzz.log, regressions/\n"
+          "  --jobs N         N fuzzing processes (libFuzzer -fork=N; --exec: afl-fuzz\n"
+          "                   -M/-S on one sync directory, DIR/afl; default 1)\n"
+          "  --out DIR        work directory (default fray-fuzz-<plugin or program name>):\n"
+          "                   seeds/, corpus/, crashes/, fuzz.dict, fuzz.log, regressions/\n"
           "  --replay-plugin PLAIN.so  the same handler built without instrumentation\n"
           "                   (which fray replay can load, unlike LIB.so): named in the\n"
           "                   replay commands, and each reproducer is replayed with it\n"
@@ -113,6 +118,10 @@ static int parse(fuzz_opts_t *o, int argc, char **argv) {
       {"--prepare", FRAY_CLI_FLAG, 0, 0, NULL},
       {"--engine", FRAY_CLI_TEXT, 0, 0, NULL},
       {"--replay-plugin", FRAY_CLI_TEXT, 0, 0, NULL},
+      {"--exec", FRAY_CLI_TEXT, 0, 0, NULL},
+      {"--seeds", FRAY_CLI_TEXT, 0, 0, NULL},
+      {"--reads", FRAY_CLI_TEXT, 0, 0, NULL},
+      {"--execs", FRAY_CLI_COUNT, 1, 1000000000000ull, NULL},
       FRAY_CLI_FILES_OPTS,
   };
   fray_cli_args_t a;
@@ -139,6 +148,14 @@ static int parse(fuzz_opts_t *o, int argc, char **argv) {
       o->prepare = 1;
     else if (!strcmp(a.name, "--replay-plugin"))
       o->replay_plugin = a.val;
+    else if (!strcmp(a.name, "--exec"))
+      o->exec = a.val;
+    else if (!strcmp(a.name, "--seeds"))
+      o->seeds = a.val;
+    else if (!strcmp(a.name, "--reads"))
+      o->reads = a.val;
+    else if (!strcmp(a.name, "--execs"))
+      o->execs = a.num;
     else if (!strcmp(a.name, "--engine") && strcmp(a.val, "libfuzzer")) {
       fray_cli_usage_error("fuzz",
                            !strcmp(a.val, "afl")
@@ -152,25 +169,35 @@ static int parse(fuzz_opts_t *o, int argc, char **argv) {
     } else
       fray_cli_files_option(&o->files, a.name, a.val);
   }
-  if (o->prepare ? !o->out || !o->nscripts : !o->plugin) {
+  if (o->prepare ? !o->out || !o->nscripts : !o->plugin == !o->exec) {
     fray_cli_usage_error("fuzz", o->prepare ? "--prepare needs --out DIR and SCRIPTS"
-                                            : "--plugin LIB.so is required");
+                                 : o->exec  ? "--plugin and --exec exclude each other"
+                                            : "--plugin LIB.so or --exec 'COMMAND {port}' is "
+                                              "required");
+    return FRAY_EXIT_USAGE;
+  }
+  if ((o->seeds || o->reads || o->execs) && !o->exec) {
+    fray_cli_usage_error("fuzz", "--seeds, --reads and --execs go with --exec");
+    return FRAY_EXIT_USAGE;
+  }
+  if (o->reads && strcmp(o->reads, "exact") && strcmp(o->reads, "whole")) {
+    fray_cli_usage_error("fuzz", "--reads must be exact or whole, not '%s'", o->reads);
     return FRAY_EXIT_USAGE;
   }
   return -1;
 }
 
 /* o->path = o->out "/" name. 0, or -1 when it does not fit. */
-static int out_path(fuzz_opts_t *o, const char *name) {
+int fray_cli_fuzz_path(fuzz_opts_t *o, const char *name) {
   int n = snprintf(o->path, sizeof o->path, "%s/%s", o->out, name);
   return n < 0 || (size_t)n >= sizeof o->path ? -1 : 0;
 }
 
 /* Creates o->out and its subdirectories. 0, or -1 after saying why. */
-static int make_dirs(fuzz_opts_t *o) {
+int fray_cli_fuzz_dirs(fuzz_opts_t *o) {
   static const char *const sub[] = {"", "seeds", "corpus", "crashes", "regressions"};
   for (size_t i = 0; i < sizeof sub / sizeof sub[0]; i++) {
-    if (out_path(o, sub[i]) || (mkdir(o->path, 0777) && errno != EEXIST)) {
+    if (fray_cli_fuzz_path(o, sub[i]) || (mkdir(o->path, 0777) && errno != EEXIST)) {
       fprintf(stderr, "fray fuzz: cannot create %s: %s\n", o->path, strerror(errno));
       return -1;
     }
@@ -267,7 +294,7 @@ static int prepare_one(fuzz_opts_t *o, const char *script, dict_t *d) {
   const char *base = strrchr(script, '/');
   char name[NAME_MAX];
   snprintf(name, sizeof name, "seeds/%.200s.bin", base ? base + 1 : script);
-  FILE *f = out_path(o, name) ? NULL : fopen(o->path, "wb");
+  FILE *f = fray_cli_fuzz_path(o, name) ? NULL : fopen(o->path, "wb");
   r = f && fwrite(enc, 1, len, f) == len ? 0 : -1;
   if ((f && fclose(f)) || r)
     fprintf(stderr, "fray fuzz: cannot write %s\n", o->path);
@@ -276,12 +303,12 @@ static int prepare_one(fuzz_opts_t *o, const char *script, dict_t *d) {
 }
 
 /* Seeds and dictionary from the scripts. 0, or -1 after saying why. */
-static int prepare(fuzz_opts_t *o) {
+int fray_cli_fuzz_prepare(fuzz_opts_t *o) {
   dict_t d = {0};
   int rc = 0;
   for (size_t i = 0; i < o->nscripts && !rc; i++)
     rc = prepare_one(o, o->scripts[i], &d);
-  if (!rc && (out_path(o, "fuzz.dict") || dict_write(&d, o->path))) {
+  if (!rc && (fray_cli_fuzz_path(o, "fuzz.dict") || dict_write(&d, o->path))) {
     fprintf(stderr, "fray fuzz: cannot write %s/fuzz.dict\n", o->out);
     rc = -1;
   }
@@ -366,8 +393,8 @@ static int find_driver(const fuzz_opts_t *o, char *buf, size_t size) {
  * strings, NULL-terminated) added to its environment, its output into the
  * log and, with each_line, through it. Returns its wait status, or -1 when
  * it could not run. */
-static int spawn(char *const *argv, char *const *env, FILE *log,
-                 void (*each_line)(const char *line, void *ctx), void *ctx) {
+int fray_cli_fuzz_spawn(char *const *argv, char *const *env, FILE *log,
+                        void (*each_line)(const char *line, void *ctx), void *ctx) {
   int fds[2];
   if (pipe(fds))
     return -1;
@@ -459,13 +486,13 @@ static void cmd_num(cmd_t *c, const char *prefix, unsigned long long v) {
 static int run_engine(fuzz_opts_t *o, const char *driver, FILE *log) {
   cmd_t c = {.n = 0};
   cmd_add(&c, "", driver);
-  out_path(o, "corpus"); /* fits: make_dirs made it */
+  fray_cli_fuzz_path(o, "corpus"); /* fits: fray_cli_fuzz_dirs made it */
   cmd_add(&c, "", o->path);
-  out_path(o, "seeds");
+  fray_cli_fuzz_path(o, "seeds");
   cmd_add(&c, "", o->path);
-  out_path(o, "fuzz.dict");
+  fray_cli_fuzz_path(o, "fuzz.dict");
   cmd_add(&c, "-dict=", o->path);
-  out_path(o, "crashes/");
+  fray_cli_fuzz_path(o, "crashes/");
   cmd_add(&c, "-artifact_prefix=", o->path);
   cmd_num(&c, "-max_total_time=", o->time_s);
   cmd_num(&c, "-max_len=", FRAY_FUZZ_MAX_INPUT);
@@ -478,7 +505,7 @@ static int run_engine(fuzz_opts_t *o, const char *driver, FILE *log) {
           (unsigned long long)o->time_s, (unsigned long long)o->jobs, o->jobs > 1 ? "s" : "",
           o->out);
   char *env[] = {o->env_plugin, NULL};
-  int st = spawn(c.argv, env, log, on_line, &p);
+  int st = fray_cli_fuzz_spawn(c.argv, env, log, on_line, &p);
   fprintf(stderr, "fray fuzz: done after %lld s: %llu runs, coverage %llu, corpus %llu\n",
           (long long)(time(NULL) - p.start), p.runs, p.cov, p.corpus);
   return st;
@@ -538,7 +565,7 @@ static void shrink_input(fuzz_opts_t *o, const char *in, const char *min, FILE *
   cmd_add(&c, "-exact_artifact_path=", min);
   cmd_add(&c, "", in);
   char *env[] = {o->env_plugin, NULL};
-  spawn(c.argv, env, log, NULL, NULL);
+  fray_cli_fuzz_spawn(c.argv, env, log, NULL, NULL);
 }
 
 /* The driver writes the reproducer (what: its one-line finding); when it
@@ -561,7 +588,7 @@ static int make_repro(fuzz_opts_t *o, const char *input, const char *repro, char
   snprintf(e_out, sizeof e_out, "FRAY_FUZZ_OUTPUT=%s", repro);
   snprintf(e_head, sizeof e_head, "FRAY_FUZZ_HEADER=%s", header);
   char *env[] = {o->env_plugin, e_mode, e_in, e_out, e_head, NULL}, *argv[] = {o->driver, NULL};
-  int st = spawn(argv, env, log, keep_first, what);
+  int st = fray_cli_fuzz_spawn(argv, env, log, keep_first, what);
   int code = st >= 0 && WIFEXITED(st) ? WEXITSTATUS(st) : -1;
   what[strcspn(what, "\n")] = 0;
   if (code == FRAY_CLI_REPRO_PASSES)
@@ -584,7 +611,7 @@ static int replay_check(fuzz_opts_t *o, const char *repro, FILE *log, int *code)
   char *argv[] = {self,  replay, plugin,        (char *)o->replay_plugin,
                   sched, whole,  (char *)repro, NULL};
   char *env[] = {NULL};
-  int st = spawn(argv, env, log, NULL, NULL);
+  int st = fray_cli_fuzz_spawn(argv, env, log, NULL, NULL);
   *code = st >= 0 && WIFEXITED(st) ? WEXITSTATUS(st) : -1;
   return *code == 1 ? 1 : *code == 0 ? 0 : -1;
 }
@@ -623,7 +650,7 @@ static void report_one(fuzz_opts_t *o, const char *name, FILE *log) {
 /* Every finding of this run (artifacts newer than since). Returns how many. */
 static int collect(fuzz_opts_t *o, time_t since, FILE *log) {
   static const char *const kinds[] = {"crash-", "leak-", "timeout-", "oom-"};
-  if (out_path(o, "crashes"))
+  if (fray_cli_fuzz_path(o, "crashes"))
     return 0;
   DIR *d = opendir(o->path);
   int n = 0;
@@ -667,7 +694,7 @@ static int check_plugin(fuzz_opts_t *o, FILE *log) {
   }
   char mode[] = "FRAY_FUZZ_MODE=check", why[512] = "";
   char *env[] = {o->env_plugin, mode, NULL}, *argv[] = {o->driver, NULL};
-  int st = spawn(argv, env, log, keep_first, why);
+  int st = fray_cli_fuzz_spawn(argv, env, log, keep_first, why);
   if (st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0)
     return 0;
   fprintf(stderr, "%s",
@@ -684,20 +711,24 @@ int fray_cli_fuzz(int argc, char **argv) {
   char outdir[PATH_MAX];
   int rc = parse(o, argc, argv);
   if (rc < 0 && !o->out) {
-    const char *b = o->plugin ? strrchr(o->plugin, '/') : NULL;
-    b = b ? b + 1 : o->plugin;
-    snprintf(outdir, sizeof outdir, "fray-fuzz-%.*s", (int)strcspn(b, "."), b);
+    const char *name = o->plugin ? o->plugin : o->exec;
+    const char *b = strrchr(name, '/');
+    b = b ? b + 1 : name;
+    snprintf(outdir, sizeof outdir, "fray-fuzz-%.*s", (int)strcspn(b, o->plugin ? "." : " \t'\""),
+             b);
     o->out = outdir;
   }
   if (rc < 0)
-    rc = make_dirs(o) || prepare(o) ? FRAY_EXIT_USAGE : -1;
+    rc = fray_cli_fuzz_dirs(o) || fray_cli_fuzz_prepare(o) ? FRAY_EXIT_USAGE : -1;
   if (rc < 0 && o->prepare)
     rc = FRAY_EXIT_OK;
   FILE *log = NULL;
-  if (rc < 0 && (out_path(o, "fuzz.log") || !(log = fopen(o->path, "w")))) {
+  if (rc < 0 && (fray_cli_fuzz_path(o, "fuzz.log") || !(log = fopen(o->path, "w")))) {
     fprintf(stderr, "fray fuzz: cannot write %s\n", o->path);
     rc = FRAY_EXIT_USAGE;
   }
+  if (rc < 0 && o->exec)
+    rc = fray_cli_fuzz_exec(o, log);
   if (rc < 0 && (find_driver(o, o->driver, sizeof o->driver) || check_plugin(o, log)))
     rc = FRAY_EXIT_USAGE;
   if (rc < 0) {

@@ -11,7 +11,7 @@ static const fray_cli_cmd_t commands[] = {
      fray_cli_doctor},
     {"replay", "replay .fray scripts against a handler under split/merge schedules",
      fray_cli_replay},
-    {"fuzz", "fuzz your handler (a plugin) with libFuzzer and fray's session oracle",
+    {"fuzz", "fuzz your handler (a plugin, libFuzzer) or server (--exec, AFL++) with fray's oracle",
      fray_cli_fuzz},
     {"fuzz-encode", "encode a .fray script as a fuzz input (seed corpora)", fray_cli_fuzz_encode},
     {"ci", "write ClusterFuzzLite / OSS-Fuzz files for a project's fuzz targets (ci init)",

@@ -103,8 +103,16 @@ void fray__shim_fuzz_listen(int fd, int port) {
   }
 }
 
-int fray__shim_fuzz_forking(void) {
-  return z.forking;
+int fray__shim_fuzz_forked(void) {
+  if (z.forking || !z.wanted)
+    return z.forking;
+  z.wanted = 0;
+  for (size_t i = 0; i < FRAY_FUZZ_CLIENTS; i++)
+    if (z.started && z.cl[i].fd >= 0)
+      close(z.cl[i].fd);
+  if (z.ref_out >= 0)
+    close(z.ref_out);
+  return 0;
 }
 
 /* ---- the coroutine ------------------------------------------------------------- */

@@ -27,9 +27,12 @@ void fray__shim_fuzz_listen(int fd, int port);
  * (in each forked child) the session runs until it needs the server
  * again. Returns 1 when the wait must be tried again, 0 outside fuzz mode. */
 int fray__shim_fuzz_idle(void);
-/* 1 while fuzz mode forks (AFL's forkserver, the reference run): the
- * child stays in exact mode. */
-int fray__shim_fuzz_forking(void);
+/* In every forked child: 1 when fuzz mode forked it (AFL's forkserver, the
+ * reference run), which stays in exact mode; 0 for the server's own forks,
+ * where fuzz mode ends and its descriptors (the session's clients, the
+ * reference's pipe) are closed, so that a child serving a connection
+ * cannot keep them open under the session. */
+int fray__shim_fuzz_forked(void);
 #else
 static inline int fray__shim_fuzz_wanted(void) {
   return 0;
@@ -41,7 +44,7 @@ static inline void fray__shim_fuzz_listen(int fd, int port) {
 static inline int fray__shim_fuzz_idle(void) {
   return 0;
 }
-static inline int fray__shim_fuzz_forking(void) {
+static inline int fray__shim_fuzz_forked(void) {
   return 0;
 }
 #endif

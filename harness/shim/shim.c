@@ -237,7 +237,7 @@ static void at_fork_child(void) {
   pthread_mutex_init(&g.lock, NULL);
   g.pid = getpid();
   g.nout = 0; /* the parent's reports, the parent's to send */
-  g.exact = g.exact && fray__shim_fuzz_forking();
+  g.exact = fray__shim_fuzz_forked() && g.exact;
   g.running = 0;
   t_state = T_UNKNOWN;
   send_msg(FRAY_SHIM_MSG_FORK, 0, (uint64_t)getppid(), 0);

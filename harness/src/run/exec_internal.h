@@ -56,6 +56,10 @@ int fray__exec_preload(const fray__exec_prog_t *prog, const char *shim, const ch
  * NULL when it can (as far as fray can tell: scripts and dynamic ELF). */
 const char *fray__exec_unfit(const fray__exec_prog_t *prog);
 
+/* A free loopback port, as the kernel picks one for a throwaway listener
+ * (another program may take it before the server binds it). -1 if none. */
+int fray__exec_free_port(void);
+
 /* ---- the server process ---------------------------------------------------- */
 
 typedef struct fray__server_opts {

@@ -101,7 +101,7 @@ int fray__server_new(fray__server_t **out, const fray__server_opts_t *o, const f
 }
 
 /* A free loopback port, as the kernel picks one for a throwaway listener. */
-static int free_port(void) {
+int fray__exec_free_port(void) {
   int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
   socklen_t al = sizeof a;
@@ -371,7 +371,7 @@ static int await_ready(fray__server_t *s, char *err, size_t errlen) {
 static int start_once(fray__server_t *s, char *err, size_t errlen) {
   fray__server_stop(s);
   char portbuf[16];
-  s->port = free_port();
+  s->port = fray__exec_free_port();
   snprintf(portbuf, sizeof portbuf, "%d", s->port);
   char **argv;
   size_t argc;

@@ -1,0 +1,509 @@
+/* fray fuzz --exec: AFL++ on an unmodified server through the shim's fuzz
+ * mode (harness/shim/fuzz.c; docs/exec.md, "Fuzzing"). fray builds
+ * nothing: it checks that the server is AFL-instrumented, picks a free
+ * port per afl-fuzz process, runs afl-fuzz with the shim preloaded and the
+ * deferred forkserver asked for, shows progress from afl-fuzz's
+ * fuzzer_stats, and turns every crash into a readable `.fray` script (the
+ * input decoded, its schedule baked in) with the commands that replay it. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* memmem */
+#endif
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "fray/fuzz.h"
+#include "fray/sim.h"
+#include "fuzzrun.h"
+#include "run/exec_internal.h"
+
+#define MAX_JOBS 64
+#define SHIM_FUZZ_NAME "libfray-shim-fuzz.so"
+#define REPRO_TIMEOUT_S 20
+#define MAX_REPORTS 10 /* crashes written up (each is played again) */
+
+typedef struct job {
+  pid_t pid;
+  int port;
+  char name[16]; /* afl-fuzz -M/-S name: main, sec1, ... */
+} job_t;
+
+typedef struct xrun {
+  fuzz_opts_t *o;
+  FILE *log;
+  char shim[PATH_MAX];
+  char afl[PATH_MAX];
+  fray__exec_prog_t prog;
+  job_t jobs[MAX_JOBS];
+  size_t njobs;
+} xrun_t;
+
+/* Finds name in $PATH into out. 0 or -1. */
+static int find_in_path(const char *name, char *out, size_t outlen) {
+  const char *path = getenv("PATH");
+  for (const char *p = path ? path : "/usr/bin:/bin"; *p;) {
+    size_t n = strcspn(p, ":");
+    snprintf(out, outlen, "%.*s/%s", (int)n, p, name);
+    if (n && !access(out, X_OK))
+      return 0;
+    p += n + (p[n] == ':');
+  }
+  return -1;
+}
+
+/* 1 when the file holds AFL++'s runtime (its exported __afl_manual_init,
+ * which the shim calls), 0 when not, -1 when unreadable. */
+static int afl_instrumented(const char *path) {
+  static const char sig[] = "__afl_manual_init";
+  FILE *f = fopen(path, "rb");
+  if (!f)
+    return -1;
+  char buf[65536 + sizeof sig];
+  size_t keep = 0, n;
+  int found = 0;
+  while (!found && (n = fread(buf + keep, 1, sizeof buf - keep, f)) > 0) {
+    n += keep;
+    found = memmem(buf, n, sig, sizeof sig - 1) != NULL;
+    keep = n < sizeof sig ? n : sizeof sig;
+    memmove(buf, buf + n - keep, keep);
+  }
+  fclose(f);
+  return found;
+}
+
+/* The server, afl-fuzz and the fuzz shim, checked before anything runs.
+ * 0, or -1 after one line saying what is wrong. */
+static int check_setup(xrun_t *x) {
+  char **argv, err[256];
+  size_t argc;
+  fray_mem_t *mem = NULL;
+  if (fray__exec_split(mem, x->o->exec, "0", &argv, &argc, err, sizeof err)) {
+    fprintf(stderr, "fray fuzz: --exec: %s\n", err);
+    return -1;
+  }
+  int rc = fray__exec_inspect(argv[0], &x->prog);
+  if (rc)
+    fprintf(stderr, "fray fuzz: --exec: %s: command not found or not executable\n", argv[0]);
+  else if (fray__exec_unfit(&x->prog))
+    fprintf(stderr, "fray fuzz: %s\n", fray__exec_unfit(&x->prog));
+  else if (afl_instrumented(x->prog.path) != 1)
+    fprintf(stderr,
+            "fray fuzz: %s is not built with AFL++ (no __afl_manual_init in it): afl-fuzz\n"
+            "would learn nothing from it. Rebuild it with AFL++'s compiler, e.g.\n"
+            "  CC=afl-clang-fast ./configure && make\n"
+            "  afl-clang-fast -g -O2 -o %s SOURCES.c\n",
+            x->prog.path, argv[0]);
+  rc = rc || fray__exec_unfit(&x->prog) || afl_instrumented(x->prog.path) != 1 ? -1 : 0;
+  fray__exec_argv_free(mem, argv);
+  if (!rc && find_in_path("afl-fuzz", x->afl, sizeof x->afl)) {
+    fprintf(stderr, "fray fuzz: --exec needs AFL++'s afl-fuzz in PATH (apt install afl++)\n");
+    rc = -1;
+  }
+  char plain[PATH_MAX];
+  const char *env = getenv("FRAY_SHIM_FUZZ_LIB");
+  if (!rc && env && *env)
+    snprintf(x->shim, sizeof x->shim, "%s", env);
+  else if (!rc && !fray__exec_find_shim(plain, sizeof plain))
+    snprintf(x->shim, sizeof x->shim, "%.*s%s", (int)(strrchr(plain, '/') + 1 - plain), plain,
+             SHIM_FUZZ_NAME);
+  if (!rc && access(x->shim, R_OK)) {
+    fprintf(stderr, "fray fuzz: cannot find %s (next to libfray-shim.so, or $FRAY_SHIM_FUZZ_LIB)\n",
+            SHIM_FUZZ_NAME);
+    rc = -1;
+  }
+  return rc;
+}
+
+/* --seeds DIR: its regular files join DIR/seeds/ (AFL++ takes one input
+ * directory). 0, or -1 after saying why. */
+static int copy_seeds(xrun_t *x) {
+  fuzz_opts_t *o = x->o;
+  DIR *d = opendir(o->seeds);
+  if (!d) {
+    fprintf(stderr, "fray fuzz: --seeds %s: %s\n", o->seeds, strerror(errno));
+    return -1;
+  }
+  int rc = 0;
+  for (struct dirent *e; !rc && (e = readdir(d)) != NULL;) {
+    char from[PATH_MAX], to[PATH_MAX], buf[65536];
+    struct stat st;
+    snprintf(from, sizeof from, "%s/%s", o->seeds, e->d_name);
+    snprintf(to, sizeof to, "%s/seeds/%s", o->out, e->d_name);
+    if (stat(from, &st) || !S_ISREG(st.st_mode))
+      continue;
+    FILE *in = fopen(from, "rb"), *out = in ? fopen(to, "wb") : NULL;
+    for (size_t n; out && (n = fread(buf, 1, sizeof buf, in)) > 0;)
+      rc = fwrite(buf, 1, n, out) == n ? 0 : -1;
+    if (!out || (out && fclose(out)))
+      rc = -1;
+    if (in)
+      fclose(in);
+    if (rc)
+      fprintf(stderr, "fray fuzz: cannot copy %s to %s\n", from, to);
+  }
+  closedir(d);
+  return rc;
+}
+
+/* afl-fuzz refuses an empty input directory: one newline then. */
+static void ensure_seed(xrun_t *x) {
+  fuzz_opts_t *o = x->o;
+  fray_cli_fuzz_path(o, "seeds");
+  DIR *d = opendir(o->path);
+  int any = 0;
+  for (struct dirent *e; d && !any && (e = readdir(d)) != NULL;)
+    any = e->d_name[0] != '.';
+  if (d)
+    closedir(d);
+  if (!any && !fray_cli_fuzz_path(o, "seeds/newline.bin")) {
+    FILE *f = fopen(o->path, "wb");
+    if (f) {
+      fputc('\n', f);
+      fclose(f);
+    }
+  }
+}
+
+/* ---- afl-fuzz -------------------------------------------------------------------- */
+
+static volatile sig_atomic_t stop_asked;
+
+static void on_stop(int sig) {
+  (void)sig;
+  stop_asked = 1;
+}
+
+/* The environment afl-fuzz (and through it the server) gets. */
+static void job_env(xrun_t *x, const job_t *j) {
+  char pre[3 * PATH_MAX], num[16];
+  if (!fray__exec_preload(&x->prog, x->shim, getenv("AFL_PRELOAD"), pre, sizeof pre))
+    setenv("AFL_PRELOAD", pre, 1);
+  snprintf(num, sizeof num, "%d", j->port);
+  setenv("FRAY_SHIM_PORT", num, 1);
+  setenv("FRAY_SHIM_FUZZ", x->o->reads && !strcmp(x->o->reads, "whole") ? "whole" : "1", 1);
+  setenv("AFL_DEFER_FORKSRV", "1", 1); /* the shim starts the forkserver */
+  setenv("AFL_NO_UI", "1", 1);
+  setenv("AFL_SKIP_CPUFREQ", "1", 0);
+  setenv("AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES", "1", 0);
+  if (!getenv("AFL_TRY_AFFINITY"))
+    setenv("AFL_NO_AFFINITY", "1", 0);
+  const char *asan = getenv("ASAN_OPTIONS");
+  if (asan && *asan) { /* afl-fuzz refuses options without these two */
+    char a[4096];
+    snprintf(a, sizeof a, "%s:abort_on_error=1:symbolize=0", asan);
+    setenv("ASAN_OPTIONS", a, 1);
+  }
+}
+
+/* Whether the dictionary has an entry (afl-fuzz refuses an empty one). */
+static int dict_usable(fuzz_opts_t *o) {
+  FILE *f = fray_cli_fuzz_path(o, "fuzz.dict") ? NULL : fopen(o->path, "r");
+  int c, any = 0;
+  while (f && !any && (c = fgetc(f)) != EOF)
+    any = c == '"';
+  if (f)
+    fclose(f);
+  return any;
+}
+
+/* afl-fuzz's command line for job j (words point into bufs). */
+static void job_argv(xrun_t *x, const job_t *j, char **w, size_t max, char bufs[][PATH_MAX],
+                     char **server) {
+  fuzz_opts_t *o = x->o;
+  size_t n = 0, b = 0;
+#define ADD(s) (n < max - 1 ? (void)(w[n++] = (char *)(s)) : (void)0)
+#define ADDF(...) (snprintf(bufs[b], PATH_MAX, __VA_ARGS__), ADD(bufs[b++]))
+  ADD(x->afl);
+  ADDF("-i%s/seeds", o->out);
+  ADDF("-o%s/afl", o->out);
+  if (dict_usable(o))
+    ADDF("-x%s/fuzz.dict", o->out);
+  if (o->time_s)
+    ADDF("-V%llu", (unsigned long long)o->time_s);
+  if (o->execs)
+    ADDF("-E%llu", (unsigned long long)o->execs);
+  ADD("-t1000+"); /* a loaded machine's slow exec is no hang */
+  if (x->njobs > 1)
+    ADDF("%s%s", j == x->jobs ? "-M" : "-S", j->name);
+  ADD("--");
+  for (size_t i = 0; server[i]; i++)
+    ADD(server[i]);
+  w[n] = NULL;
+#undef ADD
+#undef ADDF
+}
+
+/* Starts afl-fuzz for job j (in a process group of its own, so a ^C
+ * reaches fray first and fray stops it cleanly). 0 or -1. */
+static int job_start(xrun_t *x, job_t *j) {
+  char port[16], err[256], **server, *w[64], bufs[8][PATH_MAX];
+  size_t argc;
+  snprintf(port, sizeof port, "%d", j->port);
+  if (fray__exec_split(NULL, x->o->exec, port, &server, &argc, err, sizeof err))
+    return -1;
+  job_argv(x, j, w, sizeof w / sizeof w[0], bufs, server);
+  fflush(NULL);
+  j->pid = fork();
+  if (j->pid == 0) {
+    setpgid(0, 0);
+    job_env(x, j);
+    int fd = fileno(x->log);
+    dup2(fd, 1);
+    dup2(fd, 2);
+    execv(w[0], w);
+    fprintf(stderr, "fray fuzz: cannot run %s: %s\n", w[0], strerror(errno));
+    _exit(127);
+  }
+  fray__exec_argv_free(NULL, server);
+  return j->pid > 0 ? 0 : -1;
+}
+
+typedef struct stats {
+  unsigned long long execs, corpus, crashes;
+} stats_t;
+
+/* Entries of one instance's subdirectory (AFL++ names them "id:..."). */
+static unsigned long long count_ids(const char *dir) {
+  DIR *d = opendir(dir);
+  unsigned long long n = 0;
+  for (struct dirent *e; d && (e = readdir(d)) != NULL;)
+    n += !strncmp(e->d_name, "id:", 3);
+  if (d)
+    closedir(d);
+  return n;
+}
+
+/* Adds one instance's numbers to s: its queue and crashes as they are,
+ * its execs as fuzzer_stats last said (afl-fuzz writes it now and then). */
+static void stats_add(fuzz_opts_t *o, const char *name, stats_t *s) {
+  char path[PATH_MAX], line[256];
+  snprintf(path, sizeof path, "%s/afl/%s/queue", o->out, name);
+  s->corpus += count_ids(path);
+  snprintf(path, sizeof path, "%s/afl/%s/crashes", o->out, name);
+  s->crashes += count_ids(path);
+  snprintf(path, sizeof path, "%s/afl/%s/fuzzer_stats", o->out, name);
+  FILE *f = fopen(path, "r");
+  while (f && fgets(line, sizeof line, f))
+    if (!strncmp(line, "execs_done ", 11) && strchr(line, ':'))
+      s->execs += strtoull(strchr(line, ':') + 1, NULL, 10);
+  if (f)
+    fclose(f);
+}
+
+static stats_t stats_now(xrun_t *x) {
+  stats_t s = {0};
+  for (size_t i = 0; i < x->njobs; i++)
+    stats_add(x->o, x->njobs > 1 ? x->jobs[i].name : "default", &s);
+  return s;
+}
+
+/* Waits for every afl-fuzz, a progress line every 5 s. Returns how many
+ * did not end well (an exit status other than 0). */
+static int monitor(xrun_t *x) {
+  time_t start = time(NULL), last = start;
+  size_t live = x->njobs;
+  int bad = 0, stopping = 0;
+  while (live) {
+    struct timespec ts = {0, 200 * 1000000L};
+    nanosleep(&ts, NULL);
+    for (size_t i = 0; i < x->njobs; i++) {
+      int st;
+      if (x->jobs[i].pid > 0 && waitpid(x->jobs[i].pid, &st, WNOHANG) == x->jobs[i].pid) {
+        x->jobs[i].pid = 0;
+        live--;
+        bad += !WIFEXITED(st) || WEXITSTATUS(st) != 0;
+      }
+    }
+    if (stop_asked && !stopping) {
+      stopping = 1;
+      for (size_t i = 0; i < x->njobs; i++)
+        if (x->jobs[i].pid > 0)
+          kill(-x->jobs[i].pid, SIGINT); /* afl-fuzz ends cleanly on it */
+    }
+    time_t now = time(NULL);
+    if (now - last >= 5 && live) {
+      last = now;
+      stats_t s = stats_now(x);
+      fprintf(stderr, "fray fuzz: %3lld s  corpus %llu  crashes %llu  (%llu execs so far)\n",
+              (long long)(now - start), s.corpus, s.crashes, s.execs);
+    }
+  }
+  stats_t s = stats_now(x);
+  long long t = (long long)(time(NULL) - start);
+  fprintf(stderr, "fray fuzz: done after %lld s: %llu execs (%.0f/s), corpus %llu, crashes %llu\n",
+          t, s.execs, t ? (double)s.execs / (double)t : 0.0, s.corpus, s.crashes);
+  return bad;
+}
+
+/* ---- findings ------------------------------------------------------------------- */
+
+/* The input decoded, its schedule baked in, under a header saying where it
+ * came from and how to replay it. 0 or -1. */
+static int write_repro(xrun_t *x, const char *input, const char *repro) {
+  FILE *in = fopen(input, "rb");
+  uint8_t *data = malloc(FRAY_FUZZ_MAX_INPUT + 1);
+  size_t len = in && data ? fread(data, 1, FRAY_FUZZ_MAX_INPUT + 1, in) : 0;
+  fray_fuzz_session_t *sess = NULL;
+  fray_script_t *s = NULL;
+  int rc = -1;
+  if (in && data && !fray_fuzz_decode(&sess, data, len, NULL, NULL) &&
+      !fray_fuzz_session_bake(sess, &s)) {
+    FILE *f = fopen(repro, "w");
+    if (f) {
+      fprintf(f,
+              "# Reproducer written by fray fuzz --exec from the AFL++ input %s\n"
+              "# (its schedule baked in: cuts as |, merged sends joined; short writes\n"
+              "# cannot be written in a script). No expectations: the oracle compared\n"
+              "# this run with the whole one; the input replays it exactly (docs/exec.md).\n"
+              "# replay: fray replay --exec '%s' --schedule whole %s\n",
+              input, x->o->exec, repro);
+      fray_script_write(s, f);
+      rc = fclose(f) ? -1 : 0;
+    }
+  }
+  fray_script_free(s);
+  fray_fuzz_session_free(sess);
+  free(data);
+  if (in)
+    fclose(in);
+  return rc;
+}
+
+/* The oracle's report (its first line and the start of its second) or a
+ * sanitizer's summary, as one line. */
+static void keep_report(const char *line, void *ctx) {
+  char *buf = ctx;
+  size_t n = strlen(buf);
+  if (!strncmp(line, "SUMMARY: ", 9))
+    snprintf(buf, 512, "%.*s", (int)strcspn(line + 9, "\n"), line + 9);
+  else if (!n && !strncmp(line, "fray fuzz --exec: ", 18))
+    snprintf(buf, 512, "%.*s", (int)strcspn(line + 18, "\n"), line + 18);
+  else if (n && !strchr(buf, ':') && line[0] == ' ')
+    snprintf(buf + n, 512 - n, ": %.200s", line + 2 + strspn(line + 2, " "));
+  buf[strcspn(buf, "\n")] = 0;
+}
+
+/* Plays the input once more, outside afl-fuzz (the shim's one-shot mode),
+ * with its report into what. The wait status, or -1. */
+static int replay_input(xrun_t *x, const char *input, char *what, char *again, size_t againlen) {
+  char port[16], err[256], **server, timeout[PATH_MAX], pre[3 * PATH_MAX];
+  size_t argc;
+  snprintf(port, sizeof port, "%d", fray__exec_free_port());
+  if (fray__exec_split(NULL, x->o->exec, port, &server, &argc, err, sizeof err) ||
+      fray__exec_preload(&x->prog, x->shim, NULL, pre, sizeof pre))
+    return -1;
+  char *argv[64], e_fuzz[] = "FRAY_SHIM_FUZZ=1", e_in[PATH_MAX + 32], e_port[40],
+                  e_pre[sizeof pre + 16], secs[16];
+  size_t n = 0;
+  if (!find_in_path("timeout", timeout, sizeof timeout)) {
+    snprintf(secs, sizeof secs, "%d", REPRO_TIMEOUT_S);
+    argv[n++] = timeout;
+    argv[n++] = secs;
+  }
+  argv[n++] = x->prog.path;
+  for (size_t i = 1; server[i] && n < 63; i++)
+    argv[n++] = server[i];
+  argv[n] = NULL;
+  snprintf(e_in, sizeof e_in, "FRAY_SHIM_FUZZ_INPUT=%s", input);
+  snprintf(e_port, sizeof e_port, "FRAY_SHIM_PORT=%s", port);
+  snprintf(e_pre, sizeof e_pre, "LD_PRELOAD=%s", pre);
+  /* {port} is left to the reader; without FRAY_SHIM_PORT the shim takes
+   * the first port the server listens on. */
+  int k = snprintf(again, againlen, "%s %s '%s' %s", e_fuzz, e_in, e_pre, x->o->exec);
+  if (k < 0 || (size_t)k >= againlen)
+    snprintf(again, againlen, "(too long to print)");
+  char *env[] = {e_fuzz, e_in, e_port, e_pre, NULL};
+  int st = fray_cli_fuzz_spawn(argv, env, x->log, keep_report, what);
+  fray__exec_argv_free(NULL, server);
+  return st;
+}
+
+/* One crash input: its reproducer written and the input played again. */
+static void report_one(xrun_t *x, const char *inst, const char *name) {
+  char in[PATH_MAX], repro[PATH_MAX], what[512] = "", again[4 * PATH_MAX];
+  snprintf(in, sizeof in, "%s/afl/%s/crashes/%s", x->o->out, inst, name);
+  snprintf(repro, sizeof repro, "%s/regressions/%s-%.9s.fray", x->o->out, inst, name);
+  for (char *p = strrchr(repro, '/'); p && *p; p++)
+    if (*p == ':' || *p == ',')
+      *p = '-';
+  if (write_repro(x, in, repro)) {
+    fprintf(stderr, "  %s: cannot write a reproducer\n", in);
+    return;
+  }
+  int st = replay_input(x, in, what, again, sizeof again);
+  if (!*what && st >= 0 && WIFSIGNALED(st))
+    snprintf(what, sizeof what, "the server died of signal %d", WTERMSIG(st));
+  printf("  %s\n    failure: %s\n    replay:  fray replay --exec '%s' --schedule whole %s\n"
+         "    again:   %s\n",
+         repro,
+         st >= 0 && !(WIFEXITED(st) && WEXITSTATUS(st) == 0)
+             ? (*what ? what : "the server crashed (see fuzz.log)")
+             : "did not fail when played again (a flaky server?)",
+         x->o->exec, repro, again);
+}
+
+/* Every crash AFL++ saved. Returns how many. */
+static int collect(xrun_t *x) {
+  int n = 0;
+  for (size_t i = 0; i < x->njobs; i++) {
+    const char *inst = x->njobs > 1 ? x->jobs[i].name : "default";
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof dir, "%s/afl/%s/crashes", x->o->out, inst);
+    DIR *d = opendir(dir);
+    for (struct dirent *e; d && (e = readdir(d)) != NULL;) {
+      if (strncmp(e->d_name, "id:", 3))
+        continue;
+      if (!n++)
+        printf("fray fuzz: findings (each a .fray script and the input that replays it):\n");
+      if (n <= MAX_REPORTS)
+        report_one(x, inst, e->d_name);
+      else if (n == MAX_REPORTS + 1)
+        printf("  (more crashes in %s/afl/*/crashes: only the first %d are written up)\n",
+               x->o->out, MAX_REPORTS);
+    }
+    if (d)
+      closedir(d);
+  }
+  return n;
+}
+
+int fray_cli_fuzz_exec(fuzz_opts_t *o, FILE *log) {
+  xrun_t *x = calloc(1, sizeof *x);
+  if (!x)
+    return FRAY_EXIT_USAGE;
+  *x = (xrun_t){.o = o, .log = log, .njobs = o->jobs > MAX_JOBS ? MAX_JOBS : o->jobs};
+  int rc = check_setup(x) || (o->seeds && copy_seeds(x)) ? FRAY_EXIT_USAGE : -1;
+  if (rc < 0) {
+    ensure_seed(x);
+    signal(SIGINT, on_stop);
+    signal(SIGTERM, on_stop);
+    fprintf(stderr, "fray fuzz: %s under afl-fuzz for %llu s (%zu job%s), log in %s/fuzz.log\n",
+            o->exec, (unsigned long long)o->time_s, x->njobs, x->njobs > 1 ? "s" : "", o->out);
+    for (size_t i = 0; i < x->njobs && rc < 0; i++) {
+      job_t *j = &x->jobs[i];
+      snprintf(j->name, sizeof j->name, i ? "sec%zu" : "main", i);
+      j->port = fray__exec_free_port();
+      if (job_start(x, j))
+        rc = FRAY_EXIT_USAGE;
+    }
+    int bad = monitor(x);
+    int n = collect(x);
+    if (!n && bad)
+      fprintf(stderr, "fray fuzz: afl-fuzz failed; see %s/fuzz.log\n", o->out);
+    rc = n ? FRAY_EXIT_FAIL : bad || rc >= 0 ? FRAY_EXIT_USAGE : FRAY_EXIT_OK;
+    if (rc == FRAY_EXIT_OK)
+      printf("fray fuzz: no finding\n");
+    signal(SIGINT, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
+  }
+  free(x);
+  return rc;
+}

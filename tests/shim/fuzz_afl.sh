@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# `fray fuzz --exec` with afl-fuzz against the exec test servers
+# (tests/exec/), built here with afl-clang-fast: each buggy twin must be
+# caught (exit 1, a reproducer written) within a fixed budget of execs,
+# the correct twin must stay clean for the same budget. Skipped (77) when
+# AFL++ is not installed.
+#
+# usage: fuzz_afl.sh FRAY SRCDIR STYLE EXECS BUG...   (STYLE: poll, epoll, libevent)
+set -u
+fray=$1 src=$2 style=$3 execs=$4
+shift 4
+for tool in afl-clang-fast afl-fuzz; do
+  command -v $tool >/dev/null 2>&1 || { echo "SKIP: $tool is not installed (AFL++)"; exit 77; }
+done
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+libs=()
+[ "$style" = libevent ] && libs=(-levent)
+if ! AFL_QUIET=1 afl-clang-fast -g -O1 -o "$work/srv" "$src/tests/exec/srv_$style.c" \
+  "$src/tests/exec/proto.c" -I"$src/tests/exec" -lpthread "${libs[@]}" >"$work/cc.log" 2>&1; then
+  cat "$work/cc.log"
+  echo "FAIL: afl-clang-fast could not build srv_$style.c"
+  exit 1
+fi
+
+# run NAME ARGS...: fray fuzz --exec on the server with ARGS; its exit status.
+run() {
+  local name=$1
+  shift
+  "$fray" fuzz --exec "$work/srv {port} $*" --execs "$execs" --time 240 \
+    --out "$work/$name" "$src"/tests/exec/scripts/*.fray >"$work/$name.out" 2>"$work/$name.err"
+}
+
+fails=0
+run correct
+rc=$?
+if [ $rc -ne 0 ]; then
+  echo "FAIL: the correct twin: exit $rc (0 expected)"
+  cat "$work/correct.out" "$work/correct.err"
+  fails=$((fails + 1))
+else
+  echo "ok: correct twin clean: $(tail -1 "$work/correct.err")"
+fi
+for bug in "$@"; do
+  run "$bug" --bug "$bug"
+  rc=$?
+  if [ $rc -ne 1 ] || ! ls "$work/$bug"/regressions/*.fray >/dev/null 2>&1; then
+    echo "FAIL: --bug $bug: exit $rc, no reproducer (1 and a .fray expected)"
+    tail -5 "$work/$bug.err"
+    fails=$((fails + 1))
+  else
+    echo "ok: --bug $bug caught: $(tail -1 "$work/$bug.err")"
+    sed -n 2,3p "$work/$bug.out"
+  fi
+done
+exit $((fails > 0))
