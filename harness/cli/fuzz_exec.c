@@ -360,9 +360,9 @@ static int write_repro(xrun_t *x, const char *input, const char *repro) {
     if (f) {
       fprintf(f,
               "# Reproducer written by fray fuzz --exec from the AFL++ input %s\n"
-              "# (its schedule baked in: cuts as |, merged sends joined; short writes\n"
-              "# cannot be written in a script). No expectations: the oracle compared\n"
-              "# this run with the whole one; the input replays it exactly (docs/exec.md).\n"
+              "# (its schedule baked in: cuts as |, merged sends joined). No\n"
+              "# expectations: the server died before the whole run's answers were\n"
+              "# known; the input replays the crash (docs/exec.md).\n"
               "# replay: fray replay --exec '%s' --schedule whole %s\n",
               input, x->o->exec, repro);
       fray_script_write(s, f);
@@ -393,7 +393,8 @@ static void keep_report(const char *line, void *ctx) {
 
 /* Plays the input once more, outside afl-fuzz (the shim's one-shot mode),
  * with its report into what. The wait status, or -1. */
-static int replay_input(xrun_t *x, const char *input, char *what, char *again, size_t againlen) {
+static int replay_input(xrun_t *x, const char *input, const char *repro, char *what, char *again,
+                        size_t againlen) {
   char port[16], err[256], **server, timeout[PATH_MAX], pre[3 * PATH_MAX];
   size_t argc;
   snprintf(port, sizeof port, "%d", fray__exec_free_port());
@@ -420,7 +421,19 @@ static int replay_input(xrun_t *x, const char *input, char *what, char *again, s
   int k = snprintf(again, againlen, "%s %s '%s' %s", e_fuzz, e_in, e_pre, x->o->exec);
   if (k < 0 || (size_t)k >= againlen)
     snprintf(again, againlen, "(too long to print)");
-  char *env[] = {e_fuzz, e_in, e_port, e_pre, NULL};
+  /* When the oracle fails the exec, the shim writes the reproducer over
+   * the plain one: the fuzz-chosen schedule with the whole run's answers. */
+  char e_repro[PATH_MAX + 32], e_head[3 * PATH_MAX + 512];
+  snprintf(e_repro, sizeof e_repro, "FRAY_SHIM_FUZZ_REPRO=%s", repro);
+  snprintf(e_head, sizeof e_head,
+           "FRAY_SHIM_FUZZ_HEADER="
+           "# Reproducer written by fray fuzz --exec from the AFL++ input %s\n"
+           "# The fuzz-chosen schedule baked in (cuts as |, merged sends joined), the\n"
+           "# whole run's answers as the expectations: replayed, it fails where the\n"
+           "# cuts and merges change what the server answers.\n"
+           "# replay: fray replay --exec '%s' --schedule whole %s\n",
+           input, x->o->exec, repro);
+  char *env[] = {e_fuzz, e_in, e_port, e_pre, e_repro, e_head, NULL};
   int st = fray_cli_fuzz_spawn(argv, env, x->log, keep_report, what);
   fray__exec_argv_free(NULL, server);
   return st;
@@ -438,7 +451,7 @@ static void report_one(xrun_t *x, const char *inst, const char *name) {
     fprintf(stderr, "  %s: cannot write a reproducer\n", in);
     return;
   }
-  int st = replay_input(x, in, what, again, sizeof again);
+  int st = replay_input(x, in, repro, what, again, sizeof again);
   if (!*what && st >= 0 && WIFSIGNALED(st))
     snprintf(what, sizeof what, "the server died of signal %d", WTERMSIG(st));
   printf("  %s\n    failure: %s\n    replay:  fray replay --exec '%s' --schedule whole %s\n"

@@ -30,12 +30,16 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
+/* _longjmp between the two stacks: glibc's fortified longjmp refuses a
+ * jump to another stack. */
+#undef _FORTIFY_SOURCE
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -51,6 +55,7 @@
 #include "fray/fuzz.h"
 #include "fray/player.h"
 #include "fray/sched.h"
+#include "fray/sim.h"
 #include "fuzz.h"
 #include "run/player_internal.h"
 
@@ -73,12 +78,18 @@ static struct {
   int wanted, whole; /* FRAY_SHIM_FUZZ set; "whole": each send one read */
   int listen_fd, port;
   int started, forking, on_stack;
-  int ref_out; /* the grandchild: where its reference goes; -1 otherwise */
-  int rc;      /* what fray_player_received() said */
+  int ref_out;            /* the grandchild: where its reference goes; -1 otherwise */
+  int rc;                 /* what fray_player_received() said */
+  uint64_t seen_activity; /* fray__shim_activity() when the clients were last read */
+  const char *repro;      /* FRAY_SHIM_FUZZ_REPRO: where a failure's script goes */
+  const uint8_t *ref_rx[FRAY_FUZZ_CLIENTS]; /* the whole run's transcripts */
+  size_t ref_len[FRAY_FUZZ_CLIENTS];
+  uint64_t *marks; /* per step and client: bytes received by then, whole */
   int (*swap)(ucontext_t *, const ucontext_t *);
   int (*poll)(struct pollfd *, nfds_t, int);
   int (*accept4)(int, struct sockaddr *, socklen_t *, int);
-  ucontext_t srv, co;
+  ucontext_t srv_uc, co_uc; /* the coroutine's first entry */
+  jmp_buf srv, co;          /* every switch after it (no signal mask calls) */
   fray_fuzz_session_t *sess;
   fray_player_t *player;
   zclient_t cl[FRAY_FUZZ_CLIENTS];
@@ -120,7 +131,8 @@ int fray__shim_fuzz_forked(void) {
 /* From the player: let the server run until it would block again. */
 static void run_server(void) {
   z.on_stack = 0;
-  z.swap(&z.co, &z.srv);
+  if (!_setjmp(z.co))
+    _longjmp(z.srv, 1);
   z.on_stack = 1;
 }
 
@@ -137,6 +149,10 @@ __attribute__((format(printf, 1, 2))) static void say(const char *fmt, ...) {
  * number of bytes taken. */
 static size_t collect(void) {
   size_t total = 0;
+  uint64_t act = fray__shim_activity();
+  if (act == z.seen_activity)
+    return 0; /* the server wrote and closed nothing since the last look */
+  z.seen_activity = act;
   for (size_t i = 0; i < FRAY_FUZZ_CLIENTS; i++) {
     zclient_t *c = &z.cl[i];
     while (c->fd >= 0 && c->end == END_OPEN) {
@@ -338,21 +354,119 @@ static int write_all(int fd, const void *p, size_t n) {
 }
 
 /* The grandchild: each client's reference record down the pipe, as its
- * end code (4 bytes), its length (8) and its bytes. */
-static void send_reference(void) {
+ * end code (4 bytes), its length (8) and its bytes; then, when a
+ * reproducer is asked for, what each client had received after each step
+ * (8 bytes per step and client). */
+static void send_reference(const uint64_t *marks, size_t nmarks) {
   size_t n = fray_script_nclients(fray_fuzz_session_script(z.sess));
   for (size_t i = 0; i < n; i++) {
-    const uint8_t *rx;
     size_t len;
-    int end;
-    if (fray__player_reference(z.player, i, &rx, &len, &end))
-      _exit(EXIT_INEXACT);
-    uint32_t e = (uint32_t)end;
+    const uint8_t *rx = fray_player_transcript(z.player, i, &len);
+    uint32_t e = (uint32_t)fray__player_end(z.player, i);
     uint64_t l = len;
     if (write_all(z.ref_out, &e, sizeof e) || write_all(z.ref_out, &l, sizeof l) ||
         write_all(z.ref_out, rx, len))
       _exit(EXIT_INEXACT);
   }
+  if (nmarks && write_all(z.ref_out, marks, nmarks * sizeof *marks))
+    _exit(EXIT_INEXACT);
+}
+
+/* The grandchild's run: whole, each client's record (and with a
+ * reproducer asked for, its marks per step) to the pipe. Never returns. */
+static void play_reference(void) {
+  fray_result_t res;
+  size_t ns, nc = fray_script_nclients(fray_fuzz_session_script(z.sess));
+  fray_script_steps(fray_fuzz_session_script(z.sess), &ns);
+  size_t nmarks = z.repro ? ns * nc : 0;
+  size_t *marks = nmarks ? malloc(nmarks * sizeof *marks) : NULL;
+  unsigned char *ended = nmarks ? malloc(nmarks) : NULL;
+  if (nmarks && (!marks || !ended))
+    _exit(EXIT_INEXACT);
+  int rc = nmarks ? fray__player_record_steps(z.player, marks, ended, &res)
+                  : fray_player_run(z.player, NULL, &res);
+  if (rc == FRAY_EFAILED)
+    report("the server failed with whole sends", &res, NULL);
+  else if (rc)
+    say("%s", fray_player_error(z.player));
+  uint64_t *m64 = nmarks ? malloc(nmarks * sizeof *m64) : NULL;
+  for (size_t k = 0; m64 && k < nmarks; k++)
+    m64[k] = marks[k];
+  if (!rc)
+    send_reference(m64, m64 ? nmarks : 0);
+  _exit(rc == FRAY_EFAILED ? EXIT_FAILED : rc ? EXIT_INEXACT : 0);
+}
+
+/* ---- the reproducer: the failing schedule with the whole run's answers ----------- */
+
+/* After step k, what the whole run's client c received since the last
+ * answer written becomes an expectation; none between a send and the send
+ * it is merged with (the merge would be lost). */
+static int add_answers(fray_script_t *out, size_t k, size_t *pos) {
+  size_t nc = fray_script_nclients(out);
+  for (size_t c = 0; c < nc; c++) {
+    size_t len, mark = (size_t)z.marks[k * nc + c];
+    const uint8_t *rx = z.ref_rx[c];
+    len = z.ref_len[c];
+    if (mark > len || mark <= pos[c])
+      continue;
+    fray_step_t e = {
+        .kind = FRAY_STEP_EXPECT, .client = c, .data = rx + pos[c], .len = mark - pos[c]};
+    if (fray_script_add_step(out, &e))
+      return -1;
+    pos[c] = mark;
+  }
+  return 0;
+}
+
+/* The session's script with the whole run's answers after each step (the
+ * fuzz input's own expectations left out), its schedule baked in:
+ * replayed with `fray replay --exec`, it fails as this exec did. */
+static int answers_script(const fray_sched_t *sched, fray_script_t **baked) {
+  const fray_script_t *s = fray_fuzz_session_script(z.sess);
+  fray_script_t *out = NULL;
+  size_t n, nc = fray_script_nclients(s), pos[FRAY_FUZZ_CLIENTS] = {0}, send = 0;
+  const fray_step_t *st = fray_script_steps(s, &n);
+  int rc = fray_script_new(&out, NULL);
+  for (size_t c = 0, idx; !rc && c < nc; c++)
+    rc = fray_script_add_client(out, fray_script_client_name(s, c), &idx);
+  for (size_t k = 0; !rc && k < n; k++) {
+    if (st[k].kind >= FRAY_STEP_EXPECT)
+      continue;
+    rc = fray_script_add_step(out, &st[k]);
+    int merged = st[k].kind == FRAY_STEP_SEND && sched && send < sched->nsends &&
+                 sched->sends[send].merge_next && k + 1 < n && st[k + 1].kind == FRAY_STEP_SEND &&
+                 st[k + 1].client == st[k].client;
+    send += st[k].kind == FRAY_STEP_SEND;
+    if (!rc && !merged)
+      rc = add_answers(out, k, pos);
+  }
+  if (!rc)
+    rc = fray_bake(out, sched, NULL, baked);
+  fray_script_free(out);
+  return rc;
+}
+
+/* Writes the reproducer to FRAY_SHIM_FUZZ_REPRO, after the lines of
+ * FRAY_SHIM_FUZZ_HEADER. */
+static void write_repro(const fray_sched_t *sched) {
+  fray_script_t *baked = NULL;
+  FILE *f = NULL;
+  if (!z.marks || answers_script(sched, &baked) || !(f = fopen(z.repro, "w")))
+    say("could not write the reproducer %s", z.repro);
+  const char *head = getenv(FRAY_SHIM_ENV_FUZZ_HEADER);
+  if (f && head)
+    fputs(head, f);
+  if (f && sched && sched->short_writes)
+    fprintf(f,
+            "# (the exec also cut the server's writes short, seed %llu: a script cannot\n"
+            "# say so; replay with --short-writes)\n",
+            (unsigned long long)sched->write_seed);
+  if (f) {
+    fray_script_write(baked, f);
+    fclose(f);
+  }
+  fray_script_free(baked);
 }
 
 /* The player's own stack starts here and never returns: the process ends
@@ -360,16 +474,8 @@ static void send_reference(void) {
 static void co_main(void) {
   fray_result_t res;
   z.on_stack = 1;
-  if (z.ref_out >= 0) {
-    int rc = fray_player_record_reference(z.player, &res);
-    if (rc == FRAY_EFAILED)
-      report("the server failed with whole sends", &res, NULL);
-    else if (rc)
-      say("%s", fray_player_error(z.player));
-    else
-      send_reference();
-    _exit(rc == FRAY_EFAILED ? EXIT_FAILED : rc ? EXIT_INEXACT : 0);
-  }
+  if (z.ref_out >= 0)
+    play_reference();
   const fray_sched_t *sched = z.whole ? NULL : fray_fuzz_session_sched(z.sess);
   int rc = z.whole ? fray_player_run(z.player, NULL, &res)
                    : fray_player_check_invariance(z.player, sched, &res);
@@ -377,6 +483,8 @@ static void co_main(void) {
     report(res.kind == FRAY_FAIL_VARIANCE ? "split invariance broken"
                                           : "the server failed under the fuzz-chosen schedule",
            &res, sched);
+    if (z.repro)
+      write_repro(sched);
     abort();
   }
   if (rc)
@@ -429,8 +537,12 @@ static void read_input(void) {
     _exit(0);
 }
 
+/* The grandchild's records become the player's reference (and are kept,
+ * with the marks, for a reproducer). d stays allocated for the exec. */
 static int load_reference(const uint8_t *d, size_t n) {
-  size_t nc = fray_script_nclients(fray_fuzz_session_script(z.sess)), off = 0;
+  const fray_script_t *s = fray_fuzz_session_script(z.sess);
+  size_t nc = fray_script_nclients(s), ns, off = 0;
+  fray_script_steps(s, &ns);
   for (size_t i = 0; i < nc; i++) {
     uint32_t end;
     uint64_t len;
@@ -441,7 +553,14 @@ static int load_reference(const uint8_t *d, size_t n) {
     off += sizeof end + sizeof len;
     if (len > n - off || fray__player_set_reference(z.player, i, d + off, len, (int)end))
       return -1;
+    z.ref_rx[i] = d + off;
+    z.ref_len[i] = len;
     off += len;
+  }
+  if (z.repro && n - off == ns * nc * sizeof *z.marks) {
+    z.marks = malloc(ns * nc * sizeof *z.marks);
+    if (z.marks)
+      memcpy(z.marks, d + off, ns * nc * sizeof *z.marks);
   }
   return 0;
 }
@@ -479,8 +598,9 @@ static int await_reference(int fd, pid_t pid) {
   if (WIFEXITED(st) && WEXITSTATUS(st) == EXIT_FAILED)
     abort(); /* the grandchild said why */
   int rc = WIFEXITED(st) && WEXITSTATUS(st) == 0 ? load_reference(d, n) : -1;
-  free(d);
-  return rc;
+  if (rc)
+    free(d);
+  return rc; /* d is the reference's for the rest of the exec */
 }
 
 /* A schedule that cuts, merges and faults nothing is the whole run: it
@@ -537,6 +657,9 @@ static void start(void) {
   }
   for (size_t i = 0; i < FRAY_FUZZ_CLIENTS; i++)
     z.cl[i].fd = -1;
+  z.repro = getenv(FRAY_SHIM_ENV_FUZZ_REPRO);
+  if (z.repro && !*z.repro)
+    z.repro = NULL;
   drop_stale();
   read_input();
   if (fray_fuzz_decode(&z.sess, z.input, z.len, NULL, NULL) ||
@@ -547,18 +670,23 @@ static void start(void) {
     z.whole = 1;
   if (!z.whole)
     fork_reference();
-  getcontext(&z.co);
-  z.co.uc_stack.ss_sp = co_stack;
-  z.co.uc_stack.ss_size = sizeof co_stack;
-  z.co.uc_link = NULL;
-  makecontext(&z.co, co_main, 0);
+  getcontext(&z.co_uc);
+  z.co_uc.uc_stack.ss_sp = co_stack;
+  z.co_uc.uc_stack.ss_size = sizeof co_stack;
+  z.co_uc.uc_link = NULL;
+  makecontext(&z.co_uc, co_main, 0);
 }
 
 int fray__shim_fuzz_idle(void) {
   if (!z.wanted || z.listen_fd < 0 || z.on_stack)
     return 0;
-  if (!z.started)
+  if (!z.started) {
     start();
-  z.swap(&z.srv, &z.co);
+    if (!_setjmp(z.srv))
+      z.swap(&z.srv_uc, &z.co_uc); /* the coroutine's first entry */
+    return 1;
+  }
+  if (!_setjmp(z.srv))
+    _longjmp(z.co, 1);
   return 1;
 }

@@ -8,13 +8,18 @@
 #include "protocol.h"
 
 #define FRAY_SHIM_ENV_FUZZ "FRAY_SHIM_FUZZ" /* "1": fuzz mode; "whole": each send one read */
-#define FRAY_SHIM_ENV_FUZZ_INPUT "FRAY_SHIM_FUZZ_INPUT" /* the input's file (default: stdin) */
+#define FRAY_SHIM_ENV_FUZZ_INPUT "FRAY_SHIM_FUZZ_INPUT"   /* the input's file (default: stdin) */
+#define FRAY_SHIM_ENV_FUZZ_REPRO "FRAY_SHIM_FUZZ_REPRO"   /* a failure's .fray goes here */
+#define FRAY_SHIM_ENV_FUZZ_HEADER "FRAY_SHIM_FUZZ_HEADER" /* ... after these lines */
 
 /* shim.c, for fuzz.c: what fray's PIECE and WFAULT messages do (m->conn is
  * the client's port for a PIECE); and the server's descriptor of the
  * connection from peer_port with what is left of its announced piece in
  * *piece_left, or -1 when the server has not accepted it or closed it. */
 void fray__shim_apply(const fray_shim_msg_t *m);
+/* Counts what the server did on client connections (reads, writes,
+ * accepts, closes): unchanged, there is nothing new to look at. */
+uint64_t fray__shim_activity(void);
 int fray__shim_conn(unsigned peer_port, uint64_t *piece_left);
 
 #ifdef FRAY_SHIM_FUZZ

@@ -339,6 +339,10 @@ void fray__shim_apply(const fray_shim_msg_t *m) {
   pthread_mutex_unlock(&g.lock);
 }
 
+uint64_t fray__shim_activity(void) {
+  return __atomic_load_n(&g.activity, __ATOMIC_ACQUIRE);
+}
+
 int fray__shim_conn(unsigned peer_port, uint64_t *piece_left) {
   if (peer_port >= 65536 || !port_fd[peer_port])
     return -1;

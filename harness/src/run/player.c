@@ -471,6 +471,10 @@ int fray__player_reference(const fray_player_t *p, size_t client, const uint8_t 
   return 0;
 }
 
+int fray__player_end(const fray_player_t *p, size_t client) {
+  return p && client < p->nclients ? p->cl[client].end : END_OPEN;
+}
+
 int fray_player_record_reference(fray_player_t *p, fray_result_t *res) {
   int r = fray_player_run(p, NULL, res);
   if (r == FRAY_ENOMEM || r == FRAY_EINVAL)

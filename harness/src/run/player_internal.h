@@ -22,6 +22,10 @@ int fray__player_record_steps(fray_player_t *p, size_t *marks, unsigned char *en
 int fray__player_reference(const fray_player_t *p, size_t client, const uint8_t **rx, size_t *len,
                            int *end);
 
+/* How the server ended client's connection in the last run: 0 open, 1
+ * FIN, 2 RST (the end codes of the reference records). */
+int fray__player_end(const fray_player_t *p, size_t client);
+
 /* Sets client's reference record (rx copied), for a transport whose
  * reference run happened in another process (the shim's fuzz mode plays
  * each run in its own fork of the server); from then on
