@@ -401,6 +401,7 @@ static void test_player_reference_moves(void **state) {
   assert_int_equal(fray__player_reference(x.p, 0, &rx, &len, &end), 0);
   assert_int_equal(len, 5);
   assert_int_equal(end, 0);
+  assert_int_equal(fray__player_end(x.p, 0), 0); /* the server left it open */
   assert_int_equal(fray__player_reference(x.p, 1, &rx, &len, &end), FRAY_ERANGE);
   open_fixture(&y, "open a\na > \"abcd\"\n", TAG);
   fray_player_set_expectations(y.p, 0);
