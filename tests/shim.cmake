@@ -118,6 +118,14 @@ if(TARGET exec_poll)
                    ${PROJECT_SOURCE_DIR} ${PROJECT_BINARY_DIR}/tests/replay-work/shim.close_unread
                    --exec "$<TARGET_FILE:exec_poll> {port}")
 endif()
+# A failure found under --exec comes out minimised and fails again as its
+# header says (tests/replay/check.sh).
+if(TARGET exec_poll)
+  add_test(NAME shim.replay.minimize
+           COMMAND sh ${PROJECT_SOURCE_DIR}/tests/replay/check.sh exec-minimize ${_shim_fray}
+                   ${PROJECT_SOURCE_DIR} ${PROJECT_BINARY_DIR}/tests/replay-work/shim.minimize
+                   $<TARGET_FILE:exec_poll>)
+endif()
 get_property(_shim_all DIRECTORY PROPERTY TESTS)
 foreach(t ${_shim_all})
   if(t MATCHES "^shim\\.replay\\.")

@@ -555,28 +555,57 @@ static void test_any_player_and_inexact_runs(void **state) {
   fray_script_free(s);
 }
 
-/* A player's failures are baked as found, not minimised (only the
- * simulator is fast enough to minimise): the simulator's own player. */
-static void test_player_target_bakes_reproducers(void **state) {
+/* Makes simulator players of the buggy splitdelim handler, as a transport's
+ * factory would (fray_exec_factory); refuses every try when *user_data is
+ * nonzero (a server that cannot start). */
+static int make_splitdelim(void *user_data, const fray_script_t *script, fray_player_t **out) {
+  if (*(int *)user_data)
+    return FRAY_EIO;
+  fray_sim_t *sim;
+  int r = fray_sim_new(&sim, script, &fray_example_buggy_splitdelim, NULL);
+  *out = r ? NULL : fray_sim_player(sim);
+  return r;
+}
+
+/* A player's failures are baked as found without a factory (mode 0) and
+ * when the factory's tries cannot be made (2); with a factory (1) they are
+ * minimised over fresh players as in the simulator. The player is the
+ * simulator's own. */
+static void test_player_target_reproducers(void **state) {
   (void)state;
   char dir[] = "/tmp/fray-campaign-XXXXXX";
   assert_non_null(mkdtemp(dir));
   fray_script_t *s = parse(split_text);
   fray_sim_t *sim;
   assert_int_equal(fray_sim_new(&sim, s, &fray_example_buggy_splitdelim, NULL), 0);
-  fray_campaign_target_t t = {.player = fray_sim_player(sim)};
   fray_campaign_opts_t o = opts(FRAY_STRATEGY_BYTEWISE, 0, 0);
   o.save_dir = dir;
   fray_campaign_t *c;
   fray_campaign_report_t *r;
   assert_int_equal(fray_campaign_new(&c, &o, NULL), 0);
-  assert_int_equal(fray_campaign_run(c, s, "t.fray", &t, &r), FRAY_EFAILED);
-  assert_non_null(r->failures[0].reproducer);
-  const char *text = read_all(r->failures[0].reproducer);
-  /* Every send cut bytewise, the ECHO line included: not minimised. */
-  assert_non_null(strstr(text, "a > \"P\" | \"I\" | \"N\" | \"G\" | \"\\r\" | \"\\n\"\n"));
-  assert_non_null(strstr(text, "a > \"E\" | \"C\""));
-  fray_campaign_report_free(r);
+  for (int mode = 0; mode < 3; mode++) {
+    int refuse = mode == 2;
+    fray_campaign_target_t t = {.player = fray_sim_player(sim)};
+    if (mode)
+      t.factory = (fray_player_factory_t){make_splitdelim, &refuse};
+    assert_int_equal(fray_campaign_run(c, s, "t.fray", &t, &r), FRAY_EFAILED);
+    assert_non_null(r->failures[0].reproducer);
+    const char *text = read_all(r->failures[0].reproducer);
+    if (mode == 1) {
+      /* One cut left in the first send (between CR and LF), its answer,
+       * nothing of ECHO. */
+      assert_non_null(strstr(text, "(minimised:"));
+      assert_non_null(strstr(text, "\nopen a\na > \"PING\\r\" | \"\\n\"\na < \"PONG\\r\\n\"\n"));
+      assert_null(strstr(text, "ECHO"));
+    } else {
+      /* Every send cut bytewise, the ECHO line included: not minimised. */
+      assert_non_null(strstr(text, mode ? "(not minimised, as no try could be made:"
+                                        : "(not minimised outside the simulator:"));
+      assert_non_null(strstr(text, "a > \"P\" | \"I\" | \"N\" | \"G\" | \"\\r\" | \"\\n\"\n"));
+      assert_non_null(strstr(text, "a > \"E\" | \"C\""));
+    }
+    fray_campaign_report_free(r);
+  }
   fray_campaign_free(c);
   fray_sim_free(sim);
   fray_script_free(s);
@@ -664,7 +693,7 @@ int main(void) {
       cmocka_unit_test(test_bad_arguments),
       cmocka_unit_test(test_unreachable_server_is_an_error),
       cmocka_unit_test(test_any_player_and_inexact_runs),
-      cmocka_unit_test(test_player_target_bakes_reproducers),
+      cmocka_unit_test(test_player_target_reproducers),
       cmocka_unit_test(test_fail_malloc),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fray/replay.h"
 #include "fray/sim.h"
 #include "core/internal.h"
 
@@ -253,10 +254,76 @@ static void test_minimize_output_is_one_minimal(void **state) {
   }
 }
 
+/* A factory of the test's: simulator players of oneread, counted, and
+ * refusing (FRAY_EIO, as a server that cannot start) once `left` is 0. */
+typedef struct maker {
+  int made;
+  int left; /* makes still allowed; -1: no bound */
+} maker_t;
+
+static int make_counted(void *user_data, const fray_script_t *script, fray_player_t **out) {
+  maker_t *m = user_data;
+  if (!m->left)
+    return FRAY_EIO;
+  if (m->left > 0)
+    m->left--;
+  m->made++;
+  fray_sim_t *sim;
+  int r = fray_sim_new(&sim, script, &oneread, NULL);
+  *out = r ? NULL : fray_sim_player(sim);
+  return r;
+}
+
+/* fray_minimize over a caller's factory gives what the simulator's own
+ * minimiser gives, with or without the transcript check, one fresh player
+ * a try; a try that cannot be made ends it with that error; the budget
+ * stops it early with the pair baked whole. */
+static void test_minimize_over_a_factory(void **state) {
+  (void)state;
+  const min_case_t *mc = &cases[3]; /* 13 steps */
+  fray_script_t *s = parse(mc->script);
+  fray_sched_send_t sends[8] = {{0}};
+  size_t ns = fray_sched_nsends(s);
+  for (size_t k = mc->bytewise_from; k < mc->bytewise_to; k++)
+    sends[k].every = 1;
+  fray_sched_t sched = {.sends = sends, .nsends = ns};
+  fray_script_t *min = NULL;
+  for (int transcripts = 0; transcripts < 2; transcripts++) {
+    maker_t m = {.left = -1};
+    fray_player_factory_t f = {make_counted, &m};
+    assert_int_equal(fray_minimize(s, &sched, &f, transcripts, 0, NULL, &min), 0);
+    char *got = text_of(min);
+    assert_string_equal(got, mc->minimal);
+    assert_true(m.made > 5);
+    free(got);
+    fray_script_free(min);
+  }
+  maker_t m = {.left = 3};
+  fray_player_factory_t f = {make_counted, &m};
+  assert_int_equal(fray_minimize(s, &sched, &f, 0, 0, NULL, &min), FRAY_EIO);
+  assert_null(min);
+  assert_int_equal(m.made, 3);
+  /* Two runs: the first try only, nothing removed. */
+  m = (maker_t){.left = -1};
+  assert_int_equal(fray_minimize(s, &sched, &f, 0, 2, NULL, &min), 0);
+  size_t n;
+  fray_script_steps(min, &n);
+  assert_int_equal(n, mc->nsteps);
+  assert_int_equal(m.made, 1);
+  fray_script_free(min);
+  /* A pair that does not fail (whole), or no factory: FRAY_EINVAL. */
+  assert_int_equal(fray_minimize(s, &(fray_sched_t){0}, &f, 0, 0, NULL, &min), FRAY_EINVAL);
+  fray_player_factory_t none = {0};
+  assert_int_equal(fray_minimize(s, &sched, &none, 0, 0, NULL, &min), FRAY_EINVAL);
+  assert_null(min);
+  fray_script_free(s);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_minimize_exact_output),
       cmocka_unit_test(test_minimize_output_is_one_minimal),
+      cmocka_unit_test(test_minimize_over_a_factory),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1100,10 +1100,13 @@ static void replay_one(replay_run_t *run, script_result_t *r) {
   fray_campaign_target_t t = {
       .connect = run->o->connect, .net = run->o->net, .args = run->words.w, .nargs = run->words.n};
   /* --exec: a server fray starts under its shim, through the campaign's
-   * player target (reproducers are written as found, as over --connect). */
+   * player target; its reads are exact, so reproducers are minimised over
+   * more players on the same server. */
   fray_exec_t *ex = NULL;
-  if (run->o->exec && !exec_player(run->o, script, r, &ex))
+  if (run->o->exec && !exec_player(run->o, script, r, &ex)) {
     t.player = fray_exec_player(ex);
+    t.factory = fray_exec_factory(ex);
+  }
   /* --connect and --exec need no handler: the server is the handler. */
   if (!t.connect && !run->o->exec)
     t.handler = script_handler(run->cmd_h, script, r, &run->warned);

@@ -169,6 +169,29 @@ close-unread)
   grep -q 'close_unread.fray:13: unexpected' "$work/out" ||
     fail "random: unread bytes do not fail at the close: $(cat "$work/out")"
   ;;
+exec-minimize)
+  # ARGS: a tests/exec server. Its droptail twin's failure under --exec
+  # comes out minimised (fray_exec_factory: each try on a fresh player over
+  # the same server), much smaller than the script, and fails again as its
+  # `# replay:` line says; the correct twin passes it.
+  srv=$1
+  script=$src/tests/exec/scripts/basic.fray
+  expect_rc 1 "$fray" replay --exec "$srv {port} --bug droptail" --schedule random --runs 20 \
+    --save-failures "$work/out.d" "$script"
+  repro=$(sed -n 's/^    reproducer: \(.*\)$/\1/p' "$work/out")
+  [ -f "$repro" ] || fail "no reproducer: $(cat "$work/out")"
+  grep -q '^# Reproducer written by fray replay (minimised:' "$repro" ||
+    fail "not minimised: $(head -3 "$repro")"
+  before=$(statements "$script") after=$(statements "$repro")
+  echo "reproducer: $after statements of the script's $before"
+  [ "$after" -le 3 ] || fail "reproducer not minimised ($after statements): $(cat "$repro")"
+  grep -q '^open a$' "$repro" && grep -q '^a > .*|' "$repro" ||
+    fail "the reproducer lost its open or its cut: $(cat "$repro")"
+  replay_as_header 1 "$repro"
+  has ': mismatch: a expected'
+  cmd=$(sed -n 's/^# replay: fray //p' "$repro" | sed 's/ --bug droptail//')
+  eval "expect_rc 0 \"\$fray\" $cmd"
+  ;;
 unexpected-other)
   expect_rc 1 "$fray" replay --schedule whole "$here/unexpected_other.fray"
   grep -q 'at the end of the script: unexpected: a received "y\\r\\n"' "$work/out" ||

@@ -216,6 +216,25 @@ FRAY_EXTERN const uint8_t *fray_player_transcript(const fray_player_t *p, size_t
  * "" if none. Owned by the player. */
 FRAY_EXTERN const char *fray_player_error(const fray_player_t *p);
 
+/* ---- more players over one transport ---------------------------------------- */
+
+/* Makes a fresh player for script (borrowed: it outlives the player) over
+ * the same transport as another (the same handler, server or address), for
+ * a caller that runs scripts of its own making: the minimiser
+ * (fray_minimize in fray/replay.h) runs every candidate on one, then frees
+ * it with fray_player_free(). The candidates have the original script's
+ * clients, in the same order. Returns 0 with *out set, or an error code
+ * (FRAY_ENOMEM, FRAY_EINVAL, a transport's). */
+typedef int (*fray_player_make_fn)(void *user_data, const fray_script_t *script,
+                                   fray_player_t **out);
+
+/* A make function and what it is passed back (borrowed, untouched). A
+ * factory with make NULL is none. */
+typedef struct fray_player_factory {
+  fray_player_make_fn make;
+  void *user_data;
+} fray_player_factory_t;
+
 /* ---- what transports call -------------------------------------------------- */
 
 /* The server sent data[0..len) to client. Returns 0 (also when the client

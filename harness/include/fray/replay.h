@@ -165,9 +165,18 @@ typedef struct fray_campaign_target {
   const char *connect;           /* "HOST:PORT" of a real server */
   fray_net_opts_t net;           /* connect: timing (zero: fray_net_opts_init's) */
   /* A player made for the same script over a transport of the caller's
-   * (its schedules' short writes are the transport's to apply or ignore);
-   * reproducers are written as found. */
+   * (its schedules' short writes are the transport's to apply or ignore). */
   fray_player_t *player;
+  /* player: how to make more players over its transport, for the scripts
+   * the minimiser tries (fray_minimize): set, a failure's reproducer is
+   * minimised as in the simulator, at most FRAY_MINIMIZE_TRANSPORT_RUNS
+   * runs a failure, and written as found when it did not recur or a try
+   * could not be made; make NULL, it is written as found. Only for a
+   * transport whose reads follow the schedule exactly (fray/exec.h's
+   * fray_exec_factory()): over --connect the kernel, not the schedule,
+   * cuts what the server reads, and a try's verdict would not be the
+   * schedule's. */
+  fray_player_factory_t factory;
   /* player: also compare every run's transcripts with the whole run's
    * (split invariance), as the simulator always does. Leave it 0 for a real
    * server, whose answers may differ from run to run (ids, counters, times)
@@ -278,6 +287,28 @@ FRAY_EXTERN int fray_campaign_run(fray_campaign_t *c, const fray_script_t *scrip
  * (no schedule is running: none, or a malformed variant, whose file
  * save_dir already holds) or FRAY_ENOMEM. */
 FRAY_EXTERN int fray_campaign_bake_running(const fray_campaign_t *c, fray_script_t **out);
+
+/* Runs a minimisation makes at most by default (fray_minimize's max_runs
+ * 0), and what a campaign allows one over a caller's factory (a run over a
+ * real server takes milliseconds, not microseconds). */
+#define FRAY_MINIMIZE_DEFAULT_RUNS 20000u
+#define FRAY_MINIMIZE_TRANSPORT_RUNS 1000u
+
+/* Shrinks a failing (script, sched) pair, as fray_sim_minimize() (fray/sim.h)
+ * says, over any transport: every candidate script runs whole, then under
+ * its schedule, on a fresh player from factory, freed after the try; with
+ * transcripts the schedule's transcripts must also equal whole's (the
+ * simulator's check: leave it 0 for a real server whose answers vary). A
+ * try the transport could not carry out as scheduled (FRAY_EINEXACT) counts
+ * as not failing, so a removal is kept only on a seen failure. *out gets the
+ * minimal script with the schedule baked in, a new script the caller frees.
+ * max_runs bounds the work (0: FRAY_MINIMIZE_DEFAULT_RUNS); mem may be NULL.
+ * Returns 0, FRAY_EINVAL (a NULL argument, or the pair does not fail),
+ * FRAY_ENOMEM, or the error of a try (the factory's or the transport's:
+ * FRAY_EIO, FRAY_ETIMEDOUT, ...), which ends the minimisation. */
+FRAY_EXTERN int fray_minimize(const fray_script_t *script, const fray_sched_t *sched,
+                              const fray_player_factory_t *factory, int transcripts,
+                              size_t max_runs, const fray_mem_t *mem, fray_script_t **out);
 
 /* Frees a report; NULL is allowed. */
 FRAY_EXTERN void fray_campaign_report_free(fray_campaign_report_t *r);

@@ -56,10 +56,12 @@ const char *fray__ctarget_family(const fray__ctarget_t *t);
 int fray__ctarget_short_writes(const fray__ctarget_t *t);
 
 /* The last run's failure as a small script with its schedule baked in:
- * minimised in the simulator, as found over TCP (runs take milliseconds
- * there). The target's handler is named by @handler. *out is new. 0,
- * FRAY_EINVAL (the failure did not recur), FRAY_ENOMEM. */
-int fray__ctarget_reproducer(fray__ctarget_t *t, fray_script_t **out);
+ * minimised in the simulator and over a caller's factory, as found over
+ * TCP (whose cuts are the kernel's). *how says which, for the header
+ * (static storage). The target's handler is named by @handler. *out is
+ * new. 0, FRAY_EINVAL (in the simulator: the failure did not recur),
+ * FRAY_ENOMEM. */
+int fray__ctarget_reproducer(fray__ctarget_t *t, fray_script_t **out, const char **how);
 
 /* A target that plans runs without making them (no player: no handler code
  * runs), for the supervisor to rebuild a run that took its worker down. */

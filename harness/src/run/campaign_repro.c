@@ -182,7 +182,8 @@ static int write_reproducer(fray__cjob_t *j, fray_campaign_failure_t *f,
 
 int fray__crepro_schedule(fray__cjob_t *j, fray_campaign_failure_t *f) {
   fray_script_t *min = NULL;
-  int rc = fray__ctarget_reproducer(j->t, &min);
+  const char *how;
+  int rc = fray__ctarget_reproducer(j->t, &min, &how);
   if (rc == FRAY_EINVAL) {
     f->reproducer_note = fray__creport_printf(
         j->r, "%s: the failure did not recur while minimising; no reproducer", j->name);
@@ -193,10 +194,7 @@ int fray__crepro_schedule(fray__cjob_t *j, fray_campaign_failure_t *f) {
         fray__creport_printf(j->r, "%s: cannot write a reproducer: %s", j->name, fray_strerror(rc));
     return rc == FRAY_ENOMEM ? rc : 0;
   }
-  rc = write_reproducer(j, f, min, fray_strategy_name(j->c->o.strategy),
-                        j->target->handler   ? "minimised"
-                        : j->target->connect ? "not minimised over the network"
-                                             : "not minimised outside the simulator");
+  rc = write_reproducer(j, f, min, fray_strategy_name(j->c->o.strategy), how);
   fray_script_free(min);
   return rc;
 }

@@ -9,6 +9,7 @@
 
 #include "core/internal.h"
 #include "fray/mutate.h"
+#include "fray/replay.h"
 #include "fray/sim.h"
 #include "run/campaign_internal.h"
 
@@ -19,6 +20,7 @@ struct fray__ctarget {
   fray_sim_t *sim;               /* in-process: its player runs, it minimises */
   fray_net_t *net;               /* a TCP server: its player runs */
   fray_player_t *player;         /* what runs every schedule (the caller's, or one above) */
+  fray_player_factory_t factory; /* the caller's: more players, to minimise over them */
   int transcripts;               /* transcripts must equal the whole run's */
   fray_sched_buf_t *buf;
   fray_sched_t sched;       /* the last schedule built */
@@ -71,6 +73,8 @@ int fray__ctarget_open(fray__ctarget_t **out, const fray_script_t *script,
   t->script = script;
   t->handler = ct->handler;
   t->player = ct->player;
+  if (ct->player)
+    t->factory = ct->factory;
   t->transcripts = ct->handler || (ct->player && ct->transcripts);
   int rc = ct->player ? 0 : make_player(t, ct, err);
   if (!rc)
@@ -245,32 +249,54 @@ int fray__ctarget_short_writes(const fray__ctarget_t *t) {
   return t->last && t->last->short_writes;
 }
 
-/* Minimises the last run's failure in the simulator. A fault the random
- * portfolio drew is often a bystander: when the failure recurs without the
- * faults, they are dropped, so the reproducer replays with no option. */
+/* The minimiser over the target's players: the simulator's, or the
+ * caller's factory with a smaller budget (a run over a real server takes
+ * milliseconds). */
+static int minimize_under(fray__ctarget_t *t, const fray_sched_t *sched, fray_script_t **out) {
+  if (t->sim)
+    return fray_sim_minimize(t->sim, sched, 0, out);
+  return fray_minimize(t->script, sched, &t->factory, t->transcripts, FRAY_MINIMIZE_TRANSPORT_RUNS,
+                       t->mem, out);
+}
+
+/* Minimises the last run's failure. A fault the random portfolio drew (or
+ * the short writes --short-writes asked for) is often a bystander: when
+ * the failure recurs without them, they are dropped, so the reproducer
+ * replays with no option. */
 static int minimize(fray__ctarget_t *t, fray_script_t **out) {
   if (t->last == &t->sched && (t->sched.short_writes || t->sched.faults)) {
     fray_sched_t plain = t->sched;
     plain.short_writes = 0;
     plain.faults = 0;
-    int rc = fray_sim_minimize(t->sim, &plain, 0, out);
+    int rc = minimize_under(t, &plain, out);
     if (rc != FRAY_EINVAL) {
       if (!rc)
         t->sched = plain;
       return rc;
     }
   }
-  return fray_sim_minimize(t->sim, t->last, 0, out);
+  return minimize_under(t, t->last, out);
 }
 
-int fray__ctarget_reproducer(fray__ctarget_t *t, fray_script_t **out) {
-  /* Only the simulator is fast enough to minimise (a run over a socket
-   * takes milliseconds): other transports' failures are baked as found. */
-  if (t->sim)
-    fray_sim_set_trace(t->sim, NULL, NULL); /* the minimiser's runs are its own */
-  int rc = t->sim ? minimize(t, out) : fray_bake(t->script, t->last, t->mem, out);
-  if (t->sim)
+int fray__ctarget_reproducer(fray__ctarget_t *t, fray_script_t **out, const char **how) {
+  /* The simulator minimises (the minimiser's runs untraced: they are its
+   * own); so does a caller's transport with a factory, whose failures that
+   * do not recur on a fresh try, or whose tries cannot be made, are baked
+   * as found instead. --connect's are baked as found. */
+  int rc;
+  *how = "minimised";
+  if (t->sim) {
+    fray_sim_set_trace(t->sim, NULL, NULL);
+    rc = minimize(t, out);
     fray_sim_set_trace(t->sim, t->trace, t->trace_data);
+  } else if (!t->factory.make) {
+    *how = t->net ? "not minimised over the network" : "not minimised outside the simulator";
+    rc = fray_bake(t->script, t->last, t->mem, out);
+  } else if ((rc = minimize(t, out)) && rc != FRAY_ENOMEM) {
+    *how = rc == FRAY_EINVAL ? "not minimised, as the failure did not recur on a fresh try"
+                             : "not minimised, as no try could be made";
+    rc = fray_bake(t->script, t->last, t->mem, out);
+  }
   /* The reproducer names the handler it failed with, even when the command
    * line chose it over (or without) the script's @handler. */
   if (!rc && t->handler && (rc = fray_script_set_handler(*out, t->handler->name))) {

@@ -23,6 +23,7 @@ struct fray_exec {
   int need_start;
   char nothing[96], kept[64];
   char err[512];
+  fray_transport_ops_t more_ops; /* fray_exec_factory's players' */
 };
 
 void fray_exec_opts_init(fray_exec_opts_t *o) {
@@ -165,6 +166,23 @@ static const fray_transport_ops_t exec_ops = {
     .free = ex_free,
     .words = ex_words,
 };
+
+static int make_more(void *user_data, const fray_script_t *script, fray_player_t **out) {
+  fray_exec_t *e = user_data;
+  *out = NULL;
+  /* The controller has a connection slot per client of the first script. */
+  if (!e->player || fray_script_nclients(script) > e->nclients)
+    return FRAY_EINVAL;
+  /* Further players share the server and the controller and own nothing:
+   * the runner's own table without its free. */
+  e->more_ops = exec_ops;
+  e->more_ops.free = NULL;
+  return fray_player_new(out, script, &e->more_ops, e, &e->mem);
+}
+
+fray_player_factory_t fray_exec_factory(fray_exec_t *e) {
+  return (fray_player_factory_t){e ? make_more : NULL, e};
+}
 
 int fray_exec_new(fray_exec_t **out, const fray_script_t *script, const char *command,
                   const fray_exec_opts_t *opts, const fray_mem_t *mem) {

@@ -8,6 +8,7 @@
  * is 1-minimal over those units. */
 #include <string.h>
 
+#include "fray/replay.h"
 #include "fray/sim.h"
 #include "core/internal.h"
 #include "run/sim_internal.h"
@@ -17,7 +18,8 @@
 
 typedef struct cand {
   const fray_script_t *orig;
-  const fray_handler_t *h;
+  const fray_player_factory_t *make; /* a fresh player per try (NULL: only baking) */
+  int transcripts;                   /* tries also compare transcripts with whole's */
   fray_mem_t mem;
   const fray_step_t *steps;
   size_t nsteps;
@@ -54,25 +56,9 @@ static int build_script(const cand_t *c, fray_script_t **out) {
   return 0;
 }
 
-/* 1 when the candidate fails under its schedule, the same way as the pair
- * did (its failure kind), and passes whole; 0 when not; negative on
- * allocation failure. */
-static int still_fails(cand_t *c) {
-  fray_script_t *s = NULL;
-  fray_sim_t *sim = NULL;
-  fray_sched_send_t *sends = NULL;
-  int verdict = 0;
-  int r = build_script(c, &s);
-  if (r)
-    return r == FRAY_ENOMEM ? r : 0;
-  if ((r = fray_sim_new(&sim, s, c->h, &c->mem)))
-    goto done;
-  size_t n = fray_sim_nsends(sim);
-  sends = fray__malloc(&c->mem, (n ? n : 1) * sizeof *sends);
-  if (!sends) {
-    r = FRAY_ENOMEM;
-    goto done;
-  }
+/* The candidate's sends' schedule into sends (fray_sched_nsends of its
+ * script entries). */
+static fray_sched_t cand_sched(const cand_t *c, fray_sched_send_t *sends, size_t n) {
   size_t k = 0;
   for (size_t i = 0; i < c->nsteps; i++) {
     size_t sn = c->send_of_step[i];
@@ -81,29 +67,55 @@ static int still_fails(cand_t *c) {
     sends[k++] =
         (fray_sched_send_t){.cuts = c->cuts[sn], .ncuts = c->ncuts[sn], .merge_next = c->merge[sn]};
   }
-  fray_sched_t sched = {.sends = sends,
+  return (fray_sched_t){.sends = sends,
                         .nsends = n,
                         .short_writes = c->short_writes,
                         .write_seed = c->write_seed,
                         .faults = c->faults};
-  fray_sim_result_t res;
+}
+
+/* Runs the candidate whole, then under its schedule, on p: 1 when it
+ * passes whole and fails under the schedule the same way as the pair did
+ * (its failure kind), 0 when not (a run the transport could not carry out
+ * exactly proves nothing: 0 too), negative on an error. */
+static int judge(cand_t *c, fray_player_t *p, const fray_sched_t *sched) {
+  fray_result_t res;
   c->runs += 2;
-  r = fray_sim_record_reference(sim, &res);
-  if (r == 0) {
-    r = fray_sim_check_invariance(sim, &sched, &res);
-    verdict = r == FRAY_EFAILED && (!c->kind || res.kind == c->kind);
-    if (verdict)
-      c->kind = res.kind;
-    if (r == FRAY_EFAILED)
-      r = 0;
-  } else if (r == FRAY_EFAILED) {
-    r = 0; /* fails whole: not this schedule's doing */
+  int r = c->transcripts ? fray_player_record_reference(p, &res) : fray_player_run(p, NULL, &res);
+  if (r)
+    return r == FRAY_EFAILED || r == FRAY_EINEXACT ? 0 : r; /* failing whole: not the schedule */
+  r = c->transcripts ? fray_player_check_invariance(p, sched, &res)
+                     : fray_player_run(p, sched, &res);
+  if (r != FRAY_EFAILED)
+    return r == 0 || r == FRAY_EINEXACT ? 0 : r;
+  if (c->kind && res.kind != c->kind)
+    return 0;
+  c->kind = res.kind;
+  return 1;
+}
+
+/* 1 when the candidate fails under its schedule, the same way as the pair
+ * did, and passes whole; 0 when not; negative on an error (allocation, or
+ * the factory's or transport's). */
+static int still_fails(cand_t *c) {
+  fray_script_t *s = NULL;
+  fray_player_t *p = NULL;
+  fray_sched_send_t *sends = NULL;
+  int r = build_script(c, &s);
+  if (r)
+    return r == FRAY_ENOMEM ? r : 0;
+  size_t n = fray_sched_nsends(s);
+  sends = fray__malloc(&c->mem, (n ? n : 1) * sizeof *sends);
+  if (!sends)
+    r = FRAY_ENOMEM;
+  else if (!(r = c->make->make(c->make->user_data, s, &p))) {
+    fray_sched_t sched = cand_sched(c, sends, n);
+    r = judge(c, p, &sched);
   }
-done:
+  fray_player_free(p);
   fray__free(&c->mem, sends);
-  fray_sim_free(sim);
   fray_script_free(s);
-  return r < 0 ? r : verdict;
+  return r;
 }
 
 /* The whole run's answers, step by step (fray__sim_record_steps), and what
@@ -268,13 +280,13 @@ static int sched_cuts(cand_t *c, size_t k, const fray_step_t *st, const fray_sch
   return 0;
 }
 
-/* A candidate holding every step of script and a copy of sched. h is only
- * needed to run it (minimising), not to bake it. */
-static int cand_init(cand_t *c, const fray_script_t *script, const fray_handler_t *h,
+/* A candidate holding every step of script and a copy of sched. make is
+ * only needed to run it (minimising), not to bake it. */
+static int cand_init(cand_t *c, const fray_script_t *script, const fray_player_factory_t *make,
                      const fray_mem_t *mem, const fray_sched_t *sched) {
   memset(c, 0, sizeof *c);
   c->orig = script;
-  c->h = h;
+  c->make = make;
   fray__mem_init(&c->mem, mem);
   c->steps = fray_script_steps(c->orig, &c->nsteps);
   c->nsends = fray_sched_nsends(script);
@@ -525,16 +537,20 @@ static int pass_schedule(cand_t *c, int *changed) {
   return v < 0 ? v : 0;
 }
 
-int fray_sim_minimize(fray_sim_t *sim, const fray_sched_t *sched, size_t max_runs,
-                      fray_script_t **out) {
-  if (!sim || !sched || !out)
+int fray_minimize(const fray_script_t *script, const fray_sched_t *sched,
+                  const fray_player_factory_t *factory, int transcripts, size_t max_runs,
+                  const fray_mem_t *mem, fray_script_t **out) {
+  if (!out)
     return FRAY_EINVAL;
   *out = NULL;
+  if (!script || !sched || !factory || !factory->make)
+    return FRAY_EINVAL;
   cand_t c;
-  int r = cand_init(&c, fray__sim_script(sim), fray__sim_handler(sim), fray__sim_mem(sim), sched);
+  int r = cand_init(&c, script, factory, mem, sched);
   if (r)
     goto done;
-  c.max_runs = max_runs ? max_runs : 20000;
+  c.transcripts = transcripts;
+  c.max_runs = max_runs ? max_runs : FRAY_MINIMIZE_DEFAULT_RUNS;
   r = still_fails(&c);
   if (r <= 0) {
     r = r < 0 ? r : FRAY_EINVAL;
@@ -553,4 +569,27 @@ int fray_sim_minimize(fray_sim_t *sim, const fray_sched_t *sched, size_t max_run
 done:
   cand_free(&c);
   return r;
+}
+
+/* The simulator's factory: a simulator of the handler per candidate. */
+typedef struct sim_maker {
+  const fray_handler_t *h;
+  const fray_mem_t *mem;
+} sim_maker_t;
+
+static int make_sim(void *user_data, const fray_script_t *script, fray_player_t **out) {
+  const sim_maker_t *m = user_data;
+  fray_sim_t *sim;
+  int r = fray_sim_new(&sim, script, m->h, m->mem);
+  *out = r ? NULL : fray_sim_player(sim); /* fray_player_free() frees the simulator */
+  return r;
+}
+
+int fray_sim_minimize(fray_sim_t *sim, const fray_sched_t *sched, size_t max_runs,
+                      fray_script_t **out) {
+  if (!sim || !sched || !out)
+    return FRAY_EINVAL;
+  sim_maker_t m = {fray__sim_handler(sim), fray__sim_mem(sim)};
+  fray_player_factory_t f = {make_sim, &m};
+  return fray_minimize(fray__sim_script(sim), sched, &f, 1, max_runs, fray__sim_mem(sim), out);
 }
