@@ -92,13 +92,14 @@ FRAY_EXTERN const char *fray_exec_error(const fray_exec_t *ex);
  * invariance checks (fray_player_check_invariance). */
 FRAY_EXTERN fray_player_t *fray_exec_player(fray_exec_t *ex);
 
-/* Makes more players over the runner's server (the same process, reused
- * from run to run as the runner's own player does) for other scripts with
- * at most the runner's script's clients: what fray_campaign_target_t's
+/* Makes more players over the runner's server for other scripts with at
+ * most the runner's script's clients: what fray_campaign_target_t's
  * factory wants, so that a failure found over --exec is minimised
- * (fray_minimize, fray/replay.h). The players own nothing; ex must outlive
- * them, and only one player runs at a time. A NULL ex gives no factory
- * (make NULL). */
+ * (fray_minimize, fray/replay.h). Each of their runs starts on a fresh
+ * server, as a reproducer is replayed (so server state that earlier runs
+ * left cannot make a try fail or pass); the runner's own next run gets a
+ * fresh one too. The players own nothing; ex must outlive them, and only
+ * one player runs at a time. A NULL ex gives no factory (make NULL). */
 FRAY_EXTERN fray_player_factory_t fray_exec_factory(fray_exec_t *ex);
 
 #ifdef __cplusplus

@@ -71,7 +71,10 @@ static int ex_begin(void *t, fray_player_t *p, const fray_sched_t *sched) {
   fray_exec_t *e = t;
   e->p = p;
   e->rc_cb = 0;
-  if (e->need_start || e->o.restart_each_run || !fray__server_alive(e->srv)) {
+  /* fray_exec_factory's players (the minimiser's tries) run each on a
+   * fresh server, as the reproducer they lead to is replayed: one run on a
+   * server just started, with none of the state earlier runs left. */
+  if (e->need_start || e->o.restart_each_run || p != e->player || !fray__server_alive(e->srv)) {
     char err[320], tail[1024];
     int rc = fray__server_start(e->srv, err, sizeof err);
     if (rc) {
