@@ -40,6 +40,22 @@
 #include "../examples/buggy/trustlen.c"
 #include "../examples/buggy/closedbcast.c"
 #include "../examples/buggy/maxread.c"
+#include "../examples/buggy/twins.c"
+#include "../examples/buggy/wholeread.c"
+#include "../examples/buggy/firstonly.c"
+#include "../examples/buggy/crlfsplit.c"
+#include "../examples/buggy/setdata.c"
+#include "../examples/buggy/hdrsplit.c"
+#include "../examples/buggy/headbody.c"
+#include "../examples/buggy/lenprefix.c"
+#include "../examples/buggy/respbulk.c"
+#include "../examples/buggy/querylimit.c"
+#include "../examples/buggy/maxlenline.c"
+#include "../examples/buggy/eofreset.c"
+#include "../examples/buggy/dotend.c"
+#include "../examples/buggy/utf8split.c"
+#include "../examples/buggy/nocompact.c"
+#include "../examples/buggy/chunkcrlf.c"
 
 /* ---- replaying through the simulator ------------------------------------- */
 
@@ -228,7 +244,49 @@ static void test_registry_names(void **state) {
                                       "buggy-modeswitch",
                                       "buggy-trustlen",
                                       "buggy-closedbcast",
-                                      "buggy-maxread"};
+                                      "buggy-maxread",
+                                      "buggy-wholeread",
+                                      "buggy-firstonly",
+                                      "buggy-crlfsplit",
+                                      "buggy-setdata",
+                                      "buggy-hdrsplit",
+                                      "buggy-headbody",
+                                      "buggy-lenshort",
+                                      "buggy-lenwhole",
+                                      "buggy-varint",
+                                      "buggy-bulkcount",
+                                      "buggy-errsplit",
+                                      "buggy-querylimit",
+                                      "buggy-maxlenline",
+                                      "buggy-eofreset",
+                                      "buggy-dotend",
+                                      "buggy-utf8split",
+                                      "buggy-nocompact",
+                                      "buggy-chunkcrlf",
+                                      "fixed-oneread",
+                                      "fixed-splitdelim",
+                                      "fixed-stackbuf",
+                                      "fixed-modeswitch",
+                                      "fixed-closedbcast",
+                                      "fixed-maxread",
+                                      "fixed-wholeread",
+                                      "fixed-firstonly",
+                                      "fixed-crlfsplit",
+                                      "fixed-setdata",
+                                      "fixed-hdrsplit",
+                                      "fixed-headbody",
+                                      "fixed-lenshort",
+                                      "fixed-lenwhole",
+                                      "fixed-varint",
+                                      "fixed-bulkcount",
+                                      "fixed-errsplit",
+                                      "fixed-querylimit",
+                                      "fixed-maxlenline",
+                                      "fixed-eofreset",
+                                      "fixed-dotend",
+                                      "fixed-utf8split",
+                                      "fixed-nocompact",
+                                      "fixed-chunkcrlf"};
   size_t n = 0;
   while (fray_example_at(n))
     n++;

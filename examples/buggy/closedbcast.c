@@ -19,13 +19,14 @@
  * receives "alice: late" after "* alice left", bytes no expectation
  * accounts for.
  *
- * THE FIX: take the member out of the list (and stop reading) at QUIT;
+ * THE FIX (fixed-closedbcast stops reading at QUIT): take the member out
+ * of the list (and stop reading) at QUIT;
  * never send to a connection whose fray_conn_state is not OPEN (iterating
  * fray_server_first/next does both). */
 #include <stdio.h>
 #include <string.h>
 
-#include "../examples.h"
+#include "twins.h"
 
 #define CLOSEDBCAST_MAX_MEMBERS 64
 #define CLOSEDBCAST_MAX_LINE 512
@@ -111,6 +112,8 @@ static int closedbcast_frame(fray_conn_t *c, const uint8_t *data, size_t len, vo
   for (size_t i = 0; i < len; i++) {
     if (!closedbcast_is_member(c)) /* meant to stop after QUIT: it never does */
       return 0;
+    if (fray_example_is_fixed(c) && fray_conn_state(c) != FRAY_CONN_OPEN)
+      return 0; /* the fix: a closing connection runs no more lines */
     if (data[i] == '\n') {
       int r = closedbcast_line(c, st, st->buf, st->len);
       st->len = 0;
@@ -123,14 +126,9 @@ static int closedbcast_frame(fray_conn_t *c, const uint8_t *data, size_t len, vo
   return 0;
 }
 
-const fray_handler_t fray_example_buggy_closedbcast = {
-    .name = "buggy-closedbcast",
-    .summary =
-        "BUGGY: chat whose member list keeps a quit connection; lines after QUIT still broadcast",
-    .spec = {.mode = FRAY_MODE_RAW},
-    .conn_size = sizeof(closedbcast_conn_t),
-    .server_size = sizeof(closedbcast_server_t),
-    .on_open = closedbcast_open,
-    .on_close = closedbcast_close,
-    .on_frame = closedbcast_frame,
-};
+FRAY_EXAMPLE_TWINS(closedbcast, "closedbcast",
+                   "chat whose member list keeps a quit connection; lines after QUIT still "
+                   "broadcast",
+                   .spec = {.mode = FRAY_MODE_RAW}, .conn_size = sizeof(closedbcast_conn_t),
+                   .server_size = sizeof(closedbcast_server_t), .on_open = closedbcast_open,
+                   .on_close = closedbcast_close, .on_frame = closedbcast_frame);

@@ -19,10 +19,11 @@
  * 71-byte read, and so do some prefix and boundary runs. `--schedule
  * random` draws coalesce within every 9 runs.
  *
- * THE FIX: bound the line (the framer's max_frame), not the read. */
+ * THE FIX (fixed-maxread): bound the line (the framer's max_frame), not the
+ * read. */
 #include <string.h>
 
-#include "../examples.h"
+#include "twins.h"
 
 #define MAXREAD_LIMIT 64
 
@@ -30,16 +31,6 @@ typedef struct maxread_conn {
   uint8_t line[MAXREAD_LIMIT];
   size_t len;
 } maxread_conn_t;
-
-static int maxread_command(fray_conn_t *c, const uint8_t *p, size_t len) {
-  if (len == 4 && !memcmp(p, "PING", 4))
-    return fray_conn_send(c, "PONG\r\n", 6);
-  if (len >= 5 && !memcmp(p, "ECHO ", 5)) {
-    int r = fray_conn_send(c, p + 5, len - 5);
-    return r ? r : fray_conn_send(c, "\r\n", 2);
-  }
-  return fray_conn_send(c, "ERR unknown command\r\n", 21);
-}
 
 /* Ends the connection with a one-line reason. */
 static int maxread_refuse(fray_conn_t *c, const char *why) {
@@ -50,14 +41,14 @@ static int maxread_refuse(fray_conn_t *c, const char *why) {
 
 static int maxread_frame(fray_conn_t *c, const uint8_t *data, size_t len, void *st) {
   maxread_conn_t *m = st;
-  if (len > MAXREAD_LIMIT)
+  if (len > MAXREAD_LIMIT && !fray_example_is_fixed(c))
     return maxread_refuse(c, "ERR flood\r\n"); /* BUG: a read is not a line */
   for (size_t i = 0; i < len && fray_conn_state(c) == FRAY_CONN_OPEN; i++) {
     if (m->len == sizeof m->line)
       return maxread_refuse(c, "ERR line too long\r\n");
     m->line[m->len++] = data[i];
     if (m->len >= 2 && m->line[m->len - 2] == '\r' && m->line[m->len - 1] == '\n') {
-      int r = maxread_command(c, m->line, m->len - 2);
+      int r = fray_example_pingecho(c, m->line, m->len - 2);
       m->len = 0;
       if (r)
         return r;
@@ -66,11 +57,8 @@ static int maxread_frame(fray_conn_t *c, const uint8_t *data, size_t len, void *
   return 0;
 }
 
-const fray_handler_t fray_example_buggy_maxread = {
-    .name = "buggy-maxread",
-    .summary = "BUGGY: kicks a client for any read over 64 bytes (pipelined commands look like a "
-               "flood)",
-    .spec = {.mode = FRAY_MODE_RAW},
-    .conn_size = sizeof(maxread_conn_t),
-    .on_frame = maxread_frame,
-};
+FRAY_EXAMPLE_TWINS(maxread, "maxread",
+                   "kicks a client for any read over 64 bytes (pipelined commands look like a "
+                   "flood)",
+                   .spec = {.mode = FRAY_MODE_RAW}, .conn_size = sizeof(maxread_conn_t),
+                   .on_frame = maxread_frame);

@@ -19,13 +19,13 @@
  * answer is missing. Cuts alone do not find it: the head's last read always
  * ends at its "\r\n\r\n".
  *
- * THE FIX: after the head, go on with the bytes that follow "\r\n\r\n" in
- * the buffer, or let the framer switch (fray_conn_set_spec from on_frame
- * applies to bytes already buffered). */
+ * THE FIX (fixed-modeswitch): after the head, go on with the bytes that
+ * follow "\r\n\r\n" in the buffer, or let the framer switch
+ * (fray_conn_set_spec from on_frame applies to bytes already buffered). */
 #include <stdio.h>
 #include <string.h>
 
-#include "../examples.h"
+#include "twins.h"
 
 #define MODESWITCH_HEAD 1024
 #define MODESWITCH_BODY 4096
@@ -108,7 +108,14 @@ static int modeswitch_frame(fray_conn_t *c, const uint8_t *data, size_t len, voi
         return modeswitch_fail(c, 413, "Content Too Large");
       continue;
     }
-    st->hlen = 0; /* BUG: head[end + 4 .. hlen) is the body's start; it is lost */
+    /* head[end + 4 .. hlen) is the start of what follows: the last bytes
+     * just copied from data (the terminator ends in them). */
+    if (fray_example_is_fixed(c)) {
+      size_t rest = st->hlen - (end + 4);
+      data -= rest;
+      len += rest;
+    }
+    st->hlen = 0; /* BUG (buggy-modeswitch): without the lines above, the rest is lost */
     int r = modeswitch_head(c, st, end);
     if (r)
       return r;
@@ -116,10 +123,7 @@ static int modeswitch_frame(fray_conn_t *c, const uint8_t *data, size_t len, voi
   return 0;
 }
 
-const fray_handler_t fray_example_buggy_modeswitch = {
-    .name = "buggy-modeswitch",
-    .summary = "BUGGY: HTTP-like; drops body bytes that came in the same read as the head",
-    .spec = {.mode = FRAY_MODE_RAW},
-    .conn_size = sizeof(modeswitch_conn_t),
-    .on_frame = modeswitch_frame,
-};
+FRAY_EXAMPLE_TWINS(modeswitch, "modeswitch",
+                   "HTTP-like; drops body bytes that came in the same read as the head",
+                   .spec = {.mode = FRAY_MODE_RAW}, .conn_size = sizeof(modeswitch_conn_t),
+                   .on_frame = modeswitch_frame);

@@ -16,21 +16,12 @@
  * (exhaustive, one cut; bytewise) answers "ERR unknown command" for both
  * halves.
  *
- * THE FIX: let the framer cut lines (FRAY_MODE_LINE), or keep a buffer
- * across reads and loop over every complete line in it. */
+ * THE FIX (fixed-oneread): let the framer cut lines (FRAY_MODE_DELIM
+ * "\r\n" here), or keep a buffer across reads and loop over every complete
+ * line in it. */
 #include <string.h>
 
-#include "../examples.h"
-
-static int oneread_command(fray_conn_t *c, const uint8_t *p, size_t len) {
-  if (len == 4 && !memcmp(p, "PING", 4))
-    return fray_conn_send(c, "PONG\r\n", 6);
-  if (len >= 5 && !memcmp(p, "ECHO ", 5)) {
-    int r = fray_conn_send(c, p + 5, len - 5);
-    return r ? r : fray_conn_send(c, "\r\n", 2);
-  }
-  return fray_conn_send(c, "ERR unknown command\r\n", 21);
-}
+#include "twins.h"
 
 static int oneread_frame(fray_conn_t *c, const uint8_t *data, size_t len, void *st) {
   (void)st;
@@ -41,7 +32,7 @@ static int oneread_frame(fray_conn_t *c, const uint8_t *data, size_t len, void *
       break;
     }
   }
-  return oneread_command(c, data, n); /* BUG: data[n + 2 .. len) is dropped */
+  return fray_example_pingecho(c, data, n); /* BUG: data[n + 2 .. len) is dropped */
 }
 
 const fray_handler_t fray_example_buggy_oneread = {
@@ -49,4 +40,17 @@ const fray_handler_t fray_example_buggy_oneread = {
     .summary = "BUGGY: treats each read as one command (merged commands lost, split ones broken)",
     .spec = {.mode = FRAY_MODE_RAW},
     .on_frame = oneread_frame,
+};
+
+/* The fix: the framer hands over one line per call, however it was read. */
+static int oneread_fixed_frame(fray_conn_t *c, const uint8_t *data, size_t len, void *st) {
+  (void)st;
+  return fray_example_pingecho(c, data, len);
+}
+
+const fray_handler_t fray_example_fixed_oneread = {
+    .name = "fixed-oneread",
+    .summary = "the fixed twin of buggy-oneread",
+    .spec = {.mode = FRAY_MODE_DELIM, .max_frame = 1024, .delim = {.bytes = "\r\n", .len = 2}},
+    .on_frame = oneread_fixed_frame,
 };

@@ -13,11 +13,12 @@
  * one cut finds it in every script; random draws cuts inside delimiters on
  * purpose). Whole reads, and cuts anywhere else, work.
  *
- * THE FIX: resume the search one byte before the new bytes (delimiter
- * length - 1), or let the framer do it (FRAY_MODE_DELIM or LINE). */
+ * THE FIX (fixed-splitdelim): resume the search one byte before the new
+ * bytes (delimiter length - 1), or let the framer do it (FRAY_MODE_DELIM or
+ * LINE). */
 #include <string.h>
 
-#include "../examples.h"
+#include "twins.h"
 
 #define SPLITDELIM_MAX 1024
 
@@ -27,28 +28,20 @@ typedef struct splitdelim_conn {
   uint8_t buf[SPLITDELIM_MAX];
 } splitdelim_conn_t;
 
-static int splitdelim_command(fray_conn_t *c, const uint8_t *p, size_t len) {
-  if (len == 4 && !memcmp(p, "PING", 4))
-    return fray_conn_send(c, "PONG\r\n", 6);
-  if (len >= 5 && !memcmp(p, "ECHO ", 5)) {
-    int r = fray_conn_send(c, p + 5, len - 5);
-    return r ? r : fray_conn_send(c, "\r\n", 2);
-  }
-  return fray_conn_send(c, "ERR unknown command\r\n", 21);
-}
-
 static int splitdelim_frame(fray_conn_t *c, const uint8_t *data, size_t len, void *vst) {
   splitdelim_conn_t *st = vst;
   while (len > 0) {
     size_t k = len < sizeof st->buf - st->len ? len : sizeof st->buf - st->len;
-    size_t scan = st->len; /* BUG: should be st->len ? st->len - 1 : 0 */
+    size_t scan = st->len; /* BUG (buggy-splitdelim): st->len ? st->len - 1 : 0 */
+    if (fray_example_is_fixed(c) && scan > 0)
+      scan--;
     memcpy(st->buf + st->len, data, k);
     st->len += k;
     data += k;
     len -= k;
     for (size_t i = scan; i + 1 < st->len;) {
       if (st->buf[i] == '\r' && st->buf[i + 1] == '\n') {
-        int r = st->skipping ? 0 : splitdelim_command(c, st->buf, i);
+        int r = st->skipping ? 0 : fray_example_pingecho(c, st->buf, i);
         st->skipping = 0;
         memmove(st->buf, st->buf + i + 2, st->len - i - 2);
         st->len -= i + 2;
@@ -75,11 +68,7 @@ static int splitdelim_frame(fray_conn_t *c, const uint8_t *data, size_t len, voi
   return 0;
 }
 
-const fray_handler_t fray_example_buggy_splitdelim = {
-    .name = "buggy-splitdelim",
-    .summary =
-        "BUGGY: searches \\r\\n only in the new read (misses a delimiter split between reads)",
-    .spec = {.mode = FRAY_MODE_RAW},
-    .conn_size = sizeof(splitdelim_conn_t),
-    .on_frame = splitdelim_frame,
-};
+FRAY_EXAMPLE_TWINS(splitdelim, "splitdelim",
+                   "searches \\r\\n only in the new read (misses a delimiter split between reads)",
+                   .spec = {.mode = FRAY_MODE_RAW}, .conn_size = sizeof(splitdelim_conn_t),
+                   .on_frame = splitdelim_frame);

@@ -21,11 +21,12 @@
  * reads are 64 bytes or less (exhaustive, one cut; random; bytewise) gives
  * a garbled reply instead of "ERR line too long".
  *
- * THE FIX: check st->len + len against the array, not len (or use the
- * framer's max_frame, which bounds the whole frame). */
+ * THE FIX (fixed-stackbuf): check what the array already holds plus the
+ * new bytes of the line, not the read (or use the framer's max_frame, which
+ * bounds the whole frame). */
 #include <string.h>
 
-#include "../examples.h"
+#include "twins.h"
 
 #define STACKBUF_LINE 64
 
@@ -47,7 +48,8 @@ static int stackbuf_open(fray_conn_t *c, void *vst) {
 
 static int stackbuf_frame(fray_conn_t *c, const uint8_t *data, size_t len, void *vst) {
   stackbuf_conn_t *st = vst;
-  if (!st->skipping && len > sizeof st->line) { /* BUG: st->len + len */
+  int fixed = fray_example_is_fixed(c);
+  if (!fixed && !st->skipping && len > sizeof st->line) { /* BUG: st->len + len */
     st->len = 0;
     st->skipping = 1;
     int r = fray_conn_send(c, "ERR line too long\r\n", 19);
@@ -59,6 +61,12 @@ static int stackbuf_frame(fray_conn_t *c, const uint8_t *data, size_t len, void 
     size_t k = nl ? (size_t)(nl - data) + 1 : len;
     if (st->skipping) {
       st->skipping = nl == NULL;
+    } else if (fixed && st->len + k > sizeof st->line) { /* the fix: bound the line */
+      st->len = 0;
+      st->skipping = nl == NULL;
+      int r = fray_conn_send(c, "ERR line too long\r\n", 19);
+      if (r)
+        return r;
     } else {
       memcpy(st->line + st->len, data, k); /* the overflow */
       st->len += k;
@@ -82,11 +90,7 @@ static int stackbuf_frame(fray_conn_t *c, const uint8_t *data, size_t len, void 
   return 0;
 }
 
-const fray_handler_t fray_example_buggy_stackbuf = {
-    .name = "buggy-stackbuf",
-    .summary = "BUGGY: 64-byte line buffer bounded per read, overflowed by a long line in pieces",
-    .spec = {.mode = FRAY_MODE_RAW},
-    .conn_size = sizeof(stackbuf_conn_t),
-    .on_open = stackbuf_open,
-    .on_frame = stackbuf_frame,
-};
+FRAY_EXAMPLE_TWINS(stackbuf, "stackbuf",
+                   "64-byte line buffer bounded per read, overflowed by a long line in pieces",
+                   .spec = {.mode = FRAY_MODE_RAW}, .conn_size = sizeof(stackbuf_conn_t),
+                   .on_open = stackbuf_open, .on_frame = stackbuf_frame);

@@ -296,6 +296,9 @@ buggy)
     r=$(sed -n 's/^fray replay: reproducer written to //p' "$work/err" | head -n 1)
     [ -n "$r" ] && [ -f "$r" ] || fail "$s: no reproducer written"
     case $found in *short-writes*) continue ;; esac
+    # A fault the run drew (short writes, EOF with the data) is not in the
+    # script: the reproducer says so, and the whole schedule alone passes it.
+    grep -q '^# it needs ' "$r" && continue
     expect_rc 1 "$fray" replay --schedule whole "$r"
   done
   ;;
