@@ -54,6 +54,19 @@ static inline size_t fray__cut_scan(const uint8_t *d, size_t len, size_t start) 
   return 0;
 }
 
+/* The last interesting cut position at or before start (1..len-1), going
+ * round; 0 if there is none. Scanning both ways gives a position the
+ * uninteresting stretches on both sides of it: forward alone reaches a
+ * send's first byte from start 1 only. */
+static inline size_t fray__cut_scan_back(const uint8_t *d, size_t len, size_t start) {
+  for (size_t k = 0; k < len - 1; k++) {
+    size_t p = 1 + (start - 1 + (len - 1) - k) % (len - 1);
+    if (fray__cut_interesting(d, len, p))
+      return p;
+  }
+  return 0;
+}
+
 /* A short write from draw r: whether it is an EAGAIN (one in four), and
  * otherwise how many bytes it accepts (1-16). The simulator's fake sockets
  * and the shim draw alike, so --short-writes means the same in both. */
