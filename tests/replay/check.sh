@@ -239,6 +239,10 @@ replay-all)
     [ -f "$r" ] || fail "no reproducer written as $r"
     cmd=$(sed -n 's/^# replay: fray //p' "$r")
     [ -n "$cmd" ] || fail "no '# replay: fray ...' line in $r"
+    # A fault the failing run drew is added as the header says ("# it needs
+    # short writes: add --short-writes --seed 1 (see the found-by line)").
+    needs=$(sed -n 's/^# it needs [^:]*: add \(.*\) (see the found-by line)$/\1/p' "$r")
+    [ -z "$needs" ] || cmd="replay $needs ${cmd#replay }"
     # The kind of failure the header names (a mutant's is the heap's bound).
     kind=$(sed -n 's/^# failure: .*:[0-9][0-9]*: \([a-z-]*\): .*/\1/p' "$r")
     [ -n "$kind" ] || kind=bound
@@ -254,6 +258,13 @@ replay-all)
     buggy-trustlen)
       eval "expect_rc 0 \"\$fray\" replay --plugin \"\$lenecho\" $bare"
       twins=$((twins + 1)) ;;
+    buggy-*)
+      # The built-in fixed twin (examples/buggy/twins.h), where there is one.
+      h=$(sed -n 's/^@handler buggy-//p' "$r")
+      if "$fray" replay --list-handlers | grep -q "^fixed-$h "; then
+        eval "expect_rc 0 \"\$fray\" replay --handler fixed-\$h $bare"
+        twins=$((twins + 1))
+      fi ;;
     esac
     case $cmd in
     *" --bug droptail"*)

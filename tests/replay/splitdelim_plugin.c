@@ -4,6 +4,7 @@
  * command in their header. Like examples/plugin/, it links no fray
  * library: the fray command provides fray_conn_send() and friends. */
 #include "../../examples/buggy/splitdelim.c"
+#include "../../examples/buggy/twins.c"
 
 __attribute__((visibility("default"))) const fray_handler_t *fray_plugin_handler(unsigned abi);
 const fray_handler_t *fray_plugin_handler(unsigned abi) {
