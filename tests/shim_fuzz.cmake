@@ -23,8 +23,9 @@ foreach(style poll epoll libevent)
 endforeach()
 
 # With afl-fuzz: the servers built with afl-clang-fast by the test, a fixed
-# budget of 1500 execs per twin (the bugs take a few hundred; 77 without
-# AFL++). poll carries every bug; epoll and libevent the read-side ones.
+# budget of 2500 execs per twin and AFL seed 1 (the bugs take a few
+# hundred, quitrest up to about 1,500; 77 without AFL++). poll carries
+# every bug; epoll and libevent the read-side ones.
 set(_fuzz_afl ${PROJECT_SOURCE_DIR}/tests/shim/fuzz_afl.sh)
 foreach(style poll epoll libevent)
   if(NOT TARGET exec_${style})
@@ -37,7 +38,7 @@ foreach(style poll epoll libevent)
     set(_bugs droptail)
   endif()
   add_test(NAME shim.fuzz.afl.${style}
-           COMMAND bash ${_fuzz_afl} $<TARGET_FILE:fray_cli> ${PROJECT_SOURCE_DIR} ${style} 1500
+           COMMAND bash ${_fuzz_afl} $<TARGET_FILE:fray_cli> ${PROJECT_SOURCE_DIR} ${style} 2500
                    ${_bugs})
   set_tests_properties(shim.fuzz.afl.${style} PROPERTIES TIMEOUT 600 LABELS "shim;afl"
                        SKIP_RETURN_CODE 77 RUN_SERIAL TRUE)

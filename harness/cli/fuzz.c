@@ -46,7 +46,7 @@ static void usage(FILE *out) {
   fprintf(out,
           "usage: fray fuzz --plugin LIB.so [--replay-plugin PLAIN.so] [--time S] [--jobs N]\n"
           "                 [--out DIR] [--engine libfuzzer] [SCRIPTS...]\n"
-          "       fray fuzz --exec 'COMMAND {port}' [--time S] [--jobs N] [--execs N]\n"
+          "       fray fuzz --exec 'COMMAND {port}' [--time S] [--jobs N] [--execs N] [--seed N]\n"
           "                 [--seeds DIR] [--reads exact|whole] [--out DIR] [SCRIPTS...]\n"
           "       fray fuzz --prepare --out DIR SCRIPTS...\n"
           "\n"
@@ -73,6 +73,7 @@ static void usage(FILE *out) {
           "  --exec 'COMMAND {port}'  the server, split as a shell splits words; {port}\n"
           "                   becomes a free loopback port it must listen on\n"
           "  --execs N        --exec: stop each afl-fuzz after N execs (afl-fuzz -E)\n"
+          "  --seed N         --exec: afl-fuzz's random seed (-s; with --jobs, N, N+1...)\n"
           "  --seeds DIR      --exec: fuzz inputs to start from besides the scripts'\n"
           "  --reads whole    --exec: every send one read, no cuts (the ablation: what\n"
           "                   a desocketing fuzzer sees; crashes only); exact (default)\n"
@@ -122,6 +123,7 @@ static int parse(fuzz_opts_t *o, int argc, char **argv) {
       {"--seeds", FRAY_CLI_TEXT, 0, 0, NULL},
       {"--reads", FRAY_CLI_TEXT, 0, 0, NULL},
       {"--execs", FRAY_CLI_COUNT, 1, 1000000000000ull, NULL},
+      {"--seed", FRAY_CLI_COUNT, 1, 4294967295ull, NULL},
       FRAY_CLI_FILES_OPTS,
   };
   fray_cli_args_t a;
@@ -156,6 +158,8 @@ static int parse(fuzz_opts_t *o, int argc, char **argv) {
       o->reads = a.val;
     else if (!strcmp(a.name, "--execs"))
       o->execs = a.num;
+    else if (!strcmp(a.name, "--seed"))
+      o->seed = a.num;
     else if (!strcmp(a.name, "--engine") && strcmp(a.val, "libfuzzer")) {
       fray_cli_usage_error("fuzz",
                            !strcmp(a.val, "afl")
@@ -176,8 +180,8 @@ static int parse(fuzz_opts_t *o, int argc, char **argv) {
                                               "required");
     return FRAY_EXIT_USAGE;
   }
-  if ((o->seeds || o->reads || o->execs) && !o->exec) {
-    fray_cli_usage_error("fuzz", "--seeds, --reads and --execs go with --exec");
+  if ((o->seeds || o->reads || o->execs || o->seed) && !o->exec) {
+    fray_cli_usage_error("fuzz", "--seeds, --reads, --execs and --seed go with --exec");
     return FRAY_EXIT_USAGE;
   }
   if (o->reads && strcmp(o->reads, "exact") && strcmp(o->reads, "whole")) {

@@ -230,6 +230,8 @@ static void job_argv(xrun_t *x, const job_t *j, char **w, size_t max, char bufs[
     ADDF("-V%llu", (unsigned long long)o->time_s);
   if (o->execs)
     ADDF("-E%llu", (unsigned long long)o->execs);
+  if (o->seed)
+    ADDF("-s%llu", (unsigned long long)(o->seed + (uint64_t)(j - x->jobs)));
   ADD("-t1000+"); /* a loaded machine's slow exec is no hang */
   if (x->njobs > 1)
     ADDF("%s%s", j == x->jobs ? "-M" : "-S", j->name);

@@ -18,6 +18,7 @@ typedef struct fuzz_opts {
   const char *seeds;                     /* --seeds DIR */
   const char *reads;                     /* --reads exact|whole (--exec) */
   uint64_t time_s, jobs, execs;          /* execs: --execs, 0 none */
+  uint64_t seed;                         /* --seed (afl-fuzz -s), 0 none */
   int prepare;                           /* --prepare: seeds and dictionary only */
   char **scripts;
   size_t nscripts;

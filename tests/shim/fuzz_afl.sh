@@ -27,7 +27,7 @@ fi
 run() {
   local name=$1
   shift
-  "$fray" fuzz --exec "$work/srv {port} $*" --execs "$execs" --time 240 \
+  "$fray" fuzz --exec "$work/srv {port} $*" --execs "$execs" --seed 1 --time 240 \
     --out "$work/$name" "$src"/tests/exec/scripts/*.fray >"$work/$name.out" 2>"$work/$name.err"
 }
 
