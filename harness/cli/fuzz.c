@@ -108,6 +108,27 @@ static void usage(FILE *out) {
           "example: fray fuzz --plugin ./kv.so --time 30 tests/kv/*.fray\n");
 }
 
+/* The options' combinations parse() cannot judge one at a time. -1 to go
+ * on, else the exit status. */
+static int check(const fuzz_opts_t *o) {
+  if (o->prepare ? !o->out || !o->nscripts : !o->plugin == !o->exec) {
+    fray_cli_usage_error("fuzz", o->prepare ? "--prepare needs --out DIR and SCRIPTS"
+                                 : o->exec  ? "--plugin and --exec exclude each other"
+                                            : "--plugin LIB.so or --exec 'COMMAND {port}' is "
+                                              "required");
+    return FRAY_EXIT_USAGE;
+  }
+  if ((o->seeds || o->reads || o->execs || o->seed) && !o->exec) {
+    fray_cli_usage_error("fuzz", "--seeds, --reads, --execs and --seed go with --exec");
+    return FRAY_EXIT_USAGE;
+  }
+  if (o->reads && strcmp(o->reads, "exact") && strcmp(o->reads, "whole")) {
+    fray_cli_usage_error("fuzz", "--reads must be exact or whole, not '%s'", o->reads);
+    return FRAY_EXIT_USAGE;
+  }
+  return -1;
+}
+
 /* Parses the command line into o. -1 to go on, else the exit status. */
 static int parse(fuzz_opts_t *o, int argc, char **argv) {
   static const fray_cli_opt_t table[] = {
@@ -173,22 +194,7 @@ static int parse(fuzz_opts_t *o, int argc, char **argv) {
     } else
       fray_cli_files_option(&o->files, a.name, a.val);
   }
-  if (o->prepare ? !o->out || !o->nscripts : !o->plugin == !o->exec) {
-    fray_cli_usage_error("fuzz", o->prepare ? "--prepare needs --out DIR and SCRIPTS"
-                                 : o->exec  ? "--plugin and --exec exclude each other"
-                                            : "--plugin LIB.so or --exec 'COMMAND {port}' is "
-                                              "required");
-    return FRAY_EXIT_USAGE;
-  }
-  if ((o->seeds || o->reads || o->execs || o->seed) && !o->exec) {
-    fray_cli_usage_error("fuzz", "--seeds, --reads, --execs and --seed go with --exec");
-    return FRAY_EXIT_USAGE;
-  }
-  if (o->reads && strcmp(o->reads, "exact") && strcmp(o->reads, "whole")) {
-    fray_cli_usage_error("fuzz", "--reads must be exact or whole, not '%s'", o->reads);
-    return FRAY_EXIT_USAGE;
-  }
-  return -1;
+  return check(o);
 }
 
 /* o->path = o->out "/" name. 0, or -1 when it does not fit. */
