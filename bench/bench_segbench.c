@@ -160,7 +160,7 @@ static int twin_clean(const fray_script_t *s, const char *name, const fray_handl
 }
 
 /* A table cell: the median runs to the bug, and with timed its median
- * wall time. */
+ * wall time to it (microseconds: the whole reference run included). */
 static void print_cell(const column_t *col, const bench_opts_t *o, int timed) {
   uint64_t m = median_runs(col->runs, o->seeds);
   if (m == UINT64_MAX)
@@ -168,7 +168,7 @@ static void print_cell(const column_t *col, const bench_opts_t *o, int timed) {
   else
     printf(" %" PRIu64, m);
   if (timed)
-    printf(" (%.2f ms)", 1e3 * median_secs(col->secs, o->seeds));
+    printf(" (%.0f us)", 1e6 * median_secs(col->secs, o->seeds));
   printf(" |");
 }
 

@@ -1,0 +1,6 @@
+/* Baseline: buggy-dotend fuzzed the classic way, all bytes in one read (only
+ * crashes can show). Compared with fuzz_buggy_dotend in the segmentation-bug
+ * benchmark (scripts/segbench.sh). */
+#include "handler_target.h"
+
+FRAY_NAIVE_TARGET("buggy-dotend")
