@@ -83,6 +83,54 @@ FRAY_EXTERN void *fray_conn_driver_data(const fray_conn_t *c);
 /* Bytes the connection's framer holds right now (memory-bound oracle). */
 FRAY_EXTERN size_t fray_conn_buffered(const fray_conn_t *c);
 
+/* ---- time: the clock behind the handler's timers ------------------------------
+ * The runtime keeps the timers (fray/handler.h); the driver supplies the
+ * time and makes them fire. Without a clock a server's time is virtual: it
+ * stands where the driver last advanced it (0 at first) and moves only
+ * through fray_server_advance(), which the simulator calls at a script's
+ * `wait`. A driver on real time sets a clock with now(), is told through
+ * arm() when the earliest deadline changes, sets one OS timer for it, and
+ * calls fray_server_advance(s, now()) when that goes off:
+ *
+ *   static void arm(uint64_t deadline, void *ud) { reschedule(ud, deadline); }
+ *   fray_server_set_clock(s, &(fray_clock_t){.now = my_now_ms, .arm = arm, .user_data = me});
+ *   ...  // when the OS timer goes off:
+ *   fray_server_advance(s, my_now_ms(me));  // then flush what the callbacks sent */
+
+/* No timer pending (fray_server_next_deadline(), arm()'s deadline). */
+#define FRAY_TIMER_NEVER UINT64_MAX
+
+/* Most timer callbacks one fray_server_advance() runs: a chain of timers
+ * each starting the next at 0 ms cannot keep a driver from its I/O. */
+#define FRAY_TIMER_BATCH 4096
+
+typedef struct fray_clock {
+  /* Milliseconds on a monotonic scale of the driver's choosing; NULL: the
+   * server's virtual clock. */
+  uint64_t (*now)(void *user_data);
+  /* The earliest deadline is now deadline (FRAY_TIMER_NEVER: no timer
+   * pending); may be NULL. Called from inside the runtime, also from the
+   * handler's calls: it must not call back into the server. */
+  void (*arm)(uint64_t deadline, void *user_data);
+  void *user_data; /* passed back untouched */
+} fray_clock_t;
+
+/* Sets s's clock (copied; NULL: back to virtual). When arm is set and a
+ * timer is pending, arm is called at once with the earliest deadline. */
+FRAY_EXTERN void fray_server_set_clock(fray_server_t *s, const fray_clock_t *clock);
+
+/* The earliest pending deadline, FRAY_TIMER_NEVER when none (or s NULL). */
+FRAY_EXTERN uint64_t fray_server_next_deadline(const fray_server_t *s);
+
+/* Time is now `now` (a virtual clock never goes back: an earlier now
+ * changes nothing): fires every timer due by then, earliest deadline
+ * first, equal ones in start order, including those the callbacks start
+ * that fall due, up to FRAY_TIMER_BATCH callbacks (the rest stay due: call
+ * again after serving I/O). A virtual clock stands at each timer's
+ * deadline while it fires, then at now. Flush the connections afterwards:
+ * the callbacks' output is queued. Returns the number of callbacks run. */
+FRAY_EXTERN size_t fray_server_advance(fray_server_t *s, uint64_t now);
+
 /* ---- tracing: what the handler saw and did --------------------------------- */
 
 typedef enum fray_trace_kind {

@@ -191,6 +191,72 @@ FRAY_EXTERN fray_conn_t *fray_server_next(fray_conn_t *c);
 FRAY_EXTERN fray_conn_t *fray_server_find(fray_server_t *s, uint64_t id);
 FRAY_EXTERN size_t fray_server_count(const fray_server_t *s); /* open connections */
 
+/* ---- timers --------------------------------------------------------------
+ * A handler's timers run on its driver's clock, in milliseconds: real time
+ * on libevent (fray/event.h); virtual time in the simulator and the fuzz
+ * driver, where time passes only where the script says so (`wait 30s`,
+ * `alice < nothing for 10s`: docs/script-format.md) and jumps from one
+ * deadline to the next, so an hour of idle timeouts runs in microseconds
+ * and every schedule sees the same times. A timer fires once; restart it
+ * from its callback for a period. Timers due at the same time fire in the
+ * order they were started. The runtime owns every timer: the handler keeps
+ * only its id, which stays safe to cancel after the timer fired (then
+ * FRAY_ENOENT).
+ *
+ *   static int idle(fray_conn_t *c, void *st, void *arg) {
+ *     fray_conn_sendf(c, "* idle, bye\r\n");
+ *     fray_conn_close(c);
+ *     return 0;
+ *   }
+ *   // in on_open, and again in on_frame after a cancel:
+ *   fray_conn_timer_start(c, 60000, idle, NULL, &st->idle_timer); */
+
+/* A timer's id: nonzero, unique among the server's pending timers; an id
+ * whose timer fired or was cancelled is never given to another timer. */
+typedef uint64_t fray_timer_id_t;
+
+/* The longest delay a timer takes (2^40 ms, about 35 years). */
+#define FRAY_TIMER_MAX_MS ((uint64_t)1 << 40)
+
+/* A connection's timer fired; arg is what the start was given, untouched.
+ * It may send, close, abort and start timers, as on_frame may. Returns 0,
+ * or a negative code: the connection is aborted. Never called once the
+ * connection is closed (on_close ran): its timers are cancelled then. */
+typedef int (*fray_conn_timer_cb)(fray_conn_t *c, void *conn_state, void *arg);
+
+/* A server's timer fired (broadcasts, housekeeping); arg as given. Never
+ * called once fray_server_free() has begun. */
+typedef void (*fray_server_timer_cb)(fray_server_t *s, void *server_state, void *arg);
+
+/* Starts a timer of c that calls cb(c, conn_state, arg) ms milliseconds from
+ * now (0: at the driver's next turn, after the current callback). *id
+ * (id may be NULL) receives its id. Allowed while c is open or closing
+ * (flushing): a timer can bound how long a close may take. Returns 0;
+ * FRAY_EINVAL (c or cb NULL); FRAY_ERANGE (ms over FRAY_TIMER_MAX_MS);
+ * FRAY_ECLOSED (c is closed, as in on_close: nothing started);
+ * FRAY_ENOMEM. */
+FRAY_EXTERN int fray_conn_timer_start(fray_conn_t *c, uint64_t ms, fray_conn_timer_cb cb, void *arg,
+                                      fray_timer_id_t *id);
+
+/* Cancels c's timer id: it will not fire. Returns 0, FRAY_EINVAL (c NULL),
+ * or FRAY_ENOENT (no such pending timer of c's: it fired, was cancelled,
+ * belongs to another connection or is 0), which a handler may ignore. */
+FRAY_EXTERN int fray_conn_timer_cancel(fray_conn_t *c, fray_timer_id_t id);
+
+/* As fray_conn_timer_start(), for a timer of the server's own that calls
+ * cb(s, server_state, arg). Allowed from server_init on; FRAY_ECLOSED once
+ * fray_server_free() has begun (server_free included). */
+FRAY_EXTERN int fray_server_timer_start(fray_server_t *s, uint64_t ms, fray_server_timer_cb cb,
+                                        void *arg, fray_timer_id_t *id);
+
+/* Cancels a timer fray_server_timer_start() started: 0, FRAY_EINVAL (s
+ * NULL) or FRAY_ENOENT (not pending, or a connection's timer). */
+FRAY_EXTERN int fray_server_timer_cancel(fray_server_t *s, fray_timer_id_t id);
+
+/* The driver's clock now, in milliseconds (its origin is the driver's: a
+ * simulated run starts at 0). */
+FRAY_EXTERN uint64_t fray_server_now(const fray_server_t *s);
+
 /* ---- checking a handler ------------------------------------------------- */
 
 /* Largest conn_size and server_size a handler may declare (1 GiB): state

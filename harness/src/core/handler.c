@@ -11,6 +11,7 @@
 #include "core/framer_internal.h"
 #include "core/internal.h"
 #include "core/outq_internal.h"
+#include "core/timerq.h"
 
 /* Bytes of a connection's first output block, inside the connection's
  * block: a chat-sized reply needs no allocation of its own. */
@@ -32,7 +33,8 @@ struct fray_conn {
   int reframe;                            /* take_buffered from a callback: start framing afresh */
   const char *refused_what, *refused_why; /* the handler's last refused call */
   int refused_code;
-  void *data; /* handler's conn_size bytes, allocated after the struct */
+  uint32_t timers; /* its pending timers' list (core/timerq.h) */
+  void *data;      /* handler's conn_size bytes, allocated after the struct */
 };
 
 struct fray_server {
@@ -44,6 +46,15 @@ struct fray_server {
   uint64_t next_id;
   fray_trace_fn trace; /* fray_server_set_trace(); NULL: none */
   void *trace_data;
+  /* Timers: the queue, the server's own timers' list, the driver's clock
+   * (virtual when it has no now: the time the driver last advanced to)
+   * and the deadline it was last told of. */
+  fray__timerq_t timers;
+  uint32_t server_timers;
+  int freeing; /* fray_server_free() runs: no new server timers */
+  fray_clock_t clock;
+  uint64_t now;
+  uint64_t armed;
 };
 
 /* ---- tracing ------------------------------------------------------------ */
@@ -71,11 +82,15 @@ static void trace_bytes(fray_conn_t *c, fray_trace_kind_t k, const void *data, s
 
 /* ---- framer callbacks --------------------------------------------------- */
 
+static void cancel_conn_timers(fray_conn_t *c);
+
 static void finish_close(fray_conn_t *c) {
   if (c->close_done)
     return;
   c->close_done = 1;
   c->state = FRAY_CONN_CLOSED;
+  if (c->timers != FRAY__TIMER_NIL)
+    cancel_conn_timers(c);
   trace(c, (fray_trace_event_t){.kind = FRAY_TRACE_CLOSE, .reason = c->reason});
   if (c->server->h->on_close)
     c->server->h->on_close(c, c->reason, c->data);
@@ -170,6 +185,9 @@ int fray_server_new(fray_server_t **out, const fray_handler_t *h, const fray_mem
   s->h = h;
   s->mem = m;
   s->next_id = 1;
+  fray__timerq_init(&s->timers, &s->mem);
+  s->server_timers = FRAY__TIMER_NIL;
+  s->armed = FRAY_TIMER_NEVER;
   if (h->server_size) {
     s->data = fray__malloc(&m, h->server_size);
     if (!s->data) {
@@ -211,6 +229,7 @@ static void conn_unlink_free(fray_conn_t *c) {
 void fray_server_free(fray_server_t *s) {
   if (!s)
     return;
+  s->freeing = 1;
   for (fray_conn_t *c = s->head; c; c = c->next) {
     if (!c->close_done) {
       leave_open(c);
@@ -223,6 +242,7 @@ void fray_server_free(fray_server_t *s) {
     conn_unlink_free(s->head);
   if (s->h->server_free)
     s->h->server_free(s, s->data);
+  fray__timerq_fini(&s->timers);
   fray_mem_t m = s->mem;
   fray__free(&m, s->data);
   fray__free(&m, s);
@@ -255,6 +275,7 @@ int fray_server_open(fray_server_t *s, const char *name, void *driver_data, fray
   memset(c, 0, sizeof *c);
   c->server = s;
   c->driver_data = driver_data;
+  c->timers = FRAY__TIMER_NIL;
   c->data = h->conn_size ? (char *)c + head : NULL;
   if (c->data)
     memset(c->data, 0, h->conn_size);
@@ -593,4 +614,126 @@ void *fray_conn_driver_data(const fray_conn_t *c) {
 
 size_t fray_conn_buffered(const fray_conn_t *c) {
   return c ? fray_framer_buffered(c->framer) : 0;
+}
+
+/* ---- timers ------------------------------------------------------------------ */
+
+void fray_server_set_clock(fray_server_t *s, const fray_clock_t *clock) {
+  if (!s)
+    return;
+  s->clock = clock ? *clock : (fray_clock_t){0};
+  s->armed = FRAY_TIMER_NEVER;
+  if (s->clock.arm && fray__timerq_count(&s->timers)) {
+    s->armed = fray__timerq_next(&s->timers);
+    s->clock.arm(s->armed, s->clock.user_data);
+  }
+}
+
+uint64_t fray_server_now(const fray_server_t *s) {
+  if (!s)
+    return 0;
+  return s->clock.now ? s->clock.now(s->clock.user_data) : s->now;
+}
+
+uint64_t fray_server_next_deadline(const fray_server_t *s) {
+  return s ? fray__timerq_next(&s->timers) : FRAY_TIMER_NEVER;
+}
+
+/* Tells the driver when the earliest deadline changed, so a real clock
+ * sets one OS timer for the whole queue. */
+static void rearm(fray_server_t *s) {
+  uint64_t next = fray__timerq_next(&s->timers);
+  if (s->clock.arm && next != s->armed && !s->freeing) {
+    s->armed = next;
+    s->clock.arm(next, s->clock.user_data);
+  }
+}
+
+static int timer_start(fray_server_t *s, void *owner, uint32_t *list, uint64_t ms, void (*fn)(void),
+                       void *arg, fray_timer_id_t *id) {
+  if (ms > FRAY_TIMER_MAX_MS)
+    return FRAY_ERANGE;
+  fray_timer_id_t got;
+  int r = fray__timerq_add(&s->timers, fray_server_now(s) + ms, owner, list, fn, arg, &got);
+  if (r)
+    return r;
+  if (id)
+    *id = got;
+  rearm(s);
+  return 0;
+}
+
+int fray_conn_timer_start(fray_conn_t *c, uint64_t ms, fray_conn_timer_cb cb, void *arg,
+                          fray_timer_id_t *id) {
+  if (!c || !cb)
+    return FRAY_EINVAL;
+  if (c->state == FRAY_CONN_CLOSED)
+    return FRAY_ECLOSED;
+  return timer_start(c->server, c, &c->timers, ms, (void (*)(void))cb, arg, id);
+}
+
+int fray_server_timer_start(fray_server_t *s, uint64_t ms, fray_server_timer_cb cb, void *arg,
+                            fray_timer_id_t *id) {
+  if (!s || !cb)
+    return FRAY_EINVAL;
+  if (s->freeing)
+    return FRAY_ECLOSED;
+  return timer_start(s, NULL, &s->server_timers, ms, (void (*)(void))cb, arg, id);
+}
+
+int fray_conn_timer_cancel(fray_conn_t *c, fray_timer_id_t id) {
+  if (!c)
+    return FRAY_EINVAL;
+  int r = fray__timerq_cancel(&c->server->timers, id, c);
+  if (!r)
+    rearm(c->server);
+  return r;
+}
+
+int fray_server_timer_cancel(fray_server_t *s, fray_timer_id_t id) {
+  if (!s)
+    return FRAY_EINVAL;
+  int r = fray__timerq_cancel(&s->timers, id, NULL);
+  if (!r)
+    rearm(s);
+  return r;
+}
+
+/* The connection closed: its timers never fire (on_close runs next). */
+static void cancel_conn_timers(fray_conn_t *c) {
+  fray__timerq_cancel_list(&c->server->timers, &c->timers);
+  rearm(c->server);
+}
+
+/* Runs one fired timer's callback; a connection's aborts it on a negative
+ * return, as its other callbacks do. */
+static void fire(fray_server_t *s, const fray__timer_t *t) {
+  if (!t->owner) {
+    ((fray_server_timer_cb)t->fn)(s, s->data, t->arg);
+    return;
+  }
+  fray_conn_t *c = t->owner;
+  if (((fray_conn_timer_cb)t->fn)(c, c->data, t->arg) < 0)
+    fray_conn_abort(c);
+}
+
+size_t fray_server_advance(fray_server_t *s, uint64_t now) {
+  if (!s)
+    return 0;
+  size_t n = 0;
+  fray__timer_t t;
+  /* A timer a callback starts that is due already fires in this call too;
+   * the cap leaves a chain of them to the driver's next turn. A virtual
+   * clock stands at each deadline while its timers fire, so what they
+   * start counts from there, as on a real clock. */
+  while (n < FRAY_TIMER_BATCH && fray__timerq_pop_due(&s->timers, now, &t)) {
+    if (t.deadline > s->now)
+      s->now = t.deadline;
+    fire(s, &t);
+    n++;
+  }
+  if (now > s->now && fray__timerq_next(&s->timers) > now)
+    s->now = now;
+  rearm(s);
+  return n;
 }
