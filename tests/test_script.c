@@ -39,7 +39,10 @@ static void dump_steps(char **o, const fray_script_t *s, const fray_step_t *v, s
                        const char *prefix) {
   for (size_t i = 0; i < n; i++) {
     *o += sprintf(*o, "%s%zu:%zu %s %s", prefix, v[i].line, v[i].column,
-                  fray_step_kind_name(v[i].kind), fray_script_client_name(s, v[i].client));
+                  fray_step_kind_name(v[i].kind),
+                  v[i].kind == FRAY_STEP_WAIT ? "-" : fray_script_client_name(s, v[i].client));
+    if (v[i].ms)
+      *o += sprintf(*o, " %llums", (unsigned long long)v[i].ms);
     if (v[i].data) {
       assert_int_equal(v[i].data[v[i].len], 0); /* the documented NUL */
       dump_bytes(o, v[i].data, v[i].len);
@@ -135,6 +138,13 @@ static const ok_case_t ok_cases[] = {
     {"open opener\nopener > \"x\"\n", "1:1 open opener\n2:1 send opener \"x\"\n",
      "name starting with a keyword"},
     {"open a\na < \"\"\n", "1:1 open a\n2:1 expect a \"\"\n", "empty expectation"},
+    {"wait 30s\nopen a\na < nothing for 1500ms  # late\n  wait\t2m\nwait 1h\nwait 90000ms\n",
+     "1:1 wait - 30000ms\n2:1 open a\n3:1 expect-nothing a 1500ms\n4:3 wait - 120000ms\n"
+     "5:1 wait - 3600000ms\n6:1 wait - 90000ms\n",
+     "spans in every unit, a wait before any client"},
+    {"open wait\nwait > \"x\"\nwait < nothing for 1ms\nwait 1ms\n",
+     "1:1 open wait\n2:1 send wait \"x\"\n3:1 expect-nothing wait 1ms\n4:1 wait - 1ms\n",
+     "a client named wait"},
 };
 
 static void test_parse_valid_table(void **state) {
@@ -215,9 +225,34 @@ static const err_case_t err_cases[] = {
     {A "alice >", FRAY_ESYNTAX, "t.fray:2:8: expected a string, 'hex', 'file' or 'eof' after '>'",
      "empty send"},
     {A "alice <  # nothing", FRAY_ESYNTAX,
-     "t.fray:2:10: expected a string, 'hex', 'file', '~', 'glob', 'eof', 'eof?' or 'any' after "
-     "'<'",
+     "t.fray:2:10: expected a string, 'hex', 'file', '~', 'glob', 'eof', 'eof?', 'any' or "
+     "'nothing for' after '<'",
      "empty expectation"},
+    {A "wait 0s", FRAY_ESYNTAX, "t.fray:2:6: a span of 0 after 'wait' (at least 1ms)", "wait 0"},
+    {A "wait 5x", FRAY_ESYNTAX,
+     "t.fray:2:7: expected a span after 'wait': a number and ms, s, m or h (500ms, 30s, 2m, 1h)",
+     "wait with a bad unit"},
+    {A "wait", FRAY_ESYNTAX,
+     "t.fray:2:5: expected a span after 'wait': a number and ms, s, m or h (500ms, 30s, 2m, 1h)",
+     "wait without a span"},
+    {A "wait 5 s", FRAY_ESYNTAX,
+     "t.fray:2:7: expected a span after 'wait': a number and ms, s, m or h (500ms, 30s, 2m, 1h)",
+     "space before the unit"},
+    {A "wait 8785h", FRAY_ERANGE, "t.fray:2:6: a span over one year after 'wait'", "wait too long"},
+    {A "wait 1s x", FRAY_ESYNTAX, "t.fray:2:9: expected end of line after the span",
+     "junk after a wait"},
+    {A "alice < nothing 5s", FRAY_ESYNTAX,
+     "t.fray:2:17: expected 'for' and a span after 'nothing' (nothing for 10s)",
+     "nothing without for"},
+    {A "alice < nothing for", FRAY_ESYNTAX,
+     "t.fray:2:20: expected a span after 'nothing for': a number and ms, s, m or h (500ms, 30s, "
+     "2m, 1h)",
+     "nothing for without a span"},
+    {A "alice < eof\nalice < nothing for 1s", FRAY_ESYNTAX,
+     "t.fray:3:1: client \"alice\" already expects eof; nothing can arrive after it",
+     "nothing after eof"},
+    {"@canary p < nothing for 1s\n", FRAY_ESYNTAX,
+     "t.fray:1:1: 'nothing for' is not allowed in a canary", "nothing in a canary"},
     {A "alice > \"a\" bob", FRAY_ESYNTAX,
      "t.fray:2:13: expected a string, 'hex', 'file', '*', '|' or end of line", "word after data"},
     {A "alice < \"a\" ~", FRAY_ESYNTAX,
@@ -319,11 +354,13 @@ static const err_case_t err_cases[] = {
     {"@canary a < any", FRAY_ESYNTAX,
      "t.fray:1:13: expected a string, 'hex', 'file', '*' or end of line", "canary any"},
     {"1abc", FRAY_ESYNTAX,
-     "t.fray:1:1: expected a statement (open, close, reset, NAME >, NAME < or @directive), not "
+     "t.fray:1:1: expected a statement (open, close, reset, wait, NAME >, NAME < or @directive), "
+     "not "
      "'1'",
      "digit at line start"},
     {"\xc3\xa9t\xc3\xa9", FRAY_ESYNTAX,
-     "t.fray:1:1: expected a statement (open, close, reset, NAME >, NAME < or @directive), not "
+     "t.fray:1:1: expected a statement (open, close, reset, wait, NAME >, NAME < or @directive), "
+     "not "
      "byte 0xc3",
      "non-ASCII at line start"},
     {A "alice > \"x\" * 99999999999999999999999", FRAY_ERANGE,
@@ -769,6 +806,48 @@ static uint64_t rng_next(uint64_t *x) {
 
 /* Builds random scripts (binary bytes, runs, cuts, every kind) with the
  * builder and checks write -> parse gives them back. */
+/* The builder takes spans as the parser does: 1 ms to a year, a WAIT with
+ * no client (none need exist), EXPECT_NOTHING by an open client only. */
+static void test_builder_spans(void **state) {
+  (void)state;
+  fray_script_t *s;
+  assert_int_equal(fray_script_new(&s, NULL), 0);
+  assert_int_equal(fray_script_add_step(s, &(fray_step_t){.kind = FRAY_STEP_WAIT, .ms = 1}), 0);
+  assert_int_equal(fray_script_add_step(s, &(fray_step_t){.kind = FRAY_STEP_WAIT, .ms = 0}),
+                   FRAY_EINVAL);
+  assert_int_equal(fray_script_add_step(s, &(fray_step_t){.kind = FRAY_STEP_WAIT,
+                                                          .ms = FRAY_SCRIPT_MAX_WAIT_MS + 1}),
+                   FRAY_EINVAL);
+  assert_int_equal(fray_script_add_canary_step(s, &(fray_step_t){.kind = FRAY_STEP_WAIT, .ms = 5}),
+                   FRAY_EINVAL);
+  size_t a;
+  assert_int_equal(fray_script_add_client(s, "a", &a), 0);
+  fray_step_t nothing = {.kind = FRAY_STEP_EXPECT_NOTHING, .client = a, .ms = 7};
+  assert_int_equal(fray_script_add_step(s, &nothing), FRAY_ESTATE);
+  assert_int_equal(fray_script_add_step(s, &(fray_step_t){.kind = FRAY_STEP_OPEN, .client = a}), 0);
+  nothing.ms = 0;
+  assert_int_equal(fray_script_add_step(s, &nothing), FRAY_EINVAL);
+  nothing.ms = FRAY_SCRIPT_MAX_WAIT_MS;
+  assert_int_equal(fray_script_add_step(s, &nothing), 0);
+  /* A span on another kind is not kept. */
+  assert_int_equal(
+      fray_script_add_step(s, &(fray_step_t){.kind = FRAY_STEP_EXPECT_ANY, .client = a, .ms = 9}),
+      0);
+  size_t n;
+  const fray_step_t *v = fray_script_steps(s, &n);
+  assert_int_equal(n, 4);
+  assert_int_equal(v[3].ms, 0);
+  char *text;
+  assert_int_equal(fray_script_write_mem(s, &text, NULL), 0);
+  assert_string_equal(text, "wait 1ms\nopen a\na < nothing for 8784h\na < any\n");
+  fray_script_text_free(s, text);
+  char buf[32];
+  assert_string_equal(fray_script_span_format(5400000, buf, sizeof buf), "90m");
+  assert_string_equal(fray_script_span_format(7200000, buf, sizeof buf), "2h");
+  assert_string_equal(fray_script_span_format(1001, buf, sizeof buf), "1001ms");
+  fray_script_free(s);
+}
+
 static void test_roundtrip_random(void **state) {
   (void)state;
   uint64_t x = 0x9e3779b97f4a7c15u;
@@ -812,6 +891,15 @@ static void test_roundtrip_random(void **state) {
         assert_int_equal(fray_script_add_canary_step(s, &st), 0);
       else
         assert_int_equal(fray_script_add_step(s, &st), 0);
+      /* Spans of any size and unit, as waits and as `< nothing for`. */
+      uint64_t ms = 1 + rng_next(&x) % (rng_next(&x) % 2 ? 5000 : FRAY_SCRIPT_MAX_WAIT_MS);
+      if (rng_next(&x) % 4 == 0)
+        ms = (ms % 100 + 1) * (rng_next(&x) % 2 ? 3600000 : 60000);
+      fray_step_t span = {.kind = rng_next(&x) % 2 ? FRAY_STEP_WAIT : FRAY_STEP_EXPECT_NOTHING,
+                          .client = c[rng_next(&x) % 3],
+                          .ms = ms};
+      if (rng_next(&x) % 3 == 0)
+        assert_int_equal(fray_script_add_step(s, &span), 0);
     }
     assert_int_equal(fray_script_add_step(s, &(fray_step_t){.kind = FRAY_STEP_EXPECT_GLOB,
                                                             .client = c[1],
@@ -1133,6 +1221,7 @@ int main(void) {
       cmocka_unit_test(test_write_table),
       cmocka_unit_test(test_write_file),
       cmocka_unit_test(test_roundtrip_random),
+      cmocka_unit_test(test_builder_spans),
       cmocka_unit_test(test_builder),
       cmocka_unit_test(test_equal),
       cmocka_unit_test(test_parse_failing_alloc),

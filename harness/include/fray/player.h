@@ -151,6 +151,16 @@ typedef struct fray_transport_ops {
    * NULL: the transport cannot, and the read and the EOF go apart as
    * without the fault. */
   int (*send_eof)(void *t, size_t client, const uint8_t *data, size_t len, int closing);
+
+  /* `wait` and `NAME < nothing for`: ms milliseconds pass in which no
+   * client sends; what the server sends meanwhile (its timers firing) is
+   * pushed as usual. The simulator's clock is virtual: it jumps from one
+   * timer deadline to the next, so any span costs only the timers that
+   * fire. A real server's clock is real: a transport sleeps the span while
+   * reading, or refuses one it will not sleep through (FRAY_EUNSUPPORTED,
+   * after fray_player_set_error()). May be NULL: the transport cannot let
+   * time pass, and a script that waits stops there with FRAY_EUNSUPPORTED. */
+  int (*elapse)(void *t, uint64_t ms);
 } fray_transport_ops_t;
 
 /* Creates a player for script (borrowed: it must outlive the player) over

@@ -61,8 +61,14 @@ typedef enum fray_step_kind {
   FRAY_STEP_EXPECT_GLOB,    /* `NAME < glob "g"`: next line matches fnmatch() glob data */
   FRAY_STEP_EXPECT_EOF,     /* `NAME < eof`: no more bytes, the server closes */
   FRAY_STEP_EXPECT_EOF_OPT, /* `NAME < eof?`: no more bytes; a close is allowed */
-  FRAY_STEP_EXPECT_ANY      /* `NAME < any`: whatever arrived so far is taken unchecked */
+  FRAY_STEP_EXPECT_ANY,     /* `NAME < any`: whatever arrived so far is taken unchecked */
+  FRAY_STEP_WAIT,           /* `wait 30s`: ms milliseconds pass, nobody sends (no client) */
+  FRAY_STEP_EXPECT_NOTHING  /* `NAME < nothing for 10s`: ms pass and NAME receives nothing */
 } fray_step_kind_t;
+
+/* The longest span a WAIT or EXPECT_NOTHING step may say: one year, in
+ * milliseconds (longer is a typo, not a test). */
+#define FRAY_SCRIPT_MAX_WAIT_MS ((uint64_t)366 * 24 * 3600 * 1000)
 
 /* One step: a read-only view owned by the script.
  *
@@ -77,6 +83,10 @@ typedef enum fray_step_kind {
  * increasing offsets into data, each in (0, len). A schedule that honours
  * them delivers data[0..cuts[0]), data[cuts[0]..cuts[1]), ... as separate
  * reads; NULL/0 when there are none.
+ *
+ * ms (WAIT, EXPECT_NOTHING): the span, 1 to FRAY_SCRIPT_MAX_WAIT_MS
+ * milliseconds; 0 for other kinds. A WAIT step belongs to no client: its
+ * client is 0 and means nothing (the script need not have a client).
  *
  * line/column: 1-based position of the statement in the script text; 0 for
  * steps added with fray_script_add_step() unless the caller set them. */
@@ -94,6 +104,7 @@ typedef struct fray_step {
    * the script runs. NULL in steps built by the caller (those are compiled
    * when matched); fray_script_add_step() ignores what it is given. */
   const struct fray_regex *regex;
+  uint64_t ms;
 } fray_step_t;
 
 /* Parser options, a value type. Zero-initialise (or fray_script_opts_init())
@@ -194,6 +205,12 @@ FRAY_EXTERN int fray_script_client_find(const fray_script_t *s, const char *name
 /* The handler named by `@handler`, owned by the script; NULL if none. */
 FRAY_EXTERN const char *fray_script_handler(const fray_script_t *s);
 
+/* Writes ms as a script says a span, in the largest unit that says it
+ * exactly (3600000: "1h", 90000: "90s", 1500: "1500ms"), so that it parses
+ * back the same, into buf (size n, NUL-terminated when n > 0); returns
+ * buf. 32 bytes hold any span. */
+FRAY_EXTERN char *fray_script_span_format(uint64_t ms, char *buf, size_t n);
+
 /* Keyword of a step kind ("open", "send", "expect-regex", ...); "unknown"
  * for values outside the enum. Static storage. */
 FRAY_EXTERN const char *fray_step_kind_name(fray_step_kind_t kind);
@@ -231,7 +248,8 @@ FRAY_EXTERN int fray_script_add_client(fray_script_t *s, const char *name, size_
 FRAY_EXTERN int fray_script_set_handler(fray_script_t *s, const char *name);
 
 /* Appends a copy of *step (bytes and cuts are copied; line/column kept).
- * Checks what the parser checks: a valid kind and client index, cuts
+ * Checks what the parser checks: a valid kind and client index (none for
+ * WAIT), a span within FRAY_SCRIPT_MAX_WAIT_MS, cuts
  * strictly increasing inside (0, len), patterns without NUL, a valid
  * regex, and the client's connection state (open before use, no send after
  * `> eof`, no expectation after `< eof`, no double open). Returns 0, or
@@ -263,7 +281,7 @@ FRAY_EXTERN int fray_script_write_mem(const fray_script_t *s, char **text, size_
 FRAY_EXTERN void fray_script_text_free(const fray_script_t *s, char *text);
 
 /* 1 if a and b have the same handler, canary and steps (kinds, client
- * names, bytes, cuts), ignoring positions and client numbering; else 0. */
+ * names, bytes, cuts, spans), ignoring positions and client numbering; else 0. */
 FRAY_EXTERN int fray_script_equal(const fray_script_t *a, const fray_script_t *b);
 
 #ifdef __cplusplus

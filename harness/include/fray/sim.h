@@ -3,10 +3,13 @@
  * decides how each send is cut into reads, which consecutive sends of a
  * client are merged into one read, and how much of each server write the
  * fake socket takes. It is the session player (fray/player.h) over the
- * in-process transport, which never waits on a clock: the server can only
- * answer input, so when the script expects bytes, everything the server
- * will ever send in reply is already there; a handler that does not answer
- * fails at once.
+ * in-process transport, which never waits on a clock: the server answers
+ * input, and its timers (fray/handler.h) run on a virtual clock that moves
+ * only at the script's `wait` and `< nothing for` steps, jumping from one
+ * deadline to the next (an hour of idle timeouts costs microseconds, and
+ * every schedule sees the same times). So when the script expects bytes,
+ * everything the server will send in reply is already there; a handler
+ * that does not answer fails at once.
  *
  *   fray_sim_t *sim;
  *   fray_sim_new(&sim, script, handler, NULL);
@@ -76,6 +79,11 @@ FRAY_EXTERN void fray_sim_set_mem_limit(fray_sim_t *sim, size_t bytes);
  * read, framed, sent, switched and how it ended) through fn; NULL stops.
  * Runs are told apart by the connections' OPEN events. */
 FRAY_EXTERN void fray_sim_set_trace(fray_sim_t *sim, fray_trace_fn fn, void *user_data);
+
+/* The virtual time, in milliseconds, at which the last run ended: the sum
+ * of the spans its `wait` and `< nothing for` steps let pass (each run
+ * starts at 0). 0 before any run. */
+FRAY_EXTERN uint64_t fray_sim_clock(const fray_sim_t *sim);
 
 /* The player the simulator runs (borrowed; valid while sim is): for the
  * player's own calls (fray_player_transcript, ...). */

@@ -126,6 +126,24 @@ int fray__expect_check(const fray_mem_t *mem, const fray_step_t *st, const fray_
     *c->pos = c->len; /* taken, unchecked */
     return 0;
   }
+  if (st->kind == FRAY_STEP_EXPECT_NOTHING) {
+    /* The span has passed: nothing may be waiting, and the connection must
+     * still be open (its end would have arrived). */
+    char span[32];
+    fray_script_span_format(st->ms, span, sizeof span);
+    res->expected = NULL;
+    res->expected_len = 0;
+    res->diff_at = 0;
+    res->got = got;
+    res->got_len = avail;
+    if (avail)
+      return verdict(res, FRAY_FAIL_UNEXPECTED, msg, size, "%s expected nothing for %s, got %s",
+                     c->who, span, fray__escape_quoted(g, sizeof g, got, avail));
+    if (c->closed)
+      return verdict(res, FRAY_FAIL_CLOSED, msg, size, "%s expected nothing for %s, but %s", c->who,
+                     span, c->end_words);
+    return 0;
+  }
   if (st->kind == FRAY_STEP_EXPECT_EOF || st->kind == FRAY_STEP_EXPECT_EOF_OPT) {
     int optional = st->kind == FRAY_STEP_EXPECT_EOF_OPT;
     res->expected = NULL; /* no bytes were expected */

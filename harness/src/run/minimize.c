@@ -167,7 +167,8 @@ static int answers_after(answers_t *a, fray_script_t *s, size_t i) {
 
 static int is_expectation(fray_step_kind_t k) {
   return k == FRAY_STEP_EXPECT || k == FRAY_STEP_EXPECT_REGEX || k == FRAY_STEP_EXPECT_GLOB ||
-         k == FRAY_STEP_EXPECT_EOF || k == FRAY_STEP_EXPECT_EOF_OPT || k == FRAY_STEP_EXPECT_ANY;
+         k == FRAY_STEP_EXPECT_EOF || k == FRAY_STEP_EXPECT_EOF_OPT || k == FRAY_STEP_EXPECT_ANY ||
+         k == FRAY_STEP_EXPECT_NOTHING;
 }
 
 /* Bakes the schedule into a script: cuts become `|`, merged sends one send.
@@ -184,9 +185,15 @@ static int bake(const cand_t *c, answers_t *ans, fray_script_t **out) {
       continue;
     size_t sn = c->send_of_step[i];
     if (sn == SIZE_MAX) {
-      if (ans && is_expectation(c->steps[i].kind))
+      /* The recorded answers replace the expectations; a `< nothing for`
+       * leaves its span, as a wait, so the answers come at the same time. */
+      const fray_step_t *st = &c->steps[i];
+      fray_step_t wait = {.kind = FRAY_STEP_WAIT, .ms = st->ms};
+      if (ans && st->kind == FRAY_STEP_EXPECT_NOTHING)
+        st = &wait;
+      else if (ans && is_expectation(st->kind))
         continue;
-      r = fray_script_add_step(s, &c->steps[i]);
+      r = fray_script_add_step(s, st);
       if (!r && ans) {
         answers_track(ans, &c->steps[i]);
         r = answers_after(ans, s, i);
@@ -447,8 +454,8 @@ static void unit_connection(cand_t *c, size_t i) {
   size_t who = c->steps[i].client;
   c->nunit = 0;
   for (size_t j = i; j < c->nsteps; j++) {
-    if (!c->keep[j] || c->steps[j].client != who)
-      continue;
+    if (!c->keep[j] || c->steps[j].client != who || c->steps[j].kind == FRAY_STEP_WAIT)
+      continue; /* a wait is nobody's */
     c->unit[c->nunit++] = j;
     fray_step_kind_t k = c->steps[j].kind;
     if (j > i && (k == FRAY_STEP_CLOSE || k == FRAY_STEP_RESET))

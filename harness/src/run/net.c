@@ -337,6 +337,26 @@ static int net_wait(void *t, fray_wait_kind_t kind, size_t client) {
   }
 }
 
+/* The longest span `wait` and `< nothing for` sleep over TCP: a real
+ * server's clock cannot be moved, so an hour would take an hour. */
+#define NET_MAX_SPAN_MS 60000
+
+/* The span passes in real time, reading what the server sends meanwhile. */
+static int net_elapse(void *t, uint64_t ms) {
+  fray_net_t *n = t;
+  if (ms > NET_MAX_SPAN_MS) {
+    char span[32];
+    const fray_step_t *st = fray_script_steps(fray_player_script(n->p), NULL);
+    fray_player_set_error(n->p,
+                          "line %zu: a span of %s is over the %d s --connect sleeps through (real "
+                          "time; the simulator's is virtual: run without --connect)",
+                          st[fray_player_step(n->p)].line,
+                          fray_script_span_format(ms, span, sizeof span), NET_MAX_SPAN_MS / 1000);
+    return FRAY_EUNSUPPORTED;
+  }
+  return wait_until(n, now_ms() + ms, 0, -1);
+}
+
 static int net_begin(void *t, fray_player_t *p, const fray_sched_t *sched) {
   fray_net_t *n = t;
   (void)sched; /* the server's writes are its own: short writes do not apply */
@@ -376,6 +396,7 @@ static const fray_transport_ops_t net_ops = {
     .end = net_end,
     .free = net_free,
     .words = net_words,
+    .elapse = net_elapse,
 };
 
 /* ---- the runner's API -------------------------------------------------------------- */

@@ -282,18 +282,36 @@ static int eof_with_data(const fray_player_t *p, size_t i) {
   return next->kind == FRAY_STEP_CLOSE ? 2 : next->kind == FRAY_STEP_SHUTDOWN;
 }
 
+/* Lets the step's span pass on the transport's clock. */
+static int elapse(fray_player_t *p, const fray_step_t *st) {
+  if (p->ops->elapse)
+    return p->ops->elapse(p->t, st->ms);
+  char span[32];
+  fray_player_set_error(p, "line %zu: the %s transport cannot let time pass (%s %s)", st->line,
+                        p->ops->name, st->kind == FRAY_STEP_WAIT ? "wait" : "nothing for",
+                        fray_script_span_format(st->ms, span, sizeof span));
+  return FRAY_EUNSUPPORTED;
+}
+
 /* Waits for what the expectation at step i needs, then judges it. */
 static int expect_step(fray_player_t *p, size_t i) {
   const fray_step_t *st = &p->steps[i];
   client_t *c = &p->cl[st->client];
+  int r;
+  /* `< nothing for` waits its span whether or not it is judged: time
+   * passes the same for every run. */
+  if (st->kind == FRAY_STEP_EXPECT_NOTHING && (r = elapse(p, st)))
+    return r;
   if (i < p->expect_from)
     return wait(p, FRAY_WAIT_DRAIN, st->client);
-  /* `< any` takes what has come so far, as a close does. */
-  int r = wait(p,
-               st->kind == FRAY_STEP_EXPECT_EOF_OPT ? FRAY_WAIT_QUIET
-               : st->kind == FRAY_STEP_EXPECT_ANY   ? FRAY_WAIT_DRAIN
-                                                    : FRAY_WAIT_ANSWER,
-               st->client);
+  /* `< any` takes what has come so far, as a close does; `< nothing for`
+   * has waited already. */
+  r = wait(p,
+           st->kind == FRAY_STEP_EXPECT_EOF_OPT ? FRAY_WAIT_QUIET
+           : st->kind == FRAY_STEP_EXPECT_ANY || st->kind == FRAY_STEP_EXPECT_NOTHING
+               ? FRAY_WAIT_DRAIN
+               : FRAY_WAIT_ANSWER,
+           st->client);
   if (r)
     return r;
   fray__rx_t rx = {.who = fray_script_client_name(p->script, st->client),
@@ -338,6 +356,8 @@ static int play_step(fray_player_t *p, size_t i, size_t *k) {
     return fray__reads_send(&p->cutter, p->sched, (*k)++, deliver_read, p);
   case FRAY_STEP_SHUTDOWN:
     return p->ops->shutdown(p->t, st->client);
+  case FRAY_STEP_WAIT:
+    return elapse(p, st);
   case FRAY_STEP_CLOSE:
   case FRAY_STEP_RESET:
     /* What the server sent before the client left is the client's, and

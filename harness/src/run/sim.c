@@ -2,8 +2,11 @@
  * is a fray_server_t of the handler under test, fresh for every run; each
  * read goes to fray_conn_input(), and after it the server's output is moved
  * into the player's client records (whole, or in the small pieces
- * --short-writes asks for). Nothing here waits: the server can only answer
- * input, so every wait is a drain. */
+ * --short-writes asks for). Nothing here waits: the server answers only
+ * input and its timers, and the timers run on a virtual clock that moves
+ * only where the script lets time pass (`wait`, `< nothing for`), jumping
+ * from one deadline to the next; so every other wait is a drain, and an
+ * hour of timers costs what their callbacks cost. */
 #include "fray/sim.h"
 
 #include <malloc.h>
@@ -45,6 +48,7 @@ struct fray_sim {
   uint64_t wrng;
   fray_trace_fn trace; /* fray_sim_set_trace() */
   void *trace_data;
+  uint64_t clock; /* the virtual time the last run ended at */
 };
 
 static const char *cname(const fray_sim_t *s, size_t i) {
@@ -236,12 +240,38 @@ static int sim_wait(void *t, fray_wait_kind_t kind, size_t client) {
   return pump(t, 1); /* whatever the server will send is there already */
 }
 
+/* Timer callbacks one wait may run before the run fails: a timer that
+ * restarts itself at 0 ms would otherwise hold the clock forever. */
+#define WAIT_FIRINGS ((size_t)1 << 20)
+
+/* The span passes on the server's virtual clock: straight to each deadline
+ * within it, its timers fired and their output moved, then to its end. */
+static int sim_elapse(void *t, uint64_t ms) {
+  fray_sim_t *s = t;
+  uint64_t until = fray_server_now(s->srv) + ms;
+  size_t fired = 0;
+  for (uint64_t d; (d = fray_server_next_deadline(s->srv)) <= until;) {
+    fired += fray_server_advance(s->srv, d);
+    int r = pump(s, 1);
+    if (r)
+      return r;
+    if (fired > WAIT_FIRINGS)
+      return fray_player_fail(s->p, FRAY_FAIL_BOUND, 0,
+                              "the handler's timers fired more than %zu times in one wait (a "
+                              "timer restarting itself at 0 ms?)",
+                              WAIT_FIRINGS);
+  }
+  fray_server_advance(s->srv, until);
+  return 0;
+}
+
 static int sim_end(void *t) {
   fray_sim_t *s = t;
   /* Connections still open end with the server; their state was recorded
    * when the steps ended, so transcripts compare. */
   for (size_t i = 0; i < s->nclients; i++)
     s->cl[i].conn = NULL;
+  s->clock = fray_server_now(s->srv);
   fray_server_free(s->srv);
   s->srv = NULL;
   s->sched = NULL;
@@ -273,6 +303,7 @@ static const fray_transport_ops_t sim_ops = {
     .free = sim_free,
     .words = sim_words,
     .send_eof = sim_send_eof,
+    .elapse = sim_elapse,
 };
 
 /* ---- the simulator's API --------------------------------------------------------- */
@@ -341,6 +372,10 @@ void fray_sim_expect_from(fray_sim_t *s, size_t step) {
 void fray_sim_set_trace(fray_sim_t *s, fray_trace_fn fn, void *user_data) {
   s->trace = fn;
   s->trace_data = user_data;
+}
+
+uint64_t fray_sim_clock(const fray_sim_t *s) {
+  return s ? s->clock : 0;
 }
 
 void fray_sim_set_mem_limit(fray_sim_t *s, size_t bytes) {

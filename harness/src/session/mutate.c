@@ -169,7 +169,7 @@ typedef struct build {
 } build_t;
 
 static int is_expectation(fray_step_kind_t k) {
-  return k >= FRAY_STEP_EXPECT;
+  return k >= FRAY_STEP_EXPECT && k != FRAY_STEP_WAIT;
 }
 
 /* `NAME < any` for client c: after a mutation, what c received is taken
@@ -220,6 +220,13 @@ static int add_session(build_t *b, const fray_step_t *steps, size_t n, const pla
   int r = 0;
   for (size_t i = 0, k = 0; i < n && !r; i++) {
     const fray_step_t *st = &steps[i];
+    /* Time passes in every variant as in the script: a `< nothing for`
+     * dropped with the other expectations leaves its span as a wait. */
+    if (st->kind == FRAY_STEP_WAIT ||
+        (st->kind == FRAY_STEP_EXPECT_NOTHING && (b->dead[st->client] || b->mutated))) {
+      r = fray_script_add_step(b->s, &(fray_step_t){.kind = FRAY_STEP_WAIT, .ms = st->ms});
+      continue;
+    }
     if (st->kind == FRAY_STEP_OPEN)
       b->dead[st->client] = 0;
     if (b->dead[st->client] || (b->mutated && is_expectation(st->kind)))

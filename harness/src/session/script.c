@@ -45,6 +45,10 @@ const char *fray_step_kind_name(fray_step_kind_t kind) {
     return "expect-eof-optional";
   case FRAY_STEP_EXPECT_ANY:
     return "expect-any";
+  case FRAY_STEP_WAIT:
+    return "wait";
+  case FRAY_STEP_EXPECT_NOTHING:
+    return "expect-nothing";
   }
   return "unknown";
 }
@@ -237,7 +241,9 @@ const char *fray__script_state_error(const client_t *c, fray_step_kind_t kind, c
     snprintf(buf, n, "client \"%s\" already sent eof (\"%s > eof\")", c->name, c->name);
     return buf;
   }
-  if (kind >= FRAY_STEP_EXPECT && kind <= FRAY_STEP_EXPECT_ANY && c->eof) {
+  if (((kind >= FRAY_STEP_EXPECT && kind <= FRAY_STEP_EXPECT_ANY) ||
+       kind == FRAY_STEP_EXPECT_NOTHING) &&
+      c->eof) {
     snprintf(buf, n, "client \"%s\" already expects eof; nothing can arrive after it", c->name);
     return buf;
   }
@@ -279,11 +285,32 @@ static int is_canary_kind(fray_step_kind_t k) {
          k == FRAY_STEP_EXPECT_GLOB;
 }
 
+/* Whether a span of ms is one a WAIT or EXPECT_NOTHING step may say. */
+int fray__script_span_ok(uint64_t ms) {
+  return ms >= 1 && ms <= FRAY_SCRIPT_MAX_WAIT_MS;
+}
+
+/* A WAIT added where its client is not checked, so that a script without
+ * clients can wait; the caller made room. */
+static int add_wait(fray_script_t *s, const fray_step_t *st, steparr_t *a) {
+  if (!fray__script_span_ok(st->ms))
+    return FRAY_EINVAL;
+  int rc = fray__script_reserve_step(s, a);
+  if (!rc)
+    a->v[a->n++] =
+        (fray_step_t){.kind = FRAY_STEP_WAIT, .line = st->line, .column = st->column, .ms = st->ms};
+  return rc;
+}
+
 static int add_step_copy(fray_script_t *s, const fray_step_t *st, int canary) {
-  if (!s || !st || (unsigned)st->kind > (unsigned)FRAY_STEP_EXPECT_ANY || st->client >= s->nclients)
+  if (!s || !st || (unsigned)st->kind > (unsigned)FRAY_STEP_EXPECT_NOTHING)
     return FRAY_EINVAL;
   fray_step_kind_t k = st->kind;
   if (canary && !is_canary_kind(k))
+    return FRAY_EINVAL;
+  if (k == FRAY_STEP_WAIT)
+    return add_wait(s, st, &s->steps);
+  if (st->client >= s->nclients || (k == FRAY_STEP_EXPECT_NOTHING && !fray__script_span_ok(st->ms)))
     return FRAY_EINVAL;
   int has_data = k == FRAY_STEP_SEND || k == FRAY_STEP_EXPECT || k == FRAY_STEP_EXPECT_REGEX ||
                  k == FRAY_STEP_EXPECT_GLOB;
@@ -307,6 +334,8 @@ static int add_step_copy(fray_script_t *s, const fray_step_t *st, int canary) {
   if (rc)
     return rc;
   fray_step_t copy = {.kind = k, .client = st->client, .line = st->line, .column = st->column};
+  if (k == FRAY_STEP_EXPECT_NOTHING)
+    copy.ms = st->ms;
   uint8_t *data = NULL;
   size_t *cuts = NULL;
   if (has_data && s->borrows) {
@@ -365,8 +394,9 @@ static int steps_equal(const fray_script_t *a, const steparr_t *x, const fray_sc
     return 0;
   for (size_t i = 0; i < x->n; i++) {
     const fray_step_t *p = &x->v[i], *q = &y->v[i];
-    if (p->kind != q->kind || strcmp(a->clients[p->client].name, b->clients[q->client].name) ||
-        p->len != q->len || p->ncuts != q->ncuts)
+    if (p->kind != q->kind || p->ms != q->ms || p->len != q->len || p->ncuts != q->ncuts)
+      return 0;
+    if (p->kind != FRAY_STEP_WAIT && strcmp(a->clients[p->client].name, b->clients[q->client].name))
       return 0;
     if (p->len && memcmp(p->data, q->data, p->len))
       return 0;

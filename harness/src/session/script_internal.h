@@ -55,6 +55,9 @@ int fray__script_set_handler(fray_script_t *s, const uint8_t *h, size_t n);
 const char *fray__script_state_error(const client_t *c, fray_step_kind_t kind, char *buf, size_t n);
 /* Moves client c's connection state past a step of kind. */
 void fray__script_apply_state(client_t *c, fray_step_kind_t kind);
+/* Whether ms is a span a WAIT or EXPECT_NOTHING step may say (1 ms to
+ * FRAY_SCRIPT_MAX_WAIT_MS). */
+int fray__script_span_ok(uint64_t ms);
 /* Makes room for one more step in a: 0, FRAY_ERANGE (max_steps), FRAY_ENOMEM. */
 int fray__script_reserve_step(fray_script_t *s, steparr_t *a);
 

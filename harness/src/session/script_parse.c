@@ -606,6 +606,76 @@ static int check_client_state(parser_t *p, size_t client, fray_step_kind_t kind,
   return 0;
 }
 
+/* A span at the current position: decimal digits and a unit, ms, s, m or
+ * h, with nothing between (`30s`, `500ms`, `1h`), into *ms. after names
+ * what precedes it, for messages. */
+static int read_span(parser_t *p, const char *after, uint64_t *ms) {
+  static const struct {
+    const char *unit;
+    uint64_t ms;
+  } units[] = {{"ms", 1}, {"s", 1000}, {"m", 60000}, {"h", 3600000}};
+  size_t at = p->pos;
+  uint64_t n = 0;
+  while (p->pos < p->len && p->text[p->pos] >= '0' && p->text[p->pos] <= '9') {
+    unsigned d = (unsigned)(p->text[p->pos++] - '0');
+    n = n > (UINT64_MAX - d) / 10 ? UINT64_MAX : n * 10 + d; /* saturates: too long anyway */
+  }
+  size_t u = p->pos, ulen = word_len(p);
+  for (size_t i = 0; u > at && i < sizeof units / sizeof units[0]; i++) {
+    if (ulen != strlen(units[i].unit) || memcmp(p->text + u, units[i].unit, ulen))
+      continue;
+    p->pos += ulen;
+    *ms = n > UINT64_MAX / units[i].ms ? UINT64_MAX : n * units[i].ms;
+    if (!*ms)
+      return fail(p, FRAY_ESYNTAX, at, "a span of 0 after %s (at least 1ms)", after);
+    if (!fray__script_span_ok(*ms))
+      return fail(p, FRAY_ERANGE, at, "a span over one year after %s", after);
+    return 0;
+  }
+  return fail(p, FRAY_ESYNTAX, u > at ? u : at,
+              "expected a span after %s: a number and ms, s, m or h (500ms, 30s, 2m, 1h)", after);
+}
+
+/* `wait SPAN`, the current position after `wait`. */
+static int wait_statement(parser_t *p, size_t at) {
+  fray_step_t st = {.kind = FRAY_STEP_WAIT, .line = p->line, .column = at - p->line_start + 1};
+  int rc = read_span(p, "'wait'", &st.ms);
+  if (!rc)
+    rc = end_of_line(p, "the span");
+  if (rc)
+    return rc;
+  rc = fray__script_reserve_step(p->s, &p->s->steps);
+  if (rc == FRAY_ERANGE)
+    return fail(p, rc, at, "more than %zu steps (max_steps)", p->s->max_steps);
+  if (rc)
+    return fail(p, rc, at, "out of memory");
+  p->s->steps.v[p->s->steps.n++] = st;
+  return 0;
+}
+
+/* `NAME < nothing for SPAN`, the current position after `nothing`. */
+static int expect_nothing(parser_t *p, size_t client, size_t start, int canary) {
+  skip_ws(p);
+  if (canary)
+    return fail(p, FRAY_ESYNTAX, start, "'nothing for' is not allowed in a canary");
+  if (!at_word(p, "for"))
+    return fail(p, FRAY_ESYNTAX, p->pos,
+                "expected 'for' and a span after 'nothing' (nothing for 10s)");
+  p->pos += 3;
+  skip_ws(p);
+  uint64_t ms;
+  int rc = read_span(p, "'nothing for'", &ms);
+  if (!rc)
+    rc = end_of_line(p, "the span");
+  if (!rc)
+    rc = check_client_state(p, client, FRAY_STEP_EXPECT_NOTHING, start);
+  if (!rc)
+    rc = emit_step(p, 0, FRAY_STEP_EXPECT_NOTHING, client, start, 0);
+  if (!rc)
+    p->s->steps.v[p->s->steps.n - 1].ms = ms;
+  return rc;
+}
+
 /* `NAME > ...` or `NAME < ...` with the client already read; the current
  * position is at the operator. */
 static int exchange(parser_t *p, size_t client, size_t start, int canary) {
@@ -630,6 +700,9 @@ static int exchange(parser_t *p, size_t client, size_t start, int canary) {
     rc = read_pieces(p, 1,
                      canary ? "expected a string, 'hex' or 'file' after '>'"
                             : "expected a string, 'hex', 'file' or 'eof' after '>'");
+  } else if (at_word(p, "nothing")) {
+    p->pos += 7;
+    return expect_nothing(p, client, start, canary);
   } else if (!canary && (at_word(p, "eof") || at_word(p, "any"))) {
     kind = p->text[p->pos] == 'a' ? FRAY_STEP_EXPECT_ANY : FRAY_STEP_EXPECT_EOF;
     p->pos += 3;
@@ -659,8 +732,8 @@ static int exchange(parser_t *p, size_t client, size_t start, int canary) {
     kind = FRAY_STEP_EXPECT;
     rc = read_pieces(p, 0,
                      canary ? "expected a string, 'hex', 'file', '~' or 'glob' after '<'"
-                            : "expected a string, 'hex', 'file', '~', 'glob', 'eof', 'eof?' or "
-                              "'any' after '<'");
+                            : "expected a string, 'hex', 'file', '~', 'glob', 'eof', 'eof?', "
+                              "'any' or 'nothing for' after '<'");
   }
   if (rc)
     return rc;
@@ -744,11 +817,24 @@ static int statement(parser_t *p) {
     if (c >= 0x21 && c < 0x7f)
       return fail(
           p, FRAY_ESYNTAX, at,
-          "expected a statement (open, close, reset, NAME >, NAME < or @directive), not '%c'", c);
-    return fail(p, FRAY_ESYNTAX, at,
-                "expected a statement (open, close, reset, NAME >, NAME < or @directive), not byte "
-                "0x%02x",
-                (unsigned)c);
+          "expected a statement (open, close, reset, wait, NAME >, NAME < or @directive), not '%c'",
+          c);
+    return fail(
+        p, FRAY_ESYNTAX, at,
+        "expected a statement (open, close, reset, wait, NAME >, NAME < or @directive), not "
+        "byte 0x%02x",
+        (unsigned)c);
+  }
+  if (at_word(p, "wait")) {
+    /* `wait` then a digit is the statement; `wait >` is a client so named. */
+    size_t save = p->pos;
+    p->pos += 4;
+    skip_ws(p);
+    if (peek(p) >= '0' && peek(p) <= '9')
+      return wait_statement(p, at);
+    if (peek(p) != '>' && peek(p) != '<')
+      return read_span(p, "'wait'", &(uint64_t){0});
+    p->pos = save;
   }
   static const struct {
     const char *word;

@@ -113,7 +113,30 @@ static void put_bytes(sink_t *k, const uint8_t *d, size_t n, int *first) {
   put_stretch(k, d + pend, n - pend, first);
 }
 
+char *fray_script_span_format(uint64_t ms, char *buf, size_t n) {
+  static const struct {
+    uint64_t ms;
+    const char *unit;
+  } units[] = {{3600000, "h"}, {60000, "m"}, {1000, "s"}, {1, "ms"}};
+  size_t i = 0;
+  while (ms && ms % units[i].ms)
+    i++;
+  snprintf(buf, n, "%llu%s", (unsigned long long)(ms / units[i].ms), units[i].unit);
+  return buf;
+}
+
+static void put_span(sink_t *k, uint64_t ms) {
+  char num[32];
+  puts_(k, fray_script_span_format(ms, num, sizeof num));
+}
+
 static void put_step(sink_t *k, const fray_script_t *s, const fray_step_t *st, int canary) {
+  if (st->kind == FRAY_STEP_WAIT) {
+    puts_(k, "wait ");
+    put_span(k, st->ms);
+    puts_(k, "\n");
+    return;
+  }
   const char *name = s->clients[st->client].name;
   if (canary)
     puts_(k, "@canary ");
@@ -166,6 +189,13 @@ static void put_step(sink_t *k, const fray_script_t *s, const fray_step_t *st, i
     puts_(k, name);
     puts_(k, " < any");
     break;
+  case FRAY_STEP_EXPECT_NOTHING:
+    puts_(k, name);
+    puts_(k, " < nothing for ");
+    put_span(k, st->ms);
+    break;
+  case FRAY_STEP_WAIT:
+    break; /* written above: it names no client */
   }
   puts_(k, "\n");
 }
