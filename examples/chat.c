@@ -7,9 +7,18 @@
  *   MSG text             -> nothing back; the others in the room get "nick: text"
  *   PRIVMSG #room text   -> the same, naming the room (it must be yours)
  *   QUIT [anything]      -> BYE, then the server closes
+ *   IDLE seconds         -> OK idle seconds    (0-86400; for the whole server)
  * Errors: "ERR <reason>" and the connection goes on. Notices to the others
  * in a room: "* nick joined" and "* nick left" (on JOIN elsewhere, QUIT,
- * or when the peer closes or resets).
+ * when the peer closes or resets, or when it is kicked as idle).
+ *
+ * Idle timeout: off until an IDLE command sets it (0 turns it off again).
+ * Then a connection that sends no line for that many seconds gets
+ * "ERR idle timeout" and is closed; every line it sends starts its count
+ * again, and the count of every open connection starts at the IDLE. One
+ * timer per connection (fray_conn_timer_start), restarted on each line: in
+ * `fray replay` time is virtual, so an hour of it runs in microseconds
+ * (corpus/chat/idle*.fray).
  *
  * Policy for bad input: a line over CHAT_MAX_LINE bytes is answered with
  * "ERR line too long" and skipped to its "\n" (the connection goes on);
@@ -24,12 +33,18 @@
 #define CHAT_MAX_LINE 512
 #define CHAT_MAX_NICK 16
 #define CHAT_MAX_ROOM 32
+#define CHAT_MAX_IDLE 86400 /* seconds: a day */
 
 typedef struct chat_conn {
   char nick[CHAT_MAX_NICK + 1]; /* "" until NICK */
   char room[CHAT_MAX_ROOM + 2]; /* "#name", "" when in no room */
   int quit;                     /* QUIT seen: leave notice already sent */
+  fray_timer_id_t idle;         /* the idle timer, while one runs */
 } chat_conn_t;
+
+typedef struct chat_server {
+  uint64_t idle_ms; /* 0: no idle timeout */
+} chat_server_t;
 
 static int chat_name_ok(const uint8_t *p, size_t len, size_t max) {
   if (len == 0 || len > max)
@@ -65,8 +80,58 @@ static void chat_notice(fray_conn_t *c, chat_conn_t *st, const char *what) {
     chat_to_room(c, st->room, "", (const uint8_t *)line, n);
 }
 
+static int chat_idle_fired(fray_conn_t *c, void *vst, void *arg) {
+  chat_conn_t *st = vst;
+  (void)arg;
+  st->idle = 0;
+  if (fray_conn_state(c) != FRAY_CONN_OPEN)
+    return 0; /* leaving already (QUIT), only its output still flushing */
+  chat_notice(c, st, "left");
+  st->quit = 1; /* the others were told */
+  int r = fray_conn_sendf(c, "ERR idle timeout\r\n");
+  fray_conn_close(c);
+  return r;
+}
+
+/* The connection's idle count starts again (or stops, when the server has
+ * no idle timeout). A failed start leaves it unwatched: a timer is not
+ * worth a connection. */
+static void chat_idle_restart(fray_conn_t *c, chat_conn_t *st) {
+  const chat_server_t *srv = fray_server_data(fray_conn_server(c));
+  if (st->idle)
+    (void)fray_conn_timer_cancel(c, st->idle);
+  st->idle = 0;
+  if (srv->idle_ms)
+    (void)fray_conn_timer_start(c, srv->idle_ms, chat_idle_fired, NULL, &st->idle);
+}
+
+/* IDLE seconds: the server's idle timeout, for every open connection from
+ * now on. */
+static int chat_idle_set(fray_conn_t *c, const uint8_t *arg, size_t arglen) {
+  unsigned long secs = 0;
+  for (size_t i = 0; i < arglen; i++) {
+    if (arg[i] < '0' || arg[i] > '9' || i >= 5)
+      return fray_conn_sendf(c, "ERR bad idle\r\n");
+    secs = secs * 10 + (unsigned long)(arg[i] - '0');
+  }
+  if (!arglen || secs > CHAT_MAX_IDLE)
+    return fray_conn_sendf(c, "ERR bad idle\r\n");
+  fray_server_t *s = fray_conn_server(c);
+  ((chat_server_t *)fray_server_data(s))->idle_ms = (uint64_t)secs * 1000;
+  for (fray_conn_t *o = fray_server_first(s); o; o = fray_server_next(o))
+    chat_idle_restart(o, fray_conn_data(o));
+  return fray_conn_sendf(c, "OK idle %lu\r\n", secs);
+}
+
+static int chat_open(fray_conn_t *c, void *vst) {
+  chat_idle_restart(c, vst);
+  return 0;
+}
+
 static int chat_frame(fray_conn_t *c, const uint8_t *line, size_t len, void *vst) {
   chat_conn_t *st = vst;
+  if (st->idle)
+    chat_idle_restart(c, st);
   const uint8_t *sp = memchr(line, ' ', len);
   size_t cmdlen = sp ? (size_t)(sp - line) : len;
   const uint8_t *arg = sp ? sp + 1 : line + len;
@@ -125,12 +190,16 @@ static int chat_frame(fray_conn_t *c, const uint8_t *line, size_t len, void *vst
     fray_conn_close(c); /* no frame after this one is delivered */
     return r;
   }
+  if (cmdlen == 4 && !memcmp(line, "IDLE", 4))
+    return chat_idle_set(c, arg, arglen);
   return fray_conn_sendf(c, "ERR unknown command\r\n");
 }
 
-static int chat_error(fray_conn_t *c, const fray_frame_error_t *err, void *st) {
-  (void)st;
+static int chat_error(fray_conn_t *c, const fray_frame_error_t *err, void *vst) {
+  chat_conn_t *st = vst;
   (void)err;
+  if (st->idle)
+    chat_idle_restart(c, st); /* a line, if a long one */
   return fray_conn_sendf(c, "ERR line too long\r\n");
 }
 
@@ -144,12 +213,14 @@ static void chat_close(fray_conn_t *c, fray_close_reason_t reason, void *vst) {
 
 const fray_handler_t fray_example_chat = {
     .name = "chat",
-    .summary = "chat rooms: NICK, JOIN #room, MSG/PRIVMSG, QUIT (lines max 512 bytes)",
+    .summary = "chat rooms: NICK, JOIN #room, MSG/PRIVMSG, QUIT, IDLE secs (lines max 512 bytes)",
     .spec = {.mode = FRAY_MODE_LINE,
              .max_frame = CHAT_MAX_LINE,
              .on_overflow = FRAY_OVERFLOW_SKIP,
              .delim = {.bytes = "\n", .len = 1}},
     .conn_size = sizeof(chat_conn_t),
+    .server_size = sizeof(chat_server_t),
+    .on_open = chat_open,
     .on_frame = chat_frame,
     .on_error = chat_error,
     .on_close = chat_close,
