@@ -34,7 +34,7 @@ typedef struct log {
   int arms;
 } log_t;
 
-static void note(log_t *l, const char *fmt, ...) {
+__attribute__((format(printf, 2, 3))) static void note(log_t *l, const char *fmt, ...) {
   if (l->quiet)
     return;
   va_list ap;

@@ -114,6 +114,42 @@ verdict(fray_result_t *res, fray_fail_kind_t kind, char *msg, size_t size, const
   return FRAY_EFAILED;
 }
 
+/* The expectations that no more bytes came: `< nothing for` (after its
+ * span, the connection still open), `< eof` and `< eof?`. */
+static int check_silence(const fray_step_t *st, const fray__rx_t *c, const uint8_t *got,
+                         size_t avail, fray_result_t *res, char *msg, size_t size) {
+  char g[160];
+  res->expected = NULL; /* no bytes were expected */
+  res->expected_len = 0;
+  res->diff_at = 0;
+  if (st->kind == FRAY_STEP_EXPECT_NOTHING) {
+    char span[32];
+    fray_script_span_format(st->ms, span, sizeof span);
+    res->got = got;
+    res->got_len = avail;
+    if (avail)
+      return verdict(res, FRAY_FAIL_UNEXPECTED, msg, size, "%s expected nothing for %s, got %s",
+                     c->who, span, fray__escape_quoted(g, sizeof g, got, avail));
+    if (c->closed)
+      return verdict(res, FRAY_FAIL_CLOSED, msg, size, "%s expected nothing for %s, but %s", c->who,
+                     span, c->end_words);
+    return 0;
+  }
+  int optional = st->kind == FRAY_STEP_EXPECT_EOF_OPT;
+  if (avail) {
+    res->got = got;
+    res->got_len = avail;
+    return verdict(res, FRAY_FAIL_UNEXPECTED, msg, size, "%s expected %s, got %s", c->who,
+                   optional ? "no more bytes" : "the server to close",
+                   fray__escape_quoted(g, sizeof g, got, avail));
+  }
+  if (!optional && c->open)
+    return verdict(res, FRAY_FAIL_NOT_CLOSED, msg, size,
+                   "%s expected the server to close, but it kept the connection open%s", c->who,
+                   c->kept_open);
+  return 0;
+}
+
 int fray__expect_check(const fray_mem_t *mem, const fray_step_t *st, const fray__rx_t *c,
                        fray_result_t *res, char *msg, size_t size) {
   /* Never a NULL-based pointer: rx is NULL until the first byte arrives. */
@@ -126,42 +162,9 @@ int fray__expect_check(const fray_mem_t *mem, const fray_step_t *st, const fray_
     *c->pos = c->len; /* taken, unchecked */
     return 0;
   }
-  if (st->kind == FRAY_STEP_EXPECT_NOTHING) {
-    /* The span has passed: nothing may be waiting, and the connection must
-     * still be open (its end would have arrived). */
-    char span[32];
-    fray_script_span_format(st->ms, span, sizeof span);
-    res->expected = NULL;
-    res->expected_len = 0;
-    res->diff_at = 0;
-    res->got = got;
-    res->got_len = avail;
-    if (avail)
-      return verdict(res, FRAY_FAIL_UNEXPECTED, msg, size, "%s expected nothing for %s, got %s",
-                     c->who, span, fray__escape_quoted(g, sizeof g, got, avail));
-    if (c->closed)
-      return verdict(res, FRAY_FAIL_CLOSED, msg, size, "%s expected nothing for %s, but %s", c->who,
-                     span, c->end_words);
-    return 0;
-  }
-  if (st->kind == FRAY_STEP_EXPECT_EOF || st->kind == FRAY_STEP_EXPECT_EOF_OPT) {
-    int optional = st->kind == FRAY_STEP_EXPECT_EOF_OPT;
-    res->expected = NULL; /* no bytes were expected */
-    res->expected_len = 0;
-    res->diff_at = 0;
-    if (avail) {
-      res->got = got;
-      res->got_len = avail;
-      return verdict(res, FRAY_FAIL_UNEXPECTED, msg, size, "%s expected %s, got %s", c->who,
-                     optional ? "no more bytes" : "the server to close",
-                     fray__escape_quoted(g, sizeof g, got, avail));
-    }
-    if (!optional && c->open)
-      return verdict(res, FRAY_FAIL_NOT_CLOSED, msg, size,
-                     "%s expected the server to close, but it kept the connection open%s", c->who,
-                     c->kept_open);
-    return 0;
-  }
+  if (st->kind == FRAY_STEP_EXPECT_NOTHING || st->kind == FRAY_STEP_EXPECT_EOF ||
+      st->kind == FRAY_STEP_EXPECT_EOF_OPT)
+    return check_silence(st, c, got, avail, res, msg, size);
   res->expected = st->data;
   res->expected_len = st->len;
   res->got = got;
