@@ -214,6 +214,58 @@ static void test_encode_decode_round_trip(void **state) {
   fray_script_free(s);
 }
 
+/* Waits and `< nothing for` round-trip exactly up to the decoder's hour; a
+ * longer wait becomes waits adding up to it; a longer `< nothing for` has
+ * no encoding unless lossy. Random decisions make spans of every scale,
+ * all within 1 ms .. 1 h. */
+static void test_spans_round_trip(void **state) {
+  (void)state;
+  const char *text = "wait 1ms\nopen a\na > \"x\\n\"\na < nothing for 5s\nwait 1h\n"
+                     "open b\nb < nothing for 129ms\nwait 16385ms\nwait 90m\n";
+  fray_script_t *s, *baked;
+  fray_script_error_t err;
+  assert_int_equal(fray_script_parse(&s, text, strlen(text), "w.fray", NULL, &err), 0);
+  uint8_t *enc;
+  size_t len;
+  assert_int_equal(fray_fuzz_encode(s, 0, NULL, &enc, &len), 0);
+  fray_fuzz_session_t *d;
+  assert_int_equal(fray_fuzz_decode(&d, enc, len, NULL, NULL), 0);
+  assert_int_equal(fray_fuzz_session_bake(d, &baked), 0);
+  char *out;
+  assert_int_equal(fray_script_write_mem(baked, &out, NULL), 0);
+  /* c0 is open from the start. */
+  assert_string_equal(out, "open c0\nwait 1ms\nc0 > \"x\\n\"\nc0 < nothing for 5s\nwait 1h\n"
+                           "open c1\nc1 < nothing for 129ms\nwait 16385ms\nwait 1h\nwait 30m\n");
+  fray_script_text_free(baked, out);
+  fray_script_free(baked);
+  fray_fuzz_session_free(d);
+  free(enc);
+  fray_script_free(s);
+  const char *longer = "open a\na < nothing for 61m\n";
+  assert_int_equal(fray_script_parse(&s, longer, strlen(longer), "w.fray", NULL, &err), 0);
+  assert_int_equal(fray_fuzz_encode(s, 0, NULL, &enc, &len), FRAY_EUNSUPPORTED);
+  assert_int_equal(fray_fuzz_encode(s, FRAY_FUZZ_LOSSY, NULL, &enc, &len), 0);
+  free(enc);
+  fray_script_free(s);
+  uint8_t buf[64];
+  int spans = 0;
+  for (int i = 0; i < 3000; i++) {
+    size_t n = rbyte() % sizeof buf;
+    fill(buf, n);
+    assert_int_equal(fray_fuzz_decode(&d, buf, n, NULL, NULL), 0);
+    size_t ns;
+    const fray_step_t *st = fray_script_steps(fray_fuzz_session_script(d), &ns);
+    for (size_t k = 0; k < ns; k++) {
+      if (st[k].kind != FRAY_STEP_WAIT && st[k].kind != FRAY_STEP_EXPECT_NOTHING)
+        continue;
+      assert_true(st[k].ms >= 1 && st[k].ms <= 3600000);
+      spans++;
+    }
+    fray_fuzz_session_free(d);
+  }
+  assert_true(spans > 100);
+}
+
 static void test_driver_quiet_on_correct_handler(void **state) {
   (void)state;
   uint8_t buf[256];
@@ -312,6 +364,7 @@ int main(void) {
       cmocka_unit_test(test_decode_any_bytes_is_a_valid_session),
       cmocka_unit_test(test_payload_mutation_keeps_schedule),
       cmocka_unit_test(test_encode_decode_round_trip),
+      cmocka_unit_test(test_spans_round_trip),
       cmocka_unit_test(test_decode_family_and_eof_fault),
       cmocka_unit_test(test_driver_quiet_on_correct_handler),
       cmocka_unit_test(test_driver_catches_oneread),

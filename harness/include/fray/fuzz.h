@@ -14,7 +14,15 @@
  *                   first), taken from the payload front; (op >> 5) & 3
  *                   cuts, each at 1 + next byte % (length - 1)
  *   3               EXPECT by client (op >> 3) & 3: length as for SEND;
- *                   ignored by the fuzz driver, kept for round trips
+ *                   ignored by the fuzz driver, kept for round trips.
+ *                   With op & 0x60 set, time passes instead: 1 + a varint
+ *                   of the next bytes (7 bits each, low first, more while
+ *                   0x80, at most 6) milliseconds, at most an hour (one
+ *                   byte: up to 128 ms, two: 16 s, three: 35 min); 0x40
+ *                   alone: client (op >> 3) & 3's `< nothing for` that
+ *                   span (opened first if needed), else a `wait`. The
+ *                   simulator's clock is virtual, so the handler's timers
+ *                   fire as the script's would (fray/handler.h)
  *   4               OPEN client (op >> 3) & 3 (re-open closes the old one)
  *   5               CLOSE client (op >> 3) & 3
  *   6               RESET client (op >> 3) & 3

@@ -66,6 +66,14 @@ static int add_step(fray_fuzz_session_t *s, fray_step_kind_t kind, size_t client
   return 0;
 }
 
+/* Appends a step with a span: 0 or FRAY_ENOMEM. */
+static int add_step_ms(fray_fuzz_session_t *s, fray_step_kind_t kind, size_t client, uint64_t ms) {
+  int r = add_step(s, kind, client, NULL, 0);
+  if (!r)
+    s->script.steps.v[s->script.steps.n - 1].ms = ms;
+  return r;
+}
+
 static int set_handler(fray_fuzz_session_t *s, const char *handler) {
   size_t n = strlen(handler) + 1;
   s->script.handler = fray__malloc(&s->mem, n);
@@ -159,6 +167,38 @@ static int dec_bytes(dec_t *d, uint8_t op, int kind) {
     d->last_send_client = (int)c;
   }
   return r;
+}
+
+/* The longest span a decision says: an hour (longer ones are clamped), so
+ * that a handler's periodic timer cannot make one input take minutes. */
+#define SPAN_MAX_MS 3600000u
+
+/* Time passes (op & 0x60 on an EXPECT op): 1 + a varint of the next
+ * decisions (7 bits each, low first, more while 0x80, at most 6), clamped
+ * to SPAN_MAX_MS: one byte says up to 128 ms, two up to 16 s, three up to
+ * 35 min, so waits of every scale are a few mutations away. op & 0x60 ==
+ * 0x40 is client (op >> 3) & 3's `< nothing for` (opened first if
+ * needed), else a `wait`. Returns 0 or FRAY_ENOMEM. */
+static int dec_span(dec_t *d, uint8_t op) {
+  uint64_t v = 0;
+  for (int k = 0; k < 6; k++) {
+    uint8_t b = decision(&d->rd);
+    v |= (uint64_t)(b & 0x7f) << (7 * k);
+    if (!(b & 0x80))
+      break;
+  }
+  uint64_t ms = v >= SPAN_MAX_MS ? SPAN_MAX_MS : v + 1;
+  if ((op & 0x60) != 0x40)
+    return add_step_ms(d->s, FRAY_STEP_WAIT, 0, ms);
+  size_t c = (op >> 3) & 3;
+  use_client(d->s, d->idx, c);
+  int r = 0;
+  if (!d->open[c]) {
+    r = add_step(d->s, FRAY_STEP_OPEN, d->idx[c], NULL, 0);
+    d->open[c] = 1;
+    d->steps++;
+  }
+  return r ? r : add_step_ms(d->s, FRAY_STEP_EXPECT_NOTHING, d->idx[c], ms);
 }
 
 /* An open (closing the client first when open), close or reset of client
@@ -261,6 +301,8 @@ int fray_fuzz_decode(fray_fuzz_session_t **out, const uint8_t *data, size_t len,
     d.last_send_client = -1;
     if (kind == OP_OPEN || kind == OP_CLOSE || kind == OP_RESET)
       r = dec_conn(&d, op, kind);
+    else if (kind == OP_EXPECT && (op & 0x60))
+      r = dec_span(&d, op);
     else if (kind <= OP_SEND_MAX || kind == OP_EXPECT)
       r = dec_bytes(&d, op, kind);
     else {
@@ -409,6 +451,71 @@ static int put_data_op(bytes_t *pay, bytes_t *dec, int kind, size_t client, cons
   return 0;
 }
 
+/* A WAIT or EXPECT_NOTHING as dec_span() reads it. A wait over the
+ * decoder's hour is written as waits of an hour and the rest (the same
+ * time passes); a `< nothing for` over an hour cannot be said, unless
+ * lossy: then waits and the last hour's `< nothing for`. */
+static int put_span_op(bytes_t *dec, const fray_step_t *st, size_t client, unsigned flags) {
+  if (st->kind == FRAY_STEP_EXPECT_NOTHING && st->ms > SPAN_MAX_MS && !(flags & FRAY_FUZZ_LOSSY))
+    return FRAY_EUNSUPPORTED;
+  int r = 0;
+  for (uint64_t left = st->ms; left && !r;) {
+    uint64_t ms = left > SPAN_MAX_MS ? SPAN_MAX_MS : left;
+    left -= ms;
+    int nothing = st->kind == FRAY_STEP_EXPECT_NOTHING && !left;
+    r = put1(dec, (uint8_t)(OP_EXPECT | (nothing ? 0x40 | client << 3 : 0x20)));
+    for (uint64_t v = ms - 1; !r;) {
+      r = put1(dec, (uint8_t)((v & 0x7f) | (v > 0x7f ? 0x80 : 0)));
+      if ((v >>= 7) == 0)
+        break;
+    }
+  }
+  return r;
+}
+
+/* c0 starts open: its first open is implied, and the encoder follows
+ * whether it is open to know when an open must be written. */
+typedef struct c0 {
+  int open, first_done;
+} c0_t;
+
+/* Appends step st of fuzz client c. 0, FRAY_EUNSUPPORTED (no encoding and
+ * not lossy) or FRAY_ENOMEM. */
+static int put_step(bytes_t *pay, bytes_t *dec, const fray_step_t *st, size_t c, unsigned flags,
+                    c0_t *c0) {
+  int r = 0;
+  switch (st->kind) {
+  case FRAY_STEP_OPEN:
+    if (c == 0 && c0->open && !c0->first_done) {
+      c0->first_done = 1;
+      return 0;
+    }
+    if (c == 0)
+      c0->open = 1;
+    return put1(dec, (uint8_t)(OP_OPEN | c << 3));
+  case FRAY_STEP_CLOSE:
+  case FRAY_STEP_RESET:
+    if (c == 0) {
+      c0->first_done = 1;
+      c0->open = 0;
+    }
+    return put1(dec, (uint8_t)((st->kind == FRAY_STEP_CLOSE ? OP_CLOSE : OP_RESET) | c << 3));
+  case FRAY_STEP_SEND:
+    for (size_t k = 0, prev = 0; k <= st->ncuts && !r; k++) {
+      size_t end = k < st->ncuts ? st->cuts[k] : st->len;
+      r = put_data_op(pay, dec, 0, c, st->data + prev, end - prev);
+      prev = end;
+    }
+    return r;
+  case FRAY_STEP_EXPECT:
+    return put_data_op(pay, dec, OP_EXPECT, c, st->data, st->len);
+  case FRAY_STEP_EXPECT_NOTHING:
+    return put_span_op(dec, st, c, flags);
+  default:
+    return flags & FRAY_FUZZ_LOSSY ? 0 : FRAY_EUNSUPPORTED;
+  }
+}
+
 int fray_fuzz_encode(const fray_script_t *script, unsigned flags, const fray_mem_t *mem,
                      uint8_t **out, size_t *len) {
   if (!script || !out || !len)
@@ -424,9 +531,14 @@ int fray_fuzz_encode(const fray_script_t *script, unsigned flags, const fray_mem
     map[i] = SIZE_MAX;
   size_t n;
   const fray_step_t *steps = fray_script_steps(script, &n);
-  int r = 0, c0_open = 1, first_open_done = 0;
+  int r = 0;
+  c0_t c0 = {1, 0};
   for (size_t i = 0; i < n && !r; i++) {
     const fray_step_t *st = &steps[i];
+    if (st->kind == FRAY_STEP_WAIT) { /* nobody's: no client to map */
+      r = put_span_op(&dec, st, 0, flags);
+      continue;
+    }
     if (map[st->client] == SIZE_MAX) {
       if (nmapped == FRAY_FUZZ_CLIENTS) {
         r = FRAY_ERANGE;
@@ -434,42 +546,7 @@ int fray_fuzz_encode(const fray_script_t *script, unsigned flags, const fray_mem
       }
       map[st->client] = nmapped++;
     }
-    size_t c = map[st->client];
-    switch (st->kind) {
-    case FRAY_STEP_OPEN:
-      /* c0 starts open: its first open is implied. */
-      if (c == 0 && c0_open && !first_open_done) {
-        first_open_done = 1;
-        break;
-      }
-      if (c == 0)
-        c0_open = 1;
-      r = put1(&dec, (uint8_t)(OP_OPEN | c << 3));
-      break;
-    case FRAY_STEP_CLOSE:
-    case FRAY_STEP_RESET:
-      if (c == 0) {
-        first_open_done = 1;
-        c0_open = 0;
-      }
-      r = put1(&dec, (uint8_t)((st->kind == FRAY_STEP_CLOSE ? OP_CLOSE : OP_RESET) | c << 3));
-      break;
-    case FRAY_STEP_SEND: {
-      size_t prev = 0;
-      for (size_t k = 0; k <= st->ncuts && !r; k++) {
-        size_t end = k < st->ncuts ? st->cuts[k] : st->len;
-        r = put_data_op(&pay, &dec, 0, c, st->data + prev, end - prev);
-        prev = end;
-      }
-      break;
-    }
-    case FRAY_STEP_EXPECT:
-      r = put_data_op(&pay, &dec, OP_EXPECT, c, st->data, st->len);
-      break;
-    default:
-      if (!(flags & FRAY_FUZZ_LOSSY))
-        r = FRAY_EUNSUPPORTED;
-    }
+    r = put_step(&pay, &dec, st, map[st->client], flags, &c0);
   }
   if (!r)
     r = put(&pay, NULL, 0);
