@@ -18,7 +18,7 @@
  * again, and the count of every open connection starts at the IDLE. One
  * timer per connection (fray_conn_timer_start), restarted on each line: in
  * `fray replay` time is virtual, so an hour of it runs in microseconds
- * (corpus/chat/idle*.fray).
+ * (the scripts in corpus/chat_idle/).
  *
  * Policy for bad input: a line over CHAT_MAX_LINE bytes is answered with
  * "ERR line too long" and skipped to its "\n" (the connection goes on);

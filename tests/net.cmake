@@ -23,6 +23,11 @@ foreach(sched whole random bytewise)
   fray_net_test(net.serve.chat.${sched} 120 serve ${_net_fray} chat --
     @FRAY@ replay --connect 127.0.0.1:@PORT@ --schedule ${sched} --runs 3 --seed 1 ${_net_chat})
 endforeach()
+# The chat example's idle timeout on libevent's real timers: the script the
+# simulator runs in virtual time passes in 3 s of real time (the other
+# corpus/chat_idle/ scripts wait minutes: the simulator's only).
+fray_net_test(net.serve.chat_idle 60 serve ${_net_fray} chat --
+  @FRAY@ replay --connect 127.0.0.1:@PORT@ --schedule whole ${PROJECT_SOURCE_DIR}/corpus/chat_idle/realtime.fray)
 # ... and the verdicts agree: a handler with a split bug fails over TCP
 # (exit 1) under bytewise as in-process, and passes whole.
 fray_net_test(net.serve.buggy.split 60 --expect 1 serve ${_net_fray} buggy-splitdelim --

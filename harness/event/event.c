@@ -86,6 +86,7 @@ struct fray_event_server {
   int sweep_armed;
   struct event *retry; /* re-enables accepting after an accept error */
   struct event *stop_timer;
+  struct event *timers; /* the handler's earliest timer deadline (fray_clock_t arm) */
   int stopping, stopped;
   size_t queued; /* sum of every econn's counted */
   fray_event_stats_t st;
@@ -636,6 +637,45 @@ static evutil_socket_t listen_on(const char *addr, int backlog, char *err, size_
   return fd;
 }
 
+/* ---- the handler's timers ------------------------------------------------------ */
+
+/* The handler's clock: milliseconds of CLOCK_MONOTONIC. */
+static uint64_t clock_now(void *arg) {
+  (void)arg;
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* The runtime's earliest deadline changed: one evtimer follows it. */
+static void clock_arm(uint64_t deadline, void *arg) {
+  fray_event_server_t *es = arg;
+  if (deadline == FRAY_TIMER_NEVER) {
+    event_del(es->timers);
+    return;
+  }
+  /* A millisecond more: the clock counts whole milliseconds, and an
+   * evtimer that goes off a fraction early would find nothing due. */
+  uint64_t now = clock_now(NULL), ms = deadline > now ? deadline - now + 1 : 0;
+  struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000};
+  event_add(es->timers, &tv);
+}
+
+/* The evtimer went off: the due timers fire (arm() sets the next), and what
+ * their callbacks sent or closed is flushed by the sweep. */
+static void on_timers(evutil_socket_t fd, short what, void *arg) {
+  fray_event_server_t *es = arg;
+  (void)fd;
+  (void)what;
+  if (fray_server_advance(es->srv, clock_now(NULL)))
+    arm_sweep(es);
+  /* The evtimer is spent: set it again for what is still pending, even if
+   * the earliest deadline did not change (it went off early). */
+  uint64_t next = fray_server_next_deadline(es->srv);
+  if (next != FRAY_TIMER_NEVER)
+    clock_arm(next, es);
+}
+
 int fray_event_server_new(fray_event_server_t **out, struct event_base *base,
                           const fray_handler_t *h, const char *addr, const fray_event_opts_t *opts,
                           char *err, size_t errlen) {
@@ -702,7 +742,11 @@ int fray_event_server_new(fray_event_server_t **out, struct event_base *base,
                                es->o.backlog, fd);
   es->sweep = event_new(base, -1, 0, on_sweep, es);
   es->retry = evtimer_new(base, on_retry, es);
-  if (!es->lis || !es->sweep || !es->retry) {
+  es->timers = evtimer_new(base, on_timers, es);
+  if (es->timers)
+    fray_server_set_clock(es->srv,
+                          &(fray_clock_t){.now = clock_now, .arm = clock_arm, .user_data = es});
+  if (!es->lis || !es->sweep || !es->retry || !es->timers) {
     if (!es->lis)
       close(fd);
     set_err(err, errlen, "out of memory");
@@ -780,6 +824,8 @@ void fray_event_server_free(fray_event_server_t *es) {
     event_free(es->retry);
   if (es->stop_timer)
     event_free(es->stop_timer);
-  fray_server_free(es->srv);
+  fray_server_free(es->srv); /* arm() is not called from here on */
+  if (es->timers)
+    event_free(es->timers);
   free(es);
 }

@@ -86,6 +86,15 @@ static int is_cmd(const uint8_t *d, size_t n, const char *cmd) {
   return n == strlen(cmd) && !memcmp(d, cmd, n);
 }
 
+/* "after": a timer's answer, then the close the timer asks for. */
+static int cmd_timer_fired(fray_conn_t *c, void *st, void *arg) {
+  (void)st;
+  int r = fray_conn_send(c, "timer\n", 6);
+  if (arg)
+    fray_conn_close(c);
+  return r;
+}
+
 /* Lines are commands: "quit" (flood, "bye", then close), "go" (flood),
  * "mid" (MID_LEN bytes of the flood pattern),
  * "bcast" (flood every other connection, reply "ok"), "b4k" (4096 bytes of
@@ -119,6 +128,13 @@ static int cmd_frame(fray_conn_t *c, const uint8_t *d, size_t n, void *st) {
   }
   if (is_cmd(d, n, "boom"))
     return FRAY_ECALLBACK;
+  /* "t150": "timer" 150 ms later; "t150x": then closes. */
+  if (n >= 2 && d[0] == 't' && d[1] >= '0' && d[1] <= '9') {
+    char num[16] = "";
+    memcpy(num, d + 1, n - 1 < sizeof num - 1 ? n - 1 : sizeof num - 1);
+    return fray_conn_timer_start(c, strtoull(num, NULL, 10), cmd_timer_fired,
+                                 d[n - 1] == 'x' ? (void *)c : NULL, NULL);
+  }
   int r = fray_conn_send(c, d, n);
   return r ? r : fray_conn_send(c, "\n", 1);
 }
@@ -574,6 +590,37 @@ static void test_event_echo_split_writes(void **state) {
 }
 
 /* Three lines in one write give three frames and three replies. */
+/* Handler timers on real time: the answer comes after the delay, not
+ * before, with the connection otherwise quiet; a timer that closes ends
+ * the connection (FIN), and a connection reset before its timer is due
+ * never sees it fire. */
+static void test_event_handler_timers(void **state) {
+  fx_t *fx = *state;
+  fray_event_opts_t o;
+  opts_for_test(fx, &o);
+  start(fx, &cmd_handler, &o);
+  client_t *a = client_connect(fx, 0, 0), *b = client_connect(fx, 1, 0);
+  WAIT_FOR(fx, fx->k.opens == 2, 2000);
+  double t0 = now_ms();
+  client_send_str(a, "t150\n");
+  client_send_str(b, "t100\n");
+  run_for(fx, 40);
+  assert_int_equal(a->len + b->len, 0);
+  WAIT_FOR(fx, client_got(a, "timer\n") && client_got(b, "timer\n"), 3000);
+  assert_true(now_ms() - t0 >= 100);
+  client_send_str(a, "t20x\n");
+  WAIT_FOR(fx, client_done(a), 3000);
+  assert_true(client_got(a, "timer\ntimer\n"));
+  assert_int_equal(fx->k.reasons[FRAY_CLOSE_LOCAL], 1);
+  client_send_str(b, "t60\n");
+  WAIT_FOR(fx, fx->k.frames == 4, 2000);
+  client_reset(b);
+  WAIT_FOR(fx, fx->k.closes == 2, 2000);
+  run_for(fx, 100); /* its timer is gone with it: nothing fires, nothing crashes */
+  assert_int_equal(fray_server_next_deadline(fray_event_server_core(fx->es)), FRAY_TIMER_NEVER);
+  finish(fx);
+}
+
 static void test_event_echo_merged_writes(void **state) {
   fx_t *fx = *state;
   fray_event_opts_t o;
@@ -1082,6 +1129,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_event_new_rejects_bad_args, setup, teardown),
       cmocka_unit_test_setup_teardown(test_event_echo_split_writes, setup, teardown),
       cmocka_unit_test_setup_teardown(test_event_echo_merged_writes, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_event_handler_timers, setup, teardown),
       cmocka_unit_test_setup_teardown(test_event_greeting_and_open_abort, setup, teardown),
       cmocka_unit_test_setup_teardown(test_event_close_after_reply_flushes, setup, teardown),
       cmocka_unit_test_setup_teardown(test_event_peer_reset_mid_frame, setup, teardown),

@@ -26,6 +26,12 @@
  * closes too (or a short linger time passes), so that the peer reads every
  * byte; fray_conn_abort() and callbacks returning < 0 reset the peer (RST).
  *
+ * Timers (fray_conn_timer_start, fray_server_timer_start) run on real
+ * time: the server's clock is CLOCK_MONOTONIC in milliseconds, and one
+ * evtimer on the base follows the earliest deadline; what their callbacks
+ * send is flushed as after a read. Timers server_init started count from
+ * when the server was created.
+ *
  * Not thread-safe: one server is used from its event_base's thread. Ignore
  * SIGPIPE in the process (writes to a vanished peer would otherwise kill
  * it); fray_event_server_new() does not change signal dispositions. */
