@@ -256,9 +256,16 @@ static void test_timer_clock_arm(void **state) {
   static log_t armlog;
   memset(&armlog, 0, sizeof armlog);
   fray_conn_t *a = open_conn(f, "a");
+  /* A timer started on the virtual clock (as from server_init, before the
+   * driver sets its clock) keeps the time it had left. */
+  fray_timer_id_t early;
+  assert_int_equal(fray_server_advance(f->s, 10), 0);
+  assert_int_equal(fray_server_timer_start(f->s, 50, server_fired, "early", &early), 0);
   fray_clock_t clk = {.now = fake_now, .user_data = &now};
   fray_server_set_clock(f->s, &clk);
   assert_int_equal(fray_server_now(f->s), 1000);
+  assert_int_equal(fray_server_next_deadline(f->s), 1050);
+  assert_int_equal(fray_server_timer_cancel(f->s, early), 0);
   fray_timer_id_t x;
   assert_int_equal(fray_conn_timer_start(a, 50, conn_fired, "x", &x), 0);
   assert_int_equal(fray_server_next_deadline(f->s), 1050);

@@ -115,8 +115,11 @@ typedef struct fray_clock {
   void *user_data; /* passed back untouched */
 } fray_clock_t;
 
-/* Sets s's clock (copied; NULL: back to virtual). When arm is set and a
- * timer is pending, arm is called at once with the earliest deadline. */
+/* Sets s's clock (copied; NULL: back to virtual, standing where the old
+ * clock stood). Pending timers keep the time they had left (those
+ * server_init started, before a driver could set its clock, count from
+ * now). When arm is set and a timer is pending, arm is called at once
+ * with the earliest deadline. */
 FRAY_EXTERN void fray_server_set_clock(fray_server_t *s, const fray_clock_t *clock);
 
 /* The earliest pending deadline, FRAY_TIMER_NEVER when none (or s NULL). */

@@ -621,7 +621,15 @@ size_t fray_conn_buffered(const fray_conn_t *c) {
 void fray_server_set_clock(fray_server_t *s, const fray_clock_t *clock) {
   if (!s)
     return;
+  /* Timers started on the old clock (from server_init, before the driver
+   * set its own) keep the time they had left. */
+  uint64_t old = fray_server_now(s);
   s->clock = clock ? *clock : (fray_clock_t){0};
+  uint64_t now = fray_server_now(s);
+  if (!s->clock.now)
+    s->now = old;
+  if (now != old)
+    fray__timerq_rebase(&s->timers, old, now);
   s->armed = FRAY_TIMER_NEVER;
   if (s->clock.arm && fray__timerq_count(&s->timers)) {
     s->armed = fray__timerq_next(&s->timers);

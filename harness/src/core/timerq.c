@@ -147,3 +147,13 @@ int fray__timerq_pop_due(fray__timerq_t *q, uint64_t now, fray__timer_t *out) {
   release(q, q->heap[0]);
   return 1;
 }
+
+void fray__timerq_rebase(fray__timerq_t *q, uint64_t old, uint64_t now) {
+  /* The same remaining times in the same order: the heap stays a heap
+   * (overdue timers tie at now, and their start order settles them). */
+  for (size_t i = 0; i < q->nheap; i++) {
+    fray__timer_t *t = &q->slot[q->heap[i]];
+    uint64_t left = t->deadline > old ? t->deadline - old : 0;
+    t->deadline = now + left;
+  }
+}

@@ -65,6 +65,10 @@ uint64_t fray__timerq_next(const fray__timerq_t *q);
  * it into *out: 1, or 0 when none is due. */
 int fray__timerq_pop_due(fray__timerq_t *q, uint64_t now, fray__timer_t *out);
 
+/* The clock's origin changed: every pending timer keeps the time it had
+ * left at old (none if overdue), now counted from now. */
+void fray__timerq_rebase(fray__timerq_t *q, uint64_t old, uint64_t now);
+
 /* Pending timers. */
 static inline size_t fray__timerq_count(const fray__timerq_t *q) {
   return q->nheap;
