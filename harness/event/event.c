@@ -676,6 +676,17 @@ static void on_timers(evutil_socket_t fd, short what, void *arg) {
     clock_arm(next, es);
 }
 
+/* The server's timers go on real time, one evtimer following them: 0, or
+ * FRAY_ENOMEM. */
+static int start_clock(fray_event_server_t *es) {
+  es->timers = evtimer_new(es->base, on_timers, es);
+  if (!es->timers)
+    return FRAY_ENOMEM;
+  fray_server_set_clock(es->srv,
+                        &(fray_clock_t){.now = clock_now, .arm = clock_arm, .user_data = es});
+  return 0;
+}
+
 int fray_event_server_new(fray_event_server_t **out, struct event_base *base,
                           const fray_handler_t *h, const char *addr, const fray_event_opts_t *opts,
                           char *err, size_t errlen) {
@@ -742,11 +753,7 @@ int fray_event_server_new(fray_event_server_t **out, struct event_base *base,
                                es->o.backlog, fd);
   es->sweep = event_new(base, -1, 0, on_sweep, es);
   es->retry = evtimer_new(base, on_retry, es);
-  es->timers = evtimer_new(base, on_timers, es);
-  if (es->timers)
-    fray_server_set_clock(es->srv,
-                          &(fray_clock_t){.now = clock_now, .arm = clock_arm, .user_data = es});
-  if (!es->lis || !es->sweep || !es->retry || !es->timers) {
+  if (!es->lis || !es->sweep || !es->retry || start_clock(es)) {
     if (!es->lis)
       close(fd);
     set_err(err, errlen, "out of memory");
