@@ -27,6 +27,16 @@
  *                                         every piece consumed)
  *   next piece only after IDLE ...
  *
+ * A send cut into pieces may go as one batch (when the last IDLE said the
+ * server has one watched thread): PIECE for each, then all the bytes, then
+ * one wait for IDLE. The shim serves the first piece at once and each
+ * later one only after the server took its turn (entered a wait that was
+ * going to block) since the one before: until then a non-blocking read of
+ * the connection finds nothing (EAGAIN). So the server sees the pieces one
+ * wait apart, as after a round trip each, without the round trips. A
+ * connection the server closes with pieces still held is drained first,
+ * so that it ends with a FIN, as in lockstep, where they were never sent.
+ *
  * fray sends PIECE before the bytes, so when the server sees the bytes the
  * shim already knows the boundary. Connections are named by the peer's
  * port (fray's local port), which both ends know without a round trip. */
@@ -51,8 +61,10 @@ typedef enum fray_shim_msg_type {
   FRAY_SHIM_MSG_ACCEPT,    /* conn accepted: a = peer port, b = local port */
   FRAY_SHIM_MSG_READ,      /* conn: a = bytes served (0: end of stream), b = bytes asked */
   FRAY_SHIM_MSG_WRITE,     /* conn: a = bytes accepted, b = bytes offered */
-  FRAY_SHIM_MSG_CLOSE,     /* conn: the server closed its descriptor */
+  FRAY_SHIM_MSG_CLOSE,     /* conn: the server closed its descriptor; a = announced bytes
+                            * it left unread (a batch's pieces held for its turn) */
   FRAY_SHIM_MSG_IDLE,      /* quiescent: a = bytes consumed, b = bytes written, in all;
+                            * conn = watched threads alive (1: pieces may be batched);
                             * timer_ms: when the wait times out by itself (a server's
                             * timers may still act then: redis closes connections on
                             * its next tick) */
@@ -66,6 +78,7 @@ typedef enum fray_shim_msg_type {
 } fray_shim_msg_type_t;
 
 #define FRAY_SHIM_NO_TIMER 0xffffffffu
+#define FRAY_SHIM_QUEUE_MAX 64 /* pieces announced behind another one, at most */
 
 /* FRAY_SHIM_MSG_INEXACT codes. */
 enum {

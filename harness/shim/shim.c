@@ -62,6 +62,8 @@ typedef struct sfd {
   uint64_t rrng;         /* its random read cuts */
   uint64_t wrng;         /* its short writes */
   uint64_t piece;        /* exact mode: bytes left of the announced piece */
+  uint64_t queued;       /* exact mode: bytes of the pieces announced after it */
+  uint64_t turn_at;      /* exact mode: g.turns when its last piece was read */
 } sfd_t;
 
 static struct {
@@ -111,6 +113,13 @@ static struct {
   uint32_t wait_timer;         /* the timeout of the last wait entered */
   fray_shim_msg_t out[OUTBOX]; /* reports not sent yet */
   size_t nout;
+  int threads;    /* watched threads alive (IDLE tells fray) */
+  uint64_t turns; /* waits that were going to block: the server's turns */
+  struct {
+    int fd;
+    uint64_t len;
+  } q[FRAY_SHIM_QUEUE_MAX]; /* exact mode: pieces announced behind another one */
+  size_t nq;
   pthread_key_t thread_key;
 } g = {.lock = PTHREAD_MUTEX_INITIALIZER, .ctl = -1, .logfd = -1};
 
@@ -175,27 +184,24 @@ static void flush_out(void) {
   g.nout = 0;
 }
 
-/* In exact mode READ and WRITE reports wait in the outbox until the
- * program waits (or another report goes out): fray acts only once the
- * server is quiescent, so one wake-up with all of them saves it two or
- * three per piece. Everything else goes at once, after what is waiting.
- * The caller holds the lock (or is alone: start-up, a forked child). */
+/* In exact mode the reports of what the server did (ACCEPT, READ, WRITE,
+ * CLOSE) wait in the outbox until the program waits (or finds nothing to
+ * read): fray acts only once the server is quiescent, so they go out with
+ * the IDLE that follows, all in one system call and one wake-up of fray's
+ * instead of one per report. Everything else goes at once, after what is
+ * waiting. The caller holds the lock (or is alone: start-up, a forked
+ * child). */
 static void send_timed(uint32_t type, uint32_t conn, uint64_t a, uint64_t b, uint32_t timer) {
   if (g.ctl < 0)
     return;
-  fray_shim_msg_t m = {
+  if (g.nout == OUTBOX)
+    flush_out();
+  g.out[g.nout++] = (fray_shim_msg_t){
       .type = type, .conn = conn, .pid = (uint32_t)g.pid, .timer_ms = timer, .a = a, .b = b};
-  if (g.exact && (type == FRAY_SHIM_MSG_READ || type == FRAY_SHIM_MSG_WRITE)) {
-    if (g.nout == OUTBOX)
-      flush_out();
-    g.out[g.nout++] = m;
-    return;
-  }
-  flush_out();
-  struct iovec v = {&m, sizeof m};
-  struct msghdr mh = {.msg_iov = &v, .msg_iovlen = 1};
-  while (real.sendmsg(g.ctl, &mh, MSG_NOSIGNAL) < 0 && errno == EINTR)
-    ;
+  int later = g.exact && (type == FRAY_SHIM_MSG_ACCEPT || type == FRAY_SHIM_MSG_READ ||
+                          type == FRAY_SHIM_MSG_WRITE || type == FRAY_SHIM_MSG_CLOSE);
+  if (!later)
+    flush_out();
 }
 
 static void send_msg(uint32_t type, uint32_t conn, uint64_t a, uint64_t b) {
@@ -303,33 +309,87 @@ static inline sfd_t *conn_of(int fd) {
 
 /* ---- the control channel and quiescence (exact mode) ------------------------ */
 
+/* A piece announced while another of its connection is unread waits in
+ * the queue: fray sends the pieces of a send together (protocol.h), and
+ * each is served only after the server took its turn since the one
+ * before (piece_now), as it would after a round trip to fray. */
+static void announce(int fd, uint64_t len) {
+  sfd_t *s = &fds[fd];
+  g.pending += len;
+  if (!s->piece && !s->queued) {
+    s->piece = len;
+  } else if (g.nq < FRAY_SHIM_QUEUE_MAX) {
+    g.q[g.nq].fd = fd;
+    g.q[g.nq++].len = len;
+    s->queued += len;
+  } else {
+    s->piece += len; /* fray never sends so many: the reads will not match, and fray says so */
+  }
+}
+
+/* What is left of fd's piece; the next queued one becomes the piece once
+ * the server has taken a turn (a wait that was going to block) since the
+ * last one was read. Caller holds the lock. */
+static uint64_t piece_now(sfd_t *s, int fd) {
+  if (s->piece || !s->queued || s->turn_at == g.turns)
+    return s->piece;
+  for (size_t i = 0; i < g.nq; i++)
+    if (g.q[i].fd == fd) {
+      s->piece = g.q[i].len;
+      s->queued -= s->piece;
+      memmove(&g.q[i], &g.q[i + 1], (g.nq - i - 1) * sizeof g.q[0]);
+      g.nq--;
+      break;
+    }
+  return s->piece;
+}
+
+/* fd's queued pieces are dropped (its descriptor goes away). */
+static void unqueue(int fd) {
+  size_t k = 0;
+  for (size_t i = 0; i < g.nq; i++)
+    if (g.q[i].fd != fd)
+      g.q[k++] = g.q[i];
+  g.nq = k;
+  g.pending -= fds[fd].queued;
+  fds[fd].queued = 0;
+}
+
+/* The server is about to block: the pieces held for its turn may go. */
+static inline void turn(void) {
+  if (g.exact)
+    __atomic_add_fetch(&g.turns, 1, __ATOMIC_RELAXED);
+}
+
 static void apply_msg(const fray_shim_msg_t *m) {
   if (m->type == FRAY_SHIM_MSG_PIECE && m->conn < 65536 && port_fd[m->conn]) {
-    sfd_t *s = &fds[port_fd[m->conn] - 1];
-    s->piece += m->a;
-    g.pending += m->a;
+    announce(port_fd[m->conn] - 1, m->a);
   } else if (m->type == FRAY_SHIM_MSG_WFAULT) {
     g.wfault = m->a != 0;
     g.wfault_rng = m->b ^ 0x5eed;
   }
 }
 
-/* Takes what fray sent, without waiting (caller holds the lock). */
+/* Takes what fray sent, without waiting (caller holds the lock): a batch
+ * per system call, so that finding nothing, the usual case, costs one. */
 static void drain_ctl(void) {
   if (!g.exact || g.ctl < 0)
     return;
-  fray_shim_msg_t m;
-  for (;;) {
-    struct iovec v = {&m, sizeof m};
-    struct msghdr mh = {.msg_iov = &v, .msg_iovlen = 1};
-    ssize_t r = real.recvmsg(g.ctl, &mh, MSG_DONTWAIT);
-    if (r == (ssize_t)sizeof m)
-      apply_msg(&m);
-    else if (r < 0 && errno == EINTR)
-      continue;
-    else
-      return;
-  }
+  enum { BATCH = 16 };
+  fray_shim_msg_t m[BATCH];
+  struct iovec v[BATCH];
+  struct mmsghdr mm[BATCH];
+  int n;
+  do {
+    for (int k = 0; k < BATCH; k++) {
+      v[k] = (struct iovec){&m[k], sizeof m[k]};
+      mm[k] = (struct mmsghdr){.msg_hdr = {.msg_iov = &v[k], .msg_iovlen = 1}};
+    }
+    n = recvmmsg(g.ctl, mm, BATCH, MSG_DONTWAIT, NULL);
+    for (int k = 0; k < n; k++)
+      if (mm[k].msg_len == sizeof m[k])
+        apply_msg(&m[k]);
+  } while (n == BATCH || (n < 0 && errno == EINTR));
 }
 
 /* The fuzz mode's announcements and write faults, as if fray sent them. */
@@ -347,7 +407,7 @@ int fray__shim_conn(unsigned peer_port, uint64_t *piece_left) {
   if (peer_port >= 65536 || !port_fd[peer_port])
     return -1;
   int fd = port_fd[peer_port] - 1;
-  *piece_left = fds[fd].piece;
+  *piece_left = fds[fd].piece + fds[fd].queued;
   return fd;
 }
 
@@ -358,6 +418,7 @@ static void thread_seen(void) {
     return;
   t_state = T_RUNNING;
   g.running++;
+  g.threads++;
   pthread_setspecific(g.thread_key, &g);
 }
 
@@ -366,7 +427,7 @@ static void thread_seen(void) {
 static void maybe_idle(void) {
   if (g.running == 0 && g.pending == 0 && g.activity != g.idle_reported) {
     g.idle_reported = g.activity;
-    send_timed(FRAY_SHIM_MSG_IDLE, 0, g.consumed, g.written, t_timer);
+    send_timed(FRAY_SHIM_MSG_IDLE, (uint32_t)g.threads, g.consumed, g.written, t_timer);
   }
 }
 
@@ -378,6 +439,8 @@ static void thread_gone(void *arg) {
   pthread_mutex_lock(&g.lock);
   if (t_state == T_RUNNING)
     g.running--;
+  if (t_state != T_UNKNOWN)
+    g.threads--;
   t_state = T_UNKNOWN;
   if (g.exact) {
     t_timer = g.wait_timer;
@@ -463,6 +526,27 @@ static void track(int fd, const char *how) {
   logf_locked("conn %u %s peer port %d (pid %d)\n", s->conn, how, peer, (int)getpid());
 }
 
+/* A connection closed with pieces still held for its turn: fray sent them
+ * with the piece before, where a lockstep would have seen the server end
+ * the connection first and sent nothing more. They are read and dropped,
+ * so that the kernel ends the connection with a FIN, as then, and not
+ * with the RST that unread bytes cause (which could take the server's
+ * last answer with it). */
+static void drop_held(int fd) {
+  sfd_t *s = conn_of(fd);
+  if (!s || s->piece || !s->queued)
+    return;
+  char buf[4096];
+  for (uint64_t left = s->queued; left;) {
+    struct iovec v = {buf, left < sizeof buf ? (size_t)left : sizeof buf};
+    struct msghdr mh = {.msg_iov = &v, .msg_iovlen = 1};
+    ssize_t r = real.recvmsg(fd, &mh, MSG_DONTWAIT);
+    if (r <= 0)
+      break;
+    left -= (uint64_t)r;
+  }
+}
+
 /* The descriptor fd goes away (close, or dup2/dup3 over it). */
 static void forget(int fd) {
   if (fd < 0 || fd >= MAX_FD)
@@ -472,11 +556,13 @@ static void forget(int fd) {
     return;
   pthread_mutex_lock(&g.lock);
   if (s->conn) {
+    uint64_t unread = s->piece + s->queued; /* announced, never to be read */
     g.pending -= s->piece;
+    unqueue(fd);
     g.activity++;
     if (port_fd[s->peer_port] == fd + 1)
       port_fd[s->peer_port] = 0;
-    send_msg(FRAY_SHIM_MSG_CLOSE, s->conn, 0, 0);
+    send_msg(FRAY_SHIM_MSG_CLOSE, s->conn, unread, 0);
     logf_locked("conn %u close\n", s->conn);
   }
   memset(s, 0, sizeof *s);
@@ -602,23 +688,33 @@ static ssize_t policy_cap(sfd_t *s, int fd, struct msghdr *mh, int flags, size_t
   return 1;
 }
 
+enum { CAP_GO = 0, CAP_WAITS, CAP_HELD };
+
 /* Exact mode: the cap is what is left of the announced piece. A read with
- * nothing announced would block (a thread waiting for fray) or find
- * nothing; returns whether it counts as a wait. */
+ * nothing announced would block (a thread waiting for fray: CAP_WAITS) or
+ * find nothing (CAP_GO, uncapped). The next piece of a send held for the
+ * server's turn (piece_now) is not there yet for a non-blocking read
+ * (CAP_HELD: EAGAIN); a blocking one is the turn. */
 static int exact_cap(sfd_t *s, int fd, int flags, size_t len, size_t *cap) {
   pthread_mutex_lock(&g.lock);
   thread_seen();
   drain_ctl();
-  size_t left = (size_t)s->piece;
+  int nb = -1;
+  if (!s->piece && s->queued && s->turn_at == g.turns && !(nb = nonblocking(fd, flags)))
+    turn();
+  size_t left = (size_t)piece_now(s, fd);
+  int held = !left && s->queued;
   pthread_mutex_unlock(&g.lock);
+  if (held)
+    return CAP_HELD;
   *cap = left && left < len ? left : len;
-  if (left || nonblocking(fd, flags))
-    return 0;
+  if (left || (nb < 0 ? nonblocking(fd, flags) : nb))
+    return CAP_GO;
   /* It blocks only if nothing (not even an end of stream) is there. */
   char c;
   struct iovec v = {&c, 1};
   struct msghdr p = {.msg_iov = &v, .msg_iovlen = 1};
-  return real.recvmsg(fd, &p, MSG_PEEK | MSG_DONTWAIT) < 0 && errno == EAGAIN;
+  return real.recvmsg(fd, &p, MSG_PEEK | MSG_DONTWAIT) < 0 && errno == EAGAIN ? CAP_WAITS : CAP_GO;
 }
 
 static void report_read(sfd_t *s, int fd, ssize_t r, size_t asked, size_t cap, int flags) {
@@ -640,6 +736,8 @@ static void report_read(sfd_t *s, int fd, ssize_t r, size_t asked, size_t cap, i
     s->piece -= take;
     g.pending -= take;
     g.consumed += (uint64_t)r;
+    if (take && !s->piece)
+      s->turn_at = g.turns; /* the next piece waits for the server's next turn */
   }
   /* Also from a forked child (not exact): fray learns who read. */
   send_msg(FRAY_SHIM_MSG_READ, s->conn, (uint64_t)r, asked);
@@ -660,6 +758,11 @@ static ssize_t shaped_read(sfd_t *s, int fd, struct msghdr *mh, int flags) {
   int waits = 0;
   if (g.exact) {
     waits = exact_cap(s, fd, flags, len, &cap);
+    if (waits == CAP_HELD) {
+      rearm(s, fd); /* an edge-triggered loop must hear of it after its turn */
+      errno = EAGAIN;
+      return -1;
+    }
   } else {
     ssize_t p = policy_cap(s, fd, mh, flags, len, &cap);
     if (p <= 0) {
@@ -906,6 +1009,8 @@ SHIM_EXPORT int accept4(int lfd, struct sockaddr *addr, socklen_t *len, int flag
                         (!g.exact || real.poll(&p, 1, 0) == 0)
                     ? wait_enter(FRAY_SHIM_NO_TIMER)
                     : 0;
+  if (entered)
+    turn();
   int fd = real.accept4(lfd, addr, len, flags);
   wait_leave(entered);
   return accepted(lfd, fd);
@@ -955,6 +1060,7 @@ SHIM_EXPORT int close(int fd) {
   /* Daemons close every descriptor at start; the shim's own stay open. */
   if (fd >= 0 && (fd == g.ctl || fd == g.logfd))
     return 0;
+  drop_held(fd);
   forget(fd);
   return real.close(fd);
 }
@@ -1024,6 +1130,8 @@ static uint32_t ms_timer(int ms) {
 SHIM_EXPORT int epoll_wait(int epfd, struct epoll_event *evs, int n, int timeout) {
   ensure();
   if (timeout)
+    turn();
+  if (timeout)
     PROBE(real.epoll_wait(epfd, evs, n, 0));
   int entered = timeout ? wait_enter(ms_timer(timeout)) : 0;
   int r = real.epoll_wait(epfd, evs, n, timeout);
@@ -1035,6 +1143,8 @@ SHIM_EXPORT int epoll_pwait(int epfd, struct epoll_event *evs, int n, int timeou
                             const sigset_t *mask) {
   ensure();
   if (timeout)
+    turn();
+  if (timeout)
     PROBE(real.epoll_pwait(epfd, evs, n, 0, mask));
   int entered = timeout ? wait_enter(ms_timer(timeout)) : 0;
   int r = real.epoll_pwait(epfd, evs, n, timeout, mask);
@@ -1044,6 +1154,8 @@ SHIM_EXPORT int epoll_pwait(int epfd, struct epoll_event *evs, int n, int timeou
 
 SHIM_EXPORT int poll(struct pollfd *p, nfds_t n, int timeout) {
   ensure();
+  if (timeout)
+    turn();
   if (timeout)
     PROBE(real.poll(p, n, 0));
   int entered = timeout ? wait_enter(ms_timer(timeout)) : 0;
@@ -1069,6 +1181,8 @@ static uint32_t ts_timer(const struct timespec *t) {
 SHIM_EXPORT int ppoll(struct pollfd *p, nfds_t n, const struct timespec *t, const sigset_t *mask) {
   ensure();
   static const struct timespec zero;
+  if (!ts_zero(t))
+    turn();
   if (!ts_zero(t))
     PROBE(real.ppoll(p, n, &zero, mask));
   int entered = !ts_zero(t) ? wait_enter(ts_timer(t)) : 0;
@@ -1109,6 +1223,8 @@ static int select_probe(int n, fd_set *r, fd_set *w, fd_set *x) {
 SHIM_EXPORT int select(int n, fd_set *r, fd_set *w, fd_set *x, struct timeval *t) {
   ensure();
   if (!(t && !t->tv_sec && !t->tv_usec))
+    turn();
+  if (!(t && !t->tv_sec && !t->tv_usec))
     PROBE(select_probe(n, r, w, x));
   int entered = !(t && !t->tv_sec && !t->tv_usec)
                     ? wait_enter(t ? ms_timer((int)(t->tv_sec * 1000 + t->tv_usec / 1000))
@@ -1122,6 +1238,8 @@ SHIM_EXPORT int select(int n, fd_set *r, fd_set *w, fd_set *x, struct timeval *t
 SHIM_EXPORT int pselect(int n, fd_set *r, fd_set *w, fd_set *x, const struct timespec *t,
                         const sigset_t *mask) {
   ensure();
+  if (!ts_zero(t))
+    turn();
   if (!ts_zero(t))
     PROBE(select_probe(n, r, w, x));
   int entered = !ts_zero(t) ? wait_enter(ts_timer(t)) : 0;

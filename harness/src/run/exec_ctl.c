@@ -22,6 +22,8 @@
 
 enum { END_OPEN = 0, END_FIN, END_RST };
 
+#define BATCH_BYTES 16384u /* a batch's bytes go in one send() on loopback */
+
 typedef struct xclient {
   int fd;         /* -1: not connected */
   uint16_t port;  /* its local port: the server's peer port */
@@ -42,7 +44,19 @@ struct fray__xctl {
   struct pollfd *pfd;
   uint64_t announced; /* bytes announced this server life */
   size_t piece_client;
-  uint64_t piece_left; /* of the piece in flight */
+  uint64_t piece_left;                /* of the piece being read */
+  uint64_t unread;                    /* of the pieces in flight, that one's rest included */
+  uint64_t plen[FRAY_SHIM_QUEUE_MAX]; /* the pieces in flight, */
+  size_t np, pi;                      /* how many, and which one is being read */
+  /* A batch: the pieces of one client's send, announced and sent together
+   * at the next operation (protocol.h), when the server has one thread. */
+  uint8_t *bbuf;
+  size_t blen, bcap, nb, bclient;
+  uint64_t blens[FRAY_SHIM_QUEUE_MAX];
+  uint32_t threads;    /* watched threads, as the last IDLE said */
+  uint64_t reading;    /* while pieces are read: since when (ms), else 0 */
+  int ended;           /* the server ended or read the end of a connection since */
+  int lockstep;        /* never batch (fray__xctl_set_lockstep) */
   int idle;            /* quiescent since the last report of activity */
   uint64_t idle_at;    /* when that was reported */
   uint32_t idle_timer; /* when the server's wait times out by itself */
@@ -104,6 +118,7 @@ void fray__xctl_free(fray__xctl_t *x) {
     fray__xctl_end(x);
   fray__free(&x->mem, x->cl);
   fray__free(&x->mem, x->pfd);
+  fray__free(&x->mem, x->bbuf);
   fray_mem_t m = x->mem;
   fray__free(&m, x);
 }
@@ -158,6 +173,9 @@ static int on_read(fray__xctl_t *x, const fray_shim_msg_t *m) {
                    (unsigned long long)m->a, (unsigned long long)x->piece_left,
                    (unsigned long long)m->b);
   x->piece_left -= m->a;
+  x->unread -= m->a;
+  if (!x->piece_left && x->pi + 1 < x->np)
+    x->piece_left = x->plen[++x->pi];
   return 0;
 }
 
@@ -166,6 +184,8 @@ static int on_msg(fray__xctl_t *x, const fray_shim_msg_t *m) {
   xclient_t *c;
   if (m->type != FRAY_SHIM_MSG_IDLE && m->type != FRAY_SHIM_MSG_HELLO)
     x->idle = 0;
+  if (m->type == FRAY_SHIM_MSG_CLOSE || (m->type == FRAY_SHIM_MSG_READ && !m->a))
+    x->ended = 1;
   switch (m->type) {
   case FRAY_SHIM_MSG_ACCEPT:
     for (i = 0; i < x->n; i++)
@@ -178,6 +198,17 @@ static int on_msg(fray__xctl_t *x, const fray_shim_msg_t *m) {
     if ((c = by_conn(x, m->conn, &i)))
       c->wrote += m->a;
     return c ? other_process(x, m, "wrote to") : 0;
+  case FRAY_SHIM_MSG_CLOSE:
+    /* What the server will never read of the pieces in flight (held for
+     * its turn when it closed) goes nowhere: not waited for. */
+    if (by_conn(x, m->conn, &i) && i == x->piece_client && x->unread) {
+      uint64_t gone = m->a < x->unread ? m->a : x->unread;
+      x->unread -= gone;
+      x->announced -= gone;
+      if (!x->unread)
+        x->piece_left = 0;
+    }
+    return 0;
   case FRAY_SHIM_MSG_FORK:
     /* The child is a process the shim cannot see go quiescent: from now
      * on, timeouts. */
@@ -186,6 +217,7 @@ static int on_msg(fray__xctl_t *x, const fray_shim_msg_t *m) {
     return 0;
   case FRAY_SHIM_MSG_IDLE:
     x->idle = m->a >= x->announced;
+    x->threads = m->conn;
     x->idle_at = now_ms();
     x->idle_timer = m->timer_ms;
     return 0;
@@ -213,6 +245,8 @@ static void client_read(fray__xctl_t *x, size_t i) {
       c->rx += (uint64_t)r;
       if (!c->gone && x->cb.received)
         x->cb.received(x->cb.ctx, i, buf, (size_t)r);
+      if ((size_t)r < sizeof buf)
+        return; /* it took all there was: a read for EAGAIN would be one call more */
       continue;
     }
     if (r < 0 && errno == EINTR)
@@ -271,13 +305,24 @@ static int take_reports(fray__xctl_t *x, int ctl) {
 /* Waits up to ms for the shim's messages and the server's bytes and takes
  * them in. Returns 0, FRAY__XCTL_INEXACT, or FRAY_EIO when the server died
  * (x->crashed; the error says how). */
+/* While the server reads pieces, what it writes can wait in the sockets
+ * until it is idle: fray wakes for its IDLE alone, not for its answer
+ * first. The sockets are watched again as soon as the server is idle, a
+ * connection ends, the server is one the shim cannot see idle, or after
+ * 5 ms (a server that stops reading until its output is taken). */
+static int watch_sockets(const fray__xctl_t *x) {
+  return !x->reading || x->idle || x->ended || x->blind || now_ms() >= x->reading + 5;
+}
+
 static int pump(fray__xctl_t *x, int ms) {
   size_t np = 0;
   int ctl = fray__server_ctl(x->srv);
   x->pfd[np++] = (struct pollfd){.fd = ctl, .events = POLLIN};
-  for (size_t i = 0; i < x->n; i++)
+  for (size_t i = 0; i < x->n && watch_sockets(x); i++)
     if (x->cl[i].fd >= 0 && x->cl[i].end == END_OPEN)
       x->pfd[np++] = (struct pollfd){.fd = x->cl[i].fd, .events = POLLIN};
+  if (np == 1 && x->reading && ms > 5)
+    ms = 5; /* then with the sockets */
   int r = poll(x->pfd, (nfds_t)np, ms);
   if (r < 0 && errno != EINTR)
     return snprintf(x->err, sizeof x->err, "poll: %s", strerror(errno)), FRAY_EIO;
@@ -303,7 +348,7 @@ static int pump(fray__xctl_t *x, int ms) {
 /* Quiescent: the shim said so after the last activity, no piece is in
  * flight, and every byte it saw written has arrived. */
 static int quiescent(const fray__xctl_t *x) {
-  if (!x->idle || x->piece_left)
+  if (!x->idle || x->unread)
     return 0;
   for (size_t i = 0; i < x->n; i++)
     if (x->cl[i].fd >= 0 && x->cl[i].end == END_OPEN && x->cl[i].rx < x->cl[i].wrote)
@@ -352,7 +397,8 @@ static int pump_until(fray__xctl_t *x, unsigned ms, int (*done)(void *, size_t),
 int fray__xctl_begin(fray__xctl_t *x, int short_writes, uint64_t seed) {
   x->inexact = x->crashed = 0;
   x->err[0] = 0;
-  x->piece_left = 0;
+  x->piece_left = x->unread = 0;
+  x->nb = x->blen = 0;
   fray_shim_msg_t m = {.type = FRAY_SHIM_MSG_WFAULT, .a = short_writes ? 1 : 0, .b = seed};
   if (send(fray__server_ctl(x->srv), &m, sizeof m, MSG_NOSIGNAL) != (ssize_t)sizeof m)
     return server_gone(x);
@@ -365,7 +411,9 @@ static int accepted(void *ctx, size_t i) {
 
 int fray__xctl_open(fray__xctl_t *x, size_t i) {
   xclient_t *c = &x->cl[i];
-  fray__xctl_close(x, i, 0);
+  int rc = fray__xctl_close(x, i, 0);
+  if (rc)
+    return rc;
   *c = (xclient_t){.fd = -1};
   int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
   struct sockaddr_in a = {.sin_family = AF_INET,
@@ -384,7 +432,7 @@ int fray__xctl_open(fray__xctl_t *x, size_t i) {
   c->fd = fd;
   c->port = ntohs(a.sin_port);
   x->idle = 0;
-  int rc = pump_until(x, x->timeout_ms, accepted, x, i, 0);
+  rc = pump_until(x, x->timeout_ms, accepted, x, i, 0);
   if (!rc && !c->conn)
     return inexact(x, "the server did not accept a connection within %u ms", x->timeout_ms);
   /* What the server does on a new connection (a greeting) is done before
@@ -396,8 +444,8 @@ int fray__xctl_open(fray__xctl_t *x, size_t i) {
  * ended): the shim forgets it too, so it leaves the count that quiescence
  * is measured against. */
 static void abandon(fray__xctl_t *x) {
-  x->announced -= x->piece_left;
-  x->piece_left = 0;
+  x->announced -= x->unread;
+  x->piece_left = x->unread = 0;
 }
 
 static int piece_read(void *ctx, size_t i) {
@@ -405,46 +453,107 @@ static int piece_read(void *ctx, size_t i) {
   /* Quiescent, not only idle: everything the server wrote has arrived
    * before the next piece goes out, so a server that closes and is reset
    * by it (bytes after a QUIT) cannot take its last answer with it. */
-  return !x->piece_left && (quiescent(x) || x->blind || x->cl[i].end != END_OPEN);
+  return !x->unread && (quiescent(x) || x->blind || x->cl[i].end != END_OPEN);
 }
 
-/* One scheduled read: announced, sent whole, then read by the server and
- * followed by quiescence before anything else happens. */
-int fray__xctl_send(fray__xctl_t *x, size_t i, const uint8_t *p, size_t len) {
+/* Announces n pieces (their lengths) in one system call. */
+static int announce(fray__xctl_t *x, uint16_t port, const uint64_t *len, size_t n) {
+  fray_shim_msg_t m[FRAY_SHIM_QUEUE_MAX];
+  struct iovec v[FRAY_SHIM_QUEUE_MAX];
+  struct mmsghdr mm[FRAY_SHIM_QUEUE_MAX];
+  for (size_t k = 0; k < n; k++) {
+    m[k] = (fray_shim_msg_t){.type = FRAY_SHIM_MSG_PIECE, .conn = port, .a = len[k]};
+    v[k] = (struct iovec){&m[k], sizeof m[k]};
+    mm[k] = (struct mmsghdr){.msg_hdr = {.msg_iov = &v[k], .msg_iovlen = 1}};
+    x->plen[k] = len[k];
+  }
+  for (size_t done = 0; done < n;) {
+    int r = sendmmsg(fray__server_ctl(x->srv), mm + done, (unsigned)(n - done), MSG_NOSIGNAL);
+    if (r < 0 && errno != EINTR)
+      return server_gone(x);
+    done += r > 0 ? (size_t)r : 0;
+  }
+  return 0;
+}
+
+/* n scheduled reads of client i, p their bytes one after the other:
+ * announced, sent whole, then read by the server, and followed by
+ * quiescence before anything else happens. */
+static int send_pieces(fray__xctl_t *x, size_t i, const uint8_t *p, const uint64_t *lens,
+                       size_t n) {
   xclient_t *c = &x->cl[i];
+  size_t len = 0;
+  for (size_t k = 0; k < n; k++)
+    len += (size_t)lens[k];
   if (c->fd < 0 || c->end != END_OPEN || !len)
     return 0; /* bytes to a connection the server ended go nowhere */
-  fray_shim_msg_t m = {.type = FRAY_SHIM_MSG_PIECE, .conn = c->port, .a = len};
-  if (send(fray__server_ctl(x->srv), &m, sizeof m, MSG_NOSIGNAL) != (ssize_t)sizeof m)
-    return server_gone(x);
+  int rc = announce(x, c->port, lens, n);
+  if (rc)
+    return rc;
   x->announced += len;
   x->piece_client = i;
-  x->piece_left = len;
+  x->np = n;
+  x->pi = 0;
+  x->piece_left = lens[0];
+  x->unread = len;
   x->idle = 0;
   for (size_t off = 0; off < len;) {
     ssize_t w = send(c->fd, p + off, len - off, MSG_NOSIGNAL | MSG_DONTWAIT);
     if (w > 0) {
       off += (size_t)w;
     } else if (w < 0 && (errno == EAGAIN || errno == EINTR)) {
-      int rc = pump(x, 10); /* the server reads it in parts: its buffer is smaller */
-      if (rc)
+      if ((rc = pump(x, 10))) /* the server reads it in parts: its buffer is smaller */
         return rc;
     } else {
       abandon(x); /* the server closed: the rest goes nowhere */
       return 0;
     }
   }
-  int rc = pump_until(x, x->timeout_ms, piece_read, x, i, 0);
+  x->reading = now_ms();
+  x->ended = 0;
+  rc = pump_until(x, x->timeout_ms, piece_read, x, i, 0);
+  x->reading = 0;
   if (rc)
     return rc;
-  if (x->piece_left && c->end == END_OPEN)
-    return inexact(x, "the server did not read a %zu-byte piece within %u ms (%llu left)", len,
-                   x->timeout_ms, (unsigned long long)x->piece_left);
+  if (x->unread && c->end == END_OPEN)
+    return inexact(x, "the server did not read a %llu-byte piece within %u ms (%llu left)",
+                   (unsigned long long)x->plen[x->pi], x->timeout_ms,
+                   (unsigned long long)x->piece_left);
   /* Read, and the connection still open, but never quiescent within the
    * timeout: a server the shim cannot see idle. From now on, timeouts. */
-  if (!x->piece_left && !quiescent(x) && c->end == END_OPEN)
+  if (!x->unread && !quiescent(x) && c->end == END_OPEN)
     x->blind = 1;
   abandon(x); /* read but never quiescent: from now on, timeouts */
+  return 0;
+}
+
+/* Sends the batch, if any. */
+static int flush(fray__xctl_t *x) {
+  size_t n = x->nb;
+  x->nb = x->blen = 0;
+  return n ? send_pieces(x, x->bclient, x->bbuf, x->blens, n) : 0;
+}
+
+void fray__xctl_set_lockstep(fray__xctl_t *x, int on) {
+  x->lockstep = on;
+}
+
+int fray__xctl_send(fray__xctl_t *x, size_t i, const uint8_t *p, size_t len) {
+  int rc;
+  if (x->nb && (x->bclient != i || x->nb == FRAY_SHIM_QUEUE_MAX || x->blen + len > BATCH_BYTES) &&
+      (rc = flush(x)))
+    return rc;
+  uint64_t l = len;
+  /* One thread, seen going idle: its pieces can be held for its turns in
+   * the shim, without a round trip each. */
+  if (x->lockstep || x->blind || x->forked || x->threads != 1 || len > BATCH_BYTES)
+    return send_pieces(x, i, p, &l, 1);
+  if (fray__grow(&x->mem, (void **)&x->bbuf, &x->bcap, x->blen + len, 1))
+    return flush(x) ? FRAY_EIO : send_pieces(x, i, p, &l, 1);
+  memcpy(x->bbuf + x->blen, p, len);
+  x->blen += len;
+  x->blens[x->nb++] = l;
+  x->bclient = i;
   return 0;
 }
 
@@ -456,6 +565,9 @@ static void peer_moved(fray__xctl_t *x, const xclient_t *c) {
 }
 
 int fray__xctl_shutdown(fray__xctl_t *x, size_t i) {
+  int rc = flush(x);
+  if (rc)
+    return rc;
   if (x->cl[i].fd >= 0) {
     shutdown(x->cl[i].fd, SHUT_WR);
     peer_moved(x, &x->cl[i]);
@@ -465,8 +577,9 @@ int fray__xctl_shutdown(fray__xctl_t *x, size_t i) {
 
 int fray__xctl_close(fray__xctl_t *x, size_t i, int reset) {
   xclient_t *c = &x->cl[i];
-  if (c->fd < 0)
-    return 0;
+  int rc = flush(x);
+  if (rc || c->fd < 0)
+    return rc;
   peer_moved(x, c);
   if (reset) {
     struct linger l = {1, 0};
@@ -488,10 +601,12 @@ int fray__xctl_wait(fray__xctl_t *x, unsigned ms, int (*ready)(void *ctx, size_t
                     size_t client) {
   /* An expectation still unmet is judged once the server's own timers had
    * their turn; a settle (no expectation) ends at quiescence. */
-  return pump_until(x, ms, ready, x->cb.ctx, client, ready ? 2 : 1);
+  int rc = flush(x);
+  return rc ? rc : pump_until(x, ms, ready, x->cb.ctx, client, ready ? 2 : 1);
 }
 
 int fray__xctl_end(fray__xctl_t *x) {
+  x->nb = x->blen = 0; /* sends no wait followed: the run is over */
   for (size_t i = 0; i < x->n; i++)
     if (x->cl[i].fd >= 0) {
       close(x->cl[i].fd);

@@ -152,8 +152,14 @@ int fray__xctl_begin(fray__xctl_t *x, int short_writes, uint64_t seed);
 int fray__xctl_open(fray__xctl_t *x, size_t i);
 
 /* One scheduled read: PIECE, the bytes on TCP, then wait until the shim
- * reports them read, exactly, and the server quiescent. */
+ * reports them read, exactly, and the server quiescent. When the server
+ * has one watched thread, the pieces of consecutive sends to one client
+ * are gathered and go as one batch at the next operation (protocol.h):
+ * errors of a batch are returned there. */
 int fray__xctl_send(fray__xctl_t *x, size_t i, const uint8_t *p, size_t len);
+
+/* on: every piece its own round trip, never batched (for comparisons). */
+void fray__xctl_set_lockstep(fray__xctl_t *x, int on);
 
 int fray__xctl_shutdown(fray__xctl_t *x, size_t i);         /* `> eof` */
 int fray__xctl_close(fray__xctl_t *x, size_t i, int reset); /* `close` / `reset` */
