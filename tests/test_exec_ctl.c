@@ -160,6 +160,34 @@ static void test_exec_ctl_droptail_caught(void **state) {
   stop(f);
 }
 
+/* A send's pieces go as one batch (one thread, seen idle) or a round trip
+ * each (lockstep): the same reads either way. When the first piece ends
+ * the connection (QUIT), the pieces held behind it are dropped by the
+ * shim at the close: the answer arrives and the connection ends with a
+ * FIN, not with the reset that unread bytes cause, and at once, not after
+ * the timeout. */
+static void test_exec_ctl_batch_quit(void **state) {
+  (void)state;
+  for (int lockstep = 0; lockstep < 2; lockstep++) {
+    fixture_t *f = start("exec-poll", "");
+    fray__xctl_set_lockstep(f->x, lockstep);
+    assert_int_equal(fray__xctl_open(f->x, 0), 0);
+    assert_int_equal(send_str(f, 0, "PI"), 0);
+    assert_int_equal(send_str(f, 0, "NG\r\n"), 0);
+    wait_for(f, 6);
+    uint64_t t0 = ms_now();
+    assert_int_equal(send_str(f, 0, "QUIT\r\n"), 0);
+    assert_int_equal(send_str(f, 0, "PING\r\n"), 0);
+    assert_int_equal(send_str(f, 0, "PI"), 0);
+    wait_for(f, 11);
+    assert_int_equal(fray__xctl_wait(f->x, TIMEOUT_MS, NULL, 0), 0);
+    assert_true(ms_now() - t0 < TIMEOUT_MS / 4);
+    assert_string_equal(f->rec[0].got, "PONG\r\nBYE\r\n");
+    assert_int_equal(f->rec[0].ended, 1); /* FIN */
+    stop(f);
+  }
+}
+
 /* Short writes: a correct server retries until every byte is out. */
 static void test_exec_ctl_short_writes(void **state) {
   (void)state;
@@ -256,6 +284,7 @@ int main(void) {
       cmocka_unit_test(test_exec_ctl_threads),
       cmocka_unit_test(test_exec_ctl_oneline_caught_at_quiescence),
       cmocka_unit_test(test_exec_ctl_droptail_caught),
+      cmocka_unit_test(test_exec_ctl_batch_quit),
       cmocka_unit_test(test_exec_ctl_short_writes),
       cmocka_unit_test(test_exec_ctl_crash),
       cmocka_unit_test(test_exec_ctl_start_errors),

@@ -64,7 +64,8 @@ typedef enum fray_shim_msg_type {
   FRAY_SHIM_MSG_CLOSE,     /* conn: the server closed its descriptor; a = announced bytes
                             * it left unread (a batch's pieces held for its turn) */
   FRAY_SHIM_MSG_IDLE,      /* quiescent: a = bytes consumed, b = bytes written, in all;
-                            * conn = watched threads alive (1: pieces may be batched);
+                            * conn = watched threads alive, with FRAY_SHIM_IDLE_READER
+                            * when one is blocked in a read (batches need 1 alone);
                             * timer_ms: when the wait times out by itself (a server's
                             * timers may still act then: redis closes connections on
                             * its next tick) */
@@ -79,6 +80,7 @@ typedef enum fray_shim_msg_type {
 
 #define FRAY_SHIM_NO_TIMER 0xffffffffu
 #define FRAY_SHIM_QUEUE_MAX 64 /* pieces announced behind another one, at most */
+#define FRAY_SHIM_IDLE_READER 0x80000000u
 
 /* FRAY_SHIM_MSG_INEXACT codes. */
 enum {

@@ -114,6 +114,7 @@ static struct {
   fray_shim_msg_t out[OUTBOX]; /* reports not sent yet */
   size_t nout;
   int threads;    /* watched threads alive (IDLE tells fray) */
+  int readers;    /* of them, blocked in a read of a client connection */
   uint64_t turns; /* waits that were going to block: the server's turns */
   struct {
     int fd;
@@ -427,7 +428,10 @@ static void thread_seen(void) {
 static void maybe_idle(void) {
   if (g.running == 0 && g.pending == 0 && g.activity != g.idle_reported) {
     g.idle_reported = g.activity;
-    send_timed(FRAY_SHIM_MSG_IDLE, (uint32_t)g.threads, g.consumed, g.written, t_timer);
+    /* A thread blocked in a read asked for more than a piece before it
+     * was announced: pieces must come to it one at a time. */
+    uint32_t who = (uint32_t)g.threads | (g.readers ? FRAY_SHIM_IDLE_READER : 0);
+    send_timed(FRAY_SHIM_MSG_IDLE, who, g.consumed, g.written, t_timer);
   }
 }
 
@@ -770,9 +774,13 @@ static ssize_t shaped_read(sfd_t *s, int fd, struct msghdr *mh, int flags) {
       return p;
     }
   }
+  if (waits)
+    __atomic_add_fetch(&g.readers, 1, __ATOMIC_RELAXED);
   int entered = waits ? wait_enter(FRAY_SHIM_NO_TIMER) : 0;
   ssize_t r = read_window(fd, mh, flags, 0, cap);
   wait_leave(entered);
+  if (waits)
+    __atomic_sub_fetch(&g.readers, 1, __ATOMIC_RELAXED);
   if (g.exact && r > 0) {
     /* A read that blocked began before fray announced the piece it
      * returns: the announcement is in the channel by now. (fray announces

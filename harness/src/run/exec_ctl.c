@@ -32,6 +32,7 @@ typedef struct xclient {
   int gone;       /* the script closed it: bytes are read and dropped */
   uint64_t rx;    /* bytes received this connection */
   uint64_t wrote; /* bytes the shim saw the server write to it */
+  int seen_read;  /* the server read from it (its reader known to the shim) */
 } xclient_t;
 
 struct fray__xctl {
@@ -165,6 +166,7 @@ static int on_read(fray__xctl_t *x, const fray_shim_msg_t *m) {
     return FRAY__XCTL_INEXACT;
   if (!c || !m->a)
     return 0;
+  c->seen_read = 1;
   if (i != x->piece_client || m->a > x->piece_left)
     return inexact(x, "the server read %llu bytes that no piece announced",
                    (unsigned long long)m->a);
@@ -245,8 +247,6 @@ static void client_read(fray__xctl_t *x, size_t i) {
       c->rx += (uint64_t)r;
       if (!c->gone && x->cb.received)
         x->cb.received(x->cb.ctx, i, buf, (size_t)r);
-      if ((size_t)r < sizeof buf)
-        return; /* it took all there was: a read for EAGAIN would be one call more */
       continue;
     }
     if (r < 0 && errno == EINTR)
@@ -544,9 +544,12 @@ int fray__xctl_send(fray__xctl_t *x, size_t i, const uint8_t *p, size_t len) {
       (rc = flush(x)))
     return rc;
   uint64_t l = len;
-  /* One thread, seen going idle: its pieces can be held for its turns in
-   * the shim, without a round trip each. */
-  if (x->lockstep || x->blind || x->forked || x->threads != 1 || len > BATCH_BYTES)
+  /* One thread, seen going idle, not in a blocking read, after it read
+   * this connection once (a thread started for a connection is seen
+   * then): its pieces can be held for its turns in the shim, without a
+   * round trip each. */
+  if (x->lockstep || x->blind || x->forked || x->threads != 1 || !x->cl[i].seen_read ||
+      len > BATCH_BYTES)
     return send_pieces(x, i, p, &l, 1);
   if (fray__grow(&x->mem, (void **)&x->bbuf, &x->bcap, x->blen + len, 1))
     return flush(x) ? FRAY_EIO : send_pieces(x, i, p, &l, 1);
