@@ -27,6 +27,7 @@
 #include "fray/driver.h"
 #include "fray/handler.h"
 
+#include "core/internal.h"
 #include "failmem.h"
 
 /* ---- what the handler saw ------------------------------------------------ */
@@ -716,6 +717,34 @@ static int runtime_run(const fray_mem_t *mem) {
   return 2;
 }
 
+/* fray__server_activity: what the simulator's pump skips on. It moves on
+ * every queued byte, open and close, never on input that only buffers or on
+ * a driver's flush, and on every call once a queue was handed out. */
+static void test_activity_tells_driver_work(void **state) {
+  (void)state;
+  fray_server_t *s = new_server(&rec_line);
+  uint64_t a0 = fray__server_activity(s);
+  fray_conn_t *a = open_named(s, "a");
+  uint64_t a1 = fray__server_activity(s);
+  assert_true(a1 != a0);
+  feed(a, "echo h");
+  assert_true(fray__server_activity(s) == a1); /* a line begun: nothing to do */
+  feed(a, "i\n");
+  uint64_t a2 = fray__server_activity(s);
+  assert_true(a2 != a1);
+  sink_t out = {0};
+  drain(a, &out);
+  assert_true(fray__server_activity(s) == a2);
+  feed(a, "close\n");
+  assert_true(fray__server_activity(s) != a2);
+  fray_conn_t *b = open_named(s, "b");
+  (void)fray_conn_outq(b); /* pushes past the runtime's eyes from now on */
+  uint64_t a3 = fray__server_activity(s);
+  assert_true(fray__server_activity(s) != a3);
+  end_server(s);
+  free(out.p);
+}
+
 static void test_failing_alloc(void **state) {
   (void)state;
   failmem_t fm = {0};
@@ -1062,6 +1091,7 @@ int main(void) {
       cmocka_unit_test(test_state_zeroed_and_aligned),
       cmocka_unit_test(test_failing_alloc),
       cmocka_unit_test(test_connection_is_one_block),
+      cmocka_unit_test(test_activity_tells_driver_work),
       cmocka_unit_test(test_null_arguments),
       cmocka_unit_test(test_sendf_plain_text),
       cmocka_unit_test(test_sendf_strings_and_percent),

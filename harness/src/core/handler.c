@@ -44,6 +44,8 @@ struct fray_server {
   fray_conn_t *head, *tail;
   size_t nopen;
   uint64_t next_id;
+  uint64_t activity;   /* fray__server_activity() */
+  int untracked;       /* a queue was handed out: activity cannot be told */
   fray_trace_fn trace; /* fray_server_set_trace(); NULL: none */
   void *trace_data;
   /* Timers: the queue, the server's own timers' list, the driver's clock
@@ -80,6 +82,15 @@ static void trace_bytes(fray_conn_t *c, fray_trace_kind_t k, const void *data, s
     trace(c, (fray_trace_event_t){.kind = k, .data = data, .len = len});
 }
 
+/* Something on c's server a driver must look at: see fray__server_activity. */
+static void touch(fray_conn_t *c) {
+  c->server->activity++;
+}
+
+uint64_t fray__server_activity(fray_server_t *s) {
+  return s->untracked ? ++s->activity : s->activity;
+}
+
 /* ---- framer callbacks --------------------------------------------------- */
 
 static void cancel_conn_timers(fray_conn_t *c);
@@ -91,6 +102,7 @@ static void finish_close(fray_conn_t *c) {
   c->state = FRAY_CONN_CLOSED;
   if (c->timers != FRAY__TIMER_NIL)
     cancel_conn_timers(c);
+  touch(c);
   trace(c, (fray_trace_event_t){.kind = FRAY_TRACE_CLOSE, .reason = c->reason});
   if (c->server->h->on_close)
     c->server->h->on_close(c, c->reason, c->data);
@@ -105,6 +117,7 @@ static void start_closing(fray_conn_t *c, fray_close_reason_t reason) {
   if (c->state != FRAY_CONN_OPEN)
     return;
   leave_open(c);
+  touch(c);
   c->state = FRAY_CONN_CLOSING;
   c->reason = reason;
   fray_framer_close(c->framer);
@@ -165,8 +178,11 @@ int fray_handler_validate(const fray_handler_t *h, char *why, size_t whylen) {
   else if (h->server_size > FRAY_HANDLER_MAX_STATE)
     snprintf(buf, sizeof buf, "the handler's server_size (%zu bytes) is over the %zu-byte limit",
              h->server_size, FRAY_HANDLER_MAX_STATE);
-  if (why && whylen)
+  /* Every simulator run validates: the usual empty answer needs no printf. */
+  if (why && whylen && buf[0])
     snprintf(why, whylen, "%s", buf);
+  else if (why && whylen)
+    why[0] = '\0';
   return buf[0] ? FRAY_EINVAL : 0;
 }
 
@@ -305,6 +321,7 @@ int fray_server_open(fray_server_t *s, const char *name, void *driver_data, fray
     s->head = c;
   s->tail = c;
   s->nopen++;
+  touch(c);
   *out = c;
   trace(c, (fray_trace_event_t){.kind = FRAY_TRACE_OPEN});
   if (h->on_open && h->on_open(c, c->data) < 0)
@@ -353,8 +370,10 @@ int fray_conn_send(fray_conn_t *c, const void *data, size_t len) {
   if (c->state != FRAY_CONN_OPEN)
     return FRAY_ECLOSED;
   int r = fray_outq_push(c->q, data, len);
-  if (!r)
+  if (!r) {
+    touch(c);
     trace_bytes(c, FRAY_TRACE_SEND, data, len);
+  }
   return r;
 }
 
@@ -442,6 +461,8 @@ int fray_conn_send_frame(fray_conn_t *c, const void *data, size_t len) {
     return r;
   const fray__iov_t v[3] = {{w.head, w.head_len}, {data, len}, {w.tail, w.tail_len}};
   r = fray__outq_pushv(c->q, v, 3);
+  if (!r)
+    touch(c);
   if (!r && c->server->trace)
     trace(c, (fray_trace_event_t){.kind = FRAY_TRACE_SEND,
                                   .data = data,
@@ -463,7 +484,10 @@ int fray_conn_take_buffered(fray_conn_t *c, fray_bytes_cb fn, void *user_data) {
 }
 
 fray_outq_t *fray_conn_outq(fray_conn_t *c) {
-  return c ? c->q : NULL;
+  if (!c)
+    return NULL;
+  c->server->untracked = 1;
+  return c->q;
 }
 
 int fray_conn_set_spec(fray_conn_t *c, const fray_spec_t *spec) {
@@ -478,6 +502,7 @@ int fray_conn_set_spec(fray_conn_t *c, const fray_spec_t *spec) {
       (void)fray_spec_validate(spec, &c->refused_why);
     c->refused_what = "fray_conn_set_spec";
     c->refused_code = r;
+    touch(c);
     trace(c, (fray_trace_event_t){.kind = FRAY_TRACE_REFUSED,
                                   .what = c->refused_what,
                                   .why = c->refused_why,
@@ -497,6 +522,7 @@ static void abort_with(fray_conn_t *c, fray_close_reason_t reason) {
   if (!c || c->state == FRAY_CONN_CLOSED)
     return;
   leave_open(c);
+  touch(c);
   c->aborted = 1;
   c->reason = reason;
   c->state = FRAY_CONN_CLOSING;

@@ -36,6 +36,15 @@ int fray__grow(const fray_mem_t *m, void **p, size_t *cap, size_t need, size_t e
  * consequence (a reset, a wrong answer) speak for it. */
 const char *fray__conn_refusal(const fray_conn_t *c, const char **why, int *code);
 
+/* A count that changes whenever something on s may have given a driver
+ * work: output queued, a connection opened, closing, closed or aborted, a
+ * call refused. Equal counts around a stretch of calls mean none of that
+ * happened in it, so a driver that found every connection idle can skip
+ * looking at them again (the simulator pumps after every read). Once a
+ * handler took a connection's output queue itself (fray_conn_outq), pushes
+ * are out of sight: the count then changes on every call. */
+uint64_t fray__server_activity(fray_server_t *s);
+
 /* fray__grow, but the doubling stops at max elements when need fits in
  * max: a buffer with a natural bound (the framer's longest frame) does not
  * overshoot it by up to 2x. need above max still grows by doubling. */

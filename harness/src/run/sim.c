@@ -44,6 +44,8 @@ struct fray_sim {
   /* Per run */
   fray_player_t *p;
   fray_server_t *srv;
+  int quiet;         /* the last pump found every connection idle ... */
+  uint64_t quiet_at; /* ... at this fray__server_activity() */
   const fray_sched_t *sched;
   uint64_t wrng;
   fray_trace_fn trace; /* fray_sim_set_trace() */
@@ -85,7 +87,14 @@ static fray_ssize_t client_write(void *ctx, const uint8_t *data, size_t len) {
  * until nothing is pending when drain is set. Releases connections that
  * ended. Returns 0, FRAY_EFAILED (bound) or FRAY_ENOMEM. */
 static int pump(fray_sim_t *s, int drain) {
-  int code = 0;
+  /* Many pumps follow a read that changed nothing on the server (a cut
+   * line): with no output queued, no close and no refusal since a pump
+   * that found all idle, there is nothing to move or release. */
+  uint64_t now = fray__server_activity(s->srv);
+  if (s->quiet && now == s->quiet_at)
+    return 0;
+  int code = 0, idle = 1;
+  s->quiet = 0;
   for (size_t i = 0; i < s->nclients; i++) {
     client_t *c = &s->cl[i];
     const char *why, *what = c->conn ? fray__conn_refusal(c->conn, &why, &code) : NULL;
@@ -95,6 +104,7 @@ static int pump(fray_sim_t *s, int drain) {
                               fray_strerror(code), why);
     if (!c->conn || fray_conn_idle(c->conn))
       continue;
+    idle = 0;
     /* A fake socket takes at least one byte in every four offers, so this
      * loop ends; the bound guards against a queue that never empties. */
     size_t guard = 0;
@@ -116,6 +126,8 @@ static int pump(fray_sim_t *s, int drain) {
       c->conn = NULL;
     }
   }
+  s->quiet = idle;
+  s->quiet_at = now;
   return 0;
 }
 
@@ -152,6 +164,7 @@ static int sim_begin(void *t, fray_player_t *p, const fray_sched_t *sched) {
     return fray_player_fail(p, FRAY_FAIL_HANDLER, 0, "the handler's server_init failed: %s",
                             fray_strerror(r));
   fray_server_set_trace(s->srv, s->trace, s->trace_data);
+  s->quiet = 0;
   return 0;
 }
 
