@@ -89,7 +89,7 @@ static fray_ssize_t client_write(void *ctx, const uint8_t *data, size_t len) {
 static int pump(fray_sim_t *s, int drain) {
   /* Many pumps follow a read that changed nothing on the server (a cut
    * line): with no output queued, no close and no refusal since a pump
-   * that found all idle, there is nothing to move or release. */
+   * that left all idle, there is nothing to move or release. */
   uint64_t now = fray__server_activity(s->srv);
   if (s->quiet && now == s->quiet_at)
     return 0;
@@ -104,7 +104,6 @@ static int pump(fray_sim_t *s, int drain) {
                               fray_strerror(code), why);
     if (!c->conn || fray_conn_idle(c->conn))
       continue;
-    idle = 0;
     /* A fake socket takes at least one byte in every four offers, so this
      * loop ends; the bound guards against a queue that never empties. */
     size_t guard = 0;
@@ -125,6 +124,7 @@ static int pump(fray_sim_t *s, int drain) {
       fray_conn_release(c->conn);
       c->conn = NULL;
     }
+    idle &= !c->conn || fray_conn_idle(c->conn); /* what it left, not what it found */
   }
   s->quiet = idle;
   s->quiet_at = now;
