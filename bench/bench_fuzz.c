@@ -17,7 +17,13 @@
  * a loaded machine's preemptions drop out. Then the allocations per input
  * of naive and session, counted through the injectable fray_mem_t.
  *
- *   bench_fuzz [--handler NAME] [--reps N] [--quick] FILE|DIR...
+ *   bench_fuzz [--handler NAME] [--reps N] [--quick] [--only WAY] FILE|DIR...
+ *
+ * --only WAY (load, bare, naive or session) runs just that way, reps passes
+ * over the inputs, and prints no figures: for an instruction counter, whose
+ * counts do not depend on what else the machine runs (bench/fuzz_instr.sh
+ * runs it under callgrind; "load" is the reading of the inputs alone, to
+ * subtract).
  *
  * Inputs are fuzz inputs (fray/fuzz.h), e.g. a libFuzzer corpus directory
  * or `fray fuzz-encode` output. With none given, the corpus/fuzz_<handler>/
@@ -187,15 +193,38 @@ static void count_allocs(double *naive, double *session) {
   *session = (double)ns / (double)ninputs;
 }
 
+/* --only: reps passes of one way over the inputs, nothing timed. 0, or 2
+ * for an unknown way. */
+static int run_only(const char *way, int reps) {
+  static const char *const names[NWAYS] = {"bare", "naive", "session"};
+  int w = 0;
+  while (w < NWAYS && strcmp(way, names[w]))
+    w++;
+  if (w == NWAYS && strcmp(way, "load")) {
+    fprintf(stderr, "bench_fuzz: --only takes load, bare, naive or session, not '%s'\n", way);
+    return 2;
+  }
+  for (int r = 0; w < NWAYS && r < reps; r++)
+    for (size_t i = 0; i < ninputs; i++)
+      ways[w](&inputs[i]);
+  printf("bench_fuzz: %s, %zu inputs, %d passes\n", way, ninputs, reps);
+  return 0;
+}
+
+static int report(int reps);
+
 static void usage(FILE *to) {
-  fprintf(to, "usage: bench_fuzz [--handler NAME] [--reps N] [--quick] [FILE|DIR...]\n"
+  fprintf(to, "usage: bench_fuzz [--handler NAME] [--reps N] [--quick] [--only WAY] [FILE|DIR...]\n"
               "  Median time per fuzz input: bare framer, naive one-read handler run,\n"
               "  and fray's session driver (fray_fuzz_run), on the same inputs.\n"
-              "  Default inputs: corpus/fuzz_<handler>/seeds; default handler: chat.\n");
+              "  Default inputs: corpus/fuzz_<handler>/seeds; default handler: chat.\n"
+              "  --only WAY: run only load, bare, naive or session, reps passes, untimed\n"
+              "  (for an instruction counter: bench/fuzz_instr.sh).\n");
 }
 
 int main(int argc, char **argv) {
   int reps = 9, quick = 0, npaths = 0;
+  const char *only = NULL;
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--handler") && i + 1 < argc)
       hname = argv[++i];
@@ -203,6 +232,8 @@ int main(int argc, char **argv) {
       reps = atoi(argv[++i]);
     else if (!strcmp(argv[i], "--quick"))
       quick = 1;
+    else if (!strcmp(argv[i], "--only") && i + 1 < argc)
+      only = argv[++i];
     else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
       usage(stdout);
       return 0;
@@ -231,6 +262,14 @@ int main(int argc, char **argv) {
   }
   if (quick || reps < 1)
     reps = 1;
+  int rc = only ? run_only(only, reps) : report(reps);
+  for (size_t i = 0; i < ninputs; i++)
+    free(inputs[i].d);
+  return rc;
+}
+
+/* The timed comparison and the allocation counts, printed. */
+static int report(int reps) {
   size_t bytes = 0;
   for (size_t i = 0; i < ninputs; i++)
     bytes += inputs[i].n;
@@ -248,7 +287,5 @@ int main(int argc, char **argv) {
   printf("  %-8s %10.2f us/input %8.1f allocations/input\n", "session", us[SESSION], as);
   printf("  session/naive %.2fx   session/bare %.2fx\n", us[SESSION] / us[NAIVE],
          us[SESSION] / us[BARE]);
-  for (size_t i = 0; i < ninputs; i++)
-    free(inputs[i].d);
   return 0;
 }
