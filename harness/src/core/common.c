@@ -88,7 +88,3 @@ int fray__grow_max(const fray_mem_t *m, void **p, size_t *cap, size_t need, size
   *cap = c;
   return 0;
 }
-
-int fray__grow(const fray_mem_t *m, void **p, size_t *cap, size_t need, size_t elem) {
-  return fray__grow_max(m, p, cap, need, elem, SIZE_MAX);
-}

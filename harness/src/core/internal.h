@@ -23,13 +23,6 @@ static inline void fray__free(const fray_mem_t *m, void *p) {
     m->free_fn(p, m->user_data);
 }
 
-/* Grows *p (capacity *cap elements of elem bytes) to hold need elements,
- * doubling from 64 (or from *cap), so n appends cost O(n). 0, or
- * FRAY_ENOMEM when the allocator fails or need * elem does not fit in a
- * size_t (then *p and *cap are unchanged): every growable array in the
- * library goes through here, so none multiplies its way past SIZE_MAX. */
-int fray__grow(const fray_mem_t *m, void **p, size_t *cap, size_t need, size_t elem);
-
 /* The handler's last refused runtime call on c (fray_conn_set_spec with an
  * invalid spec): its name, with *why (static) and *code set; NULL when
  * none was. A driver names it as the handler's bug rather than let its
@@ -45,11 +38,22 @@ const char *fray__conn_refusal(const fray_conn_t *c, const char **why, int *code
  * are out of sight: the count then changes on every call. */
 uint64_t fray__server_activity(fray_server_t *s);
 
-/* fray__grow, but the doubling stops at max elements when need fits in
+/* fray__grow (below), but the doubling stops at max elements when need fits in
  * max: a buffer with a natural bound (the framer's longest frame) does not
  * overshoot it by up to 2x. need above max still grows by doubling. */
 int fray__grow_max(const fray_mem_t *m, void **p, size_t *cap, size_t need, size_t elem,
                    size_t max);
+
+/* Grows *p (capacity *cap elements of elem bytes) to hold need elements,
+ * doubling from 64 (or from *cap), so n appends cost O(n). 0, or
+ * FRAY_ENOMEM when the allocator fails or need * elem does not fit in a
+ * size_t (then *p and *cap are unchanged): every growable array in the
+ * library goes through here, so none multiplies its way past SIZE_MAX.
+ * Inline because most calls (bytes appended to a transcript, a step to a
+ * decoded session) find room and should cost a comparison, not two calls. */
+static inline int fray__grow(const fray_mem_t *m, void **p, size_t *cap, size_t need, size_t elem) {
+  return need <= *cap ? 0 : fray__grow_max(m, p, cap, need, elem, SIZE_MAX);
+}
 
 struct fray_script;
 /* A new script with no steps but orig's clients (same indices, so orig's
