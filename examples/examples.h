@@ -21,6 +21,7 @@ extern const fray_handler_t fray_example_chat;
 extern const fray_handler_t fray_example_http;
 extern const fray_handler_t fray_example_resp;
 extern const fray_handler_t fray_example_lenrpc;
+extern const fray_handler_t fray_example_wc;
 extern const fray_handler_t fray_example_buggy_oneread;
 extern const fray_handler_t fray_example_buggy_splitdelim;
 extern const fray_handler_t fray_example_buggy_stackbuf;

@@ -11,6 +11,7 @@ static const fray_handler_t *const registry[] = {
     &fray_example_http,
     &fray_example_resp,
     &fray_example_lenrpc,
+    &fray_example_wc,
     &fray_example_buggy_oneread,
     &fray_example_buggy_splitdelim,
     &fray_example_buggy_stackbuf,

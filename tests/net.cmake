@@ -28,6 +28,11 @@ endforeach()
 # corpus/chat_idle/ scripts wait minutes: the simulator's only).
 fray_net_test(net.serve.chat_idle 60 serve ${_net_fray} chat --
   @FRAY@ replay --connect 127.0.0.1:@PORT@ --schedule whole ${PROJECT_SOURCE_DIR}/corpus/chat_idle/realtime.fray)
+# wc answers from on_eof (the handler's last word after the peer's FIN) over
+# TCP as it does in-process: libevent hands the FIN to the same runtime.
+file(GLOB _net_wc CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/corpus/wc/*.fray)
+fray_net_test(net.serve.wc.random 60 serve ${_net_fray} wc --
+  @FRAY@ replay --connect 127.0.0.1:@PORT@ --schedule random --runs 3 --seed 1 ${_net_wc})
 # ... and the verdicts agree: a handler with a split bug fails over TCP
 # (exit 1) under bytewise as in-process, and passes whole.
 fray_net_test(net.serve.buggy.split 60 --expect 1 serve ${_net_fray} buggy-splitdelim --

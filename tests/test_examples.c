@@ -33,6 +33,7 @@
 #include "../examples/http.c"
 #include "../examples/resp.c"
 #include "../examples/lenrpc.c"
+#include "../examples/wc.c"
 #include "../examples/buggy/oneread.c"
 #include "../examples/buggy/splitdelim.c"
 #include "../examples/buggy/stackbuf.c"
@@ -238,6 +239,7 @@ static void test_registry_names(void **state) {
                                       "http",
                                       "resp",
                                       "lenrpc",
+                                      "wc",
                                       "buggy-oneread",
                                       "buggy-splitdelim",
                                       "buggy-stackbuf",
@@ -346,6 +348,13 @@ static void test_resp_scripts(void **state) {
 static void test_lenrpc_scripts(void **state) {
   (void)state;
   static const char *const p[] = {SCRIPTS5("corpus/lenrpc")};
+  run_all(p, sizeof p / sizeof p[0]);
+}
+
+/* wc answers from on_eof: a half-closed client gets its counts. */
+static void test_wc_scripts(void **state) {
+  (void)state;
+  static const char *const p[] = {"corpus/wc/basic.fray", "corpus/wc/edges.fray"};
   run_all(p, sizeof p / sizeof p[0]);
 }
 
@@ -525,19 +534,13 @@ static void test_buggy_maxread(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_registry_names),
-      cmocka_unit_test(test_replayer_catches_wrong_output),
-      cmocka_unit_test(test_echo_scripts),
-      cmocka_unit_test(test_chat_scripts),
-      cmocka_unit_test(test_http_scripts),
-      cmocka_unit_test(test_resp_scripts),
-      cmocka_unit_test(test_lenrpc_scripts),
-      cmocka_unit_test(test_buggy_oneread),
-      cmocka_unit_test(test_buggy_splitdelim),
-      cmocka_unit_test(test_buggy_stackbuf),
-      cmocka_unit_test(test_buggy_modeswitch),
-      cmocka_unit_test(test_buggy_trustlen),
-      cmocka_unit_test(test_buggy_closedbcast),
+      cmocka_unit_test(test_registry_names), cmocka_unit_test(test_replayer_catches_wrong_output),
+      cmocka_unit_test(test_echo_scripts),   cmocka_unit_test(test_chat_scripts),
+      cmocka_unit_test(test_http_scripts),   cmocka_unit_test(test_resp_scripts),
+      cmocka_unit_test(test_lenrpc_scripts), cmocka_unit_test(test_wc_scripts),
+      cmocka_unit_test(test_buggy_oneread),  cmocka_unit_test(test_buggy_splitdelim),
+      cmocka_unit_test(test_buggy_stackbuf), cmocka_unit_test(test_buggy_modeswitch),
+      cmocka_unit_test(test_buggy_trustlen), cmocka_unit_test(test_buggy_closedbcast),
       cmocka_unit_test(test_buggy_maxread),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

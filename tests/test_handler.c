@@ -4,8 +4,9 @@
  * "big N", "bcast X", "kick", ...), the test feeds bytes, flushes through its
  * own writers and checks what the handler saw and sent.
  *
- * Covered: on_open / on_frame / on_error / on_truncated / on_close and their
- * counts and order; a spec switch from inside on_frame applying to bytes
+ * Covered: on_open / on_frame / on_error / on_truncated / on_eof / on_close
+ * and their counts and order (sending, closing and aborting from on_eof; no
+ * on_eof, no change); a spec switch from inside on_frame applying to bytes
  * already fed in the same chunk; close after flush (should_close only once
  * the output is written); abort, a callback's negative return, on_open
  * refusing, peer reset; back-pressure (pending, the high-water flag and its
@@ -33,7 +34,7 @@
 /* ---- what the handler saw ------------------------------------------------ */
 
 typedef struct rec {
-  int inits, frees, opens, frames, errors, truncs, closes;
+  int inits, frees, opens, frames, errors, truncs, closes, eofs;
   int reasons[FRAY_CLOSE_SHUTDOWN + 1];
   int dirty;          /* state that was not zeroed, or data() mismatches */
   int init_ret;       /* server_init's return */
@@ -198,6 +199,33 @@ static void h_close(fray_conn_t *c, fray_close_reason_t why, void *st) {
     .server_init = h_init, .server_free = h_free, .on_open = h_open, .on_frame = h_frame,          \
     .on_error = h_error, .on_truncated = h_truncated, .on_close = h_close                          \
   }
+
+/* on_eof by the connection's name: "reply" answers, "closer" answers and
+ * closes, "aborter" answers and fails; others answer nothing. */
+static int h_eof(fray_conn_t *c, void *st) {
+  (void)st;
+  R.eofs++;
+  logf_(c, "EOF", NULL, 0);
+  const char *n = fray_conn_name(c);
+  if (!strcmp(n, "reply"))
+    return fray_conn_sendf(c, "%d frames\n", R.frames);
+  if (!strcmp(n, "closer")) {
+    fray_conn_send(c, "bye\n", 4);
+    fray_conn_close(c);
+    R.after_close_rc = fray_conn_send(c, "x", 1);
+    return 0;
+  }
+  if (!strcmp(n, "aborter")) {
+    fray_conn_send(c, "lost\n", 5);
+    return FRAY_EIO;
+  }
+  return 0;
+}
+
+static fray_handler_t with_eof(fray_handler_t h) {
+  h.on_eof = h_eof;
+  return h;
+}
 
 static const fray_handler_t rec_line = RECORDING({.mode = FRAY_MODE_LINE});
 static const fray_handler_t rec_small =
@@ -1078,6 +1106,99 @@ static void test_take_buffered_switches_protocol(void **state) {
   }
 }
 
+/* ---- the peer's EOF (on_eof) ---------------------------------------------- */
+
+/* on_eof runs after the last frame and after on_truncated, before on_close;
+ * what it sends is flushed before the close, whose reason stays PEER. */
+static void test_eof_answers_before_close(void **state) {
+  (void)state;
+  const fray_handler_t h = with_eof((fray_handler_t)RECORDING({.mode = FRAY_MODE_LINE}));
+  sink_t out = {.max = 3};
+  fray_server_t *s = new_server(&h);
+  fray_conn_t *c = open_named(s, "reply");
+  feed(c, "echo a\nhalf");
+  assert_int_equal(fray_conn_input_eof(c), 0);
+  assert_int_equal(R.eofs, 1);
+  assert_int_equal(fray_conn_state(c), FRAY_CONN_CLOSING);
+  assert_false(fray_conn_should_close(c));
+  assert_sent(c, &out, "a\n1 frames\n");
+  assert_true(fray_conn_should_close(c));
+  assert_int_equal(fray_conn_input_eof(c), FRAY_ECLOSED); /* once */
+  fray_conn_release(c);
+  assert_log("reply:O|reply:Fecho a|reply:Thalf|reply:EOF|reply:C0|");
+  assert_int_equal(R.eofs, 1);
+  assert_int_equal(R.reasons[FRAY_CLOSE_PEER], 1);
+  end_server(s);
+  free(out.p);
+}
+
+/* Closing from on_eof: the answer is flushed, later sends refused, the
+ * reason is the handler's (LOCAL). A negative return aborts: nothing sent. */
+static void test_eof_close_and_abort(void **state) {
+  (void)state;
+  const fray_handler_t h = with_eof((fray_handler_t)RECORDING({.mode = FRAY_MODE_LINE}));
+  sink_t out = {0};
+  fray_server_t *s = new_server(&h);
+  fray_conn_t *c = open_named(s, "closer");
+  fray_conn_input_eof(c);
+  assert_int_equal(R.after_close_rc, FRAY_ECLOSED);
+  assert_sent(c, &out, "bye\n");
+  assert_true(fray_conn_should_close(c));
+  fray_conn_release(c);
+  assert_int_equal(R.reasons[FRAY_CLOSE_LOCAL], 1);
+
+  fray_conn_t *a = open_named(s, "aborter");
+  fray_conn_input_eof(a);
+  assert_true(fray_conn_was_aborted(a));
+  assert_int_equal(fray_conn_pending(a), 0);
+  assert_int_equal(R.reasons[FRAY_CLOSE_ABORT], 1);
+  assert_int_equal(R.closes, 2); /* on_close already ran, inside the EOF */
+  fray_conn_release(a);
+  assert_int_equal(R.eofs, 2);
+  end_server(s);
+  free(out.p);
+}
+
+/* No on_eof where the connection no longer reads: after the handler closed
+ * it, after a reset. */
+static void test_eof_not_called_when_not_reading(void **state) {
+  (void)state;
+  const fray_handler_t h = with_eof((fray_handler_t)RECORDING({.mode = FRAY_MODE_LINE}));
+  sink_t out = {0};
+  fray_server_t *s = new_server(&h);
+  fray_conn_t *a = open_named(s, "reply");
+  feed(a, "close\n");
+  assert_int_equal(fray_conn_input_eof(a), FRAY_ECLOSED);
+  assert_sent(a, &out, "bye\n");
+  fray_conn_release(a);
+  fray_conn_t *b = open_named(s, "reply");
+  fray_conn_input_reset(b);
+  assert_int_equal(fray_conn_input_eof(b), FRAY_ECLOSED);
+  fray_conn_release(b);
+  assert_int_equal(R.eofs, 0);
+  end_server(s);
+  free(out.p);
+}
+
+/* Without on_eof nothing changes: the EOF closes the connection (PEER)
+ * once what was queued is flushed, with nothing added. */
+static void test_eof_absent_callback_unchanged(void **state) {
+  (void)state;
+  sink_t out = {0};
+  fray_server_t *s = new_server(&rec_line);
+  fray_conn_t *c = open_named(s, "reply");
+  feed(c, "echo a\nhalf");
+  fray_conn_input_eof(c);
+  assert_int_equal(fray_conn_state(c), FRAY_CONN_CLOSING);
+  assert_sent(c, &out, "a\n");
+  assert_true(fray_conn_should_close(c));
+  fray_conn_release(c);
+  assert_log("reply:O|reply:Fecho a|reply:Thalf|reply:C0|");
+  assert_int_equal(R.eofs, 0);
+  end_server(s);
+  free(out.p);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_frames_in_order),
@@ -1102,6 +1223,10 @@ int main(void) {
       cmocka_unit_test(test_send_frame_by_spec),
       cmocka_unit_test(test_send_frame_refused),
       cmocka_unit_test(test_take_buffered_switches_protocol),
+      cmocka_unit_test(test_eof_answers_before_close),
+      cmocka_unit_test(test_eof_close_and_abort),
+      cmocka_unit_test(test_eof_not_called_when_not_reading),
+      cmocka_unit_test(test_eof_absent_callback_unchanged),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -48,8 +48,10 @@ FRAY_EXTERN int fray_server_open(fray_server_t *s, const char *name, void *drive
  * the bytes are dropped, as a real socket would after shutdown). */
 FRAY_EXTERN int fray_conn_input(fray_conn_t *c, const uint8_t *data, size_t len);
 
-/* The peer closed its side: an unfinished frame goes to on_truncated; the
- * connection then closes (FRAY_CLOSE_PEER) once its output is flushed. */
+/* The peer closed its side: an unfinished frame goes to on_truncated, then
+ * the handler's on_eof may answer; the connection then closes
+ * (FRAY_CLOSE_PEER) once its output is flushed. Returns 0, FRAY_EINVAL (c
+ * NULL) or FRAY_ECLOSED (it no longer reads: nothing called). */
 FRAY_EXTERN int fray_conn_input_eof(fray_conn_t *c);
 
 /* The peer reset the connection: closed at once, output dropped. */

@@ -89,6 +89,20 @@ typedef int (*fray_conn_error_cb)(fray_conn_t *c, const fray_frame_error_t *err,
 typedef int (*fray_conn_truncated_cb)(fray_conn_t *c, const uint8_t *data, size_t len,
                                       void *conn_state);
 
+/* The peer half-closed: it sends nothing more (EOF), and every frame it sent
+ * has been delivered, an unfinished one through on_truncated just before.
+ * The connection still writes: this is where a handler that keeps its own
+ * buffer (raw mode, a body read to EOF as HTTP/1.0 does, a count of what
+ * came) gives its final answer, with fray_conn_send() and the like. It may
+ * call fray_conn_close() (the reason becomes FRAY_CLOSE_LOCAL) or
+ * fray_conn_abort(); the write side does not stay open past the call.
+ * Returns 0: the connection closes once its output is flushed
+ * (FRAY_CLOSE_PEER unless the handler closed it here), as it does when the
+ * member is NULL; or a negative code: it is aborted (output dropped). Not
+ * called when the connection no longer reads (it closed, or on_truncated
+ * aborted it), nor on a reset. */
+typedef int (*fray_conn_eof_cb)(fray_conn_t *c, void *conn_state);
+
 /* The connection is gone, for reason: release what conn_state holds. No
  * sends (they fail with FRAY_ECLOSED). Runs exactly once per connection. */
 typedef void (*fray_conn_close_cb)(fray_conn_t *c, fray_close_reason_t reason, void *conn_state);
@@ -109,6 +123,9 @@ typedef struct fray_handler {
   fray_conn_error_cb on_error;
   fray_conn_truncated_cb on_truncated;
   fray_conn_close_cb on_close;
+  /* Last so that handlers written before it are unchanged: NULL, the
+   * connection closes at EOF as it always did. */
+  fray_conn_eof_cb on_eof;
 } fray_handler_t;
 
 /* ---- what handlers call ------------------------------------------------ */
@@ -281,7 +298,9 @@ FRAY_EXTERN int fray_handler_validate(const fray_handler_t *handler, char *why, 
  *
  * abi is FRAY_HANDLER_ABI; return NULL if the plugin does not support it. */
 #define FRAY_PLUGIN_SYMBOL "fray_plugin_handler"
-#define FRAY_HANDLER_ABI 1u
+/* 2: fray_handler_t gained on_eof. A plugin built for 1 has a shorter
+ * struct: it must return NULL for 2, or fray would read past its end. */
+#define FRAY_HANDLER_ABI 2u
 typedef const fray_handler_t *(*fray_plugin_fn)(unsigned abi);
 
 #ifdef __cplusplus

@@ -587,6 +587,15 @@ int fray_conn_input_eof(fray_conn_t *c) {
     return FRAY_ECLOSED;
   trace(c, (fray_trace_event_t){.kind = FRAY_TRACE_EOF});
   (void)fray_framer_finish(c->framer);
+  /* Still open unless on_truncated ended it: the handler's last word comes
+   * before the close, so what it sends is flushed like any reply. */
+  if (c->state == FRAY_CONN_OPEN && c->server->h->on_eof) {
+    c->in_cb++;
+    int r = c->server->h->on_eof(c, c->data);
+    c->in_cb--;
+    if (r < 0)
+      fray_conn_abort(c);
+  }
   start_closing(c, FRAY_CLOSE_PEER);
   return 0;
 }
