@@ -33,6 +33,11 @@ fray_net_test(net.serve.chat_idle 60 serve ${_net_fray} chat --
 file(GLOB _net_wc CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/corpus/wc/*.fray)
 fray_net_test(net.serve.wc.random 60 serve ${_net_fray} wc --
   @FRAY@ replay --connect 127.0.0.1:@PORT@ --schedule random --runs 3 --seed 1 ${_net_wc})
+# A client that stops reading its socket (`alice stops reading`, `reads N`):
+# the kernel holds what chat sends it, the others are not held up.
+fray_net_test(net.serve.backpressure 60 serve ${_net_fray} chat --
+  @FRAY@ replay --connect 127.0.0.1:@PORT@ --schedule random --runs 3 --seed 1
+  ${PROJECT_SOURCE_DIR}/corpus/backpressure/slowreader.fray)
 # ... and the verdicts agree: a handler with a split bug fails over TCP
 # (exit 1) under bytewise as in-process, and passes whole.
 fray_net_test(net.serve.buggy.split 60 --expect 1 serve ${_net_fray} buggy-splitdelim --

@@ -184,6 +184,20 @@ static const err_case_t err_cases[] = {
      "bad operator"},
     {A "alice", FRAY_ESYNTAX, "t.fray:2:6: expected '>' or '<' after client name \"alice\"",
      "name alone"},
+    {A "alice reads 0", FRAY_ESYNTAX,
+     "t.fray:2:13: expected a byte count of 1 or more after 'reads' (or 'stops reading')",
+     "reads nothing"},
+    {A "alice reads 12k", FRAY_ESYNTAX,
+     "t.fray:2:13: expected a byte count of 1 or more after 'reads' (or 'stops reading')",
+     "reads a word"},
+    {A "alice reads 99999999999999999999999", FRAY_ERANGE,
+     "t.fray:2:13: byte count over the limit of 268435456 (max_bytes)", "reads too much"},
+    {A "alice stops", FRAY_ESYNTAX, "t.fray:2:12: expected 'reading' after 'stops'", "stops alone"},
+    {A "alice resumes reading now", FRAY_ESYNTAX,
+     "t.fray:2:23: expected end of line after 'resumes reading'", "resumes with more"},
+    {"alice stops reading", FRAY_ESYNTAX,
+     "t.fray:1:1: client \"alice\" is not open (add \"open alice\" before this line)",
+     "stops reading before open"},
     {A "alice > \"a\\q\"", FRAY_ESYNTAX,
      "t.fray:2:11: unknown escape '\\q' (expected \\r \\n \\t \\0 \\\\ \\\" or \\xHH)",
      "unknown escape"},
@@ -729,6 +743,8 @@ static const write_case_t write_cases[] = {
     {"open a\na > \"x\"\na <   any  # taken\nclose a\n", "open a\na > \"x\"\na < any\nclose a\n",
      "any"},
     {"open a\na < \"\"\nclose a\n", "open a\na < \"\"\nclose a\n", "empty data"},
+    {"open a\na  stops\treading # slow\na reads   64\na reads 1\na resumes reading\n",
+     "open a\na stops reading\na reads 64\na reads 1\na resumes reading\n", "reading"},
     {"@canary p < \"PONG\"\n@handler \"x y\"\n@canary p > \"PI\" | \"NG\"\n",
      "@handler \"x y\"\n@canary p < \"PONG\"\n@canary p > \"PI\" | \"NG\"\n",
      "directives come first"},
@@ -918,6 +934,38 @@ static void test_roundtrip_random(void **state) {
 }
 
 /* ------------------------------------------------------------ builder */
+
+/* Reading steps carry their count in len: 0 stops, N grants, FRAY_READ_ALL
+ * resumes; the builder copies it and the kind is named "read". */
+static void test_read_steps(void **state) {
+  (void)state;
+  fray_script_t *s;
+  fray_script_error_t err;
+  static const char text[] = "open a\na stops reading\na reads 4096\na resumes reading\n";
+  assert_int_equal(parse_str(&s, text, NULL, &err), 0);
+  size_t n;
+  const fray_step_t *v = fray_script_steps(s, &n);
+  assert_int_equal(n, 4);
+  static const size_t want[] = {0, 4096, FRAY_READ_ALL};
+  for (size_t i = 0; i < 3; i++) {
+    assert_int_equal(v[i + 1].kind, FRAY_STEP_READ);
+    assert_true(v[i + 1].reads == want[i]);
+    assert_null(v[i + 1].data);
+    assert_int_equal(v[i + 1].len, 0);
+  }
+  assert_string_equal(fray_step_kind_name(FRAY_STEP_READ), "read");
+  fray_script_t *b;
+  size_t a;
+  assert_int_equal(fray_script_new(&b, NULL), 0);
+  assert_int_equal(fray_script_add_client(b, "a", &a), 0);
+  assert_int_equal(fray_script_add_step(b, &(fray_step_t){.kind = FRAY_STEP_READ, .client = a}),
+                   FRAY_ESTATE); /* not open yet */
+  for (size_t i = 0; i < 4; i++)
+    assert_int_equal(fray_script_add_step(b, &v[i]), 0);
+  assert_true(fray_script_equal(s, b));
+  fray_script_free(b);
+  fray_script_free(s);
+}
 
 static void test_builder(void **state) {
   (void)state;
@@ -1222,6 +1270,7 @@ int main(void) {
       cmocka_unit_test(test_write_file),
       cmocka_unit_test(test_roundtrip_random),
       cmocka_unit_test(test_builder_spans),
+      cmocka_unit_test(test_read_steps),
       cmocka_unit_test(test_builder),
       cmocka_unit_test(test_equal),
       cmocka_unit_test(test_parse_failing_alloc),

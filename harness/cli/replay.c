@@ -171,7 +171,10 @@ static void usage(FILE *out) {
           "                      (the server's writes cut short: handlers queuing\n"
           "                      borrowed buffers or producers need it) and\n"
           "                      eof-with-data (a client's last send and its close or\n"
-          "                      half-close in one read); `all` (default) or `none`\n"
+          "                      half-close in one read) and window (clients read\n"
+          "                      only when waited on, through a 1-4096 byte window:\n"
+          "                      the server's output queue fills); `all` (default)\n"
+          "                      or `none`\n"
           "\n"
           "bounds (every schedule kind and --mutate; the whole reference is run 1):\n"
           "  --max-runs N        stop each script after N runs\n"
@@ -358,9 +361,10 @@ static int parse_faults(replay_opts_t *o, const char *val) {
     snprintf(name, sizeof name, "%.*s", (int)(n < sizeof name ? n : sizeof name - 1), p);
     unsigned f = fray_fault_from_name(name);
     if (!f)
-      return usage_error("--faults: unknown fault kind '%.*s' (short-writes, eof-with-data, all "
-                         "or none)",
-                         (int)n, p);
+      return usage_error(
+          "--faults: unknown fault kind '%.*s' (short-writes, eof-with-data, window, all "
+          "or none)",
+          (int)n, p);
     o->faults |= f;
     p += n + (p[n] == ',');
   }

@@ -573,6 +573,31 @@ trace)
   python3 -m json.tool --json-lines "$work/out" >/dev/null || fail "--trace --json: stdout is not JSON"
   [ "$(grep -c '^trace: run ' "$work/err")" = 3 ] || fail "--max-runs 3: not 3 runs traced on stderr"
   ;;
+window)
+  # ARGS: BUGGY.so FIXED.so SCRIPT (tests/window.cmake). The receive-window
+  # fault on catches the buggy relay and the failure names it; the other
+  # fault kinds on miss it, as do no faults; the fixed twin passes with every
+  # kind on.
+  buggy=$1 fixed=$2 script=$3
+  expect_rc 1 "$fray" replay --plugin "$buggy" --schedule random --faults window --runs 200 \
+    --seed 1 "$script"
+  grep -q "receive window of" "$work/out" || fail "the failure does not name the window"
+  expect_rc 0 "$fray" replay --plugin "$buggy" --schedule random \
+    --faults short-writes,eof-with-data --runs 200 --seed 1 "$script"
+  expect_rc 0 "$fray" replay --plugin "$buggy" --schedule random --faults none --runs 200 \
+    --seed 1 "$script"
+  expect_rc 1 "$fray" replay --plugin "$buggy" --schedule random --runs 200 --seed 1 "$script"
+  expect_rc 0 "$fray" replay --plugin "$fixed" --schedule random --faults all --runs 400 \
+    --seed 1 "$script"
+  ;;
+window-exec)
+  # ARGS: a server command for --exec. The shim cannot hold a client's
+  # reads: a script that stops one is refused at that step, exit 2.
+  printf 'open a\na stops reading\n' >"$work/stop.fray"
+  expect_rc 2 "$fray" replay --exec "$1" "$work/stop.fray"
+  grep -q "line 2: the exec transport cannot hold a client's reads" "$work/out" "$work/err" ||
+    fail "the refusal does not name the step"
+  ;;
 *)
   fail "unknown check '$check'"
   ;;

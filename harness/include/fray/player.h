@@ -161,6 +161,15 @@ typedef struct fray_transport_ops {
    * after fray_player_set_error()). May be NULL: the transport cannot let
    * time pass, and a script that waits stops there with FRAY_EUNSUPPORTED. */
   int (*elapse)(void *t, uint64_t ms);
+  /* `NAME stops reading`, `NAME reads N`, `NAME resumes reading`: how much
+   * client `client` takes of the server's output changed. From now on the
+   * transport hands it at most fray_player_room() bytes (more only once the
+   * room grows again), leaving the rest with the server, and moves now what
+   * it may take. The FRAY_FAULT_WINDOW fault goes through fray_player_room()
+   * too, without this call. May be NULL: the transport cannot hold a
+   * client's reads, and a script with such a step stops there with
+   * FRAY_EUNSUPPORTED (after fray_player_set_error()). */
+  int (*window)(void *t, size_t client);
 } fray_transport_ops_t;
 
 /* Creates a player for script (borrowed: it must outlive the player) over
@@ -253,6 +262,15 @@ typedef struct fray_player_factory {
  * much as a script may expect (the run failed: FRAY_FAIL_BOUND). */
 FRAY_EXTERN int fray_player_received(fray_player_t *p, size_t client, const uint8_t *data,
                                      size_t len);
+
+/* How many bytes of the server's output client takes now, before it stops
+ * reading: SIZE_MAX when it reads everything (the usual case); less after
+ * `NAME stops reading` / `NAME reads N`, or under FRAY_FAULT_WINDOW while the
+ * player is not waiting on it. A transport hands it at most that much
+ * through fray_player_received() (which counts it off) and leaves the rest
+ * with the server: in the handler's output queue (the simulator), in the
+ * socket's buffers (TCP). */
+FRAY_EXTERN size_t fray_player_room(const fray_player_t *p, size_t client);
 
 /* The server ended client's connection: closed it (reset 0) or reset it. */
 FRAY_EXTERN void fray_player_ended(fray_player_t *p, size_t client, int reset);

@@ -88,21 +88,34 @@ typedef enum fray_sched_family {
 /* Fault kinds a schedule may carry (fray_sched_t.faults, and the mask
  * fray_sched_family() draws from). */
 typedef enum fray_fault {
-  FRAY_FAULT_SHORT_WRITES = 1u << 0, /* the server's writes taken in 1-16 byte pieces,
-                                      * sometimes none (EAGAIN): fray_sched_t.short_writes */
-  FRAY_FAULT_EOF_WITH_DATA = 1u << 1 /* a send followed by its client's close or
-                                      * half-close reaches the server with the EOF in
-                                      * the same read: no flush between the two */
+  FRAY_FAULT_SHORT_WRITES = 1u << 0,  /* the server's writes taken in 1-16 byte pieces,
+                                       * sometimes none (EAGAIN): fray_sched_t.short_writes */
+  FRAY_FAULT_EOF_WITH_DATA = 1u << 1, /* a send followed by its client's close or
+                                       * half-close reaches the server with the EOF in
+                                       * the same read: no flush between the two */
+  /* Every client has a small receive window (1 to 4096 bytes, drawn from
+   * write_seed: fray_sched_window()) and reads only when the script waits on
+   * it (an expectation, its close, the end): between those, the server may
+   * write it at most a window's worth, and the rest waits in the handler's
+   * output queue, so its high-water mark, its producers and the handler's
+   * back-pressure are exercised (tokio::io::duplex(max_buf_size)). Every
+   * byte still arrives, in order: transcripts must not change. */
+  FRAY_FAULT_WINDOW = 1u << 6
 } fray_fault_t;
 
-#define FRAY_FAULT_ALL (FRAY_FAULT_SHORT_WRITES | FRAY_FAULT_EOF_WITH_DATA)
+#define FRAY_FAULT_ALL (FRAY_FAULT_SHORT_WRITES | FRAY_FAULT_EOF_WITH_DATA | FRAY_FAULT_WINDOW)
+
+/* The receive window FRAY_FAULT_WINDOW gives every client under sched, in
+ * bytes (1 to 4096, a power of two drawn from its write_seed); 0 when
+ * sched is NULL or does not carry the fault. */
+FRAY_EXTERN size_t fray_sched_window(const fray_sched_t *sched);
 
 /* The family's name ("coalesce", ...), or "unknown". Static storage. */
 FRAY_EXTERN const char *fray_sched_family_name(fray_sched_family_t f);
 /* The family called name into *out: 0, or FRAY_ENOENT. */
 FRAY_EXTERN int fray_sched_family_from_name(const char *name, fray_sched_family_t *out);
-/* The fault kind called name ("short-writes", "eof-with-data") as its bit,
- * or 0 when there is none. */
+/* The fault kind called name ("short-writes", "eof-with-data", "window") as
+ * its bit, or 0 when there is none. */
 FRAY_EXTERN unsigned fray_fault_from_name(const char *name);
 /* The name of fault bit f, or "unknown". Static storage. */
 FRAY_EXTERN const char *fray_fault_name(unsigned f);

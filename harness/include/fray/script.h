@@ -63,12 +63,17 @@ typedef enum fray_step_kind {
   FRAY_STEP_EXPECT_EOF_OPT, /* `NAME < eof?`: no more bytes; a close is allowed */
   FRAY_STEP_EXPECT_ANY,     /* `NAME < any`: whatever arrived so far is taken unchecked */
   FRAY_STEP_WAIT,           /* `wait 30s`: ms milliseconds pass, nobody sends (no client) */
-  FRAY_STEP_EXPECT_NOTHING  /* `NAME < nothing for 10s`: ms pass and NAME receives nothing */
+  FRAY_STEP_EXPECT_NOTHING, /* `NAME < nothing for 10s`: ms pass and NAME receives nothing */
+  FRAY_STEP_READ            /* `NAME stops reading` (reads 0), `NAME reads N` (reads N),
+                             * `NAME resumes reading` (reads FRAY_READ_ALL) */
 } fray_step_kind_t;
 
 /* The longest span a WAIT or EXPECT_NOTHING step may say: one year, in
  * milliseconds (longer is a typo, not a test). */
 #define FRAY_SCRIPT_MAX_WAIT_MS ((uint64_t)366 * 24 * 3600 * 1000)
+
+/* A READ step's reads for `NAME resumes reading`. */
+#define FRAY_READ_ALL SIZE_MAX
 
 /* One step: a read-only view owned by the script.
  *
@@ -87,6 +92,13 @@ typedef enum fray_step_kind {
  * ms (WAIT, EXPECT_NOTHING): the span, 1 to FRAY_SCRIPT_MAX_WAIT_MS
  * milliseconds; 0 for other kinds. A WAIT step belongs to no client: its
  * client is 0 and means nothing (the script need not have a client).
+ * reads (READ only; 0 for other kinds): how much the client reads of what
+ * the server sends it from this step on. 0 (`stops reading`): nothing,
+ * until a later READ step; what the server sends waits in its own output
+ * queue, as when a peer's receive window is full. N (`reads N`): N more
+ * bytes, then it stops again. FRAY_READ_ALL (`resumes reading`):
+ * everything, as a client that was never stopped. A new connection
+ * (`open`) reads everything.
  *
  * line/column: 1-based position of the statement in the script text; 0 for
  * steps added with fray_script_add_step() unless the caller set them. */
@@ -105,6 +117,7 @@ typedef struct fray_step {
    * when matched); fray_script_add_step() ignores what it is given. */
   const struct fray_regex *regex;
   uint64_t ms;
+  size_t reads;
 } fray_step_t;
 
 /* Parser options, a value type. Zero-initialise (or fray_script_opts_init())

@@ -130,7 +130,12 @@ static int client_read(fray_net_t *n, size_t i) {
   nclient_t *c = &n->cl[i];
   uint8_t buf[RECV_CHUNK];
   for (;;) {
-    ssize_t r = recv(c->fd, buf, sizeof buf, MSG_DONTWAIT);
+    /* A client that stopped reading leaves the rest in its socket: the
+     * kernel's buffers fill, then the server's writes block. */
+    size_t room = fray_player_room(n->p, i);
+    if (!room)
+      return 0;
+    ssize_t r = recv(c->fd, buf, room < sizeof buf ? room : sizeof buf, MSG_DONTWAIT);
     if (r > 0) {
       int rc = fray_player_received(n->p, i, buf, (size_t)r);
       if (rc)
@@ -158,10 +163,13 @@ static size_t poll_set(fray_net_t *n, int want_fd, int *wr_listed) {
   *wr_listed = 0;
   for (size_t i = 0; i < n->nclients; i++) {
     nclient_t *c = &n->cl[i];
-    if (c->fd < 0 || c->eof)
+    /* A client that stopped reading is not polled for input: its socket
+     * stays readable and would wake every poll. */
+    int reads = fray_player_room(n->p, i) != 0;
+    if (c->fd < 0 || c->eof || (!reads && c->fd != want_fd))
       continue;
     n->pfd[np].fd = c->fd;
-    n->pfd[np].events = (short)(POLLIN | (c->fd == want_fd ? POLLOUT : 0));
+    n->pfd[np].events = (short)((reads ? POLLIN : 0) | (c->fd == want_fd ? POLLOUT : 0));
     n->pfd[np].revents = 0;
     *wr_listed |= c->fd == want_fd;
     n->pidx[np++] = i;
@@ -368,6 +376,12 @@ static int net_begin(void *t, fray_player_t *p, const fray_sched_t *sched) {
   return 0;
 }
 
+static int net_window(void *t, size_t client) {
+  (void)t;
+  (void)client;
+  return 0; /* client_read() honours the room from the next wait on */
+}
+
 static int net_end(void *t) {
   fray_net_t *n = t;
   /* Fresh connections for every run: end these ones now. */
@@ -397,6 +411,7 @@ static const fray_transport_ops_t net_ops = {
     .free = net_free,
     .words = net_words,
     .elapse = net_elapse,
+    .window = net_window,
 };
 
 /* ---- the runner's API -------------------------------------------------------------- */

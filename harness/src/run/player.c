@@ -27,6 +27,10 @@ typedef struct client {
   int end;                       /* how the server ended the last connection: END_* */
   int gone;                      /* the client closed or reset: it reads no more */
   int opened;                    /* connected by the script, not reset since */
+  /* Reading (fray_player_room): room is what the client still takes, of
+   * the server's output, before it stops; SIZE_MAX: no limit. */
+  size_t room;
+  size_t stopped_at; /* the line of its `stops reading` or `reads N`; 0: reading */
 } client_t;
 
 typedef struct ref {
@@ -58,6 +62,9 @@ struct fray_player {
   uint64_t reads;
   fray_wait_kind_t wait_kind;
   size_t wait_client;
+  int waiting;   /* inside a transport's wait: wait_kind and wait_client hold */
+  size_t window; /* FRAY_FAULT_WINDOW: bytes a client takes between two reads; 0: none */
+  char not_reading[160], not_reading_open[160]; /* words for a client that stopped reading */
   size_t *marks;        /* fray__player_record_steps: per step and client, rx_len after it */
   unsigned char *ended; /* ... and whether the server had ended the connection */
   char msg[640];
@@ -213,6 +220,8 @@ int fray_player_received(fray_player_t *p, size_t client, const uint8_t *data, s
     return FRAY_ENOMEM;
   memcpy(c->rx + c->rx_len, data, len);
   c->rx_len += len;
+  if (fray_player_room(p, client) != SIZE_MAX)
+    c->room -= len < c->room ? len : c->room;
   trace(p, client, (fray_trace_event_t){.kind = FRAY_TRACE_SEND, .data = data, .len = len});
   return 0;
 }
@@ -228,13 +237,28 @@ int fray_player_has_ended(const fray_player_t *p, size_t client) {
   return p->cl[client].end != END_OPEN;
 }
 
+/* Whether the client reads now, whatever its window: it is the one the
+ * player waits on, or the script is over and every client takes the rest. */
+static int reading_now(const fray_player_t *p, size_t client) {
+  return p->waiting && (p->wait_kind == FRAY_WAIT_SETTLE || p->wait_client == client);
+}
+
+size_t fray_player_room(const fray_player_t *p, size_t client) {
+  const client_t *c = &p->cl[client];
+  if (c->gone)
+    return SIZE_MAX; /* what the server writes to it goes nowhere */
+  if (c->stopped_at)
+    return c->room;
+  return p->window && !reading_now(p, client) ? c->room : SIZE_MAX;
+}
+
 int fray_player_ready(const fray_player_t *p) {
   if (p->wait_kind != FRAY_WAIT_ANSWER && p->wait_kind != FRAY_WAIT_QUIET)
     return 0;
   const fray_step_t *st = &p->steps[p->step];
   const client_t *c = &p->cl[p->wait_client];
-  if (c->end != END_OPEN || !c->opened || c->gone)
-    return 1; /* no more will come */
+  if (c->end != END_OPEN || !c->opened || c->gone || (c->stopped_at && !c->room))
+    return 1; /* no more will come, or the client reads no more */
   const uint8_t *got = c->rx ? c->rx + c->rx_pos : (const uint8_t *)"";
   size_t avail = c->rx_len - c->rx_pos;
   if (st->kind == FRAY_STEP_EXPECT) {
@@ -252,9 +276,39 @@ int fray_player_ready(const fray_player_t *p) {
 static int wait(fray_player_t *p, fray_wait_kind_t kind, size_t client) {
   p->wait_kind = kind;
   p->wait_client = client;
+  p->waiting = 1;
   int r = p->ops->wait(p->t, kind, client);
+  p->waiting = 0;
   p->wait_kind = FRAY_WAIT_DRAIN;
+  /* A client under a window fault read all it could while waited on: its
+   * receive buffer is empty again, the window whole. */
+  for (size_t i = 0; p->window && i < p->nclients; i++)
+    if (!p->cl[i].stopped_at && (kind == FRAY_WAIT_SETTLE || i == client))
+      p->cl[i].room = p->window;
   return r;
+}
+
+/* The client's reading at step i (`stops reading`, `reads N`, `resumes
+ * reading`), then what it now takes is moved to it. */
+static int read_step(fray_player_t *p, size_t i) {
+  const fray_step_t *st = &p->steps[i];
+  client_t *c = &p->cl[st->client];
+  if (!p->ops->window) {
+    fray_player_set_error(p, "line %zu: the %s transport cannot hold a client's reads (%s %s)",
+                          st->line, p->ops->name, fray_script_client_name(p->script, st->client),
+                          st->reads ? "reads" : "stops reading");
+    return FRAY_EUNSUPPORTED;
+  }
+  if (st->reads == FRAY_READ_ALL) {
+    c->stopped_at = 0;
+    c->room = p->window ? p->window : SIZE_MAX;
+  } else {
+    /* Bytes granted add up while the client stays stopped. */
+    size_t had = c->stopped_at ? c->room : 0;
+    c->room = st->reads > SIZE_MAX - 1 - had ? SIZE_MAX - 1 : had + st->reads;
+    c->stopped_at = st->line ? st->line : i + 1;
+  }
+  return p->ops->window(p->t, st->client);
 }
 
 static int deliver_read(void *ctx, const uint8_t *data, size_t n, int last) {
@@ -323,6 +377,19 @@ static int expect_step(fray_player_t *p, size_t i) {
                    .end_words = fray__end_words(c->end == END_RST),
                    .nothing = p->words.nothing,
                    .kept_open = p->words.kept_open};
+  if (c->stopped_at && !c->room) {
+    /* Not the server's silence: the script stopped the client reading. */
+    snprintf(p->not_reading, sizeof p->not_reading,
+             "nothing more read: %s is not reading (line %zu); what the server sends it waits "
+             "in the server's output queue",
+             rx.who, c->stopped_at);
+    snprintf(p->not_reading_open, sizeof p->not_reading_open,
+             " (%s is not reading since line %zu: the server may not close before its output is "
+             "written)",
+             rx.who, c->stopped_at);
+    rx.nothing = p->not_reading;
+    rx.kept_open = p->not_reading_open;
+  }
   char m[640];
   r = fray__expect_check(&p->mem, st, &rx, p->res, m, sizeof m);
   return r == FRAY_EFAILED ? fray_player_fail(p, p->res->kind, st->client, "%s", m) : r;
@@ -348,6 +415,8 @@ static int play_step(fray_player_t *p, size_t i, size_t *k) {
     c->rx_pos = c->rx_len; /* a new connection: expectations start afresh */
     c->gone = 0;
     c->end = END_OPEN;
+    c->stopped_at = 0; /* and it reads */
+    c->room = p->window ? p->window : SIZE_MAX;
     r = p->ops->open(p->t, st->client);
     c->opened = !r;
     return r;
@@ -358,6 +427,8 @@ static int play_step(fray_player_t *p, size_t i, size_t *k) {
     return p->ops->shutdown(p->t, st->client);
   case FRAY_STEP_WAIT:
     return elapse(p, st);
+  case FRAY_STEP_READ:
+    return read_step(p, i);
   case FRAY_STEP_CLOSE:
   case FRAY_STEP_RESET:
     /* What the server sent before the client left is the client's, and
@@ -432,12 +503,15 @@ int fray_player_run(fray_player_t *p, const fray_sched_t *sched, fray_result_t *
   p->step = 0;
   p->err[0] = 0;
   p->wait_kind = FRAY_WAIT_DRAIN;
+  p->window = fray_sched_window(sched);
   fray__reads_reset(&p->cutter);
   for (size_t i = 0; i < p->nclients; i++) {
     client_t *c = &p->cl[i];
     c->rx_len = c->rx_pos = 0;
     c->end = END_OPEN;
     c->gone = c->opened = 0;
+    c->stopped_at = 0;
+    c->room = SIZE_MAX;
   }
   int r = p->ops->begin(p->t, p, sched);
   if (!r)

@@ -2,11 +2,18 @@
  * is a fray_server_t of the handler under test, fresh for every run; each
  * read goes to fray_conn_input(), and after it the server's output is moved
  * into the player's client records (whole, or in the small pieces
- * --short-writes asks for). Nothing here waits: the server answers only
- * input and its timers, and the timers run on a virtual clock that moves
- * only where the script lets time pass (`wait`, `< nothing for`), jumping
- * from one deadline to the next; so every other wait is a drain, and an
- * hour of timers costs what their callbacks cost. */
+ * --short-writes asks for, and no more than a client that is not reading
+ * takes: fray_player_room(); the rest stays in the handler's output queue).
+ * Nothing here waits: the server answers only input and its timers, and the
+ * timers run on a virtual clock that moves only where the script lets time
+ * pass (`wait`, `< nothing for`), jumping from one deadline to the next; so
+ * every other wait is a drain, and an hour of timers costs what their
+ * callbacks cost.
+ *
+ * The server does not stop reading a client whose output queue is over its
+ * high-water mark, as the libevent adapter does: holding a client's input
+ * back would reorder it against the other clients' and change a correct
+ * handler's transcripts. The handler still sees its queue over the mark. */
 #include "fray/sim.h"
 
 #include <malloc.h>
@@ -62,6 +69,12 @@ static const char *cname(const fray_sim_t *s, size_t i) {
 static fray_ssize_t client_write(void *ctx, const uint8_t *data, size_t len) {
   client_t *c = ctx;
   fray_sim_t *s = fray_conn_driver_data(c->conn);
+  /* A client not reading: the socket takes what its window has room for. */
+  size_t room = c->drop ? SIZE_MAX : fray_player_room(s->p, (size_t)(c - s->cl));
+  if (!room)
+    return FRAY_EAGAIN;
+  if (room < len)
+    len = room;
   if (s->sched && s->sched->short_writes) {
     uint64_t r = fray__rng_next(&s->wrng);
     if (fray__short_eagain(r))
@@ -117,7 +130,8 @@ static int pump(fray_sim_t *s, int drain) {
       if (w < 0 && w != FRAY_EAGAIN)
         return fray_player_fail(s->p, FRAY_FAIL_BOUND, i, "flushing output failed: %s",
                                 fray_strerror((int)w));
-    } while (drain && fray_conn_pending(c->conn) && ++guard < (OUTPUT_BOUND >> 2));
+    } while (drain && fray_conn_pending(c->conn) && fray_player_room(s->p, i) &&
+             ++guard < (OUTPUT_BOUND >> 2));
     if (fray_conn_should_close(c->conn)) {
       if (!c->drop)
         fray_player_ended(s->p, i, fray_conn_was_aborted(c->conn));
@@ -281,6 +295,11 @@ static int sim_elapse(void *t, uint64_t ms) {
   return 0;
 }
 
+static int sim_window(void *t, size_t client) {
+  (void)client;
+  return pump(t, 1); /* a client reading again takes what waits for it */
+}
+
 static int sim_end(void *t) {
   fray_sim_t *s = t;
   /* Connections still open end with the server; their state was recorded
@@ -320,6 +339,7 @@ static const fray_transport_ops_t sim_ops = {
     .words = sim_words,
     .send_eof = sim_send_eof,
     .elapse = sim_elapse,
+    .window = sim_window,
 };
 
 /* ---- the simulator's API --------------------------------------------------------- */

@@ -392,21 +392,31 @@ int fray_sched_family_from_name(const char *name, fray_sched_family_t *out) {
   return FRAY_ENOENT;
 }
 
-static const char *const fault_names[] = {"short-writes", "eof-with-data"};
+/* By bit; NULL for bits no fault kind uses. */
+static const char *const fault_names[] = {"short-writes", "eof-with-data", NULL, NULL, NULL,
+                                          NULL,           "window"};
 #define NFAULTS (sizeof fault_names / sizeof fault_names[0])
 
 unsigned fray_fault_from_name(const char *name) {
   for (size_t k = 0; name && k < NFAULTS; k++)
-    if (!strcmp(name, fault_names[k]))
+    if (fault_names[k] && !strcmp(name, fault_names[k]))
       return 1u << k;
   return 0;
 }
 
 const char *fray_fault_name(unsigned f) {
   for (size_t k = 0; k < NFAULTS; k++)
-    if (f == 1u << k)
+    if (f == 1u << k && fault_names[k])
       return fault_names[k];
   return "unknown";
+}
+
+size_t fray_sched_window(const fray_sched_t *sched) {
+  if (!sched || !(sched->faults & FRAY_FAULT_WINDOW))
+    return 0;
+  /* From 1 byte (every write cut to one byte until the client reads) to a
+   * page, evenly on a log scale. */
+  return (size_t)1 << (fray__rng_at(sched->write_seed ^ 0x3d1e5bad0ULL, 0) % 13);
 }
 
 fray_sched_family_t fray_sched_family_of_run(uint64_t seed, uint64_t run) {
@@ -623,6 +633,11 @@ char *fray_sched_describe(const fray_script_t *script, const fray_sched_t *sched
   }
   if (sched && (sched->faults & FRAY_FAULT_EOF_WITH_DATA)) {
     put(&w, "%sEOF with the last read before a close", any ? "; " : "");
+    any = 1;
+  }
+  if (sched && (sched->faults & FRAY_FAULT_WINDOW)) {
+    put(&w, "%sreceive window of %zu bytes (seed %llu)", any ? "; " : "", fray_sched_window(sched),
+        (unsigned long long)sched->write_seed);
     any = 1;
   }
   if (!any)

@@ -49,6 +49,8 @@ const char *fray_step_kind_name(fray_step_kind_t kind) {
     return "wait";
   case FRAY_STEP_EXPECT_NOTHING:
     return "expect-nothing";
+  case FRAY_STEP_READ:
+    return "read";
   }
   return "unknown";
 }
@@ -303,7 +305,7 @@ static int add_wait(fray_script_t *s, const fray_step_t *st, steparr_t *a) {
 }
 
 static int add_step_copy(fray_script_t *s, const fray_step_t *st, int canary) {
-  if (!s || !st || (unsigned)st->kind > (unsigned)FRAY_STEP_EXPECT_NOTHING)
+  if (!s || !st || (unsigned)st->kind > (unsigned)FRAY_STEP_READ)
     return FRAY_EINVAL;
   fray_step_kind_t k = st->kind;
   if (canary && !is_canary_kind(k))
@@ -336,6 +338,8 @@ static int add_step_copy(fray_script_t *s, const fray_step_t *st, int canary) {
   fray_step_t copy = {.kind = k, .client = st->client, .line = st->line, .column = st->column};
   if (k == FRAY_STEP_EXPECT_NOTHING)
     copy.ms = st->ms;
+  if (k == FRAY_STEP_READ)
+    copy.reads = st->reads;
   uint8_t *data = NULL;
   size_t *cuts = NULL;
   if (has_data && s->borrows) {
@@ -394,7 +398,8 @@ static int steps_equal(const fray_script_t *a, const steparr_t *x, const fray_sc
     return 0;
   for (size_t i = 0; i < x->n; i++) {
     const fray_step_t *p = &x->v[i], *q = &y->v[i];
-    if (p->kind != q->kind || p->ms != q->ms || p->len != q->len || p->ncuts != q->ncuts)
+    if (p->kind != q->kind || p->ms != q->ms || p->len != q->len || p->ncuts != q->ncuts ||
+        p->reads != q->reads)
       return 0;
     if (p->kind != FRAY_STEP_WAIT && strcmp(a->clients[p->client].name, b->clients[q->client].name))
       return 0;

@@ -376,20 +376,31 @@ static int push_cut(parser_t *p, size_t pos) {
   return 0;
 }
 
+/* Reads a decimal count at the current position into *n, saturating at
+ * UINT64_MAX. Returns 0, or -1 when there is none or it runs into a word
+ * (the caller names what it expected). */
+static int read_count(parser_t *p, uint64_t *n) {
+  size_t start = p->pos;
+  *n = 0;
+  while (p->pos < p->len && p->text[p->pos] >= '0' && p->text[p->pos] <= '9') {
+    unsigned d = (unsigned)(p->text[p->pos] - '0');
+    /* Saturate instead of wrapping: any count past the limit is an error. */
+    *n = *n > (UINT64_MAX - d) / 10 ? UINT64_MAX : *n * 10 + d;
+    p->pos++;
+  }
+  if (p->pos == start)
+    return -1;
+  return p->pos < p->len && fray__script_name_char((unsigned char)p->text[p->pos]) ? -1 : 0;
+}
+
 /* Repeats the piece data[piece..len) so it occurs n times in all. */
 static int repeat_piece(parser_t *p, size_t piece, size_t pos) {
   size_t start = p->pos;
   uint64_t n = 0;
-  while (p->pos < p->len && p->text[p->pos] >= '0' && p->text[p->pos] <= '9') {
-    unsigned d = (unsigned)(p->text[p->pos] - '0');
-    /* Saturate instead of wrapping: any count past the limit is an error. */
-    n = n > (UINT64_MAX - d) / 10 ? UINT64_MAX : n * 10 + d;
-    p->pos++;
-  }
-  if (p->pos == start)
-    return fail(p, FRAY_ESYNTAX, start, "expected a repetition count after '*'");
-  if (p->pos < p->len && fray__script_name_char((unsigned char)p->text[p->pos]))
-    return fail(p, FRAY_ESYNTAX, start, "expected a decimal repetition count after '*'");
+  if (read_count(p, &n))
+    return fail(p, FRAY_ESYNTAX, start,
+                p->pos == start ? "expected a repetition count after '*'"
+                                : "expected a decimal repetition count after '*'");
   if (n > p->max_repeat)
     return fail(p, FRAY_ERANGE, start, "repetition count over the limit of %zu (max_repeat)",
                 p->max_repeat);
@@ -745,6 +756,41 @@ static int exchange(parser_t *p, size_t client, size_t start, int canary) {
   return emit_step(p, canary, kind, client, start, 1);
 }
 
+/* `NAME stops reading`, `NAME reads N` or `NAME resumes reading`, the
+ * client read; the position is at the verb. */
+static int reading(parser_t *p, size_t client, size_t start) {
+  uint64_t n = 0;
+  const char *after = "the byte count";
+  if (at_word(p, "reads")) {
+    p->pos += 5;
+    skip_ws(p);
+    size_t at = p->pos;
+    if (read_count(p, &n) || n == 0)
+      return fail(p, FRAY_ESYNTAX, at,
+                  "expected a byte count of 1 or more after 'reads' (or 'stops reading')");
+    if (n > p->max_bytes)
+      return fail(p, FRAY_ERANGE, at, "byte count over the limit of %zu (max_bytes)", p->max_bytes);
+  } else {
+    int stop = at_word(p, "stops");
+    after = stop ? "'stops reading'" : "'resumes reading'";
+    p->pos += stop ? 5 : 7;
+    skip_ws(p);
+    if (!at_word(p, "reading"))
+      return fail(p, FRAY_ESYNTAX, p->pos, "expected 'reading' after '%s'",
+                  stop ? "stops" : "resumes");
+    p->pos += 7;
+    n = stop ? 0 : UINT64_MAX;
+  }
+  int rc = end_of_line(p, after);
+  if (!rc)
+    rc = check_client_state(p, client, FRAY_STEP_READ, start);
+  if (!rc)
+    rc = emit_step(p, 0, FRAY_STEP_READ, client, start, 0);
+  if (!rc) /* a count, not data: emit_step has no data to take */
+    p->s->steps.v[p->s->steps.n - 1].reads = n == UINT64_MAX ? FRAY_READ_ALL : (size_t)n;
+  return rc;
+}
+
 static int directive(parser_t *p) {
   size_t at = p->pos++;
   size_t n = 0;
@@ -863,6 +909,8 @@ static int statement(parser_t *p) {
   if (rc)
     return rc;
   skip_ws(p);
+  if (at_word(p, "stops") || at_word(p, "reads") || at_word(p, "resumes"))
+    return reading(p, client, at);
   return exchange(p, client, at, 0);
 }
 

@@ -196,6 +196,16 @@ static void put_step(sink_t *k, const fray_script_t *s, const fray_step_t *st, i
     break;
   case FRAY_STEP_WAIT:
     break; /* written above: it names no client */
+  case FRAY_STEP_READ: {
+    char n[48];
+    if (st->reads == 0 || st->reads == FRAY_READ_ALL)
+      snprintf(n, sizeof n, " %s reading", st->reads ? "resumes" : "stops");
+    else
+      snprintf(n, sizeof n, " reads %zu", st->reads);
+    puts_(k, name);
+    puts_(k, n);
+    break;
+  }
   }
   puts_(k, "\n");
 }
