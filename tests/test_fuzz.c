@@ -154,6 +154,15 @@ static void test_decode_family_and_eof_fault(void **state) {
   assert_int_equal(v->sends[0].merge_next, 1);
   assert_int_equal(v->sends[0].ncuts, 0); /* the decoded cut is set aside */
   assert_true(v->faults & FRAY_FAULT_EOF_WITH_DATA);
+  assert_false(v->faults & FRAY_FAULT_READ_GAP);
+  fray_fuzz_session_free(s);
+  /* 0x80: the next byte's bits 0-3 name the faults struck at drawn points
+   * (here read-gap and reset-mid-write), the byte after seeds them. */
+  uint8_t gaps[] = {'P', 'I', 'N', 'G', '\r', '\n', 7, 12, 0x87};
+  assert_int_equal(fray_fuzz_decode(&s, gaps, sizeof gaps, NULL, NULL), 0);
+  v = fray_fuzz_session_sched(s);
+  assert_int_equal(v->faults, FRAY_FAULT_READ_GAP | FRAY_FAULT_RESET_MID_WRITE);
+  assert_int_equal(v->fault_seed, 7);
   fray_fuzz_session_free(s);
   /* Without the flags op (read last, so stored first): the decoded cut, no
    * merge, no fault. */

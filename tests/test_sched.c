@@ -271,6 +271,16 @@ static void test_family_names_round_trip(void **state) {
   assert_int_equal(fray_fault_from_name("short-writes"), FRAY_FAULT_SHORT_WRITES);
   assert_int_equal(fray_fault_from_name("nope"), 0);
   assert_string_equal(fray_fault_name(FRAY_FAULT_EOF_WITH_DATA), "eof-with-data");
+  /* Every kind's name round-trips, and FRAY_FAULT_ALL is exactly them. */
+  unsigned all = 0;
+  for (unsigned f = 1; f && !(f & ~FRAY_FAULT_ALL) && strcmp(fray_fault_name(f), "unknown");
+       f <<= 1) {
+    assert_int_equal(fray_fault_from_name(fray_fault_name(f)), f);
+    all |= f;
+  }
+  assert_int_equal(all, FRAY_FAULT_ALL);
+  assert_int_equal(fray_fault_from_name("read-gap"), FRAY_FAULT_READ_GAP);
+  assert_string_equal(fray_fault_name(FRAY_FAULT_RESET_MID_WRITE), "reset-mid-write");
 }
 
 /* Four sends: a burst of three of a's, then b's. */
@@ -395,11 +405,14 @@ static void test_family_faults_drawn(void **state) {
   fray_sched_buf_t *b;
   assert_int_equal(fray_sched_buf_new(&b, s, NULL), 0);
   const fray_sched_t *v = fray_sched_buf_view(b);
-  int sw = 0, eof = 0;
+  int sw = 0, eof = 0, mid = 0, leave = 0;
   for (uint64_t seed = 1; seed <= 400; seed++) {
     assert_int_equal(fray_sched_family(b, FRAY_FAMILY_BIASED, seed, FRAY_FAULT_ALL), 0);
     sw += v->short_writes;
     eof += !!(v->faults & FRAY_FAULT_EOF_WITH_DATA);
+    mid += !!(v->faults & FRAY_FAULT_CLOSE_MID_SEND);
+    leave += !!(v->faults & FRAY_FAULT_RANDOM_CLOSE);
+    assert_true(!v->faults || v->fault_seed == seed);
     assert_int_equal(v->short_writes, !!(v->faults & FRAY_FAULT_SHORT_WRITES));
     /* Off, never drawn. */
     assert_int_equal(fray_sched_family(b, FRAY_FAMILY_BIASED, seed, 0), 0);
@@ -408,6 +421,16 @@ static void test_family_faults_drawn(void **state) {
   /* About one run in four each. */
   assert_in_range(sw, 60, 140);
   assert_in_range(eof, 60, 140);
+  assert_in_range(mid, 60, 140);
+  /* A client leaving early switches the judging off: one run in eight. */
+  assert_in_range(leave, 25, 80);
+  /* The description names a drawn fault and its seed. */
+  assert_int_equal(fray_sched_family(b, FRAY_FAMILY_BIASED, 3, FRAY_FAULT_READ_GAP), 0);
+  for (uint64_t seed = 4; !v->faults; seed++)
+    assert_int_equal(fray_sched_family(b, FRAY_FAMILY_BIASED, seed, FRAY_FAULT_READ_GAP), 0);
+  char d[512];
+  assert_non_null(strstr(fray_sched_describe(s, v, d, sizeof d), "read-gap"));
+  assert_non_null(strstr(d, "fault seed"));
   fray_sched_buf_free(b);
   fray_script_free(s);
 }

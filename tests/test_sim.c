@@ -84,6 +84,36 @@ static const fray_handler_t eofreply = {
     .on_truncated = eofreply_truncated,
 };
 
+/* Relays a command cut short by the peer's EOF to the other clients as if it
+ * were whole: the bug the close-mid-send fault exposes. */
+static int partial_truncated(fray_conn_t *c, const uint8_t *d, size_t n, void *st) {
+  (void)st;
+  for (fray_conn_t *o = fray_server_first(fray_conn_server(c)); o; o = fray_server_next(o))
+    if (o != c && !fray_conn_send(o, d, n))
+      (void)fray_conn_send(o, "\r\n", 2);
+  return 0;
+}
+
+static const fray_handler_t partial = {
+    .name = "test-partial",
+    .spec = {.mode = FRAY_MODE_LINE, .delim = {.bytes = "\n", .len = 1}},
+    .on_frame = echo_frame,
+    .on_truncated = partial_truncated,
+};
+
+/* A raw echo that answers "." to a read with no bytes: it shows every
+ * zero-byte wake-up the read-gap fault gives a raw-mode handler. */
+static int gapdot_frame(fray_conn_t *c, const uint8_t *d, size_t n, void *st) {
+  (void)st;
+  return n ? fray_conn_send(c, d, n) : fray_conn_send(c, ".", 1);
+}
+
+static const fray_handler_t gapdot = {
+    .name = "test-gapdot",
+    .spec = {.mode = FRAY_MODE_RAW},
+    .on_frame = gapdot_frame,
+};
+
 /* ---- helpers -------------------------------------------------------------- */
 
 static fray_script_t *parse(const char *text) {
@@ -493,6 +523,104 @@ static void test_eof_with_data_answer_to_eof(void **state) {
   fray_script_free(s);
 }
 
+/* close-mid-send: in about one close in two, a prefix of a's line reaches
+ * the server before the EOF. The handler that relays it to b is caught, and
+ * the failure names the fault; the echo, which drops an unfinished line,
+ * passes every seed with its expectations. */
+static void test_close_mid_send_fault(void **state) {
+  (void)state;
+  fray_script_t *s = parse("open a\nopen b\n"
+                           "a > \"hello\\n\"\na < \"hello\\r\\n\"\n"
+                           "close a\n"
+                           "b > \"x\\n\"\nb < \"x\\r\\n\"\nclose b\n");
+  fray_sched_send_t sends[2] = {{0}};
+  fray_sim_result_t res;
+  fray_sim_t *bug, *ok;
+  assert_int_equal(fray_sim_new(&bug, s, &partial, NULL), 0);
+  assert_int_equal(fray_sim_new(&ok, s, &echo, NULL), 0);
+  int caught = 0;
+  for (uint64_t seed = 1; seed <= 16; seed++) {
+    fray_sched_t on = {
+        .sends = sends, .nsends = 2, .faults = FRAY_FAULT_CLOSE_MID_SEND, .fault_seed = seed};
+    if (fray_sim_run(bug, &on, &res) == FRAY_EFAILED) {
+      caught++;
+      assert_non_null(strstr(res.message, "close-mid-send: a sent \"h"));
+    }
+    assert_int_equal(fray_sim_run(ok, &on, &res), 0);
+  }
+  assert_in_range(caught, 1, 15);
+  fray_sched_t off = {.sends = sends, .nsends = 2};
+  assert_int_equal(fray_sim_run(bug, &off, &res), 0);
+  fray_sim_free(bug);
+  fray_sim_free(ok);
+  fray_script_free(s);
+}
+
+/* read-gap: a raw-mode handler is woken with zero bytes before some reads
+ * (its transcript shows them); a framed one sees nothing of it. */
+static void test_read_gap_fault(void **state) {
+  (void)state;
+  fray_script_t *s = parse("open a\na > \"ab\\n\"\na > \"cd\\n\"\na > \"ef\\n\"\n");
+  fray_sched_send_t sends[3] = {{0}};
+  fray_sim_result_t res;
+  fray_sim_t *raw, *framed;
+  assert_int_equal(fray_sim_new(&raw, s, &gapdot, NULL), 0);
+  assert_int_equal(fray_sim_new(&framed, s, &echo, NULL), 0);
+  fray_sim_set_expectations(raw, 0);
+  fray_sim_set_expectations(framed, 0);
+  assert_int_equal(fray_sim_record_reference(raw, &res), 0);
+  assert_int_equal(fray_sim_record_reference(framed, &res), 0);
+  int woken = 0;
+  for (uint64_t seed = 1; seed <= 16; seed++) {
+    fray_sched_t on = {
+        .sends = sends, .nsends = 3, .faults = FRAY_FAULT_READ_GAP, .fault_seed = seed};
+    if (fray_sim_check_invariance(raw, &on, &res) == FRAY_EFAILED) {
+      woken++;
+      assert_int_equal(res.kind, FRAY_FAIL_VARIANCE);
+      assert_non_null(memchr(res.got, '.', res.got_len));
+    }
+    assert_int_equal(fray_sim_check_invariance(framed, &on, &res), 0);
+  }
+  assert_in_range(woken, 1, 15);
+  fray_sim_free(raw);
+  fray_sim_free(framed);
+  fray_script_free(s);
+}
+
+/* random-close and reset-mid-write: a client leaves early at a drawn point
+ * (its transcript is cut short in some seeds); what follows is not judged,
+ * so neither the expectations it can no longer meet nor the transcript
+ * comparison fail a correct handler. */
+static void test_leaving_faults(void **state) {
+  (void)state;
+  fray_script_t *s = parse("open a\nopen b\n"
+                           "a > \"hello\\n\"\na < \"hello\\r\\n\"\n"
+                           "b > \"x\\n\"\nb < \"x\\r\\n\"\n"
+                           "a > \"again\\n\"\na < \"again\\r\\n\"\n"
+                           "close a\nclose b\n");
+  fray_sched_send_t sends[3] = {{0}};
+  fray_sim_result_t res;
+  fray_sim_t *sim;
+  assert_int_equal(fray_sim_new(&sim, s, &echo, NULL), 0);
+  assert_int_equal(fray_sim_record_reference(sim, &res), 0);
+  size_t whole;
+  fray_player_transcript(fray_sim_player(sim), 0, &whole);
+  const unsigned kinds[] = {FRAY_FAULT_RANDOM_CLOSE, FRAY_FAULT_RESET_MID_WRITE};
+  for (size_t k = 0; k < 2; k++) {
+    int shorter = 0;
+    for (uint64_t seed = 1; seed <= 32; seed++) {
+      fray_sched_t on = {.sends = sends, .nsends = 3, .faults = kinds[k], .fault_seed = seed};
+      assert_int_equal(fray_sim_check_invariance(sim, &on, &res), 0);
+      size_t len;
+      fray_player_transcript(fray_sim_player(sim), 0, &len);
+      shorter += len < whole;
+    }
+    assert_true(shorter > 0);
+  }
+  fray_sim_free(sim);
+  fray_script_free(s);
+}
+
 /* ---- a refused runtime call, and the trace ------------------------------------ */
 
 /* Switches to count mode with an invalid count on "COUNT", then aborts as a
@@ -604,6 +732,9 @@ int main(void) {
       cmocka_unit_test(test_random_catches_oneread_and_minimizes),
       cmocka_unit_test(test_exhaustive_catches_split),
       cmocka_unit_test(test_eof_with_data_fault),
+      cmocka_unit_test(test_close_mid_send_fault),
+      cmocka_unit_test(test_read_gap_fault),
+      cmocka_unit_test(test_leaving_faults),
       cmocka_unit_test(test_refused_set_spec_is_named),
       cmocka_unit_test(test_invalid_spec_is_not_server_init),
       cmocka_unit_test(test_trace_events_in_order),

@@ -218,10 +218,10 @@ static void decode_usage(FILE *out) {
                "                  handler is fixed: a regression test as it stands. Needs\n"
                "                  --handler (a built-in one) or --plugin.\n"
                "\n"
-               "Short-write faults a fuzz input asked for cannot be said in a script;\n"
-               "they are noted on stderr. Without --answers a decoded fuzz input has no\n"
-               "expectations (the fuzz driver compares runs, not answers): replay then\n"
-               "reports the handler's first answer as unexpected.\n"
+               "Short writes and other faults a fuzz input asked for cannot be said in a\n"
+               "script; they are noted on stderr. Without --answers a decoded fuzz input\n"
+               "has no expectations (the fuzz driver compares runs, not answers): replay\n"
+               "then reports the handler's first answer as unexpected.\n"
                "\n"
                "example: fray fuzz-decode --handler chat --answers crash-1234 \\\n"
                "           > corpus/regressions/chat-1.fray\n");
@@ -284,6 +284,14 @@ static int decode_input(const char *path, const char *from, const uint8_t *in, s
             "fray fuzz-decode: %s asks for short writes (seed %llu): replay with "
             "--short-writes to apply them\n",
             path, (unsigned long long)fray_fuzz_session_sched(sess)->write_seed);
+  unsigned faults = fray_fuzz_session_sched(sess)->faults & ~(unsigned)FRAY_FAULT_SHORT_WRITES;
+  for (unsigned f = 1; f && f <= faults; f <<= 1)
+    if (faults & f)
+      fprintf(stderr,
+              "fray fuzz-decode: %s asks for the fault %s (fault seed %llu), which a script "
+              "cannot say\n",
+              path, fray_fault_name(f),
+              (unsigned long long)fray_fuzz_session_sched(sess)->fault_seed);
   r = h ? with_answers(path, fray_fuzz_session_script(sess), fray_fuzz_session_sched(sess), h, out)
         : fray_fuzz_session_bake(sess, out);
   fray_fuzz_session_free(sess);

@@ -167,14 +167,27 @@ static void usage(FILE *out) {
           "                      sometimes none (EAGAIN), in every run; with whole,\n"
           "                      --runs write seeds\n"
           "  --faults LIST       fault kinds random runs draw in the simulator, each in\n"
-          "                      about one run in four: comma-separated of short-writes\n"
-          "                      (the server's writes cut short: handlers queuing\n"
-          "                      borrowed buffers or producers need it) and\n"
-          "                      eof-with-data (a client's last send and its close or\n"
-          "                      half-close in one read) and window (clients read\n"
-          "                      only when waited on, through a 1-4096 byte window:\n"
-          "                      the server's output queue fills); `all` (default)\n"
-          "                      or `none`\n"
+          "                      about one run in four (the two that make a client leave\n"
+          "                      early: one in eight); comma-separated of\n"
+          "                      short-writes    the server's writes cut short (handlers\n"
+          "                                      queuing borrowed buffers or producers\n"
+          "                                      need it)\n"
+          "                      eof-with-data   a client's last send and its close or\n"
+          "                                      half-close in one read\n"
+          "                      close-mid-send  a close or reset comes in the middle of\n"
+          "                                      one more send: a handler acting on the\n"
+          "                                      unfinished command is caught\n"
+          "                      random-close    a client closes or resets at a drawn\n"
+          "                                      step (judged after it: crashes, refused\n"
+          "                                      calls, bounds)\n"
+          "                      read-gap        some reads find nothing first (a raw\n"
+          "                                      handler is woken with zero bytes)\n"
+          "                      reset-mid-write a client resets while the server writes\n"
+          "                                      to it (judged after it as random-close)\n"
+          "                      window          clients read only when waited on,\n"
+          "                                      through a 1-4096 byte window (the\n"
+          "                                      server's output queue fills)\n"
+          "                      `all` (default) or `none`\n"
           "\n"
           "bounds (every schedule kind and --mutate; the whole reference is run 1):\n"
           "  --max-runs N        stop each script after N runs\n"
@@ -362,8 +375,8 @@ static int parse_faults(replay_opts_t *o, const char *val) {
     unsigned f = fray_fault_from_name(name);
     if (!f)
       return usage_error(
-          "--faults: unknown fault kind '%.*s' (short-writes, eof-with-data, window, all "
-          "or none)",
+          "--faults: unknown fault kind '%.*s' (short-writes, eof-with-data, "
+          "close-mid-send, random-close, read-gap, reset-mid-write, window, all or none)",
           (int)n, p);
     o->faults |= f;
     p += n + (p[n] == ',');

@@ -345,6 +345,28 @@ families)
     done
   done
   ;;
+faults)
+  # ARGS: FAULT BUGGY.so FIXED.so SCRIPT (tests/faults.cmake). The fault kind
+  # on catches the buggy handler and the failure names it; every other kind
+  # on misses it; the default portfolio (all kinds) catches it too; its fixed
+  # twin passes with every kind on.
+  fault=$1 buggy=$2 fixed=$3 script=$4
+  all="short-writes eof-with-data close-mid-send random-close read-gap reset-mid-write"
+  others=$(for f in $all; do [ "$f" = "$fault" ] || printf '%s,' "$f"; done)
+  others=${others%,}
+  expect_rc 1 "$fray" replay --plugin "$buggy" --schedule random --faults "$fault" --runs 200 \
+    --seed 1 --save-failures "$work/repro" "$script"
+  grep -q -- "$fault" "$work/out" || fail "the failure does not name the fault $fault"
+  grep -q "^# it needs the fault kinds $fault," "$work"/repro/*.fray ||
+    fail "the reproducer does not say it needs $fault"
+  expect_rc 0 "$fray" replay --plugin "$buggy" --schedule random --faults "$others" --runs 200 \
+    --seed 1 "$script"
+  expect_rc 0 "$fray" replay --plugin "$buggy" --schedule random --faults none --runs 200 \
+    --seed 1 "$script"
+  expect_rc 1 "$fray" replay --plugin "$buggy" --schedule random --runs 200 --seed 1 "$script"
+  expect_rc 0 "$fray" replay --plugin "$fixed" --schedule random --faults all --runs 400 \
+    --seed 1 "$script"
+  ;;
 buggy-coverage)
   # ARGS: the buggy scripts. Every buggy-* handler is named by one of them.
   expect_rc 0 "$fray" replay --list-handlers

@@ -43,7 +43,10 @@ FRAY_EXTERN void fray_server_free(fray_server_t *s);
 FRAY_EXTERN int fray_server_open(fray_server_t *s, const char *name, void *driver_data,
                                  fray_conn_t **out);
 
-/* Bytes arrived from the peer: framed and delivered to the handler. Returns
+/* Bytes arrived from the peer: framed and delivered to the handler. len 0
+ * is a read that found nothing (a spurious readiness event): a raw-mode
+ * handler's on_frame is called with no bytes, framed modes see nothing
+ * (the simulator's FRAY_FAULT_READ_GAP; data may then be NULL). Returns
  * 0, or FRAY_ECLOSED when the connection no longer reads (closing, closed:
  * the bytes are dropped, as a real socket would after shutdown). */
 FRAY_EXTERN int fray_conn_input(fray_conn_t *c, const uint8_t *data, size_t len);

@@ -33,7 +33,10 @@
  *                   byte % FRAY_FAMILY_COUNT picks it, the byte after seeds
  *                   it: fray_sched_family(); the last such op wins, and the
  *                   cuts and merges decoded are set aside), op & 0x40 turns
- *                   FRAY_FAULT_EOF_WITH_DATA on
+ *                   FRAY_FAULT_EOF_WITH_DATA on, op & 0x80 turns on the
+ *                   faults bits 0-3 of the next byte name (close-mid-send,
+ *                   random-close, read-gap, reset-mid-write: FRAY_FAULT_*
+ *                   from bit 2 on), seeded by the byte after it
  * Client 0 ("c0") is open from the start. When the decisions run out, the
  * payload left is one last send of client 0. A missing byte reads as 0.
  * Sessions are bounded: at most FRAY_FUZZ_MAX_STEPS steps. */

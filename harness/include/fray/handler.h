@@ -71,7 +71,10 @@ typedef void (*fray_server_free_cb)(fray_server_t *s, void *server_state);
 typedef int (*fray_conn_open_cb)(fray_conn_t *c, void *conn_state);
 
 /* One frame, data[0..len) (delimiter stripped unless the spec keeps it).
- * Returns 0 to go on, or a negative code: the connection is aborted. The
+ * In raw mode, each read as it arrives; len may then be 0: a read that
+ * found nothing (a spurious readiness event, which the simulator injects as
+ * the read-gap fault), which is not the end of the stream (on_truncated
+ * and on_close tell that). Returns 0 to go on, or a negative code: the connection is aborted. The
  * framing may be changed from here (fray_conn_set_spec): it applies to the
  * bytes right after this frame. */
 typedef int (*fray_conn_frame_cb)(fray_conn_t *c, const uint8_t *data, size_t len,

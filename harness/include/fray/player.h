@@ -170,6 +170,14 @@ typedef struct fray_transport_ops {
    * client's reads, and a script with such a step stops there with
    * FRAY_EUNSUPPORTED (after fray_player_set_error()). */
   int (*window)(void *t, size_t client);
+
+  /* The schedule's FRAY_FAULT_READ_GAP: the server's next read on client's
+   * connection finds nothing, as after a spurious readiness event (the
+   * simulator wakes a raw-mode handler with zero bytes; the --exec shim
+   * fails the read once with EAGAIN or EINTR); the send() that follows
+   * brings the bytes. May be NULL: the transport cannot, and reads go as
+   * without the fault. */
+  int (*gap)(void *t, size_t client);
 } fray_transport_ops_t;
 
 /* Creates a player for script (borrowed: it must outlive the player) over
@@ -274,6 +282,15 @@ FRAY_EXTERN size_t fray_player_room(const fray_player_t *p, size_t client);
 
 /* The server ended client's connection: closed it (reset 0) or reset it. */
 FRAY_EXTERN void fray_player_ended(fray_player_t *p, size_t client, int reset);
+
+/* For a transport injecting FRAY_FAULT_RESET_MID_WRITE: client reset while
+ * the server was writing to it (the write took part of what it was offered
+ * and the connection is reset). The client has left early: the player drops
+ * its steps up to its next open and judges nothing from here on
+ * (fray/sched.h). Call it when the fault is about to strike, from inside
+ * any operation. Returns 1, or 0 when the client is gone already (closed by
+ * the script): the fault then does not strike there. */
+FRAY_EXTERN int fray_player_reset_mid_write(fray_player_t *p, size_t client);
 
 /* 1 when the server has ended client's connection in this run (since its
  * last open). */

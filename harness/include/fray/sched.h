@@ -56,6 +56,10 @@ typedef struct fray_sched {
    * transports read), applied by a transport that can inject them and
    * ignored by one that cannot: see fray_fault_t. */
   unsigned faults;
+  /* Seeds where and how the faults other than short writes strike (which
+   * close, which prefix, which read, which write): same seed, script and
+   * faults, same run. */
+  uint64_t fault_seed;
 } fray_sched_t;
 
 /* The delivery models random runs draw from, in turn (a portfolio: each
@@ -93,6 +97,37 @@ typedef enum fray_fault {
   FRAY_FAULT_EOF_WITH_DATA = 1u << 1, /* a send followed by its client's close or
                                        * half-close reaches the server with the EOF in
                                        * the same read: no flush between the two */
+  /* A `close NAME` or `reset NAME` step (each in two) comes in the middle of
+   * one more send: the first bytes of one of the client's sends of that
+   * connection, cut before the send's first "\n" so that no frame in them
+   * is whole, reach the server just before the EOF or RST, and the rest
+   * never arrives. The client hears nothing after them (it is gone), so a
+   * handler that drops an unfinished frame at EOF gives the transcripts of
+   * the run without the fault: expectations and transcripts still judge,
+   * and a handler that acts on the partial command is caught. */
+  FRAY_FAULT_CLOSE_MID_SEND = 1u << 2,
+  /* One client closes (FIN) or resets (RST) at a drawn step of the script
+   * where it still had something to do (a send or an expectation); its
+   * steps up to its next `open` are dropped. What the others receive from
+   * there on may legitimately change (they may have depended on what it
+   * would have sent), so from that step on no expectation, leftover or
+   * transcript is judged: crashes, sanitizers, refused calls and bounds
+   * still are, and everything before the step is judged as usual. */
+  FRAY_FAULT_RANDOM_CLOSE = 1u << 3,
+  /* Before some reads (one in four) the server's read finds nothing: in the
+   * simulator a raw-mode handler is woken with zero bytes (framed modes
+   * see nothing), under --exec the intercepted read fails once with EAGAIN
+   * (a non-blocking socket) or EINTR (a blocking one) although readiness
+   * said readable. Transcripts must not change. */
+  FRAY_FAULT_READ_GAP = 1u << 4,
+  /* One client (at a drawn write of the server to it) resets while the
+   * server's output to it is partly written: the write takes only part of
+   * what it was offered and the connection is reset there, so the handler's
+   * output queue is dropped in the middle of an item (a borrowed buffer, a
+   * producer's stream) and on_close sees FRAY_CLOSE_RESET. The client's
+   * later steps and the judging after that point go as for
+   * FRAY_FAULT_RANDOM_CLOSE. */
+  FRAY_FAULT_RESET_MID_WRITE = 1u << 5,
   /* Every client has a small receive window (1 to 4096 bytes, drawn from
    * write_seed: fray_sched_window()) and reads only when the script waits on
    * it (an expectation, its close, the end): between those, the server may
@@ -103,7 +138,13 @@ typedef enum fray_fault {
   FRAY_FAULT_WINDOW = 1u << 6
 } fray_fault_t;
 
-#define FRAY_FAULT_ALL (FRAY_FAULT_SHORT_WRITES | FRAY_FAULT_EOF_WITH_DATA | FRAY_FAULT_WINDOW)
+#define FRAY_FAULT_ALL                                                                             \
+  (FRAY_FAULT_SHORT_WRITES | FRAY_FAULT_EOF_WITH_DATA | FRAY_FAULT_CLOSE_MID_SEND |                \
+   FRAY_FAULT_RANDOM_CLOSE | FRAY_FAULT_READ_GAP | FRAY_FAULT_RESET_MID_WRITE | FRAY_FAULT_WINDOW)
+/* The fault kinds after which a run's transcripts may legitimately differ
+ * from the whole run's (a client left early): those runs are judged by
+ * the oracles above only. */
+#define FRAY_FAULT_LEAVES (FRAY_FAULT_RANDOM_CLOSE | FRAY_FAULT_RESET_MID_WRITE)
 
 /* The receive window FRAY_FAULT_WINDOW gives every client under sched, in
  * bytes (1 to 4096, a power of two drawn from its write_seed); 0 when
@@ -114,8 +155,9 @@ FRAY_EXTERN size_t fray_sched_window(const fray_sched_t *sched);
 FRAY_EXTERN const char *fray_sched_family_name(fray_sched_family_t f);
 /* The family called name into *out: 0, or FRAY_ENOENT. */
 FRAY_EXTERN int fray_sched_family_from_name(const char *name, fray_sched_family_t *out);
-/* The fault kind called name ("short-writes", "eof-with-data", "window") as
- * its bit, or 0 when there is none. */
+/* The fault kind called name ("short-writes", "eof-with-data",
+ * "close-mid-send", "random-close", "read-gap", "reset-mid-write",
+ * "window") as its bit, or 0 when there is none. */
 FRAY_EXTERN unsigned fray_fault_from_name(const char *name);
 /* The name of fault bit f, or "unknown". Static storage. */
 FRAY_EXTERN const char *fray_fault_name(unsigned f);

@@ -570,6 +570,15 @@ int fray_conn_input(fray_conn_t *c, const uint8_t *data, size_t len) {
   if (c->state != FRAY_CONN_OPEN)
     return FRAY_ECLOSED;
   trace_bytes(c, FRAY_TRACE_READ, data, len);
+  if (!len) {
+    /* A read that found nothing (spurious readiness): a raw-mode handler,
+     * which sees every read, is woken with no bytes as its own read loop
+     * would be; framed modes have no frame to give. */
+    const fray_spec_t *sp = fray_framer_spec(c->framer);
+    if (sp && sp->mode == FRAY_MODE_RAW)
+      (void)conn_frame(c->framer, &(fray_frame_t){.data = data ? data : (const uint8_t *)""}, c);
+    return 0;
+  }
   fray_ssize_t r = fray_framer_feed(c->framer, data, len);
   (void)r; /* errors reach the handler through conn_error */
   if (c->reframe) {

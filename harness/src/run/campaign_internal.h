@@ -54,6 +54,10 @@ const char *fray__ctarget_family(const fray__ctarget_t *t);
 
 /* Whether the last run's schedule took the server's writes short. */
 int fray__ctarget_short_writes(const fray__ctarget_t *t);
+/* The fault kinds other than short writes the last run's schedule drew
+ * (FRAY_FAULT_* bits): a script cannot say them, so its reproducer names
+ * them. */
+unsigned fray__ctarget_faults(const fray__ctarget_t *t);
 
 /* The last run's failure as a small script with its schedule baked in:
  * minimised in the simulator and over a caller's factory, as found over

@@ -120,6 +120,19 @@ static int write_file(const char *path, const char *header, const char *text, si
   return fclose(fp) ? errno ? errno : EIO : 0;
 }
 
+/* The header line naming the fault kinds in faults (FRAY_FAULT_* bits) that
+ * the run needed and a script cannot say, into buf ("" when none). */
+static void fault_note(unsigned faults, char *buf, size_t size) {
+  if (!faults)
+    return;
+  char list[160];
+  faults_option(faults, list, sizeof list);
+  snprintf(buf, size,
+           "# it needs the fault kinds %.100s, which a script cannot say: it fails\n"
+           "# as found with the found-by line, whose seed and run draw them again\n",
+           list + strlen(" --faults "));
+}
+
 /* The header of a schedule's reproducer at path; how: "minimised" or why
  * not. */
 static char *schedule_header(fray__cjob_t *j, const fray_campaign_failure_t *f, const char *path,
@@ -141,6 +154,8 @@ static char *schedule_header(fray__cjob_t *j, const fray_campaign_failure_t *f, 
              "# it needs short writes: add --short-writes --seed %" PRIu64
              " (see the found-by line)\n",
              j->c->o.seed);
+  char fl[256] = "";
+  fault_note(fray__ctarget_faults(j->t), fl, sizeof fl);
   return fray__creport_printf(
       j->r,
       "# Reproducer written by fray replay (%s: the schedule's cuts are `|`,\n"
@@ -148,9 +163,9 @@ static char *schedule_header(fray__cjob_t *j, const fray_campaign_failure_t *f, 
       "# found by: %s\n"
       "# schedule: %s run %" PRIu64 ": %s\n"
       "# failure: %s:%zu: %s: %s\n"
-      "# replay: %s\n%s",
+      "# replay: %s\n%s%s",
       how, found, fray_campaign_schedule_name(&j->c->o), f->run, desc, j->name, f->line,
-      fray_fail_kind_name(f->kind), msg, replay, sw);
+      fray_fail_kind_name(f->kind), msg, replay, sw, fl);
 }
 
 /* Writes script as f's reproducer DIR/<stem>-<what>-<run>.fray. 0 or

@@ -249,6 +249,10 @@ int fray__ctarget_short_writes(const fray__ctarget_t *t) {
   return t->last && t->last->short_writes;
 }
 
+unsigned fray__ctarget_faults(const fray__ctarget_t *t) {
+  return t->last ? t->last->faults & ~(unsigned)FRAY_FAULT_SHORT_WRITES : 0;
+}
+
 /* The minimiser over the target's players: the simulator's, or the
  * caller's factory with a smaller budget (a run over a real server takes
  * milliseconds). */

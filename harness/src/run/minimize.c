@@ -34,6 +34,7 @@ typedef struct cand {
   int short_writes;
   uint64_t write_seed;
   unsigned faults;
+  uint64_t fault_seed;
   size_t runs, max_runs;
   fray_fail_kind_t kind; /* how the pair fails: a removal must keep it (0: not known yet) */
 } cand_t;
@@ -71,7 +72,8 @@ static fray_sched_t cand_sched(const cand_t *c, fray_sched_send_t *sends, size_t
                         .nsends = n,
                         .short_writes = c->short_writes,
                         .write_seed = c->write_seed,
-                        .faults = c->faults};
+                        .faults = c->faults,
+                        .fault_seed = c->fault_seed};
 }
 
 /* Runs the candidate whole, then under its schedule, on p: 1 when it
@@ -300,6 +302,7 @@ static int cand_init(cand_t *c, const fray_script_t *script, const fray_player_f
   c->short_writes = sched ? sched->short_writes : 0;
   c->write_seed = sched ? sched->write_seed : 0;
   c->faults = sched ? sched->faults : 0;
+  c->fault_seed = sched ? sched->fault_seed : 0;
   size_t ns = c->nsends ? c->nsends : 1, nst = c->nsteps ? c->nsteps : 1;
   c->keep = fray__malloc(&c->mem, nst);
   c->send_of_step = fray__malloc(&c->mem, nst * sizeof *c->send_of_step);

@@ -31,6 +31,8 @@ typedef struct client {
    * the server's output, before it stops; SIZE_MAX: no limit. */
   size_t room;
   size_t stopped_at; /* the line of its `stops reading` or `reads N`; 0: reading */
+  int skip;          /* left early (a fault): its steps are dropped until it opens */
+  size_t open_step;  /* the step of its last open */
 } client_t;
 
 typedef struct ref {
@@ -47,6 +49,7 @@ struct fray_player {
   fray_transport_words_t words;
   const fray_step_t *steps;
   size_t nsteps, nclients, nsends;
+  size_t nleave;     /* steps where a client may leave early: its sends and expectations */
   size_t *send_step; /* send number -> step index */
   client_t *cl;
   ref_t *ref;
@@ -60,6 +63,12 @@ struct fray_player {
   int eof_with_data; /* the send being played ends with its client's EOF: 1, then a
                       * half-close; 2, then a close */
   uint64_t reads;
+  /* The faults that strike at points of the run (fray/sched.h) */
+  uint64_t frng;       /* their draws, seeded by the schedule's fault_seed */
+  size_t leave_at;     /* random-close: it strikes at this step among nleave; SIZE_MAX none */
+  size_t leave_seen;   /* such steps played so far */
+  int judge_off;       /* a client left early: nothing is judged from there on */
+  char fault_note[96]; /* what a fault did, for the failure message */
   fray_wait_kind_t wait_kind;
   size_t wait_client;
   int waiting;   /* inside a transport's wait: wait_kind and wait_client hold */
@@ -87,6 +96,12 @@ static void trace(const fray_player_t *p, size_t client, fray_trace_event_t ev) 
 }
 
 /* ---- creation ------------------------------------------------------------- */
+
+/* A step a client may leave early before (FRAY_FAULT_RANDOM_CLOSE): one of
+ * its sends or expectations, which it then never does. */
+static int leaves_before(const fray_step_t *st) {
+  return st->kind == FRAY_STEP_SEND || st->kind >= FRAY_STEP_EXPECT;
+}
 
 static int ops_complete(const fray_transport_ops_t *o) {
   return o->begin && o->open && o->send && o->shutdown && o->close && o->wait && o->end;
@@ -121,6 +136,8 @@ int fray_player_new(fray_player_t **out, const fray_script_t *script,
   memset(p->cl, 0, nc * sizeof *p->cl);
   memset(p->ref, 0, nc * sizeof *p->ref);
   p->nsends = fray__sched_send_steps(p->steps, p->nsteps, p->send_step);
+  for (size_t i = 0; i < p->nsteps; i++)
+    p->nleave += leaves_before(&p->steps[i]);
   fray__reads_init(&p->cutter, &p->mem, p->steps, p->send_step, p->nsends);
   p->words = (fray_transport_words_t){.nothing = "nothing", .kept_open = ""};
   if (ops->words)
@@ -188,7 +205,10 @@ __attribute__((format(printf, 4, 0))) static int vfail(fray_player_t *p, fray_fa
   r->step = p->step;
   r->line = p->step < p->nsteps ? p->steps[p->step].line : 0;
   r->client = client;
-  vsnprintf(p->msg, sizeof p->msg, fmt, ap);
+  int n = vsnprintf(p->msg, sizeof p->msg, fmt, ap);
+  /* A fault that struck is named with the failure it may have caused. */
+  if (p->fault_note[0] && n >= 0 && (size_t)n < sizeof p->msg)
+    snprintf(p->msg + n, sizeof p->msg - (size_t)n, " (after the fault %s)", p->fault_note);
   r->message = p->msg;
   return FRAY_EFAILED;
 }
@@ -231,6 +251,28 @@ void fray_player_ended(fray_player_t *p, size_t client, int reset) {
   trace(p, client,
         (fray_trace_event_t){.kind = FRAY_TRACE_CLOSE,
                              .reason = reset ? FRAY_CLOSE_RESET : FRAY_CLOSE_LOCAL});
+}
+
+/* Client leaves early, as fault says: it reads and sends no more until its
+ * next open, and nothing is judged from here on (what the others receive
+ * may depend on what it would have done). */
+static void leave(fray_player_t *p, size_t client, int reset, const char *fault) {
+  client_t *c = &p->cl[client];
+  c->gone = c->skip = 1;
+  if (reset)
+    c->opened = 0;
+  p->judge_off = 1;
+  size_t line = p->step < p->nsteps ? p->steps[p->step].line : 0;
+  snprintf(p->fault_note, sizeof p->fault_note, "%s: %s %s at %s %zu", fault,
+           fray_script_client_name(p->script, client), reset ? "reset" : "closed",
+           line ? "line" : "step", line ? line : p->step + 1);
+}
+
+int fray_player_reset_mid_write(fray_player_t *p, size_t client) {
+  if (!p || client >= p->nclients || p->cl[client].gone)
+    return 0;
+  leave(p, client, 1, "reset-mid-write");
+  return 1;
 }
 
 int fray_player_has_ended(const fray_player_t *p, size_t client) {
@@ -313,8 +355,16 @@ static int read_step(fray_player_t *p, size_t i) {
 
 static int deliver_read(void *ctx, const uint8_t *data, size_t n, int last) {
   fray_player_t *p = ctx;
-  p->reads++;
   size_t client = p->steps[p->step].client;
+  if (p->cl[client].skip)
+    return 0; /* it left in the middle of its send (reset-mid-write) */
+  if (p->sched && (p->sched->faults & FRAY_FAULT_READ_GAP) && p->ops->gap &&
+      !(fray__rng_next(&p->frng) & 3)) {
+    int r = p->ops->gap(p->t, client);
+    if (r)
+      return r;
+  }
+  p->reads++;
   trace(p, client, (fray_trace_event_t){.kind = FRAY_TRACE_READ, .data = data, .len = n});
   if (last && p->eof_with_data)
     return p->ops->send_eof(p->t, client, data, n, p->eof_with_data == 2);
@@ -356,7 +406,7 @@ static int expect_step(fray_player_t *p, size_t i) {
    * passes the same for every run. */
   if (st->kind == FRAY_STEP_EXPECT_NOTHING && (r = elapse(p, st)))
     return r;
-  if (i < p->expect_from)
+  if (i < p->expect_from || p->judge_off)
     return wait(p, FRAY_WAIT_DRAIN, st->client);
   /* `< any` takes what has come so far, as a close does; `< nothing for`
    * has waited already. */
@@ -366,8 +416,8 @@ static int expect_step(fray_player_t *p, size_t i) {
                ? FRAY_WAIT_DRAIN
                : FRAY_WAIT_ANSWER,
            st->client);
-  if (r)
-    return r;
+  if (r || p->judge_off)
+    return r; /* a client left early while it waited (reset-mid-write) */
   fray__rx_t rx = {.who = fray_script_client_name(p->script, st->client),
                    .rx = c->rx,
                    .len = c->rx_len,
@@ -406,6 +456,52 @@ static int unaccounted(fray_player_t *p, size_t i) {
   return fray_player_fail(p, FRAY_FAIL_UNEXPECTED, i, "%s", m);
 }
 
+/* FRAY_FAULT_CLOSE_MID_SEND, at the close or reset at step i (its client
+ * already gone): in one close in two, the first bytes of one of the
+ * client's sends of this connection, cut before its first "\n" so that no
+ * frame in them is whole, reach the server as one read before the EOF. */
+static int close_mid_send(fray_player_t *p, size_t i) {
+  if (!p->sched || !(p->sched->faults & FRAY_FAULT_CLOSE_MID_SEND) ||
+      (fray__rng_next(&p->frng) & 1))
+    return 0;
+  size_t client = p->steps[i].client, n = 0, j;
+  for (j = p->cl[client].open_step; j < i; j++)
+    n += p->steps[j].kind == FRAY_STEP_SEND && p->steps[j].client == client;
+  size_t pick = n ? fray__rng_next(&p->frng) % n : 0;
+  for (j = p->cl[client].open_step; n && j < i; j++)
+    if (p->steps[j].kind == FRAY_STEP_SEND && p->steps[j].client == client && pick-- == 0)
+      break;
+  const fray_step_t *st = n ? &p->steps[j] : NULL;
+  const uint8_t *nl = st && st->len ? memchr(st->data, '\n', st->len) : NULL;
+  size_t most = !st ? 0 : nl ? (size_t)(nl - st->data) : st->len - 1;
+  if (st && most > st->len - 1)
+    most = st->len - 1;
+  if (!most)
+    return 0;
+  size_t len = 1 + (size_t)(fray__rng_next(&p->frng) % most);
+  char e[48];
+  snprintf(p->fault_note, sizeof p->fault_note, "close-mid-send: %s sent %s, then %s",
+           fray_script_client_name(p->script, client),
+           fray__escape_quoted(e, sizeof e, st->data, len),
+           p->steps[i].kind == FRAY_STEP_RESET ? "reset" : "closed");
+  p->reads++;
+  trace(p, client, (fray_trace_event_t){.kind = FRAY_TRACE_READ, .data = st->data, .len = len});
+  return p->ops->send(p->t, client, st->data, len);
+}
+
+/* FRAY_FAULT_RANDOM_CLOSE, struck at step i: its client closes or resets
+ * instead, once what the server sent so far has reached the clients. */
+static int leave_early(fray_player_t *p, size_t i) {
+  size_t client = p->steps[i].client;
+  int r = wait(p, FRAY_WAIT_DRAIN, client);
+  if (r)
+    return r;
+  int reset = (int)(fray__rng_next(&p->frng) & 1);
+  fray__reads_reset(&p->cutter); /* a read of its held back for a merge never goes */
+  leave(p, client, reset, "random-close");
+  return p->ops->close(p->t, client, reset);
+}
+
 static int play_step(fray_player_t *p, size_t i, size_t *k) {
   const fray_step_t *st = &p->steps[i];
   client_t *c = &p->cl[st->client];
@@ -413,7 +509,8 @@ static int play_step(fray_player_t *p, size_t i, size_t *k) {
   switch (st->kind) {
   case FRAY_STEP_OPEN:
     c->rx_pos = c->rx_len; /* a new connection: expectations start afresh */
-    c->gone = 0;
+    c->gone = c->skip = 0;
+    c->open_step = i;
     c->end = END_OPEN;
     c->stopped_at = 0; /* and it reads */
     c->room = p->window ? p->window : SIZE_MAX;
@@ -435,12 +532,14 @@ static int play_step(fray_player_t *p, size_t i, size_t *k) {
      * what no expectation took of it fails here: it is not carried into
      * the client's next connection. */
     if ((r = wait(p, FRAY_WAIT_DRAIN, st->client)) ||
-        (i >= p->expect_from && (r = unaccounted(p, st->client))))
+        (i >= p->expect_from && !p->judge_off && (r = unaccounted(p, st->client))))
       return r;
     c->rx_pos = c->rx_len;
     c->gone = 1;
     if (st->kind == FRAY_STEP_RESET)
       c->opened = 0;
+    if ((r = close_mid_send(p, i)))
+      return r;
     return p->ops->close(p->t, st->client, st->kind == FRAY_STEP_RESET);
   default:
     return expect_step(p, i);
@@ -477,6 +576,17 @@ static int play_steps(fray_player_t *p) {
       for (size_t j = 0; j < p->nclients; j++)
         p->cl[j].rx_pos = p->cl[j].rx_len;
     }
+    const fray_step_t *st = &p->steps[i];
+    if (p->cl[st->client].skip && st->kind != FRAY_STEP_OPEN) {
+      k += st->kind == FRAY_STEP_SEND; /* it left early: its steps are dropped */
+      continue;
+    }
+    if (p->leave_at != SIZE_MAX && leaves_before(st) && p->leave_seen++ == p->leave_at) {
+      if ((r = leave_early(p, i)))
+        return r;
+      k += st->kind == FRAY_STEP_SEND;
+      continue;
+    }
     r = play_step(p, i, &k);
     if (!r && p->marks)
       r = mark_step(p, i);
@@ -485,7 +595,7 @@ static int play_steps(fray_player_t *p) {
   }
   p->step = p->nsteps;
   int r = wait(p, FRAY_WAIT_SETTLE, 0);
-  return r || p->expect_from ? r : leftovers(p);
+  return r || p->expect_from || p->judge_off ? r : leftovers(p);
 }
 
 int fray_player_run(fray_player_t *p, const fray_sched_t *sched, fray_result_t *res) {
@@ -509,10 +619,18 @@ int fray_player_run(fray_player_t *p, const fray_sched_t *sched, fray_result_t *
     client_t *c = &p->cl[i];
     c->rx_len = c->rx_pos = 0;
     c->end = END_OPEN;
-    c->gone = c->opened = 0;
+    c->gone = c->opened = c->skip = 0;
+    c->open_step = 0;
     c->stopped_at = 0;
     c->room = SIZE_MAX;
   }
+  p->judge_off = 0;
+  p->fault_note[0] = 0;
+  p->leave_seen = 0;
+  p->leave_at = SIZE_MAX;
+  p->frng = sched ? sched->fault_seed * 0x9e3779b97f4a7c15ULL + 0xfa17ULL : 0;
+  if (sched && (sched->faults & FRAY_FAULT_RANDOM_CLOSE) && p->nleave)
+    p->leave_at = (size_t)(fray__rng_next(&p->frng) % p->nleave);
   int r = p->ops->begin(p->t, p, sched);
   if (!r)
     r = play_steps(p);
@@ -615,8 +733,8 @@ int fray_player_check_invariance(fray_player_t *p, const fray_sched_t *sched, fr
   if (!res)
     res = &dummy;
   int r = fray_player_run(p, sched, res);
-  if (r || !p->have_ref)
-    return r;
+  if (r || !p->have_ref || p->judge_off)
+    return r; /* a client that left early changed what the others receive */
   p->step = p->nsteps;
   return compare_reference(p, res);
 }

@@ -36,6 +36,7 @@ typedef struct client {
    * reach the client, those the server queued before it found the EOF. */
   int deaf_after;
   size_t hears;
+  int reset; /* reset in the middle of a write (the fault): every later write fails */
 } client_t;
 
 struct fray_sim {
@@ -55,6 +56,8 @@ struct fray_sim {
   uint64_t quiet_at; /* ... at this fray__server_activity() */
   const fray_sched_t *sched;
   uint64_t wrng;
+  uint64_t frng;       /* the draws of the faults struck here (fault_seed) */
+  int reset_armed;     /* FRAY_FAULT_RESET_MID_WRITE has yet to strike in this run */
   fray_trace_fn trace; /* fray_sim_set_trace() */
   void *trace_data;
   uint64_t clock; /* the virtual time the last run ended at */
@@ -66,9 +69,25 @@ static const char *cname(const fray_sim_t *s, size_t i) {
 
 /* ---- the fake sockets ------------------------------------------------------ */
 
+/* FRAY_FAULT_RESET_MID_WRITE: in one write in eight (once a run), the
+ * client resets while the server writes to it: the write takes only part of
+ * len (maybe nothing) and every later one fails (pump() then resets the
+ * connection, as a server learns of a reset from a failed write). Returns
+ * what the write takes. */
+static size_t reset_mid_write(fray_sim_t *s, client_t *c, size_t len) {
+  uint64_t r = fray__rng_next(&s->frng);
+  if ((r & 7) || !fray_player_reset_mid_write(s->p, (size_t)(c - s->cl)))
+    return len;
+  s->reset_armed = 0;
+  c->reset = 1;
+  return (size_t)((r >> 3) % len);
+}
+
 static fray_ssize_t client_write(void *ctx, const uint8_t *data, size_t len) {
   client_t *c = ctx;
   fray_sim_t *s = fray_conn_driver_data(c->conn);
+  if (c->reset)
+    return FRAY_ECONNRESET;
   /* A client not reading: the socket takes what its window has room for. */
   size_t room = c->drop ? SIZE_MAX : fray_player_room(s->p, (size_t)(c - s->cl));
   if (!room)
@@ -82,6 +101,11 @@ static fray_ssize_t client_write(void *ctx, const uint8_t *data, size_t len) {
     size_t take = fray__short_take(r);
     if (take < len)
       len = take;
+  }
+  if (s->reset_armed && !c->drop) {
+    len = reset_mid_write(s, c, len);
+    if (!len && c->reset)
+      return FRAY_ECONNRESET;
   }
   size_t heard = len;
   if (c->deaf_after) {
@@ -125,6 +149,10 @@ static int pump(fray_sim_t *s, int drain) {
         return fray_player_fail(s->p, FRAY_FAIL_BOUND, i, "server output to %s grew past %zu bytes",
                                 cname(s, i), OUTPUT_BOUND);
       fray_ssize_t w = fray_conn_flush(c->conn, client_write, c);
+      if (w == FRAY_ECONNRESET) {
+        fray_conn_input_reset(c->conn); /* the failed write is how the server learns */
+        break;
+      }
       if (w == FRAY_EFAILED)
         return (int)w;
       if (w < 0 && w != FRAY_EAGAIN)
@@ -164,6 +192,8 @@ static int sim_begin(void *t, fray_player_t *p, const fray_sched_t *sched) {
   s->p = p;
   s->sched = sched;
   s->wrng = sched ? sched->write_seed ^ 0x5eed : 0;
+  s->frng = sched ? sched->fault_seed ^ 0x5e7ULL : 0;
+  s->reset_armed = sched && (sched->faults & FRAY_FAULT_RESET_MID_WRITE);
   if (s->mem_limit)
     s->mem_base = fray__heap_in_use();
   for (size_t i = 0; i < s->nclients; i++)
@@ -198,7 +228,7 @@ static int sim_open(void *t, size_t i) {
       c->conn = NULL;
     }
   }
-  c->deaf_after = 0;
+  c->deaf_after = c->reset = 0;
   int r = fray_server_open(s->srv, cname(s, i), s, &c->conn);
   return r ? r : pump(s, 0);
 }
@@ -235,6 +265,16 @@ static int sim_send(void *t, size_t i, const uint8_t *data, size_t n) {
 
 static int sim_send_eof(void *t, size_t i, const uint8_t *data, size_t n, int closing) {
   return sim_read(t, i, data, n, 1, closing);
+}
+
+/* A read that finds nothing: the connection is offered zero bytes (a
+ * raw-mode handler is woken with them), then a flush, as a server's loop
+ * gets after a spurious readiness event. */
+static int sim_gap(void *t, size_t i) {
+  fray_sim_t *s = t;
+  if (s->cl[i].conn)
+    (void)fray_conn_input(s->cl[i].conn, (const uint8_t *)"", 0);
+  return pump(s, 0);
 }
 
 static int sim_shutdown(void *t, size_t i) {
@@ -340,6 +380,7 @@ static const fray_transport_ops_t sim_ops = {
     .send_eof = sim_send_eof,
     .elapse = sim_elapse,
     .window = sim_window,
+    .gap = sim_gap,
 };
 
 /* ---- the simulator's API --------------------------------------------------------- */

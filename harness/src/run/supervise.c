@@ -538,11 +538,12 @@ static int reproduce(fray__cjob_t *j, fray_campaign_failure_t *f, rebuilt_t *rb,
       return rc;
   }
   if (f->reproducer && again == 0)
-    f->reproducer_note = fray__creport_printf(
-        j->r,
-        "%s: the %s did not recur when %s ran alone: it may need state that earlier runs left "
-        "in the handler",
-        j->name, oc->hung ? "hang" : "crash", f->reproducer);
+    f->reproducer_note =
+        fray__creport_printf(j->r, "%s: the %s did not recur when %s ran alone: it may need %s",
+                             j->name, oc->hung ? "hang" : "crash", f->reproducer,
+                             !rb->mutant && fray__ctarget_faults(j->t)
+                                 ? "the fault kinds its run drew (its header names them)"
+                                 : "state that earlier runs left in the handler");
   return 0;
 }
 

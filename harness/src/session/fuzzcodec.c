@@ -222,7 +222,8 @@ static int dec_conn(dec_t *d, uint8_t op, int kind) {
 }
 
 /* A flags byte: merge the previous send into the next, short writes, a
- * schedule family, eof-with-data. It does not break a run of sends. */
+ * schedule family, eof-with-data, the faults struck at drawn points. It
+ * does not break a run of sends. */
 static void dec_flags(dec_t *d, uint8_t op, int was_send) {
   fray_fuzz_session_t *s = d->s;
   if ((op & 0x08) && was_send >= 0 && s->nsends)
@@ -238,6 +239,12 @@ static void dec_flags(dec_t *d, uint8_t op, int was_send) {
   }
   if (op & 0x40)
     s->sched.faults |= FRAY_FAULT_EOF_WITH_DATA;
+  if (op & 0x80) {
+    /* The fault kinds that strike at drawn points, one bit each, in the
+     * order of their FRAY_FAULT_* bits from close-mid-send on. */
+    s->sched.faults |= (unsigned)(decision(&d->rd) & 15) * FRAY_FAULT_CLOSE_MID_SEND;
+    s->sched.fault_seed = decision(&d->rd);
+  }
 }
 
 /* After the decisions: the payload left is one last send of client 0, and

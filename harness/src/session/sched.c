@@ -138,6 +138,7 @@ static void sched_clear(fray_sched_buf_t *b) {
   b->view.write_seed = 0;
   b->view.family = 0;
   b->view.faults = 0;
+  b->view.fault_seed = 0;
 }
 
 static int sched_reserve(fray_sched_buf_t *b, size_t i, size_t n) {
@@ -393,8 +394,9 @@ int fray_sched_family_from_name(const char *name, fray_sched_family_t *out) {
 }
 
 /* By bit; NULL for bits no fault kind uses. */
-static const char *const fault_names[] = {"short-writes", "eof-with-data", NULL, NULL, NULL,
-                                          NULL,           "window"};
+static const char *const fault_names[] = {"short-writes", "eof-with-data", "close-mid-send",
+                                          "random-close", "read-gap",      "reset-mid-write",
+                                          "window"};
 #define NFAULTS (sizeof fault_names / sizeof fault_names[0])
 
 unsigned fray_fault_from_name(const char *name) {
@@ -468,11 +470,16 @@ int fray_sched_family(fray_sched_buf_t *b, fray_sched_family_t f, uint64_t seed,
   /* Faults are drawn first, from a draw of their own: a family's cuts are
    * the same with faults on or off. */
   uint64_t r = fray__rng_next(&rng);
-  for (unsigned k = 0; k < NFAULTS; k++)
-    if ((faults & (1u << k)) && ((r >> (2 * k)) & 3) == 0)
+  for (unsigned k = 0; k < NFAULTS; k++) {
+    /* A client leaving early switches the judging off after it: those
+     * kinds come in one run in eight, so most runs are judged whole. */
+    unsigned mask = (FRAY_FAULT_LEAVES & (1u << k)) ? 7 : 3, shift = k < 2 ? 2 * k : 28 + 4 * k;
+    if ((faults & (1u << k)) && ((r >> shift) & mask) == 0)
       b->view.faults |= 1u << k;
+  }
   b->view.short_writes = !!(b->view.faults & FRAY_FAULT_SHORT_WRITES);
   b->view.write_seed = seed;
+  b->view.fault_seed = seed;
   b->view.family = (int)f;
   return build_family(b, f, &rng) ? FRAY_ENOMEM : 0;
 }
@@ -640,6 +647,19 @@ char *fray_sched_describe(const fray_script_t *script, const fray_sched_t *sched
         (unsigned long long)sched->write_seed);
     any = 1;
   }
+  static const struct {
+    unsigned bit;
+    const char *words;
+  } drawn[] = {{FRAY_FAULT_CLOSE_MID_SEND, "closes and resets in the middle of a send"},
+               {FRAY_FAULT_RANDOM_CLOSE, "a client closing or resetting early"},
+               {FRAY_FAULT_READ_GAP, "reads that find nothing"},
+               {FRAY_FAULT_RESET_MID_WRITE, "a reset in the middle of a server write"}};
+  for (size_t f = 0; sched && f < sizeof drawn / sizeof drawn[0]; f++)
+    if (sched->faults & drawn[f].bit) {
+      put(&w, "%s%s: %s (fault seed %llu)", any ? "; " : "", fray_fault_name(drawn[f].bit),
+          drawn[f].words, (unsigned long long)sched->fault_seed);
+      any = 1;
+    }
   if (!any)
     put(&w, "whole");
   if (w.o >= size && size > 4)
