@@ -67,7 +67,7 @@ static double now_s(void) {
 /* One run: every send cut at up to three random places. 0 passed, 1
  * failed, 2 inexact or error. */
 static int exec_run(fray__xctl_t *x, rx_t *r, uint64_t seed) {
-  if (fray__xctl_begin(x, 0, 0) || fray__xctl_open(x, 0))
+  if (fray__xctl_begin(x, 0, 0, 0) || fray__xctl_open(x, 0))
     return 2;
   r->len = 0;
   size_t expect = 0;

@@ -27,3 +27,23 @@ foreach(k ${_faults_kinds})
     $<TARGET_FILE:fray_plugin_faults_${name}_0> $<TARGET_FILE:fray_plugin_faults_${name}_1>
     ${PROJECT_SOURCE_DIR}/tests/replay/faults-${name}.fray)
 endforeach()
+
+# The same kinds under --exec (the shim): tests/exec's poll server with a
+# planted bug only that kind exposes (--bug), and without it; read-gap also
+# on the thread server, whose blocking reads get EINTR instead of EAGAIN.
+set(_faults_exec "close-mid-send poll partialeof partial" "random-close poll closeidle idle"
+  "read-gap poll eagainfatal gap" "read-gap thread eagainfatal gap")
+foreach(k ${_faults_exec})
+  separate_arguments(k)
+  list(GET k 0 fault)
+  list(GET k 1 style)
+  list(GET k 2 bug)
+  list(GET k 3 script)
+  if(NOT TARGET exec_${style} OR NOT TARGET fray_shim)
+    continue()
+  endif()
+  set(_srv "$<TARGET_FILE:exec_${style}> {port}")
+  fray_replay_check(shim.faults.${fault}.${style} faults-exec 300 ${fault} "${_srv} --bug ${bug}"
+    "${_srv}" ${PROJECT_SOURCE_DIR}/tests/exec/faults/${script}.fray)
+  set_property(TEST shim.faults.${fault}.${style} APPEND PROPERTY LABELS shim)
+endforeach()

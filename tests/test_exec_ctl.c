@@ -73,7 +73,7 @@ static fixture_t *start(const char *name, const char *args) {
     fail_msg("start %s: %s", cmd, err);
   fray__xctl_cb_t cb = {on_bytes, on_end, f.rec};
   assert_int_equal(fray__xctl_new(&f.x, f.srv, 2, &cb, TIMEOUT_MS, NULL), 0);
-  assert_int_equal(fray__xctl_begin(f.x, 0, 0), 0);
+  assert_int_equal(fray__xctl_begin(f.x, 0, 0, 0), 0);
   return &f;
 }
 
@@ -192,7 +192,7 @@ static void test_exec_ctl_batch_quit(void **state) {
 static void test_exec_ctl_short_writes(void **state) {
   (void)state;
   fixture_t *f = start("exec-poll", "");
-  assert_int_equal(fray__xctl_begin(f->x, 1, 42), 0);
+  assert_int_equal(fray__xctl_begin(f->x, 1, 42, 0), 0);
   assert_int_equal(fray__xctl_open(f->x, 0), 0);
   char line[300] = "ECHO ";
   memset(line + 5, 'x', 200);

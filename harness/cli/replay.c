@@ -46,6 +46,7 @@ typedef struct replay_opts {
   fray_strategy_t sched;
   int family;      /* --schedule FAMILY: FRAY_CAMPAIGN_PORTFOLIO or one family */
   unsigned faults; /* --faults */
+  int faults_set;  /* --faults given: under --exec, faults are drawn only then */
   uint64_t runs;
   uint64_t seed;
   size_t max_cuts;
@@ -166,9 +167,10 @@ static void usage(FILE *out) {
           "  --short-writes      the server's writes are taken in small random pieces,\n"
           "                      sometimes none (EAGAIN), in every run; with whole,\n"
           "                      --runs write seeds\n"
-          "  --faults LIST       fault kinds random runs draw in the simulator, each in\n"
-          "                      about one run in four (the two that make a client leave\n"
-          "                      early: one in eight); comma-separated of\n"
+          "  --faults LIST       fault kinds random runs draw (in the simulator; under\n"
+          "                      --exec only when given), each in about one run in four\n"
+          "                      (the two that make a client leave early: one in\n"
+          "                      eight); comma-separated of\n"
           "                      short-writes    the server's writes cut short (handlers\n"
           "                                      queuing borrowed buffers or producers\n"
           "                                      need it)\n"
@@ -362,6 +364,7 @@ static int parse_schedule(replay_opts_t *o, const char *val) {
 /* --faults all | none | NAME[,NAME...] */
 static int parse_faults(replay_opts_t *o, const char *val) {
   o->faults = 0;
+  o->faults_set = 1;
   if (!strcmp(val, "all")) {
     o->faults = FRAY_FAULT_ALL;
     return 0;
@@ -466,8 +469,8 @@ static const char *ignored_why(const replay_opts_t *o, const char *opt) {
     return "it bounds --schedule exhaustive only";
   if (!strcmp(opt, "--faults") && (!sched || o->sched != FRAY_STRATEGY_RANDOM))
     return "random runs draw fault kinds; other schedules and --mutate do not";
-  if (!strcmp(opt, "--faults") && (o->connect || o->exec))
-    return "faults are drawn in the simulator (--exec: --short-writes)";
+  if (!strcmp(opt, "--faults") && o->connect)
+    return "faults are drawn in the simulator and under --exec";
   if (!strcmp(opt, "--short-writes") && o->mutate)
     return "malformed variants run whole, with the server's writes taken at once";
   if (!strcmp(opt, "--pace") && !o->connect)
@@ -1157,7 +1160,9 @@ static int new_campaign(const replay_opts_t *o, replay_run_t *run) {
   co.max_cuts = o->max_cuts;
   co.short_writes = o->short_writes;
   co.family = o->family;
-  co.faults = o->faults;
+  /* Under --exec, faults are drawn only when asked for: a real server's
+   * runs cost milliseconds, and its scripts were written for it as it is. */
+  co.faults = o->exec && !o->faults_set ? 0 : o->faults;
   co.keep_going = o->keep_going;
   co.save_dir = o->save_dir;
   co.isolate = 1; /* applies to in-process handlers only */

@@ -75,7 +75,11 @@ typedef enum fray_shim_msg_type {
                             * policy but takes no part in exact schedules) */
   /* fray -> shim */
   FRAY_SHIM_MSG_PIECE = 32, /* conn = peer port: the next read is a bytes */
-  FRAY_SHIM_MSG_WFAULT      /* a = 1: short writes seeded by b; a = 0: none */
+  FRAY_SHIM_MSG_WFAULT,     /* a run's faults: a & 1, short writes seeded by b; a & 2,
+                             * read gaps may come (RGAP) */
+  FRAY_SHIM_MSG_RGAP        /* conn = peer port: the read of the next piece finds nothing
+                             * first, once (-1 EAGAIN, or EINTR on a blocking socket), as
+                             * after a spurious readiness event; sent before its PIECE */
 } fray_shim_msg_type_t;
 
 #define FRAY_SHIM_NO_TIMER 0xffffffffu

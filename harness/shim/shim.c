@@ -64,6 +64,7 @@ typedef struct sfd {
   uint64_t piece;        /* exact mode: bytes left of the announced piece */
   uint64_t queued;       /* exact mode: bytes of the pieces announced after it */
   uint64_t turn_at;      /* exact mode: g.turns when its last piece was read */
+  uint8_t gap;           /* exact mode: the next piece's read finds nothing first (RGAP) */
 } sfd_t;
 
 static struct {
@@ -110,6 +111,7 @@ static struct {
   uint64_t activity, idle_reported;
   uint64_t wfault_rng; /* exact mode: the run's write faults */
   int wfault;
+  int rgaps;                   /* exact mode: the run may ask for read gaps (RGAP) */
   uint32_t wait_timer;         /* the timeout of the last wait entered */
   fray_shim_msg_t out[OUTBOX]; /* reports not sent yet */
   size_t nout;
@@ -366,8 +368,11 @@ static void apply_msg(const fray_shim_msg_t *m) {
   if (m->type == FRAY_SHIM_MSG_PIECE && m->conn < 65536 && port_fd[m->conn]) {
     announce(port_fd[m->conn] - 1, m->a);
   } else if (m->type == FRAY_SHIM_MSG_WFAULT) {
-    g.wfault = m->a != 0;
+    g.wfault = (m->a & 1) != 0;
+    g.rgaps = (m->a & 2) != 0;
     g.wfault_rng = m->b ^ 0x5eed;
+  } else if (m->type == FRAY_SHIM_MSG_RGAP && m->conn < 65536 && port_fd[m->conn]) {
+    fds[port_fd[m->conn] - 1].gap = 1;
   }
 }
 
@@ -754,6 +759,37 @@ static void report_read(sfd_t *s, int fd, ssize_t r, size_t asked, size_t cap, i
     rearm(s, fd);
 }
 
+/* Exact mode, a run with read gaps: a read that would block waits for the
+ * piece without taking it, so that a gap fray asked for before it can come
+ * first. Returns whether the read would still block (only a signal ended
+ * the wait). */
+static int await_piece(sfd_t *s, int fd, int flags, size_t len, size_t *cap) {
+  int entered = wait_enter(FRAY_SHIM_NO_TIMER);
+  struct pollfd p = {.fd = fd, .events = POLLIN};
+  int r = real.poll(&p, 1, -1);
+  wait_leave(entered);
+  return r < 1 ? CAP_WAITS : exact_cap(s, fd, flags, len, cap);
+}
+
+/* Exact mode: the read of the announced piece finds nothing once when fray
+ * asked for a gap before it (RGAP): -1 with EAGAIN, or EINTR on a blocking
+ * socket, although the bytes are there. An edge-triggered registration is
+ * re-armed, as it would be by the bytes' arrival. */
+static int take_gap(sfd_t *s, int fd, int flags) {
+  pthread_mutex_lock(&g.lock);
+  int gap = s->gap && s->piece;
+  if (gap) {
+    s->gap = 0;
+    logf_locked("conn %u read gap\n", s->conn);
+  }
+  pthread_mutex_unlock(&g.lock);
+  if (!gap)
+    return 0;
+  errno = nonblocking(fd, flags) ? EAGAIN : EINTR;
+  rearm(s, fd);
+  return 1;
+}
+
 /* Every read of a client connection comes here, as a recvmsg. */
 static ssize_t shaped_read(sfd_t *s, int fd, struct msghdr *mh, int flags) {
   size_t len = iov_total(mh->msg_iov, mh->msg_iovlen), cap = len;
@@ -762,11 +798,17 @@ static ssize_t shaped_read(sfd_t *s, int fd, struct msghdr *mh, int flags) {
   int waits = 0;
   if (g.exact) {
     waits = exact_cap(s, fd, flags, len, &cap);
+    if (waits == CAP_WAITS && g.rgaps)
+      waits = await_piece(s, fd, flags, len, &cap);
     if (waits == CAP_HELD) {
       rearm(s, fd); /* an edge-triggered loop must hear of it after its turn */
       errno = EAGAIN;
       return -1;
     }
+    /* After piece_now(): a gap is for the piece this read would serve,
+     * also one that waited in the queue. */
+    if (!(flags & MSG_PEEK) && take_gap(s, fd, flags))
+      return -1;
   } else {
     ssize_t p = policy_cap(s, fd, mh, flags, len, &cap);
     if (p <= 0) {

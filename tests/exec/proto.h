@@ -27,6 +27,10 @@ typedef enum exec_bug {
   EXEC_BUG_MAX64,      /* a read over 64 bytes is refused as a whole */
   EXEC_BUG_SHORTWRITE, /* a short write's unwritten rest is dropped */
   EXEC_BUG_QUITREST,   /* lines read together with QUIT still run after it */
+  /* Bugs only a fault kind of `fray replay --faults` exposes: */
+  EXEC_BUG_EAGAINFATAL, /* a read that found nothing (EAGAIN, EINTR) ends the connection */
+  EXEC_BUG_PARTIALEOF,  /* at EOF the unfinished line runs as a command */
+  EXEC_BUG_CLOSEIDLE,   /* a connection closed before its first command crashes the server */
 } exec_bug_t;
 
 typedef struct exec_args {
@@ -42,7 +46,8 @@ typedef struct exec_conn {
   int too_long; /* the unfinished line overflowed `in`: refuse it at its "\n" */
   char *out;    /* replies not yet written */
   size_t out_len, out_cap;
-  int closing; /* QUIT seen or peer's EOF: flush, then close */
+  int closing;      /* QUIT seen or peer's EOF: flush, then close */
+  const char *last; /* what its last command was, for the close's log line (CLOSEIDLE) */
   exec_bug_t bug;
 } exec_conn_t;
 

@@ -17,7 +17,8 @@
 #define MAX_CONNS 64
 
 static const exec_bug_t bugs[] = {EXEC_BUG_ONELINE,    EXEC_BUG_DROPTAIL, EXEC_BUG_MAX64,
-                                  EXEC_BUG_SHORTWRITE, EXEC_BUG_QUITREST, EXEC_BUG_NONE};
+                                  EXEC_BUG_SHORTWRITE, EXEC_BUG_QUITREST, EXEC_BUG_EAGAINFATAL,
+                                  EXEC_BUG_NONE};
 
 typedef struct slot {
   pthread_t thread;

@@ -367,6 +367,25 @@ faults)
   expect_rc 0 "$fray" replay --plugin "$fixed" --schedule random --faults all --runs 400 \
     --seed 1 "$script"
   ;;
+faults-exec)
+  # ARGS: FAULT BUGGY-SERVER-COMMAND CORRECT-SERVER-COMMAND SCRIPT
+  # (tests/faults.cmake): the same under --exec, where faults are drawn only
+  # when --faults asks. The kind on catches the buggy server and names the
+  # fault; without --faults, or with every other kind, it is missed; the
+  # correct server passes with every kind on.
+  fault=$1 buggy=$2 fixed=$3 script=$4
+  all="short-writes eof-with-data close-mid-send random-close read-gap reset-mid-write"
+  others=$(for f in $all; do [ "$f" = "$fault" ] || printf '%s,' "$f"; done)
+  others=${others%,}
+  expect_rc 1 "$fray" replay --exec "$buggy" --schedule random --faults "$fault" --runs 60 \
+    --seed 1 "$script"
+  grep -q -- "$fault" "$work/out" || fail "the failure does not name the fault $fault"
+  expect_rc 0 "$fray" replay --exec "$buggy" --schedule random --runs 60 --seed 1 "$script"
+  expect_rc 0 "$fray" replay --exec "$buggy" --schedule random --faults "$others" --runs 60 \
+    --seed 1 "$script"
+  expect_rc 0 "$fray" replay --exec "$fixed" --schedule random --faults all --runs 60 \
+    --seed 1 "$script"
+  ;;
 buggy-coverage)
   # ARGS: the buggy scripts. Every buggy-* handler is named by one of them.
   expect_rc 0 "$fray" replay --list-handlers

@@ -102,9 +102,11 @@ typedef struct fray_campaign_opts {
                                        * (fray_sched_family_t), or FRAY_CAMPAIGN_PORTFOLIO
                                        * (the default): run i draws
                                        * fray_sched_family_of_run(seed, i) */
-  unsigned faults;                    /* random, in the simulator: the fault kinds runs
-                                       * draw (FRAY_FAULT_*, each in about one run in
-                                       * four); default FRAY_FAULT_ALL, 0: none */
+  unsigned faults;                    /* random, in the simulator and over a caller's
+                                       * player (which applies the kinds its transport
+                                       * can), not over TCP: the fault kinds runs draw
+                                       * (FRAY_FAULT_*, fray/sched.h); default
+                                       * FRAY_FAULT_ALL, 0: none */
   int keep_going;                     /* go on after the first failing run */
   size_t max_described;               /* failures described in a report (0: the default);
                                        * later ones are only counted */

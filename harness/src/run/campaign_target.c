@@ -175,9 +175,10 @@ static int build(fray__ctarget_t *t, const fray_campaign_opts_t *o, uint64_t i, 
                                 ? fray_sched_family_of_run(o->seed, i)
                                 : (fray_sched_family_t)o->family;
     /* Faults are drawn where they can be injected: in the simulator (a
-     * handler target, or the plan of one rebuilding a run that crashed).
-     * --exec's shim takes short writes only when asked (--short-writes). */
-    rc = fray_sched_family(t->buf, f, seed, t->handler ? o->faults : 0);
+     * handler target, or the plan of one rebuilding a run that crashed)
+     * and over a caller's transport (--exec's), which applies the kinds it
+     * can (fray/player.h); a TCP server's reads and writes are its own. */
+    rc = fray_sched_family(t->buf, f, seed, t->net ? 0 : o->faults);
     t->sched = *fray_sched_buf_view(t->buf);
     t->sched.short_writes |= o->short_writes;
     t->drawn = 1;

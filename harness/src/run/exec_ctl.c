@@ -295,9 +295,15 @@ static int take_reports(fray__xctl_t *x, int ctl) {
       mm[k] = (struct mmsghdr){.msg_hdr = {.msg_iov = &v[k], .msg_iovlen = 1}};
     }
     n = recvmmsg(ctl, mm, BATCH, MSG_DONTWAIT, NULL);
-    for (int k = 0; k < n; k++)
+    for (int k = 0; k < n; k++) {
+      /* An empty message is the channel's end (the server died): every
+       * further call returns a full batch of them, so stop here; pump()
+       * sees the hang-up. */
+      if (mm[k].msg_len == 0)
+        return rc;
       if (mm[k].msg_len == sizeof m[k] && !rc)
         rc = on_msg(x, &m[k]);
+    }
   } while (n == BATCH);
   return rc;
 }
@@ -394,12 +400,14 @@ static int pump_until(fray__xctl_t *x, unsigned ms, int (*done)(void *, size_t),
 
 /* ---- the operations ----------------------------------------------------------------- */
 
-int fray__xctl_begin(fray__xctl_t *x, int short_writes, uint64_t seed) {
+int fray__xctl_begin(fray__xctl_t *x, int short_writes, uint64_t seed, int read_gaps) {
   x->inexact = x->crashed = 0;
   x->err[0] = 0;
   x->piece_left = x->unread = 0;
   x->nb = x->blen = 0;
-  fray_shim_msg_t m = {.type = FRAY_SHIM_MSG_WFAULT, .a = short_writes ? 1 : 0, .b = seed};
+  fray_shim_msg_t m = {.type = FRAY_SHIM_MSG_WFAULT,
+                       .a = (short_writes ? 1u : 0u) | (read_gaps ? 2u : 0u),
+                       .b = seed};
   if (send(fray__server_ctl(x->srv), &m, sizeof m, MSG_NOSIGNAL) != (ssize_t)sizeof m)
     return server_gone(x);
   return 0;
@@ -532,6 +540,20 @@ static int flush(fray__xctl_t *x) {
   size_t n = x->nb;
   x->nb = x->blen = 0;
   return n ? send_pieces(x, x->bclient, x->bbuf, x->blens, n) : 0;
+}
+
+int fray__xctl_gap(fray__xctl_t *x, size_t i) {
+  xclient_t *c = &x->cl[i];
+  /* The gap is for the piece sent next: the batched ones go first. */
+  int rc = flush(x);
+  if (rc)
+    return rc;
+  if (c->fd < 0 || c->end != END_OPEN)
+    return 0; /* no read will come */
+  fray_shim_msg_t m = {.type = FRAY_SHIM_MSG_RGAP, .conn = c->port};
+  if (send(fray__server_ctl(x->srv), &m, sizeof m, MSG_NOSIGNAL) != (ssize_t)sizeof m)
+    return server_gone(x);
+  return 0;
 }
 
 void fray__xctl_set_lockstep(fray__xctl_t *x, int on) {

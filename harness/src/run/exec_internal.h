@@ -143,9 +143,15 @@ int fray__xctl_new(fray__xctl_t **out, fray__server_t *srv, size_t nclients,
                    const fray__xctl_cb_t *cb, unsigned timeout_ms, const fray_mem_t *mem);
 void fray__xctl_free(fray__xctl_t *x);
 
-/* A run starts: the shim's write faults for it (short writes seeded by
- * seed, or none). 0 or FRAY_EIO (the channel is gone). */
-int fray__xctl_begin(fray__xctl_t *x, int short_writes, uint64_t seed);
+/* A run starts: the shim's faults for it (short writes seeded by seed, or
+ * none; read_gaps: fray__xctl_gap() may be called). 0 or FRAY_EIO (the
+ * channel is gone). */
+int fray__xctl_begin(fray__xctl_t *x, int short_writes, uint64_t seed, int read_gaps);
+
+/* The read of client i's next piece finds nothing first, once (the
+ * read-gap fault): call it before that piece's fray__xctl_send(). 0 or
+ * FRAY_EIO. */
+int fray__xctl_gap(fray__xctl_t *x, size_t i);
 
 /* Client i connects; returns once the shim reported the accept and the
  * server is quiescent again (its greeting, if any, sent). */

@@ -90,7 +90,8 @@ static int ex_begin(void *t, fray_player_t *p, const fray_sched_t *sched) {
       return rc;
   }
   int sw = sched && sched->short_writes;
-  return outcome(e, fray__xctl_begin(e->x, sw, sw ? sched->write_seed : 0));
+  int gaps = sched && (sched->faults & FRAY_FAULT_READ_GAP);
+  return outcome(e, fray__xctl_begin(e->x, sw, sw ? sched->write_seed : 0, gaps));
 }
 
 static int ex_open(void *t, size_t i) {
@@ -101,6 +102,11 @@ static int ex_open(void *t, size_t i) {
 static int ex_send(void *t, size_t i, const uint8_t *p, size_t len) {
   fray_exec_t *e = t;
   return outcome(e, fray__xctl_send(e->x, i, p, len));
+}
+
+static int ex_gap(void *t, size_t i) {
+  fray_exec_t *e = t;
+  return outcome(e, fray__xctl_gap(e->x, i));
 }
 
 static int ex_shutdown(void *t, size_t i) {
@@ -168,6 +174,7 @@ static const fray_transport_ops_t exec_ops = {
     .end = ex_end,
     .free = ex_free,
     .words = ex_words,
+    .gap = ex_gap,
 };
 
 static int make_more(void *user_data, const fray_script_t *script, fray_player_t **out) {
