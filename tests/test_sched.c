@@ -422,8 +422,8 @@ static void test_family_faults_drawn(void **state) {
   assert_in_range(sw, 60, 140);
   assert_in_range(eof, 60, 140);
   assert_in_range(mid, 60, 140);
-  /* A client leaving early switches the judging off: one run in eight. */
-  assert_in_range(leave, 25, 80);
+  /* A client leaving early switches the judging off: one run in 64. */
+  assert_in_range(leave, 1, 20);
   /* The description names a drawn fault and its seed. */
   assert_int_equal(fray_sched_family(b, FRAY_FAMILY_BIASED, 3, FRAY_FAULT_READ_GAP), 0);
   for (uint64_t seed = 4; !v->faults; seed++)

@@ -170,7 +170,7 @@ static void usage(FILE *out) {
           "  --faults LIST       fault kinds random runs draw (in the simulator; under\n"
           "                      --exec only when given), each in about one run in four\n"
           "                      (the two that make a client leave early: one in\n"
-          "                      eight); comma-separated of\n"
+          "                      64); comma-separated of\n"
           "                      short-writes    the server's writes cut short (handlers\n"
           "                                      queuing borrowed buffers or producers\n"
           "                                      need it)\n"

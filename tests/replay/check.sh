@@ -354,7 +354,7 @@ faults)
   all="short-writes eof-with-data close-mid-send random-close read-gap reset-mid-write"
   others=$(for f in $all; do [ "$f" = "$fault" ] || printf '%s,' "$f"; done)
   others=${others%,}
-  expect_rc 1 "$fray" replay --plugin "$buggy" --schedule random --faults "$fault" --runs 200 \
+  expect_rc 1 "$fray" replay --plugin "$buggy" --schedule random --faults "$fault" --runs 400 \
     --seed 1 --save-failures "$work/repro" "$script"
   grep -q -- "$fault" "$work/out" || fail "the failure does not name the fault $fault"
   grep -q "^# it needs the fault kinds $fault," "$work"/repro/*.fray ||
@@ -377,7 +377,7 @@ faults-exec)
   all="short-writes eof-with-data close-mid-send random-close read-gap reset-mid-write"
   others=$(for f in $all; do [ "$f" = "$fault" ] || printf '%s,' "$f"; done)
   others=${others%,}
-  expect_rc 1 "$fray" replay --exec "$buggy" --schedule random --faults "$fault" --runs 60 \
+  expect_rc 1 "$fray" replay --exec "$buggy" --schedule random --faults "$fault" --runs 400 \
     --seed 1 "$script"
   grep -q -- "$fault" "$work/out" || fail "the failure does not name the fault $fault"
   expect_rc 0 "$fray" replay --exec "$buggy" --schedule random --runs 60 --seed 1 "$script"

@@ -110,9 +110,11 @@ typedef enum fray_fault {
    * where it still had something to do (a send or an expectation); its
    * steps up to its next `open` are dropped. What the others receive from
    * there on may legitimately change (they may have depended on what it
-   * would have sent), so from that step on no expectation, leftover or
-   * transcript is judged: crashes, sanitizers, refused calls and bounds
-   * still are, and everything before the step is judged as usual. */
+   * would have sent), so from that step on no expectation of theirs,
+   * leftover or transcript is judged; what the leaving client received
+   * before it left must still read as its expectations in order. Crashes,
+   * sanitizers, refused calls and bounds still judge, and everything
+   * before the step is judged as usual. */
   FRAY_FAULT_RANDOM_CLOSE = 1u << 3,
   /* Before some reads (one in four) the server's read finds nothing: in the
    * simulator a raw-mode handler is woken with zero bytes (framed modes

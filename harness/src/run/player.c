@@ -32,6 +32,8 @@ typedef struct client {
   size_t room;
   size_t stopped_at; /* the line of its `stops reading` or `reads N`; 0: reading */
   int skip;          /* left early (a fault): its steps are dropped until it opens */
+  int partial;       /* it closed in the middle of a send (close-mid-send) */
+  int unchecked;     /* left early: its received bytes are checked no further */
   size_t open_step;  /* the step of its last open */
 } client_t;
 
@@ -261,6 +263,12 @@ static void leave(fray_player_t *p, size_t client, int reset, const char *fault)
   c->gone = c->skip = 1;
   if (reset)
     c->opened = 0;
+  /* The others' bytes are no longer taken in step with their
+   * expectations from here on: none of them is checked again. The leaving
+   * client's are, up to where it stopped (cut_short). */
+  for (size_t j = 0; j < p->nclients; j++)
+    if (j != client)
+      p->cl[j].unchecked = 1;
   p->judge_off = 1;
   size_t line = p->step < p->nsteps ? p->steps[p->step].line : 0;
   snprintf(p->fault_note, sizeof p->fault_note, "%s: %s %s at %s %zu", fault,
@@ -397,6 +405,37 @@ static int elapse(fray_player_t *p, const fray_step_t *st) {
   return FRAY_EUNSUPPORTED;
 }
 
+/* Expectation st of client c, which has left early (a fault): what it
+ * received before it left is still the server's answer to the same input
+ * as without the fault, so it must read as the client's expectations in
+ * order, up to where it stops (a reset in the middle of an answer) or an
+ * expectation that is no exact bytes. A FRAY_FAIL_MISMATCH failure when
+ * it does not; 0 otherwise. */
+static int cut_short(fray_player_t *p, size_t i, const fray_step_t *st, client_t *c) {
+  if (!c->skip || c->unchecked || st->kind < FRAY_STEP_EXPECT || i < p->expect_from)
+    return 0;
+  const uint8_t *got = c->rx ? c->rx + c->rx_pos : (const uint8_t *)"";
+  size_t avail = c->rx_len - c->rx_pos, m = avail < st->len ? avail : st->len;
+  size_t d = st->kind == FRAY_STEP_EXPECT ? fray__first_diff(got, st->data, m) : m;
+  c->unchecked = st->kind != FRAY_STEP_EXPECT || m < st->len;
+  if (d == m) {
+    c->rx_pos += m;
+    return 0;
+  }
+  char e[160], g[160];
+  fray_result_t *res = p->res;
+  res->expected = st->data;
+  res->expected_len = st->len;
+  res->got = got;
+  res->got_len = avail;
+  res->diff_at = d;
+  return fray_player_fail(p, FRAY_FAIL_MISMATCH, st->client,
+                          "%s expected %s, got %s before it left (first difference at byte %zu)",
+                          fray_script_client_name(p->script, st->client),
+                          fray__escape_quoted(e, sizeof e, st->data, st->len),
+                          fray__escape_quoted(g, sizeof g, got, avail), d);
+}
+
 /* Waits for what the expectation at step i needs, then judges it. */
 static int expect_step(fray_player_t *p, size_t i) {
   const fray_step_t *st = &p->steps[i];
@@ -417,7 +456,7 @@ static int expect_step(fray_player_t *p, size_t i) {
                : FRAY_WAIT_ANSWER,
            st->client);
   if (r || p->judge_off)
-    return r; /* a client left early while it waited (reset-mid-write) */
+    return r ? r : cut_short(p, i, st, c); /* a client left early while it waited */
   fray__rx_t rx = {.who = fray_script_client_name(p->script, st->client),
                    .rx = c->rx,
                    .len = c->rx_len,
@@ -485,6 +524,7 @@ static int close_mid_send(fray_player_t *p, size_t i) {
            fray__escape_quoted(e, sizeof e, st->data, len),
            p->steps[i].kind == FRAY_STEP_RESET ? "reset" : "closed");
   p->reads++;
+  p->cl[client].partial = 1;
   trace(p, client, (fray_trace_event_t){.kind = FRAY_TRACE_READ, .data = st->data, .len = len});
   return p->ops->send(p->t, client, st->data, len);
 }
@@ -509,7 +549,7 @@ static int play_step(fray_player_t *p, size_t i, size_t *k) {
   switch (st->kind) {
   case FRAY_STEP_OPEN:
     c->rx_pos = c->rx_len; /* a new connection: expectations start afresh */
-    c->gone = c->skip = 0;
+    c->gone = c->skip = c->partial = c->unchecked = 0;
     c->open_step = i;
     c->end = END_OPEN;
     c->stopped_at = 0; /* and it reads */
@@ -579,10 +619,12 @@ static int play_steps(fray_player_t *p) {
     const fray_step_t *st = &p->steps[i];
     if (p->cl[st->client].skip && st->kind != FRAY_STEP_OPEN) {
       k += st->kind == FRAY_STEP_SEND; /* it left early: its steps are dropped */
+      if ((r = cut_short(p, i, st, &p->cl[st->client])))
+        return r;
       continue;
     }
     if (p->leave_at != SIZE_MAX && leaves_before(st) && p->leave_seen++ == p->leave_at) {
-      if ((r = leave_early(p, i)))
+      if ((r = leave_early(p, i)) || (r = cut_short(p, i, st, &p->cl[st->client])))
         return r;
       k += st->kind == FRAY_STEP_SEND;
       continue;
@@ -619,7 +661,7 @@ int fray_player_run(fray_player_t *p, const fray_sched_t *sched, fray_result_t *
     client_t *c = &p->cl[i];
     c->rx_len = c->rx_pos = 0;
     c->end = END_OPEN;
-    c->gone = c->opened = c->skip = 0;
+    c->gone = c->opened = c->skip = c->partial = c->unchecked = 0;
     c->open_step = 0;
     c->stopped_at = 0;
     c->room = SIZE_MAX;
@@ -708,7 +750,9 @@ static int compare_reference(fray_player_t *p, fray_result_t *res) {
     const uint8_t *crx = c->rx ? c->rx : (const uint8_t *)"";
     size_t n = c->rx_len < f->len ? c->rx_len : f->len;
     size_t d = fray__first_diff(crx, f->rx, n);
-    if (d == n && c->rx_len == f->len && c->end == f->end)
+    /* How the server ended a connection whose client had left in the
+     * middle of a send (close-mid-send) is nothing the client can see. */
+    if (d == n && c->rx_len == f->len && (c->end == f->end || c->partial))
       continue;
     char e[160], g[160];
     p->res = res;

@@ -73,11 +73,12 @@ static const char *cname(const fray_sim_t *s, size_t i) {
  * client resets while the server writes to it: the write takes only part of
  * len (maybe nothing) and every later one fails (pump() then resets the
  * connection, as a server learns of a reset from a failed write). Returns
- * what the write takes. */
-static size_t reset_mid_write(fray_sim_t *s, client_t *c, size_t len) {
+ * what the write takes; *strikes is set when the fault struck. */
+static size_t reset_mid_write(fray_sim_t *s, client_t *c, size_t len, int *strikes) {
   uint64_t r = fray__rng_next(&s->frng);
-  if ((r & 7) || !fray_player_reset_mid_write(s->p, (size_t)(c - s->cl)))
+  if (r & 7)
     return len;
+  *strikes = 1;
   s->reset_armed = 0;
   c->reset = 1;
   return (size_t)((r >> 3) % len);
@@ -102,11 +103,9 @@ static fray_ssize_t client_write(void *ctx, const uint8_t *data, size_t len) {
     if (take < len)
       len = take;
   }
-  if (s->reset_armed && !c->drop) {
-    len = reset_mid_write(s, c, len);
-    if (!len && c->reset)
-      return FRAY_ECONNRESET;
-  }
+  int strikes = 0;
+  if (s->reset_armed && !c->drop)
+    len = reset_mid_write(s, c, len, &strikes);
   size_t heard = len;
   if (c->deaf_after) {
     heard = len < c->hears ? len : c->hears;
@@ -117,7 +116,11 @@ static fray_ssize_t client_write(void *ctx, const uint8_t *data, size_t len) {
     if (r)
       return r;
   }
-  return (fray_ssize_t)len;
+  /* The client had what came before the reset; then it leaves (a client
+   * already gone is no fault: the write was only short). */
+  if (strikes && !fray_player_reset_mid_write(s->p, (size_t)(c - s->cl)))
+    c->reset = 0;
+  return strikes && !len && c->reset ? FRAY_ECONNRESET : (fray_ssize_t)len;
 }
 
 /* Moves server output into the fake sockets: one flush per connection, or
