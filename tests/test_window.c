@@ -59,12 +59,19 @@ static fray_script_t *parse(const char *text) {
   return s;
 }
 
-/* Runs text once under sched (NULL: whole); res filled. */
+/* The last run's message: the result's own lives in the simulator, which
+ * run() frees before the caller reads it. */
+static char last_message[2048];
+
+/* Runs text once under sched (NULL: whole); res filled, its message copied
+ * to last_message. */
 static int run(const char *text, const fray_sched_t *sched, fray_sim_result_t *res) {
   fray_script_t *s = parse(text);
   fray_sim_t *sim;
   assert_int_equal(fray_sim_new(&sim, s, &relay, NULL), 0);
   int rc = fray_sim_run(sim, sched, res);
+  snprintf(last_message, sizeof last_message, "%s", res->message ? res->message : "");
+  res->message = last_message;
   fray_sim_free(sim);
   fray_script_free(s);
   return rc;

@@ -548,8 +548,11 @@ isolation-crash)
   grep -q '<failure type="crash"' "$work/j.xml" || fail "JUnit has no crash failure"
   repro=$(sed -n 's/^    reproducer: \(.*segv-crash-.*\)$/\1/p' "$work/out")
   [ -f "$repro" ] || fail "no crash reproducer file: '$repro'"
-  # Minimised in forked tries: @handler, the open and the crashing send.
-  [ "$(statements "$repro")" -le 3 ] || fail "reproducer not minimised: $(cat "$repro")"
+  # Minimised in forked tries: @handler, the open, the crashing send and
+  # its answer (kept: without it a fixed handler would fail the reproducer
+  # on an answer nothing expects); the first exchange is gone.
+  [ "$(statements "$repro")" -le 4 ] && ! grep -q hello "$repro" ||
+    fail "reproducer not minimised: $(cat "$repro")"
   replay_as_header 1 "$repro"
   has "crash: handler crashed in run 0: .*$segv"
   ;;

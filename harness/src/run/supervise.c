@@ -441,11 +441,12 @@ static int rebuild(fray__cjob_t *j, uint64_t run, rebuilt_t *rb) {
   return run ? fray__ctarget_bake_last(j->t, j->target->handler->name, &rb->script) : 0;
 }
 
-/* Replays the rebuilt run alone in a fresh child: 1 when it ends as the
- * worker did, 0 when not, -1 when no child could be made. */
-static int confirm(fray__cjob_t *j, const rebuilt_t *rb, const outcome_t *was) {
-  outcome_t oc;
-  memset(&oc, 0, sizeof oc);
+/* Runs rb's script alone in a fresh child, its end in *oc: the mutant as
+ * the campaign ran it, else the script under `whole` (its own cuts). The
+ * child exits 0 when the run passes, 3 when it fails. 0, or -1 when no
+ * child could be made. */
+static int run_alone(fray__cjob_t *j, const rebuilt_t *rb, outcome_t *oc) {
+  memset(oc, 0, sizeof *oc);
   child_t ch = {.forward = 0};
   reset(j->c->super->sh);
   if (spawn(&ch, 0))
@@ -454,26 +455,43 @@ static int confirm(fray__cjob_t *j, const rebuilt_t *rb, const outcome_t *was) {
     fray__ctarget_t *t = NULL;
     fray__cresult_t res;
     char *err = NULL;
+    int rc = -1;
     if (rb->mutant)
-      (void)fray__ctarget_run_mutant(j->t, rb->script, 0, rb->canary_at, &res);
+      rc = fray__ctarget_run_mutant(j->t, rb->script, 0, rb->canary_at, &res);
     else if (!fray__ctarget_open(&t, rb->script, j->target, &j->c->mem, &err))
-      (void)fray__ctarget_reference(t, &res);
-    _exit(0);
+      rc = fray__ctarget_reference(t, &res);
+    _exit(rc == 0 ? 0 : 3);
   }
-  watch(j->c, &ch, &oc);
+  watch(j->c, &ch, oc);
+  return 0;
+}
+
+/* Replays the rebuilt run alone in a fresh child: 1 when it ends as the
+ * worker did, 0 when not, -1 when no child could be made. */
+static int confirm(fray__cjob_t *j, const rebuilt_t *rb, const outcome_t *was) {
+  outcome_t oc;
+  if (run_alone(j, rb, &oc))
+    return -1;
   return same_end(was, &oc);
 }
 
-/* rb's script without the steps keep[] leaves out, in *out. 0, or an
- * error (FRAY_ESTATE: not a valid script, such as a send before its open). */
-static int without(const fray__cjob_t *j, const rebuilt_t *rb, const unsigned char *keep,
+/* rb's script without the steps keep[] leaves out (and, uncut, without the
+ * cuts of its sends), in *out. 0, or an error (FRAY_ESTATE: not a valid
+ * script, such as a send before its open). */
+static int without(const fray__cjob_t *j, const rebuilt_t *rb, const unsigned char *keep, int uncut,
                    fray_script_t **out) {
   size_t n;
   const fray_step_t *st = fray_script_steps(rb->script, &n);
   int rc = fray__script_new_like(rb->script, &j->c->mem, out);
-  for (size_t i = 0; !rc && i < n; i++)
+  for (size_t i = 0; !rc && i < n; i++) {
+    fray_step_t s = st[i];
+    if (uncut) {
+      s.cuts = NULL;
+      s.ncuts = 0;
+    }
     if (keep[i])
-      rc = fray_script_add_step(*out, &st[i]);
+      rc = fray_script_add_step(*out, &s);
+  }
   if (rc) {
     fray_script_free(*out);
     *out = NULL;
@@ -481,34 +499,68 @@ static int without(const fray__cjob_t *j, const rebuilt_t *rb, const unsigned ch
   return rc;
 }
 
+/* Whether rb's script without keep[]'s removals passes alone with its
+ * sends whole (one read each): 1, 0, or -1 when it could not be tried. */
+static int passes_uncut(fray__cjob_t *j, const rebuilt_t *rb, const unsigned char *keep) {
+  rebuilt_t whole = *rb;
+  outcome_t oc;
+  if (without(j, rb, keep, 1, &whole.script))
+    return -1;
+  int rc = run_alone(j, &whole, &oc);
+  fray_script_free(whole.script);
+  if (rc)
+    return -1;
+  return !oc.hung && WIFEXITED(oc.status) && WEXITSTATUS(oc.status) == 0;
+}
+
 /* Minimises a crash's baked script: steps go one at a time, from the last,
  * each removal kept when the script still crashes alone the same way. The
  * minimiser of minimize.c judges runs in this process, which a crash would
  * end; here every try is a forked child (about a millisecond), so tries are
- * bounded by SHRINK_TRIES. 1 when rb->script was replaced by a smaller one. */
+ * bounded by SHRINK_TRIES. As there, when the script passed with its sends
+ * whole, a removal must leave it passing so (one more child): else dropping
+ * an expectation the crash does not need would leave a reproducer that a
+ * fixed handler fails too, on the answer nothing expects any more. 1 when
+ * rb->script was replaced by a smaller one. */
 static int shrink(fray__cjob_t *j, rebuilt_t *rb, const outcome_t *was) {
   size_t n, tries = 0, removed = 0;
-  fray_script_steps(rb->script, &n);
+  const fray_step_t *st = fray_script_steps(rb->script, &n);
   unsigned char *keep = fray__malloc(&j->c->mem, n ? n : 1);
   if (!keep)
     return 0;
   memset(keep, 1, n);
+  int judge_whole = passes_uncut(j, rb, keep) == 1;
   for (size_t i = n; i-- > 0 && tries < SHRINK_TRIES;) {
-    rebuilt_t cand = *rb;
-    keep[i] = 0;
-    if (without(j, rb, keep, &cand.script)) {
-      keep[i] = 1;
+    if (!keep[i])
       continue;
+    /* A send goes with the answers its client expects before it acts
+     * again: judged whole, neither goes alone. */
+    size_t unit[64], nunit = 0;
+    unit[nunit++] = i;
+    for (size_t k = i + 1; st[i].kind == FRAY_STEP_SEND && k < n && nunit < 64; k++) {
+      if (!keep[k] || st[k].client != st[i].client || st[k].kind == FRAY_STEP_WAIT)
+        continue;
+      if (st[k].kind < FRAY_STEP_EXPECT || st[k].kind > FRAY_STEP_EXPECT_NOTHING)
+        break;
+      unit[nunit++] = k;
     }
-    tries++;
-    if (confirm(j, &cand, was) == 1)
-      removed++;
+    rebuilt_t cand = *rb;
+    for (size_t u = 0; u < nunit; u++)
+      keep[unit[u]] = 0;
+    int ok = !without(j, rb, keep, 0, &cand.script);
+    if (ok) {
+      tries++;
+      ok = confirm(j, &cand, was) == 1 && (!judge_whole || passes_uncut(j, rb, keep) == 1);
+      fray_script_free(cand.script);
+    }
+    if (ok)
+      removed += nunit;
     else
-      keep[i] = 1;
-    fray_script_free(cand.script);
+      for (size_t u = 0; u < nunit; u++)
+        keep[unit[u]] = 1;
   }
   fray_script_t *min = NULL;
-  if (removed && !without(j, rb, keep, &min)) {
+  if (removed && !without(j, rb, keep, 0, &min)) {
     fray_script_free(rb->script);
     rb->script = min;
   }
