@@ -44,15 +44,9 @@ static int maxread_frame(fray_conn_t *c, const uint8_t *data, size_t len, void *
   if (len > MAXREAD_LIMIT && !fray_example_is_fixed(c))
     return maxread_refuse(c, "ERR flood\r\n"); /* BUG: a read is not a line */
   for (size_t i = 0; i < len && fray_conn_state(c) == FRAY_CONN_OPEN; i++) {
-    if (m->len == sizeof m->line)
-      return maxread_refuse(c, "ERR line too long\r\n");
-    m->line[m->len++] = data[i];
-    if (m->len >= 2 && m->line[m->len - 2] == '\r' && m->line[m->len - 1] == '\n') {
-      int r = fray_example_pingecho(c, m->line, m->len - 2);
-      m->len = 0;
-      if (r)
-        return r;
-    }
+    int r = fray_example_line_byte(c, m->line, &m->len, sizeof m->line, data[i]);
+    if (r < 0)
+      return r;
   }
   return 0;
 }

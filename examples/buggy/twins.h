@@ -22,6 +22,14 @@ int fray_example_is_fixed(fray_conn_t *c);
  * Returns what fray_conn_send() returns. */
 int fray_example_pingecho(fray_conn_t *c, const uint8_t *p, size_t len);
 
+/* Takes byte b into the line buf[0..*len) (cap bytes) that a handler
+ * reading raw keeps by hand: a full buffer refuses the line ("ERR line too
+ * long", then c closes); a line completed by "\r\n" is answered with
+ * fray_example_pingecho() and the buffer emptied. Returns 1 when a line
+ * was answered, 0 when b was kept or the line refused (c is then no longer
+ * FRAY_CONN_OPEN), or what fray_conn_send() returned when negative. */
+int fray_example_line_byte(fray_conn_t *c, uint8_t *buf, size_t *len, size_t cap, uint8_t b);
+
 /* Defines fray_example_buggy_ID ("buggy-NAME") and fray_example_fixed_ID
  * ("fixed-NAME") with the same callbacks, spec and sizes (the designated
  * initialisers after SUMMARY). */

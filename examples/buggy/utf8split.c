@@ -39,17 +39,8 @@ static size_t utf8split_seqlen(uint8_t b) {
 
 /* One cleaned byte into the line buffer. */
 static int utf8split_put(fray_conn_t *c, utf8split_conn_t *st, uint8_t b) {
-  if (st->len == sizeof st->buf) {
-    int r = fray_conn_send(c, "ERR line too long\r\n", 19);
-    fray_conn_close(c);
-    return r;
-  }
-  st->buf[st->len++] = b;
-  if (st->len < 2 || st->buf[st->len - 2] != '\r' || st->buf[st->len - 1] != '\n')
-    return 0;
-  int r = fray_example_pingecho(c, st->buf, st->len - 2);
-  st->len = 0;
-  return r;
+  int r = fray_example_line_byte(c, st->buf, &st->len, sizeof st->buf, b);
+  return r < 0 ? r : 0;
 }
 
 /* Cleans p[0..n) (the pending bytes, then a read) into the line buffer;

@@ -26,19 +26,10 @@ typedef struct wholeread_conn {
 
 static int wholeread_frame(fray_conn_t *c, const uint8_t *data, size_t len, void *vst) {
   wholeread_conn_t *st = vst;
-  for (size_t i = 0; i < len; i++) {
-    if (st->len == sizeof st->buf) {
-      int r = fray_conn_send(c, "ERR line too long\r\n", 19);
-      fray_conn_close(c);
+  for (size_t i = 0; i < len && fray_conn_state(c) == FRAY_CONN_OPEN; i++) {
+    int r = fray_example_line_byte(c, st->buf, &st->len, sizeof st->buf, data[i]);
+    if (r < 0)
       return r;
-    }
-    st->buf[st->len++] = data[i];
-    if (st->len >= 2 && st->buf[st->len - 2] == '\r' && st->buf[st->len - 1] == '\n') {
-      int r = fray_example_pingecho(c, st->buf, st->len - 2);
-      st->len = 0;
-      if (r)
-        return r;
-    }
   }
   if (!fray_example_is_fixed(c))
     st->len = 0; /* BUG: the rest of a cut command is dropped */
