@@ -137,6 +137,7 @@ static void test_abort_is_a_fail_with_a_reproducer(void **state) {
   assert_int_equal(f->kind, FRAY_FAIL_CRASH);
   assert_true(f->run > 0 && !f->whole && r->runs == f->run + 1);
   assert_non_null(strstr(f->message, "SIGABRT"));
+  assert_int_equal(f->line, 4); /* the send whose cut read aborted, not the script's end */
   assert_non_null(f->reproducer);
   assert_null(f->reproducer_note); /* confirmed in a fresh process */
   char want[600];
@@ -146,6 +147,8 @@ static void test_abort_is_a_fail_with_a_reproducer(void **state) {
   assert_non_null(strstr(text, want));
   /* Minimised in forked tries: the first exchange had nothing to do with it. */
   assert_null(strstr(text, "hello"));
+  /* The answer stays: fixed, the handler passes its reproducer. */
+  assert_non_null(strstr(text, "a < \"now abort please\\n\"\n"));
   assert_non_null(strstr(text, "(minimised, each try in a fresh process"));
   fray_script_t *again = parse(text);
   fray_campaign_opts_t w = opts(1, 0);

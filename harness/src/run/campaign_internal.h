@@ -184,9 +184,11 @@ int fray__crepro_schedule(fray__cjob_t *j, fray_campaign_failure_t *f);
 
 /* Writes script (the run that crashed or hung, its schedule baked in) into
  * save_dir as f's reproducer, its header saying how it was minimised (or
- * why not), setting f->reproducer or f->reproducer_note. 0 or FRAY_ENOMEM. */
+ * why not), setting f->reproducer or f->reproducer_note; alone: the script
+ * was seen crashing alone, whole, without the run's short writes and fault
+ * kinds. 0 or FRAY_ENOMEM. */
 int fray__crepro_crash(fray__cjob_t *j, fray_campaign_failure_t *f, const fray_script_t *script,
-                       const char *how);
+                       const char *how, int alone);
 
 /* Writes malformed variant i before it runs, so that a crash leaves it
  * behind, as the file named in path (of size bytes). Returns 1 when

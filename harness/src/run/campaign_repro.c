@@ -134,9 +134,11 @@ static void fault_note(unsigned faults, char *buf, size_t size) {
 }
 
 /* The header of a schedule's reproducer at path; how: "minimised" or why
- * not. */
+ * not; alone: the script was seen failing alone, whole, without the short
+ * writes and fault kinds of the run that found it (no note that it needs
+ * them). */
 static char *schedule_header(fray__cjob_t *j, const fray_campaign_failure_t *f, const char *path,
-                             const char *how) {
+                             const char *how, int alone) {
   char found[2048], replay[2048], desc[DESCRIBE_SIZE], msg[1024];
   found_by(j, found, sizeof found);
   command(j, replay, sizeof replay);
@@ -149,13 +151,13 @@ static char *schedule_header(fray__cjob_t *j, const fray_campaign_failure_t *f, 
   comment_safe(desc);
   comment_safe(msg);
   char sw[128] = "";
-  if (fray__ctarget_short_writes(j->t))
+  if (!alone && fray__ctarget_short_writes(j->t))
     snprintf(sw, sizeof sw,
              "# it needs short writes: add --short-writes --seed %" PRIu64
              " (see the found-by line)\n",
              j->c->o.seed);
   char fl[256] = "";
-  fault_note(fray__ctarget_faults(j->t), fl, sizeof fl);
+  fault_note(alone ? 0 : fray__ctarget_faults(j->t), fl, sizeof fl);
   return fray__creport_printf(
       j->r,
       "# Reproducer written by fray replay (%s: the schedule's cuts are `|`,\n"
@@ -171,14 +173,15 @@ static char *schedule_header(fray__cjob_t *j, const fray_campaign_failure_t *f, 
 /* Writes script as f's reproducer DIR/<stem>-<what>-<run>.fray. 0 or
  * FRAY_ENOMEM. */
 static int write_reproducer(fray__cjob_t *j, fray_campaign_failure_t *f,
-                            const fray_script_t *script, const char *what, const char *how) {
+                            const fray_script_t *script, const char *what, const char *how,
+                            int alone) {
   char *text = NULL;
   size_t len;
   int rc = fray_script_write_mem(script, &text, &len);
   char name[PATH_SIZE];
   file_name(j, what, f->run, name, sizeof name);
   char *path = rc ? NULL : fray__creport_strdup(j->r, name);
-  char *header = path ? schedule_header(j, f, path, how) : NULL;
+  char *header = path ? schedule_header(j, f, path, how, alone) : NULL;
   if (!rc && (!path || !header))
     rc = FRAY_ENOMEM;
   if (rc) {
@@ -209,14 +212,14 @@ int fray__crepro_schedule(fray__cjob_t *j, fray_campaign_failure_t *f) {
         fray__creport_printf(j->r, "%s: cannot write a reproducer: %s", j->name, fray_strerror(rc));
     return rc == FRAY_ENOMEM ? rc : 0;
   }
-  rc = write_reproducer(j, f, min, fray_strategy_name(j->c->o.strategy), how);
+  rc = write_reproducer(j, f, min, fray_strategy_name(j->c->o.strategy), how, 0);
   fray_script_free(min);
   return rc;
 }
 
 int fray__crepro_crash(fray__cjob_t *j, fray_campaign_failure_t *f, const fray_script_t *script,
-                       const char *how) {
-  return write_reproducer(j, f, script, f->kind == FRAY_FAIL_HANG ? "hang" : "crash", how);
+                       const char *how, int alone) {
+  return write_reproducer(j, f, script, f->kind == FRAY_FAIL_HANG ? "hang" : "crash", how, alone);
 }
 
 int fray__crepro_mutant(fray__cjob_t *j, const fray_script_t *m, uint64_t i, const char *what,

@@ -475,14 +475,14 @@ static int confirm(fray__cjob_t *j, const rebuilt_t *rb, const outcome_t *was) {
   return same_end(was, &oc);
 }
 
-/* rb's script without the steps keep[] leaves out (and, uncut, without the
+/* script without the steps keep[] leaves out (and, uncut, without the
  * cuts of its sends), in *out. 0, or an error (FRAY_ESTATE: not a valid
  * script, such as a send before its open). */
-static int without(const fray__cjob_t *j, const rebuilt_t *rb, const unsigned char *keep, int uncut,
-                   fray_script_t **out) {
+static int without(const fray__cjob_t *j, const fray_script_t *script, const unsigned char *keep,
+                   int uncut, fray_script_t **out) {
   size_t n;
-  const fray_step_t *st = fray_script_steps(rb->script, &n);
-  int rc = fray__script_new_like(rb->script, &j->c->mem, out);
+  const fray_step_t *st = fray_script_steps(script, &n);
+  int rc = fray__script_new_like(script, &j->c->mem, out);
   for (size_t i = 0; !rc && i < n; i++) {
     fray_step_t s = st[i];
     if (uncut) {
@@ -504,7 +504,7 @@ static int without(const fray__cjob_t *j, const rebuilt_t *rb, const unsigned ch
 static int passes_uncut(fray__cjob_t *j, const rebuilt_t *rb, const unsigned char *keep) {
   rebuilt_t whole = *rb;
   outcome_t oc;
-  if (without(j, rb, keep, 1, &whole.script))
+  if (without(j, rb->script, keep, 1, &whole.script))
     return -1;
   int rc = run_alone(j, &whole, &oc);
   fray_script_free(whole.script);
@@ -547,7 +547,7 @@ static int shrink(fray__cjob_t *j, rebuilt_t *rb, const outcome_t *was) {
     rebuilt_t cand = *rb;
     for (size_t u = 0; u < nunit; u++)
       keep[unit[u]] = 0;
-    int ok = !without(j, rb, keep, 0, &cand.script);
+    int ok = !without(j, rb->script, keep, 0, &cand.script);
     if (ok) {
       tries++;
       ok = confirm(j, &cand, was) == 1 && (!judge_whole || passes_uncut(j, rb, keep) == 1);
@@ -560,12 +560,46 @@ static int shrink(fray__cjob_t *j, rebuilt_t *rb, const outcome_t *was) {
         keep[unit[u]] = 1;
   }
   fray_script_t *min = NULL;
-  if (removed && !without(j, rb, keep, 0, &min)) {
+  if (removed && !without(j, rb->script, keep, 0, &min)) {
     fray_script_free(rb->script);
     rb->script = min;
   }
   fray__free(&j->c->mem, keep);
   return min != NULL;
+}
+
+/* The step during which the run ends as the worker did: the shortest
+ * prefix of the run's script (rb's, or j's own for the reference) that does
+ * so alone, found by bisection in forked tries (a dozen for a long
+ * script). Its line and client go into res; nothing when the full script
+ * does not end so alone, or no child could be made. */
+static void crash_step(fray__cjob_t *j, const rebuilt_t *rb, const outcome_t *was,
+                       fray__cresult_t *res) {
+  const fray_script_t *script = rb->script ? rb->script : j->script;
+  size_t n;
+  const fray_step_t *st = fray_script_steps(script, &n);
+  unsigned char *keep = n ? fray__malloc(&j->c->mem, n) : NULL;
+  if (!keep)
+    return;
+  /* Invariant: the prefix of hi steps ends so; lo steps' does not. */
+  size_t lo = 0, hi = n + 1;
+  for (size_t k = n; hi > lo + 1; k = lo + (hi - lo) / 2) {
+    for (size_t i = 0; i < n; i++)
+      keep[i] = i < k;
+    rebuilt_t try = {.script = NULL};
+    if (without(j, script, keep, 0, &try.script))
+      break;
+    int same = confirm(j, &try, was);
+    fray_script_free(try.script);
+    if (same < 0 || (k == n && !same))
+      break;
+    *(same ? &hi : &lo) = k;
+  }
+  if (hi <= n) {
+    res->line = st[hi - 1].line;
+    res->client = st[hi - 1].kind == FRAY_STEP_WAIT ? SIZE_MAX : st[hi - 1].client;
+  }
+  fray__free(&j->c->mem, keep);
 }
 
 /* The reproducer of the rebuilt run under save_dir: confirmed in a fresh
@@ -586,7 +620,7 @@ static int reproduce(fray__cjob_t *j, fray_campaign_failure_t *f, rebuilt_t *rb,
     const char *how = small      ? "minimised, each try in a fresh process"
                       : oc->hung ? "not minimised, as it hung"
                                  : "not minimised, as it crashed";
-    if ((rc = fray__crepro_crash(j, f, rb->script, how)))
+    if ((rc = fray__crepro_crash(j, f, rb->script, how, again == 1)))
       return rc;
   }
   if (f->reproducer && again == 0)
@@ -620,6 +654,10 @@ static int died(fray__cjob_t *j, const outcome_t *oc) {
                          .step = nsteps,
                          .client = SIZE_MAX,
                          .message = msg};
+  /* A mutant's crash is placed by its mutation (its description); a hang's
+   * tries would each wait out the run timeout. */
+  if (!rc && !rb.mutant && !oc->hung)
+    crash_step(j, &rb, oc, &res);
   fray_campaign_failure_t *f = NULL;
   if (!rc)
     rc = fray__creport_failure(j, rb.mutant ? rb.script : j->script, &res, run, run == 0, rb.desc,
