@@ -18,6 +18,7 @@
 #include "fray/replay.h"
 #include "core/internal.h"
 #include "fray/sim.h"
+#include "support.h"
 
 /* buggy-splitdelim misses a "\r\n" cut between "\r" and "\n": lines 3 and
  * 5 fail under such cuts, and pass whole. */
@@ -33,23 +34,12 @@ static const char whole_text[] = "open a\n"
                                  "a > \"hello\\r\\n\"\n"
                                  "a < \"hellO\\r\\n\"\n";
 
-static fray_script_t *parse(const char *text) {
-  fray_script_t *s = NULL;
-  fray_script_error_t err;
-  if (fray_script_parse(&s, text, strlen(text), "t.fray", NULL, &err)) {
-    char m[512];
-    print_error("%s\n", fray_script_error_format(&err, m, sizeof m));
-    fail();
-  }
-  return s;
-}
-
 /* Runs one campaign; returns its report (the caller frees it). */
 static fray_campaign_report_t *campaign(const fray_campaign_opts_t *o, const char *text,
                                         const fray_campaign_target_t *t, int want_rc) {
   fray_campaign_t *c;
   fray_campaign_report_t *r = NULL;
-  fray_script_t *s = parse(text);
+  fray_script_t *s = test_parse(text);
   assert_int_equal(fray_campaign_new(&c, o, NULL), 0);
   assert_int_equal(fray_campaign_run(c, s, "dir/t.fray", t, &r), want_rc);
   assert_non_null(r);
@@ -371,7 +361,7 @@ static void test_max_runs_cuts_short(void **state) {
 static uint64_t failing_runs(const fray_campaign_opts_t *o, uint8_t *bits, size_t n) {
   fray_campaign_t *c;
   fray_campaign_report_t *r = NULL;
-  fray_script_t *s = parse(split_text);
+  fray_script_t *s = test_parse(split_text);
   assert_int_equal(fray_campaign_new(&c, o, NULL), 0);
   int rc = fray_campaign_run(c, s, "t.fray", &splitdelim, &r);
   assert_true(r && (rc == 0 || rc == FRAY_EFAILED));
@@ -521,7 +511,7 @@ static const char echo_text[] = "open a\na > \"hello\\r\\n\"\na < \"hello\\r\\n\
 static void test_any_player_and_inexact_runs(void **state) {
   (void)state;
   echo_transport_t e = {.min = 2};
-  fray_script_t *s = parse(echo_text);
+  fray_script_t *s = test_parse(echo_text);
   fray_player_t *p;
   assert_int_equal(fray_player_new(&p, s, &echo_ops, &e, NULL), 0);
   fray_campaign_target_t t = {.player = p, .transcripts = 1};
@@ -541,7 +531,7 @@ static void test_any_player_and_inexact_runs(void **state) {
   assert_true(r->runs == 2 && r->inexact == 1);
   fray_campaign_report_free(r);
   /* A player is made for one script; malformed variants need a handler. */
-  fray_script_t *other = parse(echo_text);
+  fray_script_t *other = test_parse(echo_text);
   assert_int_equal(fray_campaign_run(c, other, "t.fray", &t, &r), FRAY_EINVAL);
   fray_campaign_report_free(r);
   fray_campaign_free(c);
@@ -575,7 +565,7 @@ static void test_player_target_reproducers(void **state) {
   (void)state;
   char dir[] = "/tmp/fray-campaign-XXXXXX";
   assert_non_null(mkdtemp(dir));
-  fray_script_t *s = parse(split_text);
+  fray_script_t *s = test_parse(split_text);
   fray_sim_t *sim;
   assert_int_equal(fray_sim_new(&sim, s, &fray_example_buggy_splitdelim, NULL), 0);
   fray_campaign_opts_t o = opts(FRAY_STRATEGY_BYTEWISE, 0, 0);
@@ -645,7 +635,7 @@ static void f_free(void *p, void *ud) {
  * crash or a leak (the sanitizer build checks leaks). */
 static void test_fail_malloc(void **state) {
   (void)state;
-  fray_script_t *s = parse(split_text);
+  fray_script_t *s = test_parse(split_text);
   failing_t fl = {.left = -1};
   fray_mem_t mem = {f_malloc, f_realloc, f_free, &fl};
   fray_campaign_opts_t o = opts(FRAY_STRATEGY_EXHAUSTIVE, 0, 1);

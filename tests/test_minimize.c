@@ -18,6 +18,7 @@
 #include "fray/replay.h"
 #include "fray/sim.h"
 #include "core/internal.h"
+#include "support.h"
 
 static int oneread_frame(fray_conn_t *c, const uint8_t *d, size_t n, void *st) {
   (void)st;
@@ -32,18 +33,6 @@ static const fray_handler_t oneread = {
     .spec = {.mode = FRAY_MODE_RAW},
     .on_frame = oneread_frame,
 };
-
-static fray_script_t *parse(const char *text) {
-  fray_script_t *s = NULL;
-  fray_script_error_t err;
-  int r = fray_script_parse(&s, text, strlen(text), "t.fray", NULL, &err);
-  if (r) {
-    char m[512];
-    print_error("%s\n", fray_script_error_format(&err, m, sizeof m));
-    fail();
-  }
-  return s;
-}
 
 static char *text_of(const fray_script_t *s) {
   char *t, *copy;
@@ -192,7 +181,7 @@ static const min_case_t cases[] = {
 };
 
 static void run_case(const min_case_t *mc) {
-  fray_script_t *s = parse(mc->script);
+  fray_script_t *s = test_parse(mc->script);
   size_t n;
   fray_script_steps(s, &n);
   assert_int_equal(n, mc->nsteps);
@@ -235,7 +224,7 @@ static void test_minimize_output_is_one_minimal(void **state) {
       for (size_t k = 0; k < pairs; k++)
         o += (size_t)snprintf(text + o, sizeof text - o, "a > \"m%zu\\r\\n\"\na < \"m%zu\\r\\n\"\n",
                               k, k);
-      fray_script_t *s = parse(text);
+      fray_script_t *s = test_parse(text);
       fray_sim_t *sim;
       assert_int_equal(fray_sim_new(&sim, s, &oneread, NULL), 0);
       fray_sched_send_t sends[9] = {{0}};
@@ -281,7 +270,7 @@ static int make_counted(void *user_data, const fray_script_t *script, fray_playe
 static void test_minimize_over_a_factory(void **state) {
   (void)state;
   const min_case_t *mc = &cases[3]; /* 13 steps */
-  fray_script_t *s = parse(mc->script);
+  fray_script_t *s = test_parse(mc->script);
   fray_sched_send_t sends[8] = {{0}};
   size_t ns = fray_sched_nsends(s);
   for (size_t k = mc->bytewise_from; k < mc->bytewise_to; k++)

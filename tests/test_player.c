@@ -16,6 +16,7 @@
 #include "failmem.h"
 #include "fray/player.h"
 #include "run/player_internal.h"
+#include "support.h"
 
 /* ---- the fake transport -------------------------------------------------- */
 
@@ -148,16 +149,6 @@ static const fray_transport_ops_t fake_ops = {
 
 /* ---- helpers ----------------------------------------------------------------- */
 
-static fray_script_t *parse(const char *text) {
-  fray_script_t *s = NULL;
-  fray_script_error_t err;
-  if (fray_script_parse(&s, text, strlen(text), "t.fray", NULL, &err)) {
-    char m[512];
-    fail_msg("%s", fray_script_error_format(&err, m, sizeof m));
-  }
-  return s;
-}
-
 typedef struct fixture {
   fray_script_t *s;
   fray_player_t *p;
@@ -166,7 +157,7 @@ typedef struct fixture {
 
 static void open_fixture(fixture_t *x, const char *text, unsigned mode) {
   memset(x, 0, sizeof *x);
-  x->s = parse(text);
+  x->s = test_parse(text);
   x->f.mode = mode;
   assert_int_equal(fray_player_new(&x->p, x->s, &fake_ops, &x->f, NULL), 0);
 }
@@ -443,7 +434,7 @@ static void test_player_transport_errors(void **state) {
 
 static void test_player_new_checks_and_fails_cleanly(void **state) {
   (void)state;
-  fray_script_t *s = parse("open a\na > \"hi\\n\"\na < \"hi\\n\"\n");
+  fray_script_t *s = test_parse("open a\na > \"hi\\n\"\na < \"hi\\n\"\n");
   fake_t f = {0};
   fray_player_t *p = (fray_player_t *)&f;
   fray_transport_ops_t partial = fake_ops;

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "fray/sim.h"
+#include "support.h"
 
 /* ---- handlers under test ------------------------------------------------- */
 
@@ -116,18 +117,6 @@ static const fray_handler_t gapdot = {
 
 /* ---- helpers -------------------------------------------------------------- */
 
-static fray_script_t *parse(const char *text) {
-  fray_script_t *s = NULL;
-  fray_script_error_t err;
-  int r = fray_script_parse(&s, text, strlen(text), "t.fray", NULL, &err);
-  if (r) {
-    char m[512];
-    print_error("%s\n", fray_script_error_format(&err, m, sizeof m));
-    fail();
-  }
-  return s;
-}
-
 static const char *const chat_script = "open a\n"
                                        "a > \"hello\\r\\n\"\n"
                                        "a > \"world\\n\"\n"
@@ -140,7 +129,7 @@ static const char *const chat_script = "open a\n"
 
 static void test_sim_whole_passes(void **state) {
   (void)state;
-  fray_script_t *s = parse(chat_script);
+  fray_script_t *s = test_parse(chat_script);
   fray_sim_t *sim;
   assert_int_equal(fray_sim_new(&sim, s, &echo, NULL), 0);
   fray_sim_result_t res;
@@ -185,7 +174,7 @@ static void test_sim_verdicts(void **state) {
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     const verdict_case_t *c = &cases[i];
-    fray_script_t *s = parse(c->script);
+    fray_script_t *s = test_parse(c->script);
     fray_sim_t *sim;
     assert_int_equal(fray_sim_new(&sim, s, &echo, NULL), 0);
     fray_sim_result_t res;
@@ -206,7 +195,8 @@ static void test_sim_verdicts(void **state) {
 
 static void test_sched_exhaustive_enumeration(void **state) {
   (void)state;
-  fray_script_t *s = parse("open a\na > \"abcd\\n\"\na > \"xy\\n\"\na < \"abcd\\r\\nxy\\r\\n\"\n");
+  fray_script_t *s =
+      test_parse("open a\na > \"abcd\\n\"\na > \"xy\\n\"\na < \"abcd\\r\\nxy\\r\\n\"\n");
   fray_sim_t *sim;
   assert_int_equal(fray_sim_new(&sim, s, &echo, NULL), 0);
   /* Sends of 5 and 3 bytes: 4 + 2 single cuts, plus whole, plus the two
@@ -248,7 +238,7 @@ static void test_sched_exhaustive_enumeration(void **state) {
 
 static void test_sched_bytewise_reads(void **state) {
   (void)state;
-  fray_script_t *s = parse(chat_script);
+  fray_script_t *s = test_parse(chat_script);
   fray_sim_t *sim;
   assert_int_equal(fray_sim_new(&sim, s, &echo, NULL), 0);
   fray_sched_buf_t *b;
@@ -264,7 +254,7 @@ static void test_sched_bytewise_reads(void **state) {
 
 static void test_sched_merge_makes_one_read(void **state) {
   (void)state;
-  fray_script_t *s = parse(chat_script);
+  fray_script_t *s = test_parse(chat_script);
   fray_sim_t *sim;
   assert_int_equal(fray_sim_new(&sim, s, &echo, NULL), 0);
   const fray_sched_send_t sends[3] = {{NULL, 0, 1, 0}, {NULL, 0, 0, 0}, {NULL, 0, 0, 0}};
@@ -282,7 +272,7 @@ static void test_sched_merge_makes_one_read(void **state) {
  * and sched; the caller frees it. */
 static char *bake_answers_text(const char *text, const fray_handler_t *h,
                                const fray_sched_t *sched) {
-  fray_script_t *s = parse(text), *out;
+  fray_script_t *s = test_parse(text), *out;
   fray_sim_t *sim;
   assert_int_equal(fray_sim_new(&sim, s, h, NULL), 0);
   assert_int_equal(fray_sim_bake_answers(sim, sched, &out, NULL), 0);
@@ -300,7 +290,7 @@ static char *bake_answers_text(const char *text, const fray_handler_t *h,
 
 /* Runs script text whole with expectations: its verdict. */
 static fray_fail_kind_t replay_whole(const char *text, const fray_handler_t *h) {
-  fray_script_t *s = parse(text);
+  fray_script_t *s = test_parse(text);
   fray_sim_t *sim;
   assert_int_equal(fray_sim_new(&sim, s, h, NULL), 0);
   fray_sim_result_t res;
@@ -357,7 +347,7 @@ static void test_bake_answers_catches_the_split_bug(void **state) {
 
 static void test_random_and_short_writes_keep_correct_handler_green(void **state) {
   (void)state;
-  fray_script_t *s = parse(chat_script);
+  fray_script_t *s = test_parse(chat_script);
   fray_sim_t *sim;
   assert_int_equal(fray_sim_new(&sim, s, &echo, NULL), 0);
   fray_sched_buf_t *b;
@@ -396,7 +386,7 @@ static const char *const oneread_script = "open a\n"
 
 static void test_random_catches_oneread_and_minimizes(void **state) {
   (void)state;
-  fray_script_t *s = parse(oneread_script);
+  fray_script_t *s = test_parse(oneread_script);
   fray_sim_t *sim;
   assert_int_equal(fray_sim_new(&sim, s, &oneread, NULL), 0);
   fray_sim_result_t res;
@@ -430,7 +420,7 @@ static void test_random_catches_oneread_and_minimizes(void **state) {
   fray_script_free(repro);
   /* A pair that does not fail is not minimised. */
   fray_sim_t *esim;
-  fray_script_t *es = parse(chat_script);
+  fray_script_t *es = test_parse(chat_script);
   assert_int_equal(fray_sim_new(&esim, es, &echo, NULL), 0);
   assert_int_equal(fray_sim_minimize(esim, fray_sched_buf_view(b), 0, &repro), FRAY_EINVAL);
   fray_sim_free(esim);
@@ -443,7 +433,7 @@ static void test_random_catches_oneread_and_minimizes(void **state) {
 static void test_exhaustive_catches_split(void **state) {
   (void)state;
   /* The one-read handler also breaks on any cut: exhaustive K=1 finds one. */
-  fray_script_t *s = parse("open a\na > \"hi\\r\\n\"\na < \"hi\\r\\n\"\n");
+  fray_script_t *s = test_parse("open a\na > \"hi\\r\\n\"\na < \"hi\\r\\n\"\n");
   fray_sim_t *sim;
   assert_int_equal(fray_sim_new(&sim, s, &oneread, NULL), 0);
   fray_sched_buf_t *b;
@@ -467,13 +457,13 @@ static void test_exhaustive_catches_split(void **state) {
  * which answers and then closes, passes either way. */
 static void test_eof_with_data_fault(void **state) {
   (void)state;
-  fray_script_t *s = parse("open a\n"
-                           "a > \"PING\\r\\nPI\"\n"
-                           "close a\n"
-                           "open b\n"
-                           "b > \"hi\\n\"\n"
-                           "b > eof\n"
-                           "b < \"hi\\r\\n\"\n");
+  fray_script_t *s = test_parse("open a\n"
+                                "a > \"PING\\r\\nPI\"\n"
+                                "close a\n"
+                                "open b\n"
+                                "b > \"hi\\n\"\n"
+                                "b > eof\n"
+                                "b < \"hi\\r\\n\"\n");
   fray_sched_send_t sends[2] = {{0}};
   fray_sched_t on = {.sends = sends, .nsends = 2, .faults = FRAY_FAULT_EOF_WITH_DATA};
   fray_sched_t off = {.sends = sends, .nsends = 2};
@@ -503,15 +493,15 @@ static void test_eof_with_data_fault(void **state) {
  * and hears the answer either way. */
 static void test_eof_with_data_answer_to_eof(void **state) {
   (void)state;
-  fray_script_t *s = parse("open a\n"
-                           "a > \"hi\\n\"\n"
-                           "a < \"hi\\r\\n\"\n"
-                           "a > \"cut sh\"\n"
-                           "close a\n"
-                           "open b\n"
-                           "b > \"cut sh\"\n"
-                           "b > eof\n"
-                           "b < \"ERR truncated\\r\\n\"\n");
+  fray_script_t *s = test_parse("open a\n"
+                                "a > \"hi\\n\"\n"
+                                "a < \"hi\\r\\n\"\n"
+                                "a > \"cut sh\"\n"
+                                "close a\n"
+                                "open b\n"
+                                "b > \"cut sh\"\n"
+                                "b > eof\n"
+                                "b < \"ERR truncated\\r\\n\"\n");
   fray_sched_send_t sends[3] = {{0}};
   fray_sched_t on = {.sends = sends, .nsends = 3, .faults = FRAY_FAULT_EOF_WITH_DATA};
   fray_sim_result_t res;
@@ -529,10 +519,10 @@ static void test_eof_with_data_answer_to_eof(void **state) {
  * passes every seed with its expectations. */
 static void test_close_mid_send_fault(void **state) {
   (void)state;
-  fray_script_t *s = parse("open a\nopen b\n"
-                           "a > \"hello\\n\"\na < \"hello\\r\\n\"\n"
-                           "close a\n"
-                           "b > \"x\\n\"\nb < \"x\\r\\n\"\nclose b\n");
+  fray_script_t *s = test_parse("open a\nopen b\n"
+                                "a > \"hello\\n\"\na < \"hello\\r\\n\"\n"
+                                "close a\n"
+                                "b > \"x\\n\"\nb < \"x\\r\\n\"\nclose b\n");
   fray_sched_send_t sends[2] = {{0}};
   fray_sim_result_t res;
   fray_sim_t *bug, *ok;
@@ -560,7 +550,7 @@ static void test_close_mid_send_fault(void **state) {
  * (its transcript shows them); a framed one sees nothing of it. */
 static void test_read_gap_fault(void **state) {
   (void)state;
-  fray_script_t *s = parse("open a\na > \"ab\\n\"\na > \"cd\\n\"\na > \"ef\\n\"\n");
+  fray_script_t *s = test_parse("open a\na > \"ab\\n\"\na > \"cd\\n\"\na > \"ef\\n\"\n");
   fray_sched_send_t sends[3] = {{0}};
   fray_sim_result_t res;
   fray_sim_t *raw, *framed;
@@ -593,11 +583,11 @@ static void test_read_gap_fault(void **state) {
  * comparison fail a correct handler. */
 static void test_leaving_faults(void **state) {
   (void)state;
-  fray_script_t *s = parse("open a\nopen b\n"
-                           "a > \"hello\\n\"\na < \"hello\\r\\n\"\n"
-                           "b > \"x\\n\"\nb < \"x\\r\\n\"\n"
-                           "a > \"again\\n\"\na < \"again\\r\\n\"\n"
-                           "close a\nclose b\n");
+  fray_script_t *s = test_parse("open a\nopen b\n"
+                                "a > \"hello\\n\"\na < \"hello\\r\\n\"\n"
+                                "b > \"x\\n\"\nb < \"x\\r\\n\"\n"
+                                "a > \"again\\n\"\na < \"again\\r\\n\"\n"
+                                "close a\nclose b\n");
   fray_sched_send_t sends[3] = {{0}};
   fray_sim_result_t res;
   fray_sim_t *sim;
@@ -650,7 +640,7 @@ static const fray_handler_t badspec = {
 /* The failure names the refused call and why, not the reset it led to. */
 static void test_refused_set_spec_is_named(void **state) {
   (void)state;
-  fray_script_t *s = parse("open a\na > \"COUNT\\r\\n\"\na < \"x\"\n");
+  fray_script_t *s = test_parse("open a\na > \"COUNT\\r\\n\"\na < \"x\"\n");
   fray_sim_t *sim;
   assert_int_equal(fray_sim_new(&sim, s, &badspec, NULL), 0);
   fray_sim_result_t res;
@@ -668,7 +658,7 @@ static void test_invalid_spec_is_not_server_init(void **state) {
   (void)state;
   fray_handler_t h = echo;
   h.spec = fray_spec_count(0);
-  fray_script_t *s = parse("open a\na > \"x\\r\\n\"\na < \"x\\r\\n\"\n");
+  fray_script_t *s = test_parse("open a\na > \"x\\r\\n\"\na < \"x\\r\\n\"\n");
   fray_sim_t *sim;
   assert_int_equal(fray_sim_new(&sim, s, &h, NULL), 0);
   fray_sim_result_t res;
@@ -700,8 +690,8 @@ static void log_event(const fray_trace_event_t *ev, void *user_data) {
 /* Every read, frame, send, switch and close, in order; nothing once off. */
 static void test_trace_events_in_order(void **state) {
   (void)state;
-  fray_script_t *s = parse("open a\na > \"RAW\\r\\n\"\na < \"RAW\\r\\n\"\n"
-                           "a > \"zz\"\na < \"zz\\r\\n\"\nclose a\n");
+  fray_script_t *s = test_parse("open a\na > \"RAW\\r\\n\"\na < \"RAW\\r\\n\"\n"
+                                "a > \"zz\"\na < \"zz\\r\\n\"\nclose a\n");
   fray_sim_t *sim;
   assert_int_equal(fray_sim_new(&sim, s, &badspec, NULL), 0);
   trace_log_t log = {.n = 0};

@@ -16,6 +16,7 @@
 
 #include "examples.h"
 #include "fray/replay.h"
+#include "support.h"
 
 /* buggy-splitdelim misses a "\r\n" cut between "\r" and "\n": a failure
  * with expected and received bytes, under many schedules. */
@@ -52,16 +53,10 @@ static int faulty_chunk(fray_conn_t *c, const uint8_t *data, size_t len, void *s
 static const fray_handler_t faulty = {
     .name = "faulty", .spec = {.mode = FRAY_MODE_RAW}, .on_frame = faulty_chunk};
 
-static fray_script_t *parse(const char *text) {
-  fray_script_t *s = NULL;
-  assert_int_equal(fray_script_parse(&s, text, strlen(text), "t.fray", NULL, NULL), 0);
-  return s;
-}
-
 static fray_script_t *trigger(const char *word) {
   char text[512];
   snprintf(text, sizeof text, trigger_fmt, word, word);
-  return parse(text);
+  return test_parse(text);
 }
 
 static fray_campaign_report_t *campaign(const fray_campaign_opts_t *o, const fray_script_t *s,
@@ -92,7 +87,7 @@ static int same_str(const char *a, const char *b) {
 /* Everything the worker described reaches the caller, as in process. */
 static void test_isolated_report_equals_in_process(void **state) {
   (void)state;
-  fray_script_t *s = parse(split_text);
+  fray_script_t *s = test_parse(split_text);
   fray_campaign_opts_t here = opts(0, 1), away = opts(1, 1);
   fray_campaign_report_t *a = campaign(&here, s, &fray_example_buggy_splitdelim, FRAY_EFAILED);
   fray_campaign_report_t *b = campaign(&away, s, &fray_example_buggy_splitdelim, FRAY_EFAILED);
@@ -150,7 +145,7 @@ static void test_abort_is_a_fail_with_a_reproducer(void **state) {
   /* The answer stays: fixed, the handler passes its reproducer. */
   assert_non_null(strstr(text, "a < \"now abort please\\n\"\n"));
   assert_non_null(strstr(text, "(minimised, each try in a fresh process"));
-  fray_script_t *again = parse(text);
+  fray_script_t *again = test_parse(text);
   fray_campaign_opts_t w = opts(1, 0);
   w.strategy = FRAY_STRATEGY_WHOLE;
   fray_campaign_report_t *r2 = campaign(&w, again, &faulty, FRAY_EFAILED);
@@ -197,7 +192,7 @@ static void test_progress_stops_the_worker(void **state) {
   o.progress = stop_now;
   o.user_data = &calls;
   static const char ok[] = "open a\na > \"x\\r\\n\"\na < \"x\\r\\n\"\n";
-  fray_script_t *s = parse(ok);
+  fray_script_t *s = test_parse(ok);
   fray_campaign_report_t *r = campaign(&o, s, &fray_example_echo, 0);
   assert_true(calls >= 1 && r->runs < r->planned);
   fray_campaign_report_free(r);

@@ -18,6 +18,7 @@
 #include "fray/sim.h"
 
 #include "../examples/examples.h"
+#include "support.h"
 
 static double wall_ms(void) {
   struct timespec ts;
@@ -113,28 +114,18 @@ static const fray_handler_t stamp = {
     .on_frame = stamp_frame,
 };
 
-static fray_script_t *parse(const char *text) {
-  fray_script_t *s;
-  fray_script_error_t err;
-  if (fray_script_parse(&s, text, strlen(text), "t.fray", NULL, &err)) {
-    char msg[600];
-    fail_msg("%s", fray_script_error_format(&err, msg, sizeof msg));
-  }
-  return s;
-}
-
 /* Server and connection timers, interleaved, with the clock read inside
  * them: the same bytes at the same times under whole, bytewise and 100
  * random seeds (sends merged, cut, short writes). */
 static void test_vtime_deterministic_across_seeds(void **state) {
   (void)state;
-  fray_script_t *s = parse("open a\nopen b\na > \"T 1500\\n\"\nb > \"T 700\\n\"\n"
-                           "a > \"T 1000\\n\" \"T 2500\\n\"\nwait 3s\n"
-                           "b < \"t=700\\r\\ntick 1000\\r\\ntick 2000\\r\\ntick 3000\\r\\n\"\n"
-                           "a < \"tick 1000\\r\\nt=1000\\r\\nt=1500\\r\\ntick 2000\\r\\n"
-                           "t=2500\\r\\ntick 3000\\r\\n\"\n"
-                           "b < nothing for 999ms\nwait 1ms\nb < \"tick 4000\\r\\n\"\n"
-                           "a < \"tick 4000\\r\\n\"\n");
+  fray_script_t *s = test_parse("open a\nopen b\na > \"T 1500\\n\"\nb > \"T 700\\n\"\n"
+                                "a > \"T 1000\\n\" \"T 2500\\n\"\nwait 3s\n"
+                                "b < \"t=700\\r\\ntick 1000\\r\\ntick 2000\\r\\ntick 3000\\r\\n\"\n"
+                                "a < \"tick 1000\\r\\nt=1000\\r\\nt=1500\\r\\ntick 2000\\r\\n"
+                                "t=2500\\r\\ntick 3000\\r\\n\"\n"
+                                "b < nothing for 999ms\nwait 1ms\nb < \"tick 4000\\r\\n\"\n"
+                                "a < \"tick 4000\\r\\n\"\n");
   fray_sim_t *sim;
   assert_int_equal(fray_sim_new(&sim, s, &stamp, NULL), 0);
   fray_sim_result_t res;
@@ -161,7 +152,7 @@ static void test_vtime_deterministic_across_seeds(void **state) {
  * the wait fails as a bound instead. */
 static void test_vtime_runaway_timer(void **state) {
   (void)state;
-  fray_script_t *s = parse("open a\na > \"Z\\n\"\nwait 1ms\n");
+  fray_script_t *s = test_parse("open a\na > \"Z\\n\"\nwait 1ms\n");
   fray_sim_t *sim;
   assert_int_equal(fray_sim_new(&sim, s, &stamp, NULL), 0);
   fray_sim_result_t res;
@@ -210,7 +201,7 @@ static void test_vtime_transport_without_clock(void **state) {
                                            .close = nop_close,
                                            .wait = nop_wait,
                                            .end = nop_end};
-  fray_script_t *s = parse("open a\n\nwait 90s\n");
+  fray_script_t *s = test_parse("open a\n\nwait 90s\n");
   fray_player_t *p;
   assert_int_equal(fray_player_new(&p, s, &ops, NULL, NULL), 0);
   fray_result_t res;

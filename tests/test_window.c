@@ -22,6 +22,7 @@
 
 #include "fray/player.h"
 #include "fray/sim.h"
+#include "support.h"
 
 /* ---- the relay ------------------------------------------------------------- */
 
@@ -49,16 +50,6 @@ static const fray_handler_t relay = {
     .on_frame = relay_frame,
 };
 
-static fray_script_t *parse(const char *text) {
-  fray_script_t *s = NULL;
-  fray_script_error_t err;
-  if (fray_script_parse(&s, text, strlen(text), "t.fray", NULL, &err)) {
-    char m[512];
-    fail_msg("%s", fray_script_error_format(&err, m, sizeof m));
-  }
-  return s;
-}
-
 /* The last run's message: the result's own lives in the simulator, which
  * run() frees before the caller reads it. */
 static char last_message[2048];
@@ -66,7 +57,7 @@ static char last_message[2048];
 /* Runs text once under sched (NULL: whole); res filled, its message copied
  * to last_message. */
 static int run(const char *text, const fray_sched_t *sched, fray_sim_result_t *res) {
-  fray_script_t *s = parse(text);
+  fray_script_t *s = test_parse(text);
   fray_sim_t *sim;
   assert_int_equal(fray_sim_new(&sim, s, &relay, NULL), 0);
   int rc = fray_sim_run(sim, sched, res);
@@ -163,11 +154,11 @@ static void test_window_fault_fills_the_queue(void **state) {
  * queue's length differs, never what arrives. */
 static void test_window_fault_keeps_correct_transcripts(void **state) {
   (void)state;
-  fray_script_t *s = parse("open a\nopen b\nopen c\n"
-                           "b > \"x\" * 3000 \"\\n\"\nc > \"hi\\n\"\nb > \"yo\\n\"\n"
-                           "a < \"x\" * 3000 \"\\r\\nhi\\r\\nyo\\r\\n\"\n"
-                           "c < \"x\" * 3000 \"\\r\\nyo\\r\\n\"\n"
-                           "b < \"hi\\r\\n\"\nclose a\nb > \"z\\n\"\nc < \"z\\r\\n\"\n");
+  fray_script_t *s = test_parse("open a\nopen b\nopen c\n"
+                                "b > \"x\" * 3000 \"\\n\"\nc > \"hi\\n\"\nb > \"yo\\n\"\n"
+                                "a < \"x\" * 3000 \"\\r\\nhi\\r\\nyo\\r\\n\"\n"
+                                "c < \"x\" * 3000 \"\\r\\nyo\\r\\n\"\n"
+                                "b < \"hi\\r\\n\"\nclose a\nb > \"z\\n\"\nc < \"z\\r\\n\"\n");
   fray_sim_t *sim;
   assert_int_equal(fray_sim_new(&sim, s, &relay, NULL), 0);
   fray_sim_result_t res;
@@ -240,7 +231,7 @@ static void test_transport_without_window_refuses(void **state) {
                                            .close = t_close,
                                            .wait = t_wait,
                                            .end = t_end};
-  fray_script_t *s = parse("open a\na > \"x\\n\"\na stops reading\n");
+  fray_script_t *s = test_parse("open a\na > \"x\\n\"\na stops reading\n");
   fray_player_t *p, *seen = NULL;
   assert_int_equal(fray_player_new(&p, s, &ops, &seen, NULL), 0);
   fray_result_t res;
