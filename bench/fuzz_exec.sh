@@ -7,6 +7,11 @@
 # answers, open and close), with the ratio. Goal: >= 1,500 execs/s on one
 # core. Also the `--reads whole` ablation (one read per send, no oracle
 # run), for what the oracle costs. Everything runs on one core (taskset).
+# Beside the wall-clock rates, the CPU time per exec of the whole process
+# tree (afl-fuzz, forkserver, execs, the oracle's grandchildren): on a
+# machine shared with other work the core is not all ours, and 1e6 / that
+# is the rate an idle core would give. The oracle's line also says how
+# often its whole run came from the shim's reference cache.
 #
 #   bench/fuzz_exec.sh [--time S] [--runs N] [--core C] [--fray FRAY]
 #
@@ -47,25 +52,32 @@ a < "VALUE some value\r\n"
 close a
 FRAY
 
-# fuzz MODE: fray fuzz --exec for time_s on one core; prints execs/s
-# (execs done over afl-fuzz's run time, from its final fuzzer_stats).
+# fuzz MODE [ENV...]: fray fuzz --exec for time_s on one core; prints
+# execs/s (execs done over afl-fuzz's run time, from its final
+# fuzzer_stats) and the CPU microseconds per exec of the whole tree.
 fuzz() {
-  local out=$work/fz-$1
-  taskset -c "$core" "$fray" fuzz --exec "$work/srv {port}" --reads "$1" --time "$time_s" \
-    --out "$out" "$work/chat.fray" >/dev/null 2>"$out.err" || true
-  awk -F': *' '/^execs_done/ {e=$2} /^run_time/ {t=$2} END {if (t > 0) printf "%.0f", e / t; else print 0}' \
-    "$out/afl/default/fuzzer_stats"
+  local out=$work/fz-$1 cpu
+  cpu=$( { TIMEFORMAT='%U %S'; time env "${@:2}" taskset -c "$core" "$fray" fuzz \
+    --exec "$work/srv {port}" --reads "$1" --time "$time_s" --out "$out" "$work/chat.fray" \
+    >/dev/null 2>"$out.err" || true; } 2>&1)
+  awk -F': *' -v cpu="$cpu" '/^execs_done/ {e=$2} /^run_time/ {t=$2}
+    END {split(cpu, c, " "); if (t > 0 && e > 0) printf "%6.0f execs/s  %5.0f us CPU/exec", e / t,
+         (c[1] + c[2]) * 1e6 / e; else printf "0 execs/s"}' "$out/afl/default/fuzzer_stats"
 }
 
 exact=$(fuzz exact)
+cache=$(sed -n 's/^fray fuzz: the oracle.s whole runs: //p' "$work/fz-exact.err")
+nocache=$(fuzz exact FRAY_SHIM_FUZZ_CACHE=0)
 whole=$(fuzz whole)
 t0=$(date +%s.%N)
 taskset -c "$core" "$fray" replay --exec "$work/srv {port}" --schedule random --runs "$runs" \
   "$work/chat.fray" >/dev/null
 t1=$(date +%s.%N)
 replay=$(echo "$runs $t0 $t1" | awk '{printf "%.0f", $1 / ($3 - $2)}')
-echo "fray fuzz --exec (oracle on):       $exact execs/s   (goal >= 1500)"
-echo "fray fuzz --exec --reads whole:     $whole execs/s   (one run per exec, no reference)"
+echo "fray fuzz --exec (oracle on):       $exact   (goal >= 1500 execs/s)"
+echo "  its whole runs:                   $cache"
+echo "  without the reference cache:      $nocache"
+echo "fray fuzz --exec --reads whole:     $whole   (one run per exec, no reference)"
 echo "fray replay --exec random:          $replay runs/s"
-echo "ratio fuzz --exec / replay --exec:  $(echo "$exact $replay" | awk '{printf "%.2f", $1 / $2}')"
+echo "ratio fuzz --exec / replay --exec:  $(echo "${exact%% execs*} $replay" | awk '{printf "%.2f", $1 / $2}')"
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"

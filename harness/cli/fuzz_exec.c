@@ -190,6 +190,10 @@ static void job_env(xrun_t *x, const job_t *j) {
   setenv("FRAY_SHIM_PORT", num, 1);
   setenv("FRAY_SHIM_FUZZ", x->o->reads && !strcmp(x->o->reads, "whole") ? "whole" : "1", 1);
   setenv("AFL_DEFER_FORKSRV", "1", 1); /* the shim starts the forkserver */
+  char stats[PATH_MAX];
+  snprintf(stats, sizeof stats, "%s/afl/%s/fray_stats", x->o->out,
+           x->njobs > 1 ? j->name : "default");
+  setenv("FRAY_SHIM_FUZZ_STATS", stats, 1);
   setenv("AFL_NO_UI", "1", 1);
   setenv("AFL_SKIP_CPUFREQ", "1", 0);
   setenv("AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES", "1", 0);
@@ -307,6 +311,37 @@ static stats_t stats_now(xrun_t *x) {
   return s;
 }
 
+/* What the shims counted (fray_stats beside each instance's fuzzer_stats,
+ * written every 256 execs): how often the oracle's whole run came from
+ * the reference cache, and whether the server proved nondeterministic. */
+static void shim_stats(xrun_t *x) {
+  unsigned long long hits = 0, runs = 0, whole = 0, v;
+  int nondet = 0;
+  for (size_t i = 0; i < x->njobs; i++) {
+    char path[PATH_MAX], key[64];
+    snprintf(path, sizeof path, "%s/afl/%s/fray_stats", x->o->out,
+             x->njobs > 1 ? x->jobs[i].name : "default");
+    FILE *f = fopen(path, "r");
+    while (f && fscanf(f, "%63s %llu", key, &v) == 2) {
+      hits += !strcmp(key, "reference_hits") ? v : 0;
+      runs += !strcmp(key, "reference_runs") ? v : 0;
+      whole += !strcmp(key, "whole_schedules") ? v : 0;
+      nondet |= !strcmp(key, "nondeterministic") && v;
+    }
+    if (f)
+      fclose(f);
+  }
+  if (hits + runs)
+    fprintf(stderr,
+            "fray fuzz: the oracle's whole runs: %llu played, %llu from the reference cache "
+            "(%.0f%%); %llu execs needed none (whole schedules)\n",
+            runs, hits, 100.0 * (double)hits / (double)(hits + runs), whole);
+  if (nondet)
+    fprintf(stderr, "fray fuzz: warning: the server is not deterministic: one session played "
+                    "whole twice gave different answers, so a split-invariance finding may be "
+                    "its own variance (check that each replays)\n");
+}
+
 /* Waits for every afl-fuzz, a progress line every 5 s. Returns how many
  * did not end well (an exit status other than 0). */
 static int monitor(xrun_t *x) {
@@ -342,6 +377,7 @@ static int monitor(xrun_t *x) {
   long long t = (long long)(time(NULL) - start);
   fprintf(stderr, "fray fuzz: done after %lld s: %llu execs (%.0f/s), corpus %llu, crashes %llu\n",
           t, s.execs, t ? (double)s.execs / (double)t : 0.0, s.corpus, s.crashes);
+  shim_stats(x);
   return bad;
 }
 

@@ -33,6 +33,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -42,6 +43,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdatomic.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -62,6 +65,10 @@
 #define BIG_OUTPUT 65536        /* collected at once: the server may have more */
 #define EXIT_FAILED 3           /* the reference run failed (the grandchild says) */
 #define EXIT_INEXACT 4          /* ... could not be played as scheduled */
+#define CACHE_SLOTS 512         /* whole runs remembered (direct-mapped) */
+#define CACHE_SLOT_BYTES 16384  /* a session's records past this are not */
+#define CACHE_CHECK 32          /* one hit in this many plays the whole run anyway */
+#define STATS_EVERY 256         /* execs between two writes of the stats file */
 
 enum { END_OPEN = 0, END_FIN = 1, END_RST = 2 };
 
@@ -94,6 +101,9 @@ static struct {
   fray_fuzz_session_t *sess;
   fray_player_t *player;
   zclient_t cl[FRAY_FUZZ_CLIENTS];
+  struct cache *cache; /* shared by every fork of the forkserver; NULL: none */
+  uint64_t key[2];     /* this exec's session, as the cache knows it */
+  int cached;          /* this exec's reference came from the cache */
   uint8_t input[FRAY_FUZZ_MAX_INPUT + 1];
   size_t len;
   uint8_t buf[65536];
@@ -337,9 +347,12 @@ static void report(const char *what, const fray_result_t *res, const fray_sched_
   say("%s\n  %s\n  schedule: %s", what, res->message ? res->message : "(no message)",
       fray_sched_describe(fray_fuzz_session_script(z.sess), sched, d, sizeof d));
   if (res->kind == FRAY_FAIL_VARIANCE)
-    fprintf(stderr, "  whole:    %s\n  schedule: %s\n",
+    fprintf(stderr, "  whole:    %s\n  schedule: %s\n%s",
             fray__escape_quoted(e, sizeof e, res->expected, res->expected_len),
-            fray__escape_quoted(g, sizeof g, res->got, res->got_len));
+            fray__escape_quoted(g, sizeof g, res->got, res->got_len),
+            z.cached
+                ? "  (the whole run: the reference cache's, an earlier exec's of this session)\n"
+                : "");
 }
 
 static int write_all(int fd, const void *p, size_t n) {
@@ -493,6 +506,141 @@ static void co_main(void) {
   _exit(0);
 }
 
+/* ---- the reference cache: whole runs already played ------------------------------ */
+
+/* AFL's mutations that reshape only the schedule (the input's tail), and
+ * its calibration and trimming runs, bring the same session (the same
+ * sends) back again and again; its whole run, on a server that starts each
+ * exec in the same state, is the same. A mapping that every fork of the
+ * forkserver shares keeps the whole runs' records (the grandchild's pipe
+ * format), so a known session needs no grandchild. One slot per key hash,
+ * guarded by a sequence number, odd while written (a forkserver runs one
+ * exec at a time, but an exec killed while writing leaves it odd). One hit
+ * in CACHE_CHECK plays the whole run all the same: records that differ for
+ * one session mean the server is not deterministic (clock, randomness,
+ * pids in its answers); then the cache is off and the stats say so. */
+typedef struct cslot {
+  _Atomic uint32_t seq;
+  uint32_t len;
+  uint64_t key[2];
+  uint8_t data[CACHE_SLOT_BYTES - 24];
+} cslot_t;
+
+typedef struct cache {
+  _Atomic uint64_t execs, whole, hits, runs, checks; /* the stats */
+  _Atomic int off, nondet;                           /* FRAY_SHIM_FUZZ_CACHE=0; records differed */
+  cslot_t slot[CACHE_SLOTS];
+} cache_t;
+
+static int cache_on(void) {
+  return z.cache && !z.cache->off && !z.cache->nondet;
+}
+
+static uint64_t mix64(uint64_t h) {
+  h ^= h >> 33;
+  h *= 0xff51afd7ed558ccdull;
+  h ^= h >> 33;
+  h *= 0xc4ceb9fe1a85ec53ull;
+  return h ^ (h >> 33);
+}
+
+/* Two unrelated 64-bit lanes: FNV-1a and a multiply-xorshift. */
+static void hash_bytes(uint64_t h[2], const void *p, size_t n) {
+  const uint8_t *b = p;
+  for (size_t i = 0; i < n; i++) {
+    h[0] = (h[0] ^ b[i]) * 0x100000001b3ull;
+    h[1] = (h[1] + b[i] + 1) * 0x9e3779b97f4a7c15ull;
+    h[1] ^= h[1] >> 29;
+  }
+}
+
+/* What the whole run depends on: every step but the expectations of
+ * data, which the fuzz driver does not check. */
+static void session_key(uint64_t key[2]) {
+  const fray_script_t *s = fray_fuzz_session_script(z.sess);
+  size_t n;
+  const fray_step_t *st = fray_script_steps(s, &n);
+  key[0] = 0xcbf29ce484222325ull;
+  key[1] = fray_script_nclients(s);
+  for (size_t k = 0; k < n; k++) {
+    if (st[k].kind == FRAY_STEP_EXPECT)
+      continue;
+    uint64_t f[5] = {st[k].kind, st[k].client, st[k].len, st[k].ms, st[k].reads};
+    hash_bytes(key, f, sizeof f);
+    if (st[k].data)
+      hash_bytes(key, st[k].data, st[k].len);
+  }
+  key[0] = mix64(key[0]);
+  key[1] = mix64(key[1] ^ n);
+}
+
+/* The records of z.key's session, copied (the caller frees them), or
+ * NULL. */
+static uint8_t *cache_get(size_t *n) {
+  cslot_t *sl = &z.cache->slot[z.key[0] % CACHE_SLOTS];
+  uint32_t seq = atomic_load_explicit(&sl->seq, memory_order_acquire), len = sl->len;
+  if ((seq & 1) || sl->key[0] != z.key[0] || sl->key[1] != z.key[1] || len > sizeof sl->data)
+    return NULL;
+  uint8_t *d = malloc(len ? len : 1);
+  if (!d)
+    return NULL;
+  memcpy(d, sl->data, len);
+  atomic_thread_fence(memory_order_acquire);
+  if (atomic_load_explicit(&sl->seq, memory_order_relaxed) != seq) {
+    free(d);
+    return NULL; /* overwritten meanwhile */
+  }
+  *n = len;
+  return d;
+}
+
+static void cache_put(const uint8_t *d, size_t n) {
+  cslot_t *sl = &z.cache->slot[z.key[0] % CACHE_SLOTS];
+  if (n > sizeof sl->data)
+    return;
+  uint32_t seq = atomic_load_explicit(&sl->seq, memory_order_relaxed) | 1;
+  atomic_store_explicit(&sl->seq, seq, memory_order_relaxed);
+  atomic_thread_fence(memory_order_release);
+  memcpy(sl->data, d, n);
+  sl->len = (uint32_t)n;
+  sl->key[0] = z.key[0];
+  sl->key[1] = z.key[1];
+  atomic_store_explicit(&sl->seq, seq + 1, memory_order_release);
+}
+
+static void nondeterministic(void) {
+  if (!atomic_exchange(&z.cache->nondet, 1))
+    say("the server is not deterministic: one session played whole twice left its clients "
+        "different transcripts; the reference cache is off, and a split-invariance failure "
+        "may be the server's own variance");
+}
+
+/* The counters, now and then, to FRAY_SHIM_FUZZ_STATS (written aside and
+ * renamed, so a reader never sees half of it). */
+static void count_exec(int whole) {
+  if (!z.cache)
+    return;
+  uint64_t e = atomic_fetch_add(&z.cache->execs, 1) + 1;
+  if (whole)
+    atomic_fetch_add(&z.cache->whole, 1);
+  const char *path = getenv(FRAY_SHIM_ENV_FUZZ_STATS);
+  char tmp[PATH_MAX];
+  if (!path || !*path || e % STATS_EVERY ||
+      snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
+    return;
+  FILE *f = fopen(tmp, "w");
+  if (!f)
+    return;
+  fprintf(f,
+          "execs %llu\nwhole_schedules %llu\nreference_hits %llu\nreference_runs %llu\n"
+          "reference_checks %llu\nnondeterministic %d\n",
+          (unsigned long long)e, (unsigned long long)z.cache->whole,
+          (unsigned long long)z.cache->hits, (unsigned long long)z.cache->runs,
+          (unsigned long long)z.cache->checks, z.cache->nondet);
+  if (!fclose(f))
+    rename(tmp, path);
+}
+
 /* ---- each exec: input, reference, coroutine ------------------------------------ */
 
 /* Connections a previous exec (or the reference run) left in the shared
@@ -566,25 +714,26 @@ static int load_reference(const uint8_t *d, size_t n) {
   return 0;
 }
 
-/* Reads the grandchild's reference until it exits; its crash is this
- * exec's crash (the same signal, so AFL files it as one). Returns 0 when
- * the reference is loaded. */
-static int await_reference(int fd, pid_t pid) {
+/* Reads the grandchild's records until it exits; its crash is this
+ * exec's crash (the same signal, so AFL files it as one). Returns them
+ * (the caller frees them) with their length in *n, or NULL when the
+ * grandchild could not play the session. */
+static uint8_t *await_reference(int fd, pid_t pid, size_t *n) {
   uint8_t *d = NULL;
-  size_t n = 0, cap = 0;
-  for (;;) {
-    if (n == cap) {
+  size_t cap = 0;
+  for (*n = 0;;) {
+    if (*n == cap) {
       uint8_t *m = realloc(d, cap = cap ? cap * 2 : 65536);
       if (!m)
         abort();
       d = m;
     }
-    ssize_t r = read(fd, d + n, cap - n);
+    ssize_t r = read(fd, d + *n, cap - *n);
     if (r < 0 && errno == EINTR)
       continue;
     if (r <= 0)
       break;
-    n += (size_t)r;
+    *n += (size_t)r;
   }
   close(fd);
   int st = 0;
@@ -598,10 +747,10 @@ static int await_reference(int fd, pid_t pid) {
   }
   if (WIFEXITED(st) && WEXITSTATUS(st) == EXIT_FAILED)
     abort(); /* the grandchild said why */
-  int rc = WIFEXITED(st) && WEXITSTATUS(st) == 0 ? load_reference(d, n) : -1;
-  if (rc)
-    free(d);
-  return rc; /* d is the reference's for the rest of the exec */
+  if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
+    return d;
+  free(d);
+  return NULL;
 }
 
 /* A schedule that cuts, merges and faults nothing is the whole run: it
@@ -618,9 +767,11 @@ static int sched_is_whole(const fray_sched_t *s) {
 }
 
 /* Split invariance: a grandchild plays the session whole on a copy of the
- * server as it is now; it returns (z.ref_out set) to play, and this
- * process, once it has the reference, to play the schedule. */
-static void fork_reference(void) {
+ * server as it is now. Returns NULL in the grandchild (z.ref_out set),
+ * which goes on to play; in this process, once the grandchild is done, its
+ * records (length in *n; the caller frees them). An exec whose session the
+ * grandchild could not play ends here: there is nothing to compare with. */
+static uint8_t *fork_reference(size_t *n) {
   int p[2];
   if (pipe2(p, O_CLOEXEC))
     abort();
@@ -633,12 +784,53 @@ static void fork_reference(void) {
     close(p[0]);
     z.ref_out = p[1];
     prctl(PR_SET_PDEATHSIG, SIGKILL);
-    return;
+    return NULL;
   }
   close(p[1]);
-  if (await_reference(p[0], pid))
-    _exit(0); /* no reference: nothing to compare with */
+  uint8_t *d = await_reference(p[0], pid, n);
+  if (!d)
+    _exit(0);
   drop_stale();
+  return d;
+}
+
+/* The whole run's records become the player's reference: the cache's, or
+ * a grandchild's (which returns from here with z.ref_out set, to play
+ * them). One hit in CACHE_CHECK is played all the same and compared. */
+static void take_reference(void) {
+  uint8_t *d = NULL, *fresh = NULL;
+  size_t n = 0, fn = 0;
+  if (cache_on()) {
+    session_key(z.key);
+    d = cache_get(&n);
+  }
+  if (!d || (atomic_fetch_add(&z.cache->hits, 1) + 1) % CACHE_CHECK == 0) {
+    if (!(fresh = fork_reference(&fn)))
+      return; /* the grandchild */
+    if (z.cache)
+      atomic_fetch_add(d ? &z.cache->checks : &z.cache->runs, 1);
+    if (d && (fn != n || memcmp(d, fresh, n)))
+      nondeterministic();
+    else if (!d && cache_on())
+      cache_put(fresh, fn);
+    free(d);
+    d = fresh;
+    n = fn;
+  }
+  z.cached = !fresh;
+  if (load_reference(d, n))
+    _exit(0);
+  /* d is the reference's for the rest of the exec */
+}
+
+/* Before the forkserver starts, so that every exec shares it. */
+static void map_cache(void) {
+  void *m = mmap(NULL, sizeof(cache_t), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  if (m == MAP_FAILED)
+    return;
+  z.cache = m;
+  const char *c = getenv(FRAY_SHIM_ENV_FUZZ_CACHE);
+  z.cache->off = z.whole || z.repro || (c && !strcmp(c, "0"));
 }
 
 /* The safe point was reached: the forkserver (under afl-fuzz), then in
@@ -652,26 +844,28 @@ static void start(void) {
   if (!z.swap || !z.jump || !z.poll || !z.accept4)
     abort();
   void (*init)(void) = (void (*)(void))dlsym(RTLD_DEFAULT, "__afl_manual_init");
+  z.repro = getenv(FRAY_SHIM_ENV_FUZZ_REPRO);
+  if (z.repro && !*z.repro)
+    z.repro = NULL;
   if (init && getenv("__AFL_SHM_ID")) {
+    map_cache();
     z.forking = 1;
     init(); /* returns in each forked child; the forkserver never leaves */
     z.forking = 0;
   }
   for (size_t i = 0; i < FRAY_FUZZ_CLIENTS; i++)
     z.cl[i].fd = -1;
-  z.repro = getenv(FRAY_SHIM_ENV_FUZZ_REPRO);
-  if (z.repro && !*z.repro)
-    z.repro = NULL;
   drop_stale();
   read_input();
   if (fray_fuzz_decode(&z.sess, z.input, z.len, NULL, NULL) ||
       fray_player_new(&z.player, fray_fuzz_session_script(z.sess), &zt_ops, &z, NULL))
     abort();
   fray_player_set_expectations(z.player, 0);
-  if (!z.whole && sched_is_whole(fray_fuzz_session_sched(z.sess)))
-    z.whole = 1;
+  int whole = z.whole || sched_is_whole(fray_fuzz_session_sched(z.sess));
+  count_exec(whole);
+  z.whole = whole;
   if (!z.whole)
-    fork_reference();
+    take_reference();
   getcontext(&z.co_uc);
   z.co_uc.uc_stack.ss_sp = co_stack;
   z.co_uc.uc_stack.ss_size = sizeof co_stack;

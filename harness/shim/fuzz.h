@@ -11,6 +11,8 @@
 #define FRAY_SHIM_ENV_FUZZ_INPUT "FRAY_SHIM_FUZZ_INPUT"   /* the input's file (default: stdin) */
 #define FRAY_SHIM_ENV_FUZZ_REPRO "FRAY_SHIM_FUZZ_REPRO"   /* a failure's .fray goes here */
 #define FRAY_SHIM_ENV_FUZZ_HEADER "FRAY_SHIM_FUZZ_HEADER" /* ... after these lines */
+#define FRAY_SHIM_ENV_FUZZ_CACHE "FRAY_SHIM_FUZZ_CACHE"   /* "0": no reference cache */
+#define FRAY_SHIM_ENV_FUZZ_STATS "FRAY_SHIM_FUZZ_STATS"   /* counters go here now and then */
 
 /* shim.c, for fuzz.c: what fray's PIECE and WFAULT messages do (m->conn is
  * the client's port for a PIECE); and the server's descriptor of the
