@@ -16,14 +16,11 @@
  * random run after the whole reference failed. A bug not found within the
  * budget counts as "more than the budget" in the medians.
  *
- *   bench_segbench [--seeds N] [--runs R] [--twin-runs T] [--check]
- *                  [--gap NAME]... SCRIPT...
+ *   bench_segbench [--seeds N] [--runs R] [--twin-runs T] [--check] SCRIPT...
  *
  * --check is the CI form (ctest bench.segbench.check): only the portfolio
  * within 20 runs and the twins, failing (exit 1) when a handler is caught
- * within 20 runs for fewer than 8 of the N seeds (--gap NAME exempts a
- * handler whose miss is a known gap of the portfolio, reported but still
- * required to be caught within R runs for every seed) or a twin fails.
+ * within 20 runs for fewer than 8 of the N seeds or a twin fails.
  * Without --check it prints the whole table, in Markdown, and exits 0
  * unless a script cannot be run. */
 #include <inttypes.h>
@@ -38,7 +35,6 @@
 #include "fray/script.h"
 
 #define MAX_SEEDS 64
-#define MAX_GAPS 32
 #define CATCH_RUNS 20                 /* the bar: caught within 20 random runs ... */
 #define CATCH_SEEDS 8                 /* ... for at least 8 of 10 seeds */
 #define NCOLS (1 + FRAY_FAMILY_COUNT) /* the portfolio, then each family */
@@ -47,8 +43,6 @@ typedef struct bench_opts {
   unsigned seeds;
   uint64_t runs, twin_runs;
   int check;
-  const char *gap[MAX_GAPS];
-  size_t ngaps;
 } bench_opts_t;
 
 /* One handler's results in one column (portfolio or family), per seed. */
@@ -189,29 +183,13 @@ static void print_header(void) {
   printf("\n");
 }
 
-/* Whether handler name is exempted from the 20-run bar by --gap. */
-static int is_gap(const bench_opts_t *o, const char *name) {
-  for (size_t i = 0; i < o->ngaps; i++)
-    if (!strcmp(o->gap[i], name))
-      return 1;
-  return 0;
-}
-
 /* Checks one script's handler against the bar; returns 0 when it meets
- * it (or, as a known gap, is caught within the budget for every seed). */
+ * it. */
 static int judge(const char *hname, const column_t *col, const bench_opts_t *o, int twin_bad) {
   unsigned c20 = caught_within(col, o->seeds, CATCH_RUNS);
-  unsigned all = caught_within(col, o->seeds, o->runs);
-  unsigned need = o->seeds * CATCH_SEEDS / 10;
-  int gap = is_gap(o, hname), ok = twin_bad == 0;
-  if (gap)
-    ok = ok && all == o->seeds;
-  else
-    ok = ok && c20 >= need;
-  printf("%s %-18s caught within %d runs for %u of %u seeds%s; twin %s\n", ok ? "ok  " : "FAIL",
-         hname, CATCH_RUNS, c20, o->seeds,
-         gap ? " (a known gap of the portfolio: must be caught within the budget)" : "",
-         twin_bad ? "FAILS" : "clean");
+  int ok = twin_bad == 0 && c20 >= o->seeds * CATCH_SEEDS / 10;
+  printf("%s %-18s caught within %d runs for %u of %u seeds; twin %s\n", ok ? "ok  " : "FAIL",
+         hname, CATCH_RUNS, c20, o->seeds, twin_bad ? "FAILS" : "clean");
   return ok ? 0 : -1;
 }
 
@@ -261,8 +239,8 @@ done:
 }
 
 static int usage(void) {
-  fprintf(stderr, "usage: bench_segbench [--seeds N] [--runs R] [--twin-runs T] [--check] "
-                  "[--gap NAME]... SCRIPT...\n");
+  fprintf(stderr,
+          "usage: bench_segbench [--seeds N] [--runs R] [--twin-runs T] [--check] SCRIPT...\n");
   return 2;
 }
 
@@ -281,8 +259,6 @@ static int parse_args(int argc, char **argv, bench_opts_t *o, int *first) {
       o->runs = strtoull(v, NULL, 10), i++;
     } else if (!strcmp(a, "--twin-runs")) {
       o->twin_runs = strtoull(v, NULL, 10), i++;
-    } else if (!strcmp(a, "--gap") && o->ngaps < MAX_GAPS) {
-      o->gap[o->ngaps++] = v, i++;
     } else {
       return -1;
     }

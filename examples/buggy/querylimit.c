@@ -16,7 +16,8 @@
  * unless all commands processed").
  *
  * HOW FRAY FINDS IT: a read holding some whole commands and the start of
- * the next, over 64 bytes in all (prefix, biased: merges and cuts together).
+ * the next, over 64 bytes in all (tail: a batch read but for its last bytes;
+ * prefix: merges and cuts together).
  * Whole sends, pure merges (coalesce) and pure cuts pass.
  *
  * THE FIX (fixed-querylimit): measure from the start of the unfinished

@@ -338,7 +338,7 @@ families)
   # ARGS: the corpus of correct handlers. No family, with or without the
   # fault kinds, makes any of them fail: no false alarm.
   fams=$("$fray" replay --help | sed -n 's/^    \([a-z]*\)  .*/\1/p')
-  [ "$(echo $fams | wc -w)" -ge 9 ] || fail "fray replay --help lists no families: $fams"
+  [ "$(echo $fams | wc -w)" -ge 10 ] || fail "fray replay --help lists no families: $fams"
   for f in $fams; do
     for faults in all none; do
       expect_rc 0 "$fray" replay --schedule "$f" --faults $faults --runs 100 --seed 1 "$@"

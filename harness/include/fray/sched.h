@@ -86,6 +86,11 @@ typedef enum fray_sched_family {
   FRAY_FAMILY_PREFIX,     /* "prefix": each burst read in random prefixes of
                            * what is left, 1..all bytes (FoundationDB's
                            * simulated TCP) */
+  FRAY_FAMILY_TAIL,       /* "tail": each burst one read but for its last 1..n-1
+                           * bytes, a tail length drawn evenly on a log scale (a
+                           * batch's last segment late: Nagle's algorithm holds
+                           * a write's sub-MSS tail until the ACK; a read buffer
+                           * that fills just before the batch ends) */
   FRAY_FAMILY_COUNT
 } fray_sched_family_t;
 
@@ -166,7 +171,7 @@ FRAY_EXTERN const char *fray_fault_name(unsigned f);
 
 /* The family random run number run of seed draws: the runs come in blocks
  * of FRAY_FAMILY_COUNT, each block a seeded shuffle of every family, so any
- * 2 * FRAY_FAMILY_COUNT - 1 consecutive runs (17: within any 20) hold every
+ * 2 * FRAY_FAMILY_COUNT - 1 consecutive runs (19: within any 20) hold every
  * family at least once. */
 FRAY_EXTERN fray_sched_family_t fray_sched_family_of_run(uint64_t seed, uint64_t run);
 

@@ -351,34 +351,77 @@ static int cut_where(fray_sched_buf_t *b, uint64_t *rng, int (*is_cut)(const uin
   return 0;
 }
 
+/* Where a burst's reads end, walked forward: send k begins at start in the
+ * burst. */
+typedef struct burst_pos {
+  size_t k, start;
+} burst_pos_t;
+
+/* Ends a read at pos bytes into the burst whose sends the cursor walks
+ * (pos at or after the last cut, inside the burst): a cut inside a send, or
+ * the merge before a send left undone. 0 or FRAY_ENOMEM. */
+static int burst_cut(fray_sched_buf_t *b, burst_pos_t *at, size_t pos) {
+  while (pos >= at->start + send_step(b, at->k)->len)
+    at->start += send_step(b, at->k++)->len;
+  if (pos == at->start) {
+    b->sends[at->k - 1].merge_next = 0; /* a read ends with send k - 1 */
+    return 0;
+  }
+  return add_cut(b, at->k, pos - at->start);
+}
+
+/* Merges the burst starting at send i into one read; returns its length
+ * and, in *end, its last send. */
+static size_t burst_merge(fray_sched_buf_t *b, size_t i, size_t *end) {
+  size_t j = burst_end(b, i), total = 0;
+  for (size_t k = i; k <= j; k++) {
+    total += send_step(b, k)->len;
+    b->sends[k].merge_next = k < j;
+  }
+  *end = j;
+  return total;
+}
+
 /* Each burst read in random prefixes of what is left of it: a read takes 1
  * to all of the remaining bytes, across send boundaries. */
 static int prefix(fray_sched_buf_t *b, uint64_t *rng) {
-  for (size_t i = 0; i < b->nsends;) {
-    size_t j = burst_end(b, i), total = 0;
-    for (size_t k = i; k <= j; k++) {
-      total += send_step(b, k)->len;
-      b->sends[k].merge_next = k < j;
-    }
-    size_t pos = 0, k = i, start = 0; /* send k begins at start in the burst */
+  for (size_t i = 0, j; i < b->nsends; i = j + 1) {
+    size_t total = burst_merge(b, i, &j), pos = 0;
+    burst_pos_t at = {i, 0};
     for (;;) {
       pos += 1 + (size_t)(fray__rng_next(rng) % (total - pos ? total - pos : 1));
       if (pos >= total)
         break;
-      while (pos >= start + send_step(b, k)->len)
-        start += send_step(b, k++)->len;
-      if (pos == start)
-        b->sends[k - 1].merge_next = 0; /* a read ends with send k - 1 */
-      else if (add_cut(b, k, pos - start))
+      if (burst_cut(b, &at, pos))
         return FRAY_ENOMEM;
     }
-    i = j + 1;
+  }
+  return 0;
+}
+
+/* Each burst one read but for a tail of 1 byte to all but one, its length
+ * drawn evenly on a log scale (as many tails of 1, 2-3, 4-7, ... bytes):
+ * the last piece of a pipelined batch comes in a read of its own, so the
+ * read before holds whole messages and the start of the next. */
+static int tail(fray_sched_buf_t *b, uint64_t *rng) {
+  for (size_t i = 0, j; i < b->nsends; i = j + 1) {
+    size_t total = burst_merge(b, i, &j), bits = 0;
+    uint64_t r = fray__rng_next(rng);
+    while (total > 1 && (total - 1) >> bits)
+      bits++;
+    if (!bits)
+      continue;
+    size_t k = (size_t)(r % bits), d = ((size_t)1 << k) + (size_t)((r >> 8) % ((size_t)1 << k));
+    burst_pos_t at = {i, 0};
+    if (burst_cut(b, &at, total - (d < total ? d : total - 1)))
+      return FRAY_ENOMEM;
   }
   return 0;
 }
 
 static const char *const family_names[FRAY_FAMILY_COUNT] = {
-    "biased", "coalesce", "stretch", "boundary", "delim", "message", "split", "merge", "prefix"};
+    "biased",  "coalesce", "stretch", "boundary", "delim",
+    "message", "split",    "merge",   "prefix",   "tail"};
 
 const char *fray_sched_family_name(fray_sched_family_t f) {
   return (unsigned)f < FRAY_FAMILY_COUNT ? family_names[f] : "unknown";
@@ -457,8 +500,10 @@ static int build_family(fray_sched_buf_t *b, fray_sched_family_t f, uint64_t *rn
     return biased(b, rng, 0, 1);
   case FRAY_FAMILY_MERGE:
     return biased(b, rng, 1, 0);
-  default:
+  case FRAY_FAMILY_PREFIX:
     return prefix(b, rng);
+  default:
+    return tail(b, rng);
   }
 }
 
