@@ -30,6 +30,14 @@ if(EXEC_LIBEVENT_FOUND)
   target_link_libraries(exec_libevent PRIVATE PkgConfig::EXEC_LIBEVENT)
 endif()
 
+# exec-block: one connection at a time, blocking reads (the shim's fuzz
+# mode tests only: multi-client scripts do not suit it).
+add_executable(exec_block ${PROJECT_SOURCE_DIR}/tests/exec/srv_block.c)
+target_compile_options(exec_block PRIVATE ${FRAY_WARNINGS})
+target_link_libraries(exec_block PRIVATE fray_exec_proto)
+set_target_properties(exec_block PROPERTIES OUTPUT_NAME exec-block
+                      RUNTIME_OUTPUT_DIRECTORY ${PROJECT_BINARY_DIR}/tests/exec)
+
 # exec-fork: fork per connection (its store is per child: one-client
 # scripts only), apart from the styles every script runs against.
 add_executable(exec_fork ${PROJECT_SOURCE_DIR}/tests/exec/srv_fork.c)

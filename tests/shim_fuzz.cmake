@@ -6,15 +6,19 @@ if(NOT TARGET fray_shim_fuzz OR NOT TARGET fray_cli)
 endif()
 
 set(_fuzz_oneshot ${PROJECT_SOURCE_DIR}/tests/shim/fuzz_oneshot.sh)
-foreach(style poll epoll libevent)
+foreach(style poll epoll libevent block)
   if(NOT TARGET exec_${style})
     continue()
   endif()
   # libevent retries short writes itself, and its max64 twin refuses a
   # full input buffer however the line was cut (tests/exec/README.md).
-  set(_bugs droptail oneline max64 shortwrite)
+  # block reads its client with blocking read()s: the session goes on
+  # while its only thread waits there.
+  set(_bugs droptail oneline max64 shortwrite crcut)
   if(style STREQUAL "libevent")
     set(_bugs droptail oneline)
+  elseif(style STREQUAL "block")
+    set(_bugs droptail oneline max64 crcut)
   endif()
   add_test(NAME shim.fuzz.oneshot.${style}
            COMMAND bash ${_fuzz_oneshot} $<TARGET_FILE:fray_cli> $<TARGET_FILE:fray_shim_fuzz>
@@ -43,6 +47,16 @@ foreach(style poll epoll libevent)
   set_tests_properties(shim.fuzz.afl.${style} PROPERTIES TIMEOUT 600 LABELS "shim;afl"
                        SKIP_RETURN_CODE 77 RUN_SERIAL TRUE)
 endforeach()
+
+# A server that reads on a thread per connection cannot be fuzzed (the
+# player is the safe point's thread's): each exec says so and exits 2, at
+# once, and fray fuzz --exec stops there before afl-fuzz starts.
+if(TARGET exec_thread)
+  add_test(NAME shim.fuzz.threads
+           COMMAND bash ${PROJECT_SOURCE_DIR}/tests/shim/fuzz_threads.sh
+                   $<TARGET_FILE:fray_cli> $<TARGET_FILE:fray_shim_fuzz> $<TARGET_FILE:exec_thread>)
+  set_tests_properties(shim.fuzz.threads PROPERTIES TIMEOUT 60 LABELS shim)
+endif()
 
 # fray fuzz --exec's refusals (a server without AFL++'s runtime: the
 # plain exec-poll build).

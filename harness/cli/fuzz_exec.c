@@ -477,6 +477,33 @@ static int replay_input(xrun_t *x, const char *input, const char *repro, char *w
   return st;
 }
 
+/* The first seed played once outside afl-fuzz (the shim's one-shot mode)
+ * before afl-fuzz starts a run that would learn nothing: a server fuzz
+ * mode cannot play (a thread per connection: the shim exits 2 and says
+ * why), or one whose exec does not end. 0 or -1 (said). */
+static int preflight(xrun_t *x) {
+  char seed[PATH_MAX + 256] = "", repro[PATH_MAX], what[512] = "", again[4 * PATH_MAX];
+  snprintf(repro, sizeof repro, "%s/seeds", x->o->out);
+  DIR *d = opendir(repro);
+  for (struct dirent *e; d && !*seed && (e = readdir(d)) != NULL;)
+    if (e->d_name[0] != '.')
+      snprintf(seed, sizeof seed, "%s/%s", repro, e->d_name);
+  if (d)
+    closedir(d);
+  snprintf(repro, sizeof repro, "%s/preflight.fray", x->o->out);
+  int st = *seed ? replay_input(x, seed, repro, what, again, sizeof again) : -1;
+  unlink(repro);
+  if (st < 0 || !WIFEXITED(st) || (WEXITSTATUS(st) != 2 && WEXITSTATUS(st) != 124))
+    return 0; /* a crash or an oracle's failure is afl-fuzz's to find */
+  if (WEXITSTATUS(st) == 124)
+    fprintf(stderr, "fray fuzz: --exec: one exec of %s did not end within %d s (see %s/fuzz.log)\n",
+            seed, REPRO_TIMEOUT_S, x->o->out);
+  else
+    fprintf(stderr, "fray fuzz: --exec: %s\n",
+            *what ? what : "the server exited 2 on the first seed (see fuzz.log)");
+  return -1;
+}
+
 /* One crash input: its reproducer written and the input played again. */
 static void report_one(xrun_t *x, const char *inst, const char *name) {
   char in[PATH_MAX], repro[PATH_MAX], what[512] = "", again[4 * PATH_MAX];
@@ -534,6 +561,10 @@ int fray_cli_fuzz_exec(fuzz_opts_t *o, FILE *log) {
   int rc = check_setup(x) || (o->seeds && copy_seeds(x)) ? FRAY_EXIT_USAGE : -1;
   if (rc < 0) {
     ensure_seed(x);
+    if (preflight(x)) {
+      free(x);
+      return FRAY_EXIT_USAGE;
+    }
     signal(SIGINT, on_stop);
     signal(SIGTERM, on_stop);
     fprintf(stderr, "fray fuzz: %s under afl-fuzz for %llu s (%zu job%s), log in %s/fuzz.log\n",

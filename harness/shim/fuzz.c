@@ -30,6 +30,7 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
+#include <dirent.h>
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -37,6 +38,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -65,6 +67,7 @@
 #define BIG_OUTPUT 65536        /* collected at once: the server may have more */
 #define EXIT_FAILED 3           /* the reference run failed (the grandchild says) */
 #define EXIT_INEXACT 4          /* ... could not be played as scheduled */
+#define EXIT_THREADS 2          /* the server runs a second thread */
 #define CACHE_SLOTS 512         /* whole runs remembered (direct-mapped) */
 #define CACHE_SLOT_BYTES 16384  /* a session's records past this are not */
 #define CACHE_CHECK 32          /* one hit in this many plays the whole run anyway */
@@ -82,6 +85,7 @@ static struct {
   int wanted, whole; /* FRAY_SHIM_FUZZ set; "whole": each send one read */
   int listen_fd, port;
   int started, forking, on_stack;
+  pthread_t thread;       /* the one that reached the safe point */
   int ref_out;            /* the grandchild: where its reference goes; -1 otherwise */
   int rc;                 /* what fray_player_received() said */
   uint64_t seen_activity; /* fray__shim_activity() when the clients were last read */
@@ -340,6 +344,29 @@ static const fray_transport_ops_t zt_ops = {
     .end = zt_end,
 };
 
+/* The player's coroutine is the safe point's thread's: another thread
+ * that would block (a thread per connection reading its client, a pool
+ * started after the safe point) would wait forever for a session that
+ * cannot go on without it, or race it. Said, and the exec ends with
+ * status 2, which `fray fuzz --exec` reports before afl-fuzz starts. */
+static void other_thread(void) {
+  say("the server runs a second thread (a thread per connection, or threads started after "
+      "it listens): fuzz mode plays sessions in single-threaded servers only "
+      "(docs/exec.md); test this one with fray replay --exec or fray exec");
+  _exit(EXIT_THREADS);
+}
+
+/* The server's threads now (1 when /proc cannot say). */
+static int threads(void) {
+  DIR *d = opendir("/proc/self/task");
+  int n = 0;
+  for (struct dirent *e; d && (e = readdir(d)) != NULL;)
+    n += e->d_name[0] != '.';
+  if (d)
+    closedir(d);
+  return n ? n : 1;
+}
+
 /* ---- the oracle ------------------------------------------------------------------ */
 
 static void report(const char *what, const fray_result_t *res, const fray_sched_t *sched) {
@@ -399,6 +426,8 @@ static void play_reference(void) {
     _exit(EXIT_INEXACT);
   int rc = nmarks ? fray__player_record_steps(z.player, marks, ended, &res)
                   : fray_player_run(z.player, NULL, &res);
+  if (rc && threads() > 1)
+    other_thread();
   if (rc == FRAY_EFAILED)
     report("the server failed with whole sends", &res, NULL);
   else if (rc)
@@ -493,6 +522,8 @@ static void co_main(void) {
   const fray_sched_t *sched = z.whole ? NULL : fray_fuzz_session_sched(z.sess);
   int rc = z.whole ? fray_player_run(z.player, NULL, &res)
                    : fray_player_check_invariance(z.player, sched, &res);
+  if (rc && threads() > 1)
+    other_thread(); /* what made the run fail or inexact, most likely */
   if (rc == FRAY_EFAILED) {
     report(res.kind == FRAY_FAIL_VARIANCE ? "split invariance broken"
                                           : "the server failed under the fuzz-chosen schedule",
@@ -747,6 +778,8 @@ static uint8_t *await_reference(int fd, pid_t pid, size_t *n) {
   }
   if (WIFEXITED(st) && WEXITSTATUS(st) == EXIT_FAILED)
     abort(); /* the grandchild said why */
+  if (WIFEXITED(st) && WEXITSTATUS(st) == EXIT_THREADS)
+    _exit(EXIT_THREADS);
   if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
     return d;
   free(d);
@@ -837,6 +870,7 @@ static void map_cache(void) {
  * each child the session is set up on its coroutine. */
 static void start(void) {
   z.started = 1;
+  z.thread = pthread_self();
   z.swap = (int (*)(ucontext_t *, const ucontext_t *))dlsym(RTLD_NEXT, "swapcontext");
   z.jump = (void (*)(jmp_buf, int))dlsym(RTLD_NEXT, "_longjmp");
   z.poll = (int (*)(struct pollfd *, nfds_t, int))dlsym(RTLD_NEXT, "poll");
@@ -874,7 +908,11 @@ static void start(void) {
 }
 
 int fray__shim_fuzz_idle(void) {
-  if (!z.wanted || z.listen_fd < 0 || z.on_stack)
+  if (!z.wanted || z.listen_fd < 0)
+    return 0;
+  if (z.started && !pthread_equal(pthread_self(), z.thread))
+    other_thread();
+  if (z.on_stack)
     return 0;
   if (!z.started) {
     start();

@@ -798,6 +798,8 @@ static ssize_t shaped_read(sfd_t *s, int fd, struct msghdr *mh, int flags) {
   int waits = 0;
   if (g.exact) {
     waits = exact_cap(s, fd, flags, len, &cap);
+    while (waits == CAP_WAITS && fray__shim_fuzz_idle())
+      waits = exact_cap(s, fd, flags, len, &cap); /* fuzz mode: the session goes on meanwhile */
     if (waits == CAP_WAITS && g.rgaps)
       waits = await_piece(s, fd, flags, len, &cap);
     if (waits == CAP_HELD) {

@@ -18,9 +18,9 @@
 #define STORE_KEYS 256 /* distinct keys the store holds */
 #define KEY_MAX 64     /* bytes of a key */
 
-static const char *const bug_names[] = {"none",        "oneline",    "droptail",
-                                        "max64",       "shortwrite", "quitrest",
-                                        "eagainfatal", "partialeof", "closeidle"};
+static const char *const bug_names[] = {"none",       "oneline",  "droptail",    "max64",
+                                        "shortwrite", "quitrest", "eagainfatal", "partialeof",
+                                        "closeidle",  "crcut"};
 
 /* ---- arguments, listening socket, signals ----------------------------------------- */
 
@@ -248,6 +248,13 @@ static void end_line(exec_conn_t *c) {
 }
 
 void exec_feed(exec_conn_t *c, const char *p, size_t n) {
+  if (c->bug == EXEC_BUG_CRCUT && n && p[n - 1] == '\r') {
+    /* BUG: a read ending in "\r" is taken to end in "\r\n", whose "\n" is
+     * looked for after it (in this read only) and overwritten: it is in the
+     * next read, and memchr()'s NULL is written through. */
+    char *lf = memchr(p + n - 1, '\n', 1);
+    *lf = '\0';
+  }
   if (c->bug == EXEC_BUG_MAX64 && n > 64) {
     exec_too_long(c); /* BUG: the size of a read is taken for the size of a line. */
     return;

@@ -31,6 +31,8 @@ typedef enum exec_bug {
   EXEC_BUG_EAGAINFATAL, /* a read that found nothing (EAGAIN, EINTR) ends the connection */
   EXEC_BUG_PARTIALEOF,  /* at EOF the unfinished line runs as a command */
   EXEC_BUG_CLOSEIDLE,   /* a connection closed before its first command crashes the server */
+  /* A crash only a read boundary causes (for the fuzzers' crash-only view): */
+  EXEC_BUG_CRCUT, /* a read ending between "\r" and "\n" writes through NULL */
 } exec_bug_t;
 
 typedef struct exec_args {

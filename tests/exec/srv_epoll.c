@@ -12,7 +12,8 @@
 #include <unistd.h>
 
 static const exec_bug_t bugs[] = {EXEC_BUG_ONELINE,    EXEC_BUG_DROPTAIL, EXEC_BUG_MAX64,
-                                  EXEC_BUG_SHORTWRITE, EXEC_BUG_QUITREST, EXEC_BUG_NONE};
+                                  EXEC_BUG_SHORTWRITE, EXEC_BUG_QUITREST, EXEC_BUG_CRCUT,
+                                  EXEC_BUG_NONE};
 
 typedef struct client {
   exec_conn_t c;

@@ -8,9 +8,10 @@
 #   merge     "PING\n" and "PING\n" merged into one read    oneline
 #   long      a 71-byte ECHO line cut at 30                 max64
 #   short     a 206-byte ECHO line, short server writes     shortwrite
+#   crlf      "PING\r\n" cut between "\r" and "\n"         crcut (a crash)
 # The correct twin must pass every input and every seed fuzz-encoded from
 # tests/exec/scripts; each buggy twin must abort (SIGABRT, the oracle) on
-# its input with the oracle's report. The server listens on port 0 (the
+# its input with the oracle's report (crcut: dies of SIGSEGV instead). The server listens on port 0 (the
 # kernel's pick) and the shim follows the first port it listens on.
 #
 # usage: fuzz_oneshot.sh FRAY SHIM SERVER BUG...
@@ -24,6 +25,7 @@ printf 'ECHO hello\n\x04\x0a\x20' >"$work/cut"
 printf 'PING\nPING\n\x04\x00\x0f\x04\x00' >"$work/merge"
 { printf 'ECHO %065d\n' 0; printf '\x1d\x46\x20'; } >"$work/long"
 { printf 'ECHO %0200d\n' 0; printf '\xcd\x00\x07\x17'; } >"$work/short"
+printf 'PING\r\n\x04\x05\x20' >"$work/crlf"
 for s in "$(dirname "$0")"/../exec/scripts/*.fray; do
   "$fray" fuzz-encode "$s" >"$work/seed-$(basename "$s" .fray)" 2>/dev/null ||
     { echo "fuzz_oneshot.sh: cannot encode $s"; exit 1; }
@@ -40,11 +42,12 @@ play() {
 input_for() {
   case $1 in
     droptail) echo cut ;; oneline) echo merge ;; max64) echo long ;; shortwrite) echo short ;;
+    crcut) echo crlf ;;
   esac
 }
 
 fails=0
-for input in "$work"/cut "$work"/merge "$work"/long "$work"/short "$work"/seed-*; do
+for input in "$work"/cut "$work"/merge "$work"/long "$work"/short "$work"/crlf "$work"/seed-*; do
   play "$input" 2>/dev/null # (bash's own word on a signal)
   rc=$?
   if [ $rc -ne 0 ]; then
@@ -56,7 +59,14 @@ done
 for bug in "$@"; do
   play "$work/$(input_for "$bug")" --bug "$bug" 2>/dev/null
   rc=$?
-  if [ $rc -ne 134 ] || ! grep -q 'fray fuzz --exec: split invariance broken' "$work/err"; then
+  if [ "$bug" = crcut ]; then
+    if [ $rc -ne 139 ]; then # 128 + SIGSEGV: the crash, in the cut run
+      echo "FAIL: --bug $bug: exit $rc, not the server's crash (139)"
+      fails=$((fails + 1))
+    else
+      echo "ok: --bug $bug crashed the server"
+    fi
+  elif [ $rc -ne 134 ] || ! grep -q 'fray fuzz --exec: split invariance broken' "$work/err"; then
     echo "FAIL: --bug $bug: exit $rc, not the oracle's abort (134)"
     cat "$work/err"
     fails=$((fails + 1))
