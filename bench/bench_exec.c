@@ -67,7 +67,7 @@ static double now_s(void) {
 /* One run: every send cut at up to three random places. 0 passed, 1
  * failed, 2 inexact or error. */
 static int exec_run(fray__xctl_t *x, rx_t *r, uint64_t seed) {
-  if (fray__xctl_begin(x, 0, 0, 0) || fray__xctl_open(x, 0))
+  if (fray__xctl_begin(x, NULL) || fray__xctl_open(x, 0))
     return 2;
   r->len = 0;
   size_t expect = 0;
@@ -116,7 +116,7 @@ static double bench_exec(const char *server, int runs, int lockstep, int *bad) {
   fray__server_t *srv;
   rx_t r;
   fray__xctl_t *x;
-  fray__xctl_cb_t cb = {on_bytes, NULL, &r};
+  fray__xctl_cb_t cb = {on_bytes, NULL, &r, NULL};
   if (fray__server_new(&srv, &o, NULL, err, sizeof err) ||
       fray__server_start(srv, err, sizeof err) || fray__xctl_new(&x, srv, 1, &cb, 2000, NULL)) {
     fprintf(stderr, "bench_exec: %s\n", err);

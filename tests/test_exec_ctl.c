@@ -39,6 +39,12 @@ static void on_end(void *ctx, size_t client, int reset) {
   ((rec_t *)ctx)[client].ended = reset ? 2 : 1;
 }
 
+/* reset-mid-write struck the client: it leaves (3 in ended). */
+static int on_reset(void *ctx, size_t client) {
+  ((rec_t *)ctx)[client].ended = 3;
+  return 1;
+}
+
 typedef struct fixture {
   fray__server_t *srv;
   fray__xctl_t *x;
@@ -71,9 +77,9 @@ static fixture_t *start(const char *name, const char *args) {
   int rc = fray__server_start(f.srv, err, sizeof err);
   if (rc)
     fail_msg("start %s: %s", cmd, err);
-  fray__xctl_cb_t cb = {on_bytes, on_end, f.rec};
+  fray__xctl_cb_t cb = {on_bytes, on_end, f.rec, on_reset};
   assert_int_equal(fray__xctl_new(&f.x, f.srv, 2, &cb, TIMEOUT_MS, NULL), 0);
-  assert_int_equal(fray__xctl_begin(f.x, 0, 0, 0), 0);
+  assert_int_equal(fray__xctl_begin(f.x, NULL), 0);
   return &f;
 }
 
@@ -192,7 +198,8 @@ static void test_exec_ctl_batch_quit(void **state) {
 static void test_exec_ctl_short_writes(void **state) {
   (void)state;
   fixture_t *f = start("exec-poll", "");
-  assert_int_equal(fray__xctl_begin(f->x, 1, 42, 0), 0);
+  fray_sched_t sw = {.short_writes = 1, .write_seed = 42};
+  assert_int_equal(fray__xctl_begin(f->x, &sw), 0);
   assert_int_equal(fray__xctl_open(f->x, 0), 0);
   char line[300] = "ECHO ";
   memset(line + 5, 'x', 200);
@@ -201,6 +208,80 @@ static void test_exec_ctl_short_writes(void **state) {
   wait_for(f, 202);
   assert_int_equal(f->rec[0].len, 202);
   stop(f);
+}
+
+/* eof-with-data: the FIN goes in the segment of the send's last piece, so
+ * the server finds the EOF in the wakeup that reads the line. A correct
+ * server answers and closes; one that drains its socket and drops the
+ * replies of a wakeup that found the EOF (eofdrop) answers nothing, which
+ * it never shows when the FIN comes after the answer (fray__xctl_shutdown).
+ * Whole, and cut into a batch; before a half-close and before a close. */
+static void test_exec_ctl_eof_with_data(void **state) {
+  (void)state;
+  for (int k = 0; k < 8; k++) {
+    int buggy = k & 1, cut = k & 2, closing = (k & 4) != 0;
+    fixture_t *f = start("exec-poll", buggy ? "--bug eofdrop" : "");
+    assert_int_equal(fray__xctl_open(f->x, 0), 0);
+    if (cut)
+      assert_int_equal(send_str(f, 0, "PI"), 0);
+    const char *last = cut ? "NG\r\n" : "PING\r\n";
+    uint64_t t0 = ms_now();
+    assert_int_equal(fray__xctl_send_eof(f->x, 0, (const uint8_t *)last, strlen(last), closing), 0);
+    wait_for(f, 6);
+    assert_true(ms_now() - t0 < TIMEOUT_MS / 4);
+    assert_string_equal(f->rec[0].got, buggy ? "" : "PONG\r\n");
+    assert_int_equal(f->rec[0].ended, 1); /* the server's FIN, after the answer */
+    stop(f);
+  }
+  /* Without the fault the drained socket finds the EOF in a wakeup of its
+   * own: the answer is out before. */
+  fixture_t *f = start("exec-poll", "--bug eofdrop");
+  assert_int_equal(fray__xctl_open(f->x, 0), 0);
+  assert_int_equal(send_str(f, 0, "PING\r\n"), 0);
+  assert_int_equal(fray__xctl_shutdown(f->x, 0), 0);
+  wait_for(f, 6);
+  assert_string_equal(f->rec[0].got, "PONG\r\n");
+  stop(f);
+}
+
+/* reset-mid-write: one of the server's writes (one in eight) takes a prefix
+ * of its answer, the client receives that prefix and leaves with a RST,
+ * and the server's next write fails as the kernel says: a correct server
+ * drops the connection and serves the next one; writefatal exits. */
+static void test_exec_ctl_reset_mid_write(void **state) {
+  (void)state;
+  static const char answer[] = "abcdefghijklmnopqrstuvwxyz0123456789\r\n";
+  for (int buggy = 0; buggy < 2; buggy++) {
+    fixture_t *f = start("exec-poll", buggy ? "--bug writefatal" : "");
+    fray_sched_t sched = {.faults = FRAY_FAULT_RESET_MID_WRITE, .fault_seed = 7};
+    assert_int_equal(fray__xctl_begin(f->x, &sched), 0);
+    assert_int_equal(fray__xctl_open(f->x, 0), 0);
+    int n = 0, rc = 0;
+    for (; n < 64 && f->rec[0].ended != 3 && !rc; n++) {
+      rc = send_str(f, 0, "ECHO abcdefghijklmnopqrstuvwxyz0123456789\r\n");
+      if (!rc)
+        rc = fray__xctl_wait(f->x, TIMEOUT_MS, NULL, 0);
+    }
+    assert_int_equal(f->rec[0].ended, 3);
+    /* What came before the cut: n - 1 whole answers and a prefix of one. */
+    size_t whole = (size_t)(n - 1) * (sizeof answer - 1);
+    assert_true(f->rec[0].len >= whole && f->rec[0].len < whole + sizeof answer - 1);
+    for (size_t i = 0; i < f->rec[0].len; i++)
+      assert_int_equal(f->rec[0].got[i], answer[i % (sizeof answer - 1)]);
+    if (buggy) {
+      if (!rc)
+        rc = fray__xctl_wait(f->x, TIMEOUT_MS, NULL, 0);
+      assert_int_equal(rc, FRAY_EIO);
+      assert_non_null(strstr(fray__xctl_error(f->x), "exited with status 1"));
+    } else {
+      assert_int_equal(rc, 0);
+      assert_int_equal(fray__xctl_open(f->x, 1), 0);
+      assert_int_equal(send_str(f, 1, "PING\r\n"), 0);
+      assert_int_equal(fray__xctl_wait(f->x, TIMEOUT_MS, NULL, 1), 0);
+      assert_string_equal(f->rec[1].got, "PONG\r\n");
+    }
+    stop(f);
+  }
 }
 
 /* A server that dies is a crash, said as such; the group is gone after. */
@@ -286,6 +367,8 @@ int main(void) {
       cmocka_unit_test(test_exec_ctl_droptail_caught),
       cmocka_unit_test(test_exec_ctl_batch_quit),
       cmocka_unit_test(test_exec_ctl_short_writes),
+      cmocka_unit_test(test_exec_ctl_eof_with_data),
+      cmocka_unit_test(test_exec_ctl_reset_mid_write),
       cmocka_unit_test(test_exec_ctl_crash),
       cmocka_unit_test(test_exec_ctl_start_errors),
       cmocka_unit_test(test_exec_ctl_tail),

@@ -37,6 +37,11 @@
  * connection the server closes with pieces still held is drained first,
  * so that it ends with a FIN, as in lockstep, where they were never sent.
  *
+ * Faults (fray/sched.h) on the real sockets: eof-with-data needs nothing
+ * here (fray's FIN travels in the segment of the last piece, TCP_CORK);
+ * for reset-mid-write the shim cuts a write, reports RESET and waits in it
+ * until fray's RST (SO_LINGER 0) has reached the socket, or NORESET.
+ *
  * fray sends PIECE before the bytes, so when the server sees the bytes the
  * shim already knows the boundary. Connections are named by the peer's
  * port (fray's local port), which both ends know without a round trip. */
@@ -73,13 +78,23 @@ typedef enum fray_shim_msg_type {
   FRAY_SHIM_MSG_LISTEN,    /* a TCP socket listens: a = its port */
   FRAY_SHIM_MSG_FORK,      /* pid forked from process a (fork(); it keeps the standing
                             * policy but takes no part in exact schedules) */
+  FRAY_SHIM_MSG_RESET,     /* conn: reset-mid-write struck: the write took a of b bytes
+                            * offered (its WRITE went first); the writing thread waits
+                            * in that write until fray resets the client (SO_LINGER 0,
+                            * so the server's next write fails as the kernel says) or
+                            * answers NORESET */
   /* fray -> shim */
   FRAY_SHIM_MSG_PIECE = 32, /* conn = peer port: the next read is a bytes */
   FRAY_SHIM_MSG_WFAULT,     /* a run's faults: a & 1, short writes seeded by b; a & 2,
-                             * read gaps may come (RGAP) */
-  FRAY_SHIM_MSG_RGAP        /* conn = peer port: the read of the next piece finds nothing
+                             * read gaps may come (RGAP); a & 4, reset-mid-write armed,
+                             * its draws seeded by a >> 32 (one write to a client in
+                             * eight strikes, once a run: RESET) */
+  FRAY_SHIM_MSG_RGAP,       /* conn = peer port: the read of the next piece finds nothing
                              * first, once (-1 EAGAIN, or EINTR on a blocking socket), as
                              * after a spurious readiness event; sent before its PIECE */
+  FRAY_SHIM_MSG_NORESET     /* conn (the shim's number): the client of that RESET had
+                             * left already (the script closed it): no fault, the cut
+                             * write was only short */
 } fray_shim_msg_type_t;
 
 #define FRAY_SHIM_NO_TIMER 0xffffffffu

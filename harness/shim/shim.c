@@ -33,6 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/select.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
@@ -50,6 +51,7 @@
 #define COMPLETE_MS 1000  /* how long a read waits for the rest of a piece */
 #define LOG_FLUSH_AT 8192 /* bytes of log buffered before a write */
 #define OUTBOX 16         /* reports held for one system call (exact mode) */
+#define RESET_MS 2000     /* how long a cut write waits for fray's reset (backstop) */
 
 /* What the shim knows about one descriptor. */
 typedef struct sfd {
@@ -65,6 +67,7 @@ typedef struct sfd {
   uint64_t queued;       /* exact mode: bytes of the pieces announced after it */
   uint64_t turn_at;      /* exact mode: g.turns when its last piece was read */
   uint8_t gap;           /* exact mode: the next piece's read finds nothing first (RGAP) */
+  uint8_t reset;         /* exact mode: reset-mid-write struck it: its calls are the kernel's */
 } sfd_t;
 
 static struct {
@@ -112,6 +115,10 @@ static struct {
   uint64_t wfault_rng; /* exact mode: the run's write faults */
   int wfault;
   int rgaps;                   /* exact mode: the run may ask for read gaps (RGAP) */
+  int rreset;                  /* exact mode: reset-mid-write has yet to strike this run */
+  uint64_t rreset_rng;         /* its draws */
+  uint64_t runs;               /* exact mode: WFAULTs taken, one per run */
+  uint32_t noreset;            /* the conn of the last NORESET */
   uint32_t wait_timer;         /* the timeout of the last wait entered */
   fray_shim_msg_t out[OUTBOX]; /* reports not sent yet */
   size_t nout;
@@ -370,9 +377,14 @@ static void apply_msg(const fray_shim_msg_t *m) {
   } else if (m->type == FRAY_SHIM_MSG_WFAULT) {
     g.wfault = (m->a & 1) != 0;
     g.rgaps = (m->a & 2) != 0;
+    g.rreset = (m->a & 4) != 0;
+    g.rreset_rng = (m->a >> 32) ^ 0x5e7ULL;
     g.wfault_rng = m->b ^ 0x5eed;
+    g.runs++;
   } else if (m->type == FRAY_SHIM_MSG_RGAP && m->conn < 65536 && port_fd[m->conn]) {
     fds[port_fd[m->conn] - 1].gap = 1;
+  } else if (m->type == FRAY_SHIM_MSG_NORESET) {
+    g.noreset = m->conn;
   }
 }
 
@@ -793,8 +805,8 @@ static int take_gap(sfd_t *s, int fd, int flags) {
 /* Every read of a client connection comes here, as a recvmsg. */
 static ssize_t shaped_read(sfd_t *s, int fd, struct msghdr *mh, int flags) {
   size_t len = iov_total(mh->msg_iov, mh->msg_iovlen), cap = len;
-  if (!len || (flags & MSG_WAITALL))
-    return real.recvmsg(fd, mh, flags);
+  if (!len || (flags & MSG_WAITALL) || s->reset)
+    return real.recvmsg(fd, mh, flags); /* (reset: the RST's errors, unannounced) */
   int waits = 0;
   if (g.exact) {
     waits = exact_cap(s, fd, flags, len, &cap);
@@ -948,10 +960,134 @@ static void report_write(sfd_t *s, ssize_t r, size_t offered) {
   pthread_mutex_unlock(&g.lock);
 }
 
+/* Exact mode, reset-mid-write armed: in one write in eight (once a run,
+ * the simulator's draw) the client resets while the server writes to it,
+ * after taking a drawn prefix of the cap bytes (maybe none) into *cap.
+ * Returns whether it struck. */
+static int reset_draw(size_t *cap) {
+  pthread_mutex_lock(&g.lock);
+  int strike = 0;
+  if (g.rreset) {
+    uint64_t r = fray__shim_rand(&g.rreset_rng);
+    if (!(r & 7)) {
+      strike = 1;
+      g.rreset = 0;
+      *cap = (size_t)((r >> 3) % *cap);
+    }
+  }
+  pthread_mutex_unlock(&g.lock);
+  return strike;
+}
+
+/* After a RESET: waits until fray's RST has reached fd (1), or fray said
+ * the client had left already, a new run began, the channel closed or the
+ * backstop passed (0). The channel is drained meanwhile. */
+static int await_reset(sfd_t *s, int fd) {
+  pthread_mutex_lock(&g.lock);
+  uint64_t run = g.runs;
+  pthread_mutex_unlock(&g.lock);
+  struct timespec t0, t;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  for (;;) {
+    struct pollfd p[2] = {{.fd = fd}, {.fd = g.ctl, .events = POLLIN}};
+    real.poll(p, 2, 50);
+    if (p[0].revents & (POLLERR | POLLHUP))
+      return 1;
+    pthread_mutex_lock(&g.lock);
+    drain_ctl();
+    int declined = g.noreset == s->conn || g.runs != run;
+    if (g.noreset == s->conn)
+      g.noreset = 0;
+    pthread_mutex_unlock(&g.lock);
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    if (declined || (p[1].revents & (POLLERR | POLLHUP)) ||
+        (t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000 > RESET_MS)
+      return 0;
+  }
+}
+
+/* The client reset: what it sent that the server had not read yet never
+ * arrives (its later steps are dropped, as in the simulator): the pieces
+ * announced are forgotten and their bytes, there before the RST, read and
+ * dropped, leaving the RST's error for the server's next call. From now on
+ * the connection's calls are the kernel's alone. */
+static void drop_unread(sfd_t *s, int fd) {
+  pthread_mutex_lock(&g.lock);
+  uint64_t left = s->piece + s->queued;
+  g.pending -= s->piece;
+  s->piece = 0;
+  unqueue(fd);
+  s->reset = 1;
+  g.activity++;
+  pthread_mutex_unlock(&g.lock);
+  /* Never more than is there: a read that finds nothing would take the
+   * RST's error with it. */
+  int there = 0;
+  if (!left || ioctl(fd, FIONREAD, &there) || there <= 0)
+    return;
+  char buf[4096];
+  for (left = (uint64_t)there < left ? (uint64_t)there : left; left;) {
+    struct iovec v = {buf, left < sizeof buf ? (size_t)left : sizeof buf};
+    struct msghdr mh = {.msg_iov = &v, .msg_iovlen = 1};
+    ssize_t r = real.recvmsg(fd, &mh, MSG_DONTWAIT);
+    if (r <= 0)
+      break;
+    left -= (uint64_t)r;
+  }
+}
+
+/* Exact mode: reset-mid-write struck this write of len bytes, of which the
+ * client takes cap before it resets. They are written, fray hears of it
+ * (RESET) and resets its socket, and the write returns once the RST is
+ * there: every later call on the connection gets what the kernel gives
+ * after a reset (a write ECONNRESET, then EPIPE with SIGPIPE unless
+ * MSG_NOSIGNAL or ignored; a read ECONNRESET, then 0). A write that takes
+ * nothing is made after the RST: the kernel's ECONNRESET. A write that
+ * fails before (the peer was gone already) is no fault. */
+static ssize_t reset_write(sfd_t *s, int fd, const struct msghdr *mh, int flags, size_t len,
+                           size_t cap) {
+  ssize_t r = 0;
+  if (cap) {
+    struct iovec win[MAX_IOV];
+    struct msghdr w = *mh;
+    w.msg_iov = win;
+    w.msg_iovlen = (size_t)iov_window(mh->msg_iov, mh->msg_iovlen, 0, cap, win);
+    r = real.sendmsg(fd, &w, flags);
+  } else {
+    struct pollfd p = {.fd = fd};
+    if (real.poll(&p, 1, 0) > 0)
+      r = -1; /* reset or closed already: the write below is the kernel's */
+  }
+  if (r < 0) {
+    r = cap ? r : real.sendmsg(fd, mh, flags);
+    int e = errno;
+    report_write(s, r, len);
+    errno = e;
+    return r;
+  }
+  report_write(s, r, len);
+  pthread_mutex_lock(&g.lock);
+  send_msg(FRAY_SHIM_MSG_RESET, s->conn, (uint64_t)r, len);
+  logf_locked("conn %u reset after %zd of %zu\n", s->conn, r, len);
+  pthread_mutex_unlock(&g.lock);
+  if (await_reset(s, fd))
+    drop_unread(s, fd);
+  if (!cap) {
+    r = real.sendmsg(fd, mh, flags);
+    int e = errno;
+    report_write(s, r, len);
+    errno = e;
+  }
+  return r;
+}
+
 /* Every write of a client connection comes here, as a sendmsg. */
 static ssize_t shaped_write(sfd_t *s, int fd, const struct msghdr *mh, int flags) {
   size_t len = iov_total(mh->msg_iov, mh->msg_iovlen);
   size_t cap = write_cap(s, fd, flags, len);
+  if (cap && g.exact && __atomic_load_n(&g.rreset, __ATOMIC_RELAXED) && !s->reset &&
+      reset_draw(&cap))
+    return reset_write(s, fd, mh, flags, len, cap);
   ssize_t r;
   if (!cap && len) {
     errno = EAGAIN;

@@ -20,7 +20,7 @@
 
 static const char *const bug_names[] = {"none",       "oneline",  "droptail",    "max64",
                                         "shortwrite", "quitrest", "eagainfatal", "partialeof",
-                                        "closeidle",  "crcut"};
+                                        "closeidle",  "crcut",    "eofdrop",     "writefatal"};
 
 /* ---- arguments, listening socket, signals ----------------------------------------- */
 
@@ -302,6 +302,7 @@ int exec_read(exec_conn_t *c, int fd, exec_io_t io) {
     exec_feed(c, buf, (size_t)r);
     return 1;
   }
+  c->eof = r == 0;
   if (r == 0 && c->bug == EXEC_BUG_PARTIALEOF && c->in_len)
     end_line(c); /* BUG: the rest of the line never came; it is no command */
   if (r == 0 || c->bug == EXEC_BUG_EAGAINFATAL ||
@@ -319,6 +320,11 @@ int exec_flush(exec_conn_t *c, int fd) {
       continue;
     if (w < 0) {
       rc = errno == EAGAIN || errno == EWOULDBLOCK ? 1 : -1;
+      if (rc < 0 && c->bug == EXEC_BUG_WRITEFATAL) {
+        /* BUG: one client's reset is taken for the server's own failure. */
+        perror("write");
+        exit(1);
+      }
       break;
     }
     done += (size_t)w;

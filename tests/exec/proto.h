@@ -32,7 +32,10 @@ typedef enum exec_bug {
   EXEC_BUG_PARTIALEOF,  /* at EOF the unfinished line runs as a command */
   EXEC_BUG_CLOSEIDLE,   /* a connection closed before its first command crashes the server */
   /* A crash only a read boundary causes (for the fuzzers' crash-only view): */
-  EXEC_BUG_CRCUT, /* a read ending between "\r" and "\n" writes through NULL */
+  EXEC_BUG_CRCUT,      /* a read ending between "\r" and "\n" writes through NULL */
+  EXEC_BUG_EOFDROP,    /* reads until the socket is empty; an EOF found there drops the
+                        * replies to what that wakeup read */
+  EXEC_BUG_WRITEFATAL, /* a failed write (ECONNRESET, EPIPE) ends the whole server */
 } exec_bug_t;
 
 typedef struct exec_args {
@@ -49,6 +52,7 @@ typedef struct exec_conn {
   char *out;    /* replies not yet written */
   size_t out_len, out_cap;
   int closing;      /* QUIT seen or peer's EOF: flush, then close */
+  int eof;          /* the peer's EOF was read */
   const char *last; /* what its last command was, for the close's log line (CLOSEIDLE) */
   exec_bug_t bug;
 } exec_conn_t;

@@ -1,7 +1,7 @@
 /* exec-poll: the protocol on a poll() loop with non-blocking sockets, each
  * connection with its own input buffer (proto.c). Carries every planted bug.
  *
- *   exec-poll PORT [--bug oneline|droptail|max64|shortwrite|quitrest] */
+ *   exec-poll PORT [--bug NAME] (tests/exec/README.md) */
 #define _GNU_SOURCE
 #include "proto.h"
 
@@ -13,10 +13,10 @@
 
 #define MAX_CONNS 64
 
-static const exec_bug_t bugs[] = {EXEC_BUG_ONELINE,    EXEC_BUG_DROPTAIL,  EXEC_BUG_MAX64,
-                                  EXEC_BUG_SHORTWRITE, EXEC_BUG_QUITREST,  EXEC_BUG_EAGAINFATAL,
-                                  EXEC_BUG_PARTIALEOF, EXEC_BUG_CLOSEIDLE, EXEC_BUG_CRCUT,
-                                  EXEC_BUG_NONE};
+static const exec_bug_t bugs[] = {EXEC_BUG_ONELINE,    EXEC_BUG_DROPTAIL,   EXEC_BUG_MAX64,
+                                  EXEC_BUG_SHORTWRITE, EXEC_BUG_QUITREST,   EXEC_BUG_EAGAINFATAL,
+                                  EXEC_BUG_PARTIALEOF, EXEC_BUG_CLOSEIDLE,  EXEC_BUG_CRCUT,
+                                  EXEC_BUG_EOFDROP,    EXEC_BUG_WRITEFATAL, EXEC_BUG_NONE};
 
 typedef struct server {
   struct pollfd pfd[MAX_CONNS + 2]; /* [0] stop pipe, [1] listener, then clients */
@@ -48,11 +48,26 @@ static void accept_all(server_t *s) {
   }
 }
 
+/* One read per wakeup: the loop comes back for the rest. */
+static void take_input(exec_conn_t *c, int fd) {
+  if (c->bug != EXEC_BUG_EOFDROP) {
+    exec_read(c, fd, EXEC_IO_READ);
+    return;
+  }
+  /* Reads until the socket is empty. BUG: an EOF found there abandons the
+   * connection at once, with the replies to the lines this wakeup read
+   * before it still unsent (a half-closed client never gets them). */
+  while (exec_read(c, fd, EXEC_IO_READ))
+    ;
+  if (c->eof)
+    c->out_len = 0;
+}
+
 /* Serves one ready client; returns 0 when it was dropped. */
 static int serve(server_t *s, nfds_t i) {
   exec_conn_t *c = &s->conn[i];
   if ((s->pfd[i].revents & (POLLIN | POLLHUP | POLLERR)) && !c->closing)
-    exec_read(c, s->pfd[i].fd, EXEC_IO_READ);
+    take_input(c, s->pfd[i].fd);
   int f = exec_flush(c, s->pfd[i].fd);
   if (f < 0 || (f == 0 && c->closing)) {
     drop(s, i);

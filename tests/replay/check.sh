@@ -378,8 +378,9 @@ faults-exec)
   others=$(for f in $all; do [ "$f" = "$fault" ] || printf '%s,' "$f"; done)
   others=${others%,}
   expect_rc 1 "$fray" replay --exec "$buggy" --schedule random --faults "$fault" --runs 400 \
-    --seed 1 "$script"
+    --seed 1 --save-failures "$work/repro" "$script"
   grep -q -- "$fault" "$work/out" || fail "the failure does not name the fault $fault"
+  grep -q -- "$fault" "$work"/repro/*.fray || fail "the reproducer does not name the fault $fault"
   expect_rc 0 "$fray" replay --exec "$buggy" --schedule random --runs 60 --seed 1 "$script"
   expect_rc 0 "$fray" replay --exec "$buggy" --schedule random --faults "$others" --runs 60 \
     --seed 1 "$script"

@@ -33,6 +33,12 @@ typedef struct xclient {
   uint64_t rx;    /* bytes received this connection */
   uint64_t wrote; /* bytes the shim saw the server write to it */
   int seen_read;  /* the server read from it (its reader known to the shim) */
+  int fin;        /* its FIN went (a shutdown, or with a piece): no news again */
+  /* eof-with-data before a close: it hears only what the server wrote
+   * before it read the EOF: 1 until the shim says how much that is, 2 once
+   * hears holds it */
+  int deaf;
+  uint64_t hears;
 } xclient_t;
 
 struct fray__xctl {
@@ -54,10 +60,12 @@ struct fray__xctl {
   uint8_t *bbuf;
   size_t blen, bcap, nb, bclient;
   uint64_t blens[FRAY_SHIM_QUEUE_MAX];
-  uint32_t threads;    /* watched threads, as the last IDLE said */
-  uint64_t reading;    /* while pieces are read: since when (ms), else 0 */
-  int ended;           /* the server ended or read the end of a connection since */
-  int lockstep;        /* never batch (fray__xctl_set_lockstep) */
+  uint32_t threads;  /* watched threads, as the last IDLE said */
+  uint64_t reading;  /* while pieces are read: since when (ms), else 0 */
+  int ended;         /* the server ended or read the end of a connection since */
+  int lockstep;      /* never batch (fray__xctl_set_lockstep) */
+  size_t eof_client; /* fray__xctl_send_eof(): its client + 1 while its pieces go */
+  int eof_closing;
   int idle;            /* quiescent since the last report of activity */
   uint64_t idle_at;    /* when that was reported */
   uint32_t idle_timer; /* when the server's wait times out by itself */
@@ -157,6 +165,15 @@ static int other_process(fray__xctl_t *x, const fray_shim_msg_t *m, const char *
                  (int)x->server_pid);
 }
 
+/* The server read the EOF of c (or closed it): a client deaf from there on
+ * hears what it wrote until then. */
+static void heard_eof(xclient_t *c) {
+  if (c->deaf == 1) {
+    c->deaf = 2;
+    c->hears = c->wrote;
+  }
+}
+
 /* A served read: it must lie inside the piece in flight, and be all of it
  * unless the server itself asked for less. */
 static int on_read(fray__xctl_t *x, const fray_shim_msg_t *m) {
@@ -164,6 +181,8 @@ static int on_read(fray__xctl_t *x, const fray_shim_msg_t *m) {
   xclient_t *c = by_conn(x, m->conn, &i);
   if (m->a && other_process(x, m, "read"))
     return FRAY__XCTL_INEXACT;
+  if (c && !m->a)
+    heard_eof(c);
   if (!c || !m->a)
     return 0;
   c->seen_read = 1;
@@ -180,6 +199,8 @@ static int on_read(fray__xctl_t *x, const fray_shim_msg_t *m) {
     x->piece_left = x->plen[++x->pi];
   return 0;
 }
+
+static int on_reset(fray__xctl_t *x, const fray_shim_msg_t *m);
 
 static int on_msg(fray__xctl_t *x, const fray_shim_msg_t *m) {
   size_t i;
@@ -200,10 +221,14 @@ static int on_msg(fray__xctl_t *x, const fray_shim_msg_t *m) {
     if ((c = by_conn(x, m->conn, &i)))
       c->wrote += m->a;
     return c ? other_process(x, m, "wrote to") : 0;
+  case FRAY_SHIM_MSG_RESET:
+    return on_reset(x, m);
   case FRAY_SHIM_MSG_CLOSE:
+    if ((c = by_conn(x, m->conn, &i)))
+      heard_eof(c);
     /* What the server will never read of the pieces in flight (held for
      * its turn when it closed) goes nowhere: not waited for. */
-    if (by_conn(x, m->conn, &i) && i == x->piece_client && x->unread) {
+    if (c && i == x->piece_client && x->unread) {
       uint64_t gone = m->a < x->unread ? m->a : x->unread;
       x->unread -= gone;
       x->announced -= gone;
@@ -234,19 +259,30 @@ static int on_msg(fray__xctl_t *x, const fray_shim_msg_t *m) {
 
 /* ---- the sockets -------------------------------------------------------------------- */
 
+/* A client deaf after its EOF whose bytes are all taken that the shim
+ * said the server wrote, while it has not said whether the server read
+ * the EOF before the rest: they wait in the socket until it says. */
+static int held(const xclient_t *c) {
+  return c->deaf == 1 && c->rx >= c->wrote;
+}
+
 static void client_read(fray__xctl_t *x, size_t i) {
   xclient_t *c = &x->cl[i];
   uint8_t buf[65536];
-  for (;;) {
-    ssize_t r = recv(c->fd, buf, sizeof buf, MSG_DONTWAIT);
+  while (!held(c)) {
+    size_t want = c->deaf == 1 && c->wrote - c->rx < sizeof buf ? c->wrote - c->rx : sizeof buf;
+    ssize_t r = recv(c->fd, buf, want, MSG_DONTWAIT);
     if (r > 0) {
       /* ACK at once: a server writing small pieces (short writes) under
        * Nagle waits for each ACK, which a delayed ACK holds for 40 ms. */
       int one = 1;
       setsockopt(c->fd, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof one);
+      size_t heard = (size_t)r;
+      if (c->deaf == 2)
+        heard = c->rx >= c->hears ? 0 : c->hears - c->rx < heard ? c->hears - c->rx : heard;
       c->rx += (uint64_t)r;
-      if (!c->gone && x->cb.received)
-        x->cb.received(x->cb.ctx, i, buf, (size_t)r);
+      if (!c->gone && heard && x->cb.received)
+        x->cb.received(x->cb.ctx, i, buf, heard);
       continue;
     }
     if (r < 0 && errno == EINTR)
@@ -280,6 +316,15 @@ static int server_gone(fray__xctl_t *x) {
   return FRAY_EIO;
 }
 
+/* The client of the shim's conn does not leave at its RESET: the cut
+ * write was only short. 0 or FRAY_EIO. */
+static int no_reset(fray__xctl_t *x, uint32_t conn) {
+  fray_shim_msg_t m = {.type = FRAY_SHIM_MSG_NORESET, .conn = conn};
+  if (send(fray__server_ctl(x->srv), &m, sizeof m, MSG_NOSIGNAL) != (ssize_t)sizeof m)
+    return server_gone(x);
+  return 0;
+}
+
 /* Takes in every report waiting on the channel, a batch per system call;
  * the first non-zero on_msg() result is returned (the rest are taken in
  * all the same). */
@@ -301,8 +346,12 @@ static int take_reports(fray__xctl_t *x, int ctl) {
        * sees the hang-up. */
       if (mm[k].msg_len == 0)
         return rc;
-      if (mm[k].msg_len == sizeof m[k] && !rc)
+      if (mm[k].msg_len != sizeof m[k])
+        continue;
+      if (!rc)
         rc = on_msg(x, &m[k]);
+      else if (m[k].type == FRAY_SHIM_MSG_RESET)
+        (void)no_reset(x, m[k].conn); /* the run is lost, but the server waits */
     }
   } while (n == BATCH);
   return rc;
@@ -325,7 +374,7 @@ static int pump(fray__xctl_t *x, int ms) {
   int ctl = fray__server_ctl(x->srv);
   x->pfd[np++] = (struct pollfd){.fd = ctl, .events = POLLIN};
   for (size_t i = 0; i < x->n && watch_sockets(x); i++)
-    if (x->cl[i].fd >= 0 && x->cl[i].end == END_OPEN)
+    if (x->cl[i].fd >= 0 && x->cl[i].end == END_OPEN && !held(&x->cl[i]))
       x->pfd[np++] = (struct pollfd){.fd = x->cl[i].fd, .events = POLLIN};
   if (np == 1 && x->reading && ms > 5)
     ms = 5; /* then with the sockets */
@@ -400,14 +449,19 @@ static int pump_until(fray__xctl_t *x, unsigned ms, int (*done)(void *, size_t),
 
 /* ---- the operations ----------------------------------------------------------------- */
 
-int fray__xctl_begin(fray__xctl_t *x, int short_writes, uint64_t seed, int read_gaps) {
+int fray__xctl_begin(fray__xctl_t *x, const fray_sched_t *sched) {
   x->inexact = x->crashed = 0;
   x->err[0] = 0;
   x->piece_left = x->unread = 0;
   x->nb = x->blen = 0;
+  x->eof_client = 0;
+  unsigned f = sched ? sched->faults : 0;
+  int sw = sched && sched->short_writes;
   fray_shim_msg_t m = {.type = FRAY_SHIM_MSG_WFAULT,
-                       .a = (short_writes ? 1u : 0u) | (read_gaps ? 2u : 0u),
-                       .b = seed};
+                       .a = (sw ? 1u : 0u) | (f & FRAY_FAULT_READ_GAP ? 2u : 0u),
+                       .b = sw ? sched->write_seed : 0};
+  if (f & FRAY_FAULT_RESET_MID_WRITE)
+    m.a |= 4u | (uint64_t)(uint32_t)(sched->fault_seed ^ sched->fault_seed >> 32) << 32;
   if (send(fray__server_ctl(x->srv), &m, sizeof m, MSG_NOSIGNAL) != (ssize_t)sizeof m)
     return server_gone(x);
   return 0;
@@ -454,6 +508,44 @@ int fray__xctl_open(fray__xctl_t *x, size_t i) {
 static void abandon(fray__xctl_t *x) {
   x->announced -= x->unread;
   x->piece_left = x->unread = 0;
+}
+
+/* Takes what the shim said the server wrote to client i, all of it
+ * arrived (the shim's reports come after the writes). */
+static void take_written(fray__xctl_t *x, size_t i) {
+  xclient_t *c = &x->cl[i];
+  uint64_t deadline = now_ms() + x->timeout_ms;
+  for (;;) {
+    client_read(x, i);
+    if (c->fd < 0 || c->end != END_OPEN || c->rx >= c->wrote || now_ms() >= deadline)
+      return;
+    struct pollfd p = {.fd = c->fd, .events = POLLIN};
+    poll(&p, 1, 10);
+  }
+}
+
+/* reset-mid-write struck client i's connection (RESET, after the WRITE of
+ * the bytes the cut write took): it receives them, then leaves with a RST
+ * (SO_LINGER 0), which the shim waits for inside the server's write, so
+ * that the server's next call on the connection gets the kernel's error.
+ * The pieces of it in flight go nowhere. A client unknown, or gone already
+ * (the script closed it), does not leave: NORESET. */
+static int on_reset(fray__xctl_t *x, const fray_shim_msg_t *m) {
+  size_t i;
+  xclient_t *c = by_conn(x, m->conn, &i);
+  if (!c || c->gone)
+    return no_reset(x, m->conn);
+  take_written(x, i);
+  if (c->fd < 0 || (x->cb.reset && !x->cb.reset(x->cb.ctx, i)))
+    return no_reset(x, m->conn);
+  if (i == x->piece_client && x->unread)
+    abandon(x);
+  struct linger l = {1, 0};
+  setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &l, sizeof l);
+  close(c->fd);
+  c->fd = -1;
+  c->gone = 1;
+  return 0;
 }
 
 static int piece_read(void *ctx, size_t i) {
@@ -505,6 +597,11 @@ static int send_pieces(fray__xctl_t *x, size_t i, const uint8_t *p, const uint64
   x->piece_left = lens[0];
   x->unread = len;
   x->idle = 0;
+  /* eof-with-data: the bytes wait (corked) for the FIN, which joins their
+   * last segment, so that the server cannot see them without it. */
+  int eof = x->eof_client == i + 1, one = 1;
+  if (eof)
+    setsockopt(c->fd, IPPROTO_TCP, TCP_CORK, &one, sizeof one);
   for (size_t off = 0; off < len;) {
     ssize_t w = send(c->fd, p + off, len - off, MSG_NOSIGNAL | MSG_DONTWAIT);
     if (w > 0) {
@@ -516,6 +613,11 @@ static int send_pieces(fray__xctl_t *x, size_t i, const uint8_t *p, const uint64
       abandon(x); /* the server closed: the rest goes nowhere */
       return 0;
     }
+  }
+  if (eof) {
+    shutdown(c->fd, SHUT_WR);
+    c->fin = 1;
+    c->deaf = x->eof_closing;
   }
   x->reading = now_ms();
   x->ended = 0;
@@ -560,10 +662,14 @@ void fray__xctl_set_lockstep(fray__xctl_t *x, int on) {
   x->lockstep = on;
 }
 
+/* The batch must go before a piece of len bytes to client i can join it. */
+static int batch_full(const fray__xctl_t *x, size_t i, size_t len) {
+  return x->nb && (x->bclient != i || x->nb == FRAY_SHIM_QUEUE_MAX || x->blen + len > BATCH_BYTES);
+}
+
 int fray__xctl_send(fray__xctl_t *x, size_t i, const uint8_t *p, size_t len) {
   int rc;
-  if (x->nb && (x->bclient != i || x->nb == FRAY_SHIM_QUEUE_MAX || x->blen + len > BATCH_BYTES) &&
-      (rc = flush(x)))
+  if (batch_full(x, i, len) && (rc = flush(x)))
     return rc;
   uint64_t l = len;
   /* One thread, seen going idle, not in a blocking read, after it read
@@ -582,6 +688,20 @@ int fray__xctl_send(fray__xctl_t *x, size_t i, const uint8_t *p, size_t len) {
   return 0;
 }
 
+int fray__xctl_send_eof(fray__xctl_t *x, size_t i, const uint8_t *p, size_t len, int closing) {
+  /* The FIN goes with the pieces that carry this one: a batch before them
+   * goes first, without it. */
+  int rc = batch_full(x, i, len) ? flush(x) : 0;
+  x->eof_client = i + 1;
+  x->eof_closing = closing != 0;
+  if (!rc)
+    rc = fray__xctl_send(x, i, p, len);
+  if (!rc)
+    rc = flush(x);
+  x->eof_client = 0;
+  return rc;
+}
+
 /* A FIN or RST the server will see (its side is still open) is activity
  * to wait out; one to a connection it already closed is not. */
 static void peer_moved(fray__xctl_t *x, const xclient_t *c) {
@@ -593,9 +713,10 @@ int fray__xctl_shutdown(fray__xctl_t *x, size_t i) {
   int rc = flush(x);
   if (rc)
     return rc;
-  if (x->cl[i].fd >= 0) {
+  if (x->cl[i].fd >= 0 && !x->cl[i].fin) {
     shutdown(x->cl[i].fd, SHUT_WR);
     peer_moved(x, &x->cl[i]);
+    x->cl[i].fin = 1;
   }
   return 0;
 }
@@ -605,7 +726,8 @@ int fray__xctl_close(fray__xctl_t *x, size_t i, int reset) {
   int rc = flush(x);
   if (rc || c->fd < 0)
     return rc;
-  peer_moved(x, c);
+  if (reset || !c->fin)
+    peer_moved(x, c); /* a FIN sent already is no news */
   if (reset) {
     struct linger l = {1, 0};
     setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &l, sizeof l);
@@ -613,6 +735,7 @@ int fray__xctl_close(fray__xctl_t *x, size_t i, int reset) {
     c->fd = -1;
   } else {
     shutdown(c->fd, SHUT_WR); /* a FIN; what still comes is read and dropped */
+    c->fin = 1;
     if (c->end != END_OPEN) {
       close(c->fd);
       c->fd = -1;

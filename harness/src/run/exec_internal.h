@@ -13,6 +13,7 @@
 #include <sys/types.h>
 
 #include "fray/common.h"
+#include "fray/sched.h"
 
 #define FRAY_SHIM_NAME "libfray-shim.so"
 
@@ -132,6 +133,11 @@ typedef struct fray__xctl_cb {
   void (*received)(void *ctx, size_t client, const uint8_t *p, size_t n);
   void (*ended)(void *ctx, size_t client, int reset); /* FIN (0) or RST (1) */
   void *ctx;
+  /* reset-mid-write struck client's connection, whose bytes before the cut
+   * have gone through received(): 1 when the client leaves there (fray
+   * then resets its socket), 0 when it had left already (the script closed
+   * it: the write was only short). NULL: always 1. */
+  int (*reset)(void *ctx, size_t client);
 } fray__xctl_cb_t;
 
 typedef struct fray__xctl fray__xctl_t;
@@ -143,10 +149,12 @@ int fray__xctl_new(fray__xctl_t **out, fray__server_t *srv, size_t nclients,
                    const fray__xctl_cb_t *cb, unsigned timeout_ms, const fray_mem_t *mem);
 void fray__xctl_free(fray__xctl_t *x);
 
-/* A run starts: the shim's faults for it (short writes seeded by seed, or
- * none; read_gaps: fray__xctl_gap() may be called). 0 or FRAY_EIO (the
- * channel is gone). */
-int fray__xctl_begin(fray__xctl_t *x, int short_writes, uint64_t seed, int read_gaps);
+/* A run starts: the shim's faults for it, from sched (NULL: none): short
+ * writes seeded by its write_seed; with FRAY_FAULT_READ_GAP,
+ * fray__xctl_gap() may be called; with FRAY_FAULT_RESET_MID_WRITE the shim
+ * cuts one of the server's writes (drawn from its fault_seed) and the
+ * client resets there (cb.reset). 0 or FRAY_EIO (the channel is gone). */
+int fray__xctl_begin(fray__xctl_t *x, const fray_sched_t *sched);
 
 /* The read of client i's next piece finds nothing first, once (the
  * read-gap fault): call it before that piece's fray__xctl_send(). 0 or
@@ -163,6 +171,13 @@ int fray__xctl_open(fray__xctl_t *x, size_t i);
  * are gathered and go as one batch at the next operation (protocol.h):
  * errors of a batch are returned there. */
 int fray__xctl_send(fray__xctl_t *x, size_t i, const uint8_t *p, size_t len);
+
+/* As fray__xctl_send(), with the client's FIN in the same TCP segment as
+ * the bytes (eof-with-data): the server finds the EOF with them, before
+ * it waits again. closing: the client's close follows, and it hears only
+ * what the server wrote before it read the EOF. The shutdown or close that
+ * follows sends no second FIN. */
+int fray__xctl_send_eof(fray__xctl_t *x, size_t i, const uint8_t *p, size_t len, int closing);
 
 /* on: every piece its own round trip, never batched (for comparisons). */
 void fray__xctl_set_lockstep(fray__xctl_t *x, int on);

@@ -47,6 +47,11 @@ static void on_end(void *ctx, size_t client, int reset) {
   fray_player_ended(e->p, client, reset);
 }
 
+static int on_reset(void *ctx, size_t client) {
+  fray_exec_t *e = ctx;
+  return fray_player_reset_mid_write(e->p, client);
+}
+
 /* The controller's outcome as the player's: an inexact run, a crash (a
  * failure, with the server's last words), or an error. */
 static int outcome(fray_exec_t *e, int rc) {
@@ -85,13 +90,11 @@ static int ex_begin(void *t, fray_player_t *p, const fray_sched_t *sched) {
     e->need_start = 0;
     fray__xctl_free(e->x);
     e->x = NULL;
-    fray__xctl_cb_t cb = {on_bytes, on_end, e};
+    fray__xctl_cb_t cb = {on_bytes, on_end, e, on_reset};
     if ((rc = fray__xctl_new(&e->x, e->srv, e->nclients, &cb, e->o.timeout_ms, &e->mem)))
       return rc;
   }
-  int sw = sched && sched->short_writes;
-  int gaps = sched && (sched->faults & FRAY_FAULT_READ_GAP);
-  return outcome(e, fray__xctl_begin(e->x, sw, sw ? sched->write_seed : 0, gaps));
+  return outcome(e, fray__xctl_begin(e->x, sched));
 }
 
 static int ex_open(void *t, size_t i) {
@@ -102,6 +105,11 @@ static int ex_open(void *t, size_t i) {
 static int ex_send(void *t, size_t i, const uint8_t *p, size_t len) {
   fray_exec_t *e = t;
   return outcome(e, fray__xctl_send(e->x, i, p, len));
+}
+
+static int ex_send_eof(void *t, size_t i, const uint8_t *p, size_t len, int closing) {
+  fray_exec_t *e = t;
+  return outcome(e, fray__xctl_send_eof(e->x, i, p, len, closing));
 }
 
 static int ex_gap(void *t, size_t i) {
@@ -175,6 +183,7 @@ static const fray_transport_ops_t exec_ops = {
     .free = ex_free,
     .words = ex_words,
     .gap = ex_gap,
+    .send_eof = ex_send_eof,
 };
 
 static int make_more(void *user_data, const fray_script_t *script, fray_player_t **out) {

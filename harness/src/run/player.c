@@ -374,8 +374,12 @@ static int deliver_read(void *ctx, const uint8_t *data, size_t n, int last) {
   }
   p->reads++;
   trace(p, client, (fray_trace_event_t){.kind = FRAY_TRACE_READ, .data = data, .len = n});
-  if (last && p->eof_with_data)
+  if (last && p->eof_with_data) {
+    snprintf(p->fault_note, sizeof p->fault_note, "eof-with-data: %s's last read of line %zu %s",
+             fray_script_client_name(p->script, client), p->steps[p->step].line,
+             p->eof_with_data == 2 ? "and its close came together" : "came with its EOF");
     return p->ops->send_eof(p->t, client, data, n, p->eof_with_data == 2);
+  }
   return p->ops->send(p->t, client, data, n);
 }
 
