@@ -11,12 +11,13 @@
 # first crash AFL++ saved for each seed ("-": none within the budget) and
 # how many seeds found it.
 #
-#   bench/fuzz_exec_ttb.sh [--seeds N] [--budget S] [--core C] [--modes "exact whole"]
+#   bench/fuzz_exec_ttb.sh [--seeds N] [--from K] [--budget S] [--core C] [--modes "exact whole"]
 #                          [--targets "poll:droptail epoll:crcut ..."]
 #                          [--fray FRAY] [--shim LIBFRAY-SHIM-FUZZ.so]
 #
-# Defaults: 5 seeds, 60 s, core 0, both modes, every read-side bug of each
-# server (poll: droptail oneline max64 shortwrite quitrest crcut closeidle;
+# Defaults: 5 seeds (AFL's -s K..K+N-1, K = 1), 60 s, core 0, both
+# modes, every read-side bug of each server (poll: droptail oneline max64
+# shortwrite quitrest crcut closeidle;
 # epoll: droptail oneline crcut; libevent: droptail oneline). crcut crashes
 # only on a read boundary between "\r" and "\n"; closeidle crashes on a
 # connection closed before its first command, which one read can show.
@@ -24,7 +25,7 @@
 # budget per seed (most of the run time).
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-nseeds=5 budget=60 core=0 modes="exact whole"
+nseeds=5 from=1 budget=60 core=0 modes="exact whole"
 targets="poll:droptail poll:oneline poll:max64 poll:shortwrite poll:quitrest poll:crcut
          poll:closeidle epoll:droptail epoll:oneline epoll:crcut libevent:droptail
          libevent:oneline"
@@ -32,13 +33,14 @@ fray=$root/build-dev/fray shim=$root/build-dev/libfray-shim-fuzz.so
 while [ $# -gt 0 ]; do
   case $1 in
     --seeds) nseeds=${2:?}; shift ;;
+    --from) from=${2:?}; shift ;;
     --budget) budget=${2:?}; shift ;;
     --core) core=${2:?}; shift ;;
     --modes) modes=${2:?}; shift ;;
     --targets) targets=${2:?}; shift ;;
     --fray) fray=${2:?}; shift ;;
     --shim) shim=${2:?}; shift ;;
-    -h|--help) sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "fuzz_exec_ttb: unknown argument '$1'" >&2; exit 2 ;;
   esac
   shift
@@ -79,7 +81,7 @@ for target in $targets; do
   style=${target%%:*} bug=${target#*:}
   for mode in $modes; do
     line="" found=0
-    for seed in $(seq "$nseeds"); do
+    for seed in $(seq "$from" $((from + nseeds - 1))); do
       t=$(ttb "$style" "$bug" "$([ "$mode" = exact ] && echo 1 || echo whole)" "$seed")
       line="$line $t"
       [ "$t" != "-" ] && found=$((found + 1))
