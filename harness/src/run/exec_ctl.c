@@ -753,6 +753,15 @@ int fray__xctl_wait(fray__xctl_t *x, unsigned ms, int (*ready)(void *ctx, size_t
   return rc ? rc : pump_until(x, ms, ready, x->cb.ctx, client, ready ? 2 : 1);
 }
 
+int fray__xctl_settle(fray__xctl_t *x, unsigned ms) {
+  /* As after an open, a server the shim sees go quiescent is waited for
+   * until it does; ms (the settle) bounds only the wait of one never seen
+   * so. A server crashing on a client's last close takes longer than a
+   * settle to say so (a sanitizer's report, symbolised), and the crash is
+   * this run's, not the next one's. */
+  return fray__xctl_wait(x, x->blind || ms >= x->timeout_ms ? ms : x->timeout_ms, NULL, x->n);
+}
+
 int fray__xctl_end(fray__xctl_t *x) {
   x->nb = x->blen = 0; /* sends no wait followed: the run is over */
   for (size_t i = 0; i < x->n; i++)

@@ -192,6 +192,10 @@ int fray__xctl_close(fray__xctl_t *x, size_t i, int reset); /* `close` / `reset`
 int fray__xctl_wait(fray__xctl_t *x, unsigned ms, int (*ready)(void *ctx, size_t client),
                     size_t client);
 
+/* The end of a run: waits until the server is quiescent, for up to the
+ * controller's timeout when the shim sees it go quiescent, else for ms. */
+int fray__xctl_settle(fray__xctl_t *x, unsigned ms);
+
 /* The run ends: every connection closed. */
 int fray__xctl_end(fray__xctl_t *x);
 

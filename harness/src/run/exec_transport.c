@@ -143,7 +143,7 @@ static int ex_wait(void *t, fray_wait_kind_t kind, size_t client) {
     return outcome(e, fray__xctl_wait(e->x, 0, NULL, client));
   case FRAY_WAIT_SETTLE:
   default:
-    return outcome(e, fray__xctl_wait(e->x, e->o.settle_ms, NULL, e->nclients));
+    return outcome(e, fray__xctl_settle(e->x, e->o.settle_ms));
   }
 }
 
