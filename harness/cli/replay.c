@@ -44,9 +44,11 @@ typedef struct replay_opts {
   const char *junit;
   const char *save_dir;
   fray_strategy_t sched;
-  int family;      /* --schedule FAMILY: FRAY_CAMPAIGN_PORTFOLIO or one family */
-  unsigned faults; /* --faults */
-  int faults_set;  /* --faults given: under --exec, faults are drawn only then */
+  int family;         /* --schedule FAMILY: FRAY_CAMPAIGN_PORTFOLIO or one family */
+  unsigned faults;    /* --faults */
+  int faults_set;     /* --faults given: under --exec, faults are drawn only then */
+  int fault_seed_set; /* --fault-seed given */
+  uint64_t fault_seed;
   uint64_t runs;
   uint64_t seed;
   size_t max_cuts;
@@ -191,6 +193,10 @@ static void usage(FILE *out) {
           "                                      through a 1-4096 byte window (the\n"
           "                                      server's output queue fills)\n"
           "                      `all` (default) or `none`\n"
+          "  --fault-seed S      with --schedule whole: one more run, every --faults kind\n"
+          "                      struck where fault seed S draws it (a reproducer that\n"
+          "                      needs fault kinds replays so; its schedule line names\n"
+          "                      the seed)\n"
           "\n"
           "bounds (every schedule kind and --mutate; the whole reference is run 1):\n"
           "  --max-runs N        stop each script after N runs\n"
@@ -308,6 +314,7 @@ static const fray_cli_opt_t opts_table[] = {
     {"--save-failures", FRAY_CLI_TEXT, 0, 0, NULL},
     {"--short-writes", FRAY_CLI_FLAG, 0, 0, NULL},
     {"--faults", FRAY_CLI_TEXT, 0, 0, NULL},
+    {"--fault-seed", FRAY_CLI_SEED, 0, 0, NULL},
     {"--keep-going", FRAY_CLI_FLAG, 0, 0, NULL},
     {"--json", FRAY_CLI_FLAG, 0, 0, NULL},
     {"--list-handlers", FRAY_CLI_FLAG, 0, 0, NULL},
@@ -405,6 +412,9 @@ static int parse_opt(replay_opts_t *o, const fray_cli_args_t *a) {
     o->runs = a->num;
   } else if (!strcmp(name, "--seed")) {
     o->seed = a->num;
+  } else if (!strcmp(name, "--fault-seed")) {
+    o->fault_seed = a->num;
+    o->fault_seed_set = 1;
   } else if (!strcmp(name, "--max-cuts")) {
     o->max_cuts = (size_t)a->num;
   } else if (!strcmp(name, "--mutate")) {
@@ -468,8 +478,12 @@ static const char *ignored_why(const replay_opts_t *o, const char *opt) {
     return "only random schedules, --short-writes and --mutate draw from the seed";
   if (!strcmp(opt, "--max-cuts") && !ex)
     return "it bounds --schedule exhaustive only";
-  if (!strcmp(opt, "--faults") && (!sched || o->sched != FRAY_STRATEGY_RANDOM))
-    return "random runs draw fault kinds; other schedules and --mutate do not";
+  int whole_faults = sched && o->sched == FRAY_STRATEGY_WHOLE && o->fault_seed_set;
+  if (!strcmp(opt, "--faults") && (!sched || o->sched != FRAY_STRATEGY_RANDOM) && !whole_faults)
+    return "random runs draw fault kinds; other schedules and --mutate do not (whole: with "
+           "--fault-seed)";
+  if (!strcmp(opt, "--fault-seed") && (!sched || o->sched != FRAY_STRATEGY_WHOLE))
+    return "it strikes --faults in a whole run (a reproducer's replay line)";
   if (!strcmp(opt, "--faults") && o->connect)
     return "faults are drawn in the simulator and under --exec";
   if (!strcmp(opt, "--short-writes") && o->mutate)
@@ -1164,6 +1178,8 @@ static int new_campaign(const replay_opts_t *o, replay_run_t *run) {
   /* Under --exec, faults are drawn only when asked for: a real server's
    * runs cost milliseconds, and its scripts were written for it as it is. */
   co.faults = o->exec && !o->faults_set ? 0 : o->faults;
+  co.fault_seed_set = o->fault_seed_set;
+  co.fault_seed = o->fault_seed;
   co.keep_going = o->keep_going;
   co.save_dir = o->save_dir;
   co.isolate = 1; /* applies to in-process handlers only */

@@ -359,6 +359,8 @@ faults)
   grep -q -- "$fault" "$work/out" || fail "the failure does not name the fault $fault"
   grep -q "^# it needs the fault kinds $fault," "$work"/repro/*.fray ||
     fail "the reproducer does not say it needs $fault"
+  # Its replay line strikes the fault again (--fault-seed) and fails.
+  for r in "$work"/repro/*.fray; do replay_as_header 1 "$r"; done
   expect_rc 0 "$fray" replay --plugin "$buggy" --schedule random --faults "$others" --runs 200 \
     --seed 1 "$script"
   expect_rc 0 "$fray" replay --plugin "$buggy" --schedule random --faults none --runs 200 \
@@ -381,6 +383,8 @@ faults-exec)
     --seed 1 --save-failures "$work/repro" "$script"
   grep -q -- "$fault" "$work/out" || fail "the failure does not name the fault $fault"
   grep -q -- "$fault" "$work"/repro/*.fray || fail "the reproducer does not name the fault $fault"
+  # Its replay line strikes the fault again (--fault-seed) and fails.
+  for r in "$work"/repro/*.fray; do replay_as_header 1 "$r"; done
   expect_rc 0 "$fray" replay --exec "$buggy" --schedule random --runs 60 --seed 1 "$script"
   expect_rc 0 "$fray" replay --exec "$buggy" --schedule random --faults "$others" --runs 60 \
     --seed 1 "$script"

@@ -144,6 +144,14 @@ typedef struct fray_campaign_opts {
    * that minimise a reproducer are not traced. NULL: none. */
   fray_trace_fn trace;
   void *trace_data;
+  /* whole, with fault_seed_set: one run after the reference in which every
+   * kind in faults strikes where fault_seed draws it (short writes, when
+   * faults has FRAY_FAULT_SHORT_WRITES or short_writes is set, seeded by it
+   * too), as in the random run whose fault seed it was. How a reproducer
+   * that needs fault kinds replays: `--schedule whole --faults K
+   * --fault-seed S` on its `# replay:` line. */
+  int fault_seed_set;
+  uint64_t fault_seed;
 } fray_campaign_opts_t;
 
 /* Sets the defaults: random over the whole portfolio of families, every

@@ -58,6 +58,8 @@ int fray__ctarget_short_writes(const fray__ctarget_t *t);
  * (FRAY_FAULT_* bits): a script cannot say them, so its reproducer names
  * them. */
 unsigned fray__ctarget_faults(const fray__ctarget_t *t);
+/* The fault seed of the last run built. */
+uint64_t fray__ctarget_fault_seed(const fray__ctarget_t *t);
 
 /* The last run's failure as a small script with its schedule baked in:
  * minimised in the simulator and over a caller's factory, as found over

@@ -128,9 +128,25 @@ static void fault_note(unsigned faults, char *buf, size_t size) {
   char list[160];
   faults_option(faults, list, sizeof list);
   snprintf(buf, size,
-           "# it needs the fault kinds %.100s, which a script cannot say: it fails\n"
-           "# as found with the found-by line, whose seed and run draw them again\n",
+           "# it needs the fault kinds %.100s, which a script cannot say: the\n"
+           "# replay line strikes them again where its --fault-seed draws them\n",
            list + strlen(" --faults "));
+}
+
+/* The options that strike the faults the last run needed again in a whole
+ * run of its reproducer (its fault kinds, with short writes when it had
+ * them, and its fault seed), appended to buf; nothing when it needed
+ * none. */
+static void strike_again(const fray__cjob_t *j, char *buf, size_t size) {
+  unsigned faults = fray__ctarget_faults(j->t);
+  if (!faults)
+    return;
+  if (fray__ctarget_short_writes(j->t))
+    faults |= FRAY_FAULT_SHORT_WRITES;
+  size_t n = strlen(buf);
+  faults_option(faults, buf + n, size - n);
+  n = strlen(buf);
+  snprintf(buf + n, size - n, " --fault-seed %" PRIu64, fray__ctarget_fault_seed(j->t));
 }
 
 /* The header of a schedule's reproducer at path; how: "minimised" or why
@@ -143,6 +159,8 @@ static char *schedule_header(fray__cjob_t *j, const fray_campaign_failure_t *f, 
   found_by(j, found, sizeof found);
   command(j, replay, sizeof replay);
   snprintf(replay + strlen(replay), sizeof replay - strlen(replay), " --schedule whole");
+  if (!alone)
+    strike_again(j, replay, sizeof replay);
   add_word(replay, sizeof replay, path);
   snprintf(desc, sizeof desc, "%s", f->schedule);
   snprintf(msg, sizeof msg, "%s", f->message);
@@ -151,7 +169,7 @@ static char *schedule_header(fray__cjob_t *j, const fray_campaign_failure_t *f, 
   comment_safe(desc);
   comment_safe(msg);
   char sw[128] = "";
-  if (!alone && fray__ctarget_short_writes(j->t))
+  if (!alone && fray__ctarget_short_writes(j->t) && !fray__ctarget_faults(j->t))
     snprintf(sw, sizeof sw,
              "# it needs short writes: add --short-writes --seed %" PRIu64
              " (see the found-by line)\n",

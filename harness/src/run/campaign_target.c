@@ -117,7 +117,7 @@ void fray__ctarget_close(fray__ctarget_t *t) {
 uint64_t fray__ctarget_count(const fray__ctarget_t *t, const fray_campaign_opts_t *o) {
   switch (o->strategy) {
   case FRAY_STRATEGY_WHOLE:
-    return o->short_writes ? o->runs : 0;
+    return o->fault_seed_set ? 1 : o->short_writes ? o->runs : 0;
   case FRAY_STRATEGY_BYTEWISE:
     return 1;
   case FRAY_STRATEGY_EXHAUSTIVE: {
@@ -169,6 +169,12 @@ static int build(fray__ctarget_t *t, const fray_campaign_opts_t *o, uint64_t i, 
   switch (o->strategy) {
   case FRAY_STRATEGY_WHOLE:
     t->sched = (fray_sched_t){.short_writes = 1, .write_seed = seed};
+    if (o->fault_seed_set) /* every kind asked for strikes, as the fault seed says */
+      t->sched =
+          (fray_sched_t){.short_writes = o->short_writes || (o->faults & FRAY_FAULT_SHORT_WRITES),
+                         .write_seed = o->fault_seed,
+                         .faults = t->net ? 0 : o->faults,
+                         .fault_seed = o->fault_seed};
     return 0;
   case FRAY_STRATEGY_RANDOM: {
     fray_sched_family_t f = o->family == FRAY_CAMPAIGN_PORTFOLIO
@@ -252,6 +258,10 @@ int fray__ctarget_short_writes(const fray__ctarget_t *t) {
 
 unsigned fray__ctarget_faults(const fray__ctarget_t *t) {
   return t->last ? t->last->faults & ~(unsigned)FRAY_FAULT_SHORT_WRITES : 0;
+}
+
+uint64_t fray__ctarget_fault_seed(const fray__ctarget_t *t) {
+  return t->last ? t->last->fault_seed : 0;
 }
 
 /* The minimiser over the target's players: the simulator's, or the
