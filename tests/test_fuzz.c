@@ -177,6 +177,50 @@ static void test_decode_family_and_eof_fault(void **state) {
   fray_fuzz_session_free(s);
 }
 
+/* Every fault kind of fray/sched.h can be decoded: the flags op's own
+ * bits, and bits 0-4 of its fault byte from close-mid-send on (the window
+ * is bit 4; bits 0-3 mean what they meant before it). Random inputs reach
+ * each kind too. */
+static void test_decode_every_fault_kind(void **state) {
+  (void)state;
+  for (unsigned f = 1; f & FRAY_FAULT_ALL; f <<= 1) {
+    /* The op, then its bytes: 0x10 a write seed, 0x40 none, 0x80 the
+     * kind's bit and a seed of 9. */
+    uint8_t in[] = {'x', '\n', 9, 0, 0x07};
+    if (f == FRAY_FAULT_SHORT_WRITES)
+      in[4] |= 0x10, in[3] = 9;
+    else if (f == FRAY_FAULT_EOF_WITH_DATA)
+      in[4] |= 0x40;
+    else
+      in[4] |= 0x80, in[3] = (uint8_t)(f / FRAY_FAULT_CLOSE_MID_SEND);
+    fray_fuzz_session_t *s;
+    assert_int_equal(fray_fuzz_decode(&s, in, sizeof in, NULL, NULL), 0);
+    const fray_sched_t *v = fray_fuzz_session_sched(s);
+    assert_int_equal(v->faults, f);
+    if (f == FRAY_FAULT_WINDOW) /* sized from the fault seed: no short writes */
+      assert_int_equal(v->write_seed, 9);
+    fray_fuzz_session_free(s);
+  }
+  /* The fault byte's bits past the window's name nothing. */
+  uint8_t all[] = {'x', '\n', 3, 0xff, 0x87};
+  fray_fuzz_session_t *s;
+  assert_int_equal(fray_fuzz_decode(&s, all, sizeof all, NULL, NULL), 0);
+  assert_int_equal(fray_fuzz_session_sched(s)->faults,
+                   FRAY_FAULT_ALL & ~(FRAY_FAULT_SHORT_WRITES | FRAY_FAULT_EOF_WITH_DATA));
+  assert_true(fray_sched_window(fray_fuzz_session_sched(s)) > 0);
+  fray_fuzz_session_free(s);
+  unsigned seen = 0;
+  uint8_t buf[96];
+  for (int i = 0; i < 3000; i++) {
+    size_t n = rbyte() % sizeof buf;
+    fill(buf, n);
+    assert_int_equal(fray_fuzz_decode(&s, buf, n, NULL, NULL), 0);
+    seen |= fray_fuzz_session_sched(s)->faults;
+    fray_fuzz_session_free(s);
+  }
+  assert_int_equal(seen, FRAY_FAULT_ALL);
+}
+
 static void test_encode_decode_round_trip(void **state) {
   (void)state;
   fray_script_t *s;
@@ -375,6 +419,7 @@ int main(void) {
       cmocka_unit_test(test_encode_decode_round_trip),
       cmocka_unit_test(test_spans_round_trip),
       cmocka_unit_test(test_decode_family_and_eof_fault),
+      cmocka_unit_test(test_decode_every_fault_kind),
       cmocka_unit_test(test_driver_quiet_on_correct_handler),
       cmocka_unit_test(test_driver_catches_oneread),
       cmocka_unit_test(test_driver_names_nondeterminism),

@@ -34,9 +34,11 @@
  *                   it: fray_sched_family(); the last such op wins, and the
  *                   cuts and merges decoded are set aside), op & 0x40 turns
  *                   FRAY_FAULT_EOF_WITH_DATA on, op & 0x80 turns on the
- *                   faults bits 0-3 of the next byte name (close-mid-send,
- *                   random-close, read-gap, reset-mid-write: FRAY_FAULT_*
- *                   from bit 2 on), seeded by the byte after it
+ *                   faults bits 0-4 of the next byte name (close-mid-send,
+ *                   random-close, read-gap, reset-mid-write, window:
+ *                   FRAY_FAULT_* from bit 2 on), seeded by the byte after
+ *                   it (the window's size by the write seed when short
+ *                   writes are on, else by that byte too)
  * Client 0 ("c0") is open from the start. When the decisions run out, the
  * payload left is one last send of client 0. A missing byte reads as 0.
  * Sessions are bounded: at most FRAY_FUZZ_MAX_STEPS steps. */

@@ -11,6 +11,10 @@
 
 enum { OP_SEND_MAX = 2, OP_EXPECT = 3, OP_OPEN = 4, OP_CLOSE = 5, OP_RESET = 6, OP_FLAGS = 7 };
 
+/* The fault kinds a flags op's fault byte names, one bit each from
+ * close-mid-send on: every kind but the two of their own bits. */
+#define POINT_FAULTS (FRAY_FAULT_ALL & ~(FRAY_FAULT_SHORT_WRITES | FRAY_FAULT_EOF_WITH_DATA))
+
 /* The session's script is built in place, not through fray_script_add_*():
  * the decoder makes only valid steps, so the builder's checks and copies
  * (and its allocations, per step) would be spent on every fuzz input for
@@ -231,6 +235,7 @@ static void dec_flags(dec_t *d, uint8_t op, int was_send) {
   d->last_send_client = was_send;
   if (op & 0x10) {
     s->sched.short_writes = 1;
+    s->sched.faults |= FRAY_FAULT_SHORT_WRITES; /* the bit mirrors the flag */
     s->sched.write_seed = decision(&d->rd);
   }
   if (op & 0x20) {
@@ -240,9 +245,9 @@ static void dec_flags(dec_t *d, uint8_t op, int was_send) {
   if (op & 0x40)
     s->sched.faults |= FRAY_FAULT_EOF_WITH_DATA;
   if (op & 0x80) {
-    /* The fault kinds that strike at drawn points, one bit each, in the
-     * order of their FRAY_FAULT_* bits from close-mid-send on. */
-    s->sched.faults |= (unsigned)(decision(&d->rd) & 15) * FRAY_FAULT_CLOSE_MID_SEND;
+    /* Bits 0-3 were every kind once; the receive window came as bit 4,
+     * so inputs that named kinds with bits 0-3 decode as they did. */
+    s->sched.faults |= ((unsigned)decision(&d->rd) * FRAY_FAULT_CLOSE_MID_SEND) & POINT_FAULTS;
     s->sched.fault_seed = decision(&d->rd);
   }
 }
@@ -264,6 +269,10 @@ static int dec_finish(dec_t *d) {
     return FRAY_ENOMEM; /* the decoder only builds valid steps */
   for (size_t k = 0; k < s->nsends; k++)
     s->sends[k].cuts = s->sends[k].ncuts ? s->cutpool + s->cutoff[k] : NULL;
+  /* The receive window's size comes from the write seed: without short
+   * writes to seed it, the fault seed does. */
+  if ((s->sched.faults & FRAY_FAULT_WINDOW) && !s->sched.short_writes)
+    s->sched.write_seed = s->sched.fault_seed;
   s->sched.sends = s->sends;
   s->sched.nsends = s->nsends;
   return d->family >= 0 ? use_family(s, (fray_sched_family_t)d->family, d->family_seed) : 0;
