@@ -15,8 +15,10 @@
  *     script), on the same scripts in the same run: runs/s and the ratio to
  *     the in-process figure (goal: >= 90% of it).
  *
- * Goals (from the issue): >= 50,000 random schedule runs/s on one core for
- * a 10-line chat script, and < 10 s for the exhaustive corpus pass. A goal
+ * Goals (from the issues): >= 100,000 random schedule runs/s on one core on
+ * the chat corpus (50,000 before the fault model, which promised to keep
+ * it there with timers, faults and the portfolio), and < 10 s for the
+ * exhaustive corpus pass. A goal
  * missed is printed, never turned into a failing exit status (shared CI
  * machines are too noisy); a script that fails is an error (exit 1): the
  * corpus must pass, or the figures measure failure paths. */
@@ -37,7 +39,7 @@
 #define FRAY_SOURCE_DIR "."
 #endif
 
-#define GOAL_RANDOM_RUNS_PER_S 50000.0
+#define GOAL_RANDOM_RUNS_PER_S 100000.0
 #define GOAL_EXHAUSTIVE_S 10.0
 #define GOAL_ISOLATED_RATIO 0.90
 #define MAX_SCRIPTS 256

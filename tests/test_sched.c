@@ -16,16 +16,7 @@
 #include "run/sim_internal.h"
 #include "fray/sched.h"
 #include "fray/sim.h"
-
-static fray_script_t *parse(const char *text) {
-  fray_script_t *s = NULL;
-  fray_script_error_t err;
-  if (fray_script_parse(&s, text, strlen(text), "t.fray", NULL, &err)) {
-    char m[512];
-    fail_msg("%s", fray_script_error_format(&err, m, sizeof m));
-  }
-  return s;
-}
+#include "support.h"
 
 static const char script3[] = "open a\n"
                               "open b\n"
@@ -36,7 +27,7 @@ static const char script3[] = "open a\n"
 
 static void test_sched_nsends_and_whole(void **state) {
   (void)state;
-  fray_script_t *s = parse(script3);
+  fray_script_t *s = test_parse(script3);
   assert_int_equal(fray_sched_nsends(s), 3);
   assert_int_equal(fray_sched_nsends(NULL), 0);
   fray_sched_buf_t *b;
@@ -55,7 +46,7 @@ static void test_sched_nsends_and_whole(void **state) {
 
 static void test_sched_bytewise_holds_no_cuts(void **state) {
   (void)state;
-  fray_script_t *s = parse(script3);
+  fray_script_t *s = test_parse(script3);
   fray_sched_buf_t *b;
   assert_int_equal(fray_sched_buf_new(&b, s, NULL), 0);
   assert_int_equal(fray_sched_bytewise(b), 0);
@@ -80,7 +71,7 @@ static void test_sched_bytewise_holds_no_cuts(void **state) {
 
 static void test_sched_random_is_the_seeds(void **state) {
   (void)state;
-  fray_script_t *s = parse(script3);
+  fray_script_t *s = test_parse(script3);
   fray_sched_buf_t *a, *b;
   assert_int_equal(fray_sched_buf_new(&a, s, NULL), 0);
   assert_int_equal(fray_sched_buf_new(&b, s, NULL), 0);
@@ -111,7 +102,7 @@ static void test_sched_random_is_the_seeds(void **state) {
 
 static void test_sched_exhaustive_count_and_index(void **state) {
   (void)state;
-  fray_script_t *s = parse("open a\na > \"abcd\"\na > \"xyz\"\n");
+  fray_script_t *s = test_parse("open a\na > \"abcd\"\na > \"xyz\"\n");
   /* 4 and 3 bytes: C(3,1) + C(2,1) single cuts; C(3,2) + C(2,2) pairs;
    * and the two sends merged (+ 1). */
   assert_int_equal(fray_sched_exhaustive_count(s, 1), 1 + 3 + 2 + 1);
@@ -144,7 +135,7 @@ static void test_sched_exhaustive_count_and_index(void **state) {
 
 static void test_sched_describe_names_merges_and_sends(void **state) {
   (void)state;
-  fray_script_t *s = parse(script3);
+  fray_script_t *s = test_parse(script3);
   const fray_sched_send_t sends[3] = {{.merge_next = 1}, {0}, {.merge_next = 1}};
   fray_sched_t sched = {.sends = sends, .nsends = 3, .short_writes = 1, .write_seed = 7};
   char d[256];
@@ -173,7 +164,7 @@ static void test_sched_describe_names_merges_and_sends(void **state) {
 
 static void test_sched_buf_fails_cleanly(void **state) {
   (void)state;
-  fray_script_t *s = parse(script3);
+  fray_script_t *s = test_parse(script3);
   for (long k = 1;; k++) {
     failmem_t fm = {.fail_at = k};
     fray_mem_t mem = failmem_mem(&fm);
@@ -293,7 +284,7 @@ static const char burst4[] = "open a\n"
 
 static void test_family_coalesce_and_merge(void **state) {
   (void)state;
-  fray_script_t *s = parse(burst4);
+  fray_script_t *s = test_parse(burst4);
   fray_sched_buf_t *b;
   assert_int_equal(fray_sched_buf_new(&b, s, NULL), 0);
   const fray_sched_t *v = fray_sched_buf_view(b);
@@ -325,7 +316,7 @@ static void test_family_coalesce_and_merge(void **state) {
 
 static void test_family_cut_positions(void **state) {
   (void)state;
-  fray_script_t *s = parse(burst4);
+  fray_script_t *s = test_parse(burst4);
   fray_sched_buf_t *b;
   assert_int_equal(fray_sched_buf_new(&b, s, NULL), 0);
   const fray_sched_t *v = fray_sched_buf_view(b);
@@ -372,7 +363,7 @@ static size_t burst_reads(const fray_sched_t *v, const size_t *lens, size_t *out
 
 static void test_family_prefix_and_boundary(void **state) {
   (void)state;
-  fray_script_t *s = parse(burst4);
+  fray_script_t *s = test_parse(burst4);
   fray_sched_buf_t *b;
   assert_int_equal(fray_sched_buf_new(&b, s, NULL), 0);
   const fray_sched_t *v = fray_sched_buf_view(b);
@@ -404,7 +395,7 @@ static void test_family_prefix_and_boundary(void **state) {
  * the next (the read a "bounds the whole buffer" bug needs) in some runs. */
 static void test_family_tail(void **state) {
   (void)state;
-  fray_script_t *s = parse(burst4);
+  fray_script_t *s = test_parse(burst4);
   fray_sched_buf_t *b;
   assert_int_equal(fray_sched_buf_new(&b, s, NULL), 0);
   const fray_sched_t *v = fray_sched_buf_view(b);
@@ -437,7 +428,7 @@ static void test_family_tail(void **state) {
 
 static void test_family_faults_drawn(void **state) {
   (void)state;
-  fray_script_t *s = parse(burst4);
+  fray_script_t *s = test_parse(burst4);
   fray_sched_buf_t *b;
   assert_int_equal(fray_sched_buf_new(&b, s, NULL), 0);
   const fray_sched_t *v = fray_sched_buf_view(b);

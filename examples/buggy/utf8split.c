@@ -53,8 +53,8 @@ static int utf8split_clean(fray_conn_t *c, utf8split_conn_t *st, const uint8_t *
     for (size_t j = 1; ok && j < k && i + j < n; j++)
       ok = (p[i + j] & 0xc0) == 0x80;
     if (ok && i + k > n && keep) {
-      st->npend = n - i;
-      for (size_t j = 0; j < st->npend; j++)
+      st->npend = n - i; /* < k <= 4; the bound below says so to gcc -O3 */
+      for (size_t j = 0; j < st->npend && j < sizeof st->pend; j++)
         st->pend[j] = p[i + j];
       return 0;
     }
