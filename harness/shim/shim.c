@@ -547,6 +547,20 @@ static void track(int fd, const char *how) {
   logf_locked("conn %u %s peer port %d (pid %d)\n", s->conn, how, peer, (int)getpid());
 }
 
+/* Reads and drops up to n bytes of fd without waiting, with the real
+ * call (not the server's: nothing is reported). */
+static void discard(int fd, uint64_t n) {
+  char buf[4096];
+  while (n) {
+    struct iovec v = {buf, n < sizeof buf ? (size_t)n : sizeof buf};
+    struct msghdr mh = {.msg_iov = &v, .msg_iovlen = 1};
+    ssize_t r = real.recvmsg(fd, &mh, MSG_DONTWAIT);
+    if (r <= 0)
+      break;
+    n -= (uint64_t)r;
+  }
+}
+
 /* A connection closed with pieces still held for its turn: fray sent them
  * with the piece before, where a lockstep would have seen the server end
  * the connection first and sent nothing more. They are read and dropped,
@@ -555,17 +569,8 @@ static void track(int fd, const char *how) {
  * last answer with it). */
 static void drop_held(int fd) {
   sfd_t *s = conn_of(fd);
-  if (!s || s->piece || !s->queued)
-    return;
-  char buf[4096];
-  for (uint64_t left = s->queued; left;) {
-    struct iovec v = {buf, left < sizeof buf ? (size_t)left : sizeof buf};
-    struct msghdr mh = {.msg_iov = &v, .msg_iovlen = 1};
-    ssize_t r = real.recvmsg(fd, &mh, MSG_DONTWAIT);
-    if (r <= 0)
-      break;
-    left -= (uint64_t)r;
-  }
+  if (s && !s->piece && s->queued)
+    discard(fd, s->queued);
 }
 
 /* The descriptor fd goes away (close, or dup2/dup3 over it). */
@@ -1025,15 +1030,7 @@ static void drop_unread(sfd_t *s, int fd) {
   int there = 0;
   if (!left || ioctl(fd, FIONREAD, &there) || there <= 0)
     return;
-  char buf[4096];
-  for (left = (uint64_t)there < left ? (uint64_t)there : left; left;) {
-    struct iovec v = {buf, left < sizeof buf ? (size_t)left : sizeof buf};
-    struct msghdr mh = {.msg_iov = &v, .msg_iovlen = 1};
-    ssize_t r = real.recvmsg(fd, &mh, MSG_DONTWAIT);
-    if (r <= 0)
-      break;
-    left -= (uint64_t)r;
-  }
+  discard(fd, (uint64_t)there < left ? (uint64_t)there : left);
 }
 
 /* Exact mode: reset-mid-write struck this write of len bytes, of which the
