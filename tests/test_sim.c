@@ -115,6 +115,24 @@ static const fray_handler_t gapdot = {
     .on_frame = gapdot_frame,
 };
 
+/* An echo that tells the other clients when a connection has gone, from
+ * on_close, as the chat example's "* alice left": where that lands in
+ * their transcripts depends on when the connection is released. */
+static void leaver_close(fray_conn_t *c, fray_close_reason_t reason, void *st) {
+  (void)reason;
+  (void)st;
+  for (fray_conn_t *o = fray_server_first(fray_conn_server(c)); o; o = fray_server_next(o))
+    if (o != c)
+      (void)fray_conn_send(o, "gone\r\n", 6);
+}
+
+static const fray_handler_t leaver = {
+    .name = "test-leaver",
+    .spec = {.mode = FRAY_MODE_LINE, .delim = {.bytes = "\n", .len = 1}},
+    .on_frame = echo_frame,
+    .on_close = leaver_close,
+};
+
 /* ---- helpers -------------------------------------------------------------- */
 
 static const char *const chat_script = "open a\n"
@@ -513,6 +531,40 @@ static void test_eof_with_data_answer_to_eof(void **state) {
   fray_script_free(s);
 }
 
+/* A half-closed client's echo is still queued under short writes when its
+ * EOF arrives; the connection is released (and b told) once that has gone.
+ * The half-close drains it as a close does: with one flush, b's "gone"
+ * came after its own echo whenever b's send took fewer reads than a's
+ * output needed flushes, a split-dependent transcript from a correct
+ * handler. */
+static void test_half_close_drains_under_short_writes(void **state) {
+  (void)state;
+  fray_script_t *s = test_parse("open a\n"
+                                "open b\n"
+                                "a > \"a line long enough for several short writes\\n\"\n"
+                                "a > eof\n"
+                                "b > \"ping\\n\"\n"
+                                "b < \"gone\\r\\nping\\r\\n\"\n"
+                                "a < \"a line long enough for several short writes\\r\\n\"\n"
+                                "a < eof\n");
+  fray_sim_t *sim;
+  assert_int_equal(fray_sim_new(&sim, s, &leaver, NULL), 0);
+  fray_sched_buf_t *b;
+  assert_int_equal(fray_sched_buf_new(&b, s, NULL), 0);
+  fray_sim_result_t res;
+  assert_int_equal(fray_sim_record_reference(sim, &res), 0);
+  for (uint64_t seed = 0; seed < 200; seed++) {
+    assert_int_equal(fray_sched_random(b, seed, 1), 0);
+    if (fray_sim_check_invariance(sim, fray_sched_buf_view(b), &res)) {
+      print_error("seed %llu: %s\n", (unsigned long long)seed, res.message);
+      fail();
+    }
+  }
+  fray_sched_buf_free(b);
+  fray_sim_free(sim);
+  fray_script_free(s);
+}
+
 /* close-mid-send: in about one close in two, a prefix of a's line reaches
  * the server before the EOF. The handler that relays it to b is caught, and
  * the failure names the fault; the echo, which drops an unfinished line,
@@ -722,6 +774,7 @@ int main(void) {
       cmocka_unit_test(test_random_catches_oneread_and_minimizes),
       cmocka_unit_test(test_exhaustive_catches_split),
       cmocka_unit_test(test_eof_with_data_fault),
+      cmocka_unit_test(test_half_close_drains_under_short_writes),
       cmocka_unit_test(test_close_mid_send_fault),
       cmocka_unit_test(test_read_gap_fault),
       cmocka_unit_test(test_leaving_faults),

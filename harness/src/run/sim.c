@@ -280,11 +280,15 @@ static int sim_gap(void *t, size_t i) {
   return pump(s, 0);
 }
 
+/* Drained as a close is: a half-closed connection the handler then closes
+ * is released (its on_close run, and what that sends the others queued)
+ * once its output has gone, and a single flush under short writes would
+ * leave that to however many pumps the next sends' cuts make. */
 static int sim_shutdown(void *t, size_t i) {
   fray_sim_t *s = t;
   if (s->cl[i].conn)
     fray_conn_input_eof(s->cl[i].conn);
-  return pump(s, 0);
+  return pump(s, 1);
 }
 
 static int sim_close(void *t, size_t i, int reset) {
