@@ -11,13 +11,14 @@
  * - Each child reads the input (stdin, as afl-fuzz gives it, or the file
  *   FRAY_SHIM_FUZZ_INPUT names), decodes it as a session (fray/fuzz.h: the
  *   format fuzz-encode writes), and plays it with fray's session player
- *   (fray/player.h) over a transport whose clients are loopback sockets of
- *   this very process. The player runs on a stack of its own (a ucontext
- *   coroutine, no thread): whenever it needs the server to act (a
- *   connection to accept, a piece to read) it switches back into the
- *   server's interrupted wait, and the server comes back to it the next
- *   time it would block, quiescent. Every piece is announced to the shim's
- *   exact mode first, so each read returns exactly it.
+ *   (fray/player.h) over a transport whose clients are sockets of this
+ *   very process (socketpairs the server accepts as TCP connections). The
+ *   player runs on a stack of its own (a ucontext coroutine, no thread):
+ *   whenever it needs the server to act (a connection to accept, a piece
+ *   to read) it switches back into the server's interrupted wait, and the
+ *   server comes back to it the next time it would block, quiescent.
+ *   Every piece is announced to the shim's exact mode first, so each read
+ *   returns exactly it.
  * - The oracle: crashes and sanitizer reports end the child (AFL sees
  *   them); split invariance: the child forks once more, the grandchild
  *   plays the session whole and sends each client's transcript back, the
@@ -35,9 +36,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <poll.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -62,7 +60,8 @@
 #include "run/player_internal.h"
 
 #define STACK_SIZE (256 * 1024) /* the player's coroutine */
-#define ACCEPT_TRIES 200        /* 1 ms each: a connect the server never accepts */
+#define ACCEPT_TRIES 200        /* server turns: a connection it never accepts */
+#define FIRST_PORT 1024         /* the clients' ports, as the server sees them */
 #define STUCK_TRIES 200         /* a piece the server stops taking */
 #define BIG_OUTPUT 65536        /* collected at once: the server may have more */
 #define EXIT_FAILED 3           /* the reference run failed (the grandchild says) */
@@ -76,14 +75,15 @@
 enum { END_OPEN = 0, END_FIN = 1, END_RST = 2 };
 
 typedef struct zclient {
-  int fd;
-  unsigned port; /* its local port: the shim names the connection by it */
+  int fd;        /* its end of the socketpair */
+  unsigned port; /* the port it poses with: the shim names the connection by it */
   int end;       /* END_*: how the server ended it */
 } zclient_t;
 
 static struct {
   int wanted, whole; /* FRAY_SHIM_FUZZ set; "whole": each send one read */
   int listen_fd, port;
+  unsigned last_port; /* the last client's */
   int started, forking, on_stack;
   pthread_t thread;       /* the one that reached the safe point */
   int ref_out;            /* the grandchild: where its reference goes; -1 otherwise */
@@ -98,8 +98,6 @@ static struct {
    * for a jump out of the program and warn of false positives. */
   int (*swap)(ucontext_t *, const ucontext_t *);
   void (*jump)(jmp_buf, int);
-  int (*poll)(struct pollfd *, nfds_t, int);
-  int (*accept4)(int, struct sockaddr *, socklen_t *, int);
   ucontext_t srv_uc, co_uc; /* the coroutine's first entry */
   jmp_buf srv, co;          /* every switch after it (no signal mask calls) */
   fray_fuzz_session_t *sess;
@@ -221,47 +219,37 @@ static int zt_begin(void *t, fray_player_t *p, const fray_sched_t *sched) {
 static void drop(zclient_t *c, int reset) {
   if (c->fd < 0)
     return;
-  if (reset) {
-    /* No TIME_WAIT: thousands of connections a second would use up the
-     * ephemeral ports. */
-    struct linger l = {1, 0};
-    setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &l, sizeof l);
-  }
+  if (reset)
+    fray__shim_reset(c->port);
   close(c->fd);
   *c = (zclient_t){.fd = -1};
 }
 
+/* A client is one end of a socketpair; the shim hands the other to the
+ * server's accept as a TCP connection from 127.0.0.1 (shim.c, "fuzz mode:
+ * clients on socketpairs"): a loopback TCP connection's handshake and
+ * segments cost about half of an exec's time. Reads and writes of the
+ * client pass MSG_DONTWAIT: its end stays blocking. */
 static int zt_open(void *t, size_t i) {
   (void)t;
   zclient_t *c = &z.cl[i];
   drop(c, 0);
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0), one = 1;
-  struct sockaddr_in a = {.sin_family = AF_INET,
-                          .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
-                          .sin_port = htons((uint16_t)z.port)};
-  socklen_t al = sizeof a;
-  if (fd < 0 || (connect(fd, (struct sockaddr *)&a, sizeof a) && errno != EINPROGRESS) ||
-      getsockname(fd, (struct sockaddr *)&a, &al)) {
-    if (fd >= 0)
-      close(fd);
-    return inexact("cannot connect to the server", i);
+  int sv[2];
+  z.last_port = z.last_port >= FIRST_PORT && z.last_port < 65535 ? z.last_port + 1 : FIRST_PORT;
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv))
+    return inexact("cannot make a socketpair", i);
+  if (fray__shim_pend(z.listen_fd, z.port, sv[1], z.last_port)) {
+    close(sv[0]);
+    close(sv[1]);
+    return inexact("too many connections wait to be accepted", i);
   }
-  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  *c = (zclient_t){.fd = fd, .port = ntohs(a.sin_port)};
+  *c = (zclient_t){.fd = sv[0], .port = z.last_port};
   uint64_t left;
-  int sfd;
-  for (int k = 0; (sfd = fray__shim_conn(c->port, &left)) < 0; k++) {
+  for (int k = 0; fray__shim_conn(c->port, &left) < 0; k++) {
     if (k == ACCEPT_TRIES)
       return inexact("the server did not accept the connection", i);
-    if (k) {
-      struct pollfd pf = {.fd = fd, .events = POLLOUT};
-      z.poll(&pf, 1, 1);
-    }
     run_server();
   }
-  /* The server's small writes (short writes) must not wait for an ACK
-   * that a quiescent exchange never sends. */
-  setsockopt(sfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   collect();
   return 0;
 }
@@ -329,7 +317,7 @@ static int zt_wait(void *t, fray_wait_kind_t kind, size_t client) {
 static int zt_end(void *t) {
   (void)t;
   for (size_t i = 0; i < FRAY_FUZZ_CLIENTS; i++)
-    drop(&z.cl[i], 1);
+    drop(&z.cl[i], 0); /* the server does not run again */
   return 0;
 }
 
@@ -674,20 +662,6 @@ static void count_exec(int whole) {
 
 /* ---- each exec: input, reference, coroutine ------------------------------------ */
 
-/* Connections a previous exec (or the reference run) left in the shared
- * listening socket's queue would reach this run's server as strangers. */
-static void drop_stale(void) {
-  struct pollfd p = {.fd = z.listen_fd, .events = POLLIN};
-  while (z.poll(&p, 1, 0) > 0 && (p.revents & POLLIN)) {
-    int fd = z.accept4(z.listen_fd, NULL, NULL, SOCK_NONBLOCK);
-    if (fd < 0)
-      break;
-    struct linger l = {1, 0};
-    setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof l);
-    close(fd);
-  }
-}
-
 /* The input: afl-fuzz's test case on stdin (rewound: AFL writes each one
  * at offset 0 of the same file), or the file FRAY_SHIM_FUZZ_INPUT names.
  * Inputs past FRAY_FUZZ_MAX_INPUT end the exec at once, as fray's session
@@ -823,7 +797,6 @@ static uint8_t *fork_reference(size_t *n) {
   uint8_t *d = await_reference(p[0], pid, n);
   if (!d)
     _exit(0);
-  drop_stale();
   return d;
 }
 
@@ -873,9 +846,7 @@ static void start(void) {
   z.thread = pthread_self();
   z.swap = (int (*)(ucontext_t *, const ucontext_t *))dlsym(RTLD_NEXT, "swapcontext");
   z.jump = (void (*)(jmp_buf, int))dlsym(RTLD_NEXT, "_longjmp");
-  z.poll = (int (*)(struct pollfd *, nfds_t, int))dlsym(RTLD_NEXT, "poll");
-  z.accept4 = (int (*)(int, struct sockaddr *, socklen_t *, int))dlsym(RTLD_NEXT, "accept4");
-  if (!z.swap || !z.jump || !z.poll || !z.accept4)
+  if (!z.swap || !z.jump)
     abort();
   void (*init)(void) = (void (*)(void))dlsym(RTLD_DEFAULT, "__afl_manual_init");
   z.repro = getenv(FRAY_SHIM_ENV_FUZZ_REPRO);
@@ -889,7 +860,6 @@ static void start(void) {
   }
   for (size_t i = 0; i < FRAY_FUZZ_CLIENTS; i++)
     z.cl[i].fd = -1;
-  drop_stale();
   read_input();
   if (fray_fuzz_decode(&z.sess, z.input, z.len, NULL, NULL) ||
       fray_player_new(&z.player, fray_fuzz_session_script(z.sess), &zt_ops, &z, NULL))

@@ -23,6 +23,17 @@ void fray__shim_apply(const fray_shim_msg_t *m);
  * accepts, closes): unchanged, there is nothing new to look at. */
 uint64_t fray__shim_activity(void);
 int fray__shim_conn(unsigned peer_port, uint64_t *piece_left);
+/* Fuzz mode: fd, one end of an AF_UNIX socketpair made close-on-exec,
+ * waits on the listening socket lfd (of port local_port) until the server
+ * accepts it as the TCP connection from 127.0.0.1:peer_port (a port no
+ * other connection of the process has). Returns 0, or -1 when too many
+ * wait already. */
+int fray__shim_pend(int lfd, int local_port, int fd, unsigned peer_port);
+/* Fuzz mode: the client at peer_port resets (its end closes next): what
+ * it sent that the server has not read is dropped, and the server's next
+ * read or write of the connection fails with ECONNRESET, as after TCP's
+ * RST. */
+void fray__shim_reset(unsigned peer_port);
 
 #ifdef FRAY_SHIM_FUZZ
 /* FRAY_SHIM_FUZZ is set: exact mode without a control channel. */

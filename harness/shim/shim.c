@@ -52,6 +52,7 @@
 #define LOG_FLUSH_AT 8192 /* bytes of log buffered before a write */
 #define OUTBOX 16         /* reports held for one system call (exact mode) */
 #define RESET_MS 2000     /* how long a cut write waits for fray's reset (backstop) */
+#define PEND_MAX 16       /* fuzz mode: connections waiting to be accepted */
 
 /* What the shim knows about one descriptor. */
 typedef struct sfd {
@@ -68,6 +69,8 @@ typedef struct sfd {
   uint64_t turn_at;      /* exact mode: g.turns when its last piece was read */
   uint8_t gap;           /* exact mode: the next piece's read finds nothing first (RGAP) */
   uint8_t reset;         /* exact mode: reset-mid-write struck it: its calls are the kernel's */
+  uint8_t fake;          /* fuzz mode: an AF_UNIX socketpair's end posing as TCP */
+  uint8_t rst;           /* fake: its client reset; the next read or write fails */
 } sfd_t;
 
 static struct {
@@ -91,6 +94,10 @@ static struct {
   int (*epoll_wait)(int, struct epoll_event *, int, int);
   int (*epoll_pwait)(int, struct epoll_event *, int, int, const sigset_t *);
   int (*epoll_ctl)(int, int, int, struct epoll_event *);
+  int (*getpeername)(int, struct sockaddr *, socklen_t *);
+  int (*getsockname)(int, struct sockaddr *, socklen_t *);
+  int (*getsockopt)(int, int, int, void *, socklen_t *);
+  int (*setsockopt)(int, int, int, const void *, socklen_t);
 } real;
 
 enum { T_UNKNOWN = 0, T_RUNNING, T_WAITING };
@@ -130,8 +137,15 @@ static struct {
     uint64_t len;
   } q[FRAY_SHIM_QUEUE_MAX]; /* exact mode: pieces announced behind another one */
   size_t nq;
+  struct {
+    int fd;
+    uint16_t port;
+  } pend[PEND_MAX]; /* fuzz mode: socketpair ends the server has yet to accept */
+  size_t npend;
+  int pend_lfd, pend_local; /* the listening socket they wait on, its port */
+  int pend_new;             /* one came since an edge-triggered wait last said so */
   pthread_key_t thread_key;
-} g = {.lock = PTHREAD_MUTEX_INITIALIZER, .ctl = -1, .logfd = -1};
+} g = {.lock = PTHREAD_MUTEX_INITIALIZER, .ctl = -1, .logfd = -1, .pend_lfd = -1};
 
 /* glibc's _FORTIFY_SOURCE entry points: fortified programs call these
  * instead of read, recv, recvfrom and poll, and glibc's own versions call
@@ -174,6 +188,10 @@ static void resolve(void) {
   RESOLVE(epoll_wait);
   RESOLVE(epoll_pwait);
   RESOLVE(epoll_ctl);
+  RESOLVE(getpeername);
+  RESOLVE(getsockname);
+  RESOLVE(getsockopt);
+  RESOLVE(setsockopt);
 }
 
 /* Sends what the outbox holds, in one system call (caller holds the lock). */
@@ -526,16 +544,18 @@ static int is_tcp(int fd, int *port, int local) {
   return 1;
 }
 
-/* fd is a new client connection (caller holds the lock). */
-static void track(int fd, const char *how) {
+/* fd is a new client connection (caller holds the lock); fake_port: the
+ * port a socketpair's end poses with (fuzz mode), 0 for a real one. */
+static void track(int fd, const char *how, unsigned fake_port) {
   if (fd < 0 || fd >= MAX_FD)
     return;
-  int peer = 0;
-  if (!is_tcp(fd, &peer, 0))
+  int peer = (int)fake_port;
+  if (!fake_port && !is_tcp(fd, &peer, 0))
     return;
   sfd_t *s = &fds[fd];
   memset(s, 0, sizeof *s);
   s->epfd = -1;
+  s->fake = fake_port != 0;
   s->conn = ++g.nconn;
   s->peer_port = (uint16_t)peer;
   s->rrng = fray__shim_stream(g.pol.read_seed, s->conn);
@@ -617,6 +637,18 @@ static void rearm(sfd_t *s, int fd) {
     struct epoll_event ev = s->ev;
     real.epoll_ctl(s->epfd, EPOLL_CTL_MOD, fd, &ev);
   }
+}
+
+/* Fuzz mode, a client that reset (fray__shim_reset): the first read or
+ * write after it fails with ECONNRESET, as after a TCP RST, which a
+ * socketpair cannot carry; the later ones are the kernel's (end of
+ * stream, EPIPE). Fuzz mode runs one thread: no lock. */
+static int take_rst(sfd_t *s) {
+  if (!s->rst)
+    return 0;
+  s->rst = 0;
+  errno = ECONNRESET;
+  return 1;
 }
 
 static int nonblocking(int fd, int flags) {
@@ -810,6 +842,8 @@ static int take_gap(sfd_t *s, int fd, int flags) {
 /* Every read of a client connection comes here, as a recvmsg. */
 static ssize_t shaped_read(sfd_t *s, int fd, struct msghdr *mh, int flags) {
   size_t len = iov_total(mh->msg_iov, mh->msg_iovlen), cap = len;
+  if (take_rst(s))
+    return -1;
   if (!len || (flags & MSG_WAITALL) || s->reset)
     return real.recvmsg(fd, mh, flags); /* (reset: the RST's errors, unannounced) */
   int waits = 0;
@@ -1080,6 +1114,8 @@ static ssize_t reset_write(sfd_t *s, int fd, const struct msghdr *mh, int flags,
 
 /* Every write of a client connection comes here, as a sendmsg. */
 static ssize_t shaped_write(sfd_t *s, int fd, const struct msghdr *mh, int flags) {
+  if (take_rst(s))
+    return -1;
   size_t len = iov_total(mh->msg_iov, mh->msg_iovlen);
   size_t cap = write_cap(s, fd, flags, len);
   if (cap && g.exact && __atomic_load_n(&g.rreset, __ATOMIC_RELAXED) && !s->reset &&
@@ -1153,6 +1189,8 @@ SHIM_EXPORT ssize_t sendfile(int out, int in, off_t *off, size_t count) {
   sfd_t *s = conn_of(out);
   if (!s)
     return real.sendfile(out, in, off, count);
+  if (take_rst(s))
+    return -1;
   size_t cap = write_cap(s, out, 0, count);
   ssize_t r;
   if (!cap && count) {
@@ -1171,13 +1209,182 @@ SHIM_EXPORT ssize_t sendfile64(int out, int in, off_t *off, size_t count) {
   return sendfile(out, in, off, count);
 }
 
+/* ---- fuzz mode: clients on socketpairs ------------------------------------------- */
+
+/* In fuzz mode each client is one end of an AF_UNIX socketpair whose other
+ * end the server accepts from its listening socket (fray__shim_pend): no
+ * TCP handshake, no loopback segments, no TIME_WAIT, and the whole
+ * exchange stays in this process. The server cannot tell: its waits find
+ * the listening socket readable while a connection waits there (the
+ * *_ready functions, one per kind of wait), accept returns it, and the
+ * connection's addresses and TCP options are TCP's (getpeername and the
+ * rest below). fray__shim_reset stands in for an RST. Fuzz mode runs one
+ * thread (fuzz.c ends a server that starts another): no lock here. */
+
+int fray__shim_pend(int lfd, int local_port, int fd, unsigned peer_port) {
+  if (g.npend == PEND_MAX || !peer_port || peer_port > 65535)
+    return -1;
+  g.pend_lfd = lfd;
+  g.pend_local = local_port;
+  g.pend[g.npend].fd = fd;
+  g.pend[g.npend++].port = (uint16_t)peer_port;
+  g.pend_new = 1;
+  return 0;
+}
+
+void fray__shim_reset(unsigned peer_port) {
+  uint64_t left;
+  int fd = fray__shim_conn(peer_port, &left);
+  if (fd >= 0 && fds[fd].fake) {
+    drop_unread(&fds[fd], fd);
+    fds[fd].rst = 1;
+  }
+}
+
+/* A connection waits on the listening socket fd. */
+static inline int pend_on(int fd) {
+  return g.npend && fd == g.pend_lfd;
+}
+
+/* The entry of p that waits for input on the listening socket with a
+ * connection waiting, or NULL. */
+static struct pollfd *pend_pollfd(struct pollfd *p, nfds_t n) {
+  for (nfds_t i = 0; g.npend && i < n; i++)
+    if (pend_on(p[i].fd) && (p[i].events & POLLIN))
+      return &p[i];
+  return NULL;
+}
+
+/* A poll (a ppoll, given a mask) that does not wait, the listening socket
+ * readable in it while a connection waits there. */
+static int poll_now(struct pollfd *p, nfds_t n, const sigset_t *mask) {
+  static const struct timespec zero;
+  int r = mask ? real.ppoll(p, n, &zero, mask) : real.poll(p, n, 0);
+  struct pollfd *lp = pend_pollfd(p, n);
+  if (lp && r >= 0 && !(lp->revents & POLLIN)) {
+    r += !lp->revents;
+    lp->revents |= POLLIN;
+  }
+  return r;
+}
+
+static int pend_selected(int n, fd_set *r) {
+  return g.npend && r && g.pend_lfd < n && FD_ISSET(g.pend_lfd, r);
+}
+
+/* A select that does not wait, the listening socket readable in it
+ * (pend_selected). */
+static int select_ready(int n, fd_set *r, fd_set *w, fd_set *x) {
+  struct timeval zero = {0, 0};
+  int rc = real.select(n, r, w, x, &zero);
+  if (rc >= 0 && !FD_ISSET(g.pend_lfd, r)) {
+    FD_SET(g.pend_lfd, r);
+    rc++;
+  }
+  return rc;
+}
+
+/* Whether epfd must report the listening socket readable: it is
+ * registered there for input and a connection waits (edge-triggered or
+ * one-shot: one that came since the last report). */
+static int pend_epolled(int epfd) {
+  if (!g.npend || g.pend_lfd < 0 || g.pend_lfd >= MAX_FD)
+    return 0;
+  const sfd_t *s = &fds[g.pend_lfd];
+  return s->epfd == epfd && (s->ev.events & EPOLLIN) &&
+         (g.pend_new || !(s->ev.events & (EPOLLET | EPOLLONESHOT)));
+}
+
+/* An epoll_wait (epoll_pwait with a mask) that does not wait, with the
+ * listening socket's event added when pend_epolled says so (and there is
+ * room: else the next wait). */
+static int epoll_now(int epfd, struct epoll_event *evs, int n, const sigset_t *mask) {
+  int ready = pend_epolled(epfd);
+  int r = mask ? real.epoll_pwait(epfd, evs, n, 0, mask) : real.epoll_wait(epfd, evs, n, 0);
+  if (!ready || r < 0 || r >= n)
+    return r;
+  g.pend_new = 0;
+  evs[r].events = EPOLLIN;
+  evs[r].data = fds[g.pend_lfd].ev.data;
+  return r + 1;
+}
+
+/* addr gets 127.0.0.1:port, as much of it as *len holds (getpeername's
+ * contract). */
+static int fake_name(struct sockaddr *addr, socklen_t *len, unsigned port) {
+  struct sockaddr_in a = {.sin_family = AF_INET,
+                          .sin_port = htons((uint16_t)port),
+                          .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  if (addr && len)
+    memcpy(addr, &a, *len < sizeof a ? *len : sizeof a);
+  if (len)
+    *len = sizeof a;
+  return 0;
+}
+
+/* accept's answer when a connection waits: the first one, with the flags
+ * asked (the pair was made close-on-exec and blocking). */
+static int pend_accept(struct sockaddr *addr, socklen_t *len, int flags) {
+  int fd = g.pend[0].fd;
+  unsigned port = g.pend[0].port;
+  memmove(g.pend, g.pend + 1, --g.npend * sizeof g.pend[0]);
+  if (((flags & SOCK_NONBLOCK) && fcntl(fd, F_SETFL, O_NONBLOCK)) ||
+      (!(flags & SOCK_CLOEXEC) && fcntl(fd, F_SETFD, 0)))
+    return -1;
+  fake_name(addr, len, port);
+  pthread_mutex_lock(&g.lock);
+  track(fd, "accept", port);
+  pthread_mutex_unlock(&g.lock);
+  return fd;
+}
+
+SHIM_EXPORT int getpeername(int fd, struct sockaddr *addr, socklen_t *len) {
+  ensure();
+  sfd_t *s = conn_of(fd);
+  return s && s->fake ? fake_name(addr, len, s->peer_port) : real.getpeername(fd, addr, len);
+}
+
+SHIM_EXPORT int getsockname(int fd, struct sockaddr *addr, socklen_t *len) {
+  ensure();
+  sfd_t *s = conn_of(fd);
+  return s && s->fake ? fake_name(addr, len, (unsigned)g.pend_local)
+                      : real.getsockname(fd, addr, len);
+}
+
+/* On a socketpair's end posing as TCP: the domain and protocol are TCP's,
+ * a reset shows in SO_ERROR, and TCP's and IP's options read as zeros. */
+SHIM_EXPORT int getsockopt(int fd, int level, int opt, void *val, socklen_t *len) {
+  ensure();
+  sfd_t *s = conn_of(fd);
+  int sol = level == SOL_SOCKET;
+  if (!s || !s->fake || !val || !len ||
+      (sol ? opt != SO_DOMAIN && opt != SO_PROTOCOL && !(opt == SO_ERROR && s->rst)
+           : level != IPPROTO_TCP && level != IPPROTO_IP))
+    return real.getsockopt(fd, level, opt, val, len);
+  int v = !sol ? 0 : opt == SO_DOMAIN ? AF_INET : opt == SO_PROTOCOL ? IPPROTO_TCP : ECONNRESET;
+  s->rst = sol && opt == SO_ERROR ? 0 : s->rst;
+  memset(val, 0, *len);
+  memcpy(val, &v, *len < sizeof v ? *len : sizeof v);
+  if (sol)
+    *len = *len < sizeof v ? *len : sizeof v;
+  return 0;
+}
+
+SHIM_EXPORT int setsockopt(int fd, int level, int opt, const void *val, socklen_t len) {
+  ensure();
+  sfd_t *s = conn_of(fd);
+  if (s && s->fake && (level == IPPROTO_TCP || level == IPPROTO_IP))
+    return 0; /* TCP_NODELAY and the like: nothing to do on a socketpair */
+  return real.setsockopt(fd, level, opt, val, len);
+}
+
 /* ---- connections: accept, connect, close ------------------------------------------ */
 
 static int accepted(int lfd, int fd) {
   if (fd >= 0 && listen_shaped(lfd)) {
     int e = errno;
     pthread_mutex_lock(&g.lock);
-    track(fd, "accept");
+    track(fd, "accept", 0);
     pthread_mutex_unlock(&g.lock);
     errno = e;
   }
@@ -1188,8 +1395,14 @@ SHIM_EXPORT int accept4(int lfd, struct sockaddr *addr, socklen_t *len, int flag
   ensure();
   struct pollfd p = {.fd = lfd, .events = POLLIN};
   if (g.exact && listen_shaped(lfd) && !(fcntl(lfd, F_GETFL) & O_NONBLOCK))
-    while (real.poll(&p, 1, 0) == 0 && fray__shim_fuzz_idle())
+    while (!pend_on(lfd) && real.poll(&p, 1, 0) == 0 && fray__shim_fuzz_idle())
       ; /* fuzz mode: the session runs while the server would block */
+  if (pend_on(lfd))
+    return pend_accept(addr, len, flags);
+  if (lfd == g.pend_lfd && (fcntl(lfd, F_GETFL) & O_NONBLOCK)) {
+    errno = EAGAIN; /* (the kernel's accept makes a socket first, to find none) */
+    return -1;
+  }
   int entered = listen_shaped(lfd) && !(fcntl(lfd, F_GETFL) & O_NONBLOCK) &&
                         (!g.exact || real.poll(&p, 1, 0) == 0)
                     ? wait_enter(FRAY_SHIM_NO_TIMER)
@@ -1214,7 +1427,7 @@ SHIM_EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len) {
     int port = ntohs(((const struct sockaddr_in *)addr)->sin_port); /* same offset in v6 */
     if (!g.port || port == g.port) {
       pthread_mutex_lock(&g.lock);
-      track(fd, "connect");
+      track(fd, "connect", 0);
       pthread_mutex_unlock(&g.lock);
     }
     errno = e;
@@ -1314,10 +1527,12 @@ static uint32_t ms_timer(int ms) {
 
 SHIM_EXPORT int epoll_wait(int epfd, struct epoll_event *evs, int n, int timeout) {
   ensure();
+  if (pend_epolled(epfd))
+    return epoll_now(epfd, evs, n, NULL);
   if (timeout)
     turn();
   if (timeout)
-    PROBE(real.epoll_wait(epfd, evs, n, 0));
+    PROBE(epoll_now(epfd, evs, n, NULL));
   int entered = timeout ? wait_enter(ms_timer(timeout)) : 0;
   int r = real.epoll_wait(epfd, evs, n, timeout);
   wait_leave(entered);
@@ -1327,10 +1542,12 @@ SHIM_EXPORT int epoll_wait(int epfd, struct epoll_event *evs, int n, int timeout
 SHIM_EXPORT int epoll_pwait(int epfd, struct epoll_event *evs, int n, int timeout,
                             const sigset_t *mask) {
   ensure();
+  if (pend_epolled(epfd))
+    return epoll_now(epfd, evs, n, mask);
   if (timeout)
     turn();
   if (timeout)
-    PROBE(real.epoll_pwait(epfd, evs, n, 0, mask));
+    PROBE(epoll_now(epfd, evs, n, mask));
   int entered = timeout ? wait_enter(ms_timer(timeout)) : 0;
   int r = real.epoll_pwait(epfd, evs, n, timeout, mask);
   wait_leave(entered);
@@ -1339,10 +1556,12 @@ SHIM_EXPORT int epoll_pwait(int epfd, struct epoll_event *evs, int n, int timeou
 
 SHIM_EXPORT int poll(struct pollfd *p, nfds_t n, int timeout) {
   ensure();
+  if (pend_pollfd(p, n))
+    return poll_now(p, n, NULL);
   if (timeout)
     turn();
   if (timeout)
-    PROBE(real.poll(p, n, 0));
+    PROBE(poll_now(p, n, NULL));
   int entered = timeout ? wait_enter(ms_timer(timeout)) : 0;
   int r = real.poll(p, n, timeout);
   wait_leave(entered);
@@ -1365,11 +1584,12 @@ static uint32_t ts_timer(const struct timespec *t) {
 
 SHIM_EXPORT int ppoll(struct pollfd *p, nfds_t n, const struct timespec *t, const sigset_t *mask) {
   ensure();
-  static const struct timespec zero;
+  if (pend_pollfd(p, n))
+    return poll_now(p, n, mask);
   if (!ts_zero(t))
     turn();
   if (!ts_zero(t))
-    PROBE(real.ppoll(p, n, &zero, mask));
+    PROBE(poll_now(p, n, mask));
   int entered = !ts_zero(t) ? wait_enter(ts_timer(t)) : 0;
   int r = real.ppoll(p, n, t, mask);
   wait_leave(entered);
@@ -1385,6 +1605,8 @@ SHIM_EXPORT int __ppoll_chk(struct pollfd *p, nfds_t n, const struct timespec *t
 
 /* select's sets are rewritten by a probe that finds nothing: restored. */
 static int select_probe(int n, fd_set *r, fd_set *w, fd_set *x) {
+  if (pend_selected(n, r))
+    return select_ready(n, r, w, x);
   fd_set sr, sw, sx;
   if (r)
     sr = *r;
@@ -1407,6 +1629,8 @@ static int select_probe(int n, fd_set *r, fd_set *w, fd_set *x) {
 
 SHIM_EXPORT int select(int n, fd_set *r, fd_set *w, fd_set *x, struct timeval *t) {
   ensure();
+  if (pend_selected(n, r))
+    return select_ready(n, r, w, x);
   if (!(t && !t->tv_sec && !t->tv_usec))
     turn();
   if (!(t && !t->tv_sec && !t->tv_usec))
@@ -1423,6 +1647,8 @@ SHIM_EXPORT int select(int n, fd_set *r, fd_set *w, fd_set *x, struct timeval *t
 SHIM_EXPORT int pselect(int n, fd_set *r, fd_set *w, fd_set *x, const struct timespec *t,
                         const sigset_t *mask) {
   ensure();
+  if (pend_selected(n, r))
+    return select_ready(n, r, w, x);
   if (!ts_zero(t))
     turn();
   if (!ts_zero(t))
