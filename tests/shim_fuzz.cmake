@@ -65,3 +65,21 @@ if(TARGET exec_poll)
                                       $<TARGET_FILE:fray_cli> $<TARGET_FILE:exec_poll>)
   set_tests_properties(shim.fuzz.cli PROPERTIES TIMEOUT 60 LABELS shim)
 endif()
+
+# A server that is not deterministic (exec-poll --bug nondet answers PING
+# with its pid): the oracle says its split-invariance alarms are
+# unreliable, in one exec (oneshot) and under AFL++ (the reference cache's
+# check, fray_stats, fray fuzz --exec's write-ups and warning; skipped
+# without AFL++).
+if(TARGET exec_poll)
+  set(_nondet ${PROJECT_SOURCE_DIR}/tests/shim/fuzz_nondet.sh)
+  add_test(NAME shim.fuzz.nondet.oneshot
+           COMMAND bash ${_nondet} oneshot $<TARGET_FILE:fray_cli> $<TARGET_FILE:fray_shim_fuzz>
+                   $<TARGET_FILE:exec_poll>)
+  set_tests_properties(shim.fuzz.nondet.oneshot PROPERTIES TIMEOUT 60 LABELS shim)
+  add_test(NAME shim.fuzz.nondet.afl
+           COMMAND bash ${_nondet} afl $<TARGET_FILE:fray_cli> $<TARGET_FILE:fray_shim_fuzz>
+                   ${PROJECT_SOURCE_DIR})
+  set_tests_properties(shim.fuzz.nondet.afl PROPERTIES TIMEOUT 180 LABELS "shim;afl"
+                       SKIP_RETURN_CODE 77)
+endif()

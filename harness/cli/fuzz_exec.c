@@ -44,6 +44,8 @@ typedef struct xrun {
   fray__exec_prog_t prog;
   job_t jobs[MAX_JOBS];
   size_t njobs;
+  char nondet[512];  /* where the shims saw two whole runs of a session differ, or "" */
+  size_t unreliable; /* findings whose replay said the server is not deterministic */
 } xrun_t;
 
 /* Finds name in $PATH into out. 0 or -1. */
@@ -316,17 +318,21 @@ static stats_t stats_now(xrun_t *x) {
  * the reference cache, and whether the server proved nondeterministic. */
 static void shim_stats(xrun_t *x) {
   unsigned long long hits = 0, runs = 0, whole = 0, v;
-  int nondet = 0;
   for (size_t i = 0; i < x->njobs; i++) {
-    char path[PATH_MAX], key[64];
+    char path[PATH_MAX], line[1024], key[64];
     snprintf(path, sizeof path, "%s/afl/%s/fray_stats", x->o->out,
              x->njobs > 1 ? x->jobs[i].name : "default");
     FILE *f = fopen(path, "r");
-    while (f && fscanf(f, "%63s %llu", key, &v) == 2) {
+    while (f && fgets(line, sizeof line, f)) {
+      int at = 0;
+      if (sscanf(line, "%63s %n", key, &at) != 1)
+        continue;
+      v = strtoull(line + at, NULL, 10);
       hits += !strcmp(key, "reference_hits") ? v : 0;
       runs += !strcmp(key, "reference_runs") ? v : 0;
       whole += !strcmp(key, "whole_schedules") ? v : 0;
-      nondet |= !strcmp(key, "nondeterministic") && v;
+      if (!strcmp(key, "nondeterministic_at") && !*x->nondet)
+        snprintf(x->nondet, sizeof x->nondet, "%.*s", (int)strcspn(line + at, "\n"), line + at);
     }
     if (f)
       fclose(f);
@@ -336,10 +342,12 @@ static void shim_stats(xrun_t *x) {
             "fray fuzz: the oracle's whole runs: %llu played, %llu from the reference cache "
             "(%.0f%%); %llu execs needed none (whole schedules)\n",
             runs, hits, 100.0 * (double)hits / (double)(hits + runs), whole);
-  if (nondet)
-    fprintf(stderr, "fray fuzz: warning: the server is not deterministic: one session played "
-                    "whole twice gave different answers, so a split-invariance finding may be "
-                    "its own variance (check that each replays)\n");
+  if (*x->nondet)
+    fprintf(stderr,
+            "fray fuzz: warning: the server is not deterministic: one session played whole twice "
+            "gave different answers (%s). Its split-invariance findings are unreliable: the "
+            "difference may be the server's own variance, not a read boundary's\n",
+            x->nondet);
 }
 
 /* Waits for every afl-fuzz, a progress line every 5 s. Returns how many
@@ -517,6 +525,7 @@ static void report_one(xrun_t *x, const char *inst, const char *name) {
     return;
   }
   int st = replay_input(x, in, repro, what, again, sizeof again);
+  x->unreliable += strstr(what, "not deterministic") != NULL;
   if (!*what && st >= 0 && WIFSIGNALED(st))
     snprintf(what, sizeof what, "the server died of signal %d", WTERMSIG(st));
   printf("  %s\n    failure: %s\n    replay:  fray replay --exec '%s' --schedule whole %s\n"
@@ -550,6 +559,13 @@ static int collect(xrun_t *x) {
     if (d)
       closedir(d);
   }
+  if (x->unreliable && !*x->nondet)
+    fprintf(stderr,
+            "fray fuzz: warning: the server is not deterministic: %zu finding%s above played "
+            "whole twice gave different answers. %s split-invariance alarm%s unreliable: the "
+            "difference may be the server's own variance, not a read boundary's\n",
+            x->unreliable, x->unreliable > 1 ? "s" : "", x->unreliable > 1 ? "Their" : "Its",
+            x->unreliable > 1 ? "s are" : " is");
   return n;
 }
 

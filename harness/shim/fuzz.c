@@ -71,6 +71,8 @@
 #define CACHE_SLOT_BYTES 16384  /* a session's records past this are not */
 #define CACHE_CHECK 32          /* one hit in this many plays the whole run anyway */
 #define STATS_EVERY 256         /* execs between two writes of the stats file */
+#define NONDET_AT 400           /* where two whole runs differed, said in a line */
+#define NONDET_SHOW 32          /* bytes of each whole run's answer shown there */
 
 enum { END_OPEN = 0, END_FIN = 1, END_RST = 2 };
 
@@ -103,9 +105,10 @@ static struct {
   fray_fuzz_session_t *sess;
   fray_player_t *player;
   zclient_t cl[FRAY_FUZZ_CLIENTS];
-  struct cache *cache; /* shared by every fork of the forkserver; NULL: none */
-  uint64_t key[2];     /* this exec's session, as the cache knows it */
-  int cached;          /* this exec's reference came from the cache */
+  struct cache *cache;    /* shared by every fork of the forkserver; NULL: none */
+  uint64_t key[2];        /* this exec's session, as the cache knows it */
+  int cached;             /* this exec's reference came from the cache */
+  char nondet[NONDET_AT]; /* one-shot: where this session's two whole runs differed, or "" */
   uint8_t input[FRAY_FUZZ_MAX_INPUT + 1];
   size_t len;
   uint8_t buf[65536];
@@ -478,6 +481,8 @@ static int answers_script(const fray_sched_t *sched, fray_script_t **baked) {
   return rc;
 }
 
+static const char *nondet_at(void);
+
 /* Writes the reproducer to FRAY_SHIM_FUZZ_REPRO, after the lines of
  * FRAY_SHIM_FUZZ_HEADER. */
 static void write_repro(const fray_sched_t *sched) {
@@ -488,6 +493,11 @@ static void write_repro(const fray_sched_t *sched) {
   const char *head = getenv(FRAY_SHIM_ENV_FUZZ_HEADER);
   if (f && head)
     fputs(head, f);
+  if (f && nondet_at())
+    fprintf(f,
+            "# Unreliable: the server is not deterministic (two whole runs of %s session\n"
+            "# differed, %s): this failure may be its own variance.\n",
+            *z.nondet ? "this" : "a", nondet_at());
   if (f && sched && sched->short_writes)
     fprintf(f,
             "# (the exec also cut the server's writes short, seed %llu: a script cannot\n"
@@ -498,6 +508,22 @@ static void write_repro(const fray_sched_t *sched) {
     fclose(f);
   }
   fray_script_free(baked);
+}
+
+/* The oracle's one-line verdict. Split invariance broken on a server whose
+ * whole runs of one session differed (this session's, in one-shot mode;
+ * any, under afl-fuzz) may be the server's own variance: it says so. */
+static const char *verdict(const fray_result_t *res, char *buf, size_t len) {
+  if (res->kind != FRAY_FAIL_VARIANCE)
+    return "the server failed under the fuzz-chosen schedule";
+  const char *at = nondet_at();
+  if (!at)
+    return "split invariance broken";
+  snprintf(buf, len,
+           "split invariance broken, unreliable: the server is not deterministic (two whole "
+           "runs of %s session differed, %s), so the difference may be its own variance",
+           *z.nondet ? "this" : "a", at);
+  return buf;
 }
 
 /* The player's own stack starts here and never returns: the process ends
@@ -513,9 +539,8 @@ static void co_main(void) {
   if (rc && threads() > 1)
     other_thread(); /* what made the run fail or inexact, most likely */
   if (rc == FRAY_EFAILED) {
-    report(res.kind == FRAY_FAIL_VARIANCE ? "split invariance broken"
-                                          : "the server failed under the fuzz-chosen schedule",
-           &res, sched);
+    char what[NONDET_AT + 200];
+    report(verdict(&res, what, sizeof what), &res, sched);
     if (z.repro)
       write_repro(sched);
     abort();
@@ -548,6 +573,7 @@ typedef struct cslot {
 typedef struct cache {
   _Atomic uint64_t execs, whole, hits, runs, checks; /* the stats */
   _Atomic int off, nondet;                           /* FRAY_SHIM_FUZZ_CACHE=0; records differed */
+  char nondet_at[NONDET_AT];                         /* where, once nondet is set */
   cslot_t slot[CACHE_SLOTS];
 } cache_t;
 
@@ -627,25 +653,65 @@ static void cache_put(const uint8_t *d, size_t n) {
   atomic_store_explicit(&sl->seq, seq + 1, memory_order_release);
 }
 
-static void nondeterministic(void) {
-  if (!atomic_exchange(&z.cache->nondet, 1))
-    say("the server is not deterministic: one session played whole twice left its clients "
-        "different transcripts; the reference cache is off, and a split-invariance failure "
-        "may be the server's own variance");
+/* One client's record in the grandchild's pipe format at *off (advanced
+ * past it). 0, or -1 when the records end or are malformed. */
+static int next_record(const uint8_t *d, size_t n, size_t *off, uint32_t *end, const uint8_t **rx,
+                       size_t *len) {
+  uint64_t l;
+  if (n - *off < sizeof *end + sizeof l)
+    return -1;
+  memcpy(end, d + *off, sizeof *end);
+  memcpy(&l, d + *off + sizeof *end, sizeof l);
+  *off += sizeof *end + sizeof l;
+  if (l > n - *off)
+    return -1;
+  *rx = d + *off;
+  *len = (size_t)l;
+  *off += *len;
+  return 0;
 }
 
-/* The counters, now and then, to FRAY_SHIM_FUZZ_STATS (written aside and
- * renamed, so a reader never sees half of it). */
-static void count_exec(int whole) {
-  if (!z.cache)
-    return;
-  uint64_t e = atomic_fetch_add(&z.cache->execs, 1) + 1;
-  if (whole)
-    atomic_fetch_add(&z.cache->whole, 1);
+/* Where two whole runs' records (a, b) first differ, as a line into at:
+ * the client, the byte of its transcript, and each run's answer from the
+ * start of that line on. 0 when every client's transcript and end are the
+ * same. */
+static int records_differ(const uint8_t *a, size_t an, const uint8_t *b, size_t bn, char *at,
+                          size_t atlen) {
+  size_t nc = fray_script_nclients(fray_fuzz_session_script(z.sess)), ao = 0, bo = 0;
+  for (size_t i = 0; i < nc; i++) {
+    uint32_t ae, be;
+    const uint8_t *ar, *br;
+    size_t al, bl, k = 0;
+    if (next_record(a, an, &ao, &ae, &ar, &al) || next_record(b, bn, &bo, &be, &br, &bl)) {
+      snprintf(at, atlen, "client %zu: a whole run ended unreadable", i);
+      return 1;
+    }
+    while (k < al && k < bl && ar[k] == br[k])
+      k++;
+    if (k == al && k == bl && ae == be)
+      continue;
+    size_t from = k;
+    while (from && ar[from - 1] != '\n')
+      from--;
+    char e1[4 * NONDET_SHOW + 8], e2[4 * NONDET_SHOW + 8];
+    size_t l1 = al - from < NONDET_SHOW ? al - from : NONDET_SHOW;
+    size_t l2 = bl - from < NONDET_SHOW ? bl - from : NONDET_SHOW;
+    snprintf(at, atlen,
+             "client %zu, byte %zu of its answers: %s in one whole run, %s in the other%s", i, k,
+             fray__escape_quoted(e1, sizeof e1, ar + from, l1),
+             fray__escape_quoted(e2, sizeof e2, br + from, l2),
+             k == al && k == bl ? " (the server ended the connection differently)" : "");
+    return 1;
+  }
+  return 0;
+}
+
+/* The counters to FRAY_SHIM_FUZZ_STATS (written aside and renamed, so a
+ * reader never sees half of it). */
+static void write_stats(void) {
   const char *path = getenv(FRAY_SHIM_ENV_FUZZ_STATS);
   char tmp[PATH_MAX];
-  if (!path || !*path || e % STATS_EVERY ||
-      snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
+  if (!path || !*path || snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
     return;
   FILE *f = fopen(tmp, "w");
   if (!f)
@@ -653,11 +719,50 @@ static void count_exec(int whole) {
   fprintf(f,
           "execs %llu\nwhole_schedules %llu\nreference_hits %llu\nreference_runs %llu\n"
           "reference_checks %llu\nnondeterministic %d\n",
-          (unsigned long long)e, (unsigned long long)z.cache->whole,
+          (unsigned long long)z.cache->execs, (unsigned long long)z.cache->whole,
           (unsigned long long)z.cache->hits, (unsigned long long)z.cache->runs,
           (unsigned long long)z.cache->checks, z.cache->nondet);
+  if (z.cache->nondet)
+    fprintf(f, "nondeterministic_at %s\n", z.cache->nondet_at);
   if (!fclose(f))
     rename(tmp, path);
+}
+
+/* Two whole runs of this exec's session differed (at: where). Under
+ * afl-fuzz the cache goes off for every exec to come and the stats say it
+ * at once (the first time); in one-shot mode the exec's verdict says it. */
+static void nondeterministic(const char *at) {
+  if (!z.cache) {
+    snprintf(z.nondet, sizeof z.nondet, "%s", at);
+    return;
+  }
+  if (atomic_exchange(&z.cache->nondet, 1))
+    return;
+  snprintf(z.cache->nondet_at, sizeof z.cache->nondet_at, "%s", at);
+  say("the server is not deterministic: one session played whole twice gave different answers "
+      "(%s); the reference cache is off, and a split-invariance failure may be the server's own "
+      "variance",
+      at);
+  write_stats();
+}
+
+/* Where two whole runs differed (this exec's session's in one-shot mode,
+ * any session's under afl-fuzz), or NULL when none did. */
+static const char *nondet_at(void) {
+  if (*z.nondet)
+    return z.nondet;
+  return z.cache && z.cache->nondet ? z.cache->nondet_at : NULL;
+}
+
+/* Counts an exec; the counters go to the stats file every STATS_EVERY. */
+static void count_exec(int whole) {
+  if (!z.cache)
+    return;
+  uint64_t e = atomic_fetch_add(&z.cache->execs, 1) + 1;
+  if (whole)
+    atomic_fetch_add(&z.cache->whole, 1);
+  if (e % STATS_EVERY == 0)
+    write_stats();
 }
 
 /* ---- each exec: input, reference, coroutine ------------------------------------ */
@@ -810,20 +915,36 @@ static void take_reference(void) {
     session_key(z.key);
     d = cache_get(&n);
   }
-  if (!d || (atomic_fetch_add(&z.cache->hits, 1) + 1) % CACHE_CHECK == 0) {
-    if (!(fresh = fork_reference(&fn)))
+  /* Without a cache (one input played by hand, or by fray fuzz writing a
+   * finding up: time is cheap there) every exec plays the whole run twice,
+   * so that its verdict can say when the server varies on its own. */
+  int check = d ? (atomic_fetch_add(&z.cache->hits, 1) + 1) % CACHE_CHECK == 0 : !z.cache;
+  if (!d) {
+    if (!(d = fork_reference(&n)))
       return; /* the grandchild */
     if (z.cache)
-      atomic_fetch_add(d ? &z.cache->checks : &z.cache->runs, 1);
-    if (d && (fn != n || memcmp(d, fresh, n)))
-      nondeterministic();
-    else if (!d && cache_on())
-      cache_put(fresh, fn);
+      atomic_fetch_add(&z.cache->runs, 1);
+    if (cache_on())
+      cache_put(d, n);
+    z.cached = 0;
+  } else {
+    z.cached = 1;
+  }
+  if (check) {
+    if (!(fresh = fork_reference(&fn))) {
+      free(d);
+      return; /* the grandchild */
+    }
+    if (z.cache)
+      atomic_fetch_add(&z.cache->checks, 1);
+    char at[NONDET_AT];
+    if (records_differ(d, n, fresh, fn, at, sizeof at))
+      nondeterministic(at);
     free(d);
     d = fresh;
     n = fn;
+    z.cached = 0;
   }
-  z.cached = !fresh;
   if (load_reference(d, n))
     _exit(0);
   /* d is the reference's for the rest of the exec */

@@ -36,6 +36,8 @@ typedef enum exec_bug {
   EXEC_BUG_EOFDROP,    /* reads until the socket is empty; an EOF found there drops the
                         * replies to what that wakeup read */
   EXEC_BUG_WRITEFATAL, /* a failed write (ECONNRESET, EPIPE) ends the whole server */
+  /* Not a framing bug: answers that differ from one process to the next. */
+  EXEC_BUG_NONDET, /* PING answers PONG and the server's pid */
 } exec_bug_t;
 
 typedef struct exec_args {
