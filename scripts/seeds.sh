@@ -200,14 +200,14 @@ EOF
     ;;
   echo | chat | http | resp | lenrpc)
     # Handler targets read sessions (fray/fuzz.h): the handler's corpus
-    # scripts through `fray fuzz-encode --lossy`.
+    # scripts through `fray fuzz-encode`.
     fray=${FRAY:-$root/build/fray}
     [ -x "$fray" ] || { echo "seeds: $t needs a built fray (FRAY=path, or build/fray)" >&2; exit 2; }
     begin "$t"
     tmp=$(mktemp -d)
     for s in "$root/corpus/$t"/*.fray; do
-      "$fray" fuzz-encode --lossy "$s" >"$tmp/s" 2>/dev/null || continue
-      add "$out/fuzz_$t" "$tmp/s" "corpus/$t/$(basename "$s") through fray fuzz-encode --lossy"
+      "$fray" fuzz-encode "$s" >"$tmp/s" 2>/dev/null || continue
+      add "$out/fuzz_$t" "$tmp/s" "corpus/$t/$(basename "$s") through fray fuzz-encode"
     done
     rm -rf "$tmp"
     finish "$t" "Sessions of the $t example handler: its corpus scripts encoded as fuzz inputs

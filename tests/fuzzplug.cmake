@@ -1,5 +1,7 @@
 # Fuzzing a user's own handler (docs/fuzzing.md), as a user does it:
 #   fuzzplug.encode           fuzz-encode's notes and refusals (encode.sh)
+#   fuzzplug.wcsplit          a bug only a half-close shows survives the fuzz
+#                             encoding (wcsplit.sh)
 #   fuzzplug.fray_fuzz        `fray fuzz --plugin` on a planted-bug plugin and
 #                             its correct twin (tests/fuzzplug/fuzz.sh split)
 #   fuzzplug.fray_fuzz_crash  the same on a planted crash (fuzz.sh crash)
@@ -15,6 +17,18 @@ add_test(NAME fuzzplug.encode
   COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/fuzzplug/encode.sh $<TARGET_FILE:fray_cli>
     ${CMAKE_CURRENT_SOURCE_DIR}/fuzzplug ${CMAKE_CURRENT_BINARY_DIR}/fuzzplug-encode)
 set_tests_properties(fuzzplug.encode PROPERTIES TIMEOUT 60 LABELS "fuzz;cli")
+# The half-close measurement's handler (docs/fuzzing.md), built plain.
+add_library(fray_plugin_wcsplit MODULE ${CMAKE_CURRENT_SOURCE_DIR}/fuzzplug/wcsplit.c)
+set_target_properties(fray_plugin_wcsplit PROPERTIES PREFIX "" OUTPUT_NAME wcsplit
+  LIBRARY_OUTPUT_DIRECTORY ${CMAKE_CURRENT_BINARY_DIR})
+target_include_directories(fray_plugin_wcsplit PRIVATE ${PROJECT_SOURCE_DIR}/harness/include
+  ${FRAY_GENERATED_INCLUDE_DIR})
+target_compile_options(fray_plugin_wcsplit PRIVATE ${FRAY_WARNINGS})
+add_test(NAME fuzzplug.wcsplit
+  COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/fuzzplug/wcsplit.sh $<TARGET_FILE:fray_cli>
+    $<TARGET_FILE:fray_plugin_wcsplit> ${PROJECT_SOURCE_DIR}
+    ${CMAKE_CURRENT_BINARY_DIR}/fuzzplug-wcsplit)
+set_tests_properties(fuzzplug.wcsplit PROPERTIES TIMEOUT 60 LABELS "fuzz;cli")
 set(_fp_skip "")
 if(DEFINED FRAY_FUZZ_DRIVER_MISSING)
   set(_fp_skip "${FRAY_FUZZ_DRIVER_MISSING}")

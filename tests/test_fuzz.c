@@ -66,6 +66,28 @@ static const fray_handler_t counting = {
     .on_frame = counter_frame,
 };
 
+/* Answers from on_eof with how many reads it saw: a split bug only a
+ * half-close shows. */
+static int reads_frame(fray_conn_t *c, const uint8_t *d, size_t n, void *st) {
+  (void)c;
+  (void)d;
+  (void)n;
+  ++*(unsigned *)st;
+  return 0;
+}
+
+static int reads_eof(fray_conn_t *c, void *st) {
+  return fray_conn_sendf(c, "%u reads\n", *(unsigned *)st);
+}
+
+static const fray_handler_t eof_reads = {
+    .name = "test-eof-reads",
+    .spec = {.mode = FRAY_MODE_RAW},
+    .conn_size = sizeof(unsigned),
+    .on_frame = reads_frame,
+    .on_eof = reads_eof,
+};
+
 static uint64_t rng = 7;
 static uint8_t rbyte(void) {
   rng = rng * 6364136223846793005ULL + 1442695040888963407ULL;
@@ -221,6 +243,61 @@ static void test_decode_every_fault_kind(void **state) {
   assert_int_equal(seen, FRAY_FAULT_ALL);
 }
 
+/* Script text through fuzz-encode, fuzz-decode and back to text (the
+ * decoded schedule baked in) must read as want. */
+static void assert_round_trip(const char *text, const char *want) {
+  fray_script_t *s, *baked;
+  fray_script_error_t err;
+  assert_int_equal(fray_script_parse(&s, text, strlen(text), "rt.fray", NULL, &err), 0);
+  uint8_t *enc;
+  size_t len;
+  assert_int_equal(fray_fuzz_encode(s, 0, NULL, &enc, &len), 0);
+  fray_fuzz_session_t *d;
+  assert_int_equal(fray_fuzz_decode(&d, enc, len, NULL, NULL), 0);
+  assert_int_equal(fray_fuzz_session_bake(d, &baked), 0);
+  char *out;
+  assert_int_equal(fray_script_write_mem(baked, &out, NULL), 0);
+  assert_string_equal(out, want);
+  fray_script_text_free(baked, out);
+  fray_script_free(baked);
+  fray_fuzz_session_free(d);
+  free(enc);
+  fray_script_free(s);
+}
+
+/* A half-close (`> eof`) has an op: it round-trips through the encoding,
+ * a later send of the client closes and reopens it first, a second
+ * half-close is nothing, and the driver reaches the handler's on_eof. */
+static void test_half_close(void **state) {
+  (void)state;
+  assert_round_trip("open a\na > \"PING\\r\\n\"\na > eof\na < \"PONG\\r\\n\"\nclose a\n",
+                    "open c0\nc0 > \"PING\\r\\n\"\nc0 > eof\nc0 < \"PONG\\r\\n\"\nclose c0\n");
+  fray_fuzz_session_t *d;
+  /* c0 sends "ab", half-closes twice (the second is nothing), sends "cd":
+   * closed and reopened first. Decisions from the end: send 2 bytes,
+   * half-close, half-close, send 2 bytes. */
+  const uint8_t twice[] = {'a', 'b', 'c', 'd', 1, 0x00, 0x25, 0x25, 1, 0x00};
+  assert_int_equal(fray_fuzz_decode(&d, twice, sizeof twice, NULL, NULL), 0);
+  size_t n;
+  const fray_step_t *st = fray_script_steps(fray_fuzz_session_script(d), &n);
+  static const fray_step_kind_t kinds[] = {FRAY_STEP_OPEN,  FRAY_STEP_SEND, FRAY_STEP_SHUTDOWN,
+                                           FRAY_STEP_CLOSE, FRAY_STEP_OPEN, FRAY_STEP_SEND};
+  assert_int_equal(n, sizeof kinds / sizeof kinds[0]);
+  for (size_t k = 0; k < n; k++)
+    assert_int_equal(st[k].kind, kinds[k]);
+  fray_fuzz_session_free(d);
+  /* "abcd" cut once (1 + 1 % 3: "ab" | "cd"), then a half-close: on_eof
+   * counts two reads where the whole run counted one. Without the
+   * half-close on_eof never runs and nothing differs. */
+  const uint8_t half[] = {'a', 'b', 'c', 'd', 0x25, 1, 3, 0x20};
+  const uint8_t open[] = {'a', 'b', 'c', 'd', 1, 3, 0x20};
+  fray_fuzz_report_t rep;
+  assert_int_equal(fray_fuzz_run(&eof_reads, half, sizeof half, &rep), FRAY_EFAILED);
+  assert_false(rep.nondeterministic);
+  assert_non_null(strstr(rep.message, "split invariance broken"));
+  assert_int_equal(fray_fuzz_run(&eof_reads, open, sizeof open, &rep), 0);
+}
+
 static void test_encode_decode_round_trip(void **state) {
   (void)state;
   fray_script_t *s;
@@ -273,27 +350,16 @@ static void test_encode_decode_round_trip(void **state) {
  * all within 1 ms .. 1 h. */
 static void test_spans_round_trip(void **state) {
   (void)state;
-  const char *text = "wait 1ms\nopen a\na > \"x\\n\"\na < nothing for 5s\nwait 1h\n"
-                     "open b\nb < nothing for 129ms\nwait 16385ms\nwait 90m\n";
-  fray_script_t *s, *baked;
+  /* c0 is open from the start. */
+  assert_round_trip("wait 1ms\nopen a\na > \"x\\n\"\na < nothing for 5s\nwait 1h\n"
+                    "open b\nb < nothing for 129ms\nwait 16385ms\nwait 90m\n",
+                    "open c0\nwait 1ms\nc0 > \"x\\n\"\nc0 < nothing for 5s\nwait 1h\n"
+                    "open c1\nc1 < nothing for 129ms\nwait 16385ms\nwait 1h\nwait 30m\n");
+  fray_script_t *s;
   fray_script_error_t err;
-  assert_int_equal(fray_script_parse(&s, text, strlen(text), "w.fray", NULL, &err), 0);
   uint8_t *enc;
   size_t len;
-  assert_int_equal(fray_fuzz_encode(s, 0, NULL, &enc, &len), 0);
   fray_fuzz_session_t *d;
-  assert_int_equal(fray_fuzz_decode(&d, enc, len, NULL, NULL), 0);
-  assert_int_equal(fray_fuzz_session_bake(d, &baked), 0);
-  char *out;
-  assert_int_equal(fray_script_write_mem(baked, &out, NULL), 0);
-  /* c0 is open from the start. */
-  assert_string_equal(out, "open c0\nwait 1ms\nc0 > \"x\\n\"\nc0 < nothing for 5s\nwait 1h\n"
-                           "open c1\nc1 < nothing for 129ms\nwait 16385ms\nwait 1h\nwait 30m\n");
-  fray_script_text_free(baked, out);
-  fray_script_free(baked);
-  fray_fuzz_session_free(d);
-  free(enc);
-  fray_script_free(s);
   const char *longer = "open a\na < nothing for 61m\n";
   assert_int_equal(fray_script_parse(&s, longer, strlen(longer), "w.fray", NULL, &err), 0);
   assert_int_equal(fray_fuzz_encode(s, 0, NULL, &enc, &len), FRAY_EUNSUPPORTED);
@@ -420,6 +486,7 @@ int main(void) {
       cmocka_unit_test(test_spans_round_trip),
       cmocka_unit_test(test_decode_family_and_eof_fault),
       cmocka_unit_test(test_decode_every_fault_kind),
+      cmocka_unit_test(test_half_close),
       cmocka_unit_test(test_driver_quiet_on_correct_handler),
       cmocka_unit_test(test_driver_catches_oneread),
       cmocka_unit_test(test_driver_names_nondeterminism),

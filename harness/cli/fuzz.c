@@ -91,8 +91,8 @@ static void usage(FILE *out) {
           "  --prepare        only write DIR/seeds/ and DIR/fuzz.dict (what\n"
           "                   fray_add_fuzz_target's SEEDS does at build time)\n"
           "  SCRIPTS          .fray scripts: each becomes a seed (fuzz-encode's rules:\n"
-          "                   expectations it cannot carry and half-closes are left\n"
-          "                   out, seeds over 65536 bytes skipped, each with a note),\n"
+          "                   expectations it cannot carry are left out, seeds\n"
+          "                   over 65536 bytes skipped, each with a note),\n"
           "                   and the tokens of their sends the dictionary\n" FRAY_CLI_FILES_HELP
           "\n"
           "Progress goes to stderr every few seconds, libFuzzer's own output to\n"
@@ -297,7 +297,7 @@ static int prepare_one(fuzz_opts_t *o, const char *script, dict_t *d) {
   dict_mine(d, s);
   uint8_t *enc;
   size_t len;
-  int r = fray_cli_encode_seed("fuzz", script, s, FRAY_CLI_SEED_LOSSY, &enc, &len);
+  int r = fray_cli_encode_seed("fuzz", script, s, 0, &enc, &len);
   fray_script_free(s);
   if (r)
     return 0; /* said why; the others still seed */

@@ -8,14 +8,12 @@
 
 #include "fray/script.h"
 
-#define FRAY_CLI_SEED_LOSSY 1u /* also leave out half-closes (`> eof`) */
 #define FRAY_CLI_SEED_FORCE 2u /* write a seed over FRAY_FUZZ_MAX_INPUT anyway */
 
 /* Encodes script s (read from path) as a fuzz input in *out (malloc'd, the
  * caller frees) of *len bytes. Expectations the encoding has no op for
  * (regex, glob, eof) are left out with a one-line note on stderr, as the
- * fuzz driver checks no expectation; half-closes change the session, so
- * they are refused unless flags has FRAY_CLI_SEED_LOSSY. An input over
+ * fuzz driver checks no expectation. An input over
  * FRAY_FUZZ_MAX_INPUT is refused unless FRAY_CLI_SEED_FORCE (then noted):
  * the targets return on it without running it. Messages start with
  * "fray CMD: path". Returns 0, or -1 after printing why. */

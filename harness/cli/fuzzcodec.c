@@ -82,16 +82,8 @@ static const fray_step_t *first_of(const fray_script_t *s, unsigned mask, size_t
 
 int fray_cli_encode_seed(const char *cmd, const char *path, const fray_script_t *s, unsigned flags,
                          uint8_t **out, size_t *len) {
-  size_t nx, nh;
+  size_t nx;
   const fray_step_t *x = first_of(s, UNENCODED_EXPECT, &nx);
-  const fray_step_t *h = first_of(s, 1u << FRAY_STEP_SHUTDOWN, &nh);
-  if (h && !(flags & FRAY_CLI_SEED_LOSSY)) {
-    fprintf(stderr,
-            "fray %s: %s:%zu:%zu: a half-close (`> eof`) has no encoding, and leaving it "
-            "out changes the session (--lossy leaves it out)\n",
-            cmd, path, h->line, h->column);
-    return -1;
-  }
   int r = fray_fuzz_encode(s, FRAY_FUZZ_LOSSY, NULL, out, len);
   if (r) {
     fprintf(stderr, "fray %s: %s: %s\n", cmd, path,
@@ -104,9 +96,6 @@ int fray_cli_encode_seed(const char *cmd, const char *path, const fray_script_t 
             "fray %s: %s:%zu: left out %zu regex/glob/eof expectation%s (no encoding; the "
             "fuzz driver checks none)\n",
             cmd, path, x->line, nx, nx == 1 ? "" : "s");
-  if (h)
-    fprintf(stderr, "fray %s: %s:%zu: left out %zu half-close%s (--lossy)\n", cmd, path, h->line,
-            nh, nh == 1 ? "" : "s");
   if (*len > FRAY_FUZZ_MAX_INPUT) {
     int force = (flags & FRAY_CLI_SEED_FORCE) != 0;
     fprintf(stderr,
@@ -126,7 +115,7 @@ int fray_cli_encode_seed(const char *cmd, const char *path, const fray_script_t 
 static void encode_usage(FILE *out) {
   fprintf(
       out,
-      "usage: fray fuzz-encode [--lossy] [--force] [--files-under DIR] SCRIPT.fray > INPUT\n"
+      "usage: fray fuzz-encode [--force] [--files-under DIR] SCRIPT.fray > INPUT\n"
       "\n"
       "Encodes a session script as a fuzz input for fray's handler targets:\n"
       "payload bytes at the front, the session's decisions (client, lengths,\n"
@@ -136,12 +125,13 @@ static void encode_usage(FILE *out) {
       "\n"
       "Regex, glob and eof expectations have no encoding: they are left out\n"
       "with a note (the fuzz driver checks no expectation, it compares runs).\n"
-      "Half-closes (`> eof`) change the session: exit 2, unless --lossy\n"
-      "leaves them out too. Scripts with more than 4 clients cannot be encoded.\n"
+      "Half-closes (`> eof`) are kept. Scripts with more than 4 clients cannot\n"
+      "be encoded.\n"
       "fray's fuzz targets skip inputs over 65536 bytes (FRAY_FUZZ_MAX_INPUT):\n"
       "a larger encoding is refused (exit 2) unless --force.\n"
       "\n"
-      "  --lossy             leave out half-closes as well\n"
+      "  --lossy             no effect, accepted for older callers (it left out\n"
+      "                      half-closes, which now have an encoding)\n"
       "  --force             write an input over the 65536-byte cap anyway\n" FRAY_CLI_FILES_HELP
       "\n"
       "example: fray fuzz-encode corpus/chat/session.fray > seeds/session.bin\n");
@@ -162,7 +152,7 @@ int fray_cli_fuzz_encode(int argc, char **argv) {
     if (k == FRAY_CLI_ARG_OPERAND && !path) {
       path = args.val;
     } else if (k == FRAY_CLI_ARG_OPTION && !strcmp(args.name, "--lossy")) {
-      flags |= FRAY_CLI_SEED_LOSSY;
+      /* what it left out has an encoding now */
     } else if (k == FRAY_CLI_ARG_OPTION && !strcmp(args.name, "--force")) {
       flags |= FRAY_CLI_SEED_FORCE;
     } else if (k == FRAY_CLI_ARG_OPTION && fray_cli_files_option(&files, args.name, args.val)) {

@@ -24,7 +24,11 @@
  *                   simulator's clock is virtual, so the handler's timers
  *                   fire as the script's would (fray/handler.h)
  *   4               OPEN client (op >> 3) & 3 (re-open closes the old one)
- *   5               CLOSE client (op >> 3) & 3
+ *   5               CLOSE client (op >> 3) & 3; with op & 0x20, its
+ *                   half-close instead (`NAME > eof`: the handler's on_eof
+ *                   runs, the client still reads; a later send of it closes
+ *                   and reopens it first, a second half-close is nothing).
+ *                   Encoders before it never set 0x20 on a CLOSE op
  *   6               RESET client (op >> 3) & 3
  *   7               flags: op & 0x08 merges the last send with the next one
  *                   (if it is a send of the same client), op & 0x10 turns
@@ -104,8 +108,8 @@ FRAY_EXTERN int fray_fuzz_from_aflnet(const uint8_t *data, size_t len, const cha
  * replays the same: each read of a send (its `|` pieces) becomes a send,
  * expectations are kept, clients are renamed c0..c3 in order of appearance
  * (FRAY_ERANGE for more than FRAY_FUZZ_CLIENTS clients; FRAY_EUNSUPPORTED for
- * regex/glob expectations, eof expectations and half-closes, which the
- * encoding has no op for, unless flags has FRAY_FUZZ_LOSSY: then they are
+ * regex/glob expectations and eof expectations, which the encoding has no
+ * op for, unless flags has FRAY_FUZZ_LOSSY: then they are
  * left out, which is fine for seeds since the fuzz driver checks no
  * expectation). *out is allocated with mem (NULL: malloc); the caller frees it with
  * the same allocator. */

@@ -11,6 +11,10 @@
 
 enum { OP_SEND_MAX = 2, OP_EXPECT = 3, OP_OPEN = 4, OP_CLOSE = 5, OP_RESET = 6, OP_FLAGS = 7 };
 
+/* On a CLOSE op: a half-close (`NAME > eof`) instead. A bit no encoder
+ * wrote before it had this meaning, so older seeds decode as they did. */
+#define OP_HALF 0x20
+
 /* The fault kinds a flags op's fault byte names, one bit each from
  * close-mid-send on: every kind but the two of their own bits. */
 #define POINT_FAULTS (FRAY_FAULT_ALL & ~(FRAY_FAULT_SHORT_WRITES | FRAY_FAULT_EOF_WITH_DATA))
@@ -115,11 +119,32 @@ typedef struct dec {
   reader_t rd;
   size_t idx[FRAY_FUZZ_CLIENTS]; /* the script's client index of each fuzz client */
   int open[FRAY_FUZZ_CLIENTS];
+  int shut[FRAY_FUZZ_CLIENTS]; /* half-closed: open, but may send no more */
   size_t steps;
   int last_send_client; /* the previous step was a send of this client */
   int family;           /* a schedule family chosen by the decisions */
   uint64_t family_seed;
 } dec_t;
+
+/* Makes fuzz client c ready for a step: opened if it is not and, for a
+ * send, closed and opened again if it half-closed (a script cannot send
+ * after `> eof`). 0 or FRAY_ENOMEM. */
+static int dec_ready(dec_t *d, size_t c, int to_send) {
+  use_client(d->s, d->idx, c);
+  int r = 0;
+  if (d->open[c] && d->shut[c] && to_send) {
+    r = add_step(d->s, FRAY_STEP_CLOSE, d->idx[c], NULL, 0);
+    d->open[c] = 0;
+    d->steps++;
+  }
+  if (!r && !d->open[c]) {
+    r = add_step(d->s, FRAY_STEP_OPEN, d->idx[c], NULL, 0);
+    d->open[c] = 1;
+    d->shut[c] = 0;
+    d->steps++;
+  }
+  return r;
+}
 
 /* Up to three distinct cuts of an n-byte send, sorted, drawn from the
  * decisions. Returns how many. */
@@ -157,13 +182,7 @@ static int dec_bytes(dec_t *d, uint8_t op, int kind) {
   const uint8_t *bytes = d->data + d->rd.front;
   d->rd.front += n;
   size_t cuts[3], ncut = sk == FRAY_STEP_SEND ? dec_cuts(d, op, n, cuts) : 0;
-  use_client(s, d->idx, c);
-  int r = 0;
-  if (!d->open[c]) {
-    r = add_step(s, FRAY_STEP_OPEN, d->idx[c], NULL, 0);
-    d->open[c] = 1;
-    d->steps++;
-  }
+  int r = dec_ready(d, c, sk == FRAY_STEP_SEND);
   if (!r)
     r = add_step(s, sk, d->idx[c], bytes, n);
   if (!r && sk == FRAY_STEP_SEND) {
@@ -195,33 +214,31 @@ static int dec_span(dec_t *d, uint8_t op) {
   if ((op & 0x60) != 0x40)
     return add_step_ms(d->s, FRAY_STEP_WAIT, 0, ms);
   size_t c = (op >> 3) & 3;
-  use_client(d->s, d->idx, c);
-  int r = 0;
-  if (!d->open[c]) {
-    r = add_step(d->s, FRAY_STEP_OPEN, d->idx[c], NULL, 0);
-    d->open[c] = 1;
-    d->steps++;
-  }
+  int r = dec_ready(d, c, 0);
   return r ? r : add_step_ms(d->s, FRAY_STEP_EXPECT_NOTHING, d->idx[c], ms);
 }
 
-/* An open (closing the client first when open), close or reset of client
- * (op >> 3) & 3. Returns 0, 1 when there is nothing to do (closing a
- * client not open) or FRAY_ENOMEM. */
+/* An open (closing the client first when open), close, half-close (a
+ * CLOSE op with OP_HALF) or reset of client (op >> 3) & 3. Returns 0, 1
+ * when there is nothing to do (closing a client not open, half-closing one
+ * twice) or FRAY_ENOMEM. */
 static int dec_conn(dec_t *d, uint8_t op, int kind) {
   size_t c = (op >> 3) & 3;
-  if (kind != OP_OPEN && !d->open[c])
+  int half = kind == OP_CLOSE && (op & OP_HALF);
+  if ((kind != OP_OPEN && !d->open[c]) || (half && d->shut[c]))
     return 1;
   use_client(d->s, d->idx, c);
   int r = 0;
   if (kind == OP_OPEN && d->open[c])
     r = add_step(d->s, FRAY_STEP_CLOSE, d->idx[c], NULL, 0);
   fray_step_kind_t sk = kind == OP_OPEN    ? FRAY_STEP_OPEN
+                        : half             ? FRAY_STEP_SHUTDOWN
                         : kind == OP_CLOSE ? FRAY_STEP_CLOSE
                                            : FRAY_STEP_RESET;
   if (!r)
     r = add_step(d->s, sk, d->idx[c], NULL, 0);
-  d->open[c] = kind == OP_OPEN;
+  d->open[c] = kind == OP_OPEN || half;
+  d->shut[c] = half;
   return r;
 }
 
@@ -258,8 +275,7 @@ static int dec_finish(dec_t *d) {
   fray_fuzz_session_t *s = d->s;
   int r = 0;
   if (d->rd.back > d->rd.front) {
-    if (!d->open[0])
-      r = add_step(s, FRAY_STEP_OPEN, 0, NULL, 0);
+    r = dec_ready(d, 0, 1);
     if (!r)
       r = add_step(s, FRAY_STEP_SEND, 0, d->data + d->rd.front, d->rd.back - d->rd.front);
     if (!r)
@@ -516,6 +532,8 @@ static int put_step(bytes_t *pay, bytes_t *dec, const fray_step_t *st, size_t c,
       c0->open = 0;
     }
     return put1(dec, (uint8_t)((st->kind == FRAY_STEP_CLOSE ? OP_CLOSE : OP_RESET) | c << 3));
+  case FRAY_STEP_SHUTDOWN:
+    return put1(dec, (uint8_t)(OP_CLOSE | OP_HALF | c << 3));
   case FRAY_STEP_SEND:
     for (size_t k = 0, prev = 0; k <= st->ncuts && !r; k++) {
       size_t end = k < st->ncuts ? st->cuts[k] : st->len;
