@@ -61,24 +61,59 @@ static int find_in_path(const char *name, char *out, size_t outlen) {
   return -1;
 }
 
-/* 1 when the file holds AFL++'s runtime (its exported __afl_manual_init,
- * which the shim calls), 0 when not, -1 when unreadable. */
-static int afl_instrumented(const char *path) {
-  static const char sig[] = "__afl_manual_init";
+/* A sanitizer build's fuzz shim is built with its sanitizers and carries
+ * no runtime of its own: the symbol naming the runtime the server must
+ * hold for the shim to load (harness/shim/CMakeLists.txt). */
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define SHIM_NEEDS "__asan_init"
+#endif
+#endif
+#if !defined(SHIM_NEEDS) && defined(__SANITIZE_ADDRESS__)
+#define SHIM_NEEDS "__asan_init"
+#endif
+#if !defined(SHIM_NEEDS) && defined(FRAY_SANITIZED)
+#define SHIM_NEEDS "__ubsan_handle_"
+#endif
+
+/* 1 when the file holds the symbol name sig (AFL++'s runtime: its
+ * exported __afl_manual_init, which the shim calls), 0 when not, -1 when
+ * unreadable. */
+static int holds(const char *path, const char *sig) {
+  size_t siglen = strlen(sig);
   FILE *f = fopen(path, "rb");
   if (!f)
     return -1;
-  char buf[65536 + sizeof sig];
+  char buf[65536 + 64];
   size_t keep = 0, n;
   int found = 0;
   while (!found && (n = fread(buf + keep, 1, sizeof buf - keep, f)) > 0) {
     n += keep;
-    found = memmem(buf, n, sig, sizeof sig - 1) != NULL;
-    keep = n < sizeof sig ? n : sizeof sig;
+    found = memmem(buf, n, sig, siglen) != NULL;
+    keep = n < siglen ? n : siglen;
     memmove(buf, buf + n - keep, keep);
   }
   fclose(f);
   return found;
+}
+
+/* 0 when the server holds what this build's fuzz shim needs, else -1
+ * after saying so. */
+static int shim_fits(const char *path, const char *cmd) {
+#ifdef SHIM_NEEDS
+  if (holds(path, SHIM_NEEDS) == 1)
+    return 0;
+  fprintf(stderr,
+          "fray fuzz: this fray is built with sanitizers, and so is its fuzz shim, which loads\n"
+          "only into a server built with them (no %s in %s). Rebuild the server so,\n"
+          "  AFL_USE_ASAN=1 AFL_USE_UBSAN=1 afl-clang-fast -g -O2 -o %s SOURCES.c\n"
+          "or use a fray built without sanitizers.\n",
+          SHIM_NEEDS, path, cmd);
+  return -1;
+#else
+  (void)path, (void)cmd;
+  return 0;
+#endif
 }
 
 /* The server, afl-fuzz and the fuzz shim, checked before anything runs.
@@ -96,14 +131,16 @@ static int check_setup(xrun_t *x) {
     fprintf(stderr, "fray fuzz: --exec: %s: command not found or not executable\n", argv[0]);
   else if (fray__exec_unfit(&x->prog))
     fprintf(stderr, "fray fuzz: %s\n", fray__exec_unfit(&x->prog));
-  else if (afl_instrumented(x->prog.path) != 1)
+  else if (holds(x->prog.path, "__afl_manual_init") != 1)
     fprintf(stderr,
             "fray fuzz: %s is not built with AFL++ (no __afl_manual_init in it): afl-fuzz\n"
             "would learn nothing from it. Rebuild it with AFL++'s compiler, e.g.\n"
             "  CC=afl-clang-fast ./configure && make\n"
             "  afl-clang-fast -g -O2 -o %s SOURCES.c\n",
             x->prog.path, argv[0]);
-  rc = rc || fray__exec_unfit(&x->prog) || afl_instrumented(x->prog.path) != 1 ? -1 : 0;
+  else
+    rc = shim_fits(x->prog.path, argv[0]);
+  rc = rc || fray__exec_unfit(&x->prog) || holds(x->prog.path, "__afl_manual_init") != 1 ? -1 : 0;
   fray__exec_argv_free(mem, argv);
   if (!rc && find_in_path("afl-fuzz", x->afl, sizeof x->afl)) {
     fprintf(stderr, "fray fuzz: --exec needs AFL++'s afl-fuzz in PATH (apt install afl++)\n");
@@ -448,12 +485,21 @@ static int replay_input(xrun_t *x, const char *input, const char *repro, char *w
       fray__exec_preload(&x->prog, x->shim, NULL, pre, sizeof pre))
     return -1;
   char *argv[64], e_fuzz[] = "FRAY_SHIM_FUZZ=1", e_in[PATH_MAX + 32], e_port[40],
-                  e_pre[sizeof pre + 16], secs[16];
+                  e_pre[sizeof pre + 16], secs[16], envcmd[PATH_MAX];
   size_t n = 0;
+  snprintf(e_pre, sizeof e_pre, "LD_PRELOAD=%s", pre);
+  /* timeout must not load the shim (a sanitized build's loads only into
+   * programs built with its sanitizers): env sets it for the server. */
+  int via_env = 0;
   if (!find_in_path("timeout", timeout, sizeof timeout)) {
     snprintf(secs, sizeof secs, "%d", REPRO_TIMEOUT_S);
     argv[n++] = timeout;
     argv[n++] = secs;
+    via_env = !find_in_path("env", envcmd, sizeof envcmd);
+  }
+  if (via_env) {
+    argv[n++] = envcmd;
+    argv[n++] = e_pre;
   }
   argv[n++] = x->prog.path;
   for (size_t i = 1; server[i] && n < 63; i++)
@@ -461,7 +507,6 @@ static int replay_input(xrun_t *x, const char *input, const char *repro, char *w
   argv[n] = NULL;
   snprintf(e_in, sizeof e_in, "FRAY_SHIM_FUZZ_INPUT=%s", input);
   snprintf(e_port, sizeof e_port, "FRAY_SHIM_PORT=%s", port);
-  snprintf(e_pre, sizeof e_pre, "LD_PRELOAD=%s", pre);
   /* {port} is left to the reader; without FRAY_SHIM_PORT the shim takes
    * the first port the server listens on. */
   int k = snprintf(again, againlen, "%s %s '%s' %s", e_fuzz, e_in, e_pre, x->o->exec);
@@ -479,7 +524,7 @@ static int replay_input(xrun_t *x, const char *input, const char *repro, char *w
            "# cuts and merges change what the server answers.\n"
            "# replay: fray replay --exec '%s' --schedule whole %s\n",
            input, x->o->exec, repro);
-  char *env[] = {e_fuzz, e_in, e_port, e_pre, e_repro, e_head, NULL};
+  char *env[] = {e_fuzz, e_in, e_port, e_repro, e_head, via_env ? NULL : e_pre, NULL};
   int st = fray_cli_fuzz_spawn(argv, env, x->log, keep_report, what);
   fray__exec_argv_free(NULL, server);
   return st;

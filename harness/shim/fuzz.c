@@ -51,6 +51,18 @@
 #include <ucontext.h>
 #include <unistd.h>
 
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define FRAY_FIBERS 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__)
+#define FRAY_FIBERS 1
+#endif
+#ifdef FRAY_FIBERS
+#include <sanitizer/common_interface_defs.h>
+#endif
+
 #include "core/escape_internal.h"
 #include "fray/fuzz.h"
 #include "fray/player.h"
@@ -102,6 +114,9 @@ static struct {
   void (*jump)(jmp_buf, int);
   ucontext_t srv_uc, co_uc; /* the coroutine's first entry */
   jmp_buf srv, co;          /* every switch after it (no signal mask calls) */
+  void *srv_fake, *co_fake; /* ASan's fake stacks of each side, while away */
+  const void *srv_bottom;   /* the server's stack, as ASan knows it */
+  size_t srv_size;
   fray_fuzz_session_t *sess;
   fray_player_t *player;
   zclient_t cl[FRAY_FUZZ_CLIENTS];
@@ -144,11 +159,34 @@ int fray__shim_fuzz_forked(void) {
 
 /* ---- the coroutine ------------------------------------------------------------- */
 
+/* ASan must know which stack runs (its fiber interface), or it takes each
+ * switch for a stack overflow's jump and leaves the abandoned frames'
+ * poison behind: leave() before a switch to the stack at bottom, back()
+ * once on the other side. Empty without ASan. */
+static void leave(void **fake, const void *bottom, size_t size) {
+#ifdef FRAY_FIBERS
+  __sanitizer_start_switch_fiber(fake, bottom, size);
+#else
+  (void)fake, (void)bottom, (void)size;
+#endif
+}
+
+static void back(void *fake, const void **bottom, size_t *size) {
+#ifdef FRAY_FIBERS
+  __sanitizer_finish_switch_fiber(fake, bottom, size);
+#else
+  (void)fake, (void)bottom, (void)size;
+#endif
+}
+
 /* From the player: let the server run until it would block again. */
 static void run_server(void) {
   z.on_stack = 0;
-  if (!_setjmp(z.co))
+  if (!_setjmp(z.co)) {
+    leave(&z.co_fake, z.srv_bottom, z.srv_size);
     z.jump(z.srv, 1);
+  }
+  back(z.co_fake, NULL, NULL);
   z.on_stack = 1;
 }
 
@@ -530,6 +568,7 @@ static const char *verdict(const fray_result_t *res, char *buf, size_t len) {
  * with the session. */
 static void co_main(void) {
   fray_result_t res;
+  back(NULL, &z.srv_bottom, &z.srv_size); /* the first entry: the server's stack is the old */
   z.on_stack = 1;
   if (z.ref_out >= 0)
     play_reference();
@@ -1007,11 +1046,17 @@ int fray__shim_fuzz_idle(void) {
     return 0;
   if (!z.started) {
     start();
-    if (!_setjmp(z.srv))
+    if (!_setjmp(z.srv)) {
+      leave(&z.srv_fake, co_stack, sizeof co_stack);
       z.swap(&z.srv_uc, &z.co_uc); /* the coroutine's first entry */
+    }
+    back(z.srv_fake, NULL, NULL);
     return 1;
   }
-  if (!_setjmp(z.srv))
+  if (!_setjmp(z.srv)) {
+    leave(&z.srv_fake, co_stack, sizeof co_stack);
     z.jump(z.co, 1);
+  }
+  back(z.srv_fake, NULL, NULL);
   return 1;
 }

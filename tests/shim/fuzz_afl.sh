@@ -23,6 +23,21 @@ if ! AFL_QUIET=1 afl-clang-fast -g -O1 -o "$work/srv" "$src/tests/exec/srv_$styl
   exit 1
 fi
 
+# In a sanitizer build (AFL_USE_ASAN set by the test), fray's fuzz shim
+# loads only into sanitized servers: a plain AFL++ build is refused at once.
+if [ -n "${AFL_USE_ASAN:-}" ] && [ "$style" = poll ]; then
+  env -u AFL_USE_ASAN -u AFL_USE_UBSAN AFL_QUIET=1 afl-clang-fast -O1 -o "$work/plain" \
+    "$src/tests/exec/srv_poll.c" "$src/tests/exec/proto.c" -I"$src/tests/exec" -lpthread
+  "$fray" fuzz --exec "$work/plain {port}" --out "$work/plain.out" --time 1 2>"$work/plain.err"
+  rc=$?
+  if [ $rc -ne 2 ] || ! grep -q 'built with sanitizers' "$work/plain.err"; then
+    echo "FAIL: an unsanitized server: exit $rc (2 and the reason expected)"
+    cat "$work/plain.err"
+    exit 1
+  fi
+  echo "ok: unsanitized server refused: $(head -1 "$work/plain.err")"
+fi
+
 # run NAME ARGS...: fray fuzz --exec on the server with ARGS; its exit status.
 run() {
   local name=$1

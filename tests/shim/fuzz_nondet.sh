@@ -41,7 +41,7 @@ if [ "$mode" = oneshot ]; then
   server=$4
   play() { # play [--bug NAME]: one exec's status, its stderr in $work/err
     FRAY_SHIM_FUZZ=1 FRAY_SHIM_FUZZ_INPUT="$work/merge" FRAY_SHIM_FUZZ_REPRO="$work/repro.fray" \
-      LD_PRELOAD="$shim" timeout 20 "$server" 0 "$@" >/dev/null 2>"$work/err"
+      timeout 20 env LD_PRELOAD="$shim" "$server" 0 "$@" >/dev/null 2>"$work/err"
   }
   play --bug nondet 2>/dev/null
   rc=$?

@@ -16,8 +16,8 @@ printf 'PING\nPING\n\x04\x00\x0f\x04\x00' >"$work/merge"
   { echo "fuzz_threads.sh: cannot encode basic.fray"; exit 1; }
 fails=0
 for input in "$work"/cut "$work"/merge "$work"/seed; do
-  FRAY_SHIM_FUZZ=1 FRAY_SHIM_FUZZ_INPUT="$input" LD_PRELOAD="$shim" \
-    timeout 20 "$server" 0 >/dev/null 2>"$work/err"
+  FRAY_SHIM_FUZZ=1 FRAY_SHIM_FUZZ_INPUT="$input" \
+    timeout 20 env LD_PRELOAD="$shim" "$server" 0 >/dev/null 2>"$work/err"
   rc=$?
   if [ $rc -ne 2 ] || ! grep -q 'single-threaded servers only' "$work/err"; then
     echo "FAIL: $(basename "$input"): exit $rc (want 2 and the message), stderr:"
