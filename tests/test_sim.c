@@ -726,10 +726,16 @@ typedef struct trace_log {
   size_t n;
 } trace_log_t;
 
-/* One letter per event, and the bytes of reads, frames and sends. */
+/* One letter per event, and the bytes of reads, frames and sends; a timer
+ * as W, its owner (the client, or "srv") and the clock: "Wa@500". */
 static void log_event(const fray_trace_event_t *ev, void *user_data) {
   trace_log_t *l = user_data;
-  static const char k[] = "OREFSPTXC";
+  static const char k[] = "OREFSPTXCNW";
+  if (ev->kind == FRAY_TRACE_TIMER) {
+    l->n += (size_t)snprintf(l->text + l->n, sizeof l->text - l->n, "W%s@%llu;",
+                             ev->conn ? ev->client : "srv", (unsigned long long)ev->at);
+    return;
+  }
   int w = snprintf(l->text + l->n, sizeof l->text - l->n, "%c%.*s;", k[ev->kind],
                    ev->kind == FRAY_TRACE_READ || ev->kind == FRAY_TRACE_FRAME ||
                            ev->kind == FRAY_TRACE_SEND
@@ -760,6 +766,55 @@ static void test_trace_events_in_order(void **state) {
   fray_script_free(s);
 }
 
+/* A connection's timer (started by on_open, 500 ms) and the server's (from
+ * server_init, 800 ms): each says it is there by sending. */
+static int ticker_fired(fray_conn_t *c, void *st, void *arg) {
+  (void)st;
+  (void)arg;
+  return fray_conn_send(c, "tick\n", 5);
+}
+
+static int ticker_open(fray_conn_t *c, void *st) {
+  (void)st;
+  return fray_conn_timer_start(c, 500, ticker_fired, NULL, NULL);
+}
+
+static void ticker_server_fired(fray_server_t *s, void *st, void *arg) {
+  (void)st;
+  (void)arg;
+  for (fray_conn_t *c = fray_server_first(s); c; c = fray_server_next(c))
+    (void)fray_conn_send(c, "tock\n", 5);
+}
+
+static int ticker_init(fray_server_t *s, void *st) {
+  (void)st;
+  return fray_server_timer_start(s, 800, ticker_server_fired, NULL, NULL);
+}
+
+static const fray_handler_t ticker = {
+    .name = "test-ticker",
+    .spec = {.mode = FRAY_MODE_LINE, .delim = {.bytes = "\n", .len = 1}},
+    .server_init = ticker_init,
+    .on_open = ticker_open,
+    .on_frame = echo_frame,
+};
+
+/* A timer firing is traced, before what its callback sends, with its
+ * connection (none for the server's) and the virtual time it fired at. */
+static void test_trace_timers(void **state) {
+  (void)state;
+  fray_script_t *s = test_parse("open a\nwait 1s\na < \"tick\\ntock\\n\"\nclose a\n");
+  fray_sim_t *sim;
+  assert_int_equal(fray_sim_new(&sim, s, &ticker, NULL), 0);
+  trace_log_t log = {.n = 0};
+  fray_sim_set_trace(sim, log_event, &log);
+  fray_sim_result_t res;
+  assert_int_equal(fray_sim_run(sim, NULL, &res), 0);
+  assert_string_equal(log.text, "O;Wa@500;Stick\n;Wsrv@800;Stock\n;E;C;");
+  fray_sim_free(sim);
+  fray_script_free(s);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_sim_whole_passes),
@@ -781,6 +836,7 @@ int main(void) {
       cmocka_unit_test(test_refused_set_spec_is_named),
       cmocka_unit_test(test_invalid_spec_is_not_server_init),
       cmocka_unit_test(test_trace_events_in_order),
+      cmocka_unit_test(test_trace_timers),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -347,7 +347,7 @@ static void test_timerq_model(void **state) {
     } else {
       now += (r >> 8) % 7;
       fray__timer_t t;
-      while (fray__timerq_pop_due(&q, now, &t)) {
+      while (fray__timerq_pop_due(&q, now, &t, NULL)) {
         size_t k = SIZE_MAX;
         for (size_t i = 0; i < n; i++)
           if (live[i] && dl[i] == t.deadline && seq[i] == t.seq)

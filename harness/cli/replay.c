@@ -260,7 +260,8 @@ static void usage(FILE *out) {
           "  --json              one JSON object per script, then a summary object\n"
           "  --trace             every run as it goes: in the simulator each read of each\n"
           "                      client and what the handler framed, sent, switched\n"
-          "                      (fray_conn_set_spec, refused calls) and how connections\n"
+          "                      (fray_conn_set_spec, refused calls), the timers that\n"
+          "                      fired (at which virtual time) and how connections\n"
           "                      ended; over --connect/--exec the pieces sent and the\n"
           "                      bytes received; bytes escaped, %u per line at most (on\n"
           "                      stderr with --json); with --schedule whole or --max-runs\n"
@@ -692,6 +693,13 @@ static void trace_event(const fray_trace_event_t *ev, void *user_data) {
   if (ev->kind == FRAY_TRACE_RUN) {
     fprintf(out, "trace: run %" PRIu64 "%s\n", ev->run,
             ev->run || o->mutate ? "" : " (whole, the reference)");
+    fflush(out);
+    return;
+  }
+  if (ev->kind == FRAY_TRACE_TIMER) {
+    /* The simulator's clock: the script's waits are all that moves it. */
+    fprintf(out, "  %s   timer fired at %" PRIu64 " ms (virtual time)\n",
+            ev->conn ? ev->client : "(server)", ev->at);
     fflush(out);
     return;
   }

@@ -614,6 +614,12 @@ trace)
   # A framing switch (the HTTP example's chunked body).
   expect_rc 0 "$fray" replay --trace --schedule whole "$src/corpus/http/chunked.fray"
   grep -q '^  a   switched framing to textlen$' "$work/out" || fail "no framing switch traced"
+  # A handler's timer firing (the chat example's idle timeout): its virtual
+  # time, and what its callback sent after it.
+  expect_rc 0 "$fray" replay --trace --schedule whole "$src/corpus/chat_idle/idle.fray"
+  grep -A4 -xF '  alice   timer fired at 60000 ms (virtual time)' "$work/out" |
+    grep -qxF '  alice   sent 18 bytes: "ERR idle timeout\r\n"' ||
+    fail "no timer firing traced before its answer: $(grep -A4 'timer' "$work/out")"
   # Every run made is traced, the minimiser's runs are not; --json keeps
   # stdout for JSON.
   expect_rc 1 "$fray" replay --trace --schedule random --save-failures "$work/r" "$here/split_bug.fray"

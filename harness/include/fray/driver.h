@@ -153,9 +153,12 @@ typedef enum fray_trace_kind {
   FRAY_TRACE_TAKE,     /* the handler took the unframed input (take_buffered) */
   FRAY_TRACE_REFUSED,  /* a call of the handler's was refused: what, code */
   FRAY_TRACE_CLOSE,    /* the connection ended: reason (on_close runs next) */
-  FRAY_TRACE_RUN       /* a run begins (conn NULL): run, its index; never sent by
+  FRAY_TRACE_RUN,      /* a run begins (conn NULL): run, its index; never sent by
                         * the runtime, only by drivers that make runs (the
                         * replay campaign, fray/replay.h) */
+  FRAY_TRACE_TIMER     /* a timer fires, before its callback runs: conn its
+                        * connection (NULL: a server timer), at the server's
+                        * clock (ms; virtual in the simulator), timer its id */
 } fray_trace_kind_t;
 
 /* One event; every pointer is borrowed for the callback only. */
@@ -172,6 +175,8 @@ typedef struct fray_trace_event {
   int code;                   /* REFUSED: the code the call returned */
   fray_close_reason_t reason; /* CLOSE */
   uint64_t run;               /* RUN */
+  uint64_t at;                /* TIMER: fray_server_now() as it fires */
+  fray_timer_id_t timer;      /* TIMER: as fray_*_timer_start() gave it */
 } fray_trace_event_t;
 
 typedef void (*fray_trace_fn)(const fray_trace_event_t *ev, void *user_data);

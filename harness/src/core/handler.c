@@ -757,9 +757,18 @@ static void cancel_conn_timers(fray_conn_t *c) {
   rearm(c->server);
 }
 
-/* Runs one fired timer's callback; a connection's aborts it on a negative
- * return, as its other callbacks do. */
-static void fire(fray_server_t *s, const fray__timer_t *t) {
+/* Runs one fired timer's callback, traced first; a connection's aborts it
+ * on a negative return, as its other callbacks do. */
+static void fire(fray_server_t *s, const fray__timer_t *t, fray_timer_id_t id) {
+  if (s->trace) {
+    const fray_conn_t *owner = t->owner;
+    s->trace(&(fray_trace_event_t){.kind = FRAY_TRACE_TIMER,
+                                   .conn = owner,
+                                   .client = owner ? fray_conn_name(owner) : NULL,
+                                   .at = fray_server_now(s),
+                                   .timer = id},
+             s->trace_data);
+  }
   if (!t->owner) {
     ((fray_server_timer_cb)t->fn)(s, s->data, t->arg);
     return;
@@ -774,14 +783,15 @@ size_t fray_server_advance(fray_server_t *s, uint64_t now) {
     return 0;
   size_t n = 0;
   fray__timer_t t;
+  fray_timer_id_t id;
   /* A timer a callback starts that is due already fires in this call too;
    * the cap leaves a chain of them to the driver's next turn. A virtual
    * clock stands at each deadline while its timers fire, so what they
    * start counts from there, as on a real clock. */
-  while (n < FRAY_TIMER_BATCH && fray__timerq_pop_due(&s->timers, now, &t)) {
+  while (n < FRAY_TIMER_BATCH && fray__timerq_pop_due(&s->timers, now, &t, &id)) {
     if (t.deadline > s->now)
       s->now = t.deadline;
-    fire(s, &t);
+    fire(s, &t, id);
     n++;
   }
   if (now > s->now && fray__timerq_next(&s->timers) > now)

@@ -18,6 +18,12 @@ void fray__timerq_fini(fray__timerq_t *q) {
   fray__timerq_init(q, q->mem);
 }
 
+/* The id a timer in slot s has while it is pending (its slot's generation
+ * says which use of the slot). */
+static uint64_t id_of(const fray__timerq_t *q, uint32_t s) {
+  return (uint64_t)q->slot[s].gen << 32 | ((uint64_t)s + 1);
+}
+
 static int earlier(const fray__timerq_t *q, uint32_t a, uint32_t b) {
   const fray__timer_t *x = &q->slot[a], *y = &q->slot[b];
   return x->deadline < y->deadline || (x->deadline == y->deadline && x->seq < y->seq);
@@ -116,7 +122,7 @@ int fray__timerq_add(fray__timerq_t *q, uint64_t deadline, void *owner, uint32_t
   *list = s;
   q->heap[q->nheap] = s;
   sift_up(q, q->nheap++);
-  *id = (uint64_t)t->gen << 32 | ((uint64_t)s + 1);
+  *id = id_of(q, s);
   return 0;
 }
 
@@ -140,10 +146,12 @@ uint64_t fray__timerq_next(const fray__timerq_t *q) {
   return q->nheap ? q->slot[q->heap[0]].deadline : UINT64_MAX;
 }
 
-int fray__timerq_pop_due(fray__timerq_t *q, uint64_t now, fray__timer_t *out) {
+int fray__timerq_pop_due(fray__timerq_t *q, uint64_t now, fray__timer_t *out, uint64_t *id) {
   if (!q->nheap || q->slot[q->heap[0]].deadline > now)
     return 0;
   *out = q->slot[q->heap[0]];
+  if (id)
+    *id = id_of(q, q->heap[0]);
   release(q, q->heap[0]);
   return 1;
 }

@@ -62,8 +62,8 @@ void fray__timerq_cancel_list(fray__timerq_t *q, uint32_t *list);
 uint64_t fray__timerq_next(const fray__timerq_t *q);
 
 /* Takes the earliest timer out of q if it is due (deadline <= now), copying
- * it into *out: 1, or 0 when none is due. */
-int fray__timerq_pop_due(fray__timerq_t *q, uint64_t now, fray__timer_t *out);
+ * it into *out and its id into *id (unless NULL): 1, or 0 when none is due. */
+int fray__timerq_pop_due(fray__timerq_t *q, uint64_t now, fray__timer_t *out, uint64_t *id);
 
 /* The clock's origin changed: every pending timer keeps the time it had
  * left at old (none if overdue), now counted from now. */
