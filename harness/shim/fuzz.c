@@ -286,10 +286,12 @@ static int zt_open(void *t, size_t i) {
   }
   *c = (zclient_t){.fd = sv[0], .port = z.last_port};
   uint64_t left;
-  for (int k = 0; fray__shim_conn(c->port, &left) < 0; k++) {
+  for (int k = 0;; k++) {
+    run_server(); /* (first: a look before it would fault in a page of the shim's) */
+    if (fray__shim_conn(c->port, &left) >= 0)
+      break;
     if (k == ACCEPT_TRIES)
       return inexact("the server did not accept the connection", i);
-    run_server();
   }
   collect();
   return 0;

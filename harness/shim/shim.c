@@ -274,7 +274,8 @@ static void at_fork_child(void) {
   g.exact = fray__shim_fuzz_forked() && g.exact;
   g.running = 0;
   t_state = T_UNKNOWN;
-  send_msg(FRAY_SHIM_MSG_FORK, 0, (uint64_t)getppid(), 0);
+  if (g.ctl >= 0)
+    send_msg(FRAY_SHIM_MSG_FORK, 0, (uint64_t)getppid(), 0);
 }
 
 static void read_env(void) {
@@ -1394,19 +1395,18 @@ static int accepted(int lfd, int fd) {
 SHIM_EXPORT int accept4(int lfd, struct sockaddr *addr, socklen_t *len, int flags) {
   ensure();
   struct pollfd p = {.fd = lfd, .events = POLLIN};
-  if (g.exact && listen_shaped(lfd) && !(fcntl(lfd, F_GETFL) & O_NONBLOCK))
+  int blocking = listen_shaped(lfd) && !(fcntl(lfd, F_GETFL) & O_NONBLOCK);
+  if (g.exact && blocking)
     while (!pend_on(lfd) && real.poll(&p, 1, 0) == 0 && fray__shim_fuzz_idle())
       ; /* fuzz mode: the session runs while the server would block */
   if (pend_on(lfd))
     return pend_accept(addr, len, flags);
-  if (lfd == g.pend_lfd && (fcntl(lfd, F_GETFL) & O_NONBLOCK)) {
+  if (lfd == g.pend_lfd && !blocking) {
     errno = EAGAIN; /* (the kernel's accept makes a socket first, to find none) */
     return -1;
   }
-  int entered = listen_shaped(lfd) && !(fcntl(lfd, F_GETFL) & O_NONBLOCK) &&
-                        (!g.exact || real.poll(&p, 1, 0) == 0)
-                    ? wait_enter(FRAY_SHIM_NO_TIMER)
-                    : 0;
+  int entered =
+      blocking && (!g.exact || real.poll(&p, 1, 0) == 0) ? wait_enter(FRAY_SHIM_NO_TIMER) : 0;
   if (entered)
     turn();
   int fd = real.accept4(lfd, addr, len, flags);
@@ -1440,10 +1440,12 @@ SHIM_EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len) {
 SHIM_EXPORT int listen(int fd, int backlog) {
   ensure();
   int r = real.listen(fd, backlog);
-  int port = 0;
-  if (r == 0 && is_tcp(fd, &port, 1) && (!g.port || port == g.port))
+  int port = 0, tcp = r == 0 && is_tcp(fd, &port, 1);
+  if (tcp && fd < MAX_FD) /* listen_shaped's answer, found once (not in every fork) */
+    fds[fd].listen = !g.port || port == g.port ? 1 : 2;
+  if (tcp && (!g.port || port == g.port))
     fray__shim_fuzz_listen(fd, port);
-  if (r == 0 && g.ctl >= 0 && is_tcp(fd, &port, 1)) {
+  if (tcp && g.ctl >= 0) {
     int e = errno;
     pthread_mutex_lock(&g.lock);
     send_msg(FRAY_SHIM_MSG_LISTEN, 0, (uint64_t)port, 0);
