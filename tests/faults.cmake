@@ -30,11 +30,13 @@ endforeach()
 
 # The same kinds under --exec (the shim): tests/exec's poll server with a
 # planted bug only that kind exposes (--bug), and without it; read-gap also
-# on the thread server, whose blocking reads get EINTR instead of EAGAIN.
+# on the thread server, whose blocking reads get EINTR instead of EAGAIN;
+# window on the poll server (borrowed: a short write's rest kept in a buffer
+# another connection's reply overwrites while the client reads slowly).
 # (short-writes has its own: tests/exec's shortwrite bug, ctest exec.*.)
 set(_faults_exec "close-mid-send poll partialeof partial" "random-close poll closeidle idle"
   "read-gap poll eagainfatal gap" "read-gap thread eagainfatal gap" "eof-with-data poll eofdrop eof"
-  "reset-mid-write poll writefatal reset")
+  "reset-mid-write poll writefatal reset" "window poll borrowed window")
 foreach(k ${_faults_exec})
   separate_arguments(k)
   list(GET k 0 fault)

@@ -19,7 +19,11 @@ endforeach()
 fray_replay_check(replay.window.lossy window 120
   $<TARGET_FILE:fray_plugin_window_relay_0> $<TARGET_FILE:fray_plugin_window_relay_1>
   ${PROJECT_SOURCE_DIR}/tests/replay/window-lossy.fray)
-# --exec cannot hold a client's reads: `NAME stops reading` is refused there.
-if(TARGET exec_poll)
-  fray_replay_check(replay.window.exec_refused window-exec 60 "$<TARGET_FILE:exec_poll> {port}")
-endif()
+# --exec holds a client's reads too (`NAME stops reading`, `NAME reads N`),
+# on the poll and the edge-triggered epoll server.
+foreach(style poll epoll)
+  if(TARGET exec_${style} AND TARGET fray_shim)
+    fray_replay_check(replay.window.exec.${style} window-exec 60 "$<TARGET_FILE:exec_${style}> {port}")
+    set_property(TEST replay.window.exec.${style} APPEND PROPERTY LABELS shim)
+  endif()
+endforeach()

@@ -40,7 +40,14 @@
  * Faults (fray/sched.h) on the real sockets: eof-with-data needs nothing
  * here (fray's FIN travels in the segment of the last piece, TCP_CORK);
  * for reset-mid-write the shim cuts a write, reports RESET and waits in it
- * until fray's RST (SO_LINGER 0) has reached the socket, or NORESET.
+ * until fray's RST (SO_LINGER 0) has reached the socket, or NORESET. Under
+ * the receive window (and `NAME stops reading`) the shim lets the server
+ * write a connection only as much as its client has room for, and hides
+ * that it is writable while it has none; fray says when the room changes
+ * (ROOM: the client reads when the script waits on it). A wait of the
+ * server's that hides a connection's writability also watches the
+ * channel, so that a ROOM wakes it; its IDLE says so (IDLE_WINDOW), and
+ * fray, after a ROOM, waits for the IDLE that follows.
  *
  * fray sends PIECE before the bytes, so when the server sees the bytes the
  * shim already knows the boundary. Connections are named by the peer's
@@ -88,18 +95,32 @@ typedef enum fray_shim_msg_type {
   FRAY_SHIM_MSG_WFAULT,     /* a run's faults: a & 1, short writes seeded by b; a & 2,
                              * read gaps may come (RGAP); a & 4, reset-mid-write armed,
                              * its draws seeded by a >> 32 (one write to a client in
-                             * eight strikes, once a run: RESET) */
+                             * eight strikes, once a run: RESET); (a >> 8) & 0xffffff,
+                             * the receive window every connection starts with (0:
+                             * none) */
   FRAY_SHIM_MSG_RGAP,       /* conn = peer port: the read of the next piece finds nothing
                              * first, once (-1 EAGAIN, or EINTR on a blocking socket), as
                              * after a spurious readiness event; sent before its PIECE */
-  FRAY_SHIM_MSG_NORESET     /* conn (the shim's number): the client of that RESET had
+  FRAY_SHIM_MSG_NORESET,    /* conn (the shim's number): the client of that RESET had
                              * left already (the script closed it): no fault, the cut
                              * write was only short */
+  FRAY_SHIM_MSG_ROOM        /* conn = peer port: its client takes a more bytes of the
+                             * server's output from the moment it had received b bytes
+                             * of the connection (FRAY_SHIM_NO_ROOM: no limit) */
 } fray_shim_msg_type_t;
 
 #define FRAY_SHIM_NO_TIMER 0xffffffffu
 #define FRAY_SHIM_QUEUE_MAX 64 /* pieces announced behind another one, at most */
 #define FRAY_SHIM_IDLE_READER 0x80000000u
+/* IDLE: a waiting thread hides a connection's writability (its window is
+ * full): it wakes on ROOM, and an IDLE follows. */
+#define FRAY_SHIM_IDLE_WINDOW 0x40000000u
+/* IDLE: the server waits with pieces unread, which it will not read while
+ * a window stays full (it stops reading a client until its output is
+ * taken): the shim has dropped them, and fray abandons them (the run is
+ * inexact). */
+#define FRAY_SHIM_IDLE_STALLED 0x20000000u
+#define FRAY_SHIM_NO_ROOM UINT64_MAX
 
 /* FRAY_SHIM_MSG_INEXACT codes. */
 enum {

@@ -71,6 +71,11 @@ typedef struct sfd {
   uint8_t reset;         /* exact mode: reset-mid-write struck it: its calls are the kernel's */
   uint8_t fake;          /* fuzz mode: an AF_UNIX socketpair's end posing as TCP */
   uint8_t rst;           /* fake: its client reset; the next read or write fails */
+  uint8_t masked;        /* its epoll registration lacks the EPOLLOUT asked for (no room) */
+  uint8_t held;          /* waits its room would end (held_wait, await_room) */
+  uint64_t room;         /* exact mode: what its client takes before its window is full
+                          * (FRAY_SHIM_NO_ROOM: no limit; set_room) */
+  uint64_t sent;         /* bytes written to it */
 } sfd_t;
 
 static struct {
@@ -122,6 +127,11 @@ static struct {
   uint64_t wfault_rng; /* exact mode: the run's write faults */
   int wfault;
   int rgaps;                   /* exact mode: the run may ask for read gaps (RGAP) */
+  uint64_t window;             /* exact mode: the run's receive window, 0: none */
+  int nfull;                   /* connections whose window is full: waits are held */
+  int listeners;               /* threads in a held wait (it watches the channel) */
+  int nheld;                   /* sfd_t.held, in all */
+  int maxfd;                   /* the highest descriptor tracked */
   int rreset;                  /* exact mode: reset-mid-write has yet to strike this run */
   uint64_t rreset_rng;         /* its draws */
   uint64_t runs;               /* exact mode: WFAULTs taken, one per run */
@@ -345,6 +355,7 @@ static inline sfd_t *conn_of(int fd) {
 static void announce(int fd, uint64_t len) {
   sfd_t *s = &fds[fd];
   g.pending += len;
+  g.activity++; /* (a server that will not read it says so again: stalled) */
   if (!s->piece && !s->queued) {
     s->piece = len;
   } else if (g.nq < FRAY_SHIM_QUEUE_MAX) {
@@ -390,8 +401,24 @@ static inline void turn(void) {
     __atomic_add_fetch(&g.turns, 1, __ATOMIC_RELAXED);
 }
 
+static void set_room(sfd_t *s, int fd, uint64_t room);
+static void unannounce(sfd_t *s, int fd, int consumed);
+
+/* fray's ROOM: the client takes m->a bytes more from the moment it had
+ * received m->b of them; what the server wrote since, still on its way,
+ * counts against them. */
+static void grant_room(const fray_shim_msg_t *m) {
+  int fd = port_fd[m->conn] - 1;
+  sfd_t *s = &fds[fd];
+  uint64_t on_way = s->sent > m->b ? s->sent - m->b : 0;
+  uint64_t room = m->a == FRAY_SHIM_NO_ROOM ? m->a : m->a > on_way ? m->a - on_way : 0;
+  set_room(s, fd, room);
+  g.activity++; /* a held wait wakes for it, and the IDLE fray waits for follows */
+}
+
 static void apply_msg(const fray_shim_msg_t *m) {
-  if (m->type == FRAY_SHIM_MSG_PIECE && m->conn < 65536 && port_fd[m->conn]) {
+  int known = m->conn < 65536 && port_fd[m->conn];
+  if (m->type == FRAY_SHIM_MSG_PIECE && known) {
     announce(port_fd[m->conn] - 1, m->a);
   } else if (m->type == FRAY_SHIM_MSG_WFAULT) {
     g.wfault = (m->a & 1) != 0;
@@ -399,11 +426,21 @@ static void apply_msg(const fray_shim_msg_t *m) {
     g.rreset = (m->a & 4) != 0;
     g.rreset_rng = (m->a >> 32) ^ 0x5e7ULL;
     g.wfault_rng = m->b ^ 0x5eed;
+    g.window = (m->a >> 8) & 0xffffff;
     g.runs++;
-  } else if (m->type == FRAY_SHIM_MSG_RGAP && m->conn < 65536 && port_fd[m->conn]) {
+    /* Connections still open are an earlier run's, whose clients are gone:
+     * no window, and the pieces the server did not read never arrive. */
+    for (int fd = 0; fd <= g.maxfd; fd++)
+      if (fds[fd].conn) {
+        set_room(&fds[fd], fd, FRAY_SHIM_NO_ROOM);
+        unannounce(&fds[fd], fd, 1);
+      }
+  } else if (m->type == FRAY_SHIM_MSG_RGAP && known) {
     fds[port_fd[m->conn] - 1].gap = 1;
   } else if (m->type == FRAY_SHIM_MSG_NORESET) {
     g.noreset = m->conn;
+  } else if (m->type == FRAY_SHIM_MSG_ROOM && known) {
+    grant_room(m);
   }
 }
 
@@ -459,14 +496,59 @@ static void thread_seen(void) {
   pthread_setspecific(g.thread_key, &g);
 }
 
+/* Whether the announced bytes of every connection are there to read,
+ * waiting up to ms for them (fray sends them right after their PIECE,
+ * which may wake a held wait first). */
+static int arrived(int ms) {
+  for (int fd = 0; fd <= g.maxfd; fd++) {
+    uint64_t n = fds[fd].conn ? fds[fd].piece + fds[fd].queued : 0;
+    for (int k = 0, there = 0; n && (ioctl(fd, FIONREAD, &there) || (uint64_t)there < n); k++) {
+      struct pollfd p = {.fd = fd};
+      if (k >= ms)
+        return 0;
+      real.poll(&p, 1, 1);
+    }
+  }
+  return 1;
+}
+
+/* A held wait with pieces unread whose bytes are there (held_wait waited
+ * for them, then looked again): the server does not read them while a
+ * window stays full (it stops reading a client until its output is taken),
+ * which the schedule cannot play: fray calls the run inexact and abandons
+ * them, and they are dropped here. Caller holds the lock. */
+static int stalled(void) {
+  if (!__atomic_load_n(&g.listeners, __ATOMIC_RELAXED) || !arrived(0))
+    return 0;
+  for (int fd = 0; fd <= g.maxfd; fd++)
+    if (fds[fd].conn)
+      unannounce(&fds[fd], fd, 0);
+  return 1;
+}
+
 /* Quiescent: every watched thread is blocked waiting and every announced
- * byte has been read. Reported once per change of activity. */
+ * byte has been read (or will not be: stalled). Reported once per change
+ * of activity. */
+/* A wait held by a connection that has room now (fray's ROOM, taken from
+ * the channel by another thread, or before the wait began) is as good as
+ * running: it is about to write. Caller holds the lock. */
+static int held_ready(void) {
+  for (int fd = 0; g.nheld && fd <= g.maxfd; fd++)
+    if (fds[fd].held && fds[fd].room)
+      return 1;
+  return 0;
+}
+
 static void maybe_idle(void) {
-  if (g.running == 0 && g.pending == 0 && g.activity != g.idle_reported) {
+  int stall = 0;
+  if (g.running == 0 && g.activity != g.idle_reported && !held_ready() &&
+      (g.pending == 0 || (stall = stalled()))) {
     g.idle_reported = g.activity;
     /* A thread blocked in a read asked for more than a piece before it
      * was announced: pieces must come to it one at a time. */
-    uint32_t who = (uint32_t)g.threads | (g.readers ? FRAY_SHIM_IDLE_READER : 0);
+    uint32_t who = (uint32_t)g.threads | (g.readers ? FRAY_SHIM_IDLE_READER : 0) |
+                   (__atomic_load_n(&g.listeners, __ATOMIC_RELAXED) ? FRAY_SHIM_IDLE_WINDOW : 0) |
+                   (stall ? FRAY_SHIM_IDLE_STALLED : 0);
     send_timed(FRAY_SHIM_MSG_IDLE, who, g.consumed, g.written, t_timer);
   }
 }
@@ -553,6 +635,7 @@ static void track(int fd, const char *how, unsigned fake_port) {
   int peer = (int)fake_port;
   if (!fake_port && !is_tcp(fd, &peer, 0))
     return;
+  drain_ctl(); /* this run's window (WFAULT), which fray sent before it connected */
   sfd_t *s = &fds[fd];
   memset(s, 0, sizeof *s);
   s->epfd = -1;
@@ -561,7 +644,10 @@ static void track(int fd, const char *how, unsigned fake_port) {
   s->peer_port = (uint16_t)peer;
   s->rrng = fray__shim_stream(g.pol.read_seed, s->conn);
   s->wrng = fray__shim_stream(g.pol.write_seed ^ 0x5eed, s->conn);
+  s->room = g.exact && g.window ? g.window : FRAY_SHIM_NO_ROOM;
   port_fd[peer] = fd + 1;
+  if (fd > g.maxfd)
+    g.maxfd = fd;
   g.activity++;
   thread_seen();
   send_msg(FRAY_SHIM_MSG_ACCEPT, s->conn, (uint64_t)peer, (uint64_t)g.port);
@@ -580,6 +666,21 @@ static void discard(int fd, uint64_t n) {
       break;
     n -= (uint64_t)r;
   }
+}
+
+/* The pieces announced on fd that the server has not read are forgotten,
+ * and their bytes read and dropped: they never arrive (counted as consumed
+ * when fray still waits for them). Never more than is there: a read that
+ * finds nothing would take a RST's error with it. Caller holds the lock. */
+static void unannounce(sfd_t *s, int fd, int consumed) {
+  uint64_t left = s->piece + s->queued;
+  g.pending -= s->piece;
+  g.consumed += consumed ? left : 0;
+  s->piece = 0;
+  unqueue(fd);
+  int there = 0;
+  if (left && !ioctl(fd, FIONREAD, &there) && there > 0)
+    discard(fd, (uint64_t)there < left ? (uint64_t)there : left);
 }
 
 /* A connection closed with pieces still held for its turn: fray sent them
@@ -611,6 +712,8 @@ static void forget(int fd) {
       port_fd[s->peer_port] = 0;
     send_msg(FRAY_SHIM_MSG_CLOSE, s->conn, unread, 0);
     logf_locked("conn %u close\n", s->conn);
+    if (!s->room)
+      __atomic_sub_fetch(&g.nfull, 1, __ATOMIC_RELAXED);
   }
   memset(s, 0, sizeof *s);
   s->epfd = -1;
@@ -629,13 +732,22 @@ static int listen_shaped(int lfd) {
   return fds[lfd].listen == 1;
 }
 
+/* The registration the kernel holds for s: the server's, without EPOLLOUT
+ * while the client's window is full. */
+static struct epoll_event registered(const sfd_t *s) {
+  struct epoll_event ev = s->ev;
+  if (s->masked)
+    ev.events &= ~(uint32_t)EPOLLOUT;
+  return ev;
+}
+
 /* Edge-triggered registrations see no new edge for bytes the shim left in
  * the kernel (or for room it pretended was missing): re-arming with
  * EPOLL_CTL_MOD makes the kernel check the descriptor again and report it
  * if it is ready, as an edge would. */
 static void rearm(sfd_t *s, int fd) {
   if (s->et && s->epfd >= 0) {
-    struct epoll_event ev = s->ev;
+    struct epoll_event ev = registered(s);
     real.epoll_ctl(s->epfd, EPOLL_CTL_MOD, fd, &ev);
   }
 }
@@ -650,6 +762,30 @@ static int take_rst(sfd_t *s) {
   s->rst = 0;
   errno = ECONNRESET;
   return 1;
+}
+
+/* A connection is not writable while its client's window is full: its
+ * epoll registration loses EPOLLOUT, and gets it back (EPOLL_CTL_MOD: the
+ * kernel checks it again, a new edge for an edge-triggered one) once the
+ * client reads. EPOLLEXCLUSIVE registrations cannot be modified. Caller
+ * holds the lock. */
+static void mask_epoll(sfd_t *s, int fd) {
+  int want =
+      !s->room && s->epfd >= 0 && (s->ev.events & EPOLLOUT) && !(s->ev.events & EPOLLEXCLUSIVE);
+  if (want == s->masked)
+    return;
+  s->masked = (uint8_t)want;
+  struct epoll_event ev = registered(s);
+  if (real.epoll_ctl(s->epfd, EPOLL_CTL_MOD, fd, &ev))
+    s->masked = (uint8_t)!want;
+}
+
+/* The client of s now takes room bytes (FRAY_SHIM_NO_ROOM: any); while it
+ * takes none, every wait is held (held_wait). Caller holds the lock. */
+static void set_room(sfd_t *s, int fd, uint64_t room) {
+  __atomic_add_fetch(&g.nfull, (!room) - (!s->room), __ATOMIC_RELAXED);
+  s->room = room;
+  mask_epoll(s, fd);
 }
 
 static int nonblocking(int fd, int flags) {
@@ -974,13 +1110,86 @@ SHIM_EXPORT ssize_t readv(int fd, const struct iovec *iov, int iovcnt) {
 
 /* ---- writes ---------------------------------------------------------------------- */
 
-/* How much of len bytes this write may hand to the kernel: len, 1-16 under
- * short writes, 0 for an EAGAIN. */
+/* The connections fd[0..n) hold a wait (d 1) or no longer do (d -1): see
+ * held_ready(). Caller holds the lock. */
+static void hold(const int *fd, int n, int d) {
+  for (int i = 0; i < n; i++) {
+    fds[fd[i]].held = (uint8_t)(fds[fd[i]].held + d);
+    g.nheld += d;
+  }
+}
+
+/* Whether one of the connections fd[0..n) has room. Caller holds the lock. */
+static int any_room(const int *fd, int n) {
+  for (int i = 0; i < n; i++)
+    if (fds[fd[i]].room)
+      return 1;
+  return 0;
+}
+
+/* A blocking write with no room waits for it, as one to a full socket
+ * buffer does: a wait like any other (quiescence, the server's turn) that
+ * watches the channel for fray's ROOM. The poll's bound is a backstop: a
+ * thread of the server's may take the ROOM from the channel first. fray
+ * gone: no more windows. */
+static void await_room(sfd_t *s, int fd) {
+  turn();
+  pthread_mutex_lock(&g.lock);
+  hold(&fd, 1, 1);
+  pthread_mutex_unlock(&g.lock);
+  __atomic_add_fetch(&g.listeners, 1, __ATOMIC_RELAXED);
+  int entered = wait_enter(FRAY_SHIM_NO_TIMER); /* (it takes what fray sent) */
+  struct pollfd p = {.fd = g.ctl, .events = POLLIN};
+  if (!__atomic_load_n(&s->room, __ATOMIC_RELAXED))
+    real.poll(&p, 1, 10);
+  wait_leave(entered);
+  __atomic_sub_fetch(&g.listeners, 1, __ATOMIC_RELAXED);
+  pthread_mutex_lock(&g.lock);
+  hold(&fd, 1, -1);
+  pthread_mutex_unlock(&g.lock);
+  if (p.revents & (POLLHUP | POLLERR)) {
+    pthread_mutex_lock(&g.lock);
+    set_room(s, fd, FRAY_SHIM_NO_ROOM);
+    pthread_mutex_unlock(&g.lock);
+  }
+}
+
+/* Exact mode, a window (FRAY_FAULT_WINDOW, `stops reading`): how much of
+ * len bytes the client has room for; 0 (EAGAIN) only on a non-blocking
+ * socket, as a blocking one waits for room (await_room). */
+static size_t window_cap(sfd_t *s, int fd, int nb, size_t len) {
+  pthread_mutex_lock(&g.lock);
+  if (s->room < len)
+    drain_ctl(); /* a ROOM fray sent while the server was busy */
+  struct pollfd p = {.fd = fd};
+  if (!s->room && real.poll(&p, 1, 0) > 0 && (p.revents & (POLLERR | POLLHUP)))
+    set_room(s, fd, FRAY_SHIM_NO_ROOM); /* the client is gone: the write fails as the kernel says */
+  while (!s->room && !nb && g.ctl >= 0) {
+    pthread_mutex_unlock(&g.lock);
+    await_room(s, fd);
+    pthread_mutex_lock(&g.lock);
+    drain_ctl();
+  }
+  size_t cap = s->room < len ? (size_t)s->room : len;
+  pthread_mutex_unlock(&g.lock);
+  return cap;
+}
+
+/* How much of len bytes this write may hand to the kernel: what the
+ * client's window has room for, then 1-16 of that under short writes; 0
+ * for an EAGAIN. The window comes first and a write it refuses draws
+ * nothing, as in the simulator, so that the same schedule draws the same
+ * short writes. */
 static size_t write_cap(sfd_t *s, int fd, int flags, size_t len) {
   int faults = g.exact ? g.wfault : g.pol.short_writes;
-  if (!faults || !len)
+  int windowed = g.exact && (g.window || s->room != FRAY_SHIM_NO_ROOM);
+  if ((!faults && !windowed) || !len)
     return len;
   int nb = nonblocking(fd, flags);
+  if (windowed && !(len = window_cap(s, fd, nb, len)))
+    return 0;
+  if (!faults)
+    return len;
   pthread_mutex_lock(&g.lock);
   size_t take = fray__shim_write_take(g.exact ? &g.wfault_rng : &s->wrng, len, nb);
   pthread_mutex_unlock(&g.lock);
@@ -991,6 +1200,9 @@ static void report_write(sfd_t *s, ssize_t r, size_t offered) {
   pthread_mutex_lock(&g.lock);
   g.activity++;
   if (r > 0) {
+    s->sent += (uint64_t)r;
+    if (s->room != FRAY_SHIM_NO_ROOM)
+      set_room(s, (int)(s - fds), s->room > (uint64_t)r ? s->room - (uint64_t)r : 0);
     g.written += (uint64_t)r;
     send_msg(FRAY_SHIM_MSG_WRITE, s->conn, (uint64_t)r, offered);
     logf_locked("conn %u write %zd of %zu\n", s->conn, r, offered);
@@ -1053,19 +1265,10 @@ static int await_reset(sfd_t *s, int fd) {
  * the connection's calls are the kernel's alone. */
 static void drop_unread(sfd_t *s, int fd) {
   pthread_mutex_lock(&g.lock);
-  uint64_t left = s->piece + s->queued;
-  g.pending -= s->piece;
-  s->piece = 0;
-  unqueue(fd);
+  unannounce(s, fd, 0); /* (fray abandons them) */
   s->reset = 1;
   g.activity++;
   pthread_mutex_unlock(&g.lock);
-  /* Never more than is there: a read that finds nothing would take the
-   * RST's error with it. */
-  int there = 0;
-  if (!left || ioctl(fd, FIONREAD, &there) || there <= 0)
-    return;
-  discard(fd, (uint64_t)there < left ? (uint64_t)there : left);
 }
 
 /* Exact mode: reset-mid-write struck this write of len bytes, of which the
@@ -1135,8 +1338,8 @@ static ssize_t shaped_write(sfd_t *s, int fd, const struct msghdr *mh, int flags
   }
   int e = errno;
   report_write(s, r, len);
-  if (cap < len)
-    rearm(s, fd); /* room the server was told was missing is there */
+  if (cap < len && s->room)
+    rearm(s, fd); /* room the server was told was missing is there (not a full window's) */
   errno = e;
   return r;
 }
@@ -1487,23 +1690,210 @@ SHIM_EXPORT int dup3(int from, int to, int flags) {
 
 /* ---- readiness: every blocking wait is where quiescence shows ----------------------- */
 
+/* The shim records each connection's registration (rearm, mask_epoll); a
+ * connection whose client's window is full is registered without the
+ * EPOLLOUT asked for until the client reads. */
 SHIM_EXPORT int epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev) {
   ensure();
-  int r = real.epoll_ctl(epfd, op, fd, ev);
-  if (r == 0 && fd >= 0 && fd < MAX_FD) {
-    pthread_mutex_lock(&g.lock);
-    sfd_t *s = &fds[fd];
-    if (op == EPOLL_CTL_DEL || !ev) {
-      s->epfd = -1;
-      s->et = 0;
-    } else {
-      s->epfd = epfd;
-      s->ev = *ev;
-      s->et = (ev->events & EPOLLET) && !(ev->events & (EPOLLONESHOT | EPOLLEXCLUSIVE));
-    }
-    pthread_mutex_unlock(&g.lock);
+  if (fd < 0 || fd >= MAX_FD)
+    return real.epoll_ctl(epfd, op, fd, ev);
+  pthread_mutex_lock(&g.lock);
+  sfd_t *s = &fds[fd];
+  int set = op != EPOLL_CTL_DEL && ev;
+  struct epoll_event kev = set ? *ev : (struct epoll_event){0};
+  int hide =
+      set && s->conn && !s->room && (kev.events & EPOLLOUT) && !(kev.events & EPOLLEXCLUSIVE);
+  if (hide)
+    kev.events &= ~(uint32_t)EPOLLOUT;
+  int r = real.epoll_ctl(epfd, op, fd, set ? &kev : ev);
+  if (r == 0 && !set) {
+    s->epfd = -1;
+    s->et = s->masked = 0;
+  } else if (r == 0) {
+    s->epfd = epfd;
+    s->ev = *ev;
+    s->et = (ev->events & EPOLLET) && !(ev->events & (EPOLLONESHOT | EPOLLEXCLUSIVE));
+    s->masked = (uint8_t)hide;
   }
+  pthread_mutex_unlock(&g.lock);
   return r;
+}
+
+/* ---- held waits: a full window hides a connection's writability ------------------- */
+
+static int ts_zero(const struct timespec *t) {
+  return t && !t->tv_sec && !t->tv_nsec;
+}
+
+/* Whether waits are held: exact mode, some client's window is full. */
+static int held(void) {
+  return g.exact && g.ctl >= 0 && __atomic_load_n(&g.nfull, __ATOMIC_RELAXED) > 0;
+}
+
+/* q = p as the kernel should be asked: no POLLOUT for a connection whose
+ * client has no room. Caller holds the lock. */
+static void hide_writable(struct pollfd *q, const struct pollfd *p, nfds_t n) {
+  for (nfds_t i = 0; i < n; i++) {
+    q[i] = p[i];
+    const sfd_t *s = conn_of(p[i].fd);
+    if (s && !s->room)
+      q[i].events &= (short)~(POLLOUT | POLLWRNORM | POLLWRBAND);
+  }
+}
+
+/* What is left until end (zero once it passed). */
+static struct timespec until(const struct timespec *end) {
+  struct timespec now, left = {0, 0};
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  long long ns = (end->tv_sec - now.tv_sec) * 1000000000LL + (end->tv_nsec - now.tv_nsec);
+  if (ns > 0)
+    left = (struct timespec){(time_t)(ns / 1000000000LL), (long)(ns % 1000000000LL)};
+  return left;
+}
+
+/* The one readiness fix-up of held waits, which every wait wrapper comes
+ * to while held() (as a ppoll on p: select's sets as pollfds, an epoll
+ * descriptor as itself). A connection whose client has no room is not
+ * writable (hide_writable; its epoll registration lost EPOLLOUT already:
+ * mask_epoll), and the control channel is watched too, so that fray's
+ * ROOM, when the client reads, wakes the wait, which then looks again with
+ * the room given. As PROBE, the wait is made without a timeout first and
+ * counts as quiescence only when that finds nothing. Returns as ppoll. */
+/* The connections whose room would end a held wait on q (hidden: its
+ * pollfds whose events differ from p's), or on the epoll set epfd (its
+ * connections registered without room), into fd (at most max). Caller
+ * holds the lock. */
+static int holding(const struct pollfd *q, const struct pollfd *p, nfds_t n, int epfd, int *fd,
+                   int max) {
+  int k = 0;
+  for (nfds_t i = 0; epfd < 0 && i < n && k < max; i++)
+    if (q[i].events != p[i].events)
+      fd[k++] = p[i].fd;
+  for (int f = 0; epfd >= 0 && f <= g.maxfd && k < max; f++)
+    if (fds[f].conn && !fds[f].room && fds[f].epfd == epfd)
+      fd[k++] = f;
+  return k;
+}
+
+static int held_wait(struct pollfd *p, nfds_t n, const struct timespec *t, const sigset_t *mask,
+                     uint32_t timer, int epfd) {
+  static const struct timespec zero;
+  struct pollfd few[16], *q = n < 16 ? few : malloc((n + 1) * sizeof *q);
+  if (!q)
+    return real.ppoll(p, n, t, mask);
+  struct timespec end = {0, 0}, left;
+  if (t && !ts_zero(t)) {
+    clock_gettime(CLOCK_MONOTONIC, &end);
+    end.tv_sec += t->tv_sec + (end.tv_nsec + t->tv_nsec) / 1000000000L;
+    end.tv_nsec = (end.tv_nsec + t->tv_nsec) % 1000000000L;
+  }
+  int r, probe = 1, woke, direct = 0, awaited = 0;
+  for (;;) {
+    pthread_mutex_lock(&g.lock);
+    drain_ctl();
+    hide_writable(q, p, n);
+    pthread_mutex_unlock(&g.lock);
+    q[n] = (struct pollfd){.fd = g.ctl, .events = POLLIN};
+    if (!probe && t)
+      left = until(&end);
+    int entered = 0, hfd[64], nh = 0;
+    if (!probe) {
+      pthread_mutex_lock(&g.lock);
+      hold(hfd, nh = holding(q, p, n, epfd, hfd, 64), 1);
+      pthread_mutex_unlock(&g.lock);
+      __atomic_add_fetch(&g.listeners, 1, __ATOMIC_RELAXED);
+      entered = wait_enter(timer);
+      pthread_mutex_lock(&g.lock);
+      int ready = any_room(hfd, nh); /* (a ROOM taken in wait_enter) */
+      pthread_mutex_unlock(&g.lock);
+      r = ready ? 1 : real.ppoll(q, n + 1, t ? &left : NULL, mask);
+      q[n].revents = ready ? POLLIN : q[n].revents;
+      wait_leave(entered);
+      __atomic_sub_fetch(&g.listeners, 1, __ATOMIC_RELAXED);
+      pthread_mutex_lock(&g.lock);
+      hold(hfd, nh, -1);
+      pthread_mutex_unlock(&g.lock);
+    } else {
+      r = real.ppoll(q, n + 1, &zero, mask);
+    }
+    woke = r > 0 && q[n].revents;
+    if (woke && (q[n].revents & (POLLHUP | POLLERR | POLLNVAL))) {
+      r = real.ppoll(p, n, t, mask); /* fray is gone: windows with it */
+      direct = 1;
+      break;
+    }
+    r -= woke;
+    /* Something ready, an error, a timeout, or a probe all that was asked. */
+    if (r || (!woke && (!probe || ts_zero(t))))
+      break;
+    if (!woke && !awaited && __atomic_load_n(&g.pending, __ATOMIC_RELAXED)) {
+      awaited = 1; /* pieces announced: look again once their bytes are there (stalled) */
+      pthread_mutex_lock(&g.lock);
+      arrived(100);
+      pthread_mutex_unlock(&g.lock);
+      continue;
+    }
+    awaited &= !woke;
+    probe = woke; /* fray's word: look again; nothing: the real wait */
+  }
+  for (nfds_t i = 0; r >= 0 && !direct && i < n; i++)
+    p[i].revents = q[i].revents;
+  if (q != few)
+    free(q);
+  return r;
+}
+
+/* epoll while held: its descriptor is readable when an event is ready. */
+static int held_epoll(int epfd, struct epoll_event *evs, int n, const struct timespec *t,
+                      const sigset_t *mask, uint32_t timer) {
+  for (;;) {
+    struct pollfd p = {.fd = epfd, .events = POLLIN};
+    int r = held_wait(&p, 1, t, mask, timer, epfd);
+    if (r <= 0)
+      return r;
+    r = real.epoll_wait(epfd, evs, n, 0);
+    if (r || ts_zero(t))
+      return r; /* (none: another thread took them first) */
+  }
+}
+
+/* select while held: its sets as pollfds, and back. */
+static int held_select(int n, fd_set *r, fd_set *w, fd_set *x, const struct timespec *t,
+                       const sigset_t *mask, uint32_t timer) {
+  struct pollfd *p = malloc((n > 0 ? (size_t)n : 1) * sizeof *p);
+  if (!p)
+    return errno = ENOMEM, -1;
+  nfds_t k = 0;
+  for (int fd = 0; fd < n && fd < FD_SETSIZE; fd++) {
+    short ev = (short)((r && FD_ISSET(fd, r) ? POLLIN : 0) | (w && FD_ISSET(fd, w) ? POLLOUT : 0) |
+                       (x && FD_ISSET(fd, x) ? POLLPRI : 0));
+    if (ev)
+      p[k++] = (struct pollfd){.fd = fd, .events = ev};
+  }
+  int rc = held_wait(p, k, t, mask, timer, -1);
+  for (nfds_t i = 0; rc >= 0 && i < k; i++)
+    if (p[i].revents & POLLNVAL)
+      rc = -1, errno = EBADF;
+  if (rc >= 0) {
+    fd_set *sets[3] = {r, w, x};
+    for (int j = 0; j < 3; j++)
+      if (sets[j])
+        FD_ZERO(sets[j]);
+    rc = 0;
+    for (nfds_t i = 0; i < k; i++) {
+      short e = p[i].revents, asked = p[i].events;
+      int hit[3] = {(asked & POLLIN) && (e & (POLLIN | POLLHUP | POLLERR)),
+                    (asked & POLLOUT) && (e & (POLLOUT | POLLERR)),
+                    (asked & POLLPRI) && (e & POLLPRI)};
+      for (int j = 0; j < 3; j++)
+        if (hit[j]) {
+          FD_SET(p[i].fd, sets[j]);
+          rc++;
+        }
+    }
+  }
+  free(p);
+  return rc;
 }
 
 /* A wait's timeout as IDLE reports it (negative: none; clamped). */
@@ -1527,12 +1917,23 @@ static uint32_t ms_timer(int ms) {
     }                                                                                              \
   } while (0)
 
+/* A poll timeout in ms as a timespec (NULL: none). */
+static const struct timespec *ms_ts(int ms, struct timespec *buf) {
+  if (ms < 0)
+    return NULL;
+  *buf = (struct timespec){ms / 1000, (long)(ms % 1000) * 1000000L};
+  return buf;
+}
+
 SHIM_EXPORT int epoll_wait(int epfd, struct epoll_event *evs, int n, int timeout) {
   ensure();
   if (pend_epolled(epfd))
     return epoll_now(epfd, evs, n, NULL);
+  struct timespec ts;
   if (timeout)
     turn();
+  if (held())
+    return held_epoll(epfd, evs, n, ms_ts(timeout, &ts), NULL, ms_timer(timeout));
   if (timeout)
     PROBE(epoll_now(epfd, evs, n, NULL));
   int entered = timeout ? wait_enter(ms_timer(timeout)) : 0;
@@ -1546,8 +1947,11 @@ SHIM_EXPORT int epoll_pwait(int epfd, struct epoll_event *evs, int n, int timeou
   ensure();
   if (pend_epolled(epfd))
     return epoll_now(epfd, evs, n, mask);
+  struct timespec ts;
   if (timeout)
     turn();
+  if (held())
+    return held_epoll(epfd, evs, n, ms_ts(timeout, &ts), mask, ms_timer(timeout));
   if (timeout)
     PROBE(epoll_now(epfd, evs, n, mask));
   int entered = timeout ? wait_enter(ms_timer(timeout)) : 0;
@@ -1560,8 +1964,11 @@ SHIM_EXPORT int poll(struct pollfd *p, nfds_t n, int timeout) {
   ensure();
   if (pend_pollfd(p, n))
     return poll_now(p, n, NULL);
+  struct timespec ts;
   if (timeout)
     turn();
+  if (held())
+    return held_wait(p, n, ms_ts(timeout, &ts), NULL, ms_timer(timeout), -1);
   if (timeout)
     PROBE(poll_now(p, n, NULL));
   int entered = timeout ? wait_enter(ms_timer(timeout)) : 0;
@@ -1576,10 +1983,6 @@ SHIM_EXPORT int __poll_chk(struct pollfd *p, nfds_t n, int timeout, size_t plen)
   return poll(p, n, timeout);
 }
 
-static int ts_zero(const struct timespec *t) {
-  return t && !t->tv_sec && !t->tv_nsec;
-}
-
 static uint32_t ts_timer(const struct timespec *t) {
   return t ? ms_timer((int)(t->tv_sec * 1000 + t->tv_nsec / 1000000)) : FRAY_SHIM_NO_TIMER;
 }
@@ -1590,6 +1993,8 @@ SHIM_EXPORT int ppoll(struct pollfd *p, nfds_t n, const struct timespec *t, cons
     return poll_now(p, n, mask);
   if (!ts_zero(t))
     turn();
+  if (held())
+    return held_wait(p, n, t, mask, ts_timer(t), -1);
   if (!ts_zero(t))
     PROBE(poll_now(p, n, mask));
   int entered = !ts_zero(t) ? wait_enter(ts_timer(t)) : 0;
@@ -1635,6 +2040,12 @@ SHIM_EXPORT int select(int n, fd_set *r, fd_set *w, fd_set *x, struct timeval *t
     return select_ready(n, r, w, x);
   if (!(t && !t->tv_sec && !t->tv_usec))
     turn();
+  if (held()) {
+    struct timespec ts = {t ? t->tv_sec : 0, t ? t->tv_usec * 1000L : 0};
+    return held_select(n, r, w, x, t ? &ts : NULL, NULL,
+                       t ? ms_timer((int)(t->tv_sec * 1000 + t->tv_usec / 1000))
+                         : FRAY_SHIM_NO_TIMER);
+  }
   if (!(t && !t->tv_sec && !t->tv_usec))
     PROBE(select_probe(n, r, w, x));
   int entered = !(t && !t->tv_sec && !t->tv_usec)
@@ -1653,6 +2064,8 @@ SHIM_EXPORT int pselect(int n, fd_set *r, fd_set *w, fd_set *x, const struct tim
     return select_ready(n, r, w, x);
   if (!ts_zero(t))
     turn();
+  if (held())
+    return held_select(n, r, w, x, t, mask, ts_timer(t));
   if (!ts_zero(t))
     PROBE(select_probe(n, r, w, x));
   int entered = !ts_zero(t) ? wait_enter(ts_timer(t)) : 0;

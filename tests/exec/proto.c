@@ -20,7 +20,7 @@
 
 static const char *const bug_names[] = {
     "none",       "oneline",   "droptail", "max64",   "shortwrite", "quitrest", "eagainfatal",
-    "partialeof", "closeidle", "crcut",    "eofdrop", "writefatal", "nondet"};
+    "partialeof", "closeidle", "crcut",    "eofdrop", "writefatal", "nondet",   "borrowed"};
 
 /* ---- arguments, listening socket, signals ----------------------------------------- */
 
@@ -317,7 +317,37 @@ int exec_read(exec_conn_t *c, int fd, exec_io_t io) {
   return 0;
 }
 
+/* BORROWED: every reply is copied into one buffer shared by all
+ * connections and written from there, and the unwritten rest of a short
+ * write is kept as a pointer into it (borrowed, not copied). BUG: another
+ * connection's reply, built while this one's client reads slowly,
+ * overwrites the rest before it is written. */
+static int flush_borrowed(exec_conn_t *c, int fd) {
+  static char shared[EXEC_READ_SIZE * 4];
+  for (;;) {
+    if (!c->rest_len && c->out_len) {
+      size_t n = c->out_len < sizeof shared ? c->out_len : sizeof shared;
+      memcpy(shared, c->out, n);
+      c->rest = shared;
+      c->rest_len = n;
+      memmove(c->out, c->out + n, c->out_len - n);
+      c->out_len -= n;
+    }
+    if (!c->rest_len)
+      return 0;
+    ssize_t w = write(fd, c->rest, c->rest_len);
+    if (w < 0 && errno == EINTR)
+      continue;
+    if (w < 0)
+      return errno == EAGAIN || errno == EWOULDBLOCK ? 1 : -1;
+    c->rest += w;
+    c->rest_len -= (size_t)w;
+  }
+}
+
 int exec_flush(exec_conn_t *c, int fd) {
+  if (c->bug == EXEC_BUG_BORROWED)
+    return flush_borrowed(c, fd);
   size_t done = 0;
   int rc = 0;
   while (done < c->out_len) {

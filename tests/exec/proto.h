@@ -38,6 +38,9 @@ typedef enum exec_bug {
   EXEC_BUG_WRITEFATAL, /* a failed write (ECONNRESET, EPIPE) ends the whole server */
   /* Not a framing bug: answers that differ from one process to the next. */
   EXEC_BUG_NONDET, /* PING answers PONG and the server's pid */
+  /* Only the receive window (--faults window) exposes: */
+  EXEC_BUG_BORROWED, /* a short write's rest is kept as a pointer into the one buffer
+                      * every connection's replies are written from */
 } exec_bug_t;
 
 typedef struct exec_args {
@@ -56,6 +59,8 @@ typedef struct exec_conn {
   int closing;      /* QUIT seen or peer's EOF: flush, then close */
   int eof;          /* the peer's EOF was read */
   const char *last; /* what its last command was, for the close's log line (CLOSEIDLE) */
+  const char *rest; /* BORROWED: the unwritten rest of a reply, in the shared buffer */
+  size_t rest_len;
   exec_bug_t bug;
 } exec_conn_t;
 

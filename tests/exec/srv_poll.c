@@ -17,7 +17,7 @@ static const exec_bug_t bugs[] = {EXEC_BUG_ONELINE,    EXEC_BUG_DROPTAIL,   EXEC
                                   EXEC_BUG_SHORTWRITE, EXEC_BUG_QUITREST,   EXEC_BUG_EAGAINFATAL,
                                   EXEC_BUG_PARTIALEOF, EXEC_BUG_CLOSEIDLE,  EXEC_BUG_CRCUT,
                                   EXEC_BUG_EOFDROP,    EXEC_BUG_WRITEFATAL, EXEC_BUG_NONDET,
-                                  EXEC_BUG_NONE};
+                                  EXEC_BUG_BORROWED,   EXEC_BUG_NONE};
 
 typedef struct server {
   struct pollfd pfd[MAX_CONNS + 2]; /* [0] stop pipe, [1] listener, then clients */

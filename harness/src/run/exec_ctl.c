@@ -70,6 +70,9 @@ struct fray__xctl {
   uint64_t idle_at;    /* when that was reported */
   uint32_t idle_timer; /* when the server's wait times out by itself */
   int blind;           /* the server never goes quiescent: timeouts only */
+  int listening;       /* its waits watch the channel: a window is full (IDLE_WINDOW) */
+  int stalled;         /* idle with pieces unread that it will not read while a window
+                        * stays full */
   pid_t server_pid;    /* the process that listens: the one exact schedules follow */
   pid_t forked;        /* the last process the server forked, 0 if none */
   int inexact, crashed;
@@ -90,6 +93,7 @@ __attribute__((format(printf, 2, 3))) static int inexact(fray__xctl_t *x, const 
   vsnprintf(x->err, sizeof x->err, fmt, ap);
   va_end(ap);
   x->inexact = 1;
+  fprintf(stderr, "INEXACT %llu %s\n", (unsigned long long)now_ms(), x->err);
   return FRAY__XCTL_INEXACT;
 }
 
@@ -206,7 +210,7 @@ static int on_msg(fray__xctl_t *x, const fray_shim_msg_t *m) {
   size_t i;
   xclient_t *c;
   if (m->type != FRAY_SHIM_MSG_IDLE && m->type != FRAY_SHIM_MSG_HELLO)
-    x->idle = 0;
+    x->idle = x->stalled = 0;
   if (m->type == FRAY_SHIM_MSG_CLOSE || (m->type == FRAY_SHIM_MSG_READ && !m->a))
     x->ended = 1;
   switch (m->type) {
@@ -243,8 +247,12 @@ static int on_msg(fray__xctl_t *x, const fray_shim_msg_t *m) {
     x->blind = 1;
     return 0;
   case FRAY_SHIM_MSG_IDLE:
-    x->idle = m->a >= x->announced;
-    x->threads = m->conn;
+    x->stalled = (m->conn & FRAY_SHIM_IDLE_STALLED) != 0;
+    x->idle = m->a >= x->announced && !x->stalled;
+    x->listening = (m->conn & FRAY_SHIM_IDLE_WINDOW) != 0;
+    fprintf(stderr, "IDLE a %llu ann %llu conn %x stalled %d\n", (unsigned long long)m->a,
+            (unsigned long long)x->announced, m->conn, x->stalled);
+    x->threads = m->conn & ~(FRAY_SHIM_IDLE_WINDOW | FRAY_SHIM_IDLE_STALLED);
     x->idle_at = now_ms();
     x->idle_timer = m->timer_ms;
     return 0;
@@ -450,6 +458,7 @@ static int pump_until(fray__xctl_t *x, unsigned ms, int (*done)(void *, size_t),
 /* ---- the operations ----------------------------------------------------------------- */
 
 int fray__xctl_begin(fray__xctl_t *x, const fray_sched_t *sched) {
+  fprintf(stderr, "BEGIN %llu\n", (unsigned long long)now_ms());
   x->inexact = x->crashed = 0;
   x->err[0] = 0;
   x->piece_left = x->unread = 0;
@@ -462,6 +471,8 @@ int fray__xctl_begin(fray__xctl_t *x, const fray_sched_t *sched) {
                        .b = sw ? sched->write_seed : 0};
   if (f & FRAY_FAULT_RESET_MID_WRITE)
     m.a |= 4u | (uint64_t)(uint32_t)(sched->fault_seed ^ sched->fault_seed >> 32) << 32;
+  m.a |= (uint64_t)(fray_sched_window(sched) & 0xffffff) << 8;
+  x->listening = 0;
   if (send(fray__server_ctl(x->srv), &m, sizeof m, MSG_NOSIGNAL) != (ssize_t)sizeof m)
     return server_gone(x);
   return 0;
@@ -553,7 +564,7 @@ static int piece_read(void *ctx, size_t i) {
   /* Quiescent, not only idle: everything the server wrote has arrived
    * before the next piece goes out, so a server that closes and is reset
    * by it (bytes after a QUIT) cannot take its last answer with it. */
-  return !x->unread && (quiescent(x) || x->blind || x->cl[i].end != END_OPEN);
+  return (!x->unread && (quiescent(x) || x->blind || x->cl[i].end != END_OPEN)) || x->stalled;
 }
 
 /* Announces n pieces (their lengths) in one system call. */
@@ -625,6 +636,14 @@ static int send_pieces(fray__xctl_t *x, size_t i, const uint8_t *p, const uint64
   x->reading = 0;
   if (rc)
     return rc;
+  if (x->unread && c->end == END_OPEN && x->stalled) {
+    abandon(x); /* (the shim dropped them) */
+    return inexact(x,
+                   "the server does not read a %llu-byte piece while its output waits for a "
+                   "client's receive window (it stops reading until its output is taken): the "
+                   "schedule would have it read there",
+                   (unsigned long long)x->plen[x->pi]);
+  }
   if (x->unread && c->end == END_OPEN)
     return inexact(x, "the server did not read a %llu-byte piece within %u ms (%llu left)",
                    (unsigned long long)x->plen[x->pi], x->timeout_ms,
@@ -656,6 +675,26 @@ int fray__xctl_gap(fray__xctl_t *x, size_t i) {
   if (send(fray__server_ctl(x->srv), &m, sizeof m, MSG_NOSIGNAL) != (ssize_t)sizeof m)
     return server_gone(x);
   return 0;
+}
+
+int fray__xctl_room(fray__xctl_t *x, size_t i, uint64_t room) {
+  xclient_t *c = &x->cl[i];
+  /* The sends before it are read under the room they had. */
+  int rc = flush(x);
+  if (rc || c->fd < 0 || !c->conn || c->end != END_OPEN)
+    return rc;
+  fray_shim_msg_t m = {.type = FRAY_SHIM_MSG_ROOM, .conn = c->port, .a = room, .b = c->rx};
+  fprintf(stderr, "ROOM %zu %llu rx %llu listening %d idle %d\n", i, (unsigned long long)room,
+          (unsigned long long)c->rx, x->listening, x->idle);
+  if (send(fray__server_ctl(x->srv), &m, sizeof m, MSG_NOSIGNAL) != (ssize_t)sizeof m)
+    return server_gone(x);
+  if (!x->listening || x->blind)
+    return 0; /* no wait of the server's is held: it finds the room when it next acts */
+  /* A held wait wakes for it: what the room lets the server write is
+   * written and has arrived before the script goes on, as in the
+   * simulator, where a client reading again takes what waits for it. */
+  x->idle = 0;
+  return pump_until(x, x->timeout_ms, NULL, NULL, x->n, 1);
 }
 
 void fray__xctl_set_lockstep(fray__xctl_t *x, int on) {
@@ -763,6 +802,7 @@ int fray__xctl_settle(fray__xctl_t *x, unsigned ms) {
 }
 
 int fray__xctl_end(fray__xctl_t *x) {
+  fprintf(stderr, "END %llu\n", (unsigned long long)now_ms());
   x->nb = x->blen = 0; /* sends no wait followed: the run is over */
   for (size_t i = 0; i < x->n; i++)
     if (x->cl[i].fd >= 0) {

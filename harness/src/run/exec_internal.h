@@ -150,7 +150,9 @@ int fray__xctl_new(fray__xctl_t **out, fray__server_t *srv, size_t nclients,
 void fray__xctl_free(fray__xctl_t *x);
 
 /* A run starts: the shim's faults for it, from sched (NULL: none): short
- * writes seeded by its write_seed; with FRAY_FAULT_READ_GAP,
+ * writes seeded by its write_seed; with FRAY_FAULT_WINDOW, every
+ * connection starts with fray_sched_window() bytes of room
+ * (fray__xctl_room() changes it); with FRAY_FAULT_READ_GAP,
  * fray__xctl_gap() may be called; with FRAY_FAULT_RESET_MID_WRITE the shim
  * cuts one of the server's writes (drawn from its fault_seed) and the
  * client resets there (cb.reset). 0 or FRAY_EIO (the channel is gone). */
@@ -160,6 +162,15 @@ int fray__xctl_begin(fray__xctl_t *x, const fray_sched_t *sched);
  * read-gap fault): call it before that piece's fray__xctl_send(). 0 or
  * FRAY_EIO. */
 int fray__xctl_gap(fray__xctl_t *x, size_t i);
+
+/* Client i's receive window (FRAY_FAULT_WINDOW, `stops reading`): it takes
+ * room bytes more of the server's output from now on (FRAY_SHIM_NO_ROOM,
+ * UINT64_MAX: no limit); the shim holds back the rest, and hides that the
+ * connection is writable, until the room grows. The batch before goes
+ * first. When a wait of the server's was held by a full window, returns
+ * once the server took the room given and is quiescent again. 0,
+ * FRAY_EIO, FRAY__XCTL_INEXACT. */
+int fray__xctl_room(fray__xctl_t *x, size_t i, uint64_t room);
 
 /* Client i connects; returns once the shim reported the accept and the
  * server is quiescent again (its greeting, if any, sent). */

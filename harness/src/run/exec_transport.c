@@ -11,6 +11,13 @@
 #include "core/internal.h"
 #include "run/exec_internal.h"
 
+/* What the shim was last told of a client's receive window. */
+typedef struct room {
+  size_t told; /* the room given, SIZE_MAX: none */
+  uint64_t at; /* the client's bytes received then */
+  uint64_t rx; /* its bytes received this run */
+} room_t;
+
 struct fray_exec {
   fray_player_t *player; /* owns this transport once created */
   fray_mem_t mem;
@@ -18,6 +25,8 @@ struct fray_exec {
   fray__server_t *srv;
   fray__xctl_t *x;
   size_t nclients;
+  room_t *room;     /* per client */
+  size_t window;    /* the run's FRAY_FAULT_WINDOW, 0: none */
   fray_player_t *p; /* during a run */
   int rc_cb;        /* what fray_player_received() said inside a pump */
   int need_start;
@@ -37,6 +46,7 @@ void fray_exec_opts_init(fray_exec_opts_t *o) {
 
 static void on_bytes(void *ctx, size_t client, const uint8_t *p, size_t n) {
   fray_exec_t *e = ctx;
+  e->room[client].rx += n;
   int rc = fray_player_received(e->p, client, p, n);
   if (rc && !e->rc_cb)
     e->rc_cb = rc;
@@ -94,37 +104,77 @@ static int ex_begin(void *t, fray_player_t *p, const fray_sched_t *sched) {
     if ((rc = fray__xctl_new(&e->x, e->srv, e->nclients, &cb, e->o.timeout_ms, &e->mem)))
       return rc;
   }
+  e->window = fray_sched_window(sched);
+  for (size_t i = 0; i < e->nclients; i++)
+    e->room[i] = (room_t){.told = SIZE_MAX};
   return outcome(e, fray__xctl_begin(e->x, sched));
+}
+
+/* The receive windows (FRAY_FAULT_WINDOW, `stops reading`): a client's
+ * room as the player sees it now goes to the shim where it changed other
+ * than by what the client received (the client read while waited on, the
+ * script let it read), before the server acts again. */
+static int sync_rooms(fray_exec_t *e) {
+  for (size_t i = 0; i < e->nclients; i++) {
+    room_t *r = &e->room[i];
+    size_t want = fray_player_room(e->p, i), got = (size_t)(r->rx - r->at);
+    size_t left = r->told == SIZE_MAX ? SIZE_MAX : got < r->told ? r->told - got : 0;
+    if (want == left)
+      continue;
+    r->told = want;
+    r->at = r->rx;
+    int rc = fray__xctl_room(e->x, i, want == SIZE_MAX ? UINT64_MAX : (uint64_t)want);
+    if (rc)
+      return outcome(e, rc);
+  }
+  return 0;
 }
 
 static int ex_open(void *t, size_t i) {
   fray_exec_t *e = t;
-  return outcome(e, fray__xctl_open(e->x, i));
+  /* A new connection starts with the run's window in the shim. */
+  e->room[i].told = e->window ? e->window : SIZE_MAX;
+  e->room[i].at = e->room[i].rx;
+  int rc = sync_rooms(e);
+  return rc ? rc : outcome(e, fray__xctl_open(e->x, i));
 }
 
 static int ex_send(void *t, size_t i, const uint8_t *p, size_t len) {
   fray_exec_t *e = t;
-  return outcome(e, fray__xctl_send(e->x, i, p, len));
+  int rc = sync_rooms(e);
+  return rc ? rc : outcome(e, fray__xctl_send(e->x, i, p, len));
 }
 
 static int ex_send_eof(void *t, size_t i, const uint8_t *p, size_t len, int closing) {
   fray_exec_t *e = t;
-  return outcome(e, fray__xctl_send_eof(e->x, i, p, len, closing));
+  int rc = sync_rooms(e);
+  return rc ? rc : outcome(e, fray__xctl_send_eof(e->x, i, p, len, closing));
 }
 
 static int ex_gap(void *t, size_t i) {
   fray_exec_t *e = t;
-  return outcome(e, fray__xctl_gap(e->x, i));
+  int rc = sync_rooms(e);
+  return rc ? rc : outcome(e, fray__xctl_gap(e->x, i));
 }
 
 static int ex_shutdown(void *t, size_t i) {
   fray_exec_t *e = t;
-  return outcome(e, fray__xctl_shutdown(e->x, i));
+  int rc = sync_rooms(e);
+  return rc ? rc : outcome(e, fray__xctl_shutdown(e->x, i));
 }
 
 static int ex_close(void *t, size_t i, int reset) {
   fray_exec_t *e = t;
-  return outcome(e, fray__xctl_close(e->x, i, reset));
+  int rc = sync_rooms(e);
+  return rc ? rc : outcome(e, fray__xctl_close(e->x, i, reset));
+}
+
+/* `NAME stops reading`, `NAME reads N`, `NAME resumes reading`: the shim
+ * is told, and what the client now takes is written before the script
+ * goes on (fray__xctl_room), as the simulator moves it. */
+static int ex_window(void *t, size_t client) {
+  (void)client;
+  return sync_rooms(t);
 }
 
 static int ready(void *ctx, size_t client) {
@@ -134,6 +184,10 @@ static int ready(void *ctx, size_t client) {
 
 static int ex_wait(void *t, fray_wait_kind_t kind, size_t client) {
   fray_exec_t *e = t;
+  /* The client waited on reads now (the player's room says so). */
+  int rc = sync_rooms(e);
+  if (rc)
+    return rc;
   switch (kind) {
   case FRAY_WAIT_ANSWER:
     return outcome(e, fray__xctl_wait(e->x, e->o.timeout_ms, ready, client));
@@ -159,6 +213,7 @@ static void ex_free(void *t) {
   fray_exec_t *e = t;
   fray__xctl_free(e->x);
   fray__server_free(e->srv);
+  fray__free(&e->mem, e->room);
   fray_mem_t m = e->mem;
   fray__free(&m, e);
 }
@@ -184,6 +239,7 @@ static const fray_transport_ops_t exec_ops = {
     .words = ex_words,
     .gap = ex_gap,
     .send_eof = ex_send_eof,
+    .window = ex_window,
 };
 
 static int make_more(void *user_data, const fray_script_t *script, fray_player_t **out) {
@@ -223,6 +279,11 @@ int fray_exec_new(fray_exec_t **out, const fray_script_t *script, const char *co
     fray_exec_opts_init(&e->o);
   e->nclients = fray_script_nclients(script);
   e->need_start = 1;
+  e->room = fray__malloc(&m, (e->nclients + 1) * sizeof *e->room);
+  if (!e->room) {
+    fray__free(&m, e);
+    return FRAY_ENOMEM;
+  }
   fray__server_opts_t so;
   fray__server_opts_init(&so);
   so.command = command;
