@@ -43,6 +43,15 @@ typedef struct ref {
   int end;
 } ref_t;
 
+/* References kept per script: slot 0 the whole run, slot 1 + k the whole
+ * run under a receive window of 2^k bytes (fray_sched_window() draws 1 to
+ * 4096). A window changes when a client reads, and so, for a correct
+ * handler, the order in which its answers to one client and its news of
+ * another (a close it could not finish while the window was full) reach a
+ * third: a run under a window is compared with the whole run under the
+ * same window. */
+#define REF_SLOTS 14
+
 struct fray_player {
   const fray_script_t *script;
   fray_mem_t mem;
@@ -54,8 +63,9 @@ struct fray_player {
   size_t nleave;     /* steps where a client may leave early: its sends and expectations */
   size_t *send_step; /* send number -> step index */
   client_t *cl;
-  ref_t *ref;
-  int have_ref;
+  ref_t *ref;         /* REF_SLOTS slots of nclients each */
+  unsigned ref_have;  /* bit s: slot s holds a reference */
+  int ref_own;        /* slot 0 was recorded here, so window slots can be too */
   size_t expect_from; /* expectations are checked from this step on */
   fray__reads_t cutter;
   /* Per run */
@@ -128,7 +138,7 @@ int fray_player_new(fray_player_t **out, const fray_script_t *script,
   p->nclients = fray_script_nclients(script);
   size_t nc = p->nclients ? p->nclients : 1;
   p->cl = fray__malloc(&m, nc * sizeof *p->cl);
-  p->ref = fray__malloc(&m, nc * sizeof *p->ref);
+  p->ref = fray__malloc(&m, REF_SLOTS * nc * sizeof *p->ref);
   p->send_step = fray__malloc(&m, (p->nsteps ? p->nsteps : 1) * sizeof *p->send_step);
   if (!p->cl || !p->ref || !p->send_step) {
     p->nclients = 0;     /* cl and ref hold garbage: no client buffers to free */
@@ -136,7 +146,7 @@ int fray_player_new(fray_player_t **out, const fray_script_t *script,
     return FRAY_ENOMEM;
   }
   memset(p->cl, 0, nc * sizeof *p->cl);
-  memset(p->ref, 0, nc * sizeof *p->ref);
+  memset(p->ref, 0, REF_SLOTS * nc * sizeof *p->ref);
   p->nsends = fray__sched_send_steps(p->steps, p->nsteps, p->send_step);
   for (size_t i = 0; i < p->nsteps; i++)
     p->nleave += leaves_before(&p->steps[i]);
@@ -155,7 +165,7 @@ void fray_player_free(fray_player_t *p) {
     return;
   for (size_t i = 0; p->cl && i < p->nclients; i++)
     fray__free(&p->mem, p->cl[i].rx);
-  for (size_t i = 0; p->ref && i < p->nclients; i++)
+  for (size_t i = 0; p->ref && i < REF_SLOTS * p->nclients; i++)
     fray__free(&p->mem, p->ref[i].rx);
   fray__free(&p->mem, p->cl);
   fray__free(&p->mem, p->ref);
@@ -701,11 +711,24 @@ int fray__player_record_steps(fray_player_t *p, size_t *marks, unsigned char *en
 
 /* ---- split invariance ------------------------------------------------------------ */
 
-int fray__player_set_reference(fray_player_t *p, size_t client, const uint8_t *rx, size_t len,
-                               int end) {
+static ref_t *ref_at(const fray_player_t *p, unsigned slot, size_t client) {
+  return &p->ref[slot * p->nclients + client];
+}
+
+/* The slot of the reference a run under sched is compared with. */
+static unsigned ref_slot(const fray_player_t *p, const fray_sched_t *sched) {
+  size_t w = fray_sched_window(sched);
+  if (!w || !p->ref_own || (w & (w - 1)))
+    return 0;
+  unsigned k = (unsigned)__builtin_ctzll((unsigned long long)w);
+  return k + 1 < REF_SLOTS ? k + 1 : 0;
+}
+
+static int set_ref(fray_player_t *p, unsigned slot, size_t client, const uint8_t *rx, size_t len,
+                   int end) {
   if (!p || client >= p->nclients || end < END_OPEN || end > END_RST)
     return FRAY_ERANGE;
-  ref_t *f = &p->ref[client];
+  ref_t *f = ref_at(p, slot, client);
   fray__free(&p->mem, f->rx);
   f->rx = fray__malloc(&p->mem, len);
   f->len = 0;
@@ -715,13 +738,23 @@ int fray__player_set_reference(fray_player_t *p, size_t client, const uint8_t *r
     memcpy(f->rx, rx, len);
   f->len = len;
   f->end = end;
-  p->have_ref = 1;
+  p->ref_have |= 1u << slot;
   return 0;
+}
+
+int fray__player_set_reference(fray_player_t *p, size_t client, const uint8_t *rx, size_t len,
+                               int end) {
+  int r = set_ref(p, 0, client, rx, len, end);
+  if (!r) { /* a reference from elsewhere: no window slots */
+    p->ref_have = 1;
+    p->ref_own = 0;
+  }
+  return r;
 }
 
 int fray__player_reference(const fray_player_t *p, size_t client, const uint8_t **rx, size_t *len,
                            int *end) {
-  if (!p || !p->have_ref || client >= p->nclients)
+  if (!p || !(p->ref_have & 1) || client >= p->nclients)
     return FRAY_ERANGE;
   *rx = p->ref[client].rx;
   *len = p->ref[client].len;
@@ -733,24 +766,45 @@ int fray__player_end(const fray_player_t *p, size_t client) {
   return p && client < p->nclients ? p->cl[client].end : END_OPEN;
 }
 
-int fray_player_record_reference(fray_player_t *p, fray_result_t *res) {
-  int r = fray_player_run(p, NULL, res);
+/* Runs sched (NULL: whole) and keeps its transcripts in slot. */
+static int record_slot(fray_player_t *p, const fray_sched_t *sched, unsigned slot,
+                       fray_result_t *res) {
+  int r = fray_player_run(p, sched, res);
   if (r == FRAY_ENOMEM || r == FRAY_EINVAL)
     return r;
   for (size_t i = 0; i < p->nclients; i++) {
     const client_t *c = &p->cl[i];
-    if (fray__player_set_reference(p, i, c->rx, c->rx_len, c->end))
+    if (set_ref(p, slot, i, c->rx, c->rx_len, c->end))
       return FRAY_ENOMEM;
   }
   return r;
 }
 
+int fray_player_record_reference(fray_player_t *p, fray_result_t *res) {
+  p->ref_have = 0; /* the window slots of an earlier reference are stale */
+  p->ref_own = 1;
+  return record_slot(p, NULL, 0, res);
+}
+
+/* The whole run under sched's receive window, recorded the first time a
+ * run under a window of that size needs it. Returns 0, or FRAY_ENOMEM /
+ * FRAY_EINVAL; a failing run is a reference all the same, as for
+ * fray_player_record_reference(). */
+static int window_reference(fray_player_t *p, const fray_sched_t *sched, unsigned slot) {
+  if (!slot || (p->ref_have & (1u << slot)))
+    return 0;
+  const fray_sched_t whole = {.faults = FRAY_FAULT_WINDOW, .write_seed = sched->write_seed};
+  fray_result_t tmp;
+  int r = record_slot(p, &whole, slot, &tmp);
+  return r == FRAY_ENOMEM || r == FRAY_EINVAL ? r : 0;
+}
+
 /* The first client whose transcript differs from the reference, as a
  * FRAY_FAIL_VARIANCE failure; 0 when none does. */
-static int compare_reference(fray_player_t *p, fray_result_t *res) {
+static int compare_reference(fray_player_t *p, unsigned slot, fray_result_t *res) {
   for (size_t i = 0; i < p->nclients; i++) {
     client_t *c = &p->cl[i];
-    ref_t *f = &p->ref[i];
+    ref_t *f = ref_at(p, slot, i);
     const uint8_t *crx = c->rx ? c->rx : (const uint8_t *)"";
     size_t n = c->rx_len < f->len ? c->rx_len : f->len;
     size_t d = fray__first_diff(crx, f->rx, n);
@@ -767,9 +821,9 @@ static int compare_reference(fray_player_t *p, fray_result_t *res) {
     res->diff_at = d;
     return fray_player_fail(
         p, FRAY_FAIL_VARIANCE, i,
-        "%s's transcript differs from the whole schedule's at byte %zu: whole gave %s, "
+        "%s's transcript differs from the whole schedule's%s at byte %zu: whole gave %s, "
         "this schedule %s",
-        fray_script_client_name(p->script, i), d,
+        fray_script_client_name(p->script, i), slot ? " (same receive window)" : "", d,
         fray__escape_quoted(e, sizeof e, f->rx + d, f->len - d),
         fray__escape_quoted(g, sizeof g, crx + d, c->rx_len - d));
   }
@@ -780,9 +834,12 @@ int fray_player_check_invariance(fray_player_t *p, const fray_sched_t *sched, fr
   fray_result_t dummy;
   if (!res)
     res = &dummy;
-  int r = fray_player_run(p, sched, res);
-  if (r || !p->have_ref || p->judge_off)
+  unsigned slot = ref_slot(p, sched);
+  int r = window_reference(p, sched, slot);
+  if (!r)
+    r = fray_player_run(p, sched, res);
+  if (r || !(p->ref_have & (1u << slot)) || p->judge_off)
     return r; /* a client that left early changed what the others receive */
   p->step = p->nsteps;
-  return compare_reference(p, res);
+  return compare_reference(p, slot, res);
 }
