@@ -99,6 +99,7 @@ static struct {
   int listen_fd, port;
   unsigned last_port; /* the last client's */
   int started, forking, on_stack;
+  int spawned;            /* the server started a thread after the safe point */
   pthread_t thread;       /* the one that reached the safe point */
   int ref_out;            /* the grandchild: where its reference goes; -1 otherwise */
   int rc;                 /* what fray_player_received() said */
@@ -387,6 +388,22 @@ static void other_thread(void) {
   _exit(EXIT_THREADS);
 }
 
+/* Every thread the server starts comes through here: one started after
+ * the safe point is a server fuzz mode cannot play (other_thread), even
+ * when it has not run yet, or has ended, by the time a run goes wrong
+ * (/proc/self/task then shows one thread: the check alone raced). */
+__attribute__((visibility("default"))) int pthread_create(pthread_t *t, const pthread_attr_t *attr,
+                                                          void *(*fn)(void *), void *arg) {
+  int (*real)(pthread_t *, const pthread_attr_t *, void *(*)(void *), void *) =
+      (int (*)(pthread_t *, const pthread_attr_t *, void *(*)(void *), void *))dlsym(
+          RTLD_NEXT, "pthread_create");
+  if (!real)
+    return EAGAIN;
+  if (z.started)
+    z.spawned = 1;
+  return real(t, attr, fn, arg);
+}
+
 /* The server's threads now (1 when /proc cannot say). */
 static int threads(void) {
   DIR *d = opendir("/proc/self/task");
@@ -457,7 +474,7 @@ static void play_reference(void) {
     _exit(EXIT_INEXACT);
   int rc = nmarks ? fray__player_record_steps(z.player, marks, ended, &res)
                   : fray_player_run(z.player, NULL, &res);
-  if (rc && threads() > 1)
+  if (rc && (z.spawned || threads() > 1))
     other_thread();
   if (rc == FRAY_EFAILED)
     report("the server failed with whole sends", &res, NULL);
@@ -577,7 +594,7 @@ static void co_main(void) {
   const fray_sched_t *sched = z.whole ? NULL : fray_fuzz_session_sched(z.sess);
   int rc = z.whole ? fray_player_run(z.player, NULL, &res)
                    : fray_player_check_invariance(z.player, sched, &res);
-  if (rc && threads() > 1)
+  if (rc && (z.spawned || threads() > 1))
     other_thread(); /* what made the run fail or inexact, most likely */
   if (rc == FRAY_EFAILED) {
     char what[NONDET_AT + 200];
