@@ -31,6 +31,9 @@ typedef struct fake {
   size_t npending[4];
   int fail_send; /* a code send() returns, or 0 */
   int fail_open;
+  int stall_window; /* whole runs under a receive window go inexact */
+  int window_runs;  /* whole runs under a receive window begun */
+  const fray_sched_t *sched;
   int ends, frees;
 } fake_t;
 
@@ -63,7 +66,9 @@ static int answer(fake_t *f, size_t c, const uint8_t *d, size_t n) {
 static int f_begin(void *t, fray_player_t *p, const fray_sched_t *sched) {
   fake_t *f = t;
   f->p = p;
+  f->sched = sched;
   memset(f->npending, 0, sizeof f->npending);
+  f->window_runs += sched && (sched->faults & FRAY_FAULT_WINDOW) && !sched->nsends;
   logf_(f, "begin%s;", sched && sched->short_writes ? " short" : "");
   return 0;
 }
@@ -80,6 +85,10 @@ static int f_send(void *t, size_t c, const uint8_t *d, size_t n) {
   if (f->fail_send) {
     fray_player_set_error(f->p, "the server read %zu bytes, not %zu", n + 1, n);
     return f->fail_send;
+  }
+  if (f->stall_window && f->sched && (f->sched->faults & FRAY_FAULT_WINDOW) && !f->sched->nsends) {
+    fray_player_set_error(f->p, "the server did not read a piece in time");
+    return FRAY_EINEXACT; /* a server in another process can stall this way */
   }
   return f->mode ? answer(f, c, d, n) : 0;
 }
@@ -372,6 +381,45 @@ static void test_player_invariance(void **state) {
   close_fixture(&x);
 }
 
+/* A run under a receive window is compared with the whole run under the
+ * same window, run once per size. When that whole run went inexact, its
+ * truncated transcript is no reference: runs of that size are not compared
+ * (nor is the whole run tried again), and other sizes still are. */
+static void test_player_window_reference_only_from_an_exact_run(void **state) {
+  (void)state;
+  static const size_t cut[] = {2};
+  const fray_sched_send_t sends[1] = {{.cuts = cut, .ncuts = 1}};
+  /* write_seed 1 and 2 draw windows of different sizes. */
+  fray_sched_t win = {.sends = sends, .nsends = 1, .faults = FRAY_FAULT_WINDOW, .write_seed = 1};
+  fray_sched_t other = win;
+  other.write_seed = 2;
+  assert_int_not_equal(fray_sched_window(&win), fray_sched_window(&other));
+  fray_result_t res;
+  fixture_t x;
+  open_fixture(&x, "open a\na > \"abcd\"\n", ECHO);
+  fray_player_set_expectations(x.p, 0);
+  assert_int_equal(fray_player_record_reference(x.p, &res), 0);
+  x.f.stall_window = 1;
+  assert_int_equal(fray_player_check_invariance(x.p, &win, &res), 0);
+  assert_int_equal(x.f.window_runs, 1);
+  assert_int_equal(fray_player_check_invariance(x.p, &win, &res), 0);
+  assert_int_equal(x.f.window_runs, 1); /* tried once */
+  /* Another size, whose whole run passes, is a reference, and judges. */
+  x.f.stall_window = 0;
+  assert_int_equal(fray_player_check_invariance(x.p, &other, &res), 0);
+  assert_int_equal(x.f.window_runs, 2);
+  x.f.mode = TAG;
+  assert_int_equal(fray_player_check_invariance(x.p, &other, &res), FRAY_EFAILED);
+  assert_int_equal(res.kind, FRAY_FAIL_VARIANCE);
+  assert_non_null(strstr(res.message, "(same receive window)"));
+  /* A new reference forgets the sizes tried. */
+  x.f.mode = ECHO;
+  assert_int_equal(fray_player_record_reference(x.p, &res), 0);
+  assert_int_equal(fray_player_check_invariance(x.p, &win, &res), 0);
+  assert_int_equal(x.f.window_runs, 3);
+  close_fixture(&x);
+}
+
 /* A reference recorded in one player (one process) and set in another
  * (the shim's fuzz mode runs each in its own fork of the server) judges as
  * the player's own. */
@@ -480,6 +528,7 @@ int main(void) {
       cmocka_unit_test(test_player_drops_bytes_for_clients_that_left),
       cmocka_unit_test(test_player_invariance),
       cmocka_unit_test(test_player_reference_moves),
+      cmocka_unit_test(test_player_window_reference_only_from_an_exact_run),
       cmocka_unit_test(test_player_transport_errors),
       cmocka_unit_test(test_player_new_checks_and_fails_cleanly),
   };

@@ -208,7 +208,11 @@ FRAY_EXTERN int fray_player_record_reference(fray_player_t *p, fray_result_t *re
 
 /* Runs sched and compares every client's transcript with the reference:
  * FRAY_EFAILED with kind FRAY_FAIL_VARIANCE when they differ and the run
- * otherwise passed. Without a reference, as fray_player_run(). */
+ * otherwise passed. Without a reference, as fray_player_run(). A run under
+ * a receive window (FRAY_FAULT_WINDOW) is compared with the whole run under
+ * a window of the same size, run here the first time that size comes; when
+ * that whole run failed or went inexact, runs of that size are not
+ * compared (as fray_player_run()). */
 FRAY_EXTERN int fray_player_check_invariance(fray_player_t *p, const fray_sched_t *sched,
                                              fray_result_t *res);
 

@@ -65,6 +65,7 @@ struct fray_player {
   client_t *cl;
   ref_t *ref;         /* REF_SLOTS slots of nclients each */
   unsigned ref_have;  /* bit s: slot s holds a reference */
+  unsigned ref_tried; /* bit s: slot s's whole run was tried (it may have failed) */
   int ref_own;        /* slot 0 was recorded here, so window slots can be too */
   size_t expect_from; /* expectations are checked from this step on */
   fray__reads_t cutter;
@@ -781,22 +782,31 @@ static int record_slot(fray_player_t *p, const fray_sched_t *sched, unsigned slo
 }
 
 int fray_player_record_reference(fray_player_t *p, fray_result_t *res) {
-  p->ref_have = 0; /* the window slots of an earlier reference are stale */
+  p->ref_have = p->ref_tried = 0; /* the window slots of an earlier reference are stale */
   p->ref_own = 1;
   return record_slot(p, NULL, 0, res);
 }
 
 /* The whole run under sched's receive window, recorded the first time a
  * run under a window of that size needs it. Returns 0, or FRAY_ENOMEM /
- * FRAY_EINVAL; a failing run is a reference all the same, as for
- * fray_player_record_reference(). */
+ * FRAY_EINVAL. Only a run that passed exactly is a reference: one that
+ * failed or went inexact (a whole run under a window can stall a server in
+ * another process) has a truncated transcript, which every later run of
+ * that size would differ from. Such a size is tried once, and its runs are
+ * not compared. */
 static int window_reference(fray_player_t *p, const fray_sched_t *sched, unsigned slot) {
-  if (!slot || (p->ref_have & (1u << slot)))
+  unsigned bit = 1u << slot;
+  if (!slot || (p->ref_tried & bit))
     return 0;
   const fray_sched_t whole = {.faults = FRAY_FAULT_WINDOW, .write_seed = sched->write_seed};
   fray_result_t tmp;
   int r = record_slot(p, &whole, slot, &tmp);
-  return r == FRAY_ENOMEM || r == FRAY_EINVAL ? r : 0;
+  if (r)
+    p->ref_have &= ~bit;
+  if (r == FRAY_ENOMEM || r == FRAY_EINVAL)
+    return r; /* not tried: the next run of that size tries again */
+  p->ref_tried |= bit;
+  return 0;
 }
 
 /* The first client whose transcript differs from the reference, as a
