@@ -93,7 +93,6 @@ __attribute__((format(printf, 2, 3))) static int inexact(fray__xctl_t *x, const 
   vsnprintf(x->err, sizeof x->err, fmt, ap);
   va_end(ap);
   x->inexact = 1;
-  fprintf(stderr, "INEXACT %llu %s\n", (unsigned long long)now_ms(), x->err);
   return FRAY__XCTL_INEXACT;
 }
 
@@ -250,8 +249,6 @@ static int on_msg(fray__xctl_t *x, const fray_shim_msg_t *m) {
     x->stalled = (m->conn & FRAY_SHIM_IDLE_STALLED) != 0;
     x->idle = m->a >= x->announced && !x->stalled;
     x->listening = (m->conn & FRAY_SHIM_IDLE_WINDOW) != 0;
-    fprintf(stderr, "IDLE a %llu ann %llu conn %x stalled %d\n", (unsigned long long)m->a,
-            (unsigned long long)x->announced, m->conn, x->stalled);
     x->threads = m->conn & ~(FRAY_SHIM_IDLE_WINDOW | FRAY_SHIM_IDLE_STALLED);
     x->idle_at = now_ms();
     x->idle_timer = m->timer_ms;
@@ -458,7 +455,6 @@ static int pump_until(fray__xctl_t *x, unsigned ms, int (*done)(void *, size_t),
 /* ---- the operations ----------------------------------------------------------------- */
 
 int fray__xctl_begin(fray__xctl_t *x, const fray_sched_t *sched) {
-  fprintf(stderr, "BEGIN %llu\n", (unsigned long long)now_ms());
   x->inexact = x->crashed = 0;
   x->err[0] = 0;
   x->piece_left = x->unread = 0;
@@ -684,8 +680,6 @@ int fray__xctl_room(fray__xctl_t *x, size_t i, uint64_t room) {
   if (rc || c->fd < 0 || !c->conn || c->end != END_OPEN)
     return rc;
   fray_shim_msg_t m = {.type = FRAY_SHIM_MSG_ROOM, .conn = c->port, .a = room, .b = c->rx};
-  fprintf(stderr, "ROOM %zu %llu rx %llu listening %d idle %d\n", i, (unsigned long long)room,
-          (unsigned long long)c->rx, x->listening, x->idle);
   if (send(fray__server_ctl(x->srv), &m, sizeof m, MSG_NOSIGNAL) != (ssize_t)sizeof m)
     return server_gone(x);
   if (!x->listening || x->blind)
@@ -802,7 +796,6 @@ int fray__xctl_settle(fray__xctl_t *x, unsigned ms) {
 }
 
 int fray__xctl_end(fray__xctl_t *x) {
-  fprintf(stderr, "END %llu\n", (unsigned long long)now_ms());
   x->nb = x->blen = 0; /* sends no wait followed: the run is over */
   for (size_t i = 0; i < x->n; i++)
     if (x->cl[i].fd >= 0) {
