@@ -326,21 +326,36 @@ static unsigned long long count_ids(const char *dir) {
   return n;
 }
 
-/* Adds one instance's numbers to s: its queue and crashes as they are,
- * its execs as fuzzer_stats last said (afl-fuzz writes it now and then). */
-static void stats_add(fuzz_opts_t *o, const char *name, stats_t *s) {
+/* The number after key in an instance's stats file ("key : N" in afl's
+ * fuzzer_stats, "key N" in the shim's fray_stats), or 0. */
+static unsigned long long stat_value(fuzz_opts_t *o, const char *name, const char *file,
+                                     const char *key) {
   char path[PATH_MAX], line[256];
+  unsigned long long v = 0;
+  size_t klen = strlen(key);
+  snprintf(path, sizeof path, "%s/afl/%s/%s", o->out, name, file);
+  FILE *f = fopen(path, "r");
+  while (f && fgets(line, sizeof line, f))
+    if (!strncmp(line, key, klen) && (line[klen] == ' ' || line[klen] == ':'))
+      v = strtoull(line + klen + strspn(line + klen, " :"), NULL, 10);
+  if (f)
+    fclose(f);
+  return v;
+}
+
+/* Adds one instance's numbers to s: its queue and crashes as they are,
+ * its execs as the later of afl-fuzz's fuzzer_stats (written only now and
+ * then: early in a run it says a handful) and the shim's count (written
+ * every 256 execs). */
+static void stats_add(fuzz_opts_t *o, const char *name, stats_t *s) {
+  char path[PATH_MAX];
   snprintf(path, sizeof path, "%s/afl/%s/queue", o->out, name);
   s->corpus += count_ids(path);
   snprintf(path, sizeof path, "%s/afl/%s/crashes", o->out, name);
   s->crashes += count_ids(path);
-  snprintf(path, sizeof path, "%s/afl/%s/fuzzer_stats", o->out, name);
-  FILE *f = fopen(path, "r");
-  while (f && fgets(line, sizeof line, f))
-    if (!strncmp(line, "execs_done ", 11) && strchr(line, ':'))
-      s->execs += strtoull(strchr(line, ':') + 1, NULL, 10);
-  if (f)
-    fclose(f);
+  unsigned long long afl = stat_value(o, name, "fuzzer_stats", "execs_done");
+  unsigned long long shim = stat_value(o, name, "fray_stats", "execs");
+  s->execs += afl > shim ? afl : shim;
 }
 
 static stats_t stats_now(xrun_t *x) {
@@ -354,23 +369,18 @@ static stats_t stats_now(xrun_t *x) {
  * written every 256 execs): how often the oracle's whole run came from
  * the reference cache, and whether the server proved nondeterministic. */
 static void shim_stats(xrun_t *x) {
-  unsigned long long hits = 0, runs = 0, whole = 0, v;
+  unsigned long long hits = 0, runs = 0, whole = 0;
   for (size_t i = 0; i < x->njobs; i++) {
-    char path[PATH_MAX], line[1024], key[64];
-    snprintf(path, sizeof path, "%s/afl/%s/fray_stats", x->o->out,
-             x->njobs > 1 ? x->jobs[i].name : "default");
+    const char *name = x->njobs > 1 ? x->jobs[i].name : "default";
+    hits += stat_value(x->o, name, "fray_stats", "reference_hits");
+    runs += stat_value(x->o, name, "fray_stats", "reference_runs");
+    whole += stat_value(x->o, name, "fray_stats", "whole_schedules");
+    char path[PATH_MAX], line[1024];
+    snprintf(path, sizeof path, "%s/afl/%s/fray_stats", x->o->out, name);
     FILE *f = fopen(path, "r");
-    while (f && fgets(line, sizeof line, f)) {
-      int at = 0;
-      if (sscanf(line, "%63s %n", key, &at) != 1)
-        continue;
-      v = strtoull(line + at, NULL, 10);
-      hits += !strcmp(key, "reference_hits") ? v : 0;
-      runs += !strcmp(key, "reference_runs") ? v : 0;
-      whole += !strcmp(key, "whole_schedules") ? v : 0;
-      if (!strcmp(key, "nondeterministic_at") && !*x->nondet)
-        snprintf(x->nondet, sizeof x->nondet, "%.*s", (int)strcspn(line + at, "\n"), line + at);
-    }
+    while (f && fgets(line, sizeof line, f))
+      if (!strncmp(line, "nondeterministic_at ", 20) && !*x->nondet)
+        snprintf(x->nondet, sizeof x->nondet, "%.*s", (int)strcspn(line + 20, "\n"), line + 20);
     if (f)
       fclose(f);
   }
@@ -474,6 +484,23 @@ static void keep_report(const char *line, void *ctx) {
   buf[strcspn(buf, "\n")] = 0;
 }
 
+/* cmd with every {port} made port, into out. 0, or -1 when too long. */
+static int with_port(const char *cmd, const char *port, char *out, size_t len) {
+  size_t o = 0;
+  for (const char *p = cmd; *p;) {
+    int at = !strncmp(p, "{port}", 6);
+    const char *w = at ? port : p;
+    size_t n = at ? strlen(port) : 1;
+    if (o + n >= len)
+      return -1;
+    memcpy(out + o, w, n);
+    o += n;
+    p += at ? 6 : 1;
+  }
+  out[o] = 0;
+  return 0;
+}
+
 /* Plays the input once more, outside afl-fuzz (the shim's one-shot mode),
  * with its report into what. The wait status, or -1. */
 static int replay_input(xrun_t *x, const char *input, const char *repro, char *what, char *again,
@@ -507,10 +534,16 @@ static int replay_input(xrun_t *x, const char *input, const char *repro, char *w
   argv[n] = NULL;
   snprintf(e_in, sizeof e_in, "FRAY_SHIM_FUZZ_INPUT=%s", input);
   snprintf(e_port, sizeof e_port, "FRAY_SHIM_PORT=%s", port);
-  /* {port} is left to the reader; without FRAY_SHIM_PORT the shim takes
-   * the first port the server listens on. */
-  int k = snprintf(again, againlen, "%s %s '%s' %s", e_fuzz, e_in, e_pre, x->o->exec);
-  if (k < 0 || (size_t)k >= againlen)
+  /* The command as run, {port} a port free now (without FRAY_SHIM_PORT
+   * the shim takes the first port the server listens on). */
+  char cmd[PATH_MAX];
+  snprintf(again, againlen, "%s FRAY_SHIM_FUZZ_INPUT=", e_fuzz);
+  fray__exec_quote(again, againlen, input);
+  strncat(again, " LD_PRELOAD=", againlen - strlen(again) - 1);
+  fray__exec_quote(again, againlen, pre);
+  size_t k = strlen(again);
+  if (with_port(x->o->exec, port, cmd, sizeof cmd) ||
+      (size_t)snprintf(again + k, againlen - k, " %s", cmd) >= againlen - k)
     snprintf(again, againlen, "(too long to print)");
   /* When the oracle fails the exec, the shim writes the reproducer over
    * the plain one: the fuzz-chosen schedule with the whole run's answers. */

@@ -77,6 +77,17 @@ for bug in "$@"; do
       cat "$repro" "$work/$bug.replay"
       fails=$((fails + 1))
     fi
+    # The "again:" line runs in a shell as printed and fails again as it
+    # did under afl-fuzz: killed by a signal (the oracle aborts; a crash),
+    # where a line the shell cannot run ends 126/127 and a usage error 2.
+    again=$(sed -n 's/^ *again: *//p' "$work/$bug.out" | head -1)
+    (cd "$work" && timeout 60 sh -c "$again") >"$work/$bug.again" 2>&1
+    rc=$?
+    if [ -z "$again" ] || [ $rc -le 128 ]; then
+      echo "FAIL: --bug $bug: its again: line ended with exit $rc: $again"
+      tail -5 "$work/$bug.again"
+      fails=$((fails + 1))
+    fi
   fi
 done
 exit $((fails > 0))

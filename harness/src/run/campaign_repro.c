@@ -10,6 +10,7 @@
 
 #include "core/internal.h"
 #include "run/campaign_internal.h"
+#include "run/exec_internal.h"
 
 #define DESCRIBE_SIZE 2048
 #define PATH_SIZE 4096
@@ -21,27 +22,13 @@ static void comment_safe(char *s) {
       *s = '?';
 }
 
-/* Appends word to buf (of size bytes, NUL-terminated) after a space, quoted
- * for a POSIX shell when it holds anything but safe characters. */
+/* Appends word to buf after a space, quoted for a POSIX shell. */
 static void add_word(char *buf, size_t size, const char *word) {
   size_t o = strlen(buf);
-  int plain = *word != 0;
-  for (const char *p = word; *p && plain; p++)
-    plain = strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_@%+=:,./-",
-                   *p) != NULL;
   if (o + 1 < size)
     buf[o++] = ' ';
-  if (!plain && o + 1 < size)
-    buf[o++] = '\'';
-  for (const char *p = word; *p && o + 5 < size; p++) {
-    if (*p == '\'' && !plain)
-      o += (size_t)sprintf(buf + o, "'\\''");
-    else
-      buf[o++] = *p;
-  }
-  if (!plain && o + 1 < size)
-    buf[o++] = '\'';
   buf[o < size ? o : size - 1] = 0;
+  fray__exec_quote(buf, size, word);
 }
 
 /* "fray replay" with the target's options, into buf. */

@@ -115,6 +115,25 @@ static int split_loop(words_t *x, const char *cmd, const char *port, char *err, 
   return rc ? rc : wend(x, port);
 }
 
+void fray__exec_quote(char *buf, size_t size, const char *word) {
+  size_t o = strlen(buf);
+  int plain = *word != 0;
+  for (const char *p = word; *p && plain; p++)
+    plain = strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_@%+=:,./-",
+                   *p) != NULL;
+  if (!plain && o + 1 < size)
+    buf[o++] = '\'';
+  for (const char *p = word; *p && o + 5 < size; p++) {
+    if (*p == '\'' && !plain)
+      o += (size_t)sprintf(buf + o, "'\\''");
+    else
+      buf[o++] = *p;
+  }
+  if (!plain && o + 1 < size)
+    buf[o++] = '\'';
+  buf[o < size ? o : size - 1] = 0;
+}
+
 int fray__exec_split(const fray_mem_t *mem, const char *cmd, const char *port, char ***argv,
                      size_t *argc, char *err, size_t errlen) {
   fray_mem_t m;

@@ -29,6 +29,12 @@ int fray__exec_split(const fray_mem_t *mem, const char *cmd, const char *port, c
                      size_t *argc, char *err, size_t errlen);
 void fray__exec_argv_free(const fray_mem_t *mem, char **argv);
 
+/* Appends word to buf (of size bytes, NUL-terminated), quoted for a POSIX
+ * shell when it holds anything but safe characters, so that
+ * fray__exec_split() and sh give it back whole; cut short when buf is
+ * full. */
+void fray__exec_quote(char *buf, size_t size, const char *word);
+
 /* What fray learns about a program before starting it. */
 typedef struct fray__exec_prog {
   char path[4096]; /* where PATH found it */
