@@ -26,6 +26,30 @@ foreach(style poll epoll libevent block)
   set_tests_properties(shim.fuzz.oneshot.${style} PROPERTIES TIMEOUT 120 LABELS shim)
 endforeach()
 
+# The fault kinds in fuzz mode, one exec at a time: the poll server's twin
+# only that kind exposes (tests/exec/README.md) is caught within 6 execs
+# of its tests/exec/faults script with the kind on (one fault seed each)
+# and missed without it; the correct servers pass the kind on every
+# tests/exec script (docs/exec.md, "Fuzzing").
+set(_fuzz_faults ${PROJECT_SOURCE_DIR}/tests/shim/fuzz_faults.sh)
+set(_correct)
+foreach(style poll select epoll libevent block)
+  if(TARGET exec_${style})
+    list(APPEND _correct $<TARGET_FILE:exec_${style}>)
+  endif()
+endforeach()
+if(TARGET exec_poll)
+  foreach(k "eof-with-data eofdrop" "read-gap eagainfatal" "reset-mid-write writefatal")
+    separate_arguments(k)
+    list(GET k 0 kind)
+    list(GET k 1 bug)
+    add_test(NAME shim.fuzz.faults.${kind}
+             COMMAND bash ${_fuzz_faults} $<TARGET_FILE:fray_cli> $<TARGET_FILE:fray_shim_fuzz>
+                     ${PROJECT_SOURCE_DIR} ${kind} 6 $<TARGET_FILE:exec_poll> ${bug} ${_correct})
+    set_tests_properties(shim.fuzz.faults.${kind} PROPERTIES TIMEOUT 180 LABELS shim)
+  endforeach()
+endif()
+
 # With afl-fuzz: the servers built with afl-clang-fast by the test, a fixed
 # budget of 2500 execs per twin and AFL seed 1 (the bugs take a few
 # hundred, quitrest up to about 1,500; 77 without AFL++). poll carries

@@ -69,6 +69,7 @@
 #include "fray/sched.h"
 #include "fray/sim.h"
 #include "fuzz.h"
+#include "run/exec_internal.h"
 #include "run/player_internal.h"
 
 #define STACK_SIZE (256 * 1024) /* the player's coroutine */
@@ -92,6 +93,9 @@ typedef struct zclient {
   int fd;        /* its end of the socketpair */
   unsigned port; /* the port it poses with: the shim names the connection by it */
   int end;       /* END_*: how the server ended it */
+  /* eof-with-data before a close: 1 until the server reads the EOF, then 2:
+   * it hears nothing written from there on (it was gone without the fault) */
+  int deaf;
 } zclient_t;
 
 static struct {
@@ -103,6 +107,7 @@ static struct {
   pthread_t thread;       /* the one that reached the safe point */
   int ref_out;            /* the grandchild: where its reference goes; -1 otherwise */
   int rc;                 /* what fray_player_received() said */
+  int short_writes;       /* the run's server writes are cut short */
   uint64_t seen_activity; /* fray__shim_activity() when the clients were last read */
   const char *repro;      /* FRAY_SHIM_FUZZ_REPRO: where a failure's script goes */
   const uint8_t *ref_rx[FRAY_FUZZ_CLIENTS]; /* the whole run's transcripts */
@@ -200,6 +205,30 @@ __attribute__((format(printf, 1, 2))) static void say(const char *fmt, ...) {
   fputc('\n', stderr);
 }
 
+/* Moves what the server sent client i into the player (a deaf client's
+ * bytes are dropped). Returns the number of bytes taken. */
+static size_t take(size_t i) {
+  zclient_t *c = &z.cl[i];
+  size_t total = 0;
+  while (c->fd >= 0 && c->end == END_OPEN) {
+    ssize_t r = recv(c->fd, z.buf, sizeof z.buf, MSG_DONTWAIT);
+    if (r > 0) {
+      total += (size_t)r;
+      int rc = c->deaf == 2 ? 0 : fray_player_received(z.player, i, z.buf, (size_t)r);
+      if (rc && !z.rc)
+        z.rc = rc;
+    } else if (r < 0 && errno == EINTR) {
+      continue;
+    } else if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      break;
+    } else {
+      c->end = r == 0 ? END_FIN : END_RST;
+      fray_player_ended(z.player, i, c->end == END_RST);
+    }
+  }
+  return total;
+}
+
 /* Moves what the server sent to the clients into the player. Returns the
  * number of bytes taken. */
 static size_t collect(void) {
@@ -208,26 +237,17 @@ static size_t collect(void) {
   if (act == z.seen_activity)
     return 0; /* the server wrote and closed nothing since the last look */
   z.seen_activity = act;
-  for (size_t i = 0; i < FRAY_FUZZ_CLIENTS; i++) {
-    zclient_t *c = &z.cl[i];
-    while (c->fd >= 0 && c->end == END_OPEN) {
-      ssize_t r = recv(c->fd, z.buf, sizeof z.buf, MSG_DONTWAIT);
-      if (r > 0) {
-        total += (size_t)r;
-        int rc = fray_player_received(z.player, i, z.buf, (size_t)r);
-        if (rc && !z.rc)
-          z.rc = rc;
-      } else if (r < 0 && errno == EINTR) {
-        continue;
-      } else if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-        break;
-      } else {
-        c->end = r == 0 ? END_FIN : END_RST;
-        fray_player_ended(z.player, i, c->end == END_RST);
-      }
-    }
-  }
+  for (size_t i = 0; i < FRAY_FUZZ_CLIENTS; i++)
+    total += take(i);
   return total;
+}
+
+/* The client posing with port, or NULL. */
+static zclient_t *by_port(unsigned port, size_t *i) {
+  for (*i = 0; *i < FRAY_FUZZ_CLIENTS; (*i)++)
+    if (z.cl[*i].fd >= 0 && z.cl[*i].port == port)
+      return &z.cl[*i];
+  return NULL;
 }
 
 /* The server runs until quiescent and what it wrote is taken; a socket
@@ -251,9 +271,10 @@ static int inexact(const char *what, size_t client) {
 static int zt_begin(void *t, fray_player_t *p, const fray_sched_t *sched) {
   (void)t;
   (void)p;
-  fray_shim_msg_t m = {.type = FRAY_SHIM_MSG_WFAULT,
-                       .a = sched && sched->short_writes,
-                       .b = sched ? sched->write_seed : 0};
+  fray_shim_msg_t m = {.type = FRAY_SHIM_MSG_WFAULT};
+  fray__xctl_wfault(sched, &m.a, &m.b);
+  z.short_writes = sched && sched->short_writes;
+  m.a &= ~((uint64_t)0xffffff << 8); /* (no receive window here yet) */
   fray__shim_apply(&m);
   return 0;
 }
@@ -298,8 +319,10 @@ static int zt_open(void *t, size_t i) {
   return 0;
 }
 
-static int zt_send(void *t, size_t i, const uint8_t *data, size_t len) {
-  (void)t;
+/* One piece: announced, written, read by the server; with eof, the
+ * client's FIN follows the bytes at once (shutdown), so that the server's
+ * read after them finds the end of stream in the same wakeup. */
+static int put_piece(size_t i, const uint8_t *data, size_t len, int eof) {
   zclient_t *c = &z.cl[i];
   if (c->fd < 0 || c->end != END_OPEN)
     return 0; /* bytes to a connection the server ended go nowhere */
@@ -318,11 +341,67 @@ static int zt_send(void *t, size_t i, const uint8_t *data, size_t len) {
       break; /* the server closed: the rest goes nowhere */
     }
   }
+  if (eof && c->fd >= 0)
+    shutdown(c->fd, SHUT_WR);
   settle();
   uint64_t left = 0;
   if (fray__shim_conn(c->port, &left) >= 0 && left && c->end == END_OPEN)
     return inexact("the server did not read the whole piece", i);
   return z.rc;
+}
+
+static int zt_send(void *t, size_t i, const uint8_t *data, size_t len) {
+  (void)t;
+  return put_piece(i, data, len, 0);
+}
+
+/* eof-with-data: the last piece and the FIN together. Before a close the
+ * client hears only what the server wrote before it read the EOF
+ * (fray__shim_fuzz_eof makes it deaf then), as the simulator's hears what
+ * its handler had queued then. A real server's queue is not seen: under
+ * short writes a correct server's answer cut short before it read the EOF
+ * and finished after it would be lost, a false alarm, so there the EOF
+ * comes with the close, as without the fault. */
+static int zt_send_eof(void *t, size_t i, const uint8_t *data, size_t len, int closing) {
+  (void)t;
+  if (closing && z.short_writes)
+    return put_piece(i, data, len, 0);
+  z.cl[i].deaf = closing != 0;
+  return put_piece(i, data, len, 1);
+}
+
+void fray__shim_fuzz_eof(unsigned peer_port) {
+  size_t i;
+  zclient_t *c = by_port(peer_port, &i);
+  if (c && c->deaf == 1) {
+    take(i);
+    c->deaf = 2;
+  }
+}
+
+/* read-gap: the server's read of the next piece finds nothing first. */
+static int zt_gap(void *t, size_t i) {
+  (void)t;
+  zclient_t *c = &z.cl[i];
+  if (c->fd >= 0 && c->end == END_OPEN) {
+    fray_shim_msg_t m = {.type = FRAY_SHIM_MSG_RGAP, .conn = c->port};
+    fray__shim_apply(&m);
+  }
+  return 0;
+}
+
+/* reset-mid-write: the client takes the prefix the server's write left it
+ * and resets, unless it had left already (the write was only short). */
+int fray__shim_fuzz_struck(unsigned peer_port) {
+  size_t i;
+  zclient_t *c = by_port(peer_port, &i);
+  if (!c)
+    return 0;
+  take(i);
+  if (!fray_player_reset_mid_write(z.player, i))
+    return 0;
+  drop(c, 1);
+  return 1;
 }
 
 static int zt_shutdown(void *t, size_t i) {
@@ -374,6 +453,8 @@ static const fray_transport_ops_t zt_ops = {
     .close = zt_close,
     .wait = zt_wait,
     .end = zt_end,
+    .send_eof = zt_send_eof,
+    .gap = zt_gap,
 };
 
 /* The player's coroutine is the safe point's thread's: another thread
@@ -583,12 +664,27 @@ static const char *verdict(const fray_result_t *res, char *buf, size_t len) {
   return buf;
 }
 
+/* The server calls exit() (or returns from main) while a session plays:
+ * as under fray replay --exec, where a server that dies is a crash, the
+ * exec aborts so that AFL++ keeps it (a server that exits when a client's
+ * write fails, a reset taken for its own failure). The session's own ends
+ * are _exit()s, and the server's forks leave fuzz mode (z.wanted 0). */
+static void exited(int status, void *arg) {
+  (void)arg;
+  if (!z.wanted)
+    return;
+  say("the server exited with status %d in the middle of the session (step %zu)", status,
+      fray_player_step(z.player));
+  abort();
+}
+
 /* The player's own stack starts here and never returns: the process ends
  * with the session. */
 static void co_main(void) {
   fray_result_t res;
   back(NULL, &z.srv_bottom, &z.srv_size); /* the first entry: the server's stack is the old */
   z.on_stack = 1;
+  on_exit(exited, NULL);
   if (z.ref_out >= 0)
     play_reference();
   const fray_sched_t *sched = z.whole ? NULL : fray_fuzz_session_sched(z.sess);

@@ -51,6 +51,15 @@ int fray__shim_fuzz_idle(void);
  * reference's pipe) are closed, so that a child serving a connection
  * cannot keep them open under the session. */
 int fray__shim_fuzz_forked(void);
+/* The server read the end of stream of the client at peer_port (a read
+ * returned 0): an eof-with-data client about to close hears nothing the
+ * server writes from here on. */
+void fray__shim_fuzz_eof(unsigned peer_port);
+/* reset-mid-write struck the server's write to the client at peer_port,
+ * whose drawn prefix is written: the client takes what it was sent and
+ * resets now (1: fray__shim_reset done), or it had left already and the
+ * write was only short (0). */
+int fray__shim_fuzz_struck(unsigned peer_port);
 #else
 static inline int fray__shim_fuzz_wanted(void) {
   return 0;
@@ -63,6 +72,13 @@ static inline int fray__shim_fuzz_idle(void) {
   return 0;
 }
 static inline int fray__shim_fuzz_forked(void) {
+  return 0;
+}
+static inline void fray__shim_fuzz_eof(unsigned peer_port) {
+  (void)peer_port;
+}
+static inline int fray__shim_fuzz_struck(unsigned peer_port) {
+  (void)peer_port;
   return 0;
 }
 #endif

@@ -943,6 +943,8 @@ static void report_read(sfd_t *s, int fd, ssize_t r, size_t asked, size_t cap, i
   pthread_mutex_unlock(&g.lock);
   if (r > 0 && (size_t)r == cap && cap < asked)
     rearm(s, fd);
+  if (r == 0 && s->fake)
+    fray__shim_fuzz_eof(s->peer_port);
 }
 
 /* Exact mode, a run with read gaps: a read that would block waits for the
@@ -1233,8 +1235,11 @@ static int reset_draw(size_t *cap) {
 
 /* After a RESET: waits until fray's RST has reached fd (1), or fray said
  * the client had left already, a new run began, the channel closed or the
- * backstop passed (0). The channel is drained meanwhile. */
+ * backstop passed (0). The channel is drained meanwhile. In fuzz mode the
+ * client is in this process (a socketpair's end): it resets at once. */
 static int await_reset(sfd_t *s, int fd) {
+  if (s->fake)
+    return fray__shim_fuzz_struck(s->peer_port); /* the client is in this process: at once */
   pthread_mutex_lock(&g.lock);
   uint64_t run = g.runs;
   pthread_mutex_unlock(&g.lock);
@@ -1308,7 +1313,7 @@ static ssize_t reset_write(sfd_t *s, int fd, const struct msghdr *mh, int flags,
   if (await_reset(s, fd))
     drop_unread(s, fd);
   if (!cap) {
-    r = real.sendmsg(fd, mh, flags);
+    r = take_rst(s) ? -1 : real.sendmsg(fd, mh, flags);
     int e = errno;
     report_write(s, r, len);
     errno = e;

@@ -454,20 +454,24 @@ static int pump_until(fray__xctl_t *x, unsigned ms, int (*done)(void *, size_t),
 
 /* ---- the operations ----------------------------------------------------------------- */
 
+void fray__xctl_wfault(const fray_sched_t *sched, uint64_t *a, uint64_t *b) {
+  unsigned f = sched ? sched->faults : 0;
+  int sw = sched && sched->short_writes;
+  *a = (sw ? 1u : 0u) | (f & FRAY_FAULT_READ_GAP ? 2u : 0u);
+  *b = sw ? sched->write_seed : 0;
+  if (f & FRAY_FAULT_RESET_MID_WRITE)
+    *a |= 4u | (uint64_t)(uint32_t)(sched->fault_seed ^ sched->fault_seed >> 32) << 32;
+  *a |= (uint64_t)(fray_sched_window(sched) & 0xffffff) << 8;
+}
+
 int fray__xctl_begin(fray__xctl_t *x, const fray_sched_t *sched) {
   x->inexact = x->crashed = 0;
   x->err[0] = 0;
   x->piece_left = x->unread = 0;
   x->nb = x->blen = 0;
   x->eof_client = 0;
-  unsigned f = sched ? sched->faults : 0;
-  int sw = sched && sched->short_writes;
-  fray_shim_msg_t m = {.type = FRAY_SHIM_MSG_WFAULT,
-                       .a = (sw ? 1u : 0u) | (f & FRAY_FAULT_READ_GAP ? 2u : 0u),
-                       .b = sw ? sched->write_seed : 0};
-  if (f & FRAY_FAULT_RESET_MID_WRITE)
-    m.a |= 4u | (uint64_t)(uint32_t)(sched->fault_seed ^ sched->fault_seed >> 32) << 32;
-  m.a |= (uint64_t)(fray_sched_window(sched) & 0xffffff) << 8;
+  fray_shim_msg_t m = {.type = FRAY_SHIM_MSG_WFAULT};
+  fray__xctl_wfault(sched, &m.a, &m.b);
   x->listening = 0;
   if (send(fray__server_ctl(x->srv), &m, sizeof m, MSG_NOSIGNAL) != (ssize_t)sizeof m)
     return server_gone(x);

@@ -163,6 +163,11 @@ void fray__xctl_free(fray__xctl_t *x);
  * cuts one of the server's writes (drawn from its fault_seed) and the
  * client resets there (cb.reset). 0 or FRAY_EIO (the channel is gone). */
 int fray__xctl_begin(fray__xctl_t *x, const fray_sched_t *sched);
+/* A run's faults as the shim's WFAULT message carries them (a and b of it:
+ * short writes and their seed, read gaps, reset-mid-write and its seed,
+ * the receive window; harness/shim/protocol.h), for the control channel
+ * and for the fuzz shim, which applies it in place. */
+void fray__xctl_wfault(const fray_sched_t *sched, uint64_t *a, uint64_t *b);
 
 /* The read of client i's next piece finds nothing first, once (the
  * read-gap fault): call it before that piece's fray__xctl_send(). 0 or
