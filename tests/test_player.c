@@ -351,6 +351,47 @@ static void test_player_drops_bytes_for_clients_that_left(void **state) {
   close_fixture(&x);
 }
 
+/* ---- receive windows ---------------------------------------------------------------- */
+
+static fray__room_t room_told; /* what the fake transport told its server */
+
+/* A transport's window op that tells its server of a client's room only
+ * when it changed other than by what the client received since. */
+static int f_window(void *t, size_t c) {
+  fake_t *f = t;
+  size_t room = 0;
+  int changed = fray__room_changed(f->p, c, &room_told, &room);
+  if (changed && room == 3) {
+    /* The client takes two bytes of the three: no news (1 left, as told). */
+    assert_int_equal(fray_player_received(f->p, c, (const uint8_t *)"xy", 2), 0);
+    room_told.rx += 2;
+    assert_int_equal(fray__room_changed(f->p, c, &room_told, &room), 0);
+  }
+  if (!changed)
+    logf_(f, "same;");
+  else if (room == SIZE_MAX)
+    logf_(f, "room max;");
+  else
+    logf_(f, "room %zu;", room);
+  return 0;
+}
+
+static void test_player_room_told_when_changed(void **state) {
+  (void)state;
+  fixture_t x;
+  fray_transport_ops_t ops = fake_ops;
+  ops.window = f_window;
+  memset(&x, 0, sizeof x);
+  x.s = test_parse("open a\na stops reading\na reads 3\na stops reading\na resumes reading\n"
+                   "a < \"xy\"\n");
+  assert_int_equal(fray_player_new(&x.p, x.s, &ops, &x.f, NULL), 0);
+  room_told = (fray__room_t){.told = SIZE_MAX};
+  assert_int_equal(fray_player_run(x.p, NULL, NULL), 0);
+  /* A second `stops reading` leaves the one byte granted: the same room. */
+  assert_non_null(strstr(x.f.log, "room 0;room 3;same;room max;"));
+  close_fixture(&x);
+}
+
 /* ---- invariance --------------------------------------------------------------------- */
 
 static void test_player_invariance(void **state) {
@@ -526,6 +567,7 @@ int main(void) {
       cmocka_unit_test(test_player_expectations_off_and_from),
       cmocka_unit_test(test_player_wait_ends_when_ready),
       cmocka_unit_test(test_player_drops_bytes_for_clients_that_left),
+      cmocka_unit_test(test_player_room_told_when_changed),
       cmocka_unit_test(test_player_invariance),
       cmocka_unit_test(test_player_reference_moves),
       cmocka_unit_test(test_player_window_reference_only_from_an_exact_run),

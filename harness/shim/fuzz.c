@@ -96,6 +96,7 @@ typedef struct zclient {
   /* eof-with-data before a close: 1 until the server reads the EOF, then 2:
    * it hears nothing written from there on (it was gone without the fault) */
   int deaf;
+  fray__room_t room; /* its receive window as the shim was last told it */
 } zclient_t;
 
 static struct {
@@ -108,6 +109,8 @@ static struct {
   int ref_out;            /* the grandchild: where its reference goes; -1 otherwise */
   int rc;                 /* what fray_player_received() said */
   int short_writes;       /* the run's server writes are cut short */
+  size_t window;          /* the run's receive window (FRAY_FAULT_WINDOW), 0: none */
+  int rooms;              /* receive windows are told to the shim (sync_rooms) */
   uint64_t seen_activity; /* fray__shim_activity() when the clients were last read */
   const char *repro;      /* FRAY_SHIM_FUZZ_REPRO: where a failure's script goes */
   const uint8_t *ref_rx[FRAY_FUZZ_CLIENTS]; /* the whole run's transcripts */
@@ -214,6 +217,7 @@ static size_t take(size_t i) {
     ssize_t r = recv(c->fd, z.buf, sizeof z.buf, MSG_DONTWAIT);
     if (r > 0) {
       total += (size_t)r;
+      c->room.rx += (uint64_t)r;
       int rc = c->deaf == 2 ? 0 : fray_player_received(z.player, i, z.buf, (size_t)r);
       if (rc && !z.rc)
         z.rc = rc;
@@ -274,9 +278,32 @@ static int zt_begin(void *t, fray_player_t *p, const fray_sched_t *sched) {
   fray_shim_msg_t m = {.type = FRAY_SHIM_MSG_WFAULT};
   fray__xctl_wfault(sched, &m.a, &m.b);
   z.short_writes = sched && sched->short_writes;
-  m.a &= ~((uint64_t)0xffffff << 8); /* (no receive window here yet) */
+  z.window = fray_sched_window(sched);
+  z.rooms = z.window != 0;
   fray__shim_apply(&m);
   return 0;
+}
+
+/* The receive windows (FRAY_FAULT_WINDOW, `stops reading`): each client's
+ * room as the player sees it now goes to the shim where it changed other
+ * than by what the client received (it reads while the script waits on
+ * it), as fray's ROOM message does in exact mode. Returns whether one
+ * changed: the server may have output to write now. */
+static int sync_rooms(void) {
+  int changed = 0;
+  for (size_t i = 0; z.rooms && i < FRAY_FUZZ_CLIENTS; i++) {
+    zclient_t *c = &z.cl[i];
+    size_t room;
+    if (c->fd < 0 || !fray__room_changed(z.player, i, &c->room, &room))
+      continue;
+    fray_shim_msg_t m = {.type = FRAY_SHIM_MSG_ROOM,
+                         .conn = c->port,
+                         .a = room == SIZE_MAX ? FRAY_SHIM_NO_ROOM : (uint64_t)room,
+                         .b = c->room.rx};
+    fray__shim_apply(&m);
+    changed = 1;
+  }
+  return changed;
 }
 
 static void drop(zclient_t *c, int reset) {
@@ -306,7 +333,9 @@ static int zt_open(void *t, size_t i) {
     close(sv[1]);
     return inexact("too many connections wait to be accepted", i);
   }
-  *c = (zclient_t){.fd = sv[0], .port = z.last_port};
+  /* A new connection starts with the run's window in the shim. */
+  *c = (zclient_t){
+      .fd = sv[0], .port = z.last_port, .room = {.told = z.window ? z.window : SIZE_MAX}};
   uint64_t left;
   for (int k = 0;; k++) {
     run_server(); /* (first: a look before it would fault in a page of the shim's) */
@@ -324,6 +353,7 @@ static int zt_open(void *t, size_t i) {
  * read after them finds the end of stream in the same wakeup. */
 static int put_piece(size_t i, const uint8_t *data, size_t len, int eof) {
   zclient_t *c = &z.cl[i];
+  sync_rooms();
   if (c->fd < 0 || c->end != END_OPEN)
     return 0; /* bytes to a connection the server ended go nowhere */
   fray_shim_msg_t m = {.type = FRAY_SHIM_MSG_PIECE, .conn = c->port, .a = len};
@@ -359,12 +389,12 @@ static int zt_send(void *t, size_t i, const uint8_t *data, size_t len) {
  * client hears only what the server wrote before it read the EOF
  * (fray__shim_fuzz_eof makes it deaf then), as the simulator's hears what
  * its handler had queued then. A real server's queue is not seen: under
- * short writes a correct server's answer cut short before it read the EOF
- * and finished after it would be lost, a false alarm, so there the EOF
- * comes with the close, as without the fault. */
+ * short writes (or a receive window) a correct server's answer cut short
+ * before it read the EOF and finished after it would be lost, a false
+ * alarm, so there the EOF comes with the close, as without the fault. */
 static int zt_send_eof(void *t, size_t i, const uint8_t *data, size_t len, int closing) {
   (void)t;
-  if (closing && z.short_writes)
+  if (closing && (z.short_writes || z.window))
     return put_piece(i, data, len, 0);
   z.cl[i].deaf = closing != 0;
   return put_piece(i, data, len, 1);
@@ -406,6 +436,7 @@ int fray__shim_fuzz_struck(unsigned peer_port) {
 
 static int zt_shutdown(void *t, size_t i) {
   (void)t;
+  sync_rooms();
   if (z.cl[i].fd >= 0)
     shutdown(z.cl[i].fd, SHUT_WR);
   settle();
@@ -417,6 +448,7 @@ static int zt_close(void *t, size_t i, int reset) {
   zclient_t *c = &z.cl[i];
   if (c->fd < 0)
     return 0;
+  sync_rooms(); /* (the closing client is gone: it takes what comes) */
   if (reset)
     drop(c, 1);
   else
@@ -429,11 +461,24 @@ static int zt_wait(void *t, fray_wait_kind_t kind, size_t client) {
   (void)t;
   (void)client;
   /* The server is quiescent after every operation and its timers never
-   * fire: what it will send has come, but for the end of the script. */
-  if (kind == FRAY_WAIT_SETTLE)
+   * fire: what it will send has come, but for the end of the script and
+   * what waited for a client's window (it reads now). */
+  if (sync_rooms() || kind == FRAY_WAIT_SETTLE)
     settle();
   else
     collect();
+  return z.rc;
+}
+
+/* `NAME stops reading`, `NAME reads N`, `NAME resumes reading`: the shim
+ * is told, and what the client now takes is written before the script
+ * goes on. */
+static int zt_window(void *t, size_t client) {
+  (void)t;
+  (void)client;
+  z.rooms = 1;
+  if (sync_rooms())
+    settle();
   return z.rc;
 }
 
@@ -455,6 +500,7 @@ static const fray_transport_ops_t zt_ops = {
     .end = zt_end,
     .send_eof = zt_send_eof,
     .gap = zt_gap,
+    .window = zt_window,
 };
 
 /* The player's coroutine is the safe point's thread's: another thread

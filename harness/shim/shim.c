@@ -1172,6 +1172,13 @@ static size_t window_cap(sfd_t *s, int fd, int nb, size_t len) {
     pthread_mutex_lock(&g.lock);
     drain_ctl();
   }
+  /* Fuzz mode: the session goes on meanwhile (the client reads when the
+   * script waits on it), as while a blocking read waits. */
+  for (int go = 1; !s->room && !nb && g.ctl < 0 && go;) {
+    pthread_mutex_unlock(&g.lock);
+    go = fray__shim_fuzz_idle();
+    pthread_mutex_lock(&g.lock);
+  }
   size_t cap = s->room < len ? (size_t)s->room : len;
   pthread_mutex_unlock(&g.lock);
   return cap;
@@ -1464,11 +1471,43 @@ static struct pollfd *pend_pollfd(struct pollfd *p, nfds_t n) {
   return NULL;
 }
 
+static void hide_writable(struct pollfd *q, const struct pollfd *p, nfds_t n);
+
+/* Fuzz mode, a client's window full: a ppoll that does not wait, without
+ * POLLOUT for a connection whose client has no room (there is no control
+ * channel to hold waits on: the session gives the room while the server
+ * would block; one thread, so hide_writable needs no lock). */
+static int poll_hidden(struct pollfd *p, nfds_t n, const sigset_t *mask) {
+  static const struct timespec zero;
+  struct pollfd few[16], *q = n <= 16 ? few : malloc(n * sizeof *q);
+  if (!q)
+    return real.ppoll(p, n, &zero, mask);
+  hide_writable(q, p, n);
+  int r = real.ppoll(q, n, &zero, mask);
+  for (nfds_t i = 0; r >= 0 && i < n; i++)
+    p[i].revents = q[i].revents;
+  if (q != few)
+    free(q);
+  return r;
+}
+
+/* select's write set without the connections whose client has no room
+ * (fuzz mode, as poll_hidden). */
+static void hide_selected(int n, fd_set *w) {
+  for (int fd = 0; w && fd < n && fd < FD_SETSIZE; fd++) {
+    const sfd_t *s = conn_of(fd);
+    if (s && !s->room)
+      FD_CLR(fd, w);
+  }
+}
+
 /* A poll (a ppoll, given a mask) that does not wait, the listening socket
  * readable in it while a connection waits there. */
 static int poll_now(struct pollfd *p, nfds_t n, const sigset_t *mask) {
   static const struct timespec zero;
-  int r = mask ? real.ppoll(p, n, &zero, mask) : real.poll(p, n, 0);
+  int r = __atomic_load_n(&g.nfull, __ATOMIC_RELAXED) ? poll_hidden(p, n, mask)
+          : mask                                      ? real.ppoll(p, n, &zero, mask)
+                                                      : real.poll(p, n, 0);
   struct pollfd *lp = pend_pollfd(p, n);
   if (lp && r >= 0 && !(lp->revents & POLLIN)) {
     r += !lp->revents;
@@ -1485,6 +1524,8 @@ static int pend_selected(int n, fd_set *r) {
  * (pend_selected). */
 static int select_ready(int n, fd_set *r, fd_set *w, fd_set *x) {
   struct timeval zero = {0, 0};
+  if (__atomic_load_n(&g.nfull, __ATOMIC_RELAXED))
+    hide_selected(n, w);
   int rc = real.select(n, r, w, x, &zero);
   if (rc >= 0 && !FD_ISSET(g.pend_lfd, r)) {
     FD_SET(g.pend_lfd, r);
@@ -2027,6 +2068,8 @@ static int select_probe(int n, fd_set *r, fd_set *w, fd_set *x) {
   if (x)
     sx = *x;
   struct timeval zero = {0, 0};
+  if (__atomic_load_n(&g.nfull, __ATOMIC_RELAXED))
+    hide_selected(n, w); /* (in exact mode such waits are held: held_select) */
   int rc = real.select(n, r, w, x, &zero);
   if (rc == 0) {
     if (r)

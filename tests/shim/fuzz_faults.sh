@@ -18,22 +18,24 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
 # The flags op of each kind (fuzzcodec.c): 0x40 eof-with-data; 0x80 with
-# the kinds byte (read-gap 0x04, reset-mid-write 0x08) and the seed
-# before it.
+# the kinds byte (read-gap 0x04, reset-mid-write 0x08, window 0x10) and
+# the seed before it (the window's size: 1 to 4096 bytes drawn from it).
 tail_of() { # KIND SEED
   case $1 in
     eof-with-data) printf '\x47' ;;
     read-gap) printf "\\x$(printf %02x "$2")\\x04\\x87" ;;
     reset-mid-write) printf "\\x$(printf %02x "$2")\\x08\\x87" ;;
+    window) printf "\\x$(printf %02x "$2")\\x10\\x87" ;;
     none) ;;
   esac
 }
 script_of() {
   case $1 in
     eof-with-data) echo eof ;; read-gap) echo gap ;; reset-mid-write) echo reset ;;
+    window) echo window ;;
   esac
 }
-others=$(for k in eof-with-data read-gap reset-mid-write; do [ "$k" = "$kind" ] || echo "$k"; done)
+others=$(for k in eof-with-data read-gap reset-mid-write window; do [ "$k" = "$kind" ] || echo "$k"; done)
 
 # input NAME SCRIPT KIND SEED: the script encoded, the kind's op appended.
 input() {

@@ -10,13 +10,7 @@
 
 #include "core/internal.h"
 #include "run/exec_internal.h"
-
-/* What the shim was last told of a client's receive window. */
-typedef struct room {
-  size_t told; /* the room given, SIZE_MAX: none */
-  uint64_t at; /* the client's bytes received then */
-  uint64_t rx; /* its bytes received this run */
-} room_t;
+#include "run/player_internal.h"
 
 struct fray_exec {
   fray_player_t *player; /* owns this transport once created */
@@ -25,10 +19,10 @@ struct fray_exec {
   fray__server_t *srv;
   fray__xctl_t *x;
   size_t nclients;
-  room_t *room;     /* per client */
-  size_t window;    /* the run's FRAY_FAULT_WINDOW, 0: none */
-  fray_player_t *p; /* during a run */
-  int rc_cb;        /* what fray_player_received() said inside a pump */
+  fray__room_t *room; /* per client: what the shim was last told of its window */
+  size_t window;      /* the run's FRAY_FAULT_WINDOW, 0: none */
+  fray_player_t *p;   /* during a run */
+  int rc_cb;          /* what fray_player_received() said inside a pump */
   int need_start;
   char nothing[96], kept[64];
   char err[512];
@@ -106,7 +100,7 @@ static int ex_begin(void *t, fray_player_t *p, const fray_sched_t *sched) {
   }
   e->window = fray_sched_window(sched);
   for (size_t i = 0; i < e->nclients; i++)
-    e->room[i] = (room_t){.told = SIZE_MAX};
+    e->room[i] = (fray__room_t){.told = SIZE_MAX};
   return outcome(e, fray__xctl_begin(e->x, sched));
 }
 
@@ -116,13 +110,9 @@ static int ex_begin(void *t, fray_player_t *p, const fray_sched_t *sched) {
  * script let it read), before the server acts again. */
 static int sync_rooms(fray_exec_t *e) {
   for (size_t i = 0; i < e->nclients; i++) {
-    room_t *r = &e->room[i];
-    size_t want = fray_player_room(e->p, i), got = (size_t)(r->rx - r->at);
-    size_t left = r->told == SIZE_MAX ? SIZE_MAX : got < r->told ? r->told - got : 0;
-    if (want == left)
+    size_t want;
+    if (!fray__room_changed(e->p, i, &e->room[i], &want))
       continue;
-    r->told = want;
-    r->at = r->rx;
     int rc = fray__xctl_room(e->x, i, want == SIZE_MAX ? UINT64_MAX : (uint64_t)want);
     if (rc)
       return outcome(e, rc);

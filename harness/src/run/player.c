@@ -313,6 +313,16 @@ size_t fray_player_room(const fray_player_t *p, size_t client) {
   return p->window && !reading_now(p, client) ? c->room : SIZE_MAX;
 }
 
+int fray__room_changed(const fray_player_t *p, size_t client, fray__room_t *r, size_t *room) {
+  size_t want = fray_player_room(p, client), got = (size_t)(r->rx - r->at);
+  size_t left = r->told == SIZE_MAX ? SIZE_MAX : got < r->told ? r->told - got : 0;
+  if (want == left)
+    return 0;
+  r->told = *room = want;
+  r->at = r->rx;
+  return 1;
+}
+
 int fray_player_ready(const fray_player_t *p) {
   if (p->wait_kind != FRAY_WAIT_ANSWER && p->wait_kind != FRAY_WAIT_QUIET)
     return 0;

@@ -35,4 +35,19 @@ int fray__player_end(const fray_player_t *p, size_t client);
 int fray__player_set_reference(fray_player_t *p, size_t client, const uint8_t *rx, size_t len,
                                int end);
 
+/* What a transport last told its server of a client's receive window
+ * (fray_player_room()), so that it tells it again only when the room
+ * changed other than by what the client received: the --exec transport
+ * (ROOM on the control channel) and the fuzz shim (in place). */
+typedef struct fray__room {
+  size_t told; /* the room given, SIZE_MAX: no limit */
+  uint64_t at; /* the client's bytes received then */
+  uint64_t rx; /* its bytes received (the transport counts them) */
+} fray__room_t;
+
+/* Whether client's room now differs from what is left of the room told
+ * in r: then r takes it as told now and *room is it (SIZE_MAX: no
+ * limit). */
+int fray__room_changed(const fray_player_t *p, size_t client, fray__room_t *r, size_t *room);
+
 #endif
