@@ -8,8 +8,8 @@
  *   shim calls AFL's __afl_manual_init (found at run time; afl-fuzz runs
  *   with AFL_DEFER_FORKSRV=1, so the runtime did not start the forkserver
  *   in its constructor), and each forked child returns from it.
- * - Each child reads the input (stdin, as afl-fuzz gives it, or the file
- *   FRAY_SHIM_FUZZ_INPUT names), decodes it as a session (fray/fuzz.h: the
+ * - Each child reads the input (AFL++'s shared-memory test case, or stdin,
+ *   or the file FRAY_SHIM_FUZZ_INPUT names), decodes it as a session (fray/fuzz.h: the
  *   format fuzz-encode writes), and plays it with fray's session player
  *   (fray/player.h) over a transport whose clients are sockets of this
  *   very process (socketpairs the server accepts as TCP connections). The
@@ -129,9 +129,11 @@ static struct {
   fray_fuzz_session_t *sess;
   fray_player_t *player;
   zclient_t cl[FRAY_FUZZ_CLIENTS];
-  struct cache *cache;    /* shared by every fork of the forkserver; NULL: none */
-  uint64_t key[2];        /* this exec's session, as the cache knows it */
-  int cached;             /* this exec's reference came from the cache */
+  struct cache *cache; /* shared by every fork of the forkserver; NULL: none */
+  uint64_t key[2];     /* this exec's session, as the cache knows it */
+  int cached;          /* this exec's reference came from the cache */
+  uint8_t **afl_ptr;   /* AFL++'s shared test case (ask_shared_input), or NULL */
+  uint32_t **afl_len;
   char nondet[NONDET_AT]; /* one-shot: where this session's two whole runs differed, or "" */
   uint8_t input[FRAY_FUZZ_MAX_INPUT + 1];
   size_t len;
@@ -967,11 +969,38 @@ static void count_exec(int whole) {
 
 /* ---- each exec: input, reference, coroutine ------------------------------------ */
 
-/* The input: afl-fuzz's test case on stdin (rewound: AFL writes each one
- * at offset 0 of the same file), or the file FRAY_SHIM_FUZZ_INPUT names.
+/* AFL++'s shared-memory test cases: afl-fuzz copies each input into a
+ * mapping it shares with the runtime rather than writing a file that the
+ * exec reads back (a write, a truncate, a seek and a read per exec). The
+ * runtime offers it when its __afl_sharedmem_fuzzing is set as the
+ * forkserver starts (__AFL_FUZZ_INIT sets it in a harness); here it is set
+ * when the input would come from afl-fuzz's stdin. An AFL++ without it, or
+ * an afl-fuzz that declines, leaves __afl_fuzz_ptr NULL: stdin then. */
+static void ask_shared_input(void) {
+  const char *path = getenv(FRAY_SHIM_ENV_FUZZ_INPUT);
+  int *on = (int *)dlsym(RTLD_DEFAULT, "__afl_sharedmem_fuzzing");
+  z.afl_ptr = (uint8_t **)dlsym(RTLD_DEFAULT, "__afl_fuzz_ptr");
+  z.afl_len = (uint32_t **)dlsym(RTLD_DEFAULT, "__afl_fuzz_len");
+  if (on && z.afl_ptr && z.afl_len && !(path && *path))
+    *on = 1;
+  else
+    z.afl_ptr = NULL;
+}
+
+/* The input: afl-fuzz's test case in shared memory, or on stdin (rewound:
+ * AFL writes each one at offset 0 of the same file), or the file
+ * FRAY_SHIM_FUZZ_INPUT names.
  * Inputs past FRAY_FUZZ_MAX_INPUT end the exec at once, as fray's session
  * targets do. */
 static void read_input(void) {
+  if (z.afl_ptr && *z.afl_ptr) {
+    uint32_t n = **z.afl_len;
+    z.len = n < sizeof z.input ? n : sizeof z.input;
+    memcpy(z.input, *z.afl_ptr, z.len);
+    if (z.len > FRAY_FUZZ_MAX_INPUT)
+      _exit(0);
+    return;
+  }
   const char *path = getenv(FRAY_SHIM_ENV_FUZZ_INPUT);
   int fd = 0;
   if (path && *path)
@@ -1175,6 +1204,7 @@ static void start(void) {
     z.repro = NULL;
   if (init && getenv("__AFL_SHM_ID")) {
     map_cache();
+    ask_shared_input();
     z.forking = 1;
     init(); /* returns in each forked child; the forkserver never leaves */
     z.forking = 0;

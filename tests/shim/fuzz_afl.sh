@@ -56,6 +56,13 @@ if [ $rc -ne 0 ]; then
 else
   echo "ok: correct twin clean: $(tail -1 "$work/correct.err")"
 fi
+# The test cases came in AFL++'s shared memory, where the runtime offers it.
+stats=$(ls "$work"/correct/afl/*/fuzzer_stats 2>/dev/null | head -1)
+if nm -D "$work/srv" 2>/dev/null | grep -q __afl_sharedmem_fuzzing &&
+  ! grep -q shmem_testcase "$stats" 2>/dev/null; then
+  echo "FAIL: no shared-memory test cases: $(grep target_mode "$stats" 2>&1)"
+  fails=$((fails + 1))
+fi
 for bug in "$@"; do
   run "$bug" --bug "$bug"
   rc=$?
