@@ -71,6 +71,7 @@
 #include "fuzz.h"
 #include "run/exec_internal.h"
 #include "run/player_internal.h"
+#include "warm.h"
 
 #define STACK_SIZE (256 * 1024) /* the player's coroutine */
 #define ACCEPT_TRIES 200        /* server turns: a connection it never accepts */
@@ -132,6 +133,7 @@ static struct {
   struct cache *cache; /* shared by every fork of the forkserver; NULL: none */
   uint64_t key[2];     /* this exec's session, as the cache knows it */
   int cached;          /* this exec's reference came from the cache */
+  uint64_t exec_no;    /* this exec's number, from 1 (under afl-fuzz) */
   uint8_t **afl_ptr;   /* AFL++'s shared test case (ask_shared_input), or NULL */
   uint32_t **afl_len;
   char nondet[NONDET_AT]; /* one-shot: where this session's two whole runs differed, or "" */
@@ -749,6 +751,7 @@ static void co_main(void) {
   }
   if (rc)
     say("%s", fray_player_error(z.player));
+  fray__warm_report(z.exec_no);
   _exit(0);
 }
 
@@ -960,7 +963,7 @@ static const char *nondet_at(void) {
 static void count_exec(int whole) {
   if (!z.cache)
     return;
-  uint64_t e = atomic_fetch_add(&z.cache->execs, 1) + 1;
+  uint64_t e = z.exec_no = atomic_fetch_add(&z.cache->execs, 1) + 1;
   if (whole)
     atomic_fetch_add(&z.cache->whole, 1);
   if (e % STATS_EVERY == 0)
@@ -1204,6 +1207,7 @@ static void start(void) {
     z.repro = NULL;
   if (init && getenv("__AFL_SHM_ID")) {
     map_cache();
+    fray__warm_setup();
     ask_shared_input();
     z.forking = 1;
     init(); /* returns in each forked child; the forkserver never leaves */
