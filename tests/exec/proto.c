@@ -381,3 +381,22 @@ void exec_close(int fd) {
   shutdown(fd, SHUT_WR);
   close(fd);
 }
+
+void exec_start(exec_args_t *a, int argc, char **argv, const exec_bug_t *bugs,
+                struct pollfd pfd[2]) {
+  exec_parse_args(a, argc, argv, bugs);
+  pfd[0] = (struct pollfd){.fd = exec_signals(), .events = POLLIN};
+  pfd[1] = (struct pollfd){.fd = exec_listen(a->port, 0), .events = POLLIN};
+}
+
+void exec_serve(int fd, exec_bug_t bug) {
+  exec_conn_t c;
+  exec_conn_init(&c, bug);
+  while (!c.closing) {
+    exec_read(&c, fd, EXEC_IO_READ);
+    if (exec_flush(&c, fd))
+      break;
+  }
+  exec_conn_free(&c);
+  exec_close(fd);
+}

@@ -14,6 +14,7 @@
 #ifndef FRAY_TESTS_EXEC_PROTO_H
 #define FRAY_TESTS_EXEC_PROTO_H
 
+#include <poll.h>
 #include <stddef.h>
 
 #define EXEC_MAX_LINE 256   /* bytes of a line, its "\r\n" or "\n" not counted */
@@ -119,5 +120,15 @@ int exec_flush(exec_conn_t *c, int fd);
  * reply (under Nagle, the tail of a short-written BYE); shutdown() first
  * sends all of it, then the FIN. */
 void exec_close(int fd);
+
+/* For the servers that accept with a blocking poll() (block, fork, thread):
+ * exec_parse_args(), then pfd[0] exec_signals() and pfd[1] a blocking
+ * exec_listen(), both polled for POLLIN. */
+void exec_start(exec_args_t *a, int argc, char **argv, const exec_bug_t *bugs,
+                struct pollfd pfd[2]);
+
+/* Serves one connection with blocking read()s until its client is done or
+ * the server closes it (QUIT, a write error), then closes fd. */
+void exec_serve(int fd, exec_bug_t bug);
 
 #endif

@@ -17,24 +17,14 @@ static const exec_bug_t bugs[] = {EXEC_BUG_ONELINE,  EXEC_BUG_DROPTAIL, EXEC_BUG
 
 int main(int argc, char **argv) {
   exec_args_t a;
-  exec_parse_args(&a, argc, argv, bugs);
-  struct pollfd pfd[2] = {{.fd = exec_signals(), .events = POLLIN},
-                          {.fd = exec_listen(a.port, 0), .events = POLLIN}};
+  struct pollfd pfd[2];
+  exec_start(&a, argc, argv, bugs, pfd);
   for (;;) {
     /* The stop signals are heard between connections only. */
     if (poll(pfd, 2, -1) < 0 || (pfd[0].revents & POLLIN))
       return 0;
     int fd = accept(pfd[1].fd, NULL, NULL);
-    if (fd < 0)
-      continue;
-    exec_conn_t c;
-    exec_conn_init(&c, a.bug);
-    while (!c.closing) {
-      exec_read(&c, fd, EXEC_IO_READ);
-      if (exec_flush(&c, fd))
-        break;
-    }
-    exec_conn_free(&c);
-    exec_close(fd);
+    if (fd >= 0)
+      exec_serve(fd, a.bug);
   }
 }

@@ -22,23 +22,14 @@ static const exec_bug_t bugs[] = {EXEC_BUG_ONELINE,    EXEC_BUG_DROPTAIL, EXEC_B
 static void serve(int fd, exec_bug_t bug) {
   signal(SIGTERM, SIG_DFL); /* the parent's stop pipe is not watched here */
   signal(SIGINT, SIG_DFL);
-  exec_conn_t c;
-  exec_conn_init(&c, bug);
-  while (!c.closing) {
-    exec_read(&c, fd, EXEC_IO_READ);
-    if (exec_flush(&c, fd))
-      break;
-  }
-  exec_close(fd);
-  exec_conn_free(&c);
+  exec_serve(fd, bug);
   _exit(0);
 }
 
 int main(int argc, char **argv) {
   exec_args_t a;
-  exec_parse_args(&a, argc, argv, bugs);
-  struct pollfd pfd[2] = {{.fd = exec_signals(), .events = POLLIN},
-                          {.fd = exec_listen(a.port, 0), .events = POLLIN}};
+  struct pollfd pfd[2];
+  exec_start(&a, argc, argv, bugs, pfd);
   for (;;) {
     int n = poll(pfd, 2, -1);
     while (waitpid(-1, NULL, WNOHANG) > 0)

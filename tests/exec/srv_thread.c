@@ -77,9 +77,8 @@ static void start(int fd, exec_bug_t bug) {
 
 int main(int argc, char **argv) {
   exec_args_t a;
-  exec_parse_args(&a, argc, argv, bugs);
-  struct pollfd pfd[2] = {{.fd = exec_signals(), .events = POLLIN},
-                          {.fd = exec_listen(a.port, 0), .events = POLLIN}};
+  struct pollfd pfd[2];
+  exec_start(&a, argc, argv, bugs, pfd);
   /* Workers inherit this mask: the stop signals go to the main thread. */
   sigset_t stop;
   sigemptyset(&stop);
