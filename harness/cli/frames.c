@@ -10,7 +10,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -134,20 +133,6 @@ static void usage(FILE *out) {
           "  the same as --http-chunk, spelled out:\n"
           "    fray frames --textlen 'base=16,term=\\r\\n,trailer=\\r\\n,ext=;,zero-no-trailer'\n",
           FRAY_DEFAULT_MAX_FRAME);
-}
-
-/* Prints "fray frames: <message> (see ...)" to stderr; returns -1 so that
- * parsers can `return usage_error(...)`. */
-#if defined(__GNUC__)
-__attribute__((format(printf, 1, 2)))
-#endif
-static int
-usage_error(const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  int r = fray_cli_vusage_error("frames", fmt, ap);
-  va_end(ap);
-  return r;
 }
 
 /* ---- output ----------------------------------------------------------- */
@@ -314,7 +299,7 @@ static int parse_signed(const char *opt, const char *s, int64_t *out) {
   if (*s == '-' || *s == '+')
     s++;
   if (fray_cli_parse_u64(s, &v) || v > (neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX)) {
-    usage_error("%s needs a signed integer, got '%s'", opt, neg ? s - 1 : s);
+    fray_cli_usage_error("frames", "%s needs a signed integer, got '%s'", opt, neg ? s - 1 : s);
     return -1;
   }
   *out = neg ? (int64_t)(0 - v) : (int64_t)v;
@@ -350,12 +335,13 @@ static long unescape_opt(const char *opt, const char *val, uint8_t *out, size_t 
   size_t bad;
   long n = fray_cli_unescape(val, out, cap, &bad);
   if (n < 0 && bad >= strlen(val)) {
-    usage_error("%s '%s' is longer than %s", opt, val, what);
+    fray_cli_usage_error("frames", "%s '%s' is longer than %s", opt, val, what);
     return -1;
   }
   if (n < 0) {
-    usage_error("%s '%s': unknown escape at '%s' (known: \\r \\n \\t \\0 \\\\ \\\" \\xHH)", opt,
-                val, val + bad);
+    fray_cli_usage_error("frames",
+                         "%s '%s': unknown escape at '%s' (known: \\r \\n \\t \\0 \\\\ \\\" \\xHH)",
+                         opt, val, val + bad);
     return -1;
   }
   return n;
@@ -369,15 +355,16 @@ static int parse_text_item(const char *val, char *item, fray_spec_t *s) {
     return 0;
   }
   if (!eq)
-    return usage_error("--textlen '%s': '%s' is not KEY=VALUE (keys: base, prefix, term, "
-                       "trailer, ext; flag: zero-no-trailer)",
-                       val, item);
+    return fray_cli_usage_error("frames",
+                                "--textlen '%s': '%s' is not KEY=VALUE (keys: base, prefix, term, "
+                                "trailer, ext; flag: zero-no-trailer)",
+                                val, item);
   *eq = 0;
   const char *v = eq + 1;
   uint8_t buf[FRAY_MAX_TEXT_AFFIX], *dst = NULL, *len = NULL;
   if (!strcmp(item, "base")) {
     if (strcmp(v, "10") && strcmp(v, "16"))
-      return usage_error("--textlen '%s': base is 10 or 16, got '%s'", val, v);
+      return fray_cli_usage_error("frames", "--textlen '%s': base is 10 or 16, got '%s'", val, v);
     s->text.base = (uint8_t)atoi(v);
     return 0;
   }
@@ -388,15 +375,17 @@ static int parse_text_item(const char *val, char *item, fray_spec_t *s) {
   else if (!strcmp(item, "trailer"))
     dst = s->text.trailer, len = &s->text.trailer_len;
   else if (strcmp(item, "ext"))
-    return usage_error("--textlen '%s': unknown key '%s' (base, prefix, term, trailer, ext, "
-                       "zero-no-trailer)",
-                       val, item);
+    return fray_cli_usage_error(
+        "frames",
+        "--textlen '%s': unknown key '%s' (base, prefix, term, trailer, ext, "
+        "zero-no-trailer)",
+        val, item);
   long n = unescape_opt("--textlen", v, buf, sizeof buf, "4 bytes");
   if (n < 0)
     return -1;
   if (!dst) {
     if (n != 1)
-      return usage_error("--textlen '%s': ext is one byte, got '%s'", val, v);
+      return fray_cli_usage_error("frames", "--textlen '%s': ext is one byte, got '%s'", val, v);
     s->text.ext = buf[0];
     return 0;
   }
@@ -493,7 +482,7 @@ typedef struct frames_opts {
 
 static int set_mode(frames_opts_t *o, const char *opt, const char *val, fray_spec_t spec) {
   if (o->mode_opt) {
-    usage_error("%s and %s are exclusive: choose one mode", o->mode_opt, opt);
+    fray_cli_usage_error("frames", "%s and %s are exclusive: choose one mode", o->mode_opt, opt);
     return -1;
   }
   /* opt may be the argument parser's buffer, which the next option reuses. */
@@ -531,16 +520,19 @@ static const fray_cli_opt_t opts_table[] = {
 static int parse_delim(frames_opts_t *o, const char *val) {
   uint8_t d[FRAY_MAX_DELIM];
   if (o->mode_opt && strcmp(o->mode_opt, "--delim"))
-    return usage_error("%s and --delim are exclusive: choose one mode", o->mode_opt);
+    return fray_cli_usage_error("frames", "%s and --delim are exclusive: choose one mode",
+                                o->mode_opt);
   if (!o->mode_opt)
     set_mode(o, "--delim", val, fray_spec_delims());
   long n = unescape_opt("--delim", val, d, sizeof d, "16 bytes");
   if (n < 0)
     return -1;
   if (n == 0)
-    return usage_error("--delim '%s' is empty: a delimiter has 1 to 16 bytes", val);
+    return fray_cli_usage_error("frames", "--delim '%s' is empty: a delimiter has 1 to 16 bytes",
+                                val);
   if (fray_spec_delims_add(&o->mode_spec, d, (size_t)n))
-    return usage_error("--delim '%s': at most %d delimiters", val, FRAY_MAX_DELIMS);
+    return fray_cli_usage_error("frames", "--delim '%s': at most %d delimiters", val,
+                                FRAY_MAX_DELIMS);
   return 0;
 }
 
@@ -564,9 +556,11 @@ static int parse_mode_opt(frames_opts_t *o, const fray_cli_args_t *a) {
     return set_mode(o, name, val, fray_spec_count((size_t)a->num));
   if (!strcmp(name, "--length")) {
     if (parse_field(val, &s))
-      return usage_error("--length: unknown FIELD '%s' (1 to 8 then be or le, as in 2be, 3be, "
-                         "5le; or varint)",
-                         val);
+      return fray_cli_usage_error(
+          "frames",
+          "--length: unknown FIELD '%s' (1 to 8 then be or le, as in 2be, 3be, "
+          "5le; or varint)",
+          val);
     return set_mode(o, name, val, s);
   }
   if (!strcmp(name, "--byteset")) {
@@ -575,7 +569,7 @@ static int parse_mode_opt(frames_opts_t *o, const fray_cli_args_t *a) {
     if (n < 0)
       return -1;
     if (n == 0)
-      return usage_error("--byteset '%s' is empty: give at least one byte", val);
+      return fray_cli_usage_error("frames", "--byteset '%s' is empty: give at least one byte", val);
     return set_mode(o, name, val, fray_spec_byteset(b, (size_t)n));
   }
   if (!strcmp(name, "--textlen"))
@@ -633,7 +627,7 @@ static int parse_opt(frames_opts_t *o, const fray_cli_args_t *a) {
     else if (!strcmp(val, "skip"))
       o->overflow = FRAY_OVERFLOW_SKIP;
     else
-      return usage_error("--on-overflow takes error or skip, got '%s'", val);
+      return fray_cli_usage_error("frames", "--on-overflow takes error or skip, got '%s'", val);
     return 0;
   }
   if (!strcmp(name, "--keep-delim")) {
@@ -652,9 +646,9 @@ static int parse_opt(frames_opts_t *o, const fray_cli_args_t *a) {
         o->format = (out_format_t)k;
         return 0;
       }
-    return usage_error("--format takes text, hex, json or count, got '%s'", val);
+    return fray_cli_usage_error("frames", "--format takes text, hex, json or count, got '%s'", val);
   }
-  return usage_error("unknown option '%s'", name);
+  return fray_cli_usage_error("frames", "unknown option '%s'", name);
 }
 
 /* Parses argv into o: -1 after a usage message, 1 after printing help, 0
@@ -670,7 +664,8 @@ static int parse_args(int argc, char **argv, frames_opts_t *o) {
       return k == FRAY_CLI_ARG_HELP ? 1 : -1;
     if (k == FRAY_CLI_ARG_OPERAND) {
       if (o->file)
-        return usage_error("one input at most: '%s' after '%s'", args.val, o->file);
+        return fray_cli_usage_error("frames", "one input at most: '%s' after '%s'", args.val,
+                                    o->file);
       o->file = args.val;
       continue;
     }
@@ -679,16 +674,20 @@ static int parse_args(int argc, char **argv, frames_opts_t *o) {
   }
   fray_mode_t m = o->mode_spec.mode;
   if (!o->mode_opt)
-    return usage_error("no mode given: use one of --delim STR, --byteset BYTES, --line, "
-                       "--count N, --length FIELD, --netstring, --resp-bulk, --http-chunk, "
-                       "--textlen SPEC, --raw");
+    return fray_cli_usage_error(
+        "frames", "no mode given: use one of --delim STR, --byteset BYTES, --line, "
+                  "--count N, --length FIELD, --netstring, --resp-bulk, --http-chunk, "
+                  "--textlen SPEC, --raw");
   if (o->keep_delim && m != FRAY_MODE_DELIMS && m != FRAY_MODE_BYTESET)
-    return usage_error("--keep-delim applies to --delim and --byteset only, not %s", o->mode_opt);
+    return fray_cli_usage_error(
+        "frames", "--keep-delim applies to --delim and --byteset only, not %s", o->mode_opt);
   if (o->length_opt && m != FRAY_MODE_LENGTH)
-    return usage_error("%s applies to --length only, not %s", o->length_opt, o->mode_opt);
+    return fray_cli_usage_error("frames", "%s applies to --length only, not %s", o->length_opt,
+                                o->mode_opt);
   if (o->keep_header && o->strip_val)
-    return usage_error("--keep-header and --strip %s are exclusive (--keep-header is --strip 0)",
-                       o->strip_val);
+    return fray_cli_usage_error(
+        "frames", "--keep-header and --strip %s are exclusive (--keep-header is --strip 0)",
+        o->strip_val);
   return 0;
 }
 

@@ -18,6 +18,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -533,10 +534,7 @@ static void keep_first(const char *line, void *ctx) {
     snprintf(buf, 512, "%s", line);
 }
 
-/* When the driver could not make the reproducer (the handler crashed while
- * it ran the session), the session is written as decoded, without answers:
- * decoding runs no handler, so fray does it here. 0 or -1. */
-static int write_plain(const char *input, const char *out, const char *header) {
+int fray_cli_fuzz_write_session(const char *input, const char *out, const char *fmt, ...) {
   FILE *in = fopen(input, "rb");
   uint8_t *data = malloc(FRAY_FUZZ_MAX_INPUT + 1);
   size_t len = in && data ? fread(data, 1, FRAY_FUZZ_MAX_INPUT + 1, in) : 0;
@@ -547,10 +545,10 @@ static int write_plain(const char *input, const char *out, const char *header) {
       !fray_fuzz_session_bake(sess, &s)) {
     FILE *f = fopen(out, "w");
     if (f) {
-      fprintf(f,
-              "%s# failure: the handler crashed on it (the report is in fuzz.log); no\n"
-              "# expectations were written\n",
-              header);
+      va_list ap;
+      va_start(ap, fmt);
+      vfprintf(f, fmt, ap);
+      va_end(ap);
       fray_script_write(s, f);
       rc = fclose(f) ? -1 : 0;
     }
@@ -605,7 +603,12 @@ static int make_repro(fuzz_opts_t *o, const char *input, const char *repro, char
     return 3;
   if (code == FRAY_CLI_REPRO_ANSWERED || code == FRAY_CLI_REPRO_PLAIN)
     return 0;
-  return write_plain(input, repro, header); /* the handler crashed making it */
+  /* The handler crashed making it: the session is written as decoded,
+   * without answers (decoding runs no handler, so fray does it here). */
+  return fray_cli_fuzz_write_session(input, repro,
+                                     "%s# failure: the handler crashed on it (the report is in "
+                                     "fuzz.log); no\n# expectations were written\n",
+                                     header);
 }
 
 /* --replay-plugin: the reproducer replayed as its header says, by this

@@ -438,38 +438,6 @@ static int monitor(xrun_t *x) {
 
 /* ---- findings ------------------------------------------------------------------- */
 
-/* The input decoded, its schedule baked in, under a header saying where it
- * came from and how to replay it. 0 or -1. */
-static int write_repro(xrun_t *x, const char *input, const char *repro) {
-  FILE *in = fopen(input, "rb");
-  uint8_t *data = malloc(FRAY_FUZZ_MAX_INPUT + 1);
-  size_t len = in && data ? fread(data, 1, FRAY_FUZZ_MAX_INPUT + 1, in) : 0;
-  fray_fuzz_session_t *sess = NULL;
-  fray_script_t *s = NULL;
-  int rc = -1;
-  if (in && data && !fray_fuzz_decode(&sess, data, len, NULL, NULL) &&
-      !fray_fuzz_session_bake(sess, &s)) {
-    FILE *f = fopen(repro, "w");
-    if (f) {
-      fprintf(f,
-              "# Reproducer written by fray fuzz --exec from the AFL++ input %s\n"
-              "# (its schedule baked in: cuts as |, merged sends joined). No\n"
-              "# expectations: the server died before the whole run's answers were\n"
-              "# known; the input replays the crash (docs/exec.md).\n"
-              "# replay: fray replay --exec '%s' --schedule whole %s\n",
-              input, x->o->exec, repro);
-      fray_script_write(s, f);
-      rc = fclose(f) ? -1 : 0;
-    }
-  }
-  fray_script_free(s);
-  fray_fuzz_session_free(sess);
-  free(data);
-  if (in)
-    fclose(in);
-  return rc;
-}
-
 /* The oracle's report (its first line and the start of its second) or a
  * sanitizer's summary, as one line. */
 static void keep_report(const char *line, void *ctx) {
@@ -598,7 +566,16 @@ static void report_one(xrun_t *x, const char *inst, const char *name) {
   for (char *p = strrchr(repro, '/'); p && *p; p++)
     if (*p == ':' || *p == ',')
       *p = '-';
-  if (write_repro(x, in, repro)) {
+  /* No expectations: the server died before the whole run's answers
+   * were known. */
+  if (fray_cli_fuzz_write_session(
+          in, repro,
+          "# Reproducer written by fray fuzz --exec from the AFL++ input %s\n"
+          "# (its schedule baked in: cuts as |, merged sends joined). No\n"
+          "# expectations: the server died before the whole run's answers were\n"
+          "# known; the input replays the crash (docs/exec.md).\n"
+          "# replay: fray replay --exec '%s' --schedule whole %s\n",
+          in, x->o->exec, repro)) {
     fprintf(stderr, "  %s: cannot write a reproducer\n", in);
     return;
   }

@@ -45,6 +45,13 @@ int fray_cli_fuzz_prepare(fuzz_opts_t *o);
 int fray_cli_fuzz_spawn(char *const *argv, char *const *env, FILE *log,
                         void (*each_line)(const char *line, void *ctx), void *ctx);
 
+/* The fuzz input in the file input decoded, its schedule baked in, written
+ * as a script to out under the header fmt (printf-style, whole lines), for
+ * a session no handler's answers could be had for. 0, or -1 when the
+ * input does not decode or out cannot be written. */
+int fray_cli_fuzz_write_session(const char *input, const char *out, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 /* `fray fuzz --exec` once the options are parsed, the work directory made,
  * the seeds written and the log opened. Returns the exit status. */
 int fray_cli_fuzz_exec(fuzz_opts_t *o, FILE *log);

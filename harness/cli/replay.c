@@ -116,18 +116,6 @@ xasprintf(const char *fmt, ...) {
   return p;
 }
 
-#if defined(__GNUC__)
-__attribute__((format(printf, 1, 2)))
-#endif
-static int
-usage_error(const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  int r = fray_cli_vusage_error("replay", fmt, ap);
-  va_end(ap);
-  return r;
-}
-
 static void usage(FILE *out) {
   fprintf(out,
           "usage: fray replay [--handler NAME | --plugin LIB.so] [--schedule KIND] [OPTIONS] "
@@ -332,12 +320,13 @@ static int parse_shard(replay_opts_t *o, const char *val) {
   char k[24];
   uint64_t kk;
   if (!slash || (size_t)(slash - val) >= sizeof k)
-    return usage_error("--shard: '%s' is not K/N (2/4: the second of four shards)", val);
+    return fray_cli_usage_error("replay",
+                                "--shard: '%s' is not K/N (2/4: the second of four shards)", val);
   memcpy(k, val, (size_t)(slash - val));
   k[slash - val] = 0;
   if (fray_cli_parse_u64(k, &kk) || fray_cli_parse_u64(slash + 1, &o->nshards) || !kk ||
       !o->nshards || kk > o->nshards)
-    return usage_error("--shard: '%s' is not K/N with 1 <= K <= N", val);
+    return fray_cli_usage_error("replay", "--shard: '%s' is not K/N with 1 <= K <= N", val);
   o->shard = kk - 1;
   return 0;
 }
@@ -364,9 +353,11 @@ static int parse_schedule(replay_opts_t *o, const char *val) {
   }
   /* mutate is --mutate N, not a schedule. */
   if (fray_strategy_from_name(val, &o->sched) || o->sched == FRAY_STRATEGY_MUTATE)
-    return usage_error("unknown schedule '%s' (whole, bytewise, random, exhaustive, or a family: "
-                       "fray replay --help)",
-                       val);
+    return fray_cli_usage_error(
+        "replay",
+        "unknown schedule '%s' (whole, bytewise, random, exhaustive, or a family: "
+        "fray replay --help)",
+        val);
   return 0;
 }
 
@@ -386,7 +377,8 @@ static int parse_faults(replay_opts_t *o, const char *val) {
     snprintf(name, sizeof name, "%.*s", (int)(n < sizeof name ? n : sizeof name - 1), p);
     unsigned f = fray_fault_from_name(name);
     if (!f)
-      return usage_error(
+      return fray_cli_usage_error(
+          "replay",
           "--faults: unknown fault kind '%.*s' (short-writes, eof-with-data, "
           "close-mid-send, random-close, read-gap, reset-mid-write, window, all or none)",
           (int)n, p);
@@ -426,7 +418,7 @@ static int parse_opt(replay_opts_t *o, const fray_cli_args_t *a) {
     o->exec = val;
   } else if (!strcmp(name, "--restart")) {
     if (strcmp(val, "each-run"))
-      return usage_error("--restart takes each-run, not '%s'", val);
+      return fray_cli_usage_error("replay", "--restart takes each-run, not '%s'", val);
     o->restart_each_run = 1;
   } else if (!strcmp(name, "--pace")) {
     o->net.pace_ms = (unsigned)a->num;
@@ -516,7 +508,7 @@ static void warn_ignored(const replay_opts_t *o) {
 static int parse_args(int argc, char **argv, replay_opts_t *o) {
   o->scripts = calloc((size_t)argc, sizeof *o->scripts);
   if (!o->scripts)
-    return usage_error("out of memory");
+    return fray_cli_usage_error("replay", "out of memory");
   fray_cli_args_t args;
   fray_cli_args_init(&args, "replay", FRAY_CLI_TABLE(opts_table), usage, argc, argv);
   for (;;) {
@@ -537,24 +529,28 @@ static int parse_args(int argc, char **argv, replay_opts_t *o) {
     return 0;
   }
   if (o->handler && o->plugin)
-    return usage_error("--handler and --plugin exclude each other");
+    return fray_cli_usage_error("replay", "--handler and --plugin exclude each other");
   if (o->connect && (o->handler || o->plugin))
-    return usage_error("--connect replays against a server: --handler and --plugin do not apply");
+    return fray_cli_usage_error(
+        "replay", "--connect replays against a server: --handler and --plugin do not apply");
   if (o->exec && (o->handler || o->plugin || o->connect))
-    return usage_error("--exec replays against the server it starts: --handler, --plugin and "
-                       "--connect do not apply");
+    return fray_cli_usage_error(
+        "replay", "--exec replays against the server it starts: --handler, --plugin and "
+                  "--connect do not apply");
   if (o->exec && o->mutate)
-    return usage_error("--exec: --mutate runs in the simulator only");
+    return fray_cli_usage_error("replay", "--exec: --mutate runs in the simulator only");
   if (o->restart_each_run && !o->exec)
-    return usage_error("--restart each-run goes with --exec");
+    return fray_cli_usage_error("replay", "--restart each-run goes with --exec");
   if (o->connect && o->short_writes)
-    return usage_error("--connect: --short-writes runs in the simulator and under --exec only "
-                       "(a server's writes over TCP are its own)");
+    return fray_cli_usage_error(
+        "replay", "--connect: --short-writes runs in the simulator and under --exec only "
+                  "(a server's writes over TCP are its own)");
   if (o->connect && o->mutate)
-    return usage_error("--connect: --mutate runs in the simulator only (its oracles, crashes and "
-                       "heap growth, need the handler in-process)");
+    return fray_cli_usage_error(
+        "replay", "--connect: --mutate runs in the simulator only (its oracles, crashes and "
+                  "heap growth, need the handler in-process)");
   if (!o->nscripts)
-    return usage_error("no script given");
+    return fray_cli_usage_error("replay", "no script given");
   warn_ignored(o);
   return 0;
 }
