@@ -471,37 +471,21 @@ static int et_begin(void *t, fray_player_t *p, const fray_sched_t *s) {
   ((echo_transport_t *)t)->p = p;
   return 0;
 }
-static int et_client(void *t, size_t client) {
-  (void)t, (void)client;
-  return 0;
-}
 static int et_send(void *t, size_t client, const uint8_t *d, size_t n) {
   echo_transport_t *e = t;
   if (n < e->min)
     return fray_player_set_error(e->p, "a %zu-byte read cannot be made", n), FRAY_EINEXACT;
   return fray_player_received(e->p, client, d, n);
 }
-static int et_close(void *t, size_t client, int reset) {
-  (void)t, (void)client, (void)reset;
-  return 0;
-}
-static int et_wait(void *t, fray_wait_kind_t kind, size_t client) {
-  (void)t, (void)kind, (void)client;
-  return 0;
-}
-static int et_end(void *t) {
-  (void)t;
-  return 0;
-}
 
 static const fray_transport_ops_t echo_ops = {.name = "test-echo",
                                               .begin = et_begin,
-                                              .open = et_client,
+                                              .open = test_nop_client,
                                               .send = et_send,
-                                              .shutdown = et_client,
-                                              .close = et_close,
-                                              .wait = et_wait,
-                                              .end = et_end};
+                                              .shutdown = test_nop_client,
+                                              .close = test_nop_close,
+                                              .wait = test_nop_wait,
+                                              .end = test_nop_end};
 
 static const char echo_text[] = "open a\na > \"hello\\r\\n\"\na < \"hello\\r\\n\"\n"
                                 "a > \"bye\\r\\n\"\na < \"bye\\r\\n\"\n";

@@ -166,41 +166,9 @@ static void test_vtime_runaway_timer(void **state) {
 
 /* ---- a transport without a clock ------------------------------------------ */
 
-static int nop_begin(void *t, fray_player_t *p, const fray_sched_t *sched) {
-  (void)t, (void)p, (void)sched;
-  return 0;
-}
-static int nop_client(void *t, size_t i) {
-  (void)t, (void)i;
-  return 0;
-}
-static int nop_send(void *t, size_t i, const uint8_t *d, size_t n) {
-  (void)t, (void)i, (void)d, (void)n;
-  return 0;
-}
-static int nop_close(void *t, size_t i, int reset) {
-  (void)t, (void)i, (void)reset;
-  return 0;
-}
-static int nop_wait(void *t, fray_wait_kind_t k, size_t i) {
-  (void)t, (void)k, (void)i;
-  return 0;
-}
-static int nop_end(void *t) {
-  (void)t;
-  return 0;
-}
-
 static void test_vtime_transport_without_clock(void **state) {
   (void)state;
-  static const fray_transport_ops_t ops = {.name = "nop",
-                                           .begin = nop_begin,
-                                           .open = nop_client,
-                                           .send = nop_send,
-                                           .shutdown = nop_client,
-                                           .close = nop_close,
-                                           .wait = nop_wait,
-                                           .end = nop_end};
+  const fray_transport_ops_t ops = test_nop_transport("nop");
   fray_script_t *s = test_parse("open a\n\nwait 90s\n");
   fray_player_t *p;
   assert_int_equal(fray_player_new(&p, s, &ops, NULL, NULL), 0);

@@ -195,42 +195,9 @@ static void test_sched_window_range(void **state) {
 
 /* ---- a transport that cannot hold reads ---------------------------------------- */
 
-static int t_begin(void *t, fray_player_t *p, const fray_sched_t *s) {
-  (void)s;
-  *(fray_player_t **)t = p;
-  return 0;
-}
-static int t_client(void *t, size_t i) {
-  (void)t, (void)i;
-  return 0;
-}
-static int t_send(void *t, size_t i, const uint8_t *d, size_t n) {
-  (void)t, (void)i, (void)d, (void)n;
-  return 0;
-}
-static int t_close(void *t, size_t i, int reset) {
-  (void)t, (void)i, (void)reset;
-  return 0;
-}
-static int t_wait(void *t, fray_wait_kind_t k, size_t i) {
-  (void)t, (void)k, (void)i;
-  return 0;
-}
-static int t_end(void *t) {
-  (void)t;
-  return 0;
-}
-
 static void test_transport_without_window_refuses(void **state) {
   (void)state;
-  static const fray_transport_ops_t ops = {.name = "plain",
-                                           .begin = t_begin,
-                                           .open = t_client,
-                                           .send = t_send,
-                                           .shutdown = t_client,
-                                           .close = t_close,
-                                           .wait = t_wait,
-                                           .end = t_end};
+  const fray_transport_ops_t ops = test_nop_transport("plain");
   fray_script_t *s = test_parse("open a\na > \"x\\n\"\na stops reading\n");
   fray_player_t *p, *seen = NULL;
   assert_int_equal(fray_player_new(&p, s, &ops, &seen, NULL), 0);

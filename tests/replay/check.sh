@@ -37,6 +37,25 @@ replay_as_header() {
   eval "expect_rc $1 \"\$fray\" $line"
 }
 
+# fault_caught FAULT SCRIPT --plugin|--exec TARGET: with the fault kind on,
+# random schedules catch TARGET and the failure names the fault; each
+# reproducer saved (in $work/repro) fails again as its replay line says
+# (--fault-seed strikes the fault again).
+fault_caught() {
+  expect_rc 1 "$fray" replay "$3" "$4" --schedule random --faults "$1" --runs 400 \
+    --seed 1 --save-failures "$work/repro" "$2"
+  grep -q -- "$1" "$work/out" || fail "the failure does not name the fault $1"
+  for r in "$work"/repro/*.fray; do replay_as_header 1 "$r"; done
+}
+
+# but FAULT KIND...: every KIND but FAULT, comma-separated.
+but() {
+  local fault=$1 out=""
+  shift
+  for k; do [ "$k" = "$fault" ] || out="$out$k,"; done
+  echo "${out%,}"
+}
+
 # The crash isolation checks' plugin and scripts.
 plugin=${1:-} faulty=$src/tests/plugin/faulty
 
@@ -351,16 +370,11 @@ faults)
   # on misses it; the default portfolio (all kinds) catches it too; its fixed
   # twin passes with every kind on.
   fault=$1 buggy=$2 fixed=$3 script=$4
-  all="short-writes eof-with-data close-mid-send random-close read-gap reset-mid-write"
-  others=$(for f in $all; do [ "$f" = "$fault" ] || printf '%s,' "$f"; done)
-  others=${others%,}
-  expect_rc 1 "$fray" replay --plugin "$buggy" --schedule random --faults "$fault" --runs 400 \
-    --seed 1 --save-failures "$work/repro" "$script"
-  grep -q -- "$fault" "$work/out" || fail "the failure does not name the fault $fault"
+  others=$(but "$fault" short-writes eof-with-data close-mid-send random-close read-gap \
+    reset-mid-write)
+  fault_caught "$fault" "$script" --plugin "$buggy"
   grep -q "^# it needs the fault kinds $fault," "$work"/repro/*.fray ||
     fail "the reproducer does not say it needs $fault"
-  # Its replay line strikes the fault again (--fault-seed) and fails.
-  for r in "$work"/repro/*.fray; do replay_as_header 1 "$r"; done
   expect_rc 0 "$fray" replay --plugin "$buggy" --schedule random --faults "$others" --runs 200 \
     --seed 1 "$script"
   expect_rc 0 "$fray" replay --plugin "$buggy" --schedule random --faults none --runs 200 \
@@ -376,15 +390,10 @@ faults-exec)
   # fault; without --faults, or with every other kind, it is missed; the
   # correct server passes with every kind on.
   fault=$1 buggy=$2 fixed=$3 script=$4
-  all="short-writes eof-with-data close-mid-send random-close read-gap reset-mid-write window"
-  others=$(for f in $all; do [ "$f" = "$fault" ] || printf '%s,' "$f"; done)
-  others=${others%,}
-  expect_rc 1 "$fray" replay --exec "$buggy" --schedule random --faults "$fault" --runs 400 \
-    --seed 1 --save-failures "$work/repro" "$script"
-  grep -q -- "$fault" "$work/out" || fail "the failure does not name the fault $fault"
+  others=$(but "$fault" short-writes eof-with-data close-mid-send random-close read-gap \
+    reset-mid-write window)
+  fault_caught "$fault" "$script" --exec "$buggy"
   grep -q -- "$fault" "$work"/repro/*.fray || fail "the reproducer does not name the fault $fault"
-  # Its replay line strikes the fault again (--fault-seed) and fails.
-  for r in "$work"/repro/*.fray; do replay_as_header 1 "$r"; done
   expect_rc 0 "$fray" replay --exec "$buggy" --schedule random --runs 60 --seed 1 "$script"
   expect_rc 0 "$fray" replay --exec "$buggy" --schedule random --faults "$others" --runs 60 \
     --seed 1 "$script"
