@@ -93,6 +93,16 @@ foreach(style poll epoll libevent)
                        SKIP_RETURN_CODE 77 RUN_SERIAL TRUE)
 endforeach()
 
+# The oracle's whole run cannot be forked: the exec ends unjudged, not as
+# a crash (tests/shim/fuzz_forkfail.sh; 77 unless root). Not in sanitizer
+# builds: the limit of one process also refuses LeakSanitizer's tracer.
+if(TARGET exec_poll AND NOT FRAY_SANITIZE)
+  add_test(NAME shim.fuzz.forkfail
+           COMMAND bash ${PROJECT_SOURCE_DIR}/tests/shim/fuzz_forkfail.sh
+                   $<TARGET_FILE:fray_shim_fuzz> $<TARGET_FILE:exec_poll>)
+  set_tests_properties(shim.fuzz.forkfail PROPERTIES TIMEOUT 60 LABELS shim SKIP_RETURN_CODE 77)
+endif()
+
 # A server that reads on a thread per connection cannot be fuzzed (the
 # player is the safe point's thread's): each exec says so and exits 2, at
 # once, and fray fuzz --exec stops there before afl-fuzz starts.

@@ -77,6 +77,7 @@
 #define ACCEPT_TRIES 200        /* server turns: a connection it never accepts */
 #define FIRST_PORT 1024         /* the clients' ports, as the server sees them */
 #define STUCK_TRIES 200         /* a piece the server stops taking */
+#define FORK_TRIES 50           /* the whole run's fork, 2 ms apart */
 #define BIG_OUTPUT 65536        /* collected at once: the server may have more */
 #define EXIT_FAILED 3           /* the reference run failed (the grandchild says) */
 #define EXIT_INEXACT 4          /* ... could not be played as scheduled */
@@ -1116,14 +1117,27 @@ static int sched_is_whole(const fray_sched_t *s) {
  * records (length in *n; the caller frees them). An exec whose session the
  * grandchild could not play ends here: there is nothing to compare with. */
 static uint8_t *fork_reference(size_t *n) {
-  int p[2];
-  if (pipe2(p, O_CLOEXEC))
-    abort();
-  z.forking = 1;
-  pid_t pid = fork();
-  z.forking = 0;
-  if (pid < 0)
-    abort();
+  int p[2] = {-1, -1};
+  pid_t pid = -1;
+  /* A machine short of processes or memory for a moment (EAGAIN, ENOMEM)
+   * is waited out a little; then the exec ends unjudged, as when the
+   * grandchild cannot play: aborting would file a crash of the server's
+   * that it never had. */
+  for (int tries = 0; pid < 0 && tries < FORK_TRIES; tries++) {
+    if (tries)
+      usleep(2000);
+    if (p[0] < 0 && pipe2(p, O_CLOEXEC)) {
+      p[0] = -1;
+      continue;
+    }
+    z.forking = 1;
+    pid = fork();
+    z.forking = 0;
+  }
+  if (pid < 0) {
+    say("cannot start the whole run (%s): this exec is not judged", strerror(errno));
+    _exit(0);
+  }
   if (pid == 0) {
     close(p[0]);
     z.ref_out = p[1];
