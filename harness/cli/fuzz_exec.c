@@ -452,23 +452,6 @@ static void keep_report(const char *line, void *ctx) {
   buf[strcspn(buf, "\n")] = 0;
 }
 
-/* cmd with every {port} made port, into out. 0, or -1 when too long. */
-static int with_port(const char *cmd, const char *port, char *out, size_t len) {
-  size_t o = 0;
-  for (const char *p = cmd; *p;) {
-    int at = !strncmp(p, "{port}", 6);
-    const char *w = at ? port : p;
-    size_t n = at ? strlen(port) : 1;
-    if (o + n >= len)
-      return -1;
-    memcpy(out + o, w, n);
-    o += n;
-    p += at ? 6 : 1;
-  }
-  out[o] = 0;
-  return 0;
-}
-
 /* Plays the input once more, outside afl-fuzz (the shim's one-shot mode),
  * with its report into what. The wait status, or -1. */
 static int replay_input(xrun_t *x, const char *input, const char *repro, char *what, char *again,
@@ -502,16 +485,18 @@ static int replay_input(xrun_t *x, const char *input, const char *repro, char *w
   argv[n] = NULL;
   snprintf(e_in, sizeof e_in, "FRAY_SHIM_FUZZ_INPUT=%s", input);
   snprintf(e_port, sizeof e_port, "FRAY_SHIM_PORT=%s", port);
-  /* The command as run, {port} a port free now (without FRAY_SHIM_PORT
-   * the shim takes the first port the server listens on). */
-  char cmd[PATH_MAX];
+  /* The command as run: its words as split, {port} a port free now
+   * (without FRAY_SHIM_PORT the shim takes the first port the server
+   * listens on), each quoted for a shell. */
   snprintf(again, againlen, "%s FRAY_SHIM_FUZZ_INPUT=", e_fuzz);
   fray__exec_quote(again, againlen, input);
   strncat(again, " LD_PRELOAD=", againlen - strlen(again) - 1);
   fray__exec_quote(again, againlen, pre);
-  size_t k = strlen(again);
-  if (with_port(x->o->exec, port, cmd, sizeof cmd) ||
-      (size_t)snprintf(again + k, againlen - k, " %s", cmd) >= againlen - k)
+  for (size_t i = 0; server[i]; i++) {
+    strncat(again, " ", againlen - strlen(again) - 1);
+    fray__exec_quote(again, againlen, server[i]);
+  }
+  if (strlen(again) + 8 >= againlen)
     snprintf(again, againlen, "(too long to print)");
   /* When the oracle fails the exec, the shim writes the reproducer over
    * the plain one: the fuzz-chosen schedule with the whole run's answers. */
