@@ -139,3 +139,18 @@ if(TARGET exec_poll)
   set_tests_properties(shim.fuzz.nondet.afl PROPERTIES TIMEOUT 180 LABELS "shim;afl"
                        SKIP_RETURN_CODE 77)
 endif()
+
+# fray fuzz --exec's findings, with afl-fuzz (skipped without AFL++):
+# `exits`, a server's exit() a finding by default and none with --exits ok
+# (a real crash still is); `groups`, two planted bugs' crashes written up
+# once per failure with their counts.
+if(TARGET exec_poll)
+  foreach(mode exits groups)
+    add_test(NAME shim.fuzz.findings.${mode}
+             COMMAND env ${_afl_env} bash ${PROJECT_SOURCE_DIR}/tests/shim/fuzz_findings.sh ${mode}
+                     $<TARGET_FILE:fray_cli> $<TARGET_FILE:fray_shim_fuzz> ${PROJECT_SOURCE_DIR}
+                     3000)
+    set_tests_properties(shim.fuzz.findings.${mode} PROPERTIES TIMEOUT 600 LABELS "shim;afl"
+                         SKIP_RETURN_CODE 77 RUN_SERIAL TRUE)
+  endforeach()
+endif()

@@ -48,7 +48,8 @@ static void usage(FILE *out) {
           "usage: fray fuzz --plugin LIB.so [--replay-plugin PLAIN.so] [--time S] [--jobs N]\n"
           "                 [--out DIR] [--engine libfuzzer] [SCRIPTS...]\n"
           "       fray fuzz --exec 'COMMAND {port}' [--time S] [--jobs N] [--execs N] [--seed N]\n"
-          "                 [--seeds DIR] [--reads exact|whole] [--out DIR] [SCRIPTS...]\n"
+          "                 [--seeds DIR] [--reads exact|whole] [--exits crash|ok] [--out DIR]\n"
+          "                 [SCRIPTS...]\n"
           "       fray fuzz --prepare --out DIR SCRIPTS...\n"
           "\n"
           "Fuzzes your handler, built as a plugin (the `fray replay --plugin` kind),\n"
@@ -78,6 +79,10 @@ static void usage(FILE *out) {
           "  --seeds DIR      --exec: fuzz inputs to start from besides the scripts'\n"
           "  --reads whole    --exec: every send one read, no cuts (the ablation: what\n"
           "                   a desocketing fuzzer sees; crashes only); exact (default)\n"
+          "  --exits ok       --exec: the server's exit() (or return from main) in the\n"
+          "                   middle of a session ends the exec quietly, unjudged: a\n"
+          "                   server with a shutdown command, or one that serves one\n"
+          "                   connection. crash (default): an exit is a finding\n"
           "  --time S         stop after S seconds (default 60)\n"
           "  --jobs N         N fuzzing processes (libFuzzer -fork=N; --exec: afl-fuzz\n"
           "                   -M/-S on one sync directory, DIR/afl; default 1)\n"
@@ -103,6 +108,12 @@ static void usage(FILE *out) {
           "summary prints the command that replays it. For AFL++, or fuzzing from\n"
           "your own build, see fray_add_fuzz_target() in docs/fuzzing.md.\n"
           "\n"
+          "With --exec, every crash AFL++ saved is played once more (smallest first;\n"
+          "at most 100, none started after 120 s) and grouped by its failure, numbers\n"
+          "and quoted data aside: one DIR/regressions/*.fray per distinct failure,\n"
+          "from its smallest input, with how many crashes failed alike, and a summary\n"
+          "line per group at the end.\n"
+          "\n"
           "exit status: 0 nothing found, 1 a finding (reproducers written), 2 usage\n"
           "or setup error (unusable plugin, no driver)\n"
           "\n"
@@ -119,12 +130,16 @@ static int check(const fuzz_opts_t *o) {
                                               "required");
     return FRAY_EXIT_USAGE;
   }
-  if ((o->seeds || o->reads || o->execs || o->seed) && !o->exec) {
-    fray_cli_usage_error("fuzz", "--seeds, --reads, --execs and --seed go with --exec");
+  if ((o->seeds || o->reads || o->exits || o->execs || o->seed) && !o->exec) {
+    fray_cli_usage_error("fuzz", "--seeds, --reads, --exits, --execs and --seed go with --exec");
     return FRAY_EXIT_USAGE;
   }
   if (o->reads && strcmp(o->reads, "exact") && strcmp(o->reads, "whole")) {
     fray_cli_usage_error("fuzz", "--reads must be exact or whole, not '%s'", o->reads);
+    return FRAY_EXIT_USAGE;
+  }
+  if (o->exits && strcmp(o->exits, "crash") && strcmp(o->exits, "ok")) {
+    fray_cli_usage_error("fuzz", "--exits must be crash or ok, not '%s'", o->exits);
     return FRAY_EXIT_USAGE;
   }
   return -1;
@@ -144,6 +159,7 @@ static int parse(fuzz_opts_t *o, int argc, char **argv) {
       {"--exec", FRAY_CLI_TEXT, 0, 0, NULL},
       {"--seeds", FRAY_CLI_TEXT, 0, 0, NULL},
       {"--reads", FRAY_CLI_TEXT, 0, 0, NULL},
+      {"--exits", FRAY_CLI_TEXT, 0, 0, NULL},
       {"--execs", FRAY_CLI_COUNT, 1, 1000000000000ull, NULL},
       {"--seed", FRAY_CLI_COUNT, 1, 4294967295ull, NULL},
       FRAY_CLI_FILES_OPTS,
@@ -178,6 +194,8 @@ static int parse(fuzz_opts_t *o, int argc, char **argv) {
       o->seeds = a.val;
     else if (!strcmp(a.name, "--reads"))
       o->reads = a.val;
+    else if (!strcmp(a.name, "--exits"))
+      o->exits = a.val;
     else if (!strcmp(a.name, "--execs"))
       o->execs = a.num;
     else if (!strcmp(a.name, "--seed"))

@@ -24,11 +24,14 @@
 #include "fray/sim.h"
 #include "fuzzrun.h"
 #include "run/exec_internal.h"
+#include "verdictsig.h"
+#include "../shim/fuzz.h"
 
 #define MAX_JOBS 64
 #define SHIM_FUZZ_NAME "libfray-shim-fuzz.so"
 #define REPRO_TIMEOUT_S 20
-#define MAX_REPORTS 10 /* crashes written up (each is played again) */
+#define MAX_REPLAYS 100     /* crashes played again to be grouped (each up to REPRO_TIMEOUT_S) */
+#define REPLAY_BUDGET_S 120 /* ... and none started after this long */
 
 typedef struct job {
   pid_t pid;
@@ -220,19 +223,26 @@ static void on_stop(int sig) {
   stop_asked = 1;
 }
 
+/* --exits ok: the server's exit() mid-session is no finding. */
+static int exits_ok(const xrun_t *x) {
+  return x->o->exits && !strcmp(x->o->exits, "ok");
+}
+
 /* The environment afl-fuzz (and through it the server) gets. */
 static void job_env(xrun_t *x, const job_t *j) {
   char pre[3 * PATH_MAX], num[16];
   if (!fray__exec_preload(&x->prog, x->shim, getenv("AFL_PRELOAD"), pre, sizeof pre))
     setenv("AFL_PRELOAD", pre, 1);
   snprintf(num, sizeof num, "%d", j->port);
-  setenv("FRAY_SHIM_PORT", num, 1);
-  setenv("FRAY_SHIM_FUZZ", x->o->reads && !strcmp(x->o->reads, "whole") ? "whole" : "1", 1);
+  setenv(FRAY_SHIM_ENV_PORT, num, 1);
+  setenv(FRAY_SHIM_ENV_FUZZ, x->o->reads && !strcmp(x->o->reads, "whole") ? "whole" : "1", 1);
+  if (exits_ok(x))
+    setenv(FRAY_SHIM_ENV_FUZZ_EXITS, "ok", 1);
   setenv("AFL_DEFER_FORKSRV", "1", 1); /* the shim starts the forkserver */
   char stats[PATH_MAX];
   snprintf(stats, sizeof stats, "%s/afl/%s/fray_stats", x->o->out,
            x->njobs > 1 ? j->name : "default");
-  setenv("FRAY_SHIM_FUZZ_STATS", stats, 1);
+  setenv(FRAY_SHIM_ENV_FUZZ_STATS, stats, 1);
   setenv("AFL_NO_UI", "1", 1);
   setenv("AFL_SKIP_CPUFREQ", "1", 0);
   setenv("AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES", "1", 0);
@@ -452,6 +462,28 @@ static void keep_report(const char *line, void *ctx) {
   buf[strcspn(buf, "\n")] = 0;
 }
 
+/* The command that plays the input once by hand into again: the shim's
+ * settings (env, each "NAME=value"), the input, the preload, and the
+ * server's words as split, {port} a port free now (without
+ * FRAY_SHIM_PORT the shim takes the first port the server listens on),
+ * each quoted for a shell. */
+static void again_line(char *again, size_t againlen, char *const *env, const char *input,
+                       const char *pre, char *const *server) {
+  *again = 0;
+  for (size_t i = 0; env[i]; i++)
+    snprintf(again + strlen(again), againlen - strlen(again), "%s ", env[i]);
+  strncat(again, FRAY_SHIM_ENV_FUZZ_INPUT "=", againlen - strlen(again) - 1);
+  fray__exec_quote(again, againlen, input);
+  strncat(again, " LD_PRELOAD=", againlen - strlen(again) - 1);
+  fray__exec_quote(again, againlen, pre);
+  for (size_t i = 0; server[i]; i++) {
+    strncat(again, " ", againlen - strlen(again) - 1);
+    fray__exec_quote(again, againlen, server[i]);
+  }
+  if (strlen(again) + 8 >= againlen)
+    snprintf(again, againlen, "(too long to print)");
+}
+
 /* Plays the input once more, outside afl-fuzz (the shim's one-shot mode),
  * with its report into what. The wait status, or -1. */
 static int replay_input(xrun_t *x, const char *input, const char *repro, char *what, char *again,
@@ -462,8 +494,10 @@ static int replay_input(xrun_t *x, const char *input, const char *repro, char *w
   if (fray__exec_split(NULL, x->o->exec, port, &server, &argc, err, sizeof err) ||
       fray__exec_preload(&x->prog, x->shim, NULL, pre, sizeof pre))
     return -1;
-  char *argv[64], e_fuzz[] = "FRAY_SHIM_FUZZ=1", e_in[PATH_MAX + 32], e_port[40],
-                  e_pre[sizeof pre + 16], secs[16], envcmd[PATH_MAX];
+  char *argv[64], e_fuzz[] = FRAY_SHIM_ENV_FUZZ "=1", e_exits[] = FRAY_SHIM_ENV_FUZZ_EXITS "=ok",
+                  e_in[PATH_MAX + 32], e_port[40], e_pre[sizeof pre + 16], secs[16],
+                  envcmd[PATH_MAX];
+  char *shown[] = {e_fuzz, exits_ok(x) ? e_exits : NULL, NULL};
   size_t n = 0;
   snprintf(e_pre, sizeof e_pre, "LD_PRELOAD=%s", pre);
   /* timeout must not load the shim (a sanitized build's loads only into
@@ -483,34 +517,25 @@ static int replay_input(xrun_t *x, const char *input, const char *repro, char *w
   for (size_t i = 1; server[i] && n < 63; i++)
     argv[n++] = server[i];
   argv[n] = NULL;
-  snprintf(e_in, sizeof e_in, "FRAY_SHIM_FUZZ_INPUT=%s", input);
-  snprintf(e_port, sizeof e_port, "FRAY_SHIM_PORT=%s", port);
-  /* The command as run: its words as split, {port} a port free now
-   * (without FRAY_SHIM_PORT the shim takes the first port the server
-   * listens on), each quoted for a shell. */
-  snprintf(again, againlen, "%s FRAY_SHIM_FUZZ_INPUT=", e_fuzz);
-  fray__exec_quote(again, againlen, input);
-  strncat(again, " LD_PRELOAD=", againlen - strlen(again) - 1);
-  fray__exec_quote(again, againlen, pre);
-  for (size_t i = 0; server[i]; i++) {
-    strncat(again, " ", againlen - strlen(again) - 1);
-    fray__exec_quote(again, againlen, server[i]);
-  }
-  if (strlen(again) + 8 >= againlen)
-    snprintf(again, againlen, "(too long to print)");
+  snprintf(e_in, sizeof e_in, FRAY_SHIM_ENV_FUZZ_INPUT "=%s", input);
+  snprintf(e_port, sizeof e_port, FRAY_SHIM_ENV_PORT "=%s", port);
+  again_line(again, againlen, shown, input, pre, server);
   /* When the oracle fails the exec, the shim writes the reproducer over
    * the plain one: the fuzz-chosen schedule with the whole run's answers. */
   char e_repro[PATH_MAX + 32], e_head[3 * PATH_MAX + 512];
-  snprintf(e_repro, sizeof e_repro, "FRAY_SHIM_FUZZ_REPRO=%s", repro);
+  snprintf(e_repro, sizeof e_repro, FRAY_SHIM_ENV_FUZZ_REPRO "=%s", repro);
   snprintf(e_head, sizeof e_head,
-           "FRAY_SHIM_FUZZ_HEADER="
+           FRAY_SHIM_ENV_FUZZ_HEADER
+           "="
            "# Reproducer written by fray fuzz --exec from the AFL++ input %s\n"
            "# The fuzz-chosen schedule baked in (cuts as |, merged sends joined), the\n"
            "# whole run's answers as the expectations: replayed, it fails where the\n"
            "# cuts and merges change what the server answers.\n"
            "# replay: fray replay --exec '%s' --schedule whole %s\n",
            input, x->o->exec, repro);
-  char *env[] = {e_fuzz, e_in, e_port, e_repro, e_head, via_env ? NULL : e_pre, NULL};
+  char *env[] = {e_in, e_port, e_repro, e_head, via_env ? NULL : e_pre, NULL, NULL, NULL};
+  for (size_t i = 0, k = 4 + !via_env; shown[i]; i++)
+    env[k++] = shown[i];
   int st = fray_cli_fuzz_spawn(argv, env, x->log, keep_report, what);
   fray__exec_argv_free(NULL, server);
   return st;
@@ -543,72 +568,175 @@ static int preflight(xrun_t *x) {
   return -1;
 }
 
-/* One crash input: its reproducer written and the input played again. */
-static void report_one(xrun_t *x, const char *inst, const char *name) {
-  char in[PATH_MAX], repro[PATH_MAX], what[512] = "", again[4 * PATH_MAX];
-  snprintf(in, sizeof in, "%s/afl/%s/crashes/%s", x->o->out, inst, name);
-  snprintf(repro, sizeof repro, "%s/regressions/%s-%.9s.fray", x->o->out, inst, name);
-  for (char *p = strrchr(repro, '/'); p && *p; p++)
+/* ---- grouping: one write-up per distinct failure -------------------------------- */
+
+/* A crash AFL++ saved. */
+typedef struct crash {
+  const char *inst; /* its afl-fuzz instance (main, sec1..., or default) */
+  char name[NAME_MAX + 1];
+  off_t size;
+} crash_t;
+
+/* The crashes whose verdicts have one signature: the smallest input's
+ * write-up and how many there were. */
+typedef struct finding {
+  char sig[512];  /* the verdict with its volatile parts normalised (verdictsig.h) */
+  char what[512]; /* the smallest input's verdict, as printed */
+  char repro[PATH_MAX], in[PATH_MAX];
+  char again[4 * PATH_MAX];
+  size_t count, order; /* crashes in the group; the group's rank in finding order */
+} finding_t;
+
+static int by_size(const void *a, const void *b) {
+  const crash_t *p = a, *q = b;
+  if (p->size != q->size)
+    return p->size < q->size ? -1 : 1;
+  int c = strcmp(p->inst, q->inst);
+  return c ? c : strcmp(p->name, q->name);
+}
+
+/* Every crash AFL++ saved, smallest input first (the write-up of a group
+ * is its first member's). Returns how many are in *out (the caller frees
+ * it), or 0. */
+static size_t list_crashes(xrun_t *x, crash_t **out) {
+  size_t n = 0, cap = 0;
+  *out = NULL;
+  for (size_t i = 0; i < x->njobs; i++) {
+    const char *inst = x->njobs > 1 ? x->jobs[i].name : "default";
+    char dir[PATH_MAX], path[2 * PATH_MAX];
+    snprintf(dir, sizeof dir, "%s/afl/%s/crashes", x->o->out, inst);
+    DIR *d = opendir(dir);
+    for (struct dirent *e; d && (e = readdir(d)) != NULL;) {
+      struct stat st;
+      snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+      if (strncmp(e->d_name, "id:", 3) || stat(path, &st))
+        continue;
+      if (n == cap) {
+        crash_t *m = realloc(*out, (cap = cap ? 2 * cap : 64) * sizeof *m);
+        if (!m)
+          break;
+        *out = m;
+      }
+      (*out)[n] = (crash_t){.inst = inst, .size = st.st_size};
+      snprintf((*out)[n++].name, sizeof(*out)->name, "%s", e->d_name);
+    }
+    if (d)
+      closedir(d);
+  }
+  if (n)
+    qsort(*out, n, sizeof **out, by_size);
+  return n;
+}
+
+/* One crash: its reproducer written, the input played again, its verdict
+ * into f->what. 0, or -1 when no reproducer could be written (said). */
+static int play_crash(xrun_t *x, const crash_t *c, finding_t *f) {
+  snprintf(f->in, sizeof f->in, "%s/afl/%s/crashes/%s", x->o->out, c->inst, c->name);
+  snprintf(f->repro, sizeof f->repro, "%s/regressions/%s-%.9s.fray", x->o->out, c->inst, c->name);
+  for (char *p = strrchr(f->repro, '/'); p && *p; p++)
     if (*p == ':' || *p == ',')
       *p = '-';
   /* No expectations: the server died before the whole run's answers
    * were known. */
   if (fray_cli_fuzz_write_session(
-          in, repro,
+          f->in, f->repro,
           "# Reproducer written by fray fuzz --exec from the AFL++ input %s\n"
           "# (its schedule baked in: cuts as |, merged sends joined). No\n"
           "# expectations: the server died before the whole run's answers were\n"
           "# known; the input replays the crash (docs/exec.md).\n"
           "# replay: fray replay --exec '%s' --schedule whole %s\n",
-          in, x->o->exec, repro)) {
-    fprintf(stderr, "  %s: cannot write a reproducer\n", in);
-    return;
+          f->in, x->o->exec, f->repro)) {
+    fprintf(stderr, "fray fuzz: %s: cannot write a reproducer\n", f->in);
+    return -1;
   }
-  int st = replay_input(x, in, repro, what, again, sizeof again);
+  char what[512] = "";
+  int st = replay_input(x, f->in, f->repro, what, f->again, sizeof f->again);
   x->unreliable += strstr(what, "not deterministic") != NULL;
   if (!*what && st >= 0 && WIFSIGNALED(st))
     snprintf(what, sizeof what, "the server died of signal %d", WTERMSIG(st));
-  printf("  %s\n    failure: %s\n    replay:  fray replay --exec '%s' --schedule whole %s\n"
-         "    again:   %s\n",
-         repro,
-         st >= 0 && !(WIFEXITED(st) && WEXITSTATUS(st) == 0)
-             ? (*what ? what : "the server crashed (see fuzz.log)")
-             : "did not fail when played again (a flaky server?)",
-         x->o->exec, repro, again);
+  snprintf(f->what, sizeof f->what, "%s",
+           st >= 0 && !(WIFEXITED(st) && WEXITSTATUS(st) == 0)
+               ? (*what ? what : "the server crashed (see fuzz.log)")
+               : "did not fail when played again (a flaky server?)");
+  fray_cli_verdict_signature(f->what, f->sig, sizeof f->sig);
+  return 0;
 }
 
-/* Every crash AFL++ saved. Returns how many. */
-static int collect(xrun_t *x) {
-  int n = 0;
-  for (size_t i = 0; i < x->njobs; i++) {
-    const char *inst = x->njobs > 1 ? x->jobs[i].name : "default";
-    char dir[PATH_MAX];
-    snprintf(dir, sizeof dir, "%s/afl/%s/crashes", x->o->out, inst);
-    DIR *d = opendir(dir);
-    for (struct dirent *e; d && (e = readdir(d)) != NULL;) {
-      if (strncmp(e->d_name, "id:", 3))
-        continue;
-      if (!n++)
-        printf("fray fuzz: findings (each a .fray script and the input that replays it):\n");
-      if (n <= MAX_REPORTS)
-        report_one(x, inst, e->d_name);
-      else if (n == MAX_REPORTS + 1)
-        printf("  (more crashes in %s/afl/*/crashes: only the first %d are written up)\n",
-               x->o->out, MAX_REPORTS);
+/* f joins its group in g[0..*n) (its reproducer removed: the group's
+ * first, smaller input is written up) or starts one. */
+static void group(finding_t *g, size_t *n, const finding_t *f) {
+  for (size_t i = 0; i < *n; i++)
+    if (!strcmp(g[i].sig, f->sig)) {
+      g[i].count++;
+      if (strcmp(g[i].repro, f->repro))
+        unlink(f->repro);
+      return;
     }
-    if (d)
-      closedir(d);
+  g[*n] = *f;
+  g[*n].count = 1;
+  g[*n].order = *n;
+  ++*n;
+}
+
+static int by_count(const void *a, const void *b) {
+  const finding_t *p = a, *q = b;
+  if (p->count != q->count)
+    return p->count > q->count ? -1 : 1;
+  return p->order < q->order ? -1 : p->order > q->order;
+}
+
+/* The groups, most crashes first: each one's write-up, then a summary. */
+static void print_findings(xrun_t *x, finding_t *g, size_t n, size_t played) {
+  qsort(g, n, sizeof *g, by_count);
+  printf("fray fuzz: findings (each a .fray script and the input that replays it):\n");
+  for (size_t i = 0; i < n; i++) {
+    printf("  %s\n    failure: %s\n", g[i].repro, g[i].what);
+    if (g[i].count > 1)
+      printf("    crashes: %zu alike (the same failure but for numbers and data); this is the "
+             "smallest input\n",
+             g[i].count);
+    printf("    replay:  fray replay --exec '%s' --schedule whole %s\n    again:   %s\n",
+           x->o->exec, g[i].repro, g[i].again);
   }
+  printf("fray fuzz: %zu distinct finding%s in %zu crash%s played again:\n", n, n > 1 ? "s" : "",
+         played, played > 1 ? "es" : "");
+  for (size_t i = 0; i < n; i++)
+    printf("  %5zu  %s\n", g[i].count, g[i].sig);
+}
+
+/* The crashes AFL++ saved, played again and grouped by the signature of
+ * their verdicts, one write-up per group. Replaying each costs up to
+ * REPRO_TIMEOUT_S: at most MAX_REPLAYS of them, smallest first, none
+ * started after REPLAY_BUDGET_S. Returns how many crashes there were. */
+static size_t collect(xrun_t *x) {
+  crash_t *c;
+  size_t total = list_crashes(x, &c), played = 0, n = 0;
+  finding_t *g = total ? calloc(MAX_REPLAYS, sizeof *g) : NULL, f;
+  time_t start = time(NULL);
+  for (; g && played < total && played < MAX_REPLAYS; played++) {
+    if (played && time(NULL) - start >= REPLAY_BUDGET_S)
+      break;
+    if (!play_crash(x, &c[played], &f))
+      group(g, &n, &f);
+  }
+  if (n)
+    print_findings(x, g, n, played);
+  if (played < total)
+    printf("fray fuzz: only the %zu smallest of %zu crashes were played again and grouped (at "
+           "most %d, none started after %d s): the rest are in %s/afl/*/crashes\n",
+           played, total, MAX_REPLAYS, REPLAY_BUDGET_S, x->o->out);
   if (x->unreliable && !*x->nondet)
     fprintf(stderr,
-            "fray fuzz: warning: the server is not deterministic: %zu finding%s above played "
-            "whole twice gave different answers. %s split-invariance alarm%s unreliable: the "
-            "difference may be the server's own variance, not a read boundary's\n",
-            x->unreliable, x->unreliable > 1 ? "s" : "", x->unreliable > 1 ? "Their" : "Its",
+            "fray fuzz: warning: the server is not deterministic: %zu crash%s played again "
+            "above gave different answers when played whole twice. %s split-invariance "
+            "alarm%s unreliable: the difference may be the server's own variance, not a read "
+            "boundary's\n",
+            x->unreliable, x->unreliable > 1 ? "es" : "", x->unreliable > 1 ? "Their" : "Its",
             x->unreliable > 1 ? "s are" : " is");
-  return n;
+  free(g);
+  free(c);
+  return total;
 }
-
 int fray_cli_fuzz_exec(fuzz_opts_t *o, FILE *log) {
   xrun_t *x = calloc(1, sizeof *x);
   if (!x)
@@ -633,7 +761,7 @@ int fray_cli_fuzz_exec(fuzz_opts_t *o, FILE *log) {
         rc = FRAY_EXIT_USAGE;
     }
     int bad = monitor(x);
-    int n = collect(x);
+    size_t n = collect(x);
     if (!n && bad)
       fprintf(stderr, "fray fuzz: afl-fuzz failed; see %s/fuzz.log\n", o->out);
     rc = n ? FRAY_EXIT_FAIL : bad || rc >= 0 ? FRAY_EXIT_USAGE : FRAY_EXIT_OK;

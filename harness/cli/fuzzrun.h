@@ -17,6 +17,7 @@ typedef struct fuzz_opts {
   const char *exec;                      /* --exec 'COMMAND {port}' */
   const char *seeds;                     /* --seeds DIR */
   const char *reads;                     /* --reads exact|whole (--exec) */
+  const char *exits;                     /* --exits crash|ok (--exec) */
   uint64_t time_s, jobs, execs;          /* execs: --execs, 0 none */
   uint64_t seed;                         /* --seed (afl-fuzz -s), 0 none */
   int prepare;                           /* --prepare: seeds and dictionary only */

@@ -82,6 +82,7 @@
 #define EXIT_FAILED 3           /* the reference run failed (the grandchild says) */
 #define EXIT_INEXACT 4          /* ... could not be played as scheduled */
 #define EXIT_THREADS 2          /* the server runs a second thread */
+#define EXIT_EXITED 5           /* the server exit()ed in the whole run, with exits ok */
 #define CACHE_SLOTS 512         /* whole runs remembered (direct-mapped) */
 #define CACHE_SLOT_BYTES 16384  /* a session's records past this are not */
 #define CACHE_CHECK 32          /* one hit in this many plays the whole run anyway */
@@ -103,6 +104,8 @@ typedef struct zclient {
 
 static struct {
   int wanted, whole; /* FRAY_SHIM_FUZZ set; "whole": each send one read */
+  int exits_ok;      /* FRAY_SHIM_FUZZ_EXITS=ok: the server's exit() is no crash */
+  int ref_exited;    /* ... and it exit()ed in the whole run: nothing to compare with */
   int listen_fd, port;
   unsigned last_port; /* the last client's */
   int started, forking, on_stack;
@@ -149,6 +152,8 @@ int fray__shim_fuzz_wanted(void) {
   const char *s = getenv(FRAY_SHIM_ENV_FUZZ);
   z.wanted = s && *s && strcmp(s, "0") != 0;
   z.whole = z.wanted && !strcmp(s, "whole");
+  const char *e = getenv(FRAY_SHIM_ENV_FUZZ_EXITS);
+  z.exits_ok = e && !strcmp(e, "ok");
   return z.wanted;
 }
 
@@ -718,14 +723,32 @@ static const char *verdict(const fray_result_t *res, char *buf, size_t len) {
 /* The server calls exit() (or returns from main) while a session plays:
  * as under fray replay --exec, where a server that dies is a crash, the
  * exec aborts so that AFL++ keeps it (a server that exits when a client's
- * write fails, a reset taken for its own failure). The session's own ends
- * are _exit()s, and the server's forks leave fuzz mode (z.wanted 0). */
+ * write fails, a reset taken for its own failure). With exits ok
+ * (`fray fuzz --exec --exits ok`: a server with a shutdown command, or one
+ * that serves one connection) the exec is simply over, status 0, and not
+ * judged: the whole run's answers past the exit have nothing to compare
+ * with, and the player compares transcripts only at the session's end,
+ * where it accounts for the faults that make two correct runs differ. A
+ * whole run that exits leaves the exec without a reference (EXIT_EXITED):
+ * it plays its schedule all the same, for crashes only. _exit() skips the
+ * server's atexit handlers (a leak check would report the session's own
+ * memory). The session's own ends are _exit()s, and the server's forks
+ * leave fuzz mode (z.wanted 0). */
 static void exited(int status, void *arg) {
   (void)arg;
   if (!z.wanted)
     return;
-  say("the server exited with status %d in the middle of the session (step %zu)", status,
-      fray_player_step(z.player));
+  if (z.exits_ok && z.ref_out >= 0)
+    _exit(EXIT_EXITED); /* (silent: a crash of the exec's own run must be its verdict line) */
+  if (z.exits_ok) {
+    say("the server exited with status %d at step %zu: the exec ends there, not judged "
+        "(--exits ok)",
+        status, fray_player_step(z.player));
+    _exit(0);
+  }
+  say("the server exited with status %d in the middle of the session (step %zu): a crash "
+      "unless it exits on purpose (a shutdown command: fuzz with --exits ok)",
+      status, fray_player_step(z.player));
   abort();
 }
 
@@ -1092,6 +1115,7 @@ static uint8_t *await_reference(int fd, pid_t pid, size_t *n) {
     abort(); /* the grandchild said why */
   if (WIFEXITED(st) && WEXITSTATUS(st) == EXIT_THREADS)
     _exit(EXIT_THREADS);
+  z.ref_exited = WIFEXITED(st) && WEXITSTATUS(st) == EXIT_EXITED;
   if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
     return d;
   free(d);
@@ -1146,9 +1170,9 @@ static uint8_t *fork_reference(size_t *n) {
   }
   close(p[1]);
   uint8_t *d = await_reference(p[0], pid, n);
-  if (!d)
+  if (!d && !z.ref_exited)
     _exit(0);
-  return d;
+  return d; /* NULL when the whole run ended by the server's exit: no reference */
 }
 
 /* The whole run's records become the player's reference: the cache's, or
@@ -1167,7 +1191,7 @@ static void take_reference(void) {
   int check = d ? (atomic_fetch_add(&z.cache->hits, 1) + 1) % CACHE_CHECK == 0 : !z.cache;
   if (!d) {
     if (!(d = fork_reference(&n)))
-      return; /* the grandchild */
+      return; /* the grandchild, or no reference (z.ref_exited) */
     if (z.cache)
       atomic_fetch_add(&z.cache->runs, 1);
     if (cache_on())

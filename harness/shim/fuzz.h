@@ -13,6 +13,7 @@
 #define FRAY_SHIM_ENV_FUZZ_HEADER "FRAY_SHIM_FUZZ_HEADER" /* ... after these lines */
 #define FRAY_SHIM_ENV_FUZZ_CACHE "FRAY_SHIM_FUZZ_CACHE"   /* "0": no reference cache */
 #define FRAY_SHIM_ENV_FUZZ_STATS "FRAY_SHIM_FUZZ_STATS"   /* counters go here now and then */
+#define FRAY_SHIM_ENV_FUZZ_EXITS "FRAY_SHIM_FUZZ_EXITS"   /* "ok": exit() ends an exec quietly */
 
 /* shim.c, for fuzz.c: what fray's PIECE and WFAULT messages do (m->conn is
  * the client's port for a PIECE); and the server's descriptor of the

@@ -18,14 +18,15 @@
 #define STORE_KEYS 256 /* distinct keys the store holds */
 #define KEY_MAX 64     /* bytes of a key */
 
-static const char *const bug_names[] = {
-    "none",       "oneline",   "droptail", "max64",   "shortwrite", "quitrest", "eagainfatal",
-    "partialeof", "closeidle", "crcut",    "eofdrop", "writefatal", "nondet",   "borrowed"};
+static const char *const bug_names[] = {"none",       "oneline",  "droptail",    "max64",
+                                        "shortwrite", "quitrest", "eagainfatal", "partialeof",
+                                        "closeidle",  "crcut",    "eofdrop",     "writefatal",
+                                        "nondet",     "borrowed", "shutdown"};
 
 /* ---- arguments, listening socket, signals ----------------------------------------- */
 
 static void usage(const char *prog, const exec_bug_t *bugs) {
-  fprintf(stderr, "usage: %s PORT [--bug NAME]\n  NAME: one of", prog);
+  fprintf(stderr, "usage: %s PORT [--bug NAME]...\n  NAME: one of", prog);
   for (const exec_bug_t *b = bugs; *b != EXEC_BUG_NONE; b++)
     fprintf(stderr, " %s", bug_names[*b]);
   fprintf(stderr, "\n");
@@ -33,23 +34,25 @@ static void usage(const char *prog, const exec_bug_t *bugs) {
 }
 
 void exec_parse_args(exec_args_t *a, int argc, char **argv, const exec_bug_t *bugs) {
-  a->bug = EXEC_BUG_NONE;
-  if (argc != 2 && argc != 4)
+  a->planted = 0;
+  if (argc < 2 || argc % 2)
     usage(argv[0], bugs);
   char *end;
   unsigned long port = strtoul(argv[1], &end, 10);
   if (*argv[1] == '\0' || *end != '\0' || port > 65535)
     usage(argv[0], bugs);
   a->port = (unsigned)port;
-  if (argc == 2)
-    return;
-  if (strcmp(argv[2], "--bug") != 0)
-    usage(argv[0], bugs);
-  for (const exec_bug_t *b = bugs; *b != EXEC_BUG_NONE; b++)
-    if (strcmp(argv[3], bug_names[*b]) == 0)
-      a->bug = *b;
-  if (a->bug == EXEC_BUG_NONE)
-    usage(argv[0], bugs);
+  for (int i = 2; i < argc; i += 2) {
+    exec_bugs_t one = 0;
+    if (strcmp(argv[i], "--bug") != 0)
+      usage(argv[0], bugs);
+    for (const exec_bug_t *b = bugs; *b != EXEC_BUG_NONE; b++)
+      if (strcmp(argv[i + 1], bug_names[*b]) == 0)
+        one = EXEC_BUG_BIT(*b);
+    if (!one)
+      usage(argv[0], bugs);
+    a->planted |= one;
+  }
 }
 
 int exec_listen(unsigned port, int nonblock) {
@@ -125,6 +128,8 @@ static entry_t *store_find(const char *k, size_t kl, int create) {
 /* ---- commands --------------------------------------------------------------------- */
 
 void exec_out(exec_conn_t *c, const char *p, size_t n) {
+  if (!n)
+    return; /* (an empty ECHO first: memcpy to a NULL out is undefined, UBSan traps) */
   if (c->out_len + n > c->out_cap) {
     size_t cap = c->out_cap ? c->out_cap : 256;
     while (cap < c->out_len + n)
@@ -195,7 +200,7 @@ void exec_too_long(exec_conn_t *c) {
 int exec_line(exec_conn_t *c, const char *line, size_t len) {
   if (len > EXEC_MAX_LINE) {
     exec_too_long(c);
-  } else if (len == 4 && memcmp(line, "PING", 4) == 0 && c->bug == EXEC_BUG_NONDET) {
+  } else if (len == 4 && memcmp(line, "PING", 4) == 0 && EXEC_HAS(c->planted, EXEC_BUG_NONDET)) {
     /* A pid differs between the forks fray fuzz --exec plays a session in
      * (its whole run and its cut one): the server's own variance. */
     char pong[32];
@@ -211,6 +216,11 @@ int exec_line(exec_conn_t *c, const char *line, size_t len) {
     cmd_store(c, line, len, 1);
   } else if (is(line, len, "GET") || is(line, len, "DEL")) {
     cmd_store(c, line, len, 0);
+  } else if (len == 8 && memcmp(line, "SHUTDOWN", 8) == 0 &&
+             EXEC_HAS(c->planted, EXEC_BUG_SHUTDOWN)) {
+    /* Not a bug: the server's own shutdown command (as redis's SHUTDOWN),
+     * which ends it at once for every client. */
+    exit(0);
   } else if (len == 4 && memcmp(line, "QUIT", 4) == 0) {
     reply(c, "BYE");
     return 1;
@@ -222,13 +232,13 @@ int exec_line(exec_conn_t *c, const char *line, size_t len) {
 
 /* ---- reads and writes ------------------------------------------------------------- */
 
-void exec_conn_init(exec_conn_t *c, exec_bug_t bug) {
+void exec_conn_init(exec_conn_t *c, exec_bugs_t planted) {
   memset(c, 0, sizeof *c);
-  c->bug = bug;
+  c->planted = planted;
 }
 
 void exec_conn_free(exec_conn_t *c) {
-  if (c->bug == EXEC_BUG_CLOSEIDLE) {
+  if (EXEC_HAS(c->planted, EXEC_BUG_CLOSEIDLE)) {
     /* The length of its last command's name, for a log line. BUG: a
      * connection closed before its first command has none: strlen(NULL). */
     volatile size_t logged = strlen(c->last);
@@ -254,18 +264,18 @@ static void end_line(exec_conn_t *c) {
 }
 
 void exec_feed(exec_conn_t *c, const char *p, size_t n) {
-  if (c->bug == EXEC_BUG_CRCUT && n && p[n - 1] == '\r') {
+  if (EXEC_HAS(c->planted, EXEC_BUG_CRCUT) && n && p[n - 1] == '\r') {
     /* BUG: a read ending in "\r" is taken to end in "\r\n", whose "\n" is
      * looked for after it (in this read only) and overwritten: it is in the
      * next read, and memchr()'s NULL is written through. */
     char *lf = memchr(p + n - 1, '\n', 1);
     *lf = '\0';
   }
-  if (c->bug == EXEC_BUG_MAX64 && n > 64) {
+  if (EXEC_HAS(c->planted, EXEC_BUG_MAX64) && n > 64) {
     exec_too_long(c); /* BUG: the size of a read is taken for the size of a line. */
     return;
   }
-  while (n && (!c->closing || c->bug == EXEC_BUG_QUITREST)) {
+  while (n && (!c->closing || EXEC_HAS(c->planted, EXEC_BUG_QUITREST))) {
     /* (QUITREST: BUG, the loop goes on over the lines read with QUIT.) */
     const char *nl = memchr(p, '\n', n);
     size_t piece = nl ? (size_t)(nl - p) : n;
@@ -279,10 +289,10 @@ void exec_feed(exec_conn_t *c, const char *p, size_t n) {
     end_line(c);
     p = nl + 1;
     n -= piece + 1;
-    if (c->bug == EXEC_BUG_ONELINE)
+    if (EXEC_HAS(c->planted, EXEC_BUG_ONELINE))
       return; /* BUG: one line per read; the rest of the read is lost. */
   }
-  if (c->bug == EXEC_BUG_DROPTAIL)
+  if (EXEC_HAS(c->planted, EXEC_BUG_DROPTAIL))
     c->in_len = 0; /* BUG: an unfinished line does not survive the read. */
 }
 
@@ -309,9 +319,9 @@ int exec_read(exec_conn_t *c, int fd, exec_io_t io) {
     return 1;
   }
   c->eof = r == 0;
-  if (r == 0 && c->bug == EXEC_BUG_PARTIALEOF && c->in_len)
+  if (r == 0 && EXEC_HAS(c->planted, EXEC_BUG_PARTIALEOF) && c->in_len)
     end_line(c); /* BUG: the rest of the line never came; it is no command */
-  if (r == 0 || c->bug == EXEC_BUG_EAGAINFATAL ||
+  if (r == 0 || EXEC_HAS(c->planted, EXEC_BUG_EAGAINFATAL) ||
       (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR))
     c->closing = 1; /* (EAGAINFATAL: BUG, finding nothing is not the end) */
   return 0;
@@ -346,7 +356,7 @@ static int flush_borrowed(exec_conn_t *c, int fd) {
 }
 
 int exec_flush(exec_conn_t *c, int fd) {
-  if (c->bug == EXEC_BUG_BORROWED)
+  if (EXEC_HAS(c->planted, EXEC_BUG_BORROWED))
     return flush_borrowed(c, fd);
   size_t done = 0;
   int rc = 0;
@@ -356,7 +366,7 @@ int exec_flush(exec_conn_t *c, int fd) {
       continue;
     if (w < 0) {
       rc = errno == EAGAIN || errno == EWOULDBLOCK ? 1 : -1;
-      if (rc < 0 && c->bug == EXEC_BUG_WRITEFATAL) {
+      if (rc < 0 && EXEC_HAS(c->planted, EXEC_BUG_WRITEFATAL)) {
         /* BUG: one client's reset is taken for the server's own failure. */
         perror("write");
         exit(1);
@@ -364,12 +374,12 @@ int exec_flush(exec_conn_t *c, int fd) {
       break;
     }
     done += (size_t)w;
-    if (c->bug == EXEC_BUG_SHORTWRITE) {
+    if (EXEC_HAS(c->planted, EXEC_BUG_SHORTWRITE)) {
       done = c->out_len; /* BUG: one write() is assumed to take it all. */
       break;
     }
   }
-  if (c->bug == EXEC_BUG_SHORTWRITE && rc == 1)
+  if (EXEC_HAS(c->planted, EXEC_BUG_SHORTWRITE) && rc == 1)
     done = c->out_len, rc = 0;
   if (done) /* (out is NULL until the first reply) */
     memmove(c->out, c->out + done, c->out_len - done);
@@ -389,9 +399,9 @@ void exec_start(exec_args_t *a, int argc, char **argv, const exec_bug_t *bugs,
   pfd[1] = (struct pollfd){.fd = exec_listen(a->port, 0), .events = POLLIN};
 }
 
-void exec_serve(int fd, exec_bug_t bug) {
+void exec_serve(int fd, exec_bugs_t planted) {
   exec_conn_t c;
-  exec_conn_init(&c, bug);
+  exec_conn_init(&c, planted);
   while (!c.closing) {
     exec_read(&c, fd, EXEC_IO_READ);
     if (exec_flush(&c, fd))

@@ -42,11 +42,18 @@ typedef enum exec_bug {
   /* Only the receive window (--faults window) exposes: */
   EXEC_BUG_BORROWED, /* a short write's rest is kept as a pointer into the one buffer
                       * every connection's replies are written from */
+  /* Not a bug: a command that ends the server (for fray fuzz --exec --exits). */
+  EXEC_BUG_SHUTDOWN, /* SHUTDOWN exits 0 at once */
 } exec_bug_t;
 
+/* A set of planted bugs (--bug NAME, repeatable): bit EXEC_BUG_BIT(bug). */
+typedef unsigned exec_bugs_t;
+#define EXEC_BUG_BIT(bug) (1u << (bug))
+#define EXEC_HAS(set, bug) (((set)&EXEC_BUG_BIT(bug)) != 0)
+
 typedef struct exec_args {
-  unsigned port;  /* 0: the kernel picks one */
-  exec_bug_t bug; /* EXEC_BUG_NONE for the correct twin */
+  unsigned port;       /* 0: the kernel picks one */
+  exec_bugs_t planted; /* 0 for the correct twin */
 } exec_args_t;
 
 /* One connection's protocol state. Zero it (exec_conn_init) per connection;
@@ -62,13 +69,13 @@ typedef struct exec_conn {
   const char *last; /* what its last command was, for the close's log line (CLOSEIDLE) */
   const char *rest; /* BORROWED: the unwritten rest of a reply, in the shared buffer */
   size_t rest_len;
-  exec_bug_t bug;
+  exec_bugs_t planted;
 } exec_conn_t;
 
-/* Parses `PROG PORT [--bug NAME]`; prints usage and exits 2 on errors.
+/* Parses `PROG PORT [--bug NAME]...`; prints usage and exits 2 on errors.
  * `bugs` lists the bugs this style implements (EXEC_BUG_NONE-terminated):
  * any other --bug is a usage error, so a test cannot silently run a correct
- * twin under a buggy name. */
+ * twin under a buggy name. Several --bug plant each. */
 void exec_parse_args(exec_args_t *a, int argc, char **argv, const exec_bug_t *bugs);
 
 /* A listening TCP socket on 127.0.0.1:port, non-blocking when `nonblock`.
@@ -81,7 +88,7 @@ int exec_listen(unsigned port, int nonblock);
  * the readiness set, and the loop wakes without races. */
 int exec_signals(void);
 
-void exec_conn_init(exec_conn_t *c, exec_bug_t bug);
+void exec_conn_init(exec_conn_t *c, exec_bugs_t planted);
 void exec_conn_free(exec_conn_t *c);
 
 /* Feeds the bytes of ONE read (the bugs are per read, as in real code).
@@ -129,6 +136,6 @@ void exec_start(exec_args_t *a, int argc, char **argv, const exec_bug_t *bugs,
 
 /* Serves one connection with blocking read()s until its client is done or
  * the server closes it (QUIT, a write error), then closes fd. */
-void exec_serve(int fd, exec_bug_t bug);
+void exec_serve(int fd, exec_bugs_t planted);
 
 #endif

@@ -25,6 +25,6 @@ int main(int argc, char **argv) {
       return 0;
     int fd = accept(pfd[1].fd, NULL, NULL);
     if (fd >= 0)
-      exec_serve(fd, a.bug);
+      exec_serve(fd, a.planted);
   }
 }

@@ -38,7 +38,7 @@ static void drop(client_t *cl) {
   free(cl);
 }
 
-static void accept_all(int ep, int lfd, exec_bug_t bug) {
+static void accept_all(int ep, int lfd, exec_bugs_t planted) {
   for (;;) {
     int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0)
@@ -50,7 +50,7 @@ static void accept_all(int ep, int lfd, exec_bug_t bug) {
       close(fd);
       continue;
     }
-    exec_conn_init(&cl->c, bug);
+    exec_conn_init(&cl->c, planted);
     cl->fd = fd;
     cl->prev = NULL;
     cl->next = clients;
@@ -98,7 +98,7 @@ int main(int argc, char **argv) {
         return 0;
       }
       if (ev[i].data.ptr == &tag_listen)
-        accept_all(ep, lfd, a.bug);
+        accept_all(ep, lfd, a.planted);
       else
         serve(ev[i].data.ptr, ev[i].events);
     }

@@ -19,10 +19,10 @@
 static const exec_bug_t bugs[] = {EXEC_BUG_ONELINE,    EXEC_BUG_DROPTAIL, EXEC_BUG_MAX64,
                                   EXEC_BUG_SHORTWRITE, EXEC_BUG_QUITREST, EXEC_BUG_NONE};
 
-static void serve(int fd, exec_bug_t bug) {
+static void serve(int fd, exec_bugs_t planted) {
   signal(SIGTERM, SIG_DFL); /* the parent's stop pipe is not watched here */
   signal(SIGINT, SIG_DFL);
-  exec_serve(fd, bug);
+  exec_serve(fd, planted);
   _exit(0);
 }
 
@@ -44,7 +44,7 @@ int main(int argc, char **argv) {
     if (fork() == 0) {
       close(pfd[0].fd);
       close(pfd[1].fd);
-      serve(fd, a.bug);
+      serve(fd, a.planted);
     }
     close(fd);
   }

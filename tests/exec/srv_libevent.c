@@ -24,7 +24,7 @@ typedef struct client {
 } client_t;
 
 static client_t *clients;
-static exec_bug_t bug;
+static exec_bugs_t planted;
 
 static void drop(client_t *cl) {
   if (cl->prev)
@@ -40,12 +40,12 @@ static void drop(client_t *cl) {
 
 /* Runs the complete lines in `in`; the bugs act on what one read added. */
 static void run_lines(client_t *cl, struct evbuffer *in) {
-  if (bug == EXEC_BUG_MAX64 && evbuffer_get_length(in) > 64) {
+  if (EXEC_HAS(planted, EXEC_BUG_MAX64) && evbuffer_get_length(in) > 64) {
     exec_too_long(&cl->c); /* BUG: the buffer taken for a line */
     evbuffer_drain(in, evbuffer_get_length(in));
     return;
   }
-  while (!cl->c.closing || bug == EXEC_BUG_QUITREST) {
+  while (!cl->c.closing || EXEC_HAS(planted, EXEC_BUG_QUITREST)) {
     size_t n;
     char *line = evbuffer_readln(in, &n, EVBUFFER_EOL_CRLF);
     if (!line) {
@@ -61,12 +61,12 @@ static void run_lines(client_t *cl, struct evbuffer *in) {
       cl->c.closing = 1;
     cl->skipping = 0;
     free(line);
-    if (bug == EXEC_BUG_ONELINE) {
+    if (EXEC_HAS(planted, EXEC_BUG_ONELINE)) {
       evbuffer_drain(in, evbuffer_get_length(in)); /* BUG: one line per read */
       break;
     }
   }
-  if (bug == EXEC_BUG_DROPTAIL)
+  if (EXEC_HAS(planted, EXEC_BUG_DROPTAIL))
     evbuffer_drain(in, evbuffer_get_length(in)); /* BUG: the tail does not survive */
 }
 
@@ -113,7 +113,7 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
       evutil_closesocket(fd);
     return;
   }
-  exec_conn_init(&cl->c, bug);
+  exec_conn_init(&cl->c, planted);
   cl->bev = bev;
   cl->next = clients;
   if (clients)
@@ -131,7 +131,7 @@ static void on_stop(evutil_socket_t sig, short what, void *arg) {
 int main(int argc, char **argv) {
   exec_args_t a;
   exec_parse_args(&a, argc, argv, bugs);
-  bug = a.bug;
+  planted = a.planted;
   signal(SIGPIPE, SIG_IGN);
   struct event_base *base = event_base_new();
   int lfd = exec_listen(a.port, 1);

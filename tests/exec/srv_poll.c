@@ -1,7 +1,7 @@
 /* exec-poll: the protocol on a poll() loop with non-blocking sockets, each
  * connection with its own input buffer (proto.c). Carries every planted bug.
  *
- *   exec-poll PORT [--bug NAME] (tests/exec/README.md) */
+ *   exec-poll PORT [--bug NAME]... (tests/exec/README.md) */
 #define _GNU_SOURCE
 #include "proto.h"
 
@@ -17,13 +17,13 @@ static const exec_bug_t bugs[] = {EXEC_BUG_ONELINE,    EXEC_BUG_DROPTAIL,   EXEC
                                   EXEC_BUG_SHORTWRITE, EXEC_BUG_QUITREST,   EXEC_BUG_EAGAINFATAL,
                                   EXEC_BUG_PARTIALEOF, EXEC_BUG_CLOSEIDLE,  EXEC_BUG_CRCUT,
                                   EXEC_BUG_EOFDROP,    EXEC_BUG_WRITEFATAL, EXEC_BUG_NONDET,
-                                  EXEC_BUG_BORROWED,   EXEC_BUG_NONE};
+                                  EXEC_BUG_BORROWED,   EXEC_BUG_SHUTDOWN,   EXEC_BUG_NONE};
 
 typedef struct server {
   struct pollfd pfd[MAX_CONNS + 2]; /* [0] stop pipe, [1] listener, then clients */
   exec_conn_t conn[MAX_CONNS + 2];
   nfds_t n;
-  exec_bug_t bug;
+  exec_bugs_t planted;
 } server_t;
 
 static void drop(server_t *s, nfds_t i) {
@@ -44,14 +44,14 @@ static void accept_all(server_t *s) {
       continue;
     }
     s->pfd[s->n] = (struct pollfd){.fd = fd, .events = POLLIN};
-    exec_conn_init(&s->conn[s->n], s->bug);
+    exec_conn_init(&s->conn[s->n], s->planted);
     s->n++;
   }
 }
 
 /* One read per wakeup: the loop comes back for the rest. */
 static void take_input(exec_conn_t *c, int fd) {
-  if (c->bug != EXEC_BUG_EOFDROP) {
+  if (!EXEC_HAS(c->planted, EXEC_BUG_EOFDROP)) {
     exec_read(c, fd, EXEC_IO_READ);
     return;
   }
@@ -82,7 +82,7 @@ int main(int argc, char **argv) {
   exec_args_t a;
   exec_parse_args(&a, argc, argv, bugs);
   static server_t s;
-  s.bug = a.bug;
+  s.planted = a.planted;
   s.pfd[0] = (struct pollfd){.fd = exec_signals(), .events = POLLIN};
   s.pfd[1] = (struct pollfd){.fd = exec_listen(a.port, 1), .events = POLLIN};
   s.n = 2;

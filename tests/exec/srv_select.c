@@ -24,7 +24,7 @@ static void drop(int fd) {
   exec_close(fd);
 }
 
-static void accept_all(int lfd, exec_bug_t bug) {
+static void accept_all(int lfd, exec_bugs_t planted) {
   for (;;) {
     int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0)
@@ -33,7 +33,7 @@ static void accept_all(int lfd, exec_bug_t bug) {
       close(fd);
       continue;
     }
-    exec_conn_init(conns[fd], bug);
+    exec_conn_init(conns[fd], planted);
     want_write[fd] = 0;
   }
 }
@@ -75,7 +75,7 @@ int main(int argc, char **argv) {
     if (FD_ISSET(sfd, &rd))
       break;
     if (FD_ISSET(lfd, &rd))
-      accept_all(lfd, a.bug);
+      accept_all(lfd, a.planted);
     for (int fd = 0; fd <= top; fd++)
       if (conns[fd] && (FD_ISSET(fd, &rd) || FD_ISSET(fd, &wr)))
         serve(fd, FD_ISSET(fd, &rd));

@@ -58,13 +58,13 @@ static void reap(void) {
   }
 }
 
-static void start(int fd, exec_bug_t bug) {
+static void start(int fd, exec_bugs_t planted) {
   reap();
   for (int i = 0; i < MAX_CONNS; i++) {
     if (slots[i].running)
       continue;
     slots[i].fd = fd;
-    exec_conn_init(&slots[i].c, bug);
+    exec_conn_init(&slots[i].c, planted);
     if (pthread_create(&slots[i].thread, NULL, worker, &slots[i]) == 0) {
       slots[i].running = 1;
       return;
@@ -95,7 +95,7 @@ int main(int argc, char **argv) {
       break;
     int fd = accept4(pfd[1].fd, NULL, NULL, SOCK_CLOEXEC);
     if (fd >= 0)
-      start(fd, a.bug);
+      start(fd, a.planted);
   }
   /* Wake every worker blocked in recvmsg() with an EOF, then join them. */
   pthread_mutex_lock(&lock);

@@ -2,7 +2,7 @@
 # `fray fuzz --exec`'s refusals, each one clear line and exit 2, nothing
 # started: a server not built with AFL++ (with the build line), a command
 # not found, --plugin with --exec, --exec's options without it, a bad
-# --reads.
+# --reads or --exits.
 # usage: fuzz_cli.sh FRAY UNINSTRUMENTED-SERVER
 set -u
 fray=$1 plain=$2
@@ -29,5 +29,7 @@ expect 2 "command not found" --exec "/nonexistent/srv {port}" --out "$work/o2"
 expect 2 "exclude each other" --exec "$plain {port}" --plugin x.so
 expect 2 "go with --exec" --plugin x.so --execs 10
 expect 2 "must be exact or whole" --exec "$plain {port}" --reads 3
+expect 2 "must be crash or ok" --exec "$plain {port}" --exits yes
+expect 2 "go with --exec" --plugin x.so --exits ok
 [ -e "$work/o1/afl" ] && { echo "FAIL: afl-fuzz was started"; fails=$((fails + 1)); }
 exit $((fails > 0))
