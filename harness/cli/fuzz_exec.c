@@ -557,6 +557,11 @@ static int preflight(xrun_t *x) {
   snprintf(repro, sizeof repro, "%s/preflight.fray", x->o->out);
   int st = *seed ? replay_input(x, seed, repro, what, again, sizeof again) : -1;
   unlink(repro);
+  if (!exits_ok(x) && !strncmp(what, "the server exited with status ", 30))
+    fprintf(stderr,
+            "fray fuzz: note: the seed %s: %s; afl-fuzz skips a seed that crashes, and "
+            "stops when every seed does\n",
+            seed, what);
   if (st < 0 || !WIFEXITED(st) || (WEXITSTATUS(st) != 2 && WEXITSTATUS(st) != 124))
     return 0; /* a crash or an oracle's failure is afl-fuzz's to find */
   if (WEXITSTATUS(st) == 124)
@@ -764,6 +769,11 @@ int fray_cli_fuzz_exec(fuzz_opts_t *o, FILE *log) {
     size_t n = collect(x);
     if (!n && bad)
       fprintf(stderr, "fray fuzz: afl-fuzz failed; see %s/fuzz.log\n", o->out);
+    if (!n && bad && !fray_cli_fuzz_path(o, "fuzz.log") &&
+        holds(o->path, "at least one valid input seed that does not crash") == 1)
+      fprintf(stderr,
+              "fray fuzz: afl-fuzz refused the seeds: each one crashes the server (or makes it "
+              "exit: with a shutdown command in the seeds, fuzz with --exits ok)\n");
     rc = n ? FRAY_EXIT_FAIL : bad || rc >= 0 ? FRAY_EXIT_USAGE : FRAY_EXIT_OK;
     if (rc == FRAY_EXIT_OK)
       printf("fray fuzz: no finding\n");

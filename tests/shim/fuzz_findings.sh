@@ -9,7 +9,9 @@
 #           though the fuzzer met the exit (an input of its queue, played
 #           once with the option, ends there, status 0, saying so); with
 #           --exits ok and `--bug crcut` as well, crcut's crash is still
-#           found (exit 1) and no exit is.
+#           found (exit 1) and no exit is. A seed that sends SHUTDOWN:
+#           afl-fuzz refuses it by default (exit 2, fray says to use
+#           --exits ok); with --exits ok it runs (exit 0).
 #   groups  `--bug crcut --bug oneline`: crashes of two failures, written
 #           up once each with their counts (the smallest input), and the
 #           summary says two distinct findings.
@@ -92,6 +94,21 @@ if [ "$mode" = exits ]; then
   else
     echo "ok: --exits ok still finds crcut: $(groups crcut | tr '\n' ';')"
   fi
+  # A seed that sends SHUTDOWN: afl-fuzz refuses a seed that crashes, and
+  # fray says why, naming --exits ok; with it the seed is a seed.
+  printf 'open a\na > "PING\\r\\n"\na < "PONG\\r\\n"\na > "SHUTDOWN\\r\\n"\n' >"$work/quit.fray"
+  fuzz seedexit "$work/quit.fray" "--bug shutdown"
+  rc=$?
+  if [ $rc -ne 2 ] || ! grep -q '^fray fuzz: note: the seed .*--exits ok' "$work/seedexit.err" ||
+    ! grep -q '^fray fuzz: afl-fuzz refused the seeds: .*--exits ok' "$work/seedexit.err"; then
+    fail "a seed that exits: exit $rc, want 2, the note and the refusal naming --exits ok"
+    show seedexit
+  else
+    echo "ok: a seed that exits: $(grep -m1 'refused the seeds' "$work/seedexit.err")"
+  fi
+  fuzz seedok "$work/quit.fray" "--bug shutdown" --exits ok
+  rc=$?
+  [ $rc -eq 0 ] || { fail "a seed that exits, --exits ok: exit $rc (0 expected)"; show seedok; }
   exit $((fails > 0))
 fi
 
