@@ -379,12 +379,13 @@ static stats_t stats_now(xrun_t *x) {
  * written every 256 execs): how often the oracle's whole run came from
  * the reference cache, and whether the server proved nondeterministic. */
 static void shim_stats(xrun_t *x) {
-  unsigned long long hits = 0, runs = 0, whole = 0;
+  unsigned long long hits = 0, runs = 0, whole = 0, exits = 0;
   for (size_t i = 0; i < x->njobs; i++) {
     const char *name = x->njobs > 1 ? x->jobs[i].name : "default";
     hits += stat_value(x->o, name, "fray_stats", "reference_hits");
     runs += stat_value(x->o, name, "fray_stats", "reference_runs");
     whole += stat_value(x->o, name, "fray_stats", "whole_schedules");
+    exits += stat_value(x->o, name, "fray_stats", "exits");
     char path[PATH_MAX], line[1024];
     snprintf(path, sizeof path, "%s/afl/%s/fray_stats", x->o->out, name);
     FILE *f = fopen(path, "r");
@@ -399,6 +400,11 @@ static void shim_stats(xrun_t *x) {
             "fray fuzz: the oracle's whole runs: %llu played, %llu from the reference cache "
             "(%.0f%%); %llu execs needed none (whole schedules)\n",
             runs, hits, 100.0 * (double)hits / (double)(hits + runs), whole);
+  if (exits)
+    fprintf(stderr,
+            "fray fuzz: %llu execs ended with the server's exit (--exits ok), not judged past "
+            "it (as of the shims' last count, every 256 execs)\n",
+            exits);
   if (*x->nondet)
     fprintf(stderr,
             "fray fuzz: warning: the server is not deterministic: one session played whole twice "

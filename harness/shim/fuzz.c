@@ -734,6 +734,8 @@ static const char *verdict(const fray_result_t *res, char *buf, size_t len) {
  * server's atexit handlers (a leak check would report the session's own
  * memory). The session's own ends are _exit()s, and the server's forks
  * leave fuzz mode (z.wanted 0). */
+static void count_exit(void);
+
 static void exited(int status, void *arg) {
   (void)arg;
   if (!z.wanted)
@@ -744,6 +746,7 @@ static void exited(int status, void *arg) {
     say("the server exited with status %d at step %zu: the exec ends there, not judged "
         "(--exits ok)",
         status, fray_player_step(z.player));
+    count_exit();
     _exit(0);
   }
   say("the server exited with status %d in the middle of the session (step %zu): a crash "
@@ -801,8 +804,9 @@ typedef struct cslot {
 
 typedef struct cache {
   _Atomic uint64_t execs, whole, hits, runs, checks; /* the stats */
-  _Atomic int off, nondet;                           /* FRAY_SHIM_FUZZ_CACHE=0; records differed */
-  char nondet_at[NONDET_AT];                         /* where, once nondet is set */
+  _Atomic uint64_t exits;    /* execs ended by the server's exit() (exits ok) */
+  _Atomic int off, nondet;   /* FRAY_SHIM_FUZZ_CACHE=0; records differed */
+  char nondet_at[NONDET_AT]; /* where, once nondet is set */
   cslot_t slot[CACHE_SLOTS];
 } cache_t;
 
@@ -947,10 +951,10 @@ static void write_stats(void) {
     return;
   fprintf(f,
           "execs %llu\nwhole_schedules %llu\nreference_hits %llu\nreference_runs %llu\n"
-          "reference_checks %llu\nnondeterministic %d\n",
+          "reference_checks %llu\nnondeterministic %d\nexits %llu\n",
           (unsigned long long)z.cache->execs, (unsigned long long)z.cache->whole,
           (unsigned long long)z.cache->hits, (unsigned long long)z.cache->runs,
-          (unsigned long long)z.cache->checks, z.cache->nondet);
+          (unsigned long long)z.cache->checks, z.cache->nondet, (unsigned long long)z.cache->exits);
   if (z.cache->nondet)
     fprintf(f, "nondeterministic_at %s\n", z.cache->nondet_at);
   if (!fclose(f))
@@ -981,6 +985,12 @@ static const char *nondet_at(void) {
   if (*z.nondet)
     return z.nondet;
   return z.cache && z.cache->nondet ? z.cache->nondet_at : NULL;
+}
+
+/* Counts an exec that the server's exit() ended (exits ok). */
+static void count_exit(void) {
+  if (z.cache)
+    atomic_fetch_add(&z.cache->exits, 1);
 }
 
 /* Counts an exec; the counters go to the stats file every STATS_EVERY. */

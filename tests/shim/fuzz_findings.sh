@@ -6,8 +6,9 @@
 #           names it as data only, the dictionary has it):
 #           by default the exit is a finding, exit 1, and its failure
 #           names --exits ok; with --exits ok there is no finding, exit 0,
-#           though the fuzzer met the exit (an input of its queue, played
-#           once with the option, ends there, status 0, saying so); with
+#           though the fuzzer met the exit (fray fuzz counts the execs it
+#           ended, and an input of its queue, played once with the option,
+#           ends there, status 0, saying so); with
 #           --exits ok and `--bug crcut` as well, crcut's crash is still
 #           found (exit 1) and no exit is. A seed that sends SHUTDOWN:
 #           afl-fuzz refuses it by default (exit 2, fray says to use
@@ -73,7 +74,10 @@ if [ "$mode" = exits ]; then
     fail "--exits ok: exit $rc, want 0, no finding and no reproducer"
     show ok
   fi
-  # The fuzzer met the exit in that run: an input it kept reaches it.
+  # The fuzzer met the exit in that run: the shim counted such execs, and
+  # an input it kept reaches the exit.
+  grep -q "^fray fuzz: [1-9][0-9]* execs ended with the server's exit (--exits ok)" "$work/ok.err" ||
+    fail "--exits ok: no exec ended with the server's exit, says fray fuzz"
   met=0
   for input in "$work"/ok/afl/default/queue/id:*; do
     FRAY_SHIM_FUZZ=1 FRAY_SHIM_FUZZ_EXITS=ok FRAY_SHIM_FUZZ_INPUT="$input" \
