@@ -75,7 +75,7 @@
 
 #define STACK_SIZE (256 * 1024) /* the player's coroutine */
 #define ACCEPT_TRIES 200        /* server turns: a connection it never accepts */
-#define FIRST_PORT 1024         /* the clients' ports, as the server sees them */
+#define FIRST_PORT 65472        /* the clients' ports, as the server sees them (shim.c's tab) */
 #define STUCK_TRIES 200         /* a piece the server stops taking */
 #define FORK_TRIES 50           /* the whole run's fork, 2 ms apart */
 #define BIG_OUTPUT 65536        /* collected at once: the server may have more */
@@ -102,7 +102,15 @@ typedef struct zclient {
   fray__room_t room; /* its receive window as the shim was last told it */
 } zclient_t;
 
-static struct {
+/* Every page an exec writes is a copy-on-write fault in it (a few
+ * microseconds each, and an exec takes a few dozen), so what each exec
+ * writes sits together: the coroutine's stack grows down from these
+ * fields (its top 3 KB, as deep as a session's player goes, in the page
+ * where they start), and the input is followed by the buffer the
+ * clients' bytes are read into. */
+static _Alignas(4096) struct {
+  char pad[3072];
+  _Alignas(16) unsigned char stack[STACK_SIZE]; /* the player's coroutine */
   int wanted, whole; /* FRAY_SHIM_FUZZ set; "whole": each send one read */
   int exits_ok;      /* FRAY_SHIM_FUZZ_EXITS=ok: the server's exit() is no crash */
   int ref_exited;    /* ... and it exit()ed in the whole run: nothing to compare with */
@@ -140,16 +148,16 @@ static struct {
   uint64_t exec_no;    /* this exec's number, from 1 (under afl-fuzz) */
   uint8_t **afl_ptr;   /* AFL++'s shared test case (ask_shared_input), or NULL */
   uint32_t **afl_len;
+  size_t len;   /* the input's */
+  uint8_t *buf; /* where the clients' bytes are read: in io, past the input */
+  size_t bufsize;
+  uint8_t io[FRAY_FUZZ_MAX_INPUT + 1 + BIG_OUTPUT]; /* the input, then buf */
   char nondet[NONDET_AT]; /* one-shot: where this session's two whole runs differed, or "" */
-  uint8_t input[FRAY_FUZZ_MAX_INPUT + 1];
-  size_t len;
-  uint8_t buf[65536];
-} z = {.listen_fd = -1, .ref_out = -1};
-
-static _Alignas(16) unsigned char co_stack[STACK_SIZE];
+} z;
 
 int fray__shim_fuzz_wanted(void) {
   const char *s = getenv(FRAY_SHIM_ENV_FUZZ);
+  z.listen_fd = z.ref_out = -1;
   z.wanted = s && *s && strcmp(s, "0") != 0;
   z.whole = z.wanted && !strcmp(s, "whole");
   const char *e = getenv(FRAY_SHIM_ENV_FUZZ_EXITS);
@@ -224,7 +232,7 @@ static size_t take(size_t i) {
   zclient_t *c = &z.cl[i];
   size_t total = 0;
   while (c->fd >= 0 && c->end == END_OPEN) {
-    ssize_t r = recv(c->fd, z.buf, sizeof z.buf, MSG_DONTWAIT);
+    ssize_t r = recv(c->fd, z.buf, z.bufsize, MSG_DONTWAIT);
     if (r > 0) {
       total += (size_t)r;
       c->room.rx += (uint64_t)r;
@@ -738,7 +746,7 @@ static void count_exit(void);
 
 static void exited(int status, void *arg) {
   (void)arg;
-  if (!z.wanted)
+  if (!z.wanted || !z.player)
     return;
   if (z.exits_ok && z.ref_out >= 0)
     _exit(EXIT_EXITED); /* (silent: a crash of the exec's own run must be its verdict line) */
@@ -761,7 +769,6 @@ static void co_main(void) {
   fray_result_t res;
   back(NULL, &z.srv_bottom, &z.srv_size); /* the first entry: the server's stack is the old */
   z.on_stack = 1;
-  on_exit(exited, NULL);
   if (z.ref_out >= 0)
     play_reference();
   const fray_sched_t *sched = z.whole ? NULL : fray_fuzz_session_sched(z.sess);
@@ -803,7 +810,7 @@ typedef struct cslot {
 } cslot_t;
 
 typedef struct cache {
-  _Atomic uint64_t execs, whole, hits, runs, checks; /* the stats */
+  _Atomic uint64_t execs, judged, hits, runs, checks; /* the stats; judged: not whole */
   _Atomic uint64_t exits;    /* execs ended by the server's exit() (exits ok) */
   _Atomic int off, nondet;   /* FRAY_SHIM_FUZZ_CACHE=0; records differed */
   char nondet_at[NONDET_AT]; /* where, once nondet is set */
@@ -952,9 +959,10 @@ static void write_stats(void) {
   fprintf(f,
           "execs %llu\nwhole_schedules %llu\nreference_hits %llu\nreference_runs %llu\n"
           "reference_checks %llu\nnondeterministic %d\nexits %llu\n",
-          (unsigned long long)z.cache->execs, (unsigned long long)z.cache->whole,
-          (unsigned long long)z.cache->hits, (unsigned long long)z.cache->runs,
-          (unsigned long long)z.cache->checks, z.cache->nondet, (unsigned long long)z.cache->exits);
+          (unsigned long long)z.cache->execs,
+          (unsigned long long)(z.cache->execs - z.cache->judged), (unsigned long long)z.cache->hits,
+          (unsigned long long)z.cache->runs, (unsigned long long)z.cache->checks, z.cache->nondet,
+          (unsigned long long)z.cache->exits);
   if (z.cache->nondet)
     fprintf(f, "nondeterministic_at %s\n", z.cache->nondet_at);
   if (!fclose(f))
@@ -993,14 +1001,15 @@ static void count_exit(void) {
     atomic_fetch_add(&z.cache->exits, 1);
 }
 
-/* Counts an exec; the counters go to the stats file every STATS_EVERY. */
-static void count_exec(int whole) {
-  if (!z.cache)
+/* Before each fork of the forkserver (an atfork handler; no other process
+ * forks with no player yet): the exec's number, which the exec inherits,
+ * and the counters to the stats file every STATS_EVERY. Counted here, not
+ * in the exec: there the write would fault the shared page in again. */
+static void count_exec(void) {
+  if (!z.cache || z.player)
     return;
-  uint64_t e = z.exec_no = atomic_fetch_add(&z.cache->execs, 1) + 1;
-  if (whole)
-    atomic_fetch_add(&z.cache->whole, 1);
-  if (e % STATS_EVERY == 0)
+  z.exec_no = atomic_fetch_add(&z.cache->execs, 1) + 1;
+  if (z.exec_no % STATS_EVERY == 0)
     write_stats();
 }
 
@@ -1032,8 +1041,8 @@ static void ask_shared_input(void) {
 static void read_input(void) {
   if (z.afl_ptr && *z.afl_ptr) {
     uint32_t n = **z.afl_len;
-    z.len = n < sizeof z.input ? n : sizeof z.input;
-    memcpy(z.input, *z.afl_ptr, z.len);
+    z.len = n < FRAY_FUZZ_MAX_INPUT + 1 ? n : FRAY_FUZZ_MAX_INPUT + 1;
+    memcpy(z.io, *z.afl_ptr, z.len);
     if (z.len > FRAY_FUZZ_MAX_INPUT)
       _exit(0);
     return;
@@ -1049,8 +1058,8 @@ static void read_input(void) {
     _exit(2);
   }
   z.len = 0;
-  for (ssize_t r; z.len < sizeof z.input; z.len += (size_t)r) {
-    r = read(fd, z.input + z.len, sizeof z.input - z.len);
+  for (ssize_t r; z.len < FRAY_FUZZ_MAX_INPUT + 1; z.len += (size_t)r) {
+    r = read(fd, z.io + z.len, FRAY_FUZZ_MAX_INPUT + 1 - z.len);
     if (r < 0 && errno == EINTR)
       r = 0;
     else if (r <= 0)
@@ -1249,12 +1258,16 @@ static void start(void) {
   z.jump = (void (*)(jmp_buf, int))dlsym(RTLD_NEXT, "_longjmp");
   if (!z.swap || !z.jump)
     abort();
+  /* here, before the forkserver: registered in each exec, it would write
+   * a page of libc's (a copy-on-write fault) every time */
+  on_exit(exited, NULL);
   void (*init)(void) = (void (*)(void))dlsym(RTLD_DEFAULT, "__afl_manual_init");
   z.repro = getenv(FRAY_SHIM_ENV_FUZZ_REPRO);
   if (z.repro && !*z.repro)
     z.repro = NULL;
   if (init && getenv("__AFL_SHM_ID")) {
     map_cache();
+    pthread_atfork(count_exec, NULL, NULL);
     fray__warm_setup();
     ask_shared_input();
     z.forking = 1;
@@ -1264,18 +1277,22 @@ static void start(void) {
   for (size_t i = 0; i < FRAY_FUZZ_CLIENTS; i++)
     z.cl[i].fd = -1;
   read_input();
-  if (fray_fuzz_decode(&z.sess, z.input, z.len, NULL, NULL) ||
+  size_t at = (z.len + 15) & ~(size_t)15;
+  z.buf = z.io + at;
+  z.bufsize = sizeof z.io - at;
+  if (fray_fuzz_decode(&z.sess, z.io, z.len, NULL, NULL) ||
       fray_player_new(&z.player, fray_fuzz_session_script(z.sess), &zt_ops, &z, NULL))
     abort();
   fray_player_set_expectations(z.player, 0);
   int whole = z.whole || sched_is_whole(fray_fuzz_session_sched(z.sess));
-  count_exec(whole);
+  if (z.cache && !whole)
+    atomic_fetch_add(&z.cache->judged, 1);
   z.whole = whole;
   if (!z.whole)
     take_reference();
   getcontext(&z.co_uc);
-  z.co_uc.uc_stack.ss_sp = co_stack;
-  z.co_uc.uc_stack.ss_size = sizeof co_stack;
+  z.co_uc.uc_stack.ss_sp = z.stack;
+  z.co_uc.uc_stack.ss_size = sizeof z.stack;
   z.co_uc.uc_link = NULL;
   makecontext(&z.co_uc, co_main, 0);
 }
@@ -1290,14 +1307,14 @@ int fray__shim_fuzz_idle(void) {
   if (!z.started) {
     start();
     if (!_setjmp(z.srv)) {
-      leave(&z.srv_fake, co_stack, sizeof co_stack);
+      leave(&z.srv_fake, z.stack, sizeof z.stack);
       z.swap(&z.srv_uc, &z.co_uc); /* the coroutine's first entry */
     }
     back(z.srv_fake, NULL, NULL);
     return 1;
   }
   if (!_setjmp(z.srv)) {
-    leave(&z.srv_fake, co_stack, sizeof co_stack);
+    leave(&z.srv_fake, z.stack, sizeof z.stack);
     z.jump(z.co, 1);
   }
   back(z.srv_fake, NULL, NULL);

@@ -117,7 +117,6 @@ static struct {
   int ctl;   /* control channel, -1: none */
   int exact; /* this process serves exact schedules */
   int logfd; /* -1: no log */
-  char logbuf[LOG_FLUSH_AT + 256];
   size_t loglen;
   uint32_t nconn;
   int running;      /* watched threads not blocked in a wait */
@@ -155,6 +154,10 @@ static struct {
   int pend_lfd, pend_local; /* the listening socket they wait on, its port */
   int pend_new;             /* one came since an edge-triggered wait last said so */
   pthread_key_t thread_key;
+  /* last: the fields before it are written by every fuzz exec (each page
+   * written is a copy-on-write fault there) and the log, mostly off, is
+   * big */
+  char logbuf[LOG_FLUSH_AT + 256];
 } g = {.lock = PTHREAD_MUTEX_INITIALIZER, .ctl = -1, .logfd = -1, .pend_lfd = -1};
 
 /* glibc's _FORTIFY_SOURCE entry points: fortified programs call these
@@ -168,8 +171,15 @@ int __poll_chk(struct pollfd *p, nfds_t n, int timeout, size_t plen);
 int __ppoll_chk(struct pollfd *p, nfds_t n, const struct timespec *t, const sigset_t *mask,
                 size_t plen);
 
-static sfd_t fds[MAX_FD];
-static int port_fd[65536]; /* peer port -> fd + 1 (exact mode) */
+/* Every fuzz exec writes the entries of its few descriptors and of its
+ * clients' ports (fuzz.c gives them the ports at the top of the range),
+ * and each page it writes is a copy-on-write fault there: the padding
+ * puts the last 256 ports and the first 18 descriptors in one page. */
+static _Alignas(4096) struct {
+  char pad[2048];
+  int port_fd[65536]; /* peer port -> fd + 1 (exact mode) */
+  sfd_t fds[MAX_FD];
+} tab;
 static __thread int t_state;
 static __thread uint32_t t_timer; /* the timeout of the thread's current wait */
 
@@ -343,7 +353,7 @@ static inline void ensure(void) {
 }
 
 static inline sfd_t *conn_of(int fd) {
-  return fd >= 0 && fd < MAX_FD && fds[fd].conn ? &fds[fd] : NULL;
+  return fd >= 0 && fd < MAX_FD && tab.fds[fd].conn ? &tab.fds[fd] : NULL;
 }
 
 /* ---- the control channel and quiescence (exact mode) ------------------------ */
@@ -353,7 +363,7 @@ static inline sfd_t *conn_of(int fd) {
  * each is served only after the server took its turn since the one
  * before (piece_now), as it would after a round trip to fray. */
 static void announce(int fd, uint64_t len) {
-  sfd_t *s = &fds[fd];
+  sfd_t *s = &tab.fds[fd];
   g.pending += len;
   g.activity++; /* (a server that will not read it says so again: stalled) */
   if (!s->piece && !s->queued) {
@@ -391,8 +401,8 @@ static void unqueue(int fd) {
     if (g.q[i].fd != fd)
       g.q[k++] = g.q[i];
   g.nq = k;
-  g.pending -= fds[fd].queued;
-  fds[fd].queued = 0;
+  g.pending -= tab.fds[fd].queued;
+  tab.fds[fd].queued = 0;
 }
 
 /* The server is about to block: the pieces held for its turn may go. */
@@ -408,8 +418,8 @@ static void unannounce(sfd_t *s, int fd, int consumed);
  * received m->b of them; what the server wrote since, still on its way,
  * counts against them. */
 static void grant_room(const fray_shim_msg_t *m) {
-  int fd = port_fd[m->conn] - 1;
-  sfd_t *s = &fds[fd];
+  int fd = tab.port_fd[m->conn] - 1;
+  sfd_t *s = &tab.fds[fd];
   uint64_t on_way = s->sent > m->b ? s->sent - m->b : 0;
   uint64_t room = m->a == FRAY_SHIM_NO_ROOM ? m->a : m->a > on_way ? m->a - on_way : 0;
   set_room(s, fd, room);
@@ -417,9 +427,9 @@ static void grant_room(const fray_shim_msg_t *m) {
 }
 
 static void apply_msg(const fray_shim_msg_t *m) {
-  int known = m->conn < 65536 && port_fd[m->conn];
+  int known = m->conn < 65536 && tab.port_fd[m->conn];
   if (m->type == FRAY_SHIM_MSG_PIECE && known) {
-    announce(port_fd[m->conn] - 1, m->a);
+    announce(tab.port_fd[m->conn] - 1, m->a);
   } else if (m->type == FRAY_SHIM_MSG_WFAULT) {
     g.wfault = (m->a & 1) != 0;
     g.rgaps = (m->a & 2) != 0;
@@ -431,12 +441,12 @@ static void apply_msg(const fray_shim_msg_t *m) {
     /* Connections still open are an earlier run's, whose clients are gone:
      * no window, and the pieces the server did not read never arrive. */
     for (int fd = 0; fd <= g.maxfd; fd++)
-      if (fds[fd].conn) {
-        set_room(&fds[fd], fd, FRAY_SHIM_NO_ROOM);
-        unannounce(&fds[fd], fd, 1);
+      if (tab.fds[fd].conn) {
+        set_room(&tab.fds[fd], fd, FRAY_SHIM_NO_ROOM);
+        unannounce(&tab.fds[fd], fd, 1);
       }
   } else if (m->type == FRAY_SHIM_MSG_RGAP && known) {
-    fds[port_fd[m->conn] - 1].gap = 1;
+    tab.fds[tab.port_fd[m->conn] - 1].gap = 1;
   } else if (m->type == FRAY_SHIM_MSG_NORESET) {
     g.noreset = m->conn;
   } else if (m->type == FRAY_SHIM_MSG_ROOM && known) {
@@ -478,10 +488,10 @@ uint64_t fray__shim_activity(void) {
 }
 
 int fray__shim_conn(unsigned peer_port, uint64_t *piece_left) {
-  if (peer_port >= 65536 || !port_fd[peer_port])
+  if (peer_port >= 65536 || !tab.port_fd[peer_port])
     return -1;
-  int fd = port_fd[peer_port] - 1;
-  *piece_left = fds[fd].piece + fds[fd].queued;
+  int fd = tab.port_fd[peer_port] - 1;
+  *piece_left = tab.fds[fd].piece + tab.fds[fd].queued;
   return fd;
 }
 
@@ -501,7 +511,7 @@ static void thread_seen(void) {
  * which may wake a held wait first). */
 static int arrived(int ms) {
   for (int fd = 0; fd <= g.maxfd; fd++) {
-    uint64_t n = fds[fd].conn ? fds[fd].piece + fds[fd].queued : 0;
+    uint64_t n = tab.fds[fd].conn ? tab.fds[fd].piece + tab.fds[fd].queued : 0;
     for (int k = 0, there = 0; n && (ioctl(fd, FIONREAD, &there) || (uint64_t)there < n); k++) {
       struct pollfd p = {.fd = fd};
       if (k >= ms)
@@ -521,8 +531,8 @@ static int stalled(void) {
   if (!__atomic_load_n(&g.listeners, __ATOMIC_RELAXED) || !arrived(0))
     return 0;
   for (int fd = 0; fd <= g.maxfd; fd++)
-    if (fds[fd].conn)
-      unannounce(&fds[fd], fd, 0);
+    if (tab.fds[fd].conn)
+      unannounce(&tab.fds[fd], fd, 0);
   return 1;
 }
 
@@ -534,7 +544,7 @@ static int stalled(void) {
  * running: it is about to write. Caller holds the lock. */
 static int held_ready(void) {
   for (int fd = 0; g.nheld && fd <= g.maxfd; fd++)
-    if (fds[fd].held && fds[fd].room)
+    if (tab.fds[fd].held && tab.fds[fd].room)
       return 1;
   return 0;
 }
@@ -636,7 +646,7 @@ static void track(int fd, const char *how, unsigned fake_port) {
   if (!fake_port && !is_tcp(fd, &peer, 0))
     return;
   drain_ctl(); /* this run's window (WFAULT), which fray sent before it connected */
-  sfd_t *s = &fds[fd];
+  sfd_t *s = &tab.fds[fd];
   memset(s, 0, sizeof *s);
   s->epfd = -1;
   s->fake = fake_port != 0;
@@ -645,13 +655,13 @@ static void track(int fd, const char *how, unsigned fake_port) {
   s->rrng = fray__shim_stream(g.pol.read_seed, s->conn);
   s->wrng = fray__shim_stream(g.pol.write_seed ^ 0x5eed, s->conn);
   s->room = g.exact && g.window ? g.window : FRAY_SHIM_NO_ROOM;
-  port_fd[peer] = fd + 1;
+  tab.port_fd[peer] = fd + 1;
   if (fd > g.maxfd)
     g.maxfd = fd;
   g.activity++;
   thread_seen();
   send_msg(FRAY_SHIM_MSG_ACCEPT, s->conn, (uint64_t)peer, (uint64_t)g.port);
-  logf_locked("conn %u %s peer port %d (pid %d)\n", s->conn, how, peer, (int)getpid());
+  logf_locked("conn %u %s peer port %d (pid %d)\n", s->conn, how, peer, (int)g.pid);
 }
 
 /* Reads and drops up to n bytes of fd without waiting, with the real
@@ -699,8 +709,11 @@ static void drop_held(int fd) {
 static void forget(int fd) {
   if (fd < 0 || fd >= MAX_FD)
     return;
-  sfd_t *s = &fds[fd];
-  if (!s->conn && !s->listen && s->epfd < 0)
+  sfd_t *s = &tab.fds[fd];
+  /* never tracked (all zero): left unwritten, so that a fuzz exec's close
+   * of AFL's forkserver pipes costs no copy-on-write fault */
+  static const sfd_t untouched;
+  if (!s->conn && !s->listen && (s->epfd < 0 || !memcmp(s, &untouched, sizeof *s)))
     return;
   pthread_mutex_lock(&g.lock);
   if (s->conn) {
@@ -708,8 +721,8 @@ static void forget(int fd) {
     g.pending -= s->piece;
     unqueue(fd);
     g.activity++;
-    if (port_fd[s->peer_port] == fd + 1)
-      port_fd[s->peer_port] = 0;
+    if (tab.port_fd[s->peer_port] == fd + 1)
+      tab.port_fd[s->peer_port] = 0;
     send_msg(FRAY_SHIM_MSG_CLOSE, s->conn, unread, 0);
     logf_locked("conn %u close\n", s->conn);
     if (!s->room)
@@ -725,11 +738,11 @@ static void forget(int fd) {
 static int listen_shaped(int lfd) {
   if (lfd < 0 || lfd >= MAX_FD || g.role_client)
     return 0;
-  if (!fds[lfd].listen) {
+  if (!tab.fds[lfd].listen) {
     int port = 0;
-    fds[lfd].listen = is_tcp(lfd, &port, 1) && (!g.port || port == g.port) ? 1 : 2;
+    tab.fds[lfd].listen = is_tcp(lfd, &port, 1) && (!g.port || port == g.port) ? 1 : 2;
   }
-  return fds[lfd].listen == 1;
+  return tab.fds[lfd].listen == 1;
 }
 
 /* The registration the kernel holds for s: the server's, without EPOLLOUT
@@ -1039,7 +1052,7 @@ static ssize_t read_buf(int fd, void *buf, size_t len, int flags, struct sockadd
   struct iovec v = {buf, len};
   struct msghdr mh = {
       .msg_name = from, .msg_namelen = fromlen ? *fromlen : 0, .msg_iov = &v, .msg_iovlen = 1};
-  ssize_t r = shaped_read(&fds[fd], fd, &mh, flags);
+  ssize_t r = shaped_read(&tab.fds[fd], fd, &mh, flags);
   if (fromlen && r >= 0)
     *fromlen = mh.msg_namelen;
   return r;
@@ -1099,7 +1112,7 @@ SHIM_EXPORT ssize_t recvmsg(int fd, struct msghdr *mh, int flags) {
   ensure();
   if (!conn_of(fd))
     return real.recvmsg(fd, mh, flags);
-  return shaped_read(&fds[fd], fd, mh, flags);
+  return shaped_read(&tab.fds[fd], fd, mh, flags);
 }
 
 SHIM_EXPORT ssize_t readv(int fd, const struct iovec *iov, int iovcnt) {
@@ -1107,7 +1120,7 @@ SHIM_EXPORT ssize_t readv(int fd, const struct iovec *iov, int iovcnt) {
   if (!conn_of(fd) || iovcnt <= 0)
     return real.readv(fd, iov, iovcnt);
   struct msghdr mh = {.msg_iov = (struct iovec *)iov, .msg_iovlen = (size_t)iovcnt};
-  return shaped_read(&fds[fd], fd, &mh, 0);
+  return shaped_read(&tab.fds[fd], fd, &mh, 0);
 }
 
 /* ---- writes ---------------------------------------------------------------------- */
@@ -1116,7 +1129,7 @@ SHIM_EXPORT ssize_t readv(int fd, const struct iovec *iov, int iovcnt) {
  * held_ready(). Caller holds the lock. */
 static void hold(const int *fd, int n, int d) {
   for (int i = 0; i < n; i++) {
-    fds[fd[i]].held = (uint8_t)(fds[fd[i]].held + d);
+    tab.fds[fd[i]].held = (uint8_t)(tab.fds[fd[i]].held + d);
     g.nheld += d;
   }
 }
@@ -1124,7 +1137,7 @@ static void hold(const int *fd, int n, int d) {
 /* Whether one of the connections fd[0..n) has room. Caller holds the lock. */
 static int any_room(const int *fd, int n) {
   for (int i = 0; i < n; i++)
-    if (fds[fd[i]].room)
+    if (tab.fds[fd[i]].room)
       return 1;
   return 0;
 }
@@ -1211,7 +1224,7 @@ static void report_write(sfd_t *s, ssize_t r, size_t offered) {
   if (r > 0) {
     s->sent += (uint64_t)r;
     if (s->room != FRAY_SHIM_NO_ROOM)
-      set_room(s, (int)(s - fds), s->room > (uint64_t)r ? s->room - (uint64_t)r : 0);
+      set_room(s, (int)(s - tab.fds), s->room > (uint64_t)r ? s->room - (uint64_t)r : 0);
     g.written += (uint64_t)r;
     send_msg(FRAY_SHIM_MSG_WRITE, s->conn, (uint64_t)r, offered);
     logf_locked("conn %u write %zd of %zu\n", s->conn, r, offered);
@@ -1362,7 +1375,7 @@ static ssize_t write_buf(int fd, const void *buf, size_t len, int flags, const s
   struct msghdr mh = {.msg_name = (void *)to, .msg_namelen = tolen, .msg_iov = &v, .msg_iovlen = 1};
   if (!conn_of(fd))
     return real.sendmsg(fd, &mh, flags);
-  return shaped_write(&fds[fd], fd, &mh, flags);
+  return shaped_write(&tab.fds[fd], fd, &mh, flags);
 }
 
 SHIM_EXPORT ssize_t write(int fd, const void *buf, size_t len) {
@@ -1387,7 +1400,7 @@ SHIM_EXPORT ssize_t sendmsg(int fd, const struct msghdr *mh, int flags) {
   ensure();
   if (!conn_of(fd))
     return real.sendmsg(fd, mh, flags);
-  return shaped_write(&fds[fd], fd, mh, flags);
+  return shaped_write(&tab.fds[fd], fd, mh, flags);
 }
 
 SHIM_EXPORT ssize_t writev(int fd, const struct iovec *iov, int iovcnt) {
@@ -1395,7 +1408,7 @@ SHIM_EXPORT ssize_t writev(int fd, const struct iovec *iov, int iovcnt) {
   if (!conn_of(fd) || iovcnt <= 0)
     return real.writev(fd, iov, iovcnt);
   struct msghdr mh = {.msg_iov = (struct iovec *)iov, .msg_iovlen = (size_t)iovcnt};
-  return shaped_write(&fds[fd], fd, &mh, 0);
+  return shaped_write(&tab.fds[fd], fd, &mh, 0);
 }
 
 /* sendfile to a client connection is capped like a write (the bytes come
@@ -1451,9 +1464,9 @@ int fray__shim_pend(int lfd, int local_port, int fd, unsigned peer_port) {
 void fray__shim_reset(unsigned peer_port) {
   uint64_t left;
   int fd = fray__shim_conn(peer_port, &left);
-  if (fd >= 0 && fds[fd].fake) {
-    drop_unread(&fds[fd], fd);
-    fds[fd].rst = 1;
+  if (fd >= 0 && tab.fds[fd].fake) {
+    drop_unread(&tab.fds[fd], fd);
+    tab.fds[fd].rst = 1;
   }
 }
 
@@ -1540,7 +1553,7 @@ static int select_ready(int n, fd_set *r, fd_set *w, fd_set *x) {
 static int pend_epolled(int epfd) {
   if (!g.npend || g.pend_lfd < 0 || g.pend_lfd >= MAX_FD)
     return 0;
-  const sfd_t *s = &fds[g.pend_lfd];
+  const sfd_t *s = &tab.fds[g.pend_lfd];
   return s->epfd == epfd && (s->ev.events & EPOLLIN) &&
          (g.pend_new || !(s->ev.events & (EPOLLET | EPOLLONESHOT)));
 }
@@ -1555,7 +1568,7 @@ static int epoll_now(int epfd, struct epoll_event *evs, int n, const sigset_t *m
     return r;
   g.pend_new = 0;
   evs[r].events = EPOLLIN;
-  evs[r].data = fds[g.pend_lfd].ev.data;
+  evs[r].data = tab.fds[g.pend_lfd].ev.data;
   return r + 1;
 }
 
@@ -1691,7 +1704,7 @@ SHIM_EXPORT int listen(int fd, int backlog) {
   int r = real.listen(fd, backlog);
   int port = 0, tcp = r == 0 && is_tcp(fd, &port, 1);
   if (tcp && fd < MAX_FD) /* listen_shaped's answer, found once (not in every fork) */
-    fds[fd].listen = !g.port || port == g.port ? 1 : 2;
+    tab.fds[fd].listen = !g.port || port == g.port ? 1 : 2;
   if (tcp && (!g.port || port == g.port))
     fray__shim_fuzz_listen(fd, port);
   if (tcp && g.ctl >= 0) {
@@ -1744,7 +1757,7 @@ SHIM_EXPORT int epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev) {
   if (fd < 0 || fd >= MAX_FD)
     return real.epoll_ctl(epfd, op, fd, ev);
   pthread_mutex_lock(&g.lock);
-  sfd_t *s = &fds[fd];
+  sfd_t *s = &tab.fds[fd];
   int set = op != EPOLL_CTL_DEL && ev;
   struct epoll_event kev = set ? *ev : (struct epoll_event){0};
   int hide =
@@ -1816,7 +1829,7 @@ static int holding(const struct pollfd *q, const struct pollfd *p, nfds_t n, int
     if (q[i].events != p[i].events)
       fd[k++] = p[i].fd;
   for (int f = 0; epfd >= 0 && f <= g.maxfd && k < max; f++)
-    if (fds[f].conn && !fds[f].room && fds[f].epfd == epfd)
+    if (tab.fds[f].conn && !tab.fds[f].room && tab.fds[f].epfd == epfd)
       fd[k++] = f;
   return k;
 }
