@@ -148,10 +148,8 @@ static _Alignas(4096) struct {
   uint64_t exec_no;    /* this exec's number, from 1 (under afl-fuzz) */
   uint8_t **afl_ptr;   /* AFL++'s shared test case (ask_shared_input), or NULL */
   uint32_t **afl_len;
-  size_t len;   /* the input's */
-  uint8_t *buf; /* where the clients' bytes are read: in io, past the input */
-  size_t bufsize;
-  uint8_t io[FRAY_FUZZ_MAX_INPUT + 1 + BIG_OUTPUT]; /* the input, then buf */
+  size_t len;                                       /* the input's */
+  uint8_t io[FRAY_FUZZ_MAX_INPUT + 1 + BIG_OUTPUT]; /* the input, then what take() reads */
   char nondet[NONDET_AT]; /* one-shot: where this session's two whole runs differed, or "" */
 } z;
 
@@ -230,13 +228,14 @@ __attribute__((format(printf, 1, 2))) static void say(const char *fmt, ...) {
  * bytes are dropped). Returns the number of bytes taken. */
 static size_t take(size_t i) {
   zclient_t *c = &z.cl[i];
-  size_t total = 0;
+  size_t total = 0, at = (z.len + 15) & ~(size_t)15; /* past the input, in its page */
+  uint8_t *buf = z.io + at;
   while (c->fd >= 0 && c->end == END_OPEN) {
-    ssize_t r = recv(c->fd, z.buf, z.bufsize, MSG_DONTWAIT);
+    ssize_t r = recv(c->fd, buf, sizeof z.io - at, MSG_DONTWAIT);
     if (r > 0) {
       total += (size_t)r;
       c->room.rx += (uint64_t)r;
-      int rc = c->deaf == 2 ? 0 : fray_player_received(z.player, i, z.buf, (size_t)r);
+      int rc = c->deaf == 2 ? 0 : fray_player_received(z.player, i, buf, (size_t)r);
       if (rc && !z.rc)
         z.rc = rc;
     } else if (r < 0 && errno == EINTR) {
@@ -1277,9 +1276,6 @@ static void start(void) {
   for (size_t i = 0; i < FRAY_FUZZ_CLIENTS; i++)
     z.cl[i].fd = -1;
   read_input();
-  size_t at = (z.len + 15) & ~(size_t)15;
-  z.buf = z.io + at;
-  z.bufsize = sizeof z.io - at;
   if (fray_fuzz_decode(&z.sess, z.io, z.len, NULL, NULL) ||
       fray_player_new(&z.player, fray_fuzz_session_script(z.sess), &zt_ops, &z, NULL))
     abort();
